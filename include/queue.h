@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef VDB_QUEUE_H
+#define VDB_QUEUE_H
+
+/*
+ * One virtqueue of the block device and the loop that serves it:
+ *
+ *   kick -> vq_pop() -> blk_req_parse() -> backend queue_req()
+ *        -> backend wait() -> blk_req_finish() -> vq_push() -> notify
+ *
+ * A request becomes in flight in exactly one place (queue_req_start) and
+ * completes in exactly one place (queue_req_complete).  The loop runs in its
+ * own thread; only blk_queue_stop() may be called from another.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "blk.h"
+#include "vq.h"
+
+struct blk_queue;
+
+/* Counters a queue keeps; read by other threads without locking (monotonic). */
+struct blk_queue_stats {
+	uint64_t nr_reqs;
+	uint64_t nr_read_bytes;
+	uint64_t nr_write_bytes;
+	uint64_t nr_io_errors;       /* completed with IOERR or UNSUPP */
+	uint64_t nr_bad_chains;      /* returned with used.len 0 */
+	uint64_t nr_kicks;
+	uint64_t nr_notifies;
+	uint64_t nr_batches;         /* wakeups that popped at least one chain */
+};
+
+struct blk_queue_ring {
+	uint16_t num;
+	uint64_t desc_iova;
+	uint64_t avail_iova;
+	uint64_t used_iova;
+	uint16_t last_avail_idx;
+	bool has_event_idx;
+};
+
+/* How a queue interrupts the driver; returns 0 or -errno. */
+typedef int (*blk_queue_notify_fn)(struct blk_queue *q, void *opaque);
+
+struct blk_queue {
+	struct vq vq;
+	uint16_t index;
+	const struct blk_dev *dev;
+	const struct image *img;
+	const struct backend_ops *be;
+	struct backend_queue *bq;
+	struct mem *mem;
+	int kick_fd;
+	blk_queue_notify_fn notify;
+	void *notify_opaque;
+
+	unsigned int iov_per_req;
+	struct blk_req *slots;
+	struct iovec *iovs;
+	uint16_t *free_slots;
+	unsigned int nr_free;
+	uint64_t *inflight_heads;    /* bitmap over descriptor heads */
+	unsigned int nr_inflight;
+	unsigned int nr_pushed;      /* pushed, not yet flushed */
+	bool is_stop_requested;      /* written by other threads */
+	bool has_reported_broken;
+
+	struct blk_queue_stats stats;
+};
+
+/**
+ * blk_queue_init() - attach a queue to its rings
+ * @kick_fd: non-blocking eventfd the driver's kicks arrive on; also written
+ *           by blk_queue_stop() to wake the loop
+ * Returns 0, or -errno (-EFAULT: rings not mapped, -EINVAL, -ENOMEM).
+ */
+int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *dev,
+		   const struct image *img, const struct backend_ops *be,
+		   struct mem *mem, const struct blk_queue_ring *ring, int kick_fd,
+		   blk_queue_notify_fn notify, void *notify_opaque);
+
+/**
+ * blk_queue_run() - serve the queue until blk_queue_stop()
+ * Call from the queue's own thread.  On stop, requests in flight are waited
+ * for and completed before it returns.
+ * Returns 0, or -errno when the backend fails.
+ */
+int blk_queue_run(struct blk_queue *q);
+
+/* blk_queue_stop() - ask the loop to drain and return; any thread. */
+void blk_queue_stop(struct blk_queue *q);
+
+/* blk_queue_exit() - free what blk_queue_init() allocated; NULL-safe. */
+void blk_queue_exit(struct blk_queue *q);
+
+#endif

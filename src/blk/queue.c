@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The per-virtqueue loop: pop every available chain, start them all, submit
+ * the batch and wait in one call, then complete, publish the used entries and
+ * interrupt once.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+
+#include "log.h"
+#include "queue.h"
+
+#define EVENTS_PER_WAIT 64
+
+static bool test_head(const struct blk_queue *q, uint16_t head)
+{
+	return q->inflight_heads[head / 64] & (1ULL << (head % 64));
+}
+
+static void flip_head(struct blk_queue *q, uint16_t head)
+{
+	q->inflight_heads[head / 64] ^= 1ULL << (head % 64);
+}
+
+int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *dev,
+		   const struct image *img, const struct backend_ops *be,
+		   struct mem *mem, const struct blk_queue_ring *ring, int kick_fd,
+		   blk_queue_notify_fn notify, void *notify_opaque)
+{
+	unsigned int num;
+	int r;
+
+	memset(q, 0, sizeof(*q));
+	r = vq_init(&q->vq, mem, ring->num, ring->desc_iova, ring->avail_iova,
+		    ring->used_iova, ring->last_avail_idx, ring->has_event_idx);
+	if (r < 0)
+		goto fail;
+	num = ring->num;
+	q->index = index;
+	q->dev = dev;
+	q->img = img;
+	q->be = be;
+	q->mem = mem;
+	q->kick_fd = kick_fd;
+	q->notify = notify;
+	q->notify_opaque = notify_opaque;
+	q->iov_per_req = blk_iov_per_req(ring->num);
+	q->slots = calloc(num, sizeof(*q->slots));
+	q->iovs = calloc((size_t)num * q->iov_per_req, sizeof(*q->iovs));
+	q->free_slots = calloc(num, sizeof(*q->free_slots));
+	q->inflight_heads = calloc((num + 63) / 64, sizeof(uint64_t));
+	if (!q->slots || !q->iovs || !q->free_slots || !q->inflight_heads) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (unsigned int i = 0; i < num; i++) {
+		q->slots[i].slot = (uint16_t)i;
+		q->slots[i].elem.iov = &q->iovs[(size_t)i * q->iov_per_req];
+		q->free_slots[i] = (uint16_t)(num - 1 - i);
+	}
+	q->nr_free = num;
+	return 0;
+fail:
+	blk_queue_exit(q);
+	return r;
+}
+
+void blk_queue_exit(struct blk_queue *q)
+{
+	if (!q)
+		return;
+	if (q->be && q->bq)
+		q->be->queue_exit(q->bq);
+	q->bq = NULL;
+	vq_exit(&q->vq);
+	free(q->slots);
+	free(q->iovs);
+	free(q->free_slots);
+	free(q->inflight_heads);
+	q->slots = NULL;
+	q->iovs = NULL;
+	q->free_slots = NULL;
+	q->inflight_heads = NULL;
+}
+
+void blk_queue_stop(struct blk_queue *q)
+{
+	__atomic_store_n(&q->is_stop_requested, true, __ATOMIC_RELEASE);
+	eventfd_write(q->kick_fd, 1);
+}
+
+static void queue_broken(struct blk_queue *q, const char *why)
+{
+	q->vq.is_broken = true;
+	if (!q->has_reported_broken)
+		log_err("queue %u: driver broke the ring (%s); serving stopped until reset",
+			q->index, why);
+	q->has_reported_broken = true;
+}
+
+/* The one place a request completes: status, used entry, slot back. */
+static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res)
+{
+	uint32_t len = 0;
+
+	if (req->status_ptr) {
+		len = blk_req_finish(req, res);
+		if (*req->status_ptr != VIRTIO_BLK_S_OK)
+			q->stats.nr_io_errors++;
+		else if (req->op == BLK_OP_READ)
+			q->stats.nr_read_bytes += req->data_bytes;
+		else if (req->op == BLK_OP_WRITE)
+			q->stats.nr_write_bytes += req->data_bytes;
+	} else {
+		q->stats.nr_bad_chains++;
+	}
+	q->stats.nr_reqs++;
+	vq_push(&q->vq, req->elem.head, len);
+	q->nr_pushed++;
+	flip_head(q, req->elem.head);
+	q->nr_inflight--;
+	if (q->mem->ops->release)
+		q->mem->ops->release(q->mem, req->mem_token);
+	q->free_slots[q->nr_free++] = req->slot;
+}
+
+/* The one place a request becomes in flight. */
+static void queue_req_start(struct blk_queue *q, struct blk_req *req)
+{
+	int r;
+
+	flip_head(q, req->elem.head);
+	q->nr_inflight++;
+	req->mem_token = q->mem->ops->hold ? q->mem->ops->hold(q->mem) : 0;
+	r = blk_req_parse(q->dev, req);
+	if (r < 0) {
+		log_warn_ratelimited("queue %u: request without room for header or status",
+				     q->index);
+		queue_req_complete(q, req, r);
+		return;
+	}
+	if (req->op == BLK_OP_NONE) {
+		queue_req_complete(q, req, 0);
+		return;
+	}
+	r = q->be->queue_req(q->bq, req);
+	if (r < 0)
+		queue_req_complete(q, req, r);
+}
+
+/* Pop chains into free slots until the ring is empty. Returns chains popped. */
+static unsigned int queue_pop_all(struct blk_queue *q)
+{
+	unsigned int nr = 0;
+
+	while (!q->vq.is_broken) {
+		struct blk_req *req;
+		int r;
+
+		if (q->nr_free == 0) {
+			/* Every head is in flight: more available chains reuse one. */
+			if (vq_has_avail(&q->vq))
+				queue_broken(q, "more chains in flight than the queue size");
+			break;
+		}
+		req = &q->slots[q->free_slots[q->nr_free - 1]];
+		r = vq_pop(&q->vq, &req->elem, q->iov_per_req);
+		if (r == 0)
+			break;
+		if (r == -EIO) {
+			queue_broken(q, vq_err_str(q->vq.last_err));
+			break;
+		}
+		if (test_head(q, req->elem.head)) {
+			queue_broken(q, "head already in flight");
+			break;
+		}
+		if (r == -EINVAL) {
+			log_warn_ratelimited("queue %u: bad chain at head %u: %s", q->index,
+					     req->elem.head, vq_err_str(q->vq.last_err));
+			q->stats.nr_bad_chains++;
+			vq_push(&q->vq, req->elem.head, 0);
+			q->nr_pushed++;
+			continue;
+		}
+		q->nr_free--;
+		nr++;
+		queue_req_start(q, req);
+	}
+	return nr;
+}
+
+static void queue_poll(struct blk_queue *q)
+{
+	unsigned int nr = 0;
+
+	do {
+		vq_disable_notify(&q->vq);
+		nr += queue_pop_all(q);
+	} while (!q->vq.is_broken && q->nr_free && vq_enable_notify(&q->vq));
+	if (nr)
+		q->stats.nr_batches++;
+}
+
+/* Make pushed entries visible and interrupt once, if the driver wants it. */
+static int queue_publish(struct blk_queue *q)
+{
+	if (!q->nr_pushed)
+		return 0;
+	vq_flush(&q->vq);
+	q->nr_pushed = 0;
+	if (!vq_should_notify(&q->vq))
+		return 0;
+	q->stats.nr_notifies++;
+	return q->notify(q, q->notify_opaque);
+}
+
+int blk_queue_run(struct blk_queue *q)
+{
+	struct backend_event evs[EVENTS_PER_WAIT];
+	bool need_poll = true, is_stopping = false;
+	int r;
+
+	r = q->be->queue_init(q->img, q->kick_fd, q->vq.num, &q->bq);
+	if (r < 0)
+		return r;
+	for (;;) {
+		if (__atomic_load_n(&q->is_stop_requested, __ATOMIC_ACQUIRE))
+			is_stopping = true;
+		if (is_stopping && q->nr_inflight == 0)
+			break;
+		if (need_poll && !is_stopping)
+			queue_poll(q);
+		need_poll = false;
+		r = queue_publish(q);
+		if (r < 0)
+			log_warn_ratelimited("queue %u: interrupting the driver: %s",
+					     q->index, strerror(-r));
+		r = q->be->wait(q->bq, evs, EVENTS_PER_WAIT, true);
+		if (r < 0) {
+			log_err("queue %u: backend %s: %s", q->index, q->be->name, strerror(-r));
+			break;
+		}
+		for (int i = 0; i < r; i++) {
+			if (evs[i].type == BACKEND_EV_KICK) {
+				q->stats.nr_kicks++;
+				need_poll = true;
+			} else {
+				queue_req_complete(q, evs[i].req, evs[i].res);
+			}
+		}
+		/* Slots came back: chains a full queue left behind can go now. */
+		if (q->nr_free && vq_has_avail(&q->vq))
+			need_poll = true;
+	}
+	queue_publish(q);
+	q->be->queue_exit(q->bq);
+	q->bq = NULL;
+	return r < 0 ? r : 0;
+}

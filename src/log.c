@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Logging to stderr: one line per message, prefixed with the level. */
+#include <stdio.h>
+#include <time.h>
+
+#include "log.h"
+
+enum log_level log_max_level = LOG_INFO;
+
+static const char *const level_names[] = {
+	[LOG_ERR] = "error", [LOG_WARN] = "warning",
+	[LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+};
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	if (level > log_max_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* One write per line so lines from queue threads do not interleave. */
+	fprintf(stderr, "vduse-blkd: %s: %s\n", level_names[level], line);
+}
+
+bool log_ratelimited(long *last_sec)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	if (__atomic_load_n(last_sec, __ATOMIC_RELAXED) == ts.tv_sec)
+		return false;
+	__atomic_store_n(last_sec, ts.tv_sec, __ATOMIC_RELAXED);
+	return true;
+}

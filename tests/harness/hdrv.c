@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* In-process virtio-blk driver for tests; see hdrv.h. */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hdrv.h"
+
+#define ARENA_BYTES (16u << 20)
+#define PAGE 4096u
+
+static void *hmem_lookup(struct mem *m, uint64_t iova, unsigned int perm, uint64_t *ret_len)
+{
+	struct hmem *hm = (struct hmem *)m;
+
+	for (unsigned int i = 0; i < hm->nr_regions; i++) {
+		struct hregion *r = &hm->regions[i];
+
+		if (iova < r->iova || iova - r->iova >= r->len)
+			continue;
+		if ((r->perm & perm) != perm)
+			return NULL;
+		*ret_len = r->len - (iova - r->iova);
+		return r->host + (iova - r->iova);
+	}
+	return NULL;
+}
+
+static const struct mem_ops hmem_ops = { .lookup = hmem_lookup };
+
+void hmem_init(struct hmem *hm)
+{
+	memset(hm, 0, sizeof(*hm));
+	hm->mem.ops = &hmem_ops;
+}
+
+void hmem_add(struct hmem *hm, uint64_t iova, uint64_t len, unsigned int perm, void *host)
+{
+	if (hm->nr_regions == HDRV_MAX_REGIONS)
+		abort();
+	hm->regions[hm->nr_regions++] = (struct hregion){ iova, len, perm, host };
+}
+
+int hdrv_make_image(char *path, size_t path_len, uint64_t bytes, int fill)
+{
+	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	char buf[65536];
+	int fd;
+
+	snprintf(path, path_len, "%s/vdb-harness-XXXXXX", dir);
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -errno;
+	memset(buf, fill, sizeof(buf));
+	for (uint64_t off = 0; off < bytes; off += sizeof(buf)) {
+		size_t n = bytes - off < sizeof(buf) ? bytes - off : sizeof(buf);
+
+		if (pwrite(fd, buf, n, (off_t)off) != (ssize_t)n) {
+			close(fd);
+			return -EIO;
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+static int hdrv_notify(struct blk_queue *q, void *opaque)
+{
+	struct hdrv *h = opaque;
+
+	(void)q;
+	return eventfd_write(h->call_fd, 1) < 0 ? -errno : 0;
+}
+
+static void *hdrv_thread(void *arg)
+{
+	struct hdrv *h = arg;
+
+	h->run_result = blk_queue_run(&h->q);
+	return NULL;
+}
+
+uint64_t hdrv_alloc(struct hdrv *h, uint64_t bytes)
+{
+	uint64_t off = (h->next_free + 15) & ~15ULL;
+
+	if (off + bytes > h->arena_bytes)
+		abort();
+	h->next_free = off + bytes;
+	return HDRV_ARENA_IOVA + off;
+}
+
+void *hdrv_ptr(struct hdrv *h, uint64_t iova)
+{
+	return h->arena + (iova - HDRV_ARENA_IOVA);
+}
+
+int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *opts)
+{
+	struct blk_queue_ring ring;
+	const struct backend_ops *be;
+	uint8_t *map;
+	pthread_t t;
+	int r;
+
+	memset(h, 0, sizeof(*h));
+	h->num = opts && opts->queue_size ? opts->queue_size : 64;
+	be = backend_find(opts && opts->backend ? opts->backend : "io_uring");
+	if (!be)
+		return -ENOENT;
+	map = mmap(NULL, ARENA_BYTES + 2 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	/* Guard pages on both sides: a stray access outside the arena faults. */
+	if (mprotect(map + PAGE, ARENA_BYTES, PROT_READ | PROT_WRITE) < 0)
+		return -errno;
+	h->arena = map + PAGE;
+	h->arena_bytes = ARENA_BYTES;
+	hmem_init(&h->hm);
+	hmem_add(&h->hm, HDRV_ARENA_IOVA, ARENA_BYTES, MEM_READ | MEM_WRITE, h->arena);
+
+	h->desc_iova = hdrv_alloc(h, 16ULL * h->num);
+	h->avail_iova = hdrv_alloc(h, 6ULL + 2ULL * h->num);
+	h->used_iova = hdrv_alloc(h, 6ULL + 8ULL * h->num);
+	h->next_free = (h->next_free + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+	h->desc = hdrv_ptr(h, h->desc_iova);
+	h->avail = hdrv_ptr(h, h->avail_iova);
+	h->used = hdrv_ptr(h, h->used_iova);
+
+	snprintf(h->image_path, sizeof(h->image_path), "%s", image_path);
+	r = image_open(h->image_path, opts && opts->is_readonly, false, &h->img);
+	if (r < 0)
+		return r;
+	h->dev.capacity_sectors = h->img.size_bytes >> BLK_SECTOR_SHIFT;
+	h->dev.logical_block_size = opts && opts->block_size ? opts->block_size : 512;
+	h->dev.physical_block_size = h->img.physical_block_size;
+	h->dev.num_queues = 1;
+	h->dev.queue_size = h->num;
+	h->dev.is_readonly = opts && opts->is_readonly;
+	h->dev.has_discard = true;
+	h->dev.has_write_zeroes = true;
+	memcpy(h->dev.serial, "harness-serial-0123456789", VIRTIO_BLK_ID_BYTES);
+
+	h->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	h->call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (h->kick_fd < 0 || h->call_fd < 0)
+		return -errno;
+	ring = (struct blk_queue_ring){
+		.num = h->num, .desc_iova = h->desc_iova, .avail_iova = h->avail_iova,
+		.used_iova = h->used_iova, .last_avail_idx = 0,
+		.has_event_idx = opts && opts->has_event_idx,
+	};
+	r = blk_queue_init(&h->q, 0, &h->dev, &h->img, be, &h->hm.mem, &ring, h->kick_fd,
+			   hdrv_notify, h);
+	if (r < 0)
+		return r;
+	r = pthread_create(&t, NULL, hdrv_thread, h);
+	if (r)
+		return -r;
+	h->thread = (unsigned long)t;
+	h->is_running = true;
+	return 0;
+}
+
+int hdrv_stop(struct hdrv *h)
+{
+	if (h->is_running) {
+		blk_queue_stop(&h->q);
+		pthread_join((pthread_t)h->thread, NULL);
+		h->is_running = false;
+	}
+	blk_queue_exit(&h->q);
+	image_close(&h->img);
+	if (h->kick_fd > 0)
+		close(h->kick_fd);
+	if (h->call_fd > 0)
+		close(h->call_fd);
+	if (h->arena)
+		munmap(h->arena - PAGE, ARENA_BYTES + 2 * PAGE);
+	h->arena = NULL;
+	return h->run_result;
+}
+
+void hdrv_set_desc(struct hdrv *h, uint16_t i, uint64_t addr, uint32_t len,
+		   uint16_t flags, uint16_t next)
+{
+	struct vring_desc *d = &h->desc[i];
+
+	d->addr = htole64(addr);
+	d->len = htole32(len);
+	d->flags = htole16(flags);
+	d->next = htole16(next);
+}
+
+static uint16_t alloc_desc(struct hdrv *h)
+{
+	uint16_t i = h->next_desc;
+
+	h->next_desc = (uint16_t)((h->next_desc + 1) % h->num);
+	return i;
+}
+
+static void fill_chain(struct vring_desc *table, const uint16_t *idx, const struct hbuf *bufs,
+		       unsigned int nr)
+{
+	for (unsigned int k = 0; k < nr; k++) {
+		struct vring_desc *d = &table[idx[k]];
+		uint16_t flags = bufs[k].is_write ? VRING_DESC_F_WRITE : 0;
+
+		if (k + 1 < nr)
+			flags |= VRING_DESC_F_NEXT;
+		d->addr = htole64(bufs[k].iova);
+		d->len = htole32(bufs[k].len);
+		d->flags = htole16(flags);
+		d->next = htole16(k + 1 < nr ? idx[k + 1] : 0);
+	}
+}
+
+uint16_t hdrv_chain(struct hdrv *h, const struct hbuf *bufs, unsigned int nr)
+{
+	uint16_t idx[VQ_MAX_SIZE];
+
+	for (unsigned int k = 0; k < nr; k++)
+		idx[k] = alloc_desc(h);
+	fill_chain(h->desc, idx, bufs, nr);
+	return idx[0];
+}
+
+uint16_t hdrv_chain_indirect(struct hdrv *h, const struct hbuf *bufs, unsigned int nr)
+{
+	uint64_t table_iova = hdrv_alloc(h, 16ULL * nr);
+	uint16_t idx[VQ_MAX_SIZE];
+	uint16_t head = alloc_desc(h);
+
+	for (unsigned int k = 0; k < nr; k++)
+		idx[k] = (uint16_t)k;
+	fill_chain(hdrv_ptr(h, table_iova), idx, bufs, nr);
+	hdrv_set_desc(h, head, table_iova, 16u * nr, VRING_DESC_F_INDIRECT, 0);
+	return head;
+}
+
+void hdrv_publish(struct hdrv *h, uint16_t head)
+{
+	h->avail->ring[h->avail_idx % h->num] = htole16(head);
+	h->avail_idx++;
+	__atomic_store_n(&h->avail->idx, htole16(h->avail_idx), __ATOMIC_RELEASE);
+	eventfd_write(h->kick_fd, 1);
+}
+
+void hdrv_publish_idx(struct hdrv *h, uint16_t idx)
+{
+	h->avail_idx = idx;
+	__atomic_store_n(&h->avail->idx, htole16(idx), __ATOMIC_RELEASE);
+	eventfd_write(h->kick_fd, 1);
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+int hdrv_wait_used(struct hdrv *h, uint32_t *ret_id, uint32_t *ret_len, int timeout_ms)
+{
+	long deadline = now_ms() + timeout_ms;
+
+	for (;;) {
+		uint16_t idx = le16toh(__atomic_load_n(&h->used->idx, __ATOMIC_ACQUIRE));
+		struct pollfd pfd = { .fd = h->call_fd, .events = POLLIN };
+		long left;
+		eventfd_t v;
+
+		if (idx != h->last_used_idx) {
+			struct vring_used_elem *e = &h->used->ring[h->last_used_idx % h->num];
+
+			*ret_id = le32toh(e->id);
+			*ret_len = le32toh(e->len);
+			h->last_used_idx++;
+			return 0;
+		}
+		left = deadline - now_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		/* Without interrupts (suppressed), poll the ring every few ms. */
+		if (poll(&pfd, 1, left < 5 ? (int)left : 5) > 0)
+			eventfd_read(h->call_fd, &v);
+	}
+}
+
+void hdrv_blk_req(struct hdrv *h, struct hreq *r, uint32_t type, uint64_t sector,
+		  const void *data, uint32_t data_len)
+{
+	struct virtio_blk_outhdr *hdr;
+
+	memset(r, 0, sizeof(*r));
+	r->hdr_iova = hdrv_alloc(h, sizeof(*hdr));
+	hdr = hdrv_ptr(h, r->hdr_iova);
+	hdr->type = htole32(type);
+	hdr->ioprio = 0;
+	hdr->sector = htole64(sector);
+	r->data_len = data_len;
+	if (data_len) {
+		r->data_iova = hdrv_alloc(h, data_len);
+		if (data)
+			memcpy(hdrv_ptr(h, r->data_iova), data, data_len);
+		else
+			memset(hdrv_ptr(h, r->data_iova), 0xee, data_len);
+	}
+	r->status_iova = hdrv_alloc(h, 1);
+	*(uint8_t *)hdrv_ptr(h, r->status_iova) = 0xff;
+}
+
+static bool type_writes_data(uint32_t type)
+{
+	return type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_GET_ID;
+}
+
+void hdrv_blk_submit(struct hdrv *h, struct hreq *r)
+{
+	const struct virtio_blk_outhdr *hdr = hdrv_ptr(h, r->hdr_iova);
+	bool is_in = type_writes_data(le32toh(hdr->type));
+	struct hbuf bufs[3];
+	unsigned int n = 0;
+
+	bufs[n++] = (struct hbuf){ r->hdr_iova, sizeof(*hdr), false };
+	if (r->data_len)
+		bufs[n++] = (struct hbuf){ r->data_iova, r->data_len, is_in };
+	bufs[n++] = (struct hbuf){ r->status_iova, 1, true };
+	r->head = hdrv_chain(h, bufs, n);
+	hdrv_publish(h, r->head);
+}
+
+uint8_t hdrv_status(struct hdrv *h, const struct hreq *r)
+{
+	return *(uint8_t *)hdrv_ptr(h, r->status_iova);
+}
+
+int hdrv_blk_do(struct hdrv *h, uint32_t type, uint64_t sector, void *data,
+		uint32_t data_len, uint32_t *ret_len)
+{
+	struct hreq r;
+	uint32_t id, len;
+	int rc;
+
+	hdrv_blk_req(h, &r, type, sector, data, data_len);
+	hdrv_blk_submit(h, &r);
+	rc = hdrv_wait_used(h, &id, &len, 5000);
+	if (rc < 0)
+		return rc;
+	if (id != r.head)
+		return -EPROTO;
+	if (ret_len)
+		*ret_len = len;
+	if (data && type_writes_data(type))
+		memcpy(data, hdrv_ptr(h, r.data_iova), data_len);
+	return hdrv_status(h, &r);
+}

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef HDRV_H
+#define HDRV_H
+
+/*
+ * An in-process virtio-blk driver for tests: it lays out split rings in a
+ * memory arena (reached through IOVAs, with PROT_NONE guard pages around it),
+ * builds descriptor chains, kicks, and waits for used entries, while the
+ * real queue loop (vq + blk + backend) runs in a thread against a real image.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/virtio_ring.h>
+
+#include "backend.h"
+#include "blk.h"
+#include "mem.h"
+#include "queue.h"
+
+#define HDRV_ARENA_IOVA 0x100000ULL
+#define HDRV_MAX_REGIONS 8
+
+struct hregion {
+	uint64_t iova;
+	uint64_t len;
+	unsigned int perm;
+	uint8_t *host;
+};
+
+/* Address space of the harness: a list of regions with permissions. */
+struct hmem {
+	struct mem mem;
+	struct hregion regions[HDRV_MAX_REGIONS];
+	unsigned int nr_regions;
+};
+
+void hmem_init(struct hmem *hm);
+void hmem_add(struct hmem *hm, uint64_t iova, uint64_t len, unsigned int perm, void *host);
+
+struct hdrv_opts {
+	uint16_t queue_size;          /* default 64 */
+	bool has_event_idx;
+	bool is_readonly;
+	const char *backend;          /* default "io_uring" */
+	uint32_t block_size;          /* default 512 */
+};
+
+struct hdrv {
+	struct hmem hm;
+	uint8_t *arena;               /* host address of the arena (RW region) */
+	size_t arena_bytes;
+	uint64_t next_free;           /* bump allocator, offset in the arena */
+	uint16_t num;
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	uint64_t desc_iova, avail_iova, used_iova;
+	uint16_t next_desc;           /* next free descriptor (round robin) */
+	uint16_t avail_idx;           /* driver's shadow */
+	uint16_t last_used_idx;
+	int kick_fd, call_fd;
+	char image_path[256];
+	struct image img;
+	struct blk_dev dev;
+	struct blk_queue q;
+	bool is_running;
+	int run_result;
+	unsigned long thread;         /* pthread_t */
+};
+
+/* hdrv_make_image() - create a temporary image of @bytes filled with @fill; returns 0. */
+int hdrv_make_image(char *path, size_t path_len, uint64_t bytes, int fill);
+
+/* hdrv_start() - open @image_path, set up rings and start the queue thread. */
+int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *opts);
+
+/* hdrv_stop() - stop the queue (draining in flight requests), free everything. */
+int hdrv_stop(struct hdrv *h);
+
+/* Arena allocation: returns an IOVA (aligned to 16), host pointer via hdrv_ptr(). */
+uint64_t hdrv_alloc(struct hdrv *h, uint64_t bytes);
+void *hdrv_ptr(struct hdrv *h, uint64_t iova);
+
+/* One buffer of a chain. */
+struct hbuf {
+	uint64_t iova;
+	uint32_t len;
+	bool is_write;                /* device-writable */
+};
+
+/* hdrv_chain() - write @nr descriptors linked in order; returns the head index. */
+uint16_t hdrv_chain(struct hdrv *h, const struct hbuf *bufs, unsigned int nr);
+
+/* hdrv_chain_indirect() - one descriptor pointing at a table of @nr; returns the head. */
+uint16_t hdrv_chain_indirect(struct hdrv *h, const struct hbuf *bufs, unsigned int nr);
+
+/* hdrv_set_desc() - write descriptor @i directly (for malformed chains). */
+void hdrv_set_desc(struct hdrv *h, uint16_t i, uint64_t addr, uint32_t len,
+		   uint16_t flags, uint16_t next);
+
+/* hdrv_publish() - put @head on the avail ring and kick. */
+void hdrv_publish(struct hdrv *h, uint16_t head);
+
+/* hdrv_publish_idx() - set avail->idx to @idx without ring entries, and kick. */
+void hdrv_publish_idx(struct hdrv *h, uint16_t idx);
+
+/*
+ * hdrv_wait_used() - wait up to @timeout_ms for the next used entry.
+ * Returns 0 with *ret_id and *ret_len, or -ETIMEDOUT.
+ */
+int hdrv_wait_used(struct hdrv *h, uint32_t *ret_id, uint32_t *ret_len, int timeout_ms);
+
+/* A complete virtio-blk request in the arena: header, data, status. */
+struct hreq {
+	uint64_t hdr_iova;
+	uint64_t data_iova;
+	uint64_t status_iova;
+	uint32_t data_len;
+	uint16_t head;
+};
+
+/*
+ * hdrv_blk_req() - build (not publish) a request: header {type, sector}, one
+ * data buffer of @data_len (device-writable for reads and GET_ID), status
+ * byte preset to 0xff.  @data may be NULL; otherwise it is copied in.
+ */
+void hdrv_blk_req(struct hdrv *h, struct hreq *r, uint32_t type, uint64_t sector,
+		  const void *data, uint32_t data_len);
+
+/* hdrv_blk_submit() - build the chain for @r (direct), publish it. */
+void hdrv_blk_submit(struct hdrv *h, struct hreq *r);
+
+/*
+ * hdrv_blk_do() - build, submit and wait: returns the status byte
+ * (0xff if untouched), or -ETIMEDOUT; *ret_len gets used.len when non-NULL.
+ */
+int hdrv_blk_do(struct hdrv *h, uint32_t type, uint64_t sector, void *data,
+		uint32_t data_len, uint32_t *ret_len);
+
+/* hdrv_status() - the status byte of @r. */
+uint8_t hdrv_status(struct hdrv *h, const struct hreq *r);
+
+#endif

@@ -1,0 +1,135 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# lib.sh: helpers for guest test scripts (busybox ash, POSIX sh).
+# Source it:   . /tests/lib.sh
+#
+# Results:  pass NAME [note] | fail NAME MSG | skip NAME WHY
+#           run_case NAME CMD...   pass if CMD succeeds, else fail
+#           summary                prints "N passed, N failed, N skipped" and
+#                                  exits 1 if anything failed, else 0
+# Helpers:  info MSG, wait_for PATH [TIMEOUT], vdisk_of NAME,
+#           wait_vdisk NAME [TIMEOUT], load_module NAME [PARAMS...],
+#           load_vhost_vdpa, sectors_of DEV
+#
+# Busybox's shell runs its own applets before anything on PATH (losetup,
+# blkdiscard, fstrim, blockdev, mke2fs...): call the real tools by full path,
+# e.g. $LOSETUP or /usr/sbin/losetup. /tmp is a tmpfs: put scratch files
+# there; the test scripts themselves live in /tests.
+
+LOSETUP=/usr/sbin/losetup
+BLKDISCARD=/usr/sbin/blkdiscard
+FSTRIM=/usr/sbin/fstrim
+BLOCKDEV=/usr/sbin/blockdev
+MKFS_EXT4=/usr/sbin/mkfs.ext4
+E2FSCK=/usr/sbin/e2fsck
+VDPA=/usr/sbin/vdpa
+FIO=/usr/bin/fio
+QSD=/usr/bin/qemu-storage-daemon
+VDUSE_BLKD=/usr/bin/vduse-blkd
+
+VM_MODDIR=${VM_MODDIR:-/lib/modules/$(uname -r)}
+
+_n_pass=0
+_n_fail=0
+_n_skip=0
+_failed=""
+
+info() { echo "# $*"; }
+
+pass() {
+	_n_pass=$((_n_pass + 1))
+	echo "PASS: $1${2:+ ($2)}"
+}
+
+fail() {
+	_n_fail=$((_n_fail + 1))
+	_failed="$_failed $1"
+	echo "FAIL: $1${2:+: $2}"
+}
+
+skip() {
+	_n_skip=$((_n_skip + 1))
+	echo "SKIP: $1${2:+: $2}"
+}
+
+# run_case NAME CMD [ARGS...]: CMD's output is shown, indented.
+run_case() {
+	_name=$1
+	shift
+	_out=$("$@" 2>&1)
+	_rc=$?
+	[ -n "$_out" ] && printf '%s\n' "$_out" | sed 's/^/    /'
+	if [ $_rc -eq 0 ]; then
+		pass "$_name"
+	else
+		fail "$_name" "'$*' exited $_rc"
+	fi
+	return $_rc
+}
+
+summary() {
+	[ -n "$_failed" ] && echo "failed:$_failed"
+	echo "$_n_pass passed, $_n_fail failed, $_n_skip skipped"
+	[ "$_n_fail" -eq 0 ] && exit 0
+	exit 1
+}
+
+# wait_for PATH [TIMEOUT-SECONDS=10]: until PATH exists.
+wait_for() {
+	_p=$1
+	_t=$(( ${2:-10} * 10 ))
+	while [ ! -e "$_p" ]; do
+		[ $_t -le 0 ] && return 1
+		_t=$((_t - 1))
+		sleep 0.1
+	done
+	return 0
+}
+
+# vdisk_of NAME: print /dev/vdX of the vdpa device NAME (bound to
+# virtio_vdpa); fails if it has no block device (yet).
+vdisk_of() {
+	for _b in /sys/bus/vdpa/devices/"$1"/virtio*/block/*; do
+		[ -e "$_b" ] || continue
+		echo "/dev/${_b##*/}"
+		return 0
+	done
+	return 1
+}
+
+# wait_vdisk NAME [TIMEOUT-SECONDS=10]: vdisk_of, once the node exists.
+wait_vdisk() {
+	_t=$(( ${2:-10} * 10 ))
+	while :; do
+		_d=$(vdisk_of "$1") && [ -b "$_d" ] && { echo "$_d"; return 0; }
+		[ $_t -le 0 ] && return 1
+		_t=$((_t - 1))
+		sleep 0.1
+	done
+}
+
+# sectors_of DEV: size in 512-byte sectors, from sysfs.
+sectors_of() {
+	cat "/sys/class/block/${1##*/}/size"
+}
+
+# load_module NAME [PARAMS...]: insmod from the initramfs module directory.
+load_module() {
+	_m=$1
+	shift
+	[ -d "/sys/module/$_m" ] && return 0
+	insmod "$VM_MODDIR/$_m.ko" "$@"
+}
+
+# load_vhost_vdpa: load vhost_vdpa and its dependencies. Not loaded at boot:
+# a new vdpa device binds to the first loaded vdpa bus driver, so after this
+# devices may become /dev/vhost-vdpa-N instead of /dev/vdX (use
+# /sys/bus/vdpa/devices/NAME/driver_override to choose).
+load_vhost_vdpa() {
+	while read -r _k; do
+		[ -n "$_k" ] || continue
+		[ -d "/sys/module/${_k%.ko}" ] && continue
+		insmod "$VM_MODDIR/$_k" || return 1
+	done < "$VM_MODDIR/modules.vhost_vdpa"
+}
