@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef VDB_VDUSE_DEV_H
+#define VDB_VDUSE_DEV_H
+
+/*
+ * A VDUSE virtio-blk device: creation through /dev/vduse/control, the
+ * control messages of /dev/vduse/NAME, and one thread per virtqueue.
+ */
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "blk.h"
+#include "iotlb.h"
+#include "queue.h"
+
+#define VDUSE_CONTROL_PATH "/dev/vduse/control"
+#define VDUSE_DEV_DIR "/dev/vduse"
+
+struct vduse_queue {
+	struct vduse_dev *dev;
+	uint16_t index;
+	int kick_fd;
+	bool is_running;
+	pthread_t thread;
+	int result;
+	uint16_t last_avail_idx;      /* saved when the queue stops */
+	struct iotlb_view view;
+	struct blk_queue q;
+};
+
+struct vduse_dev {
+	char name[256];
+	int fd;                       /* /dev/vduse/NAME, -1 when closed */
+	bool is_created;
+	uint64_t features;            /* offered */
+	uint64_t driver_features;     /* negotiated, valid after FEATURES_OK */
+	uint8_t status;
+	const struct blk_dev *blk;
+	const struct image *img;
+	const struct backend_ops *be;
+	struct iotlb iotlb;
+	uint16_t nr_queues;
+	struct vduse_queue *queues;
+	uint64_t nr_msgs;
+	uint32_t last_msg_type;       /* for the caller's log */
+	int last_msg_error;           /* 0, or why the last message was refused */
+};
+
+/* vduse_dev_features() - virtio-blk features plus the transport bits VDUSE needs. */
+uint64_t vduse_dev_features(const struct blk_dev *blk);
+
+/**
+ * vduse_dev_create() - create /dev/vduse/NAME and open it
+ * @dev: filled in
+ * @name: device name (1..255 bytes)
+ * @blk, @img, @be: what the queues serve; must outlive the device
+ *
+ * Returns 0, or -errno: -ENOENT (no /dev/vduse/control: module not loaded),
+ * -EEXIST (name in use), -EACCES/-EPERM, -EINVAL (the kernel refused the
+ * configuration).  On failure nothing is left behind.
+ */
+int vduse_dev_create(struct vduse_dev *dev, const char *name, const struct blk_dev *blk,
+		     const struct image *img, const struct backend_ops *be);
+
+/**
+ * vduse_dev_handle_msg() - read and answer one control message
+ * Call when dev->fd is readable.  Returns 0, -EAGAIN when there was none,
+ * or -errno when the device fd failed.
+ */
+int vduse_dev_handle_msg(struct vduse_dev *dev);
+
+/**
+ * vduse_dev_start_queues() - start a thread for every ready queue (DRIVER_OK)
+ * Reads ring addresses with VDUSE_VQ_GET_INFO, maps them and hands the
+ * kernel a kick eventfd.  On failure no queue is left running.
+ */
+int vduse_dev_start_queues(struct vduse_dev *dev);
+
+/* vduse_queue_avail_index() - next avail index the queue will consume (GET_VQ_STATE). */
+uint16_t vduse_queue_avail_index(struct vduse_queue *vq);
+
+/* vduse_dev_stop_queues() - stop every queue thread, draining in-flight requests. */
+void vduse_dev_stop_queues(struct vduse_dev *dev);
+
+/**
+ * vduse_dev_destroy() - stop queues, close the device and destroy it
+ * Returns 0 or -EBUSY when the device is still attached to the vdpa bus (it
+ * is then left to the kernel, closed); other -errno from VDUSE_DESTROY_DEV.
+ */
+int vduse_dev_destroy(struct vduse_dev *dev);
+
+#endif

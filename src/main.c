@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vduse-blkd: serve a disk image as a virtio-blk device through VDUSE.
+ *
+ * This file decides policy: options, defaults, messages, signals and exit
+ * codes.  Everything else returns error codes and leaves the words to us.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include <linux/vduse.h>
+
+#include "backend.h"
+#include "blk.h"
+#include "config.h"
+#include "log.h"
+#include "util.h"
+#include "vduse_dev.h"
+
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_FAILURE_RUNTIME = 1,   /* setup or runtime failure */
+	EXIT_USAGE = 2,             /* bad command line */
+};
+
+#define DEFAULT_MAX_QUEUES 8
+#define MAX_QUEUES 64
+
+struct options {
+	const char *image;
+	const char *name;
+	unsigned int nr_queues;
+	unsigned int queue_size;
+	unsigned int block_size;
+	const char *serial;
+	const char *backend;
+	bool is_readonly;
+	bool is_direct;
+	bool is_verbose;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"Usage: vduse-blkd --image PATH --name NAME [OPTIONS]\n"
+"\n"
+"Serve a disk image or block device as a virtio-blk device through VDUSE.\n"
+"Attach it with: vdpa dev add name NAME mgmtdev vduse\n"
+"\n"
+"Options:\n"
+"  -i, --image PATH        image file or block device to serve (required)\n"
+"  -n, --name NAME         VDUSE device name, /dev/vduse/NAME (required)\n"
+"  -q, --queues N          virtqueues, one thread each (default: online CPUs, at most %d;\n"
+"                          1..%d)\n"
+"  -s, --queue-size N      descriptors per queue, a power of two 2..1024 (default 256)\n"
+"  -r, --readonly          refuse writes; also chosen when the image cannot be opened\n"
+"                          for writing\n"
+"  -b, --block-size N      logical block size: 512, 1024, 2048 or 4096 (default 512)\n"
+"  -S, --serial STR        serial reported by GET_ID, at most 20 bytes\n"
+"                          (default: derived from the image path)\n"
+"  -B, --backend NAME      io_uring (default) or null (discards writes, reads zeroes)\n"
+"  -d, --direct            open the image with O_DIRECT (bypass the host page cache)\n"
+"  -v, --verbose           log more\n"
+"  -h, --help              show this help and exit\n"
+"  -V, --version           show the version and exit\n"
+"\n"
+"Runs in the foreground and logs to stderr.  SIGTERM or SIGINT stops the queues,\n"
+"flushes the image and destroys the device (detach it first: vdpa dev del NAME).\n"
+"\n"
+"Exit status: 0 on success, 1 on failure, 2 on a command-line error.\n",
+		DEFAULT_MAX_QUEUES, MAX_QUEUES);
+}
+
+static int parse_uint(const char *opt, const char *s, unsigned int min, unsigned int max,
+		      unsigned int *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+		log_err("%s: '%s' is not a number from %u to %u", opt, s, min, max);
+		return -EINVAL;
+	}
+	*ret = (unsigned int)v;
+	return 0;
+}
+
+static unsigned int default_queues(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > DEFAULT_MAX_QUEUES ? DEFAULT_MAX_QUEUES : (unsigned int)n;
+}
+
+/* Returns 0 to go on, 1 to exit successfully (--help, --version), -EINVAL. */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "image", required_argument, NULL, 'i' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "queues", required_argument, NULL, 'q' },
+		{ "queue-size", required_argument, NULL, 's' },
+		{ "readonly", no_argument, NULL, 'r' },
+		{ "block-size", required_argument, NULL, 'b' },
+		{ "serial", required_argument, NULL, 'S' },
+		{ "backend", required_argument, NULL, 'B' },
+		{ "direct", no_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	int c;
+
+	*o = (struct options){
+		.nr_queues = default_queues(), .queue_size = 256, .block_size = 512,
+		.backend = "io_uring",
+	};
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":i:n:q:s:rb:S:B:dvhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			o->image = optarg;
+			break;
+		case 'n':
+			o->name = optarg;
+			break;
+		case 'q':
+			if (parse_uint("--queues", optarg, 1, MAX_QUEUES, &o->nr_queues) < 0)
+				return -EINVAL;
+			break;
+		case 's':
+			if (parse_uint("--queue-size", optarg, 2, VQ_MAX_SIZE, &o->queue_size) < 0)
+				return -EINVAL;
+			if (!is_power_of_2(o->queue_size)) {
+				log_err("--queue-size: %u is not a power of two", o->queue_size);
+				return -EINVAL;
+			}
+			break;
+		case 'r':
+			o->is_readonly = true;
+			break;
+		case 'b':
+			if (parse_uint("--block-size", optarg, 512, 4096, &o->block_size) < 0)
+				return -EINVAL;
+			if (!is_power_of_2(o->block_size)) {
+				log_err("--block-size: %u is not a power of two", o->block_size);
+				return -EINVAL;
+			}
+			break;
+		case 'S':
+			if (strlen(optarg) > VIRTIO_BLK_ID_BYTES) {
+				log_err("--serial: '%s' is longer than %d bytes", optarg,
+					VIRTIO_BLK_ID_BYTES);
+				return -EINVAL;
+			}
+			o->serial = optarg;
+			break;
+		case 'B':
+			o->backend = optarg;
+			break;
+		case 'd':
+			o->is_direct = true;
+			break;
+		case 'v':
+			o->is_verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf("vduse-blkd %s\n", VDB_VERSION);
+			return 1;
+		case ':':
+			log_err("option '%s' needs a value", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			log_err("unknown option '%s'", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		log_err("unexpected argument '%s'", argv[optind]);
+		return -EINVAL;
+	}
+	if (!o->image || !o->name) {
+		log_err("%s is required", !o->image ? "--image" : "--name");
+		return -EINVAL;
+	}
+	if (!o->name[0] || strlen(o->name) >= 256 || strchr(o->name, '/')) {
+		log_err("--name: '%s' must be 1 to 255 bytes without '/'", o->name);
+		return -EINVAL;
+	}
+	if (!backend_find(o->backend)) {
+		log_err("--backend: unknown backend '%s' (io_uring or null)", o->backend);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A serial stable across restarts: a hash of the image's canonical path. */
+static void default_serial(const char *image, char serial[VIRTIO_BLK_ID_BYTES])
+{
+	char path[PATH_MAX];
+	uint64_t h = 0xcbf29ce484222325ULL;
+	char buf[VIRTIO_BLK_ID_BYTES + 1];
+
+	if (!realpath(image, path))
+		snprintf(path, sizeof(path), "%s", image);
+	for (const char *p = path; *p; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	snprintf(buf, sizeof(buf), "vdb-%016llx", (unsigned long long)h);
+	memset(serial, 0, VIRTIO_BLK_ID_BYTES);
+	memcpy(serial, buf, strlen(buf));
+}
+
+static int open_image(const struct options *o, struct image *img)
+{
+	int r = image_open(o->image, o->is_readonly, o->is_direct, img);
+
+	if (!o->is_readonly && (r == -EACCES || r == -EROFS || r == -EPERM)) {
+		r = image_open(o->image, true, o->is_direct, img);
+		if (r == 0)
+			log_warn("image '%s' cannot be opened for writing: serving it read-only",
+				 o->image);
+	}
+	if (r == -EINVAL)
+		log_err("image '%s': not a regular file or block device", o->image);
+	else if (r < 0)
+		log_err("image '%s': %s", o->image, strerror(-r));
+	return r;
+}
+
+static int describe_device(const struct options *o, const struct image *img, struct blk_dev *blk)
+{
+	uint64_t bytes = img->size_bytes;
+	uint64_t usable = bytes - bytes % o->block_size;
+
+	if (img->logical_block_size > o->block_size) {
+		log_err("--block-size %u is smaller than the logical block size %u of '%s'",
+			o->block_size, img->logical_block_size, o->image);
+		return -EINVAL;
+	}
+	if (usable < BLK_SECTOR_SIZE || usable < o->block_size) {
+		log_err("image '%s' is %llu bytes: too small to serve (at least %u bytes)",
+			o->image, (unsigned long long)bytes, MAX(o->block_size, BLK_SECTOR_SIZE));
+		return -EINVAL;
+	}
+	if (usable != bytes)
+		log_warn("image '%s' is %llu bytes, not a multiple of %u: serving the first %llu",
+			 o->image, (unsigned long long)bytes, o->block_size,
+			 (unsigned long long)usable);
+	memset(blk, 0, sizeof(*blk));
+	blk->capacity_sectors = usable >> BLK_SECTOR_SHIFT;
+	blk->logical_block_size = o->block_size;
+	blk->physical_block_size = MAX(img->physical_block_size, o->block_size);
+	blk->min_io_bytes = img->min_io_bytes;
+	blk->opt_io_bytes = img->opt_io_bytes;
+	blk->num_queues = (uint16_t)o->nr_queues;
+	blk->queue_size = (uint16_t)o->queue_size;
+	blk->is_readonly = img->is_readonly;
+	blk->has_discard = !img->is_readonly;
+	blk->has_write_zeroes = !img->is_readonly;
+	if (o->serial) {
+		memset(blk->serial, 0, sizeof(blk->serial));
+		memcpy(blk->serial, o->serial, strlen(o->serial));
+	} else {
+		default_serial(o->image, blk->serial);
+	}
+	return 0;
+}
+
+static void explain_create_error(const struct options *o, int r)
+{
+	switch (r) {
+	case -ENOENT:
+	case -ENODEV:
+	case -ENXIO:
+		log_err("creating VDUSE device '%s': %s is missing: load the vduse module "
+			"(modprobe vduse)", o->name, VDUSE_CONTROL_PATH);
+		break;
+	case -EEXIST:
+		log_err("creating VDUSE device '%s': a device of that name already exists "
+			"(another vduse-blkd, or one that was not cleaned up)", o->name);
+		break;
+	case -EACCES:
+	case -EPERM:
+		log_err("creating VDUSE device '%s': permission denied (run as root)", o->name);
+		break;
+	default:
+		log_err("creating VDUSE device '%s': %s", o->name, strerror(-r));
+		break;
+	}
+}
+
+static int block_signals(int *ret_sfd)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	/* Blocked before any thread starts, so queue threads inherit the mask. */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+		return -EINVAL;
+	*ret_sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return *ret_sfd < 0 ? -errno : 0;
+}
+
+static const char *msg_name(uint32_t type)
+{
+	switch (type) {
+	case VDUSE_GET_VQ_STATE:
+		return "GET_VQ_STATE";
+	case VDUSE_SET_STATUS:
+		return "SET_STATUS";
+	case VDUSE_UPDATE_IOTLB:
+		return "UPDATE_IOTLB";
+	default:
+		return "unknown message";
+	}
+}
+
+/* Serve control messages until a signal. Returns 0 or -errno. */
+static int serve(struct vduse_dev *dev, int sfd)
+{
+	uint8_t old_status = 0;
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = dev->fd, .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+		};
+		int r;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				log_info("%s received: shutting down", strsignal((int)si.ssi_signo));
+				return 0;
+			}
+		}
+		if (pfd[0].revents & POLLERR) {
+			log_err("the kernel marked device '%s' broken (a control message went "
+				"unanswered); it must be recreated", dev->name);
+			return -EIO;
+		}
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+		r = vduse_dev_handle_msg(dev);
+		if (r == -EAGAIN)
+			continue;
+		if (r < 0) {
+			log_err("reading control messages of '%s': %s", dev->name, strerror(-r));
+			return r;
+		}
+		if (dev->last_msg_error)
+			log_err("%s refused: %s", msg_name(dev->last_msg_type),
+				strerror(-dev->last_msg_error));
+		if (dev->status != old_status) {
+			if (dev->status & 0x4 /* DRIVER_OK */ && !(old_status & 0x4))
+				log_info("driver ready: serving %u queue(s)", dev->nr_queues);
+			else if (dev->status == 0)
+				log_info("driver reset the device");
+			old_status = dev->status;
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct image img = { .fd = -1 };
+	struct blk_dev blk;
+	struct vduse_dev dev;
+	_cleanup_close_ int sfd = -1;
+	int r, code = EXIT_FAILURE_RUNTIME;
+
+	r = parse_options(argc, argv, &o);
+	if (r == 1)
+		return EXIT_OK;
+	if (r < 0) {
+		fprintf(stderr, "Try 'vduse-blkd --help' for more information.\n");
+		return EXIT_USAGE;
+	}
+	if (o.is_verbose)
+		log_max_level = LOG_DEBUG;
+	if (open_image(&o, &img) < 0)
+		return EXIT_FAILURE_RUNTIME;
+	if (describe_device(&o, &img, &blk) < 0)
+		goto out_image;
+	if (block_signals(&sfd) < 0) {
+		log_err("setting up signal handling: %s", strerror(errno));
+		goto out_image;
+	}
+	r = vduse_dev_create(&dev, o.name, &blk, &img, backend_find(o.backend));
+	if (r < 0) {
+		explain_create_error(&o, r);
+		goto out_image;
+	}
+	log_info("serving '%s' as /dev/vduse/%s: %llu sectors, %u queue(s) of %u, block size %u, "
+		 "backend %s%s%s", o.image, o.name, (unsigned long long)blk.capacity_sectors,
+		 blk.num_queues, blk.queue_size, blk.logical_block_size, o.backend,
+		 blk.is_readonly ? ", read-only" : "", img.is_direct ? ", O_DIRECT" : "");
+	log_info("attach with: vdpa dev add name %s mgmtdev vduse", o.name);
+
+	r = serve(&dev, sfd);
+	code = r < 0 ? EXIT_FAILURE_RUNTIME : EXIT_OK;
+	vduse_dev_stop_queues(&dev);
+	if (!img.is_readonly && fdatasync(img.fd) < 0) {
+		log_err("flushing '%s': %s", o.image, strerror(errno));
+		code = EXIT_FAILURE_RUNTIME;
+	}
+	r = vduse_dev_destroy(&dev);
+	if (r == -EBUSY) {
+		log_err("device '%s' is still attached to the vdpa bus and was not destroyed; "
+			"detach it with 'vdpa dev del %s' before stopping vduse-blkd "
+			"(its I/O now waits for a new daemon)", o.name, o.name);
+		code = EXIT_FAILURE_RUNTIME;
+	} else if (r < 0) {
+		log_err("destroying device '%s': %s", o.name, strerror(-r));
+		code = EXIT_FAILURE_RUNTIME;
+	} else {
+		log_info("device '%s' destroyed", o.name);
+	}
+out_image:
+	image_close(&img);
+	return code;
+}

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The VDUSE device: created through /dev/vduse/control, then driven by the
+ * control messages read from /dev/vduse/NAME.  Messages are answered at once:
+ * the kernel marks the device broken when one waits longer than 30 s.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vduse.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_ring.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "vduse_dev.h"
+
+#define VQ_ALIGN 4096
+
+uint64_t vduse_dev_features(const struct blk_dev *blk)
+{
+	return blk_dev_features(blk) |
+	       1ULL << VIRTIO_F_VERSION_1 |
+	       1ULL << VIRTIO_F_ACCESS_PLATFORM |
+	       1ULL << VIRTIO_RING_F_INDIRECT_DESC |
+	       1ULL << VIRTIO_RING_F_EVENT_IDX;
+}
+
+static int iotlb_get_fd(void *opaque, uint64_t iova, int *ret_fd, uint64_t *ret_offset,
+			uint64_t *ret_start, uint64_t *ret_last, unsigned int *ret_perm)
+{
+	struct vduse_dev *dev = opaque;
+	struct vduse_iotlb_entry e = { .start = iova, .last = iova };
+	int fd;
+
+	fd = ioctl(dev->fd, VDUSE_IOTLB_GET_FD, &e);
+	if (fd < 0)
+		return -errno;
+	*ret_fd = fd;
+	*ret_offset = e.offset;
+	*ret_start = e.start;
+	*ret_last = e.last;
+	/* VDUSE_ACCESS_RO/WO/RW are MEM_READ/MEM_WRITE/both. */
+	*ret_perm = e.perm & (MEM_READ | MEM_WRITE);
+	return 0;
+}
+
+static int open_control(void)
+{
+	uint64_t version = VDUSE_API_VERSION;
+	int fd = open(VDUSE_CONTROL_PATH, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, VDUSE_SET_API_VERSION, &version) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int destroy_by_name(const char *name)
+{
+	char buf[VDUSE_NAME_MAX] = { 0 };
+	_cleanup_close_ int ctl = open_control();
+
+	if (ctl < 0)
+		return ctl;
+	snprintf(buf, sizeof(buf), "%s", name);
+	return ioctl(ctl, VDUSE_DESTROY_DEV, buf) < 0 ? -errno : 0;
+}
+
+static int create_dev(const char *name, const struct blk_dev *blk, uint64_t features)
+{
+	struct {
+		struct vduse_dev_config c;
+		struct virtio_blk_config blk;
+	} __attribute__((packed)) cfg;
+	_cleanup_close_ int ctl = open_control();
+
+	if (ctl < 0)
+		return ctl;
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(cfg.c.name, sizeof(cfg.c.name), "%s", name);
+	cfg.c.device_id = VIRTIO_ID_BLOCK;
+	cfg.c.vendor_id = 0;
+	cfg.c.features = features;
+	cfg.c.vq_num = blk->num_queues;
+	cfg.c.vq_align = VQ_ALIGN;
+	cfg.c.config_size = sizeof(cfg.blk);
+	blk_dev_config(blk, &cfg.blk);
+	return ioctl(ctl, VDUSE_CREATE_DEV, &cfg) < 0 ? -errno : 0;
+}
+
+/* The node appears through devtmpfs as the ioctl returns; udev may lag a little. */
+static int open_dev_node(const char *name)
+{
+	char path[sizeof(VDUSE_DEV_DIR) + VDUSE_NAME_MAX + 1];
+	int fd = -1;
+
+	snprintf(path, sizeof(path), "%s/%s", VDUSE_DEV_DIR, name);
+	for (int tries = 0; tries < 100; tries++) {
+		fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+		if (fd >= 0 || errno != ENOENT)
+			break;
+		usleep(10000);
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+int vduse_dev_create(struct vduse_dev *dev, const char *name, const struct blk_dev *blk,
+		     const struct image *img, const struct backend_ops *be)
+{
+	int r;
+
+	memset(dev, 0, sizeof(*dev));
+	dev->fd = -1;
+	if (!name[0] || strlen(name) >= VDUSE_NAME_MAX || strchr(name, '/'))
+		return -EINVAL;
+	snprintf(dev->name, sizeof(dev->name), "%s", name);
+	dev->blk = blk;
+	dev->img = img;
+	dev->be = be;
+	dev->nr_queues = blk->num_queues;
+	dev->features = vduse_dev_features(blk);
+	iotlb_init(&dev->iotlb, iotlb_get_fd, dev);
+	dev->queues = calloc(dev->nr_queues, sizeof(*dev->queues));
+	if (!dev->queues)
+		return -ENOMEM;
+
+	r = create_dev(name, blk, dev->features);
+	if (r < 0)
+		goto fail;
+	dev->is_created = true;
+	r = open_dev_node(name);
+	if (r < 0)
+		goto fail;
+	dev->fd = r;
+	for (uint16_t i = 0; i < dev->nr_queues; i++) {
+		struct vduse_vq_config vc = { .index = i, .max_size = blk->queue_size };
+
+		dev->queues[i] = (struct vduse_queue){ .dev = dev, .index = i, .kick_fd = -1 };
+		if (ioctl(dev->fd, VDUSE_VQ_SETUP, &vc) < 0) {
+			r = -errno;
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	if (dev->fd >= 0)
+		close(dev->fd);
+	dev->fd = -1;
+	if (dev->is_created)
+		destroy_by_name(name);
+	dev->is_created = false;
+	free(dev->queues);
+	dev->queues = NULL;
+	iotlb_exit(&dev->iotlb);
+	return r;
+}
+
+int vduse_dev_destroy(struct vduse_dev *dev)
+{
+	int r = 0;
+
+	if (!dev || !dev->queues)
+		return 0;
+	vduse_dev_stop_queues(dev);
+	if (dev->fd >= 0)
+		close(dev->fd);
+	dev->fd = -1;
+	if (dev->is_created) {
+		r = destroy_by_name(dev->name);
+		if (r == 0)
+			dev->is_created = false;
+	}
+	iotlb_exit(&dev->iotlb);
+	free(dev->queues);
+	dev->queues = NULL;
+	return r;
+}
+
+static int handle_status(struct vduse_dev *dev, uint8_t status)
+{
+	int r = 0;
+
+	if (status == 0) {
+		/* Reset: nothing may touch driver memory after we answer. */
+		vduse_dev_stop_queues(dev);
+		iotlb_invalidate(&dev->iotlb, 0, UINT64_MAX);
+		dev->driver_features = 0;
+	} else if ((status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+		   !(dev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+		if (ioctl(dev->fd, VDUSE_DEV_GET_FEATURES, &dev->driver_features) < 0)
+			return -errno;
+		r = vduse_dev_start_queues(dev);
+		if (r < 0)
+			return r;
+	}
+	dev->status = status;
+	return 0;
+}
+
+int vduse_dev_handle_msg(struct vduse_dev *dev)
+{
+	struct vduse_dev_request req;
+	struct vduse_dev_response resp;
+	ssize_t n;
+	int r = 0;
+
+	n = read(dev->fd, &req, sizeof(req));
+	if (n < 0)
+		return errno == EINTR ? -EAGAIN : -errno;
+	if (n != sizeof(req))
+		return -EIO;
+	dev->nr_msgs++;
+	memset(&resp, 0, sizeof(resp));
+	resp.request_id = req.request_id;
+
+	switch (req.type) {
+	case VDUSE_GET_VQ_STATE:
+		if (req.vq_state.index >= dev->nr_queues) {
+			r = -EINVAL;
+			break;
+		}
+		resp.vq_state.index = req.vq_state.index;
+		resp.vq_state.split.avail_index =
+			vduse_queue_avail_index(&dev->queues[req.vq_state.index]);
+		break;
+	case VDUSE_SET_STATUS:
+		r = handle_status(dev, req.s.status);
+		break;
+	case VDUSE_UPDATE_IOTLB:
+		iotlb_invalidate(&dev->iotlb, req.iova.start, req.iova.last);
+		break;
+	default:
+		r = -EOPNOTSUPP;
+		break;
+	}
+	resp.result = r < 0 ? VDUSE_REQ_RESULT_FAILED : VDUSE_REQ_RESULT_OK;
+	dev->last_msg_error = r;
+	dev->last_msg_type = req.type;
+	if (write(dev->fd, &resp, sizeof(resp)) != sizeof(resp))
+		return -errno;
+	return 0;
+}
