@@ -154,6 +154,7 @@ int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *o
 	h->call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (h->kick_fd < 0 || h->call_fd < 0)
 		return -errno;
+	h->has_event_idx = opts && opts->has_event_idx;
 	ring = (struct blk_queue_ring){
 		.num = h->num, .desc_iova = h->desc_iova, .avail_iova = h->avail_iova,
 		.used_iova = h->used_iova, .last_avail_idx = 0,
@@ -187,7 +188,28 @@ int hdrv_stop(struct hdrv *h)
 	if (h->arena)
 		munmap(h->arena - PAGE, ARENA_BYTES + 2 * PAGE);
 	h->arena = NULL;
+	for (unsigned int i = 0; i < h->nr_extra; i++)
+		munmap(h->extra[i].map, h->extra[i].len);
+	h->nr_extra = 0;
 	return h->run_result;
+}
+
+void *hdrv_add_region(struct hdrv *h, uint64_t iova, size_t len, unsigned int perm)
+{
+	uint8_t *map;
+
+	if (h->nr_extra == HDRV_MAX_EXTRA || len % PAGE)
+		abort();
+	map = mmap(NULL, len + 2 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED)
+		abort();
+	if (mprotect(map + PAGE, len, PROT_READ | PROT_WRITE) < 0)
+		abort();
+	h->extra[h->nr_extra].map = map;
+	h->extra[h->nr_extra].len = len + 2 * PAGE;
+	h->nr_extra++;
+	hmem_add(&h->hm, iova, len, perm, map + PAGE);
+	return map + PAGE;
 }
 
 void hdrv_set_desc(struct hdrv *h, uint16_t i, uint64_t addr, uint32_t len,
@@ -201,7 +223,7 @@ void hdrv_set_desc(struct hdrv *h, uint16_t i, uint64_t addr, uint32_t len,
 	d->next = htole16(next);
 }
 
-static uint16_t alloc_desc(struct hdrv *h)
+uint16_t hdrv_alloc_desc(struct hdrv *h)
 {
 	uint16_t i = h->next_desc;
 
@@ -230,7 +252,7 @@ uint16_t hdrv_chain(struct hdrv *h, const struct hbuf *bufs, unsigned int nr)
 	uint16_t idx[VQ_MAX_SIZE];
 
 	for (unsigned int k = 0; k < nr; k++)
-		idx[k] = alloc_desc(h);
+		idx[k] = hdrv_alloc_desc(h);
 	fill_chain(h->desc, idx, bufs, nr);
 	return idx[0];
 }
@@ -239,7 +261,7 @@ uint16_t hdrv_chain_indirect(struct hdrv *h, const struct hbuf *bufs, unsigned i
 {
 	uint64_t table_iova = hdrv_alloc(h, 16ULL * nr);
 	uint16_t idx[VQ_MAX_SIZE];
-	uint16_t head = alloc_desc(h);
+	uint16_t head = hdrv_alloc_desc(h);
 
 	for (unsigned int k = 0; k < nr; k++)
 		idx[k] = (uint16_t)k;
@@ -248,18 +270,57 @@ uint16_t hdrv_chain_indirect(struct hdrv *h, const struct hbuf *bufs, unsigned i
 	return head;
 }
 
+/* Kick unless the device said it does not need one (virtio 1.2, 2.7.10 and 2.7.13.4). */
+static void kick_if_needed(struct hdrv *h, uint16_t old_idx)
+{
+	bool need;
+
+	/* Order the avail->idx store before reading the device's wishes. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (h->has_event_idx) {
+		uint16_t ev = le16toh(__atomic_load_n((uint16_t *)&h->used->ring[h->num],
+						     __ATOMIC_RELAXED));
+
+		need = vring_need_event(ev, h->avail_idx, old_idx);
+	} else {
+		need = !(le16toh(__atomic_load_n(&h->used->flags, __ATOMIC_RELAXED)) &
+			 VRING_USED_F_NO_NOTIFY);
+	}
+	if (!need) {
+		h->nr_kicks_suppressed++;
+		return;
+	}
+	h->nr_kicks++;
+	eventfd_write(h->kick_fd, 1);
+}
+
 void hdrv_publish(struct hdrv *h, uint16_t head)
 {
-	h->avail->ring[h->avail_idx % h->num] = htole16(head);
-	h->avail_idx++;
+	hdrv_publish_batch(h, &head, 1);
+}
+
+void hdrv_publish_batch(struct hdrv *h, const uint16_t *heads, unsigned int nr)
+{
+	uint16_t old_idx = h->avail_idx;
+
+	for (unsigned int k = 0; k < nr; k++) {
+		h->avail->ring[h->avail_idx % h->num] = htole16(heads[k]);
+		h->avail_idx++;
+	}
 	__atomic_store_n(&h->avail->idx, htole16(h->avail_idx), __ATOMIC_RELEASE);
-	eventfd_write(h->kick_fd, 1);
+	kick_if_needed(h, old_idx);
+}
+
+uint16_t hdrv_used_idx(struct hdrv *h)
+{
+	return le16toh(__atomic_load_n(&h->used->idx, __ATOMIC_ACQUIRE));
 }
 
 void hdrv_publish_idx(struct hdrv *h, uint16_t idx)
 {
 	h->avail_idx = idx;
 	__atomic_store_n(&h->avail->idx, htole16(idx), __ATOMIC_RELEASE);
+	h->nr_kicks++;
 	eventfd_write(h->kick_fd, 1);
 }
 

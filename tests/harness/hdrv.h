@@ -20,6 +20,7 @@
 
 #define HDRV_ARENA_IOVA 0x100000ULL
 #define HDRV_MAX_REGIONS 8
+#define HDRV_MAX_EXTRA 4              /* host mappings hdrv_add_region() may add */
 
 struct hregion {
 	uint64_t iova;
@@ -59,7 +60,15 @@ struct hdrv {
 	uint16_t next_desc;           /* next free descriptor (round robin) */
 	uint16_t avail_idx;           /* driver's shadow */
 	uint16_t last_used_idx;
+	bool has_event_idx;
+	unsigned int nr_kicks;        /* kicks sent */
+	unsigned int nr_kicks_suppressed; /* kicks the device said it did not need */
 	int kick_fd, call_fd;
+	struct {
+		uint8_t *map;         /* including one guard page on each side */
+		size_t len;
+	} extra[HDRV_MAX_EXTRA];
+	unsigned int nr_extra;
 	char image_path[256];
 	struct image img;
 	struct blk_dev dev;
@@ -82,6 +91,17 @@ int hdrv_stop(struct hdrv *h);
 uint64_t hdrv_alloc(struct hdrv *h, uint64_t bytes);
 void *hdrv_ptr(struct hdrv *h, uint64_t iova);
 
+/*
+ * hdrv_add_region() - map @len bytes (a multiple of 4096) of fresh host memory,
+ * between PROT_NONE guard pages, at @iova with @perm (MEM_READ, MEM_WRITE).
+ * Call it before publishing any chain that uses it.  Returns the host address;
+ * the mapping goes away in hdrv_stop().
+ */
+void *hdrv_add_region(struct hdrv *h, uint64_t iova, size_t len, unsigned int perm);
+
+/* hdrv_alloc_desc() - the next free descriptor index (round robin over the table). */
+uint16_t hdrv_alloc_desc(struct hdrv *h);
+
 /* One buffer of a chain. */
 struct hbuf {
 	uint64_t iova;
@@ -99,11 +119,21 @@ uint16_t hdrv_chain_indirect(struct hdrv *h, const struct hbuf *bufs, unsigned i
 void hdrv_set_desc(struct hdrv *h, uint16_t i, uint64_t addr, uint32_t len,
 		   uint16_t flags, uint16_t next);
 
-/* hdrv_publish() - put @head on the avail ring and kick. */
+/*
+ * hdrv_publish() - put @head on the avail ring and kick, unless the device
+ * suppressed kicks (VRING_USED_F_NO_NOTIFY, or avail_event with EVENT_IDX),
+ * as a real driver does: a device that forgets to re-enable kicks stalls.
+ */
 void hdrv_publish(struct hdrv *h, uint16_t head);
 
-/* hdrv_publish_idx() - set avail->idx to @idx without ring entries, and kick. */
+/* hdrv_publish_batch() - put @nr heads on the avail ring with one avail->idx store. */
+void hdrv_publish_batch(struct hdrv *h, const uint16_t *heads, unsigned int nr);
+
+/* hdrv_publish_idx() - set avail->idx to @idx without ring entries, and always kick. */
 void hdrv_publish_idx(struct hdrv *h, uint16_t idx);
+
+/* hdrv_used_idx() - the device's used->idx as the driver sees it now. */
+uint16_t hdrv_used_idx(struct hdrv *h);
 
 /*
  * hdrv_wait_used() - wait up to @timeout_ms for the next used entry.

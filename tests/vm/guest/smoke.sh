@@ -72,8 +72,9 @@ if run_case vdpa-add $VDPA dev add name $NAME mgmtdev vduse; then
 fi
 
 if [ -z "$dev" ]; then
-	for c in vdisk-size write-read image-offset mkfs-ext4 mount-ext4 \
-	         write-file umount-ext4 e2fsck-clean remount-verify; do
+	for c in vdisk-size write-read image-offset image-untouched fio-randread \
+	         mkfs-ext4 mount-ext4 write-file umount-ext4 e2fsck-clean \
+	         remount-verify; do
 		skip $c "no /dev/vdX"
 	done
 else
@@ -101,6 +102,25 @@ else
 		pass image-untouched "first 4 MiB still zero"
 	else
 		fail image-untouched "bytes before 4 MiB changed"
+	fi
+
+	q=/sys/class/block/${dev##*/}/queue
+	for a in logical_block_size physical_block_size max_sectors_kb max_hw_sectors_kb \
+	         max_segments max_segment_size discard_max_bytes \
+	         write_zeroes_max_bytes write_cache rotational nr_requests; do
+		[ -f "$q/$a" ] && info "queue/$a = $(cat "$q/$a")"
+	done
+	info "mq hw queues: $(ls /sys/class/block/${dev##*/}/mq 2>/dev/null | wc -l)"
+
+	# -- fio runs against it (proves fio and libaio in the guest) -------------
+	out=$($FIO --name=smoke --filename="$dev" --rw=randread --bs=4k \
+		--iodepth=8 --ioengine=libaio --direct=1 --runtime=2 --time_based \
+		--size=${SIZE_MB}M 2>&1)
+	if [ $? -eq 0 ] && iops=$(echo "$out" | grep -o 'IOPS=[^,]*' | head -n1) && [ -n "$iops" ]; then
+		pass fio-randread "4k QD8 $iops"
+	else
+		fail fio-randread "fio failed"
+		echo "$out" | sed 's/^/    /'
 	fi
 
 	# -- ext4 ---------------------------------------------------------------

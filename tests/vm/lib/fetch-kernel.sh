@@ -44,22 +44,35 @@ candidates() {
 		/^  Candidate:/    { if ($2 != "(none)") print $2, p }'
 }
 
-# Newest kernel already extracted in the cache (fallback when apt fails).
-cached_kver() {
-	local d best=""
+# A kernel directory is ready when its .complete stamp names the same
+# module lists as this script (edit the lists and it is re-extracted).
+stamp="${BASE_MODULES[*]} / ${VHOST_VDPA_MODULES[*]}"
+ready() { [[ -f $CACHE/kernel/$1/.complete && $(cat "$CACHE/kernel/$1/.complete") == "$stamp" ]]; }
+
+# Newest kernel usable without apt: extracted, or a .deb in the cache.
+# Prints "KVER PKG" (PKG empty when only the extracted tree exists).
+cached_fallback() {
+	local d k best=""
 	for d in "$CACHE"/kernel/*/.complete; do
 		[[ -e $d ]] || continue
-		best+="$(basename "$(dirname "$d")")"$'\n'
+		k=$(basename "$(dirname "$d")")
+		ready "$k" && best+="$k -"$'\n'
 	done
-	printf '%s' "$best" | sort -V | tail -n1
+	for d in "$CACHE"/debs/linux-image-*-unsigned_*.deb; do
+		[[ -e $d ]] || continue
+		k=$(basename "$d"); k=${k%%_*}
+		best+="${k#linux-image-} $k"$'\n'
+	done
+	best=$(printf '%s' "$best" | sed 's/-unsigned / /' | sort -V | tail -n1)
+	[[ -n $best ]] && echo "$best"
 }
 
 mkdir -p "$CACHE/debs" "$CACHE/kernel"
 
+ver="" pkg=""
 if [[ -n ${VDUSE_BLKD_KVER:-} ]]; then
 	pkg="linux-image-${VDUSE_BLKD_KVER}-unsigned"
-	[[ -e $CACHE/kernel/$VDUSE_BLKD_KVER/.complete ]] && { log "using cached $VDUSE_BLKD_KVER"; echo "$VDUSE_BLKD_KVER"; exit 0; }
-	ver=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')
+	ready "$VDUSE_BLKD_KVER" || ver=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')
 else
 	list=$(candidates)
 	if [[ -z $list ]]; then
@@ -67,19 +80,19 @@ else
 		apt-get update -qq >&2 || log "apt-get update failed"
 		list=$(candidates)
 	fi
-	if [[ -z $list ]]; then
-		k=$(cached_kver)
-		[[ -n $k ]] || die "no linux-image-6.12.*+deb12-amd64-unsigned candidate and nothing cached"
-		log "apt has no candidate; using cached kernel $k"
-		echo "$k"; exit 0
+	if [[ -n $list ]]; then
+		read -r ver pkg < <(printf '%s\n' "$list" | sort -V | tail -n1)
+	elif read -r k p < <(cached_fallback); then
+		log "apt has no 6.12 candidate; using cached $k"
+		pkg=linux-image-$k-unsigned
+	else
+		die "no linux-image-6.12.*+deb12-amd64-unsigned candidate and nothing cached"
 	fi
-	read -r ver pkg < <(printf '%s\n' "$list" | sort -V | tail -n1)
 fi
-[[ -n ${ver:-} && $ver != "(none)" ]] || die "no apt candidate for $pkg"
 kver=${pkg#linux-image-}; kver=${kver%-unsigned}
 kdir=$CACHE/kernel/$kver
 
-if [[ -e $kdir/.complete ]]; then
+if ready "$kver"; then
 	log "using cached $kver ($kdir)"
 	echo "$kver"; exit 0
 fi
@@ -87,16 +100,20 @@ fi
 # --- download ------------------------------------------------------------
 deb=$(ls "$CACHE"/debs/"${pkg}"_*.deb 2>/dev/null | sort -V | tail -n1 || true)
 if [[ -z $deb ]]; then
+	[[ -n $ver && $ver != "(none)" ]] || die "no apt candidate for $pkg"
 	log "downloading $pkg=$ver (about 100 MB) into $CACHE/debs"
 	tmpdl=$(mktemp -d "$CACHE/debs/.dl.XXXXXX")
 	chmod 755 "$tmpdl"; chown _apt "$tmpdl" 2>/dev/null || true	# apt's sandbox user
 	if ! (cd "$tmpdl" && apt-get download -q "$pkg=$ver" >&2); then
 		rm -rf "$tmpdl"
-		k=$(cached_kver)
-		[[ -n $k ]] || die "apt-get download $pkg=$ver failed"
-		log "download failed; using cached kernel $k"
-		echo "$k"; exit 0
+		if read -r k p < <(cached_fallback) && ready "$k"; then
+			log "download failed; using cached kernel $k"
+			echo "$k"; exit 0
+		fi
+		die "apt-get download $pkg=$ver failed"
 	fi
+	# One .deb per kernel is plenty: drop the others' packages.
+	find "$CACHE/debs" -maxdepth 1 -name 'linux-image-*.deb' -delete
 	mv "$tmpdl"/*.deb "$CACHE/debs/"
 	rmdir "$tmpdl"
 	deb=$(ls "$CACHE"/debs/"${pkg}"_*.deb | sort -V | tail -n1)
@@ -191,7 +208,7 @@ emit "$n" "$out/modules.vhost_vdpa"
 log "base modules: $(tr '\n' ' ' < "$out/modules.order")"
 log "vhost_vdpa modules: $(tr '\n' ' ' < "$out/modules.vhost_vdpa")"
 echo "$pkg=$ver" > "$out/package"
-touch "$out/.complete"
+echo "$stamp" > "$out/.complete"
 
 rm -rf "$kdir"
 mv "$out" "$kdir"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# install-deps.sh [--build-only]: install what vduse-blkd needs on Debian 12,
+# as root.  Without --build-only also what the real-kernel tests (tests/vm)
+# need: QEMU, busybox, fio, vdpa, e2fsprogs, qemu-storage-daemon.
+set -euo pipefail
+
+build_pkgs=(build-essential meson ninja-build pkg-config liburing-dev libaio-dev
+	libnl-3-dev libnl-genl-3-dev libcmocka-dev)
+vm_pkgs=(qemu-system-x86 qemu-system-common busybox-static fio iproute2 e2fsprogs
+	util-linux cpio xz-utils zstd kmod)
+
+pkgs=("${build_pkgs[@]}")
+[[ ${1:-} == --build-only ]] || pkgs+=("${vm_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+	echo "install-deps: everything is installed"
+	exit 0
+fi
+if ((EUID != 0)); then
+	echo "install-deps: missing ${missing[*]}; run as root to install them" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
