@@ -22,6 +22,7 @@
 #include "config.h"
 #include "log.h"
 #include "util.h"
+#include "vdpa.h"
 #include "vduse_dev.h"
 
 enum exit_code {
@@ -44,6 +45,8 @@ struct options {
 	bool is_readonly;
 	bool is_direct;
 	bool is_verbose;
+	bool is_attach;
+	enum vdpa_bus_driver attach_driver;
 };
 
 static void usage(FILE *out)
@@ -67,12 +70,16 @@ static void usage(FILE *out)
 "                          (default: derived from the image path)\n"
 "  -B, --backend NAME      io_uring (default) or null (discards writes, reads zeroes)\n"
 "  -d, --direct            open the image with O_DIRECT (bypass the host page cache)\n"
+"  -a, --attach[=DRIVER]   add the device to the vdpa bus and bind it to DRIVER:\n"
+"                          virtio (default: /dev/vdX on this host, printed on stdout)\n"
+"                          or vhost (/dev/vhost-vdpa-N for a VM); detached again on exit\n"
 "  -v, --verbose           log more\n"
 "  -h, --help              show this help and exit\n"
 "  -V, --version           show the version and exit\n"
 "\n"
 "Runs in the foreground and logs to stderr.  SIGTERM or SIGINT stops the queues,\n"
-"flushes the image and destroys the device (detach it first: vdpa dev del NAME).\n"
+"flushes the image and destroys the device.  Without --attach, detach it first\n"
+"(vdpa dev del NAME); with --attach the daemon detaches it itself.\n"
 "\n"
 "Exit status: 0 on success, 1 on failure, 2 on a command-line error.\n",
 		DEFAULT_MAX_QUEUES, MAX_QUEUES);
@@ -116,6 +123,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "serial", required_argument, NULL, 'S' },
 		{ "backend", required_argument, NULL, 'B' },
 		{ "direct", no_argument, NULL, 'd' },
+		{ "attach", optional_argument, NULL, 'a' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -128,7 +136,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		.backend = "io_uring",
 	};
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":i:n:q:s:rb:S:B:dvhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":i:n:q:s:rb:S:B:da::vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			o->image = optarg;
@@ -172,6 +180,17 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'd':
 			o->is_direct = true;
+			break;
+		case 'a':
+			o->is_attach = true;
+			if (!optarg || strcmp(optarg, "virtio") == 0) {
+				o->attach_driver = VDPA_DRIVER_VIRTIO;
+			} else if (strcmp(optarg, "vhost") == 0) {
+				o->attach_driver = VDPA_DRIVER_VHOST;
+			} else {
+				log_err("--attach: unknown driver '%s' (virtio or vhost)", optarg);
+				return -EINVAL;
+			}
 			break;
 		case 'v':
 			o->is_verbose = true;
@@ -333,54 +352,154 @@ static const char *msg_name(uint32_t type)
 	}
 }
 
-/* Serve control messages until a signal. Returns 0 or -errno. */
-static int serve(struct vduse_dev *dev, int sfd)
+static void explain_attach_error(const char *name, const struct vdpa_job *job)
 {
-	uint8_t old_status = 0;
+	const char *drv = vdpa_driver_name(job->drv);
+	int r = job->result;
 
+	if (job->step == VDPA_STEP_ADD && r == -ENOENT)
+		log_err("attaching '%s': the vdpa netlink family is missing: load the vdpa "
+			"module (modprobe vdpa)", name);
+	else if (job->step == VDPA_STEP_ADD && (r == -EPERM || r == -EACCES))
+		log_err("attaching '%s': permission denied (needs CAP_NET_ADMIN)", name);
+	else if (job->step == VDPA_STEP_ADD && r == -EEXIST)
+		log_err("attaching '%s': a vdpa device of that name already exists", name);
+	else if (job->step == VDPA_STEP_ADD)
+		log_err("attaching '%s' (vdpa dev add): %s", name, strerror(-r));
+	else if (job->step == VDPA_STEP_BIND && r == -ENOENT)
+		log_err("attaching '%s': the %s bus driver is not loaded (modprobe %s)", name,
+			drv, drv);
+	else if (job->step == VDPA_STEP_BIND)
+		log_err("attaching '%s': binding it to %s: %s", name, drv, strerror(-r));
+	else
+		log_err("attaching '%s': no %s appeared%s", name,
+			job->drv == VDPA_DRIVER_VHOST ? "/dev/vhost-vdpa-N" : "/dev/vdX",
+			job->drv == VDPA_DRIVER_VIRTIO ? " (is virtio_blk loaded?)" : "");
+}
+
+/* The control loop: messages, signals, and the attach/detach job. */
+struct control {
+	const struct options *o;
+	struct vduse_dev *dev;
+	int sfd;
+	struct vdpa_job job;
+	bool is_attached;     /* by us, with --attach */
+	bool is_stopping;     /* a signal came, or attaching failed */
+	int code;
+	uint8_t old_status;
+};
+
+static void log_status_change(struct control *c)
+{
+	uint8_t status = c->dev->status;
+
+	if (status == c->old_status)
+		return;
+	if ((status & 0x4 /* DRIVER_OK */) && !(c->old_status & 0x4))
+		log_info("driver ready: serving %u queue(s)", c->dev->nr_queues);
+	else if (status == 0)
+		log_info("driver reset the device");
+	c->old_status = status;
+}
+
+/* Begin shutting down; returns true when the loop can end now. */
+static bool begin_stop(struct control *c)
+{
+	int r;
+
+	c->is_stopping = true;
+	if (c->job.is_running)
+		return false;   /* an attach in progress: detach once it is done */
+	if (!c->is_attached)
+		return true;
+	r = vdpa_job_detach(&c->job, c->o->name);
+	if (r < 0) {
+		log_err("detaching '%s': %s", c->o->name, strerror(-r));
+		return true;
+	}
+	return false;
+}
+
+/* The job is over.  Returns true when the loop can end now. */
+static bool job_done(struct control *c)
+{
+	bool was_detach = c->job.is_detach;
+	int r = vdpa_job_finish(&c->job);
+
+	if (was_detach) {
+		if (r < 0)
+			log_err("detaching '%s' (vdpa dev del): %s", c->o->name, strerror(-r));
+		else
+			log_info("detached '%s' from the vdpa bus", c->o->name);
+		c->is_attached = r < 0;
+		return true;
+	}
+	if (r < 0) {
+		explain_attach_error(c->o->name, &c->job);
+		c->code = EXIT_FAILURE_RUNTIME;
+		c->is_stopping = true;
+		return true;
+	}
+	c->is_attached = true;
+	log_info("attached '%s' to %s: %s", c->o->name, vdpa_driver_name(c->job.drv), c->job.node);
+	printf("%s\n", c->job.node);
+	fflush(stdout);
+	return c->is_stopping ? begin_stop(c) : false;
+}
+
+/* Serve control messages until a signal.  Returns 0 or -errno. */
+static int serve(struct control *c)
+{
+	struct vduse_dev *dev = c->dev;
+
+	if (c->o->is_attach) {
+		int r = vdpa_job_attach(&c->job, c->o->name, c->o->attach_driver);
+
+		if (r < 0) {
+			log_err("attaching '%s': %s", c->o->name, strerror(-r));
+			return r;
+		}
+	}
 	for (;;) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{ .fd = dev->fd, .events = POLLIN },
-			{ .fd = sfd, .events = POLLIN },
+			{ .fd = c->sfd, .events = POLLIN },
+			{ .fd = c->job.is_running ? c->job.done_fd : -1, .events = POLLIN },
 		};
 		int r;
 
-		if (poll(pfd, 2, -1) < 0) {
+		if (poll(pfd, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
-		}
-		if (pfd[1].revents & POLLIN) {
-			struct signalfd_siginfo si;
-
-			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				log_info("%s received: shutting down", strsignal((int)si.ssi_signo));
-				return 0;
-			}
 		}
 		if (pfd[0].revents & POLLERR) {
 			log_err("the kernel marked device '%s' broken (a control message went "
 				"unanswered); it must be recreated", dev->name);
 			return -EIO;
 		}
-		if (!(pfd[0].revents & POLLIN))
-			continue;
-		r = vduse_dev_handle_msg(dev);
-		if (r == -EAGAIN)
-			continue;
-		if (r < 0) {
-			log_err("reading control messages of '%s': %s", dev->name, strerror(-r));
-			return r;
+		if (pfd[0].revents & POLLIN) {
+			r = vduse_dev_handle_msg(dev);
+			if (r < 0 && r != -EAGAIN) {
+				log_err("reading control messages of '%s': %s", dev->name,
+					strerror(-r));
+				return r;
+			}
+			if (r == 0 && dev->last_msg_error)
+				log_err("%s refused: %s", msg_name(dev->last_msg_type),
+					strerror(-dev->last_msg_error));
+			log_status_change(c);
 		}
-		if (dev->last_msg_error)
-			log_err("%s refused: %s", msg_name(dev->last_msg_type),
-				strerror(-dev->last_msg_error));
-		if (dev->status != old_status) {
-			if (dev->status & 0x4 /* DRIVER_OK */ && !(old_status & 0x4))
-				log_info("driver ready: serving %u queue(s)", dev->nr_queues);
-			else if (dev->status == 0)
-				log_info("driver reset the device");
-			old_status = dev->status;
+		if ((pfd[2].revents & POLLIN) && job_done(c))
+			return 0;
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(c->sfd, &si, sizeof(si)) == sizeof(si)) {
+				log_info("%s received: shutting down", strsignal((int)si.ssi_signo));
+				if (!c->is_stopping && begin_stop(c))
+					return 0;
+			}
 		}
 	}
 }
@@ -420,10 +539,15 @@ int main(int argc, char **argv)
 		 "backend %s%s%s", o.image, o.name, (unsigned long long)blk.capacity_sectors,
 		 blk.num_queues, blk.queue_size, blk.logical_block_size, o.backend,
 		 blk.is_readonly ? ", read-only" : "", img.is_direct ? ", O_DIRECT" : "");
-	log_info("attach with: vdpa dev add name %s mgmtdev vduse", o.name);
+	if (!o.is_attach)
+		log_info("attach with: vdpa dev add name %s mgmtdev vduse", o.name);
 
-	r = serve(&dev, sfd);
-	code = r < 0 ? EXIT_FAILURE_RUNTIME : EXIT_OK;
+	struct control c = { .o = &o, .dev = &dev, .sfd = sfd, .code = EXIT_OK,
+			     .job = { .done_fd = -1 } };
+
+	r = serve(&c);
+	code = r < 0 ? EXIT_FAILURE_RUNTIME : c.code;
+	vdpa_job_finish(&c.job);
 	vduse_dev_stop_queues(&dev);
 	if (!img.is_readonly && fdatasync(img.fd) < 0) {
 		log_err("flushing '%s': %s", o.image, strerror(errno));
