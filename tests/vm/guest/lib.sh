@@ -10,13 +10,17 @@
 #                                  exits 1 if anything failed, else 0
 # Helpers:  info MSG, wait_for PATH [TIMEOUT], vdisk_of NAME,
 #           wait_vdisk NAME [TIMEOUT], load_module NAME [PARAMS...],
-#           load_vhost_vdpa, sectors_of DEV
+#           load_vhost_vdpa, bind_vdpa NAME DRIVER, sectors_of DEV
+#
+# run_case captures the command's output: do not use it to start a daemon
+# in the background (the capture waits for the daemon's stdout to close).
 #
 # Busybox's shell runs its own applets before anything on PATH (losetup,
 # blkdiscard, fstrim, blockdev, mke2fs...): call the real tools by full path,
 # e.g. $LOSETUP or /usr/sbin/losetup. /tmp is a tmpfs: put scratch files
 # there; the test scripts themselves live in /tests.
 
+# shellcheck disable=SC2034  # used by the scripts that source this file
 LOSETUP=/usr/sbin/losetup
 BLKDISCARD=/usr/sbin/blkdiscard
 FSTRIM=/usr/sbin/fstrim
@@ -132,4 +136,20 @@ load_vhost_vdpa() {
 		[ -d "/sys/module/${_k%.ko}" ] && continue
 		insmod "$VM_MODDIR/$_k" || return 1
 	done < "$VM_MODDIR/modules.vhost_vdpa"
+}
+
+# bind_vdpa NAME DRIVER: rebind vdpa device NAME to DRIVER (virtio_vdpa or
+# vhost_vdpa) through driver_override. Seen working on 6.12: virtio_vdpa ->
+# vhost_vdpa turns /dev/vdX into /dev/vhost-vdpa-N.
+bind_vdpa() {
+	_d=/sys/bus/vdpa/devices/$1
+	[ -e "$_d" ] || return 1
+	echo "$2" > "$_d/driver_override" || return 1
+	if [ -e "$_d/driver" ]; then
+		_cur=$(readlink "$_d/driver")
+		[ "${_cur##*/}" = "$2" ] && return 0
+		echo "$1" > "/sys/bus/vdpa/drivers/${_cur##*/}/unbind" || return 1
+	fi
+	echo "$1" > /sys/bus/vdpa/drivers_probe || return 1
+	[ "$(readlink "$_d/driver" 2>/dev/null | sed 's|.*/||')" = "$2" ]
 }

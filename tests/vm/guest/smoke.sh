@@ -37,8 +37,11 @@ run_case vdpa-mgmtdev sh -c "$VDPA mgmtdev show | grep -q vduse"
 
 # -- image and peer daemon ------------------------------------------------------
 dd if=/dev/zero of="$IMG" bs=1M count=$SIZE_MB 2>/dev/null
-[ "$(stat -c %s "$IMG")" -eq $((SIZE_MB * 1024 * 1024)) ] &&
-	pass image-create || fail image-create "size $(stat -c %s "$IMG")"
+if [ "$(stat -c %s "$IMG")" -eq $((SIZE_MB * 1024 * 1024)) ]; then
+	pass image-create
+else
+	fail image-create "size $(stat -c %s "$IMG")"
+fi
 
 $QSD \
 	--blockdev driver=file,node-name=file0,filename="$IMG" \
@@ -53,13 +56,13 @@ else
 	cat /tmp/qsd.log
 	summary
 fi
-for f in /sys/class/vduse/$NAME/*; do
-	[ -f "$f" ] && info "$f = $(cat "$f" 2>/dev/null | tr '\n' ' ')"
+for f in "/sys/class/vduse/$NAME"/*; do
+	[ -f "$f" ] && info "$f = $(tr '\n' ' ' < "$f" 2>/dev/null)"
 done
 
 # -- attach: vdpa dev add -> /dev/vdX ----------------------------------------
 t0=$(cut -d' ' -f1 /proc/uptime)
-if run_case vdpa-add $VDPA dev add name $NAME mgmtdev vduse; then
+if run_case vdpa-add "$VDPA" dev add name $NAME mgmtdev vduse; then
 	if dev=$(wait_vdisk $NAME 10); then
 		t1=$(cut -d' ' -f1 /proc/uptime)
 		pass vdisk-appears "$dev after $(awk "BEGIN { print $t1 - $t0 }")s"
@@ -79,8 +82,11 @@ if [ -z "$dev" ]; then
 	done
 else
 	s=$(sectors_of "$dev")
-	[ "$s" -eq $((SIZE_MB * 2048)) ] && pass vdisk-size "$s sectors" ||
+	if [ "$s" -eq $((SIZE_MB * 2048)) ]; then
+		pass vdisk-size "$s sectors"
+	else
 		fail vdisk-size "$s sectors, want $((SIZE_MB * 2048))"
+	fi
 
 	# -- raw I/O: 1 MiB pattern at 4 MiB, O_DIRECT both ways ---------------
 	dd if=/dev/urandom of=/tmp/pat bs=1M count=1 2>/dev/null
@@ -110,13 +116,13 @@ else
 	         write_zeroes_max_bytes write_cache rotational nr_requests; do
 		[ -f "$q/$a" ] && info "queue/$a = $(cat "$q/$a")"
 	done
-	info "mq hw queues: $(ls /sys/class/block/${dev##*/}/mq 2>/dev/null | wc -l)"
+	info "mq hw queues: $(find "/sys/class/block/${dev##*/}/mq/" -mindepth 1 -maxdepth 1 | wc -l)"
 
 	# -- fio runs against it (proves fio and libaio in the guest) -------------
-	out=$($FIO --name=smoke --filename="$dev" --rw=randread --bs=4k \
+	if out=$("$FIO" --name=smoke --filename="$dev" --rw=randread --bs=4k \
 		--iodepth=8 --ioengine=libaio --direct=1 --runtime=2 --time_based \
-		--size=${SIZE_MB}M 2>&1)
-	if [ $? -eq 0 ] && iops=$(echo "$out" | grep -o 'IOPS=[^,]*' | head -n1) && [ -n "$iops" ]; then
+		--size=${SIZE_MB}M 2>&1) &&
+	   iops=$(echo "$out" | grep -o 'IOPS=[^,]*' | head -n1) && [ -n "$iops" ]; then
 		pass fio-randread "4k QD8 $iops"
 	else
 		fail fio-randread "fio failed"
@@ -125,7 +131,7 @@ else
 
 	# -- ext4 ---------------------------------------------------------------
 	mkdir -p "$MNT"
-	if run_case mkfs-ext4 $MKFS_EXT4 -q -F "$dev" &&
+	if run_case mkfs-ext4 "$MKFS_EXT4" -q -F "$dev" &&
 	   run_case mount-ext4 mount -t ext4 "$dev" "$MNT"; then
 		dd if=/dev/urandom of=/tmp/file bs=1M count=8 2>/dev/null
 		sum=$(md5sum < /tmp/file)
@@ -135,7 +141,7 @@ else
 			fail write-file "copy or checksum failed"
 		fi
 		run_case umount-ext4 umount "$MNT"
-		run_case e2fsck-clean $E2FSCK -fn "$dev"
+		run_case e2fsck-clean "$E2FSCK" -fn "$dev"
 		echo 3 > /proc/sys/vm/drop_caches
 		if mount -t ext4 -o ro "$dev" "$MNT" && [ "$(md5sum < "$MNT/file")" = "$sum" ]; then
 			pass remount-verify
@@ -152,7 +158,7 @@ fi
 
 # -- detach and stop ------------------------------------------------------------
 if [ -e /sys/bus/vdpa/devices/$NAME ]; then
-	if run_case vdpa-del $VDPA dev del $NAME; then
+	if run_case vdpa-del "$VDPA" dev del $NAME; then
 		if [ -n "$dev" ] && [ -e "/sys/class/block/${dev##*/}" ]; then
 			fail vdisk-gone "$dev still present after vdpa dev del"
 		else

@@ -54,22 +54,8 @@ cmdline="console=ttyS0 panic=-1 quiet"
 [[ -n $script ]] && cmdline+=" vmtest.script=$script"
 [[ -n $append ]] && cmdline+=" $append"
 
-# Show the console and copy it to $logf; note when /init first speaks.
-console() {
-	local line seen=""
-	while IFS= read -r line || [[ -n $line ]]; do
-		printf '%s\n' "$line"
-		printf '%s\n' "$line" >> "$logf"
-		if [[ -z $seen && $line == "vm-init: up at"* ]]; then
-			seen=1
-			awk -v a="$start" -v b="$(date +%s.%N)" \
-				'BEGIN { printf "%.1f", b - a }' > "$logf.t"
-		fi
-	done
-}
-
 mkdir -p "$(dirname "$logf")"
-: > "$logf"
+rm -f "$logf.t"
 log "qemu TCG, ${mem} RAM, ${smp} vCPUs, timeout ${timeout}s, console -> $logf"
 start=$(date +%s.%N)
 set +e
@@ -81,15 +67,18 @@ timeout -k 10 "$timeout" "$qemu" \
 	-accel tcg -cpu max -m "$mem" -smp "$smp" \
 	-display none -vga none -serial mon:stdio -no-reboot -net none \
 	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
-	</dev/null 2>&1 | console
-qrc=${PIPESTATUS[0]}
+	</dev/null 2>&1 |
+	tee "$logf" >({ grep -q -m1 'vm-init: up at' && date +%s.%N > "$logf.t"
+		cat > /dev/null; })
+qrc=${PIPESTATUS[0]}	# (the watcher wrote $logf.t long before qemu ended)
 set -e
 end=$(date +%s.%N)
 elapsed=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
 if [[ -s $logf.t ]]; then
-	log "host wall time from qemu start to the guest's /init: $(cat "$logf.t")s"
-	rm -f "$logf.t"
+	log "host wall time from qemu start to the guest's /init: $(awk -v a="$start" \
+		'{ printf "%.1f", $1 - a }' "$logf.t")s"
 fi
+rm -f "$logf.t"
 
 marker=$(tr -d '\r' < "$logf" | sed -n 's/^VM-EXIT-CODE=\([0-9][0-9]*\)$/\1/p' | tail -n1)
 if [[ $qrc == 124 || $qrc == 137 ]]; then

@@ -45,7 +45,7 @@ BUSYBOX=${BUSYBOX:-/bin/busybox}
 # mkfs.ext4 is a symlink to mke2fs: copied as itself, both names exist.
 TOOLS=(/usr/sbin/vdpa /usr/bin/fio /usr/sbin/mke2fs /usr/sbin/mkfs.ext4
        /usr/sbin/e2fsck /usr/sbin/losetup /usr/sbin/blkdiscard /usr/sbin/fstrim
-       /usr/sbin/blockdev /usr/bin/qemu-storage-daemon)
+       /usr/sbin/blockdev /usr/bin/qemu-storage-daemon /usr/bin/setpriv)
 CONFIGS=(/etc/mke2fs.conf)
 
 # ---------------------------------------------------------------------------
@@ -70,14 +70,14 @@ elf_deps() {
 		$1 ~ /^\// { print $1 }'
 }
 
-# copy_elf SRC DST-ROOT DST-PATH [SKIP-ROOT]: a binary and its libraries.
-# Libraries already present under SKIP-ROOT (the base tree) are not copied.
+# copy_elf SRC DST-ROOT DST-PATH [SKIP-LIST]: a binary and its libraries.
+# Libraries named in SKIP-LIST (the base archive's file list) are not copied.
 copy_elf() {
 	local src=$1 root=$2 dst=$3 skip=${4:-} lib
 	copy_file "$src" "$root$dst"
 	while IFS= read -r lib; do
 		[[ $lib == MISSING* ]] && die "$src: library ${lib#MISSING } not found"
-		[[ -n $skip && -e $skip$lib ]] && continue
+		[[ -n $skip ]] && grep -qxF "$lib" "$skip" && continue
 		[[ -e $root$lib ]] || copy_file "$lib" "$root$lib"
 	done < <(elf_deps "$src")
 }
@@ -107,7 +107,7 @@ key_inputs() {
 }
 key=$(key_inputs | sha256sum | cut -c1-16)
 base=$CACHE/initramfs/base-$kver-$key.cpio.gz
-basetree=$CACHE/initramfs/base-$kver-$key.tree
+baselist=$CACHE/initramfs/base-$kver-$key.files	# paths in the base
 
 write_init() {
 	cat > "$1" <<'INIT'
@@ -230,7 +230,9 @@ build_base() {
 }
 
 mkdir -p "$CACHE/initramfs"
-if [[ -s $base && -d $basetree ]]; then
+exec 9> "$CACHE/initramfs/.lock"	# one base build at a time
+flock 9
+if [[ -s $base && -s $baselist ]]; then
 	log "base archive cached: $base"
 else
 	log "building base archive $base"
@@ -238,16 +240,19 @@ else
 	trap 'rm -rf "$tmp"' EXIT
 	build_base "$tmp/tree"
 	make_cpio "$tmp/tree" "$tmp/base.cpio.gz"
-	rm -rf "$basetree"
-	mv "$tmp/tree" "$basetree"
+	(cd "$tmp/tree" && find . -mindepth 1 | sed 's/^\.//' | LC_ALL=C sort) > "$tmp/files"
+	unpacked=$(du -sh "$tmp/tree" | cut -f1)
+	mv "$tmp/files" "$baselist"
 	mv "$tmp/base.cpio.gz" "$base"
 	rm -rf "$tmp"
 	trap - EXIT
 	# Keep only the newest few base archives.
-	ls -1t "$CACHE"/initramfs/base-*.cpio.gz 2>/dev/null | tail -n +4 |
-		while IFS= read -r old; do rm -rf "$old" "${old%.cpio.gz}.tree"; done
-	log "base archive: $(du -h "$base" | cut -f1) compressed, $(du -sh "$basetree" | cut -f1) unpacked"
+	find "$CACHE/initramfs" -maxdepth 1 -name 'base-*.cpio.gz' -printf '%T@ %p\n' |
+		sort -rn | tail -n +4 | cut -d' ' -f2- |
+		while IFS= read -r old; do rm -f "$old" "${old%.cpio.gz}.files"; done
+	log "base archive: $(du -h "$base" | cut -f1) compressed, $unpacked unpacked"
 fi
+flock -u 9
 
 # ---------------------------------------------------------------------------
 # extra archive: --add files
@@ -263,7 +268,7 @@ for a in "${adds[@]}"; do
 		mkdir -p "$extra$dst"
 		cp -rL "$src"/. "$extra$dst"/
 	elif is_elf "$src"; then
-		copy_elf "$src" "$extra" "$dst" "$basetree"
+		copy_elf "$src" "$extra" "$dst" "$baselist"
 	else
 		copy_file "$src" "$extra$dst"
 	fi

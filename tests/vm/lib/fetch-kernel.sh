@@ -12,6 +12,7 @@
 #   $CACHE/kernel/$KVER/modules/*.ko        decompressed modules
 #   $CACHE/kernel/$KVER/modules.order       base modules, load order (deps first)
 #   $CACHE/kernel/$KVER/modules.vhost_vdpa  extra modules for load_vhost_vdpa
+#   $CACHE/kernel/$KVER/modules.dep         the dependency graph used
 # The last line printed on stdout is KVER; progress goes to stderr.
 # Exit status: 0 ok, 1 failure (no kernel package could be had).
 set -euo pipefail
@@ -68,6 +69,9 @@ cached_fallback() {
 }
 
 mkdir -p "$CACHE/debs" "$CACHE/kernel"
+# One fetch at a time per cache (parallel test runs share it).
+exec 9> "$CACHE/.fetch.lock"
+flock 9
 
 ver="" pkg=""
 if [[ -n ${VDUSE_BLKD_KVER:-} ]]; then
@@ -82,7 +86,7 @@ else
 	fi
 	if [[ -n $list ]]; then
 		read -r ver pkg < <(printf '%s\n' "$list" | sort -V | tail -n1)
-	elif read -r k p < <(cached_fallback); then
+	elif read -r k _ < <(cached_fallback); then
 		log "apt has no 6.12 candidate; using cached $k"
 		pkg=linux-image-$k-unsigned
 	else
@@ -98,7 +102,8 @@ if ready "$kver"; then
 fi
 
 # --- download ------------------------------------------------------------
-deb=$(ls "$CACHE"/debs/"${pkg}"_*.deb 2>/dev/null | sort -V | tail -n1 || true)
+newest_deb() { find "$CACHE/debs" -maxdepth 1 -name "${pkg}_*.deb" | sort -V | tail -n1; }
+deb=$(newest_deb)
 if [[ -z $deb ]]; then
 	[[ -n $ver && $ver != "(none)" ]] || die "no apt candidate for $pkg"
 	log "downloading $pkg=$ver (about 100 MB) into $CACHE/debs"
@@ -106,7 +111,7 @@ if [[ -z $deb ]]; then
 	chmod 755 "$tmpdl"; chown _apt "$tmpdl" 2>/dev/null || true	# apt's sandbox user
 	if ! (cd "$tmpdl" && apt-get download -q "$pkg=$ver" >&2); then
 		rm -rf "$tmpdl"
-		if read -r k p < <(cached_fallback) && ready "$k"; then
+		if read -r k _ < <(cached_fallback) && ready "$k"; then
 			log "download failed; using cached kernel $k"
 			echo "$k"; exit 0
 		fi
@@ -116,7 +121,7 @@ if [[ -z $deb ]]; then
 	find "$CACHE/debs" -maxdepth 1 -name 'linux-image-*.deb' -delete
 	mv "$tmpdl"/*.deb "$CACHE/debs/"
 	rmdir "$tmpdl"
-	deb=$(ls "$CACHE"/debs/"${pkg}"_*.deb | sort -V | tail -n1)
+	deb=$(newest_deb)
 fi
 log "extracting $(basename "$deb")"
 
