@@ -13,22 +13,40 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
+
+#include "config.h"
 
 struct blk_req;
 
 /* The opened image, shared read-only by every queue. */
 struct image {
 	int fd;
+	int fd_buffered;               /* with O_DIRECT: the same image without it, else -1 */
 	const char *path;
 	uint64_t size_bytes;
 	uint32_t logical_block_size;   /* of the backing device; 512 for files */
 	uint32_t physical_block_size;
 	uint32_t min_io_bytes;
 	uint32_t opt_io_bytes;
+	uint32_t dio_mem_align;        /* O_DIRECT: buffer address alignment */
+	uint32_t dio_offset_align;     /* O_DIRECT: offset and length alignment */
 	bool is_blockdev;
 	bool is_readonly;
 	bool is_direct;
+	bool can_discard;              /* files: punch holes; devices: discard_max_bytes > 0 */
 };
+
+/**
+ * image_needs_buffered() - must this transfer avoid O_DIRECT?
+ * True when the image is open with O_DIRECT and @offset, the length or a
+ * buffer is not aligned as the backing device requires.  Such transfers go
+ * through img->fd_buffered: the page cache does the read-modify-write of
+ * partial blocks, serialised by its page locks even across queues, and the
+ * kernel keeps it coherent with the direct I/O on img->fd.
+ */
+bool image_needs_buffered(const struct image *img, uint64_t offset,
+			  const struct iovec *iov, unsigned int nr_iov);
 
 /**
  * image_open() - open a regular file or block device
@@ -84,8 +102,21 @@ struct backend_ops {
 
 extern const struct backend_ops backend_io_uring;
 extern const struct backend_ops backend_null;
+#if HAVE_LIBAIO
+extern const struct backend_ops backend_aio;
+#endif
 
-/* backend_find() - ops by name ("io_uring", "null"), or NULL. */
+/* backend_find() - ops by name ("io_uring", "aio", "null"), or NULL. */
 const struct backend_ops *backend_find(const char *name);
+
+/* backend_names() - the available names, for messages: "io_uring, aio, null". */
+const char *backend_names(void);
+
+/**
+ * backend_io_uring_probe() - can this process use io_uring?
+ * Returns 0, or -errno from io_uring_setup (-ENOSYS: not built in or blocked
+ * by seccomp, -EPERM: disabled by the kernel.io_uring_disabled sysctl).
+ */
+int backend_io_uring_probe(void);
 
 #endif

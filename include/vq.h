@@ -79,7 +79,8 @@ struct vq {
  * @has_event_idx: VIRTIO_RING_F_EVENT_IDX was negotiated
  *
  * Each ring must lie in one host mapping.  used_idx resumes from used->idx.
- * Returns 0, -EINVAL for a bad size, -EFAULT for unmapped rings, -ENOMEM.
+ * Returns 0, -EINVAL for a bad size or misaligned rings (desc 16, avail 2,
+ * used 4 bytes), -EFAULT for unmapped rings, -ENOMEM.
  */
 int vq_init(struct vq *vq, struct mem *mem, uint16_t num, uint64_t desc_iova,
 	    uint64_t avail_iova, uint64_t used_iova, uint16_t last_avail_idx,

@@ -65,10 +65,12 @@ static void usage(FILE *out)
 "  -s, --queue-size N      descriptors per queue, a power of two 2..1024 (default 256)\n"
 "  -r, --readonly          refuse writes; also chosen when the image cannot be opened\n"
 "                          for writing\n"
-"  -b, --block-size N      logical block size: 512, 1024, 2048 or 4096 (default 512)\n"
+"  -b, --block-size N      logical block size: 512, 1024, 2048 or 4096 (default: 512,\n"
+"                          or a block device's own logical block size)\n"
 "  -S, --serial STR        serial reported by GET_ID, at most 20 bytes\n"
 "                          (default: derived from the image path)\n"
-"  -B, --backend NAME      io_uring (default) or null (discards writes, reads zeroes)\n"
+"  -B, --backend NAME      io_uring (default; aio is used when io_uring is unavailable),\n"
+"                          aio (libaio), or null (discards writes, reads zeroes)\n"
 "  -d, --direct            open the image with O_DIRECT (bypass the host page cache)\n"
 "  -a, --attach[=DRIVER]   add the device to the vdpa bus and bind it to DRIVER:\n"
 "                          virtio (default: /dev/vdX on this host, printed on stdout)\n"
@@ -132,8 +134,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	int c;
 
 	*o = (struct options){
-		.nr_queues = default_queues(), .queue_size = 256, .block_size = 512,
-		.backend = "io_uring",
+		.nr_queues = default_queues(), .queue_size = 256,
 	};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":i:n:q:s:rb:S:B:da::vhV", longopts, NULL)) != -1) {
@@ -221,8 +222,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		log_err("--name: '%s' must be 1 to 255 bytes without '/'", o->name);
 		return -EINVAL;
 	}
-	if (!backend_find(o->backend)) {
-		log_err("--backend: unknown backend '%s' (io_uring or null)", o->backend);
+	if (o->backend && !backend_find(o->backend)) {
+		log_err("--backend: unknown backend '%s' (%s)", o->backend, backend_names());
 		return -EINVAL;
 	}
 	return 0;
@@ -263,33 +264,35 @@ static int open_image(const struct options *o, struct image *img)
 
 static int describe_device(const struct options *o, const struct image *img, struct blk_dev *blk)
 {
+	/* By default the device's own logical block size (512 for files). */
+	uint32_t block_size = o->block_size ? o->block_size : MAX(img->logical_block_size, 512u);
 	uint64_t bytes = img->size_bytes;
-	uint64_t usable = bytes - bytes % o->block_size;
+	uint64_t usable = bytes - bytes % block_size;
 
-	if (img->logical_block_size > o->block_size) {
+	if (img->logical_block_size > block_size) {
 		log_err("--block-size %u is smaller than the logical block size %u of '%s'",
-			o->block_size, img->logical_block_size, o->image);
+			block_size, img->logical_block_size, o->image);
 		return -EINVAL;
 	}
-	if (usable < BLK_SECTOR_SIZE || usable < o->block_size) {
+	if (usable < BLK_SECTOR_SIZE || usable < block_size) {
 		log_err("image '%s' is %llu bytes: too small to serve (at least %u bytes)",
-			o->image, (unsigned long long)bytes, MAX(o->block_size, BLK_SECTOR_SIZE));
+			o->image, (unsigned long long)bytes, MAX(block_size, BLK_SECTOR_SIZE));
 		return -EINVAL;
 	}
 	if (usable != bytes)
 		log_warn("image '%s' is %llu bytes, not a multiple of %u: serving the first %llu",
-			 o->image, (unsigned long long)bytes, o->block_size,
+			 o->image, (unsigned long long)bytes, block_size,
 			 (unsigned long long)usable);
 	memset(blk, 0, sizeof(*blk));
 	blk->capacity_sectors = usable >> BLK_SECTOR_SHIFT;
-	blk->logical_block_size = o->block_size;
-	blk->physical_block_size = MAX(img->physical_block_size, o->block_size);
+	blk->logical_block_size = block_size;
+	blk->physical_block_size = MAX(img->physical_block_size, block_size);
 	blk->min_io_bytes = img->min_io_bytes;
 	blk->opt_io_bytes = img->opt_io_bytes;
 	blk->num_queues = (uint16_t)o->nr_queues;
 	blk->queue_size = (uint16_t)o->queue_size;
 	blk->is_readonly = img->is_readonly;
-	blk->has_discard = !img->is_readonly;
+	blk->has_discard = !img->is_readonly && img->can_discard;
 	blk->has_write_zeroes = !img->is_readonly;
 	if (o->serial) {
 		memset(blk->serial, 0, sizeof(blk->serial));
@@ -504,12 +507,38 @@ static int serve(struct control *c)
 	}
 }
 
+/* The backend: as asked, or io_uring with libaio as the fallback. */
+static const struct backend_ops *choose_backend(const struct options *o)
+{
+	int r;
+
+	if (o->backend && strcmp(o->backend, "io_uring") != 0)
+		return backend_find(o->backend);
+	r = backend_io_uring_probe();
+	if (r == 0)
+		return &backend_io_uring;
+	if (o->backend) {
+		log_err("--backend io_uring: io_uring is unavailable here: %s%s", strerror(-r),
+			r == -EPERM ? " (kernel.io_uring_disabled?)" : "");
+		return NULL;
+	}
+#if HAVE_LIBAIO
+	log_warn("io_uring is unavailable (%s%s): using the aio backend", strerror(-r),
+		 r == -EPERM ? ", kernel.io_uring_disabled?" : r == -ENOSYS ? ", seccomp?" : "");
+	return &backend_aio;
+#else
+	log_err("io_uring is unavailable (%s) and this build has no aio backend", strerror(-r));
+	return NULL;
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
 	struct image img = { .fd = -1 };
 	struct blk_dev blk;
 	struct vduse_dev dev;
+	const struct backend_ops *be;
 	_cleanup_close_ int sfd = -1;
 	int r, code = EXIT_FAILURE_RUNTIME;
 
@@ -526,18 +555,21 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE_RUNTIME;
 	if (describe_device(&o, &img, &blk) < 0)
 		goto out_image;
+	be = choose_backend(&o);
+	if (!be)
+		goto out_image;
 	if (block_signals(&sfd) < 0) {
 		log_err("setting up signal handling: %s", strerror(errno));
 		goto out_image;
 	}
-	r = vduse_dev_create(&dev, o.name, &blk, &img, backend_find(o.backend));
+	r = vduse_dev_create(&dev, o.name, &blk, &img, be);
 	if (r < 0) {
 		explain_create_error(&o, r);
 		goto out_image;
 	}
 	log_info("serving '%s' as /dev/vduse/%s: %llu sectors, %u queue(s) of %u, block size %u, "
 		 "backend %s%s%s", o.image, o.name, (unsigned long long)blk.capacity_sectors,
-		 blk.num_queues, blk.queue_size, blk.logical_block_size, o.backend,
+		 blk.num_queues, blk.queue_size, blk.logical_block_size, be->name,
 		 blk.is_readonly ? ", read-only" : "", img.is_direct ? ", O_DIRECT" : "");
 	if (!o.is_attach)
 		log_info("attach with: vdpa dev add name %s mgmtdev vduse", o.name);

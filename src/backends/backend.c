@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The table of backends. */
+#include <liburing.h>
 #include <string.h>
 
 #include "backend.h"
+#include "config.h"
 #include "util.h"
 
 static const struct backend_ops *const backends[] = {
 	&backend_io_uring,
+#if HAVE_LIBAIO
+	&backend_aio,
+#endif
 	&backend_null,
 };
 
@@ -16,4 +21,23 @@ const struct backend_ops *backend_find(const char *name)
 		if (strcmp(backends[i]->name, name) == 0)
 			return backends[i];
 	return NULL;
+}
+
+const char *backend_names(void)
+{
+#if HAVE_LIBAIO
+	return "io_uring, aio or null";
+#else
+	return "io_uring or null";
+#endif
+}
+
+int backend_io_uring_probe(void)
+{
+	struct io_uring ring;
+	int r = io_uring_queue_init(2, &ring, 0);
+
+	if (r == 0)
+		io_uring_queue_exit(&ring);
+	return r;
 }

@@ -3,18 +3,23 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "backend.h"
 #include "util.h"
 
-static int blockdev_geometry(struct image *img)
+static int blockdev_geometry(struct image *img, dev_t rdev)
 {
 	uint64_t size;
 	int lbs = 0;
 	unsigned int pbs = 0, io_min = 0, io_opt = 0;
+	unsigned long long discard_max = 0;
+	char path[128];
+	FILE *f;
 
 	if (ioctl(img->fd, BLKGETSIZE64, &size) < 0)
 		return -errno;
@@ -31,20 +36,45 @@ static int blockdev_geometry(struct image *img)
 	img->physical_block_size = pbs;
 	img->min_io_bytes = io_min;
 	img->opt_io_bytes = io_opt;
+
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/queue/discard_max_bytes",
+		 major(rdev), minor(rdev));
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%llu", &discard_max) != 1)
+			discard_max = 0;
+		fclose(f);
+	}
+	img->can_discard = discard_max > 0;
 	return 0;
+}
+
+/* O_DIRECT alignment: statx knows (6.1+); else the logical block size. */
+static void dio_alignment(struct image *img)
+{
+	struct statx stx;
+
+	img->dio_mem_align = img->logical_block_size;
+	img->dio_offset_align = img->logical_block_size;
+	if (statx(img->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+	    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align) {
+		img->dio_mem_align = stx.stx_dio_mem_align;
+		img->dio_offset_align = stx.stx_dio_offset_align;
+	}
 }
 
 int image_open(const char *path, bool is_readonly, bool is_direct, struct image *img)
 {
 	struct stat st;
-	int flags = O_CLOEXEC | (is_readonly ? O_RDONLY : O_RDWR) | (is_direct ? O_DIRECT : 0);
+	int flags = O_CLOEXEC | (is_readonly ? O_RDONLY : O_RDWR);
 	int r;
 
 	memset(img, 0, sizeof(*img));
 	img->path = path;
 	img->is_readonly = is_readonly;
 	img->is_direct = is_direct;
-	img->fd = open(path, flags);
+	img->fd_buffered = -1;
+	img->fd = open(path, flags | (is_direct ? O_DIRECT : 0));
 	if (img->fd < 0)
 		return -errno;
 	if (fstat(img->fd, &st) < 0) {
@@ -53,7 +83,7 @@ int image_open(const char *path, bool is_readonly, bool is_direct, struct image 
 	}
 	if (S_ISBLK(st.st_mode)) {
 		img->is_blockdev = true;
-		r = blockdev_geometry(img);
+		r = blockdev_geometry(img, st.st_rdev);
 		if (r < 0)
 			goto fail;
 	} else if (S_ISREG(st.st_mode)) {
@@ -62,21 +92,50 @@ int image_open(const char *path, bool is_readonly, bool is_direct, struct image 
 		img->physical_block_size = st.st_blksize > 0 ? (uint32_t)st.st_blksize : 4096;
 		if (img->physical_block_size > 4096 || !is_power_of_2(img->physical_block_size))
 			img->physical_block_size = 4096;
+		img->can_discard = true;
 	} else {
 		r = -EINVAL;
 		goto fail;
 	}
+	if (is_direct) {
+		dio_alignment(img);
+		img->fd_buffered = open(path, flags);
+		if (img->fd_buffered < 0) {
+			r = -errno;
+			goto fail;
+		}
+	}
 	return 0;
 fail:
-	close(img->fd);
-	img->fd = -1;
+	image_close(img);
 	return r;
 }
 
 void image_close(struct image *img)
 {
-	if (!img || img->fd < 0)
+	if (!img)
 		return;
-	close(img->fd);
+	if (img->fd >= 0)
+		close(img->fd);
+	if (img->fd_buffered >= 0)
+		close(img->fd_buffered);
 	img->fd = -1;
+	img->fd_buffered = -1;
+}
+
+bool image_needs_buffered(const struct image *img, uint64_t offset,
+			  const struct iovec *iov, unsigned int nr_iov)
+{
+	uint64_t mem_mask = img->dio_mem_align ? img->dio_mem_align - 1 : 0;
+	uint64_t off_mask = img->dio_offset_align ? img->dio_offset_align - 1 : 0;
+
+	if (!img->is_direct)
+		return false;
+	if (offset & off_mask)
+		return true;
+	for (unsigned int i = 0; i < nr_iov; i++) {
+		if (((uintptr_t)iov[i].iov_base & mem_mask) || (iov[i].iov_len & off_mask))
+			return true;
+	}
+	return false;
 }

@@ -9,21 +9,32 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <liburing.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 
 #include "backend.h"
 #include "blk.h"
 #include "iov.h"
+#include "zero.h"
 
 #define KICK_TAG ((uint64_t)1)   /* user_data of the kick read; requests are aligned pointers */
+#define FILE_IMAGE 0
+#define FILE_BUFFERED 1
 
 struct backend_queue {
 	struct io_uring ring;
+	const struct image *img;
 	int kick_fd;
 	bool is_kick_armed;
 	uint64_t kick_buf;
+	enum zero_mode zero_mode;        /* best WRITE_ZEROES method the image takes */
+	struct zero_buf zero;
+	unsigned int nr_sync_done;       /* finished without the ring (ioctls) */
+	struct blk_req **sync_done;
 };
 
 static struct io_uring_sqe *get_sqe(struct backend_queue *bq)
@@ -44,12 +55,20 @@ static int uring_queue_init(const struct image *img, int kick_fd, unsigned int d
 	struct io_uring_params p;
 	struct backend_queue *bq;
 	unsigned int entries = 2 * depth + 2;
+	int files[2] = { img->fd, img->fd_buffered };
 	int r;
 
 	bq = calloc(1, sizeof(*bq));
 	if (!bq)
 		return -ENOMEM;
+	bq->img = img;
 	bq->kick_fd = kick_fd;
+	bq->zero_mode = ZERO_FALLOC;
+	bq->sync_done = calloc(depth, sizeof(*bq->sync_done));
+	if (!bq->sync_done) {
+		r = -ENOMEM;
+		goto fail_free;
+	}
 	/* Only this queue's thread touches the ring: let the kernel know. */
 	memset(&p, 0, sizeof(p));
 	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
@@ -58,18 +77,19 @@ static int uring_queue_init(const struct image *img, int kick_fd, unsigned int d
 		memset(&p, 0, sizeof(p));
 		r = io_uring_queue_init_params(entries, &bq->ring, &p);
 	}
-	if (r < 0) {
-		free(bq);
-		return r;
-	}
-	r = io_uring_register_files(&bq->ring, &img->fd, 1);
-	if (r < 0) {
-		io_uring_queue_exit(&bq->ring);
-		free(bq);
-		return r;
-	}
+	if (r < 0)
+		goto fail_free;
+	r = io_uring_register_files(&bq->ring, files, img->fd_buffered >= 0 ? 2 : 1);
+	if (r < 0)
+		goto fail_ring;
 	*ret_bq = bq;
 	return 0;
+fail_ring:
+	io_uring_queue_exit(&bq->ring);
+fail_free:
+	free(bq->sync_done);
+	free(bq);
+	return r;
 }
 
 static void uring_queue_exit(struct backend_queue *bq)
@@ -77,55 +97,112 @@ static void uring_queue_exit(struct backend_queue *bq)
 	if (!bq)
 		return;
 	io_uring_queue_exit(&bq->ring);
+	zero_buf_exit(&bq->zero);
+	free(bq->sync_done);
 	free(bq);
+}
+
+static struct io_uring_sqe *prep(struct backend_queue *bq, struct blk_req *req)
+{
+	struct io_uring_sqe *sqe = get_sqe(bq);
+
+	if (!sqe)
+		return NULL;
+	io_uring_sqe_set_data(sqe, req);
+	req->be.nr_pending++;
+	return sqe;
 }
 
 /* Queue the (rest of the) data transfer of a READ or WRITE. */
 static int prep_rw(struct backend_queue *bq, struct blk_req *req)
 {
-	struct io_uring_sqe *sqe = get_sqe(bq);
 	uint64_t off = req->offset_bytes + req->be.done_bytes;
+	struct io_uring_sqe *sqe = prep(bq, req);
 
 	if (!sqe)
 		return -EBUSY;
 	if (req->op == BLK_OP_READ)
-		io_uring_prep_readv(sqe, 0, req->data_iov, req->nr_data_iov, off);
+		io_uring_prep_readv(sqe, req->be.file, req->data_iov, req->nr_data_iov, off);
 	else
-		io_uring_prep_writev(sqe, 0, req->data_iov, req->nr_data_iov, off);
+		io_uring_prep_writev(sqe, req->be.file, req->data_iov, req->nr_data_iov, off);
 	sqe->flags |= IOSQE_FIXED_FILE;
-	io_uring_sqe_set_data(sqe, req);
-	req->be.nr_pending++;
 	return 0;
 }
 
-static int prep_simple(struct backend_queue *bq, struct blk_req *req, unsigned int i)
+static int prep_fallocate(struct backend_queue *bq, struct blk_req *req, int mode,
+			  uint64_t off, uint64_t len, bool is_linked)
 {
-	struct io_uring_sqe *sqe = get_sqe(bq);
-	const struct blk_dwz_seg *s = &req->segs[i];
-	int mode;
+	struct io_uring_sqe *sqe = prep(bq, req);
 
 	if (!sqe)
 		return -EBUSY;
-	switch (req->op) {
-	case BLK_OP_FLUSH:
-		io_uring_prep_fsync(sqe, 0, IORING_FSYNC_DATASYNC);
-		break;
-	case BLK_OP_DISCARD:
-		mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
-		io_uring_prep_fallocate(sqe, 0, mode, s->offset_bytes, s->len_bytes);
-		break;
-	case BLK_OP_WRITE_ZEROES:
-		mode = (s->is_unmap ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE) |
-		       FALLOC_FL_KEEP_SIZE;
-		io_uring_prep_fallocate(sqe, 0, mode, s->offset_bytes, s->len_bytes);
-		break;
-	default:
-		return -EOPNOTSUPP;
-	}
-	sqe->flags |= IOSQE_FIXED_FILE;
-	io_uring_sqe_set_data(sqe, req);
-	req->be.nr_pending++;
+	io_uring_prep_fallocate(sqe, FILE_IMAGE, mode, off, len);
+	sqe->flags |= IOSQE_FIXED_FILE | (is_linked ? IOSQE_IO_LINK : 0);
 	return 0;
+}
+
+/* Zeroes written from a shared zero buffer, in chunks. */
+static int prep_zero_writes(struct backend_queue *bq, struct blk_req *req, uint64_t off,
+			    uint64_t len)
+{
+	int r = zero_buf_init(&bq->zero);
+
+	if (r < 0)
+		return r;
+	while (len) {
+		uint64_t n = len < bq->zero.len_bytes ? len : bq->zero.len_bytes;
+		struct iovec iov = { bq->zero.buf, n };
+		uint8_t file = image_needs_buffered(bq->img, off, &iov, 1) ? FILE_BUFFERED : FILE_IMAGE;
+		struct io_uring_sqe *sqe = prep(bq, req);
+
+		if (!sqe)
+			return -EBUSY;
+		io_uring_prep_write(sqe, file, bq->zero.buf, (unsigned int)n, off);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int prep_write_zeroes(struct backend_queue *bq, struct blk_req *req,
+			     const struct blk_dwz_seg *s)
+{
+	const int keep = FALLOC_FL_KEEP_SIZE;
+
+	/* The unmap flag allows deallocation: punching keeps reads at zero. */
+	if (s->is_unmap && req->be.zero_mode == ZERO_FALLOC)
+		return prep_fallocate(bq, req, FALLOC_FL_PUNCH_HOLE | keep, s->offset_bytes,
+				      s->len_bytes, false);
+	switch (req->be.zero_mode) {
+	case ZERO_FALLOC:
+		return prep_fallocate(bq, req, FALLOC_FL_ZERO_RANGE | keep, s->offset_bytes,
+				      s->len_bytes, false);
+	case ZERO_PUNCH_ALLOC:
+		/* No ZERO_RANGE (tmpfs): punch, then allocate again. */
+		if (prep_fallocate(bq, req, FALLOC_FL_PUNCH_HOLE | keep, s->offset_bytes,
+				   s->len_bytes, true) < 0)
+			return -EBUSY;
+		return prep_fallocate(bq, req, keep, s->offset_bytes, s->len_bytes, false);
+	default:
+		return prep_zero_writes(bq, req, s->offset_bytes, s->len_bytes);
+	}
+}
+
+static void sync_done(struct backend_queue *bq, struct blk_req *req, int res)
+{
+	req->be.error = res;
+	bq->sync_done[bq->nr_sync_done++] = req;
+}
+
+/* DISCARD on a block device: BLKDISCARD, which liburing 2.3 cannot queue. */
+static void blockdev_discard(struct backend_queue *bq, struct blk_req *req)
+{
+	int r = 0;
+
+	for (unsigned int i = 0; i < req->nr_segs && r == 0; i++)
+		r = discard_sync(bq->img, req->segs[i].offset_bytes, req->segs[i].len_bytes);
+	sync_done(bq, req, r);
 }
 
 static int uring_queue_req(struct backend_queue *bq, struct blk_req *req)
@@ -135,22 +212,83 @@ static int uring_queue_req(struct backend_queue *bq, struct blk_req *req)
 	switch (req->op) {
 	case BLK_OP_READ:
 	case BLK_OP_WRITE:
+		req->be.file = image_needs_buffered(bq->img, req->offset_bytes, req->data_iov,
+						    req->nr_data_iov) ? FILE_BUFFERED : FILE_IMAGE;
 		return prep_rw(bq, req);
-	case BLK_OP_FLUSH:
-		return prep_simple(bq, req, 0);
+	case BLK_OP_FLUSH: {
+		/* fdatasync covers the whole file, buffered twin included. */
+		struct io_uring_sqe *sqe = prep(bq, req);
+
+		if (!sqe)
+			return -EBUSY;
+		io_uring_prep_fsync(sqe, FILE_IMAGE, IORING_FSYNC_DATASYNC);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		return 0;
+	}
 	case BLK_OP_DISCARD:
-	case BLK_OP_WRITE_ZEROES:
-		for (unsigned int i = 0; i < req->nr_segs && r == 0; i++)
-			r = prep_simple(bq, req, i);
-		/* Segments already queued still complete; report the error then. */
-		if (r < 0 && req->be.nr_pending) {
-			req->be.error = r;
+		if (bq->img->is_blockdev) {
+			blockdev_discard(bq, req);
 			return 0;
 		}
-		return r;
+		for (unsigned int i = 0; i < req->nr_segs && r == 0; i++)
+			r = prep_fallocate(bq, req, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					   req->segs[i].offset_bytes, req->segs[i].len_bytes,
+					   false);
+		break;
+	case BLK_OP_WRITE_ZEROES:
+		if (req->be.zero_mode < bq->zero_mode)
+			req->be.zero_mode = bq->zero_mode;
+		for (unsigned int i = 0; i < req->nr_segs && r == 0; i++)
+			r = prep_write_zeroes(bq, req, &req->segs[i]);
+		break;
 	default:
 		return -EOPNOTSUPP;
 	}
+	/* Operations already queued still complete; report the error then. */
+	if (r < 0 && req->be.nr_pending) {
+		req->be.error = r;
+		return 0;
+	}
+	return r;
+}
+
+static bool has_unmap(const struct blk_req *req)
+{
+	for (unsigned int i = 0; i < req->nr_segs; i++)
+		if (req->segs[i].is_unmap)
+			return true;
+	return false;
+}
+
+/* A finished request that should be tried another way; true when requeued. */
+static bool retry_other_way(struct backend_queue *bq, struct blk_req *req)
+{
+	int r;
+
+	if (req->be.error != -EOPNOTSUPP && req->be.error != -EINVAL)
+		return false;
+	if (req->op == BLK_OP_DISCARD) {
+		req->be.error = 0;   /* no hole punching here: discard is a hint */
+		return false;
+	}
+	if (req->op != BLK_OP_WRITE_ZEROES)
+		return false;
+	if (has_unmap(req)) {
+		/* Deallocating is allowed, not required: zero in place instead. */
+		for (unsigned int i = 0; i < req->nr_segs; i++)
+			req->segs[i].is_unmap = false;
+	} else if (req->be.zero_mode < ZERO_WRITE) {
+		req->be.zero_mode++;
+		if (bq->zero_mode < req->be.zero_mode)
+			bq->zero_mode = req->be.zero_mode;
+	} else {
+		return false;
+	}
+	req->be.error = 0;
+	r = uring_queue_req(bq, req);
+	if (r < 0 && !req->be.nr_pending)
+		req->be.error = r;
+	return req->be.nr_pending > 0;
 }
 
 /*
@@ -181,10 +319,14 @@ static bool complete_op(struct backend_queue *bq, struct blk_req *req, int res)
 		}
 	} else if (is_rw && res == 0 && req->data_bytes > req->be.done_bytes) {
 		res = -EIO;   /* end of file inside the device: the image shrank */
+	} else if (res == -ECANCELED) {
+		res = 0;      /* a linked operation whose predecessor failed: that error counts */
 	}
 	if (res < 0 && req->be.error == 0)
 		req->be.error = res;
-	return req->be.nr_pending == 0;
+	if (req->be.nr_pending)
+		return false;
+	return !retry_other_way(bq, req);
 }
 
 static int uring_wait(struct backend_queue *bq, struct backend_event *evs,
@@ -194,6 +336,15 @@ static int uring_wait(struct backend_queue *bq, struct backend_event *evs,
 	unsigned int head, nr_cqes = 0, nr_evs = 0;
 	int r;
 
+	while (bq->nr_sync_done && nr_evs < max) {
+		struct blk_req *req = bq->sync_done[--bq->nr_sync_done];
+
+		evs[nr_evs++] = (struct backend_event){
+			.type = BACKEND_EV_DONE, .req = req, .res = req->be.error,
+		};
+	}
+	if (nr_evs)
+		may_block = false;
 	if (!bq->is_kick_armed) {
 		struct io_uring_sqe *sqe = get_sqe(bq);
 
@@ -209,6 +360,7 @@ static int uring_wait(struct backend_queue *bq, struct backend_event *evs,
 
 	io_uring_for_each_cqe(&bq->ring, head, cqe) {
 		uint64_t tag = io_uring_cqe_get_data64(cqe);
+		struct blk_req *req;
 
 		if (nr_evs == max)
 			break;
@@ -218,8 +370,7 @@ static int uring_wait(struct backend_queue *bq, struct backend_event *evs,
 			evs[nr_evs++] = (struct backend_event){ .type = BACKEND_EV_KICK };
 			continue;
 		}
-		struct blk_req *req = (struct blk_req *)(uintptr_t)tag;
-
+		req = (struct blk_req *)(uintptr_t)tag;
 		if (complete_op(bq, req, cqe->res))
 			evs[nr_evs++] = (struct backend_event){
 				.type = BACKEND_EV_DONE, .req = req, .res = req->be.error,

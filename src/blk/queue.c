@@ -220,7 +220,7 @@ static int queue_publish(struct blk_queue *q)
 int blk_queue_run(struct blk_queue *q)
 {
 	struct backend_event evs[EVENTS_PER_WAIT];
-	bool need_poll = true, is_stopping = false;
+	bool need_poll = true, is_stopping = false, was_full;
 	int r;
 
 	r = q->be->queue_init(q->img, q->kick_fd, q->vq.num, &q->bq);
@@ -243,6 +243,8 @@ int blk_queue_run(struct blk_queue *q)
 			log_err("queue %u: backend %s: %s", q->index, q->be->name, strerror(-r));
 			break;
 		}
+		/* A full queue left kicks disabled (queue_poll); slots coming back re-enable them. */
+		was_full = q->nr_free == 0;
 		for (int i = 0; i < r; i++) {
 			if (evs[i].type == BACKEND_EV_KICK) {
 				q->stats.nr_kicks++;
@@ -252,7 +254,7 @@ int blk_queue_run(struct blk_queue *q)
 			}
 		}
 		/* Slots came back: chains a full queue left behind can go now. */
-		if (q->nr_free && vq_has_avail(&q->vq))
+		if (q->nr_free && (was_full || vq_has_avail(&q->vq)))
 			need_poll = true;
 	}
 	queue_publish(q);

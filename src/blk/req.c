@@ -130,6 +130,8 @@ int blk_req_parse(const struct blk_dev *dev, struct blk_req *req)
 
 	req->op = BLK_OP_NONE;
 	req->status = VIRTIO_BLK_S_OK;
+	/* The slot's previous request left its own pointer here. */
+	req->status_ptr = NULL;
 	req->in_len = 1;
 	req->nr_segs = 0;
 	req->nr_data_iov = 0;

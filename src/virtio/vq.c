@@ -60,6 +60,9 @@ int vq_init(struct vq *vq, struct mem *mem, uint16_t num, uint64_t desc_iova,
 	memset(vq, 0, sizeof(*vq));
 	if (num == 0 || num > VQ_MAX_SIZE)
 		return -EINVAL;
+	/* The rings are accessed with aligned atomics (virtio 1.2, 2.7: 16, 2, 4). */
+	if (desc_iova % 16 || avail_iova % 2 || used_iova % 4)
+		return -EINVAL;
 	vq->mem = mem;
 	vq->num = num;
 	vq->has_event_idx = has_event_idx;
@@ -68,6 +71,8 @@ int vq_init(struct vq *vq, struct mem *mem, uint16_t num, uint64_t desc_iova,
 	vq->used = mem_map_contig(mem, used_iova, used_len, MEM_WRITE);
 	if (!vq->desc || !vq->avail || !vq->used)
 		return -EFAULT;
+	if ((uintptr_t)vq->desc % 16 || (uintptr_t)vq->avail % 2 || (uintptr_t)vq->used % 4)
+		return -EINVAL;
 	/* Linux never builds tables larger than the queue (seg_max + 2 entries). */
 	vq->max_indirect = num;
 	vq->indirect = calloc(vq->max_indirect, sizeof(*vq->indirect));

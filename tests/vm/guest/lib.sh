@@ -153,3 +153,8 @@ bind_vdpa() {
 	echo "$1" > /sys/bus/vdpa/drivers_probe || return 1
 	[ "$(readlink "$_d/driver" 2>/dev/null | sed 's|.*/||')" = "$2" ]
 }
+
+# is_zero FILE: true when FILE holds only zero bytes (busybox cmp has no -n).
+is_zero() {
+	[ -z "$(tr -d '\000' < "$1" | head -c 1)" ]
+}

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * libaio backend, for kernels or sandboxes without io_uring.  Each queue has
+ * its own io context; completions signal an eventfd that the queue's loop
+ * polls together with the kick eventfd.  Reads, writes and flushes are
+ * asynchronous and submitted in one io_submit() per batch; DISCARD and
+ * WRITE_ZEROES, which Linux AIO cannot express, run synchronously.
+ */
+#include <errno.h>
+#include <libaio.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "blk.h"
+#include "iov.h"
+#include "zero.h"
+
+struct backend_queue {
+	io_context_t ctx;
+	const struct image *img;
+	int kick_fd;
+	int aio_fd;                    /* eventfd signalled by completions */
+	unsigned int depth;
+	struct iocb *iocbs;            /* one per request slot */
+	struct iocb **pending;         /* prepared, not yet submitted */
+	unsigned int nr_pending;
+	struct blk_req **done;         /* finished outside the io context */
+	unsigned int nr_done;
+	bool has_more_events;          /* io_getevents may have more for us */
+	bool has_no_aio_fsync;         /* the filesystem refused IOCB_CMD_FDSYNC */
+	enum zero_mode zero_mode;
+	struct zero_buf zero;
+};
+
+static int aio_queue_init(const struct image *img, int kick_fd, unsigned int depth,
+			  struct backend_queue **ret_bq)
+{
+	struct backend_queue *bq = calloc(1, sizeof(*bq));
+	int r;
+
+	if (!bq)
+		return -ENOMEM;
+	bq->img = img;
+	bq->kick_fd = kick_fd;
+	bq->depth = depth;
+	bq->aio_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	bq->iocbs = calloc(depth, sizeof(*bq->iocbs));
+	bq->pending = calloc(depth, sizeof(*bq->pending));
+	bq->done = calloc(depth, sizeof(*bq->done));
+	if (bq->aio_fd < 0 || !bq->iocbs || !bq->pending || !bq->done) {
+		r = bq->aio_fd < 0 ? -errno : -ENOMEM;
+		goto fail;
+	}
+	r = io_setup((int)depth, &bq->ctx);
+	if (r < 0)
+		goto fail;
+	*ret_bq = bq;
+	return 0;
+fail:
+	if (bq->aio_fd >= 0)
+		close(bq->aio_fd);
+	free(bq->iocbs);
+	free(bq->pending);
+	free(bq->done);
+	free(bq);
+	return r;
+}
+
+static void aio_queue_exit(struct backend_queue *bq)
+{
+	if (!bq)
+		return;
+	io_destroy(bq->ctx);
+	close(bq->aio_fd);
+	zero_buf_exit(&bq->zero);
+	free(bq->iocbs);
+	free(bq->pending);
+	free(bq->done);
+	free(bq);
+}
+
+static void finish_now(struct backend_queue *bq, struct blk_req *req, int res)
+{
+	req->be.error = res;
+	bq->done[bq->nr_done++] = req;
+}
+
+/* Prepare the (rest of the) transfer of a READ or WRITE. */
+static void prep_rw(struct backend_queue *bq, struct blk_req *req)
+{
+	struct iocb *cb = &bq->iocbs[req->slot];
+	int fd = req->be.file ? bq->img->fd_buffered : bq->img->fd;
+	long long off = (long long)(req->offset_bytes + req->be.done_bytes);
+
+	if (req->op == BLK_OP_READ)
+		io_prep_preadv(cb, fd, req->data_iov, (int)req->nr_data_iov, off);
+	else
+		io_prep_pwritev(cb, fd, req->data_iov, (int)req->nr_data_iov, off);
+	io_set_eventfd(cb, bq->aio_fd);
+	cb->data = req;
+	bq->pending[bq->nr_pending++] = cb;
+}
+
+static int aio_queue_req(struct backend_queue *bq, struct blk_req *req)
+{
+	int r = 0;
+
+	switch (req->op) {
+	case BLK_OP_READ:
+	case BLK_OP_WRITE:
+		req->be.file = image_needs_buffered(bq->img, req->offset_bytes, req->data_iov,
+						    req->nr_data_iov);
+		prep_rw(bq, req);
+		return 0;
+	case BLK_OP_FLUSH:
+		if (bq->has_no_aio_fsync) {
+			finish_now(bq, req, fdatasync(bq->img->fd) < 0 ? -errno : 0);
+			return 0;
+		}
+		io_prep_fdsync(&bq->iocbs[req->slot], bq->img->fd);
+		io_set_eventfd(&bq->iocbs[req->slot], bq->aio_fd);
+		bq->iocbs[req->slot].data = req;
+		bq->pending[bq->nr_pending++] = &bq->iocbs[req->slot];
+		return 0;
+	case BLK_OP_DISCARD:
+		for (unsigned int i = 0; i < req->nr_segs && r == 0; i++)
+			r = discard_sync(bq->img, req->segs[i].offset_bytes, req->segs[i].len_bytes);
+		finish_now(bq, req, r);
+		return 0;
+	case BLK_OP_WRITE_ZEROES:
+		for (unsigned int i = 0; i < req->nr_segs && r == 0; i++)
+			r = zero_range_sync(bq->img, &bq->zero, &bq->zero_mode,
+					    req->segs[i].offset_bytes, req->segs[i].len_bytes,
+					    req->segs[i].is_unmap);
+		finish_now(bq, req, r);
+		return 0;
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+/* Hand prepared iocbs to the kernel; ones it refuses finish with that error. */
+static void submit_pending(struct backend_queue *bq)
+{
+	unsigned int first = 0;
+
+	while (first < bq->nr_pending) {
+		int r = io_submit(bq->ctx, (long)(bq->nr_pending - first), bq->pending + first);
+		struct iocb *cb;
+		struct blk_req *req;
+
+		if (r > 0) {
+			first += (unsigned int)r;
+			continue;
+		}
+		if (r == -EAGAIN || r == 0)
+			break;   /* the context is full: try again after completions */
+		cb = bq->pending[first++];
+		req = cb->data;
+		if (cb->aio_lio_opcode == IO_CMD_FDSYNC && r == -EINVAL) {
+			/* Not every filesystem takes IOCB_CMD_FDSYNC: sync by hand. */
+			bq->has_no_aio_fsync = true;
+			r = fdatasync(bq->img->fd) < 0 ? -errno : 0;
+		}
+		finish_now(bq, req, r);
+	}
+	memmove(bq->pending, bq->pending + first, (bq->nr_pending - first) * sizeof(*bq->pending));
+	bq->nr_pending -= first;
+}
+
+/* One completion; returns true when the request is finished. */
+static bool complete_event(struct backend_queue *bq, struct blk_req *req, long res)
+{
+	bool is_rw = req->op == BLK_OP_READ || req->op == BLK_OP_WRITE;
+
+	if (!is_rw) {
+		req->be.error = res < 0 ? (int)res : 0;
+		return true;
+	}
+	if (res == -EAGAIN) {
+		prep_rw(bq, req);
+		return false;
+	}
+	if (res < 0) {
+		req->be.error = (int)res;
+		return true;
+	}
+	if (res == 0 && req->be.done_bytes < req->data_bytes) {
+		req->be.error = -EIO;   /* end of file inside the device: the image shrank */
+		return true;
+	}
+	req->be.done_bytes += (uint64_t)res;
+	if (req->be.done_bytes < req->data_bytes) {
+		iov_advance(&req->data_iov, &req->nr_data_iov, (size_t)res);
+		prep_rw(bq, req);
+		return false;
+	}
+	req->be.error = 0;
+	return true;
+}
+
+static int aio_wait(struct backend_queue *bq, struct backend_event *evs, unsigned int max,
+		    bool may_block)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = bq->kick_fd, .events = POLLIN },
+		{ .fd = bq->aio_fd, .events = POLLIN },
+	};
+	struct io_event events[64];
+	unsigned int n = 0;
+	uint64_t v;
+
+	submit_pending(bq);
+	while (bq->nr_done && n < max) {
+		struct blk_req *req = bq->done[--bq->nr_done];
+
+		evs[n++] = (struct backend_event){ .type = BACKEND_EV_DONE, .req = req,
+						   .res = req->be.error };
+	}
+	if (n || bq->has_more_events)
+		may_block = false;
+	if (poll(pfd, 2, may_block ? -1 : 0) < 0 && errno != EINTR)
+		return -errno;
+	if ((pfd[0].revents & POLLIN) && n < max &&
+	    read(bq->kick_fd, &v, sizeof(v)) == sizeof(v))
+		evs[n++] = (struct backend_event){ .type = BACKEND_EV_KICK };
+	if (pfd[1].revents & POLLIN)
+		(void)!read(bq->aio_fd, &v, sizeof(v));
+	if ((pfd[1].revents & POLLIN) || bq->has_more_events) {
+		struct timespec zero = { 0, 0 };
+		long room = (long)(max - n < 64 ? max - n : 64);
+		int got = room ? io_getevents(bq->ctx, 0, room, events, &zero) : 0;
+
+		bq->has_more_events = got == room;
+		for (int i = 0; i < got; i++) {
+			struct blk_req *req = events[i].data;
+
+			if (complete_event(bq, req, (long)events[i].res))
+				evs[n++] = (struct backend_event){
+					.type = BACKEND_EV_DONE, .req = req, .res = req->be.error,
+				};
+		}
+	}
+	return (int)n;
+}
+
+const struct backend_ops backend_aio = {
+	.name = "aio",
+	.queue_init = aio_queue_init,
+	.queue_exit = aio_queue_exit,
+	.queue_req = aio_queue_req,
+	.wait = aio_wait,
+};
