@@ -83,18 +83,12 @@ struct iotlb_view {
 	unsigned int max_retired;
 	struct iotlb_region *leaked[8];  /* retired when memory ran out: kept to the end */
 	unsigned int nr_leaked;
-	struct iotlb_region *pinned[4];  /* the rings: kept for the queue's life */
+	struct iotlb_region *pinned[4];  /* the rings: kept until they are pinned again */
 	unsigned int nr_pinned;
 	unsigned int nr_held;            /* requests in flight */
 };
 
 void iotlb_view_init(struct iotlb_view *v, struct iotlb *tlb);
-
-/**
- * iotlb_view_pin() - keep the region of @iova mapped until iotlb_view_exit()
- * For the rings, which the queue reads in place for its whole life.
- */
-int iotlb_view_pin(struct iotlb_view *v, uint64_t iova);
 
 /* iotlb_view_exit() - drop every reference the view holds. */
 void iotlb_view_exit(struct iotlb_view *v);

@@ -44,6 +44,19 @@ struct mem_ops {
 	uint32_t (*hold)(struct mem *m);
 	/* release() - optional: the request that got @token from hold() ended. */
 	void (*release)(struct mem *m, uint32_t token);
+	/**
+	 * generation() - optional: a number that changes whenever mappings may
+	 * have changed (the driver remapped memory).  Users that keep host
+	 * pointers, like the rings, translate again when it moves.
+	 */
+	uint32_t (*generation)(struct mem *m);
+	/**
+	 * pin() - optional: keep the regions holding @iovas mapped until the
+	 * next pin() (which replaces these pins) or the end of the space.
+	 * Returns 0, or -EFAULT when one of them is not mapped (nothing is
+	 * pinned then).
+	 */
+	int (*pin)(struct mem *m, const uint64_t *iovas, unsigned int nr);
 };
 
 struct mem {

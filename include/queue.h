@@ -32,6 +32,7 @@ struct blk_queue_stats {
 	uint64_t nr_kicks;
 	uint64_t nr_notifies;
 	uint64_t nr_batches;         /* wakeups that popped at least one chain */
+	uint64_t nr_remaps;          /* ring addresses translated again */
 };
 
 struct blk_queue_ring {
@@ -66,6 +67,8 @@ struct blk_queue {
 	uint64_t *inflight_heads;    /* bitmap over descriptor heads */
 	unsigned int nr_inflight;
 	unsigned int nr_pushed;      /* pushed, not yet flushed */
+	struct blk_req **deferred;   /* done while the rings were unmapped */
+	unsigned int nr_deferred;
 	bool is_stop_requested;      /* written by other threads */
 	bool has_reported_broken;
 

@@ -60,6 +60,9 @@ struct vq {
 	bool is_signalled_used_valid;
 	bool has_event_idx;
 	bool is_broken;                  /* ring state is nonsense: stop serving */
+	bool is_unmapped;                /* the rings' memory is gone: touch nothing */
+	uint32_t mem_gen;                /* mem generation the ring pointers belong to */
+	uint64_t desc_iova, avail_iova, used_iova;
 	enum vq_err last_err;
 	uint32_t max_indirect;           /* entries in an indirect table */
 	struct vring_desc *desc;
@@ -85,6 +88,17 @@ struct vq {
 int vq_init(struct vq *vq, struct mem *mem, uint16_t num, uint64_t desc_iova,
 	    uint64_t avail_iova, uint64_t used_iova, uint16_t last_avail_idx,
 	    bool has_event_idx);
+
+/**
+ * vq_remap() - translate the ring addresses again
+ * For when the driver remapped memory (the mem generation moved).  On
+ * failure vq->is_unmapped is set and nothing may touch the rings until a
+ * later vq_remap() succeeds.  Returns 0 or -EFAULT.
+ */
+int vq_remap(struct vq *vq);
+
+/* vq_mem_moved() - has the mem generation moved since the rings were translated? */
+bool vq_mem_moved(const struct vq *vq);
 
 /* vq_exit() - free what vq_init() allocated; NULL-safe and idempotent. */
 void vq_exit(struct vq *vq);

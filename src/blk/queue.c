@@ -51,7 +51,8 @@ int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *de
 	q->iovs = calloc((size_t)num * q->iov_per_req, sizeof(*q->iovs));
 	q->free_slots = calloc(num, sizeof(*q->free_slots));
 	q->inflight_heads = calloc((num + 63) / 64, sizeof(uint64_t));
-	if (!q->slots || !q->iovs || !q->free_slots || !q->inflight_heads) {
+	q->deferred = calloc(num, sizeof(*q->deferred));
+	if (!q->slots || !q->iovs || !q->free_slots || !q->inflight_heads || !q->deferred) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -79,6 +80,8 @@ void blk_queue_exit(struct blk_queue *q)
 	free(q->iovs);
 	free(q->free_slots);
 	free(q->inflight_heads);
+	free(q->deferred);
+	q->deferred = NULL;
 	q->slots = NULL;
 	q->iovs = NULL;
 	q->free_slots = NULL;
@@ -100,11 +103,26 @@ static void queue_broken(struct blk_queue *q, const char *why)
 	q->has_reported_broken = true;
 }
 
+static void queue_req_release(struct blk_queue *q, struct blk_req *req)
+{
+	flip_head(q, req->elem.head);
+	q->nr_inflight--;
+	if (q->mem->ops->release)
+		q->mem->ops->release(q->mem, req->mem_token);
+	q->free_slots[q->nr_free++] = req->slot;
+}
+
 /* The one place a request completes: status, used entry, slot back. */
 static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res)
 {
 	uint32_t len = 0;
 
+	if (q->vq.is_unmapped) {
+		/* No ring to put it in until the driver maps its memory again. */
+		req->be.error = res;
+		q->deferred[q->nr_deferred++] = req;
+		return;
+	}
 	if (req->status_ptr) {
 		len = blk_req_finish(req, res);
 		if (*req->status_ptr != VIRTIO_BLK_S_OK)
@@ -119,11 +137,29 @@ static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res
 	q->stats.nr_reqs++;
 	vq_push(&q->vq, req->elem.head, len);
 	q->nr_pushed++;
-	flip_head(q, req->elem.head);
-	q->nr_inflight--;
-	if (q->mem->ops->release)
-		q->mem->ops->release(q->mem, req->mem_token);
-	q->free_slots[q->nr_free++] = req->slot;
+	queue_req_release(q, req);
+}
+
+/*
+ * The driver remapped memory: translate the rings again.  Until that works
+ * the queue touches neither ring; completions wait in q->deferred.
+ */
+static void queue_remap(struct blk_queue *q)
+{
+	bool was_unmapped = q->vq.is_unmapped;
+
+	q->stats.nr_remaps++;
+	if (vq_remap(&q->vq) < 0) {
+		if (!was_unmapped)
+			log_warn_ratelimited("queue %u: rings not mapped after an IOTLB update; "
+					     "waiting for the driver to map them", q->index);
+		return;
+	}
+	while (q->nr_deferred) {
+		struct blk_req *req = q->deferred[--q->nr_deferred];
+
+		queue_req_complete(q, req, req->be.error);
+	}
 }
 
 /* The one place a request becomes in flight. */
@@ -229,12 +265,16 @@ int blk_queue_run(struct blk_queue *q)
 	for (;;) {
 		if (__atomic_load_n(&q->is_stop_requested, __ATOMIC_ACQUIRE))
 			is_stopping = true;
-		if (is_stopping && q->nr_inflight == 0)
+		if (vq_mem_moved(&q->vq)) {
+			queue_remap(q);
+			need_poll = true;
+		}
+		if (is_stopping && q->nr_inflight == q->nr_deferred)
 			break;
-		if (need_poll && !is_stopping)
+		if (need_poll && !is_stopping && !q->vq.is_unmapped)
 			queue_poll(q);
 		need_poll = false;
-		r = queue_publish(q);
+		r = q->vq.is_unmapped ? 0 : queue_publish(q);
 		if (r < 0)
 			log_warn_ratelimited("queue %u: interrupting the driver: %s",
 					     q->index, strerror(-r));

@@ -217,10 +217,49 @@ static void view_release(struct mem *m, uint32_t token)
 		view_release_retired(v);
 }
 
+static uint32_t view_generation(struct mem *m)
+{
+	struct iotlb_view *v = container_of(m, struct iotlb_view, mem);
+
+	return __atomic_load_n(&v->tlb->gen, __ATOMIC_ACQUIRE);
+}
+
+static void view_unpin(struct iotlb_view *v)
+{
+	while (v->nr_pinned)
+		iotlb_put(v->pinned[--v->nr_pinned]);
+}
+
+static int view_pin(struct mem *m, const uint64_t *iovas, unsigned int nr)
+{
+	struct iotlb_view *v = container_of(m, struct iotlb_view, mem);
+	struct iotlb_region *got[ARRAY_SIZE(v->pinned)];
+	int err = 0;
+
+	if (nr > ARRAY_SIZE(v->pinned))
+		return -E2BIG;
+	for (unsigned int i = 0; i < nr; i++) {
+		got[i] = iotlb_get(v->tlb, iovas[i], &err);
+		if (!got[i]) {
+			while (i)
+				iotlb_put(got[--i]);
+			view_unpin(v);
+			return -EFAULT;
+		}
+	}
+	/* New pins first, then the old ones go: a region in both stays mapped. */
+	view_unpin(v);
+	memcpy(v->pinned, got, nr * sizeof(got[0]));
+	v->nr_pinned = nr;
+	return 0;
+}
+
 static const struct mem_ops iotlb_view_ops = {
 	.lookup = view_lookup,
 	.hold = view_hold,
 	.release = view_release,
+	.generation = view_generation,
+	.pin = view_pin,
 };
 
 void iotlb_view_init(struct iotlb_view *v, struct iotlb *tlb)
@@ -229,20 +268,6 @@ void iotlb_view_init(struct iotlb_view *v, struct iotlb *tlb)
 	v->mem.ops = &iotlb_view_ops;
 	v->tlb = tlb;
 	v->gen = __atomic_load_n(&tlb->gen, __ATOMIC_ACQUIRE);
-}
-
-int iotlb_view_pin(struct iotlb_view *v, uint64_t iova)
-{
-	struct iotlb_region *r;
-	int err;
-
-	if (v->nr_pinned == ARRAY_SIZE(v->pinned))
-		return -ENOSPC;
-	r = iotlb_get(v->tlb, iova, &err);
-	if (!r)
-		return err;
-	v->pinned[v->nr_pinned++] = r;
-	return 0;
 }
 
 void iotlb_view_exit(struct iotlb_view *v)
@@ -257,7 +282,6 @@ void iotlb_view_exit(struct iotlb_view *v)
 	v->max_retired = 0;
 	while (v->nr_leaked)
 		iotlb_put(v->leaked[--v->nr_leaked]);
-	while (v->nr_pinned)
-		iotlb_put(v->pinned[--v->nr_pinned]);
+	view_unpin(v);
 	v->tlb = NULL;
 }

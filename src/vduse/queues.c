@@ -71,14 +71,6 @@ static int queue_start(struct vduse_queue *vq)
 	if (vq->kick_fd < 0)
 		return -errno;
 	iotlb_view_init(&vq->view, &dev->iotlb);
-	/* The rings are read in place for the queue's life: keep them mapped. */
-	r = iotlb_view_pin(&vq->view, info.desc_addr);
-	if (r == 0)
-		r = iotlb_view_pin(&vq->view, info.driver_addr);
-	if (r == 0)
-		r = iotlb_view_pin(&vq->view, info.device_addr);
-	if (r < 0)
-		goto fail;
 	ring = (struct blk_queue_ring){
 		.num = (uint16_t)info.num,
 		.desc_iova = info.desc_addr,

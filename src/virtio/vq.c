@@ -49,13 +49,47 @@ static inline uint16_t load_avail_idx(struct vq *vq)
 	return le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE));
 }
 
+static uint32_t mem_generation(struct mem *mem)
+{
+	return mem->ops->generation ? mem->ops->generation(mem) : 0;
+}
+
+bool vq_mem_moved(const struct vq *vq)
+{
+	return mem_generation(vq->mem) != vq->mem_gen;
+}
+
+int vq_remap(struct vq *vq)
+{
+	const uint64_t iovas[3] = { vq->desc_iova, vq->avail_iova, vq->used_iova };
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+
+	vq->mem_gen = mem_generation(vq->mem);
+	vq->is_unmapped = true;
+	/* The rings are read in place: keep their memory mapped until they move. */
+	if (vq->mem->ops->pin && vq->mem->ops->pin(vq->mem, iovas, 3) < 0)
+		return -EFAULT;
+	desc = mem_map_contig(vq->mem, vq->desc_iova, 16ULL * vq->num, MEM_READ);
+	avail = mem_map_contig(vq->mem, vq->avail_iova, 6ULL + 2ULL * vq->num, MEM_READ);
+	used = mem_map_contig(vq->mem, vq->used_iova, 6ULL + 8ULL * vq->num, MEM_WRITE);
+	if (!desc || !avail || !used)
+		return -EFAULT;
+	if ((uintptr_t)desc % 16 || (uintptr_t)avail % 2 || (uintptr_t)used % 4)
+		return -EFAULT;
+	vq->desc = desc;
+	vq->avail = avail;
+	vq->used = used;
+	vq->is_unmapped = false;
+	return 0;
+}
+
 int vq_init(struct vq *vq, struct mem *mem, uint16_t num, uint64_t desc_iova,
 	    uint64_t avail_iova, uint64_t used_iova, uint16_t last_avail_idx,
 	    bool has_event_idx)
 {
-	uint64_t desc_len = 16ULL * num;
-	uint64_t avail_len = 6ULL + 2ULL * num;
-	uint64_t used_len = 6ULL + 8ULL * num;
+	int r;
 
 	memset(vq, 0, sizeof(*vq));
 	if (num == 0 || num > VQ_MAX_SIZE)
@@ -66,13 +100,12 @@ int vq_init(struct vq *vq, struct mem *mem, uint16_t num, uint64_t desc_iova,
 	vq->mem = mem;
 	vq->num = num;
 	vq->has_event_idx = has_event_idx;
-	vq->desc = mem_map_contig(mem, desc_iova, desc_len, MEM_READ);
-	vq->avail = mem_map_contig(mem, avail_iova, avail_len, MEM_READ);
-	vq->used = mem_map_contig(mem, used_iova, used_len, MEM_WRITE);
-	if (!vq->desc || !vq->avail || !vq->used)
-		return -EFAULT;
-	if ((uintptr_t)vq->desc % 16 || (uintptr_t)vq->avail % 2 || (uintptr_t)vq->used % 4)
-		return -EINVAL;
+	vq->desc_iova = desc_iova;
+	vq->avail_iova = avail_iova;
+	vq->used_iova = used_iova;
+	r = vq_remap(vq);
+	if (r < 0)
+		return r;
 	/* Linux never builds tables larger than the queue (seg_max + 2 entries). */
 	vq->max_indirect = num;
 	vq->indirect = calloc(vq->max_indirect, sizeof(*vq->indirect));

@@ -204,14 +204,46 @@ static void test_pinned_rings_survive_invalidation(void **state)
 	uint8_t *ring;
 
 	(void)state;
+	uint64_t iova = 0x10000;
+	uint32_t gen;
+
 	iotlb_view_init(&v, &tlb);
-	assert_int_equal(iotlb_view_pin(&v, 0x10000), 0);
+	assert_int_equal(v.mem.ops->pin(&v.mem, &iova, 1), 0);
 	ring = v.mem.ops->lookup(&v.mem, 0x10000, MEM_READ, &len);
+	gen = v.mem.ops->generation(&v.mem);
 	iotlb_invalidate(&tlb, 0, UINT64_MAX);
+	assert_int_not_equal(v.mem.ops->generation(&v.mem), gen);
 	assert_non_null(v.mem.ops->lookup(&v.mem, 0x40000, MEM_READ, &len));
 	assert_true(is_mapped(ring));
 	iotlb_view_exit(&v);
 	assert_false(is_mapped(ring));
+}
+
+static void test_repin_moves_rings_to_new_mapping(void **state)
+{
+	struct iotlb_view v;
+	uint64_t len, iova = 0x10000;
+	uint8_t *old, *new;
+
+	(void)state;
+	assert_int_equal(pwrite(fk.memfd, "NEW", 3, 12 * PAGE), 3);
+	iotlb_view_init(&v, &tlb);
+	assert_int_equal(v.mem.ops->pin(&v.mem, &iova, 1), 0);
+	old = v.mem.ops->lookup(&v.mem, iova, MEM_READ, &len);
+	/* The driver takes the memory away: the ring cannot be pinned, the old pin goes. */
+	fk.nr_maps = 0;
+	iotlb_invalidate(&tlb, 0, UINT64_MAX);
+	assert_int_equal(v.mem.ops->pin(&v.mem, &iova, 1), -EFAULT);
+	assert_int_equal(v.nr_pinned, 0);
+	/* ...then maps new memory at the same IOVA: pinning again finds it. */
+	fk.nr_maps = 2;
+	fk.maps[0].offset = 12 * PAGE;
+	iotlb_invalidate(&tlb, 0, UINT64_MAX);
+	assert_int_equal(v.mem.ops->pin(&v.mem, &iova, 1), 0);
+	new = v.mem.ops->lookup(&v.mem, iova, MEM_READ, &len);
+	assert_memory_equal(new, "NEW", 3);
+	assert_false(is_mapped(old));
+	iotlb_view_exit(&v);
 }
 
 static void test_pin_unmapped_fails(void **state)
@@ -219,8 +251,10 @@ static void test_pin_unmapped_fails(void **state)
 	struct iotlb_view v;
 
 	(void)state;
+	uint64_t iova = 0x900000;
+
 	iotlb_view_init(&v, &tlb);
-	assert_int_equal(iotlb_view_pin(&v, 0x900000), -EINVAL);
+	assert_int_equal(v.mem.ops->pin(&v.mem, &iova, 1), -EFAULT);
 	iotlb_view_exit(&v);
 }
 
@@ -235,6 +269,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unmap_waits_for_requests_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pinned_rings_survive_invalidation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pin_unmapped_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repin_moves_rings_to_new_mapping, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("iotlb", tests, NULL, NULL);

@@ -73,6 +73,9 @@ if [[ -x $build/src/vduse-blkd ]]; then
 else
 	log "note: $build/src/vduse-blkd not built; the guest has no vduse-blkd"
 fi
+if [[ -x $build/tests/vm/vhost-blk-test ]]; then
+	adds+=(--add "$build/tests/vm/vhost-blk-test:/usr/bin/vhost-blk-test")
+fi
 for a in ${VM_ADD:-}; do adds+=(--add "$a"); done
 
 t0=$(date +%s.%N)

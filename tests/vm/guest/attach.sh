@@ -104,9 +104,12 @@ if load_vhost_vdpa; then
 		run_case attach-vhost-prints-node sh -c "case '$NODE' in /dev/vhost-vdpa-*) [ -c '$NODE' ];; *) false;; esac"
 		run_case attach-vhost-bound [ "$(basename "$(readlink /sys/bus/vdpa/devices/vh/driver)")" = vhost_vdpa ]
 		if [ -x /usr/bin/vhost-blk-test ]; then
-			run_case vhost-driver-io /usr/bin/vhost-blk-test "$NODE" --image $IMG --remap
+			run_case vhost-driver-io /usr/bin/vhost-blk-test "$NODE" --image $IMG
+			run_case vhost-driver-remap /usr/bin/vhost-blk-test "$NODE" --image $IMG --remap
+			run_case vhost-driver-no-event-idx-no-indirect /usr/bin/vhost-blk-test "$NODE" \
+				--image $IMG --no-event-idx --no-indirect --always-kick
 		else
-			skip vhost-driver-io "vhost-blk-test not built"
+			fail vhost-driver-io "vhost-blk-test is not in the guest"
 		fi
 		kill -TERM $DPID
 		wait $DPID
