@@ -113,17 +113,23 @@ int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *o
 	int r;
 
 	memset(h, 0, sizeof(*h));
+	/* hdrv_stop() must be safe after a failure anywhere below. */
+	h->img.fd = -1;
+	h->kick_fd = h->call_fd = -1;
 	h->num = opts && opts->queue_size ? opts->queue_size : 64;
-	be = backend_find(opts && opts->backend ? opts->backend : "io_uring");
+	if (opts && opts->backend_ops)
+		be = opts->backend_ops;
+	else
+		be = backend_find(opts && opts->backend ? opts->backend : "io_uring");
 	if (!be)
 		return -ENOENT;
 	map = mmap(NULL, ARENA_BYTES + 2 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (map == MAP_FAILED)
 		return -errno;
 	/* Guard pages on both sides: a stray access outside the arena faults. */
+	h->arena = map + PAGE;
 	if (mprotect(map + PAGE, ARENA_BYTES, PROT_READ | PROT_WRITE) < 0)
 		return -errno;
-	h->arena = map + PAGE;
 	h->arena_bytes = ARENA_BYTES;
 	hmem_init(&h->hm);
 	hmem_add(&h->hm, HDRV_ARENA_IOVA, ARENA_BYTES, MEM_READ | MEM_WRITE, h->arena);
@@ -181,10 +187,11 @@ int hdrv_stop(struct hdrv *h)
 	}
 	blk_queue_exit(&h->q);
 	image_close(&h->img);
-	if (h->kick_fd > 0)
+	if (h->kick_fd >= 0)
 		close(h->kick_fd);
-	if (h->call_fd > 0)
+	if (h->call_fd >= 0)
 		close(h->call_fd);
+	h->kick_fd = h->call_fd = -1;
 	if (h->arena)
 		munmap(h->arena - PAGE, ARENA_BYTES + 2 * PAGE);
 	h->arena = NULL;

@@ -44,6 +44,7 @@ struct hdrv_opts {
 	bool has_event_idx;
 	bool is_readonly;
 	const char *backend;          /* default "io_uring" */
+	const struct backend_ops *backend_ops; /* a test's own backend, instead of @backend */
 	uint32_t block_size;          /* default 512 */
 };
 

@@ -6,6 +6,7 @@
 # ublk server is provided as /usr/bin/ublk, ublk.  Same image on tmpfs, same
 # fio jobs.  Prints IOPS and ratios; it measures, it does not judge.
 . /tests/lib.sh
+[ -f /tests/bench.env ] && . /tests/bench.env
 
 RUNTIME=${BENCH_RUNTIME:-8}
 IMG=/tmp/bench.img

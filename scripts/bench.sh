@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# bench.sh: measure vduse-blkd against the kernel loop device and
+# qemu-storage-daemon's vduse-blk export (and ublk, if UBLK=/path/to/ublk
+# names a ublk server binary) in one QEMU guest boot, and print IOPS and
+# ratios.  A measurement, not a test: it never fails on numbers.
+# Environment: BENCH_RUNTIME (seconds per fio job, default 8), UBLK.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+[[ -d build/meson-private ]] || meson setup build >/dev/null
+ninja -C build >/dev/null
+env=build/tests-vm/bench.env
+mkdir -p build/tests-vm
+echo "BENCH_RUNTIME=${BENCH_RUNTIME:-8}" > "$env"
+add="$PWD/$env:/tests/bench.env"
+[[ -n ${UBLK:-} ]] && add="$add $UBLK:/usr/bin/ublk"
+echo "bench: booting the guest; about $(( (${BENCH_RUNTIME:-8} + 1) * 4 * 7 / 60 + 1 )) minutes" >&2
+VM_ADD="$add" VM_TIMEOUT=${VM_TIMEOUT:-1800} tests/vm/run.sh build bench >/dev/null || true
+tr -d '\r' < build/tests-vm/console-bench.log | sed -n '/^# guest:/p;/BENCH-TABLE-BEGIN/,/BENCH-TABLE-END/p' |
+	grep -v 'BENCH-TABLE'
