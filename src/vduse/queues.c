@@ -65,8 +65,12 @@ static int queue_start(struct vduse_queue *vq)
 	vq->last_avail_idx = info.split.avail_index;
 	if (!info.ready)
 		return 0;
-	if (info.num == 0 || info.num > dev->blk->queue_size)
+	/* Split rings are a power of two in size (virtio 1.2, 2.7), at most what we offered. */
+	if (info.num == 0 || info.num > dev->blk->queue_size || (info.num & (info.num - 1))) {
+		log_err("queue %u: the driver set size %u; it must be a power of two up to %u",
+			vq->index, info.num, dev->blk->queue_size);
 		return -EINVAL;
+	}
 	vq->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (vq->kick_fd < 0)
 		return -errno;
@@ -81,6 +85,11 @@ static int queue_start(struct vduse_queue *vq)
 	};
 	r = blk_queue_init(&vq->q, vq->index, dev->blk, dev->img, dev->be, &vq->view.mem,
 			   &ring, vq->kick_fd, queue_notify, vq);
+	if (r == -EFAULT || r == -EINVAL)
+		log_err("queue %u: rings at desc %#llx, avail %#llx, used %#llx (size %u) are "
+			"not mapped or misaligned", vq->index, (unsigned long long)info.desc_addr,
+			(unsigned long long)info.driver_addr, (unsigned long long)info.device_addr,
+			info.num);
 	if (r < 0)
 		goto fail;
 	/* A kick that came before the fd is delivered when it is set. */
