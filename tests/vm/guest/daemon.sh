@@ -63,6 +63,14 @@ if start_daemon vd0 --image $IMG --queues 2 && DEV=$(attach vd0); then
 
 	run_case two-hw-queues [ "$(ls /sys/block/${DEV#/dev/}/mq | wc -l)" -eq 2 ]
 
+	# Idle means asleep: no queue thread may spin waiting for kicks.
+	cpu_ticks() { awk '{ print $14 + $15 }' /proc/$DPID/stat; }
+	t0=$(cpu_ticks)
+	sleep 3
+	t1=$(cpu_ticks)
+	info "daemon CPU while idle for 3 s: $((t1 - t0)) ticks"
+	run_case idle-daemon-sleeps [ $((t1 - t0)) -le 5 ]
+
 	# ext4 end to end.
 	mkdir -p /mnt/vd
 	if $MKFS_EXT4 -q -F "$DEV" && mount -t ext4 "$DEV" /mnt/vd; then
