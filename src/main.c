@@ -103,6 +103,18 @@ static int parse_uint(const char *opt, const char *s, unsigned int min, unsigned
 	return 0;
 }
 
+static int parse_pow2(const char *opt, const char *s, unsigned int min, unsigned int max,
+		      unsigned int *ret)
+{
+	if (parse_uint(opt, s, min, max, ret) < 0)
+		return -EINVAL;
+	if (!is_power_of_2(*ret)) {
+		log_err("%s: %u is not a power of two", opt, *ret);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static unsigned int default_queues(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -150,23 +162,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return -EINVAL;
 			break;
 		case 's':
-			if (parse_uint("--queue-size", optarg, 2, VQ_MAX_SIZE, &o->queue_size) < 0)
+			if (parse_pow2("--queue-size", optarg, 2, VQ_MAX_SIZE, &o->queue_size) < 0)
 				return -EINVAL;
-			if (!is_power_of_2(o->queue_size)) {
-				log_err("--queue-size: %u is not a power of two", o->queue_size);
-				return -EINVAL;
-			}
 			break;
 		case 'r':
 			o->is_readonly = true;
 			break;
 		case 'b':
-			if (parse_uint("--block-size", optarg, 512, 4096, &o->block_size) < 0)
+			if (parse_pow2("--block-size", optarg, 512, 4096, &o->block_size) < 0)
 				return -EINVAL;
-			if (!is_power_of_2(o->block_size)) {
-				log_err("--block-size: %u is not a power of two", o->block_size);
-				return -EINVAL;
-			}
 			break;
 		case 'S':
 			if (strlen(optarg) > VIRTIO_BLK_ID_BYTES) {
