@@ -48,6 +48,8 @@ if start vd --image $IMG --serial serial-1234567890; then
 	run_case serial-in-sysfs [ "$(cat $SYS/serial)" = serial-1234567890 ]
 	run_case discard-offered [ "$(cat $SYS/queue/discard_max_bytes)" -gt 0 ]
 	run_case write-zeroes-offered [ "$(cat $SYS/queue/write_zeroes_max_bytes)" -gt 0 ]
+	run_case volatile-write-cache [ "$(cat $SYS/queue/write_cache)" = "write back" ]
+	run_case max-segments-from-queue-size [ "$(cat $SYS/queue/max_segments)" -eq 254 ]
 
 	mkdir -p /mnt/t
 	$MKFS_EXT4 -q -F -E nodiscard "$DEV" && mount -t ext4 "$DEV" /mnt/t
@@ -119,6 +121,29 @@ else
 	fail aio-backend "daemon did not attach"
 fi
 
+# io_uring disabled by sysctl: the daemon says so and uses aio.
+if [ -w /proc/sys/kernel/io_uring_disabled ]; then
+	echo 2 > /proc/sys/kernel/io_uring_disabled
+	if start vnouring --image $IMG; then
+		run_case io_uring-disabled-falls-back-to-aio grep -q "io_uring is unavailable.*using the aio backend" /tmp/vnouring.log
+		run_case fio-verify-aio-fallback fio_verify "$DEV" 4k --size=8M
+		stop
+		run_case aio-fallback-stop-exits-0 [ $? -eq 0 ]
+	else
+		fail io_uring-disabled "daemon did not attach"
+	fi
+	"$VDUSE_BLKD" --image $IMG --name vforce --backend io_uring >/tmp/err.out 2>&1
+	rc=$?
+	if [ $rc -eq 1 ] && grep -q "io_uring is unavailable here" /tmp/err.out; then
+		pass io_uring-disabled-explicit-backend-refused "exit 1"
+	else
+		fail io_uring-disabled-explicit-backend-refused "exit $rc: $(cat /tmp/err.out)"
+	fi
+	echo 0 > /proc/sys/kernel/io_uring_disabled
+else
+	skip io_uring-disabled "no kernel.io_uring_disabled sysctl"
+fi
+
 # --- a block device as the image: a loop device ------------------------------
 dd if=/dev/zero of=/tmp/loop.img bs=1M count=64 2>/dev/null
 LOOP=$($LOSETUP -f --show /tmp/loop.img)
@@ -150,8 +175,10 @@ if [ -b "$LOOP4" ]; then
 	else
 		fail block-size-below-device-refused "exit $rc: $(cat /tmp/err.out)"
 	fi
-	if start v4k --image "$LOOP4"; then
+	if start v4k --image "$LOOP4" --queue-size 64; then
 		run_case block-size-follows-device [ "$(cat $SYS/queue/logical_block_size)" = 4096 ]
+		run_case topology-physical-block [ "$(cat $SYS/queue/physical_block_size)" = 4096 ]
+		run_case seg-max-follows-queue-size [ "$(cat $SYS/queue/max_segments)" -eq 62 ]
 		stop
 	fi
 

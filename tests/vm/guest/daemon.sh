@@ -152,6 +152,15 @@ expect_error cli-image-unreadable "/tmp/noperm.img" /usr/bin/setpriv --reuid=655
 cp $IMG /tmp/pub.img && chmod 666 /tmp/pub.img
 expect_error cli-permission-denied "permission denied" /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups "$VDUSE_BLKD" --image /tmp/pub.img --name bad
 
+# No vduse module: the daemon says to load it.
+if rmmod vduse 2>/dev/null; then
+	expect_error cli-no-vduse-module "load the vduse module \(modprobe vduse\)" "$VDUSE_BLKD" --image $IMG --name bad
+	load_module vduse
+	wait_for /dev/vduse/control 5
+else
+	skip cli-no-vduse-module "vduse is in use and cannot be unloaded"
+fi
+
 # Name in use: a second daemon with the same name.
 if start_daemon vdup --image $IMG; then
 	first=$DPID
