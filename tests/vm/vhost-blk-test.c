@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #include <linux/vhost.h>
 #include <linux/virtio_blk.h>
@@ -323,6 +324,22 @@ int main(int argc, char **argv)
 
 	if (r == 0 && setup_probe(&t) && setup_start(&t))
 		run_checks(&t);
+
+	/*
+	 * What a stopping VM asks (VHOST_GET_VRING_BASE -> VDUSE GET_VQ_STATE):
+	 * with nothing in flight, the device has consumed every published chain.
+	 */
+	if (r == 0 && t.d.vq.avail && vdrv_nr_inflight(&t.d) == 0) {
+		struct vhost_vring_state vs = { .index = 0 };
+
+		if (ioctl(t.d.fd, VHOST_GET_VRING_BASE, &vs) < 0)
+			fail(&t, "VHOST_GET_VRING_BASE: %s", strerror(errno));
+		else if (vs.num != t.d.vq.published_idx)
+			fail(&t, "VHOST_GET_VRING_BASE: device at avail index %u, driver published %u",
+			     vs.num, t.d.vq.published_idx);
+		else
+			ok(&t, "VHOST_GET_VRING_BASE (GET_VQ_STATE): avail index %u", vs.num);
+	}
 
 	progress("reset");
 	if (t.d.fd >= 0) {
