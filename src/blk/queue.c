@@ -294,10 +294,14 @@ int blk_queue_run(struct blk_queue *q)
 			}
 		}
 		/* Slots came back: chains a full queue left behind can go now. */
-		if (q->nr_free && (was_full || vq_has_avail(&q->vq)))
+		if (q->nr_free && !q->vq.is_unmapped && (was_full || vq_has_avail(&q->vq)))
 			need_poll = true;
 	}
-	queue_publish(q);
+	/* Stopped while the rings were unmapped: the reset forgets these. */
+	while (q->nr_deferred)
+		queue_req_release(q, q->deferred[--q->nr_deferred]);
+	if (!q->vq.is_unmapped)
+		queue_publish(q);
 	q->be->queue_exit(q->bq);
 	q->bq = NULL;
 	return r < 0 ? r : 0;
