@@ -22,7 +22,6 @@ struct blk_req;
 /* The opened image, shared read-only by every queue. */
 struct image {
 	int fd;
-	int fd_buffered;               /* with O_DIRECT: the same image without it, else -1 */
 	const char *path;
 	uint64_t size_bytes;
 	uint32_t logical_block_size;   /* of the backing device; 512 for files */
@@ -38,17 +37,6 @@ struct image {
 };
 
 /**
- * image_needs_buffered() - must this transfer avoid O_DIRECT?
- * True when the image is open with O_DIRECT and @offset, the length or a
- * buffer is not aligned as the backing device requires.  Such transfers go
- * through img->fd_buffered: the page cache does the read-modify-write of
- * partial blocks, serialised by its page locks even across queues, and the
- * kernel keeps it coherent with the direct I/O on img->fd.
- */
-bool image_needs_buffered(const struct image *img, uint64_t offset,
-			  const struct iovec *iov, unsigned int nr_iov);
-
-/**
  * image_open() - open a regular file or block device
  * @path: the image
  * @is_readonly: open O_RDONLY
@@ -60,6 +48,37 @@ int image_open(const char *path, bool is_readonly, bool is_direct, struct image 
 
 /* image_close() - NULL-safe. */
 void image_close(struct image *img);
+
+/**
+ * image_fit_direct() - keep O_DIRECT only where every request can use it
+ * @block_size: the logical block size the device offers
+ *
+ * A device whose blocks are smaller than the image's O_DIRECT offset
+ * alignment would get requests that only a read-modify-write of shared
+ * blocks could serve directly.  Mixing direct and buffered I/O on one page
+ * loses data, so such an image is reopened without O_DIRECT: all of its I/O
+ * goes through the page cache (FLUSH still syncs it).
+ * Returns 1 when it reopened, 0 when nothing changed, or -errno.
+ */
+int image_fit_direct(struct image *img, uint32_t block_size);
+
+/**
+ * image_needs_bounce() - must this transfer go through an aligned buffer?
+ * True for an O_DIRECT image when a buffer's address or length is not
+ * aligned as O_DIRECT requires (the offset is, see image_fit_direct()).
+ */
+bool image_needs_bounce(const struct image *img, const struct iovec *iov,
+			unsigned int nr_iov);
+
+/**
+ * image_bounce_begin() - route @req's data through an aligned buffer
+ * Allocates the buffer (the slow path of a rare case: guests' buffers are
+ * page-aligned), and for a write copies the data into it.  Returns 0 or -ENOMEM.
+ */
+int image_bounce_begin(const struct image *img, struct blk_req *req);
+
+/* image_bounce_end() - for a successful read copy the data out; free the buffer. */
+void image_bounce_end(struct blk_req *req, int res);
 
 enum backend_event_type {
 	BACKEND_EV_KICK,   /* the kick eventfd fired (its counter was consumed) */

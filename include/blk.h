@@ -84,8 +84,9 @@ struct blk_req {
 		uint64_t done_bytes;
 		uint32_t nr_pending;
 		int error;
-		uint8_t file;            /* fixed file: 0 = image, 1 = its buffered twin */
 		uint8_t zero_mode;       /* how WRITE_ZEROES was attempted */
+		void *bounce;            /* aligned copy of the data, for O_DIRECT */
+		struct iovec bounce_iov; /* what is left of it to transfer */
 	} be;
 	uint32_t mem_token;              /* pins the mappings the request uses */
 	uint16_t slot;                   /* index in the queue's slot array */

@@ -5,7 +5,9 @@
 # qemu-storage-daemon's vduse-blk export (and ublk, if UBLK=/path/to/ublk
 # names a ublk server binary) in one QEMU guest boot, and print IOPS and
 # ratios.  A measurement, not a test: it never fails on numbers.
-# Environment: BENCH_RUNTIME (seconds per fio job, default 8), UBLK.
+# Environment: BENCH_RUNTIME (seconds per fio job, default 8), BENCH_ROUNDS
+# (rounds over all paths, interleaved; the median of each cell is printed;
+# default 1), UBLK.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -13,10 +15,10 @@ scripts/install-deps.sh
 ninja -C build >/dev/null
 env=build/tests-vm/bench.env
 mkdir -p build/tests-vm
-echo "BENCH_RUNTIME=${BENCH_RUNTIME:-8}" > "$env"
+printf 'BENCH_RUNTIME=%s\nBENCH_ROUNDS=%s\n' "${BENCH_RUNTIME:-8}" "${BENCH_ROUNDS:-1}" > "$env"
 add="$PWD/$env:/tests/bench.env"
 [[ -n ${UBLK:-} ]] && add="$add $UBLK:/usr/bin/ublk"
-echo "bench: booting the guest; about $(( (${BENCH_RUNTIME:-8} + 1) * 4 * 7 / 60 + 1 )) minutes" >&2
+echo "bench: booting the guest; about $(( (${BENCH_RUNTIME:-8} + 1) * 4 * 7 * ${BENCH_ROUNDS:-1} / 60 + 1 )) minutes" >&2
 VM_ADD="$add" VM_TIMEOUT=${VM_TIMEOUT:-1800} tests/vm/run.sh build bench >/dev/null || true
 tr -d '\r' < build/tests-vm/console-bench.log | sed -n '/^# guest:/p;/BENCH-TABLE-BEGIN/,/BENCH-TABLE-END/p' |
 	grep -v 'BENCH-TABLE'

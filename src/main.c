@@ -559,6 +559,16 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE_RUNTIME;
 	if (describe_device(&o, &img, &blk) < 0)
 		goto out_image;
+	r = image_fit_direct(&img, blk.logical_block_size);
+	if (r < 0) {
+		log_err("reopening image '%s': %s", o.image, strerror(-r));
+		goto out_image;
+	}
+	if (r > 0)
+		log_warn("--direct: '%s' needs %u-byte aligned direct I/O but the device's blocks "
+			 "are %u bytes: serving it through the page cache instead (--block-size %u "
+			 "keeps O_DIRECT)", o.image, img.dio_offset_align, blk.logical_block_size,
+			 img.dio_offset_align);
 	be = choose_backend(&o);
 	if (!be)
 		goto out_image;

@@ -85,6 +85,7 @@ static void aio_queue_exit(struct backend_queue *bq)
 
 static void finish_now(struct backend_queue *bq, struct blk_req *req, int res)
 {
+	image_bounce_end(req, res);
 	req->be.error = res;
 	bq->done[bq->nr_done++] = req;
 }
@@ -93,13 +94,14 @@ static void finish_now(struct backend_queue *bq, struct blk_req *req, int res)
 static void prep_rw(struct backend_queue *bq, struct blk_req *req)
 {
 	struct iocb *cb = &bq->iocbs[req->slot];
-	int fd = req->be.file ? bq->img->fd_buffered : bq->img->fd;
 	long long off = (long long)(req->offset_bytes + req->be.done_bytes);
+	const struct iovec *iov = req->be.bounce ? &req->be.bounce_iov : req->data_iov;
+	int nr = req->be.bounce ? 1 : (int)req->nr_data_iov;
 
 	if (req->op == BLK_OP_READ)
-		io_prep_preadv(cb, fd, req->data_iov, (int)req->nr_data_iov, off);
+		io_prep_preadv(cb, bq->img->fd, iov, nr, off);
 	else
-		io_prep_pwritev(cb, fd, req->data_iov, (int)req->nr_data_iov, off);
+		io_prep_pwritev(cb, bq->img->fd, iov, nr, off);
 	io_set_eventfd(cb, bq->aio_fd);
 	cb->data = req;
 	bq->pending[bq->nr_pending++] = cb;
@@ -112,8 +114,11 @@ static int aio_queue_req(struct backend_queue *bq, struct blk_req *req)
 	switch (req->op) {
 	case BLK_OP_READ:
 	case BLK_OP_WRITE:
-		req->be.file = image_needs_buffered(bq->img, req->offset_bytes, req->data_iov,
-						    req->nr_data_iov);
+		if (image_needs_bounce(bq->img, req->data_iov, req->nr_data_iov)) {
+			r = image_bounce_begin(bq->img, req);
+			if (r < 0)
+				return r;
+		}
 		prep_rw(bq, req);
 		return 0;
 	case BLK_OP_FLUSH:
@@ -195,7 +200,12 @@ static bool complete_event(struct backend_queue *bq, struct blk_req *req, long r
 	}
 	req->be.done_bytes += (uint64_t)res;
 	if (req->be.done_bytes < req->data_bytes) {
-		iov_advance(&req->data_iov, &req->nr_data_iov, (size_t)res);
+		if (req->be.bounce) {
+			req->be.bounce_iov.iov_base = (char *)req->be.bounce_iov.iov_base + res;
+			req->be.bounce_iov.iov_len -= (size_t)res;
+		} else {
+			iov_advance(&req->data_iov, &req->nr_data_iov, (size_t)res);
+		}
 		prep_rw(bq, req);
 		return false;
 	}
@@ -239,10 +249,12 @@ static int aio_wait(struct backend_queue *bq, struct backend_event *evs, unsigne
 		for (int i = 0; i < got; i++) {
 			struct blk_req *req = events[i].data;
 
-			if (complete_event(bq, req, (long)events[i].res))
-				evs[n++] = (struct backend_event){
-					.type = BACKEND_EV_DONE, .req = req, .res = req->be.error,
-				};
+			if (!complete_event(bq, req, (long)events[i].res))
+				continue;
+			image_bounce_end(req, req->be.error);
+			evs[n++] = (struct backend_event){
+				.type = BACKEND_EV_DONE, .req = req, .res = req->be.error,
+			};
 		}
 	}
 	return (int)n;

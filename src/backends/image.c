@@ -4,12 +4,15 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
 #include "backend.h"
+#include "blk.h"
+#include "iov.h"
 #include "util.h"
 
 static int blockdev_geometry(struct image *img, dev_t rdev)
@@ -73,7 +76,6 @@ int image_open(const char *path, bool is_readonly, bool is_direct, struct image 
 	img->path = path;
 	img->is_readonly = is_readonly;
 	img->is_direct = is_direct;
-	img->fd_buffered = -1;
 	img->fd = open(path, flags | (is_direct ? O_DIRECT : 0));
 	if (img->fd < 0)
 		return -errno;
@@ -97,14 +99,8 @@ int image_open(const char *path, bool is_readonly, bool is_direct, struct image 
 		r = -EINVAL;
 		goto fail;
 	}
-	if (is_direct) {
+	if (is_direct)
 		dio_alignment(img);
-		img->fd_buffered = open(path, flags);
-		if (img->fd_buffered < 0) {
-			r = -errno;
-			goto fail;
-		}
-	}
 	return 0;
 fail:
 	image_close(img);
@@ -117,25 +113,59 @@ void image_close(struct image *img)
 		return;
 	if (img->fd >= 0)
 		close(img->fd);
-	if (img->fd_buffered >= 0)
-		close(img->fd_buffered);
 	img->fd = -1;
-	img->fd_buffered = -1;
 }
 
-bool image_needs_buffered(const struct image *img, uint64_t offset,
-			  const struct iovec *iov, unsigned int nr_iov)
+int image_fit_direct(struct image *img, uint32_t block_size)
+{
+	int fd;
+
+	if (!img->is_direct || block_size >= img->dio_offset_align)
+		return 0;
+	fd = open(img->path, O_CLOEXEC | (img->is_readonly ? O_RDONLY : O_RDWR));
+	if (fd < 0)
+		return -errno;
+	close(img->fd);
+	img->fd = fd;
+	img->is_direct = false;
+	return 1;
+}
+
+bool image_needs_bounce(const struct image *img, const struct iovec *iov, unsigned int nr_iov)
 {
 	uint64_t mem_mask = img->dio_mem_align ? img->dio_mem_align - 1 : 0;
-	uint64_t off_mask = img->dio_offset_align ? img->dio_offset_align - 1 : 0;
+	uint64_t len_mask = img->dio_offset_align ? img->dio_offset_align - 1 : 0;
 
 	if (!img->is_direct)
 		return false;
-	if (offset & off_mask)
-		return true;
 	for (unsigned int i = 0; i < nr_iov; i++) {
-		if (((uintptr_t)iov[i].iov_base & mem_mask) || (iov[i].iov_len & off_mask))
+		if (((uintptr_t)iov[i].iov_base & mem_mask) || (iov[i].iov_len & len_mask))
 			return true;
 	}
 	return false;
+}
+
+int image_bounce_begin(const struct image *img, struct blk_req *req)
+{
+	size_t align = img->dio_mem_align > 4096 ? img->dio_mem_align : 4096;
+	size_t bytes = (req->data_bytes + align - 1) & ~(align - 1);
+	void *buf;
+
+	if (posix_memalign(&buf, align, bytes ? bytes : align))
+		return -ENOMEM;
+	if (req->op == BLK_OP_WRITE)
+		iov_to_buf(req->data_iov, req->nr_data_iov, 0, buf, req->data_bytes);
+	req->be.bounce = buf;
+	req->be.bounce_iov = (struct iovec){ buf, req->data_bytes };
+	return 0;
+}
+
+void image_bounce_end(struct blk_req *req, int res)
+{
+	if (!req->be.bounce)
+		return;
+	if (req->op == BLK_OP_READ && res == 0)
+		iov_from_buf(req->data_iov, req->nr_data_iov, 0, req->be.bounce, req->data_bytes);
+	free(req->be.bounce);
+	req->be.bounce = NULL;
 }

@@ -22,8 +22,7 @@
 #include "zero.h"
 
 #define KICK_TAG ((uint64_t)1)   /* user_data of the kick read; requests are aligned pointers */
-#define FILE_IMAGE 0
-#define FILE_BUFFERED 1
+#define FILE_IMAGE 0                /* the image, registered as fixed file 0 */
 
 struct backend_queue {
 	struct io_uring ring;
@@ -55,7 +54,6 @@ static int uring_queue_init(const struct image *img, int kick_fd, unsigned int d
 	struct io_uring_params p;
 	struct backend_queue *bq;
 	unsigned int entries = 2 * depth + 2;
-	int files[2] = { img->fd, img->fd_buffered };
 	int r;
 
 	bq = calloc(1, sizeof(*bq));
@@ -79,7 +77,7 @@ static int uring_queue_init(const struct image *img, int kick_fd, unsigned int d
 	}
 	if (r < 0)
 		goto fail_free;
-	r = io_uring_register_files(&bq->ring, files, img->fd_buffered >= 0 ? 2 : 1);
+	r = io_uring_register_files(&bq->ring, &img->fd, 1);
 	if (r < 0)
 		goto fail_ring;
 	*ret_bq = bq;
@@ -117,14 +115,16 @@ static struct io_uring_sqe *prep(struct backend_queue *bq, struct blk_req *req)
 static int prep_rw(struct backend_queue *bq, struct blk_req *req)
 {
 	uint64_t off = req->offset_bytes + req->be.done_bytes;
+	const struct iovec *iov = req->be.bounce ? &req->be.bounce_iov : req->data_iov;
+	unsigned int nr = req->be.bounce ? 1 : req->nr_data_iov;
 	struct io_uring_sqe *sqe = prep(bq, req);
 
 	if (!sqe)
 		return -EBUSY;
 	if (req->op == BLK_OP_READ)
-		io_uring_prep_readv(sqe, req->be.file, req->data_iov, req->nr_data_iov, off);
+		io_uring_prep_readv(sqe, FILE_IMAGE, iov, nr, off);
 	else
-		io_uring_prep_writev(sqe, req->be.file, req->data_iov, req->nr_data_iov, off);
+		io_uring_prep_writev(sqe, FILE_IMAGE, iov, nr, off);
 	sqe->flags |= IOSQE_FIXED_FILE;
 	return 0;
 }
@@ -151,13 +151,11 @@ static int prep_zero_writes(struct backend_queue *bq, struct blk_req *req, uint6
 		return r;
 	while (len) {
 		uint64_t n = len < bq->zero.len_bytes ? len : bq->zero.len_bytes;
-		struct iovec iov = { bq->zero.buf, n };
-		uint8_t file = image_needs_buffered(bq->img, off, &iov, 1) ? FILE_BUFFERED : FILE_IMAGE;
 		struct io_uring_sqe *sqe = prep(bq, req);
 
 		if (!sqe)
 			return -EBUSY;
-		io_uring_prep_write(sqe, file, bq->zero.buf, (unsigned int)n, off);
+		io_uring_prep_write(sqe, FILE_IMAGE, bq->zero.buf, (unsigned int)n, off);
 		sqe->flags |= IOSQE_FIXED_FILE;
 		off += n;
 		len -= n;
@@ -212,11 +210,17 @@ static int uring_queue_req(struct backend_queue *bq, struct blk_req *req)
 	switch (req->op) {
 	case BLK_OP_READ:
 	case BLK_OP_WRITE:
-		req->be.file = image_needs_buffered(bq->img, req->offset_bytes, req->data_iov,
-						    req->nr_data_iov) ? FILE_BUFFERED : FILE_IMAGE;
-		return prep_rw(bq, req);
+		if (image_needs_bounce(bq->img, req->data_iov, req->nr_data_iov)) {
+			r = image_bounce_begin(bq->img, req);
+			if (r < 0)
+				return r;
+		}
+		r = prep_rw(bq, req);
+		if (r < 0)
+			image_bounce_end(req, r);
+		return r;
 	case BLK_OP_FLUSH: {
-		/* fdatasync covers the whole file, buffered twin included. */
+		/* fdatasync of the image: everything written before is stable. */
 		struct io_uring_sqe *sqe = prep(bq, req);
 
 		if (!sqe)
@@ -310,7 +314,12 @@ static bool complete_op(struct backend_queue *bq, struct blk_req *req, int res)
 		req->be.done_bytes += (uint64_t)res;
 		if ((uint64_t)res < left) {
 			/* Short transfer: go on from where it stopped. */
-			iov_advance(&req->data_iov, &req->nr_data_iov, (size_t)res);
+			if (req->be.bounce) {
+				req->be.bounce_iov.iov_base = (char *)req->be.bounce_iov.iov_base + res;
+				req->be.bounce_iov.iov_len -= (size_t)res;
+			} else {
+				iov_advance(&req->data_iov, &req->nr_data_iov, (size_t)res);
+			}
 			if (prep_rw(bq, req) == 0)
 				return false;
 			res = -EIO;
@@ -326,7 +335,10 @@ static bool complete_op(struct backend_queue *bq, struct blk_req *req, int res)
 		req->be.error = res;
 	if (req->be.nr_pending)
 		return false;
-	return !retry_other_way(bq, req);
+	if (retry_other_way(bq, req))
+		return false;
+	image_bounce_end(req, req->be.error);
+	return true;
 }
 
 static int uring_wait(struct backend_queue *bq, struct backend_event *evs,

@@ -48,9 +48,7 @@ static int write_zeroes(const struct image *img, struct zero_buf *z, uint64_t of
 
 	while (r == 0 && len) {
 		size_t n = len < z->len_bytes ? len : z->len_bytes;
-		struct iovec iov = { z->buf, n };
-		int fd = image_needs_buffered(img, off, &iov, 1) ? img->fd_buffered : img->fd;
-		ssize_t w = pwrite(fd, z->buf, n, (off_t)off);
+		ssize_t w = pwrite(img->fd, z->buf, n, (off_t)off);
 
 		if (w < 0 && errno == EINTR)
 			continue;

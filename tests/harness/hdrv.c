@@ -52,9 +52,16 @@ void hmem_add(struct hmem *hm, uint64_t iova, uint64_t len, unsigned int perm, v
 
 int hdrv_make_image(char *path, size_t path_len, uint64_t bytes, int fill)
 {
-	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	return hdrv_make_image_in(NULL, path, path_len, bytes, fill);
+}
+
+int hdrv_make_image_in(const char *dir, char *path, size_t path_len, uint64_t bytes, int fill)
+{
 	char buf[65536];
 	int fd;
+
+	if (!dir)
+		dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 
 	snprintf(path, path_len, "%s/vdb-harness-XXXXXX", dir);
 	fd = mkstemp(path);
@@ -92,6 +99,16 @@ static void *hdrv_thread(void *arg)
 uint64_t hdrv_alloc(struct hdrv *h, uint64_t bytes)
 {
 	uint64_t off = (h->next_free + 15) & ~15ULL;
+
+	if (off + bytes > h->arena_bytes)
+		abort();
+	h->next_free = off + bytes;
+	return HDRV_ARENA_IOVA + off;
+}
+
+uint64_t hdrv_alloc_aligned(struct hdrv *h, uint64_t bytes, uint64_t align, uint64_t skew)
+{
+	uint64_t off = ((h->next_free + align - 1) & ~(align - 1)) + skew;
 
 	if (off + bytes > h->arena_bytes)
 		abort();
@@ -143,12 +160,16 @@ int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *o
 	h->used = hdrv_ptr(h, h->used_iova);
 
 	snprintf(h->image_path, sizeof(h->image_path), "%s", image_path);
-	r = image_open(h->image_path, opts && opts->is_readonly, false, &h->img);
+	r = image_open(h->image_path, opts && opts->is_readonly, opts && opts->is_direct, &h->img);
 	if (r < 0)
 		return r;
 	h->dev.capacity_sectors = h->img.size_bytes >> BLK_SECTOR_SHIFT;
 	h->dev.logical_block_size = opts && opts->block_size ? opts->block_size : 512;
 	h->dev.physical_block_size = h->img.physical_block_size;
+	/* As the daemon does: no O_DIRECT where requests could straddle its blocks. */
+	r = image_fit_direct(&h->img, h->dev.logical_block_size);
+	if (r < 0)
+		return r;
 	h->dev.num_queues = 1;
 	h->dev.queue_size = h->num;
 	h->dev.is_readonly = opts && opts->is_readonly;

@@ -46,6 +46,7 @@ struct hdrv_opts {
 	const char *backend;          /* default "io_uring" */
 	const struct backend_ops *backend_ops; /* a test's own backend, instead of @backend */
 	uint32_t block_size;          /* default 512 */
+	bool is_direct;               /* open the image with O_DIRECT (image_open's is_direct) */
 };
 
 struct hdrv {
@@ -82,6 +83,9 @@ struct hdrv {
 /* hdrv_make_image() - create a temporary image of @bytes filled with @fill; returns 0. */
 int hdrv_make_image(char *path, size_t path_len, uint64_t bytes, int fill);
 
+/* hdrv_make_image_in() - the same in directory @dir ($TMPDIR or /tmp when NULL). */
+int hdrv_make_image_in(const char *dir, char *path, size_t path_len, uint64_t bytes, int fill);
+
 /* hdrv_start() - open @image_path, set up rings and start the queue thread. */
 int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *opts);
 
@@ -90,6 +94,12 @@ int hdrv_stop(struct hdrv *h);
 
 /* Arena allocation: returns an IOVA (aligned to 16), host pointer via hdrv_ptr(). */
 uint64_t hdrv_alloc(struct hdrv *h, uint64_t bytes);
+
+/*
+ * hdrv_alloc_aligned() - @bytes at an IOVA (and host address: the arena is
+ * page-aligned) that is @skew bytes past a multiple of @align (a power of two).
+ */
+uint64_t hdrv_alloc_aligned(struct hdrv *h, uint64_t bytes, uint64_t align, uint64_t skew);
 void *hdrv_ptr(struct hdrv *h, uint64_t iova);
 
 /*

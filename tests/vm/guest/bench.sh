@@ -9,6 +9,7 @@
 [ -f /tests/bench.env ] && . /tests/bench.env
 
 RUNTIME=${BENCH_RUNTIME:-8}
+ROUNDS=${BENCH_ROUNDS:-1}
 IMG=/tmp/bench.img
 SIZE_MB=512
 RESULTS=/tmp/bench.results
@@ -42,8 +43,11 @@ wait_node() {
 }
 
 dd if=/dev/zero of=$IMG bs=1M count=$SIZE_MB 2>/dev/null
-info "guest: $(nproc) vCPUs, kernel $(uname -r), image $SIZE_MB MiB on tmpfs, $RUNTIME s per job"
+info "guest: $(nproc) vCPUs, kernel $(uname -r), image $SIZE_MB MiB on tmpfs, $RUNTIME s per job, $ROUNDS round(s), median per cell"
 
+round=1
+while [ $round -le $ROUNDS ]; do
+info "round $round of $ROUNDS"
 # --- kernel loop device, direct I/O ---
 LOOP=$($LOSETUP -f --show --direct-io=on $IMG)
 if [ -b "$LOOP" ]; then
@@ -93,11 +97,24 @@ else
 	info "no ublk server in this guest (/usr/bin/ublk): ublk not measured"
 fi
 
+round=$((round + 1))
+done
+
 # --- table and ratios ---
 echo "BENCH-TABLE-BEGIN"
 awk -v jobs="$JOBS" '
-	{ iops[$1 "," $2] = $3; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
+	{
+		k = $1 "," $2; v[k, ++cnt[k]] = $3
+		if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 }
+	}
 	END {
+		# median of the rounds, cell by cell
+		for (k in cnt) {
+			m = cnt[k]
+			for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++)
+				if (v[k, b] < v[k, a]) { t = v[k, a]; v[k, a] = v[k, b]; v[k, b] = t }
+			iops[k] = m % 2 ? v[k, (m + 1) / 2] : (v[k, m / 2] + v[k, m / 2 + 1]) / 2
+		}
 		nj = split(jobs, J, " ")
 		for (j = 1; j <= nj; j++) { split(J[j], p, ":"); name[j] = p[1] }
 		printf "%-18s", "IOPS"

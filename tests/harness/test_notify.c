@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Notifications and the avail ring as a whole: event-idx in both directions
+ * (avail_event asks for kicks, used_event suppresses interrupts), the
+ * NO_INTERRUPT flag, a queue whose every slot is in flight (the device must
+ * ask for kicks again when slots come back), and drivers that break the ring
+ * (more chains than slots, a head published again while in flight, avail->idx
+ * jumping by more than the queue size): the queue stops until reset.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+
+#include "hcommon.h"
+
+static struct hdrv_opts o_uring = { .queue_size = 64, .backend = "io_uring" };
+static struct hdrv_opts o_aio = { .queue_size = 64, .backend = "aio" };
+static struct hdrv_opts o_null = { .queue_size = 64, .backend = "null" };
+static struct hdrv_opts o_uring_ev = { .queue_size = 128, .backend = "io_uring", .has_event_idx = true };
+static struct hdrv_opts o_aio_ev = { .queue_size = 128, .backend = "aio", .has_event_idx = true };
+static struct hdrv_opts o_null_ev = { .queue_size = 128, .backend = "null", .has_event_idx = true };
+static struct hdrv_opts o_uring_q8 = { .queue_size = 8, .backend = "io_uring" };
+static struct hdrv_opts o_aio_q8 = { .queue_size = 8, .backend = "aio" };
+static struct hdrv_opts o_null_q8 = { .queue_size = 8, .backend = "null" };
+static struct hdrv_opts o_uring_q8_ev = { .queue_size = 8, .backend = "io_uring", .has_event_idx = true };
+static struct hdrv_opts o_aio_q8_ev = { .queue_size = 8, .backend = "aio", .has_event_idx = true };
+static struct hdrv_opts o_gate_q8 = { .queue_size = 8, .backend = "null", .backend_ops = &gate_ops };
+static struct hdrv_opts o_gate = { .queue_size = 64, .backend = "null", .backend_ops = &gate_ops };
+
+static void test_event_idx_round_trip(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	uint16_t avail_event;
+
+	round_trip(f, 0);
+	round_trip(f, IMAGE_SECTORS - 8);
+	many_in_flight(f);
+	/* The device asked to be kicked for the next entry it has not seen. */
+	avail_event = le16toh(__atomic_load_n((uint16_t *)&f->h.used->ring[f->h.num],
+					      __ATOMIC_RELAXED));
+	assert_int_equal(avail_event, f->h.avail_idx);
+	assert_valid_served(f);
+}
+
+/* Like hdrv_wait_used(), but without touching the call eventfd. */
+static void take_used_quietly(struct fixture *f, uint16_t head, uint32_t want_len)
+{
+	struct timespec ms = { 0, 1000000L };
+	struct vring_used_elem *e;
+
+	for (int i = 0; i < WAIT_MS && hdrv_used_idx(&f->h) == f->h.last_used_idx; i++)
+		nanosleep(&ms, NULL);
+	assert_int_not_equal(hdrv_used_idx(&f->h), f->h.last_used_idx);
+	e = &f->h.used->ring[f->h.last_used_idx % f->h.num];
+	assert_int_equal(le32toh(e->id), head);
+	assert_int_equal(le32toh(e->len), want_len);
+	f->h.last_used_idx++;
+}
+
+static bool call_signalled(struct fixture *f, int ms)
+{
+	struct timespec one = { 0, 1000000L };
+	eventfd_t v;
+
+	for (int i = 0; i <= ms; i++) {
+		if (eventfd_read(f->h.call_fd, &v) == 0)
+			return true;
+		assert_int_equal(errno, EAGAIN);
+		nanosleep(&one, NULL);
+	}
+	return false;
+}
+
+static void write_quietly(struct fixture *f, uint64_t sector, uint32_t seed)
+{
+	uint8_t data[2048];
+	struct hreq r;
+
+	fill_pattern(data, sizeof(data), seed);
+	hdrv_blk_req(&f->h, &r, VIRTIO_BLK_T_OUT, sector, data, sizeof(data));
+	hdrv_blk_submit(&f->h, &r);
+	take_used_quietly(f, r.head, 1);
+	assert_int_equal(hdrv_status(&f->h, &r), VIRTIO_BLK_S_OK);
+	model_write(f, sector, data, sizeof(data));
+}
+
+static void set_used_event(struct fixture *f, uint16_t v)
+{
+	__atomic_store_n(&f->h.avail->ring[f->h.num], htole16(v), __ATOMIC_SEQ_CST);
+}
+
+static void test_event_idx_suppresses_interrupts(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	eventfd_t v;
+
+	/* The first used entry after start may always interrupt. */
+	assert_valid_served(f);
+	eventfd_read(f->h.call_fd, &v);
+
+	/* used_event far ahead: used entries appear, interrupts do not. */
+	set_used_event(f, (uint16_t)(f->h.last_used_idx + 100));
+	for (int i = 0; i < 3; i++)
+		write_quietly(f, 16 + 4 * i, 400 + i);
+	assert_false(call_signalled(f, 100));
+	check_image(f);
+
+	/* used_event just passed (also across a wrap of the difference). */
+	set_used_event(f, (uint16_t)(f->h.last_used_idx - 1));
+	write_quietly(f, 40, 410);
+	assert_false(call_signalled(f, 100));
+
+	/* used_event at the next entry: exactly that one interrupts. */
+	set_used_event(f, f->h.last_used_idx);
+	write_quietly(f, 48, 411);
+	assert_true(call_signalled(f, WAIT_MS));
+	check_image(f);
+}
+
+static void test_no_interrupt_flag(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	eventfd_t v;
+
+	assert_valid_served(f);
+	eventfd_read(f->h.call_fd, &v);
+
+	__atomic_store_n(&f->h.avail->flags, htole16(VRING_AVAIL_F_NO_INTERRUPT), __ATOMIC_SEQ_CST);
+	for (int i = 0; i < 3; i++)
+		write_quietly(f, 16 + 4 * i, 500 + i);
+	assert_false(call_signalled(f, 100));
+
+	__atomic_store_n(&f->h.avail->flags, 0, __ATOMIC_SEQ_CST);
+	write_quietly(f, 40, 510);
+	assert_true(call_signalled(f, WAIT_MS));
+	check_image(f);
+}
+
+/*
+ * All of the queue's slots in flight (indirect chains take one descriptor
+ * each), then a further request: the device must have asked for kicks again
+ * once the slots came back, or this driver (which honours suppression) stalls.
+ */
+static void publish_full_queue(struct fixture *f, uint16_t *heads, uint64_t *st, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		uint8_t data[1024];
+
+		fill_pattern(data, sizeof(data), 300 + i);
+		st[i] = put_status(f);
+		struct hbuf b[] = {
+			{ put_hdr(f, VIRTIO_BLK_T_OUT, 400 + 2 * i), 16, false },
+			{ put_buf(f, data, sizeof(data)), sizeof(data), false },
+			{ st[i], 1, true },
+		};
+		heads[i] = hdrv_chain_indirect(&f->h, b, 3);
+		model_write(f, 400 + 2 * i, data, sizeof(data));
+	}
+}
+
+static void test_full_queue_then_more(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	uint16_t heads[8];
+	uint64_t st[8];
+
+	assert_int_equal(f->h.num, 8);
+	for (int round = 0; round < 3; round++) {
+		publish_full_queue(f, heads, st, 8);
+		hdrv_publish_batch(&f->h, heads, 8);
+		collect(f, heads, st, 8, 1);
+		check_image(f);
+		assert_valid_served(f);
+	}
+}
+
+/*
+ * Eight requests hold all eight slots (the gate keeps them in flight); a
+ * ninth chain can only reuse a head in flight.
+ */
+static void test_more_chains_than_queue(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	uint16_t heads[8];
+	uint64_t st[8];
+
+	publish_full_queue(f, heads, st, 8);
+	hdrv_publish_batch(&f->h, heads, 8);
+	gate_wait_held(8);
+	hdrv_publish(&f->h, heads[3]);
+	eventfd_write(f->h.kick_fd, 1);   /* the device did not ask for it: kick anyway */
+	wait_broken(f);
+	assert_no_used(f, 0);
+	gate_open();
+	collect(f, heads, st, 8, 1);
+	assert_no_used(f, QUIET_MS);
+	check_image(f);
+}
+
+/* A head published again while the request it names is still in flight. */
+static void test_duplicate_head_in_flight(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	uint8_t data[4096];
+	struct hreq r;
+	uint32_t len;
+
+	fill_pattern(data, sizeof(data), 801);
+	hdrv_blk_req(&f->h, &r, VIRTIO_BLK_T_OUT, 16, data, sizeof(data));
+	hdrv_blk_submit(&f->h, &r);
+	gate_wait_held(1);
+	hdrv_publish(&f->h, r.head);
+	eventfd_write(f->h.kick_fd, 1);
+	wait_broken(f);
+	gate_open();
+	wait_used(f, r.head, &len);
+	assert_int_equal(len, 1);
+	assert_int_equal(hdrv_status(&f->h, &r), VIRTIO_BLK_S_OK);
+	assert_no_used(f, QUIET_MS);
+	assert_int_equal(gate_held(), 1);
+	check_image(f);
+}
+
+/* avail->idx jumps by more than the queue size: the ring is nonsense, the queue stops. */
+static void test_bad_avail_idx(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	struct hreq r;
+
+	hdrv_publish_idx(&f->h, (uint16_t)(f->h.num + 1));
+	assert_no_used(f, QUIET_MS);
+	assert_true(__atomic_load_n(&f->h.q.vq.is_broken, __ATOMIC_ACQUIRE));
+
+	/* Stopped until reset: a valid request is not served. */
+	hdrv_blk_req(&f->h, &r, VIRTIO_BLK_T_OUT, BAD_SECTOR, NULL, 512);
+	hdrv_blk_submit(&f->h, &r);
+	eventfd_write(f->h.kick_fd, 1);
+	assert_no_used(f, QUIET_MS);
+	assert_int_equal(hdrv_status(&f->h, &r), 0xff);
+	check_image(f);
+}
+
+/*
+ * One head published twice in one avail->idx store: the second pop finds it
+ * in flight (the backend reports completions only when the loop waits, after
+ * the whole batch is popped), which only a broken driver can cause.
+ */
+static void test_bad_duplicate_head(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	uint8_t data[4096];
+	struct hreq r, later;
+	uint16_t heads[2];
+	uint32_t len;
+
+	fill_pattern(data, sizeof(data), 800);
+	hdrv_blk_req(&f->h, &r, VIRTIO_BLK_T_OUT, 16, data, sizeof(data));
+	struct hbuf b[] = {
+		{ r.hdr_iova, 16, false }, { r.data_iova, sizeof(data), false }, { r.status_iova, 1, true },
+	};
+	heads[0] = heads[1] = hdrv_chain(&f->h, b, 3);
+	hdrv_publish_batch(&f->h, heads, 2);
+	/* The first one was started and completes. */
+	wait_used(f, heads[0], &len);
+	assert_int_equal(len, 1);
+	assert_int_equal(hdrv_status(&f->h, &r), VIRTIO_BLK_S_OK);
+	model_write(f, 16, data, sizeof(data));
+	assert_no_used(f, QUIET_MS);
+	assert_true(__atomic_load_n(&f->h.q.vq.is_broken, __ATOMIC_ACQUIRE));
+
+	hdrv_blk_req(&f->h, &later, VIRTIO_BLK_T_OUT, BAD_SECTOR, NULL, 512);
+	hdrv_blk_submit(&f->h, &later);
+	eventfd_write(f->h.kick_fd, 1);
+	assert_no_used(f, QUIET_MS);
+	assert_int_equal(hdrv_status(&f->h, &later), 0xff);
+	check_image(f);
+}
+
+#define T3(fn, sfx) T(fn, o_uring##sfx), T(fn, o_aio##sfx), T(fn, o_null##sfx)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T3(test_event_idx_round_trip, _ev),
+		T3(test_event_idx_suppresses_interrupts, _ev),
+		T3(test_no_interrupt_flag, ),
+		T3(test_full_queue_then_more, _q8),
+		T(test_full_queue_then_more, o_uring_q8_ev),
+		T(test_full_queue_then_more, o_aio_q8_ev),
+		T(test_more_chains_than_queue, o_gate_q8),
+		T(test_duplicate_head_in_flight, o_gate),
+		T3(test_bad_avail_idx, ),
+		T3(test_bad_duplicate_head, ),
+	};
+
+	return hc_run("notify", tests, sizeof(tests) / sizeof(tests[0]));
+}
