@@ -162,6 +162,15 @@ static void queue_remap(struct blk_queue *q)
 	}
 }
 
+/* Translate the rings again if the driver remapped memory; true when it did. */
+static bool queue_follow_mem(struct blk_queue *q)
+{
+	if (!vq_mem_moved(&q->vq))
+		return false;
+	queue_remap(q);
+	return true;
+}
+
 /* The one place a request becomes in flight. */
 static void queue_req_start(struct blk_queue *q, struct blk_req *req)
 {
@@ -265,10 +274,8 @@ int blk_queue_run(struct blk_queue *q)
 	for (;;) {
 		if (__atomic_load_n(&q->is_stop_requested, __ATOMIC_ACQUIRE))
 			is_stopping = true;
-		if (vq_mem_moved(&q->vq)) {
-			queue_remap(q);
+		if (queue_follow_mem(q))
 			need_poll = true;
-		}
 		if (is_stopping && q->nr_inflight == q->nr_deferred)
 			break;
 		if (need_poll && !is_stopping && !q->vq.is_unmapped)
@@ -283,6 +290,9 @@ int blk_queue_run(struct blk_queue *q)
 			log_err("queue %u: backend %s: %s", q->index, q->be->name, strerror(-r));
 			break;
 		}
+		/* Before touching either ring: did the driver remap its memory? */
+		if (queue_follow_mem(q))
+			need_poll = true;
 		/* A full queue left kicks disabled (queue_poll); slots coming back re-enable them. */
 		was_full = q->nr_free == 0;
 		for (int i = 0; i < r; i++) {

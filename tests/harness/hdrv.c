@@ -37,6 +37,38 @@ static void *hmem_lookup(struct mem *m, uint64_t iova, unsigned int perm, uint64
 
 static const struct mem_ops hmem_ops = { .lookup = hmem_lookup };
 
+static uint32_t hmem_generation(struct mem *m)
+{
+	return __atomic_load_n(&((struct hmem *)m)->gen, __ATOMIC_ACQUIRE);
+}
+
+static int hmem_pin(struct mem *m, const uint64_t *iovas, unsigned int nr)
+{
+	uint64_t len;
+
+	for (unsigned int i = 0; i < nr; i++)
+		if (!hmem_lookup(m, iovas[i], 0, &len))
+			return -EFAULT;
+	return 0;
+}
+
+static const struct mem_ops hmem_movable_ops = {
+	.lookup = hmem_lookup,
+	.generation = hmem_generation,
+	.pin = hmem_pin,
+};
+
+void hmem_init_movable(struct hmem *hm)
+{
+	hmem_init(hm);
+	hm->mem.ops = &hmem_movable_ops;
+}
+
+void hmem_moved(struct hmem *hm)
+{
+	__atomic_add_fetch(&hm->gen, 1, __ATOMIC_RELEASE);
+}
+
 void hmem_init(struct hmem *hm)
 {
 	memset(hm, 0, sizeof(*hm));
@@ -148,7 +180,10 @@ int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *o
 	if (mprotect(map + PAGE, ARENA_BYTES, PROT_READ | PROT_WRITE) < 0)
 		return -errno;
 	h->arena_bytes = ARENA_BYTES;
-	hmem_init(&h->hm);
+	if (opts && opts->is_movable)
+		hmem_init_movable(&h->hm);
+	else
+		hmem_init(&h->hm);
 	hmem_add(&h->hm, HDRV_ARENA_IOVA, ARENA_BYTES, MEM_READ | MEM_WRITE, h->arena);
 
 	h->desc_iova = hdrv_alloc(h, 16ULL * h->num);

@@ -34,9 +34,20 @@ struct hmem {
 	struct mem mem;
 	struct hregion regions[HDRV_MAX_REGIONS];
 	unsigned int nr_regions;
+	uint32_t gen;                 /* movable spaces: bumped by hmem_moved() */
 };
 
 void hmem_init(struct hmem *hm);
+
+/*
+ * hmem_init_movable() - a space whose regions the test may change while the
+ * queue runs (like a VM remapping memory): it reports a generation and
+ * supports pin(), so the queue translates its rings again when told.
+ */
+void hmem_init_movable(struct hmem *hm);
+
+/* hmem_moved() - the regions changed: bump the generation (release). */
+void hmem_moved(struct hmem *hm);
 void hmem_add(struct hmem *hm, uint64_t iova, uint64_t len, unsigned int perm, void *host);
 
 struct hdrv_opts {
@@ -45,6 +56,7 @@ struct hdrv_opts {
 	bool is_readonly;
 	const char *backend;          /* default "io_uring" */
 	const struct backend_ops *backend_ops; /* a test's own backend, instead of @backend */
+	bool is_movable;              /* hmem_init_movable(): the test may remap memory */
 	uint32_t block_size;          /* default 512 */
 	bool is_direct;               /* open the image with O_DIRECT (image_open's is_direct) */
 };
