@@ -71,11 +71,12 @@ bool image_needs_bounce(const struct image *img, const struct iovec *iov,
 			unsigned int nr_iov);
 
 /**
- * image_bounce_begin() - route @req's data through an aligned buffer
- * Allocates the buffer (the slow path of a rare case: guests' buffers are
- * page-aligned), and for a write copies the data into it.  Returns 0 or -ENOMEM.
+ * image_bounce_prepare() - route @req's data through an aligned buffer if needed
+ * When image_needs_bounce(), allocates the buffer (the slow path of a rare
+ * case: guests' buffers are page-aligned) and for a write copies the data
+ * into it.  Returns 0 or -ENOMEM.
  */
-int image_bounce_begin(const struct image *img, struct blk_req *req);
+int image_bounce_prepare(const struct image *img, struct blk_req *req);
 
 /* image_bounce_end() - for a successful read copy the data out; free the buffer. */
 void image_bounce_end(struct blk_req *req, int res);
@@ -124,6 +125,12 @@ extern const struct backend_ops backend_null;
 #if HAVE_LIBAIO
 extern const struct backend_ops backend_aio;
 #endif
+
+/* backend_req_iov() - the iovecs a READ/WRITE transfers next (its bounce buffer, if any). */
+const struct iovec *backend_req_iov(const struct blk_req *req, unsigned int *ret_nr);
+
+/* backend_req_advance() - after a short transfer of @bytes: go on from where it stopped. */
+void backend_req_advance(struct blk_req *req, size_t bytes);
 
 /* backend_find() - ops by name ("io_uring", "aio", "null"), or NULL. */
 const struct backend_ops *backend_find(const char *name);

@@ -95,13 +95,13 @@ static void prep_rw(struct backend_queue *bq, struct blk_req *req)
 {
 	struct iocb *cb = &bq->iocbs[req->slot];
 	long long off = (long long)(req->offset_bytes + req->be.done_bytes);
-	const struct iovec *iov = req->be.bounce ? &req->be.bounce_iov : req->data_iov;
-	int nr = req->be.bounce ? 1 : (int)req->nr_data_iov;
+	unsigned int nr;
+	const struct iovec *iov = backend_req_iov(req, &nr);
 
 	if (req->op == BLK_OP_READ)
-		io_prep_preadv(cb, bq->img->fd, iov, nr, off);
+		io_prep_preadv(cb, bq->img->fd, iov, (int)nr, off);
 	else
-		io_prep_pwritev(cb, bq->img->fd, iov, nr, off);
+		io_prep_pwritev(cb, bq->img->fd, iov, (int)nr, off);
 	io_set_eventfd(cb, bq->aio_fd);
 	cb->data = req;
 	bq->pending[bq->nr_pending++] = cb;
@@ -114,11 +114,9 @@ static int aio_queue_req(struct backend_queue *bq, struct blk_req *req)
 	switch (req->op) {
 	case BLK_OP_READ:
 	case BLK_OP_WRITE:
-		if (image_needs_bounce(bq->img, req->data_iov, req->nr_data_iov)) {
-			r = image_bounce_begin(bq->img, req);
-			if (r < 0)
-				return r;
-		}
+		r = image_bounce_prepare(bq->img, req);
+		if (r < 0)
+			return r;
 		prep_rw(bq, req);
 		return 0;
 	case BLK_OP_FLUSH:
@@ -200,12 +198,7 @@ static bool complete_event(struct backend_queue *bq, struct blk_req *req, long r
 	}
 	req->be.done_bytes += (uint64_t)res;
 	if (req->be.done_bytes < req->data_bytes) {
-		if (req->be.bounce) {
-			req->be.bounce_iov.iov_base = (char *)req->be.bounce_iov.iov_base + res;
-			req->be.bounce_iov.iov_len -= (size_t)res;
-		} else {
-			iov_advance(&req->data_iov, &req->nr_data_iov, (size_t)res);
-		}
+		backend_req_advance(req, (size_t)res);
 		prep_rw(bq, req);
 		return false;
 	}

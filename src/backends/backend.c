@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "backend.h"
+#include "blk.h"
+#include "iov.h"
 #include "config.h"
 #include "util.h"
 
@@ -40,4 +42,20 @@ int backend_io_uring_probe(void)
 	if (r == 0)
 		io_uring_queue_exit(&ring);
 	return r;
+}
+
+const struct iovec *backend_req_iov(const struct blk_req *req, unsigned int *ret_nr)
+{
+	*ret_nr = req->be.bounce ? 1 : req->nr_data_iov;
+	return req->be.bounce ? &req->be.bounce_iov : req->data_iov;
+}
+
+void backend_req_advance(struct blk_req *req, size_t bytes)
+{
+	if (req->be.bounce) {
+		req->be.bounce_iov.iov_base = (char *)req->be.bounce_iov.iov_base + bytes;
+		req->be.bounce_iov.iov_len -= bytes;
+	} else {
+		iov_advance(&req->data_iov, &req->nr_data_iov, bytes);
+	}
 }

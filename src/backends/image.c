@@ -145,12 +145,14 @@ bool image_needs_bounce(const struct image *img, const struct iovec *iov, unsign
 	return false;
 }
 
-int image_bounce_begin(const struct image *img, struct blk_req *req)
+int image_bounce_prepare(const struct image *img, struct blk_req *req)
 {
 	size_t align = img->dio_mem_align > 4096 ? img->dio_mem_align : 4096;
 	size_t bytes = (req->data_bytes + align - 1) & ~(align - 1);
 	void *buf;
 
+	if (!image_needs_bounce(img, req->data_iov, req->nr_data_iov))
+		return 0;
 	if (posix_memalign(&buf, align, bytes ? bytes : align))
 		return -ENOMEM;
 	if (req->op == BLK_OP_WRITE)

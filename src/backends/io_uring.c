@@ -115,8 +115,8 @@ static struct io_uring_sqe *prep(struct backend_queue *bq, struct blk_req *req)
 static int prep_rw(struct backend_queue *bq, struct blk_req *req)
 {
 	uint64_t off = req->offset_bytes + req->be.done_bytes;
-	const struct iovec *iov = req->be.bounce ? &req->be.bounce_iov : req->data_iov;
-	unsigned int nr = req->be.bounce ? 1 : req->nr_data_iov;
+	unsigned int nr;
+	const struct iovec *iov = backend_req_iov(req, &nr);
 	struct io_uring_sqe *sqe = prep(bq, req);
 
 	if (!sqe)
@@ -210,11 +210,9 @@ static int uring_queue_req(struct backend_queue *bq, struct blk_req *req)
 	switch (req->op) {
 	case BLK_OP_READ:
 	case BLK_OP_WRITE:
-		if (image_needs_bounce(bq->img, req->data_iov, req->nr_data_iov)) {
-			r = image_bounce_begin(bq->img, req);
-			if (r < 0)
-				return r;
-		}
+		r = image_bounce_prepare(bq->img, req);
+		if (r < 0)
+			return r;
 		r = prep_rw(bq, req);
 		if (r < 0)
 			image_bounce_end(req, r);
@@ -314,12 +312,7 @@ static bool complete_op(struct backend_queue *bq, struct blk_req *req, int res)
 		req->be.done_bytes += (uint64_t)res;
 		if ((uint64_t)res < left) {
 			/* Short transfer: go on from where it stopped. */
-			if (req->be.bounce) {
-				req->be.bounce_iov.iov_base = (char *)req->be.bounce_iov.iov_base + res;
-				req->be.bounce_iov.iov_len -= (size_t)res;
-			} else {
-				iov_advance(&req->data_iov, &req->nr_data_iov, (size_t)res);
-			}
+			backend_req_advance(req, (size_t)res);
 			if (prep_rw(bq, req) == 0)
 				return false;
 			res = -EIO;
