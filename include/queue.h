@@ -54,7 +54,6 @@ struct blk_queue {
 	const struct image *img;
 	const struct backend_ops *be;
 	struct backend_queue *bq;
-	struct mem *mem;
 	int kick_fd;
 	blk_queue_notify_fn notify;
 	void *notify_opaque;

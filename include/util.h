@@ -10,9 +10,7 @@
 #include <unistd.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
-#define UNUSED __attribute__((unused))
 
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr) - offsetof(type, member)))
@@ -28,21 +26,6 @@ static inline void closep(int *fd)
 		close(*fd);
 }
 
-static inline void freep(void *p)
-{
-	free(*(void **)p);
-}
-
 #define _cleanup_close_ __attribute__((cleanup(closep)))
-#define _cleanup_free_ __attribute__((cleanup(freep)))
-
-/* Hand an fd out of a _cleanup_close_ variable. */
-static inline int take_fd(int *fd)
-{
-	int r = *fd;
-
-	*fd = -1;
-	return r;
-}
 
 #endif

@@ -42,7 +42,6 @@ int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *de
 	q->dev = dev;
 	q->img = img;
 	q->be = be;
-	q->mem = mem;
 	q->kick_fd = kick_fd;
 	q->notify = notify;
 	q->notify_opaque = notify_opaque;
@@ -107,8 +106,8 @@ static void queue_req_release(struct blk_queue *q, struct blk_req *req)
 {
 	flip_head(q, req->elem.head);
 	q->nr_inflight--;
-	if (q->mem->ops->release)
-		q->mem->ops->release(q->mem, req->mem_token);
+	if (q->vq.mem->ops->release)
+		q->vq.mem->ops->release(q->vq.mem, req->mem_token);
 	q->free_slots[q->nr_free++] = req->slot;
 }
 
@@ -135,6 +134,8 @@ static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res
 		q->stats.nr_bad_chains++;
 	}
 	q->stats.nr_reqs++;
+	log_debug("queue %u: head %u done: op %d res %d used.len %u", q->index,
+		  req->elem.head, req->op, res, len);
 	vq_push(&q->vq, req->elem.head, len);
 	q->nr_pushed++;
 	queue_req_release(q, req);
@@ -178,7 +179,7 @@ static void queue_req_start(struct blk_queue *q, struct blk_req *req)
 
 	flip_head(q, req->elem.head);
 	q->nr_inflight++;
-	req->mem_token = q->mem->ops->hold ? q->mem->ops->hold(q->mem) : 0;
+	req->mem_token = q->vq.mem->ops->hold ? q->vq.mem->ops->hold(q->vq.mem) : 0;
 	r = blk_req_parse(q->dev, req);
 	if (r < 0) {
 		log_warn_ratelimited("queue %u: request without room for header or status",
@@ -190,6 +191,9 @@ static void queue_req_start(struct blk_queue *q, struct blk_req *req)
 		queue_req_complete(q, req, 0);
 		return;
 	}
+	log_debug("queue %u: head %u start: op %d offset %llu bytes %llu", q->index,
+		  req->elem.head, req->op, (unsigned long long)req->offset_bytes,
+		  (unsigned long long)req->data_bytes);
 	r = q->be->queue_req(q->bq, req);
 	if (r < 0)
 		queue_req_complete(q, req, r);
