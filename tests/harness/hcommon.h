@@ -150,6 +150,13 @@ void wait_broken(struct fixture *f);
 /* assert_no_used() - nothing more may show up on the used ring for @ms. */
 void assert_no_used(struct fixture *f, int ms);
 /*
+ * wait_one_of() - wait for the next used entry; it must be one of the @n
+ * @heads not @seen yet.  Marks it seen, stores used.len, returns its index.
+ */
+unsigned int wait_one_of(struct fixture *f, const uint16_t *heads, bool *seen, unsigned int n,
+			 uint32_t *ret_len);
+
+/*
  * collect() - wait for the @n requests @heads (any order, each once): used.len
  * @want_len and status OK.
  */

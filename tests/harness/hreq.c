@@ -117,6 +117,21 @@ void assert_no_used(struct fixture *f, int ms)
 	assert_int_equal(hdrv_used_idx(&f->h), f->h.last_used_idx);
 }
 
+unsigned int wait_one_of(struct fixture *f, const uint16_t *heads, bool *seen, unsigned int n,
+			 uint32_t *ret_len)
+{
+	uint32_t id;
+	unsigned int i;
+
+	assert_int_equal(hdrv_wait_used(&f->h, &id, ret_len, WAIT_MS), 0);
+	for (i = 0; i < n && heads[i] != id; i++)
+		;
+	assert_true(i < n);
+	assert_false(seen[i]);
+	seen[i] = true;
+	return i;
+}
+
 void collect(struct fixture *f, const uint16_t *heads, const uint64_t *st, unsigned int n,
 	     uint32_t want_len)
 {
@@ -124,15 +139,9 @@ void collect(struct fixture *f, const uint16_t *heads, const uint64_t *st, unsig
 
 	assert_non_null(seen);
 	for (unsigned int k = 0; k < n; k++) {
-		uint32_t id, len;
-		unsigned int i;
+		uint32_t len;
+		unsigned int i = wait_one_of(f, heads, seen, n, &len);
 
-		assert_int_equal(hdrv_wait_used(&f->h, &id, &len, WAIT_MS), 0);
-		for (i = 0; i < n && heads[i] != id; i++)
-			;
-		assert_true(i < n);
-		assert_false(seen[i]);
-		seen[i] = true;
 		assert_int_equal(len, want_len);
 		assert_int_equal(*hptr(f, st[i]), VIRTIO_BLK_S_OK);
 	}
@@ -223,7 +232,6 @@ void many_in_flight(struct fixture *f)
 	enum { N = 32, LEN = 4096 };
 	uint64_t st[N], buf[N];
 	uint16_t heads[N];
-	bool seen[N];
 
 	for (int i = 0; i < N; i++) {
 		uint8_t data[LEN];
@@ -239,20 +247,7 @@ void many_in_flight(struct fixture *f)
 		model_write(f, 16 + 24 * i, data, LEN);
 		hdrv_publish(&f->h, heads[i]);
 	}
-	memset(seen, 0, sizeof(seen));
-	for (int k = 0; k < N; k++) {
-		uint32_t id, len;
-		int i;
-
-		assert_int_equal(hdrv_wait_used(&f->h, &id, &len, WAIT_MS), 0);
-		for (i = 0; i < N && heads[i] != id; i++)
-			;
-		assert_true(i < N);
-		assert_false(seen[i]);
-		seen[i] = true;
-		assert_int_equal(len, 1);
-		assert_int_equal(*hptr(f, st[i]), VIRTIO_BLK_S_OK);
-	}
+	collect(f, heads, st, N, 1);
 	check_image(f);
 
 	for (int i = 0; i < N; i++) {
@@ -266,20 +261,8 @@ void many_in_flight(struct fixture *f)
 		heads[i] = hdrv_chain(&f->h, b, 3);
 	}
 	hdrv_publish_batch(&f->h, heads, N);
-	memset(seen, 0, sizeof(seen));
-	for (int k = 0; k < N; k++) {
-		uint32_t id, len;
-		int i;
-
-		assert_int_equal(hdrv_wait_used(&f->h, &id, &len, WAIT_MS), 0);
-		for (i = 0; i < N && heads[i] != id; i++)
-			;
-		assert_true(i < N);
-		assert_false(seen[i]);
-		seen[i] = true;
-		assert_int_equal(len, LEN + 1);
-		assert_int_equal(*hptr(f, st[i]), VIRTIO_BLK_S_OK);
+	collect(f, heads, st, N, LEN + 1);
+	for (int i = 0; i < N; i++)
 		assert_memory_equal(hptr(f, buf[i]), expected(f, 16 + 24 * i, LEN), LEN);
-	}
 	assert_no_used(f, 0);
 }

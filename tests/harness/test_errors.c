@@ -120,15 +120,9 @@ static void efbig_in_flight(struct fixture *f, uint64_t limit_sector)
 	}
 	hdrv_publish_batch(&f->h, heads, N);
 	for (unsigned int k = 0; k < N; k++) {
-		uint32_t id, len;
-		unsigned int i;
+		uint32_t len;
+		unsigned int i = wait_one_of(f, heads, seen, N, &len);
 
-		assert_int_equal(hdrv_wait_used(&f->h, &id, &len, WAIT_MS), 0);
-		for (i = 0; i < N && heads[i] != id; i++)
-			;
-		assert_true(i < N);
-		assert_false(seen[i]);
-		seen[i] = true;
 		assert_int_equal(len, 1);
 		assert_int_equal(hdrv_status(&f->h, &r[i]),
 				 i & 1 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
