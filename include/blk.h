@@ -89,6 +89,7 @@ struct blk_req {
 		struct iovec bounce_iov; /* what is left of it to transfer */
 	} be;
 	uint32_t mem_token;              /* pins the mappings the request uses */
+	bool is_device_fault;            /* failed by the device, not the driver */
 	uint16_t slot;                   /* index in the queue's slot array */
 };
 

@@ -13,8 +13,14 @@
  *
  * Each queue reads memory through its own struct iotlb_view, a struct mem
  * with a small lock-free cache.  An invalidation bumps the IOTLB generation;
- * a view that sees a new generation retires its cached regions, and unmaps
- * them once no request it has in flight can still use them.
+ * a view that sees a new generation retires its cached regions.
+ *
+ * What keeps a mapping alive while a request uses it: every request takes a
+ * hold before its chain is translated and releases it when it completes.  A
+ * hold is stamped with the view's epoch, which moves on each time the view
+ * lets go of a region (retired on invalidation, or evicted from the cache).
+ * A retired region is unmapped once every hold stamped at or before its
+ * retirement is released: requests that started later cannot point into it.
  */
 
 #include <pthread.h>
@@ -23,8 +29,10 @@
 
 #include "mem.h"
 
-#define IOTLB_MAX_REGIONS 64
+/* Most regions one device maps at once: a driver cannot make us map without bound. */
+#define IOTLB_MAX_REGIONS 65536
 #define IOTLB_VIEW_CACHE 8
+#define IOTLB_MAX_PINS 4
 
 struct iotlb_region {
 	uint64_t start;          /* first IOVA */
@@ -37,7 +45,8 @@ struct iotlb_region {
 
 /*
  * How regions are fetched: VDUSE's ioctl in the daemon; tests plug in their
- * own.  Returns 0 with *ret_fd (to mmap), offset, range and perm, or -errno.
+ * own.  Returns 0 with *ret_fd (to mmap), offset, range and perm, or -errno:
+ * -EINVAL or -EFAULT when the driver has nothing mapped at @iova.
  */
 typedef int (*iotlb_get_fd_fn)(void *opaque, uint64_t iova, int *ret_fd,
 			       uint64_t *ret_offset, uint64_t *ret_start,
@@ -48,8 +57,9 @@ struct iotlb {
 	uint32_t gen;            /* bumped by every invalidation; atomic */
 	iotlb_get_fd_fn get_fd;
 	void *get_fd_opaque;
-	struct iotlb_region *regions[IOTLB_MAX_REGIONS];
+	struct iotlb_region **regions;   /* grows as the driver maps more */
 	unsigned int nr_regions;
+	unsigned int max_regions;
 	uint64_t nr_maps;        /* mmaps done so far */
 };
 
@@ -63,34 +73,58 @@ void iotlb_exit(struct iotlb *tlb);
 
 /**
  * iotlb_get() - the region holding @iova, with a reference for the caller
- * Returns the region or NULL (-errno in *ret_err) when the driver did not map
- * it (the kernel answers EINVAL) or mmap failed.
+ * Returns the region, or NULL with *ret_err: -EFAULT when the driver did not
+ * map @iova; -ENOSPC (IOTLB_MAX_REGIONS), -ENOMEM or mmap's -errno when the
+ * device could not map what the driver did.
  */
 struct iotlb_region *iotlb_get(struct iotlb *tlb, uint64_t iova, int *ret_err);
 
 /* iotlb_put() - drop a reference; the last one unmaps.  NULL-safe. */
 void iotlb_put(struct iotlb_region *r);
 
+/* A region the view let go of while holds that may use it were live. */
+struct iotlb_retired {
+	struct iotlb_region *region;
+	uint32_t epoch;          /* holds stamped <= epoch may still use it */
+};
+
+/* How many live holds carry one stamp. */
+struct iotlb_hold_count {
+	uint32_t epoch;
+	uint32_t nr;
+};
+
 /* One queue's window on the IOTLB. Used by that queue's thread only. */
 struct iotlb_view {
 	struct mem mem;
 	struct iotlb *tlb;
-	uint32_t gen;
+	uint32_t gen;                    /* IOTLB generation the cache belongs to */
+	uint32_t epoch;                  /* moves each time a region is let go of */
 	struct iotlb_region *cache[IOTLB_VIEW_CACHE];
 	unsigned int nr_cache;
-	struct iotlb_region **retired;   /* invalidated, used by requests in flight */
+	struct iotlb_retired *retired;   /* oldest first */
 	unsigned int nr_retired;
 	unsigned int max_retired;
-	struct iotlb_region *leaked[8];  /* retired when memory ran out: kept to the end */
-	unsigned int nr_leaked;
-	struct iotlb_region *pinned[4];  /* the rings: kept until they are pinned again */
+	struct iotlb_hold_count *holds;  /* live holds by stamp, oldest first */
+	unsigned int nr_hold_counts;
+	unsigned int max_hold_counts;
+	unsigned int nr_held;            /* live holds */
+	struct iotlb_region *pinned[IOTLB_MAX_PINS]; /* the rings: until pinned again */
 	unsigned int nr_pinned;
-	unsigned int nr_held;            /* requests in flight */
+	uint64_t nr_kept;                /* retired with no memory to track them: kept mapped */
 };
 
-void iotlb_view_init(struct iotlb_view *v, struct iotlb *tlb);
+/**
+ * iotlb_view_init() - a queue's view
+ * @max_holds: most requests the queue has in flight at once (its slots)
+ * Returns 0 or -ENOMEM.
+ */
+int iotlb_view_init(struct iotlb_view *v, struct iotlb *tlb, unsigned int max_holds);
 
-/* iotlb_view_exit() - drop every reference the view holds. */
+/* iotlb_view_exit() - drop every reference the view holds; NULL-safe, idempotent. */
 void iotlb_view_exit(struct iotlb_view *v);
+
+/* iotlb_view_nr_retired() - regions retired but still mapped for live holds. */
+unsigned int iotlb_view_nr_retired(const struct iotlb_view *v);
 
 #endif

@@ -13,13 +13,19 @@ extern enum log_level log_max_level;
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Per-call-site state of a rate-limited message (a static). */
+struct log_rate {
+	long last_sec;
+	unsigned long nr_suppressed;
+};
+
 /*
  * log_ratelimited() - true when a message of this call site may be printed.
- * @last_sec: per-call-site state (a static).
  * At most one message per second per call site: a hostile driver cannot
- * flood the log.
+ * flood the log.  *ret_suppressed gets how many were dropped since the last
+ * one printed (the counters in the queue stats keep the full count).
  */
-bool log_ratelimited(long *last_sec);
+bool log_ratelimited(struct log_rate *rl, unsigned long *ret_suppressed);
 
 #define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
@@ -30,11 +36,19 @@ bool log_ratelimited(long *last_sec);
 #define log_debug(...) do { } while (0)
 #endif
 
-#define log_warn_ratelimited(...)                     \
-	do {                                          \
-		static long _last_sec;                \
-		if (log_ratelimited(&_last_sec))      \
-			log_warn(__VA_ARGS__);        \
+#define log_ratelimited_at(level, fmt, ...)                                         \
+	do {                                                                        \
+		static struct log_rate _rl;                                         \
+		unsigned long _nr;                                                  \
+		if (!log_ratelimited(&_rl, &_nr))                                   \
+			break;                                                      \
+		if (_nr)                                                            \
+			log_msg(level, fmt " (and %lu more like it)", ##__VA_ARGS__, _nr); \
+		else                                                                \
+			log_msg(level, fmt, ##__VA_ARGS__);                         \
 	} while (0)
+
+#define log_warn_ratelimited(fmt, ...) log_ratelimited_at(LOG_WARN, fmt, ##__VA_ARGS__)
+#define log_err_ratelimited(fmt, ...) log_ratelimited_at(LOG_ERR, fmt, ##__VA_ARGS__)
 
 #endif

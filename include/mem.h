@@ -23,6 +23,13 @@ enum mem_perm {
 
 struct mem;
 
+/* A range the device accesses in place (a ring). */
+struct mem_range {
+	uint64_t iova;
+	uint64_t len;
+	unsigned int perm;
+};
+
 struct mem_ops {
 	/**
 	 * lookup() - the host address of @iova
@@ -30,12 +37,15 @@ struct mem_ops {
 	 * @iova: the first byte wanted
 	 * @perm: MEM_READ and/or MEM_WRITE, all of which the mapping must grant
 	 * @ret_len: bytes from @iova that are contiguous in host memory
+	 * @ret_err: on failure, why: -EFAULT when the driver did not map @iova
+	 *           or not with @perm (the driver's fault); any other -errno
+	 *           when the device could not reach memory the driver did map
+	 *           (mmap failed, a table is full: the device's fault)
 	 *
-	 * Returns the host pointer, or NULL when @iova is not mapped or not
-	 * mapped with @perm.
+	 * Returns the host pointer, or NULL with *ret_err set.
 	 */
 	void *(*lookup)(struct mem *m, uint64_t iova, unsigned int perm,
-			uint64_t *ret_len);
+			uint64_t *ret_len, int *ret_err);
 	/**
 	 * hold() - optional: keep the current mappings alive for one request
 	 * Returns a token for release().  Mappings the driver removes while a
@@ -51,12 +61,16 @@ struct mem_ops {
 	 */
 	uint32_t (*generation)(struct mem *m);
 	/**
-	 * pin() - optional: keep the regions holding @iovas mapped until the
-	 * next pin() (which replaces these pins) or the end of the space.
-	 * Returns 0, or -EFAULT when one of them is not mapped (nothing is
-	 * pinned then).
+	 * pin() - optional: map @nr ranges, each of which must lie in one host
+	 * mapping, and keep them mapped until the next pin() (which replaces
+	 * these pins) or the end of the space.
+	 * @ret_host: the host address of each range, taken from the very
+	 *            mappings that are pinned (so they cannot go away under it)
+	 * Returns 0, -EFAULT when a range is not mapped as one piece with its
+	 * permission, or another -errno (nothing is pinned then).
 	 */
-	int (*pin)(struct mem *m, const uint64_t *iovas, unsigned int nr);
+	int (*pin)(struct mem *m, const struct mem_range *ranges, unsigned int nr,
+		   void **ret_host);
 };
 
 struct mem {
@@ -75,23 +89,31 @@ struct mem {
  *
  * A range may span several host mappings and then takes several iovecs.
  * Returns 0, -EFAULT when part of the range is unmapped, lacks @perm or wraps
- * around the 64-bit space, or -E2BIG when @iov is full.
+ * around the 64-bit space (the driver's fault), -E2BIG when @iov is full, or
+ * the lookup's own -errno when the device could not map the memory.
  */
 int mem_to_iov(struct mem *m, uint64_t iova, uint64_t len, unsigned int perm,
 	       struct iovec *iov, unsigned int *nr_iov, unsigned int max_iov);
 
 /**
  * mem_read() - copy @len bytes at @iova into @dst (device-readable memory)
- * Returns 0 or -EFAULT.
+ * Returns 0, -EFAULT, or the lookup's -errno (see mem_to_iov()).
  */
 int mem_read(struct mem *m, uint64_t iova, void *dst, uint64_t len);
 
 /**
  * mem_map_contig() - host pointer to a range that must be one host mapping
- * Used for the rings, which are accessed in place.
  * Returns the pointer or NULL.
  */
 void *mem_map_contig(struct mem *m, uint64_t iova, uint64_t len,
 		     unsigned int perm);
+
+/**
+ * mem_pin() - host pointers to ranges accessed in place (the rings)
+ * Through the space's pin() when it has one, so the pointers come from the
+ * pinned mappings; else through lookups.  Returns 0, -EFAULT or -errno.
+ */
+int mem_pin(struct mem *m, const struct mem_range *ranges, unsigned int nr,
+	    void **ret_host);
 
 #endif

@@ -28,7 +28,8 @@ struct blk_queue_stats {
 	uint64_t nr_read_bytes;
 	uint64_t nr_write_bytes;
 	uint64_t nr_io_errors;       /* completed with IOERR or UNSUPP */
-	uint64_t nr_bad_chains;      /* returned with used.len 0 */
+	uint64_t nr_bad_chains;      /* malformed by the driver: returned with used.len 0 */
+	uint64_t nr_device_faults;   /* failed by the device itself: IOERR where possible */
 	uint64_t nr_kicks;
 	uint64_t nr_notifies;
 	uint64_t nr_batches;         /* wakeups that popped at least one chain */
@@ -68,6 +69,7 @@ struct blk_queue {
 	unsigned int nr_pushed;      /* pushed, not yet flushed */
 	struct blk_req **deferred;   /* done while the rings were unmapped */
 	unsigned int nr_deferred;
+	int setup_err;               /* the backend could not start: every request fails */
 	bool is_stop_requested;      /* written by other threads */
 	bool has_reported_broken;
 

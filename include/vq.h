@@ -35,11 +35,13 @@ enum vq_err {
 	VQ_ERR_INDIRECT_LEN,     /* chain: table length 0, not a multiple of 16, or over the limit */
 	VQ_ERR_INDIRECT_NEXT,    /* chain: INDIRECT together with NEXT */
 	VQ_ERR_READ_AFTER_WRITE, /* chain: device-readable descriptor after a writable one */
-	VQ_ERR_TOO_MANY_SEGS,    /* chain: more buffers than the request's iovec list holds */
+	VQ_ERR_TOO_MANY_SEGS,    /* chain: more buffers than the device accepts (vq_accept_chains) */
 	VQ_ERR_COUNT,
 };
 
 const char *vq_err_str(enum vq_err err);
+
+#define VQ_NO_STATUS UINT64_MAX
 
 /* One popped chain: device-readable iovecs first, then device-writable ones. */
 struct vq_elem {
@@ -49,6 +51,8 @@ struct vq_elem {
 	uint64_t out_bytes;
 	uint64_t in_bytes;
 	struct iovec *iov;       /* provided by the caller */
+	uint64_t last_in_iova;   /* IOVA of the last device-writable byte, or VQ_NO_STATUS */
+	int fault;               /* vq_pop() returned -ENOMEM: the device's own -errno */
 };
 
 struct vq {
@@ -64,12 +68,14 @@ struct vq {
 	uint32_t mem_gen;                /* mem generation the ring pointers belong to */
 	uint64_t desc_iova, avail_iova, used_iova;
 	enum vq_err last_err;
-	uint32_t max_indirect;           /* entries in an indirect table */
+	uint32_t max_chain;              /* buffers in one chain (entries of an indirect table) */
 	struct vring_desc *desc;
 	struct vring_avail *avail;
 	struct vring_used *used;
 	struct vring_desc *indirect;     /* scratch: an indirect table copied once */
 	uint64_t nr_bad_chains;          /* chains rejected so far */
+	uint64_t nr_errs[VQ_ERR_COUNT];  /* ... by reason */
+	uint64_t nr_device_faults;       /* chains the device could not translate */
 };
 
 /**
@@ -100,6 +106,16 @@ int vq_remap(struct vq *vq);
 /* vq_mem_moved() - has the mem generation moved since the rings were translated? */
 bool vq_mem_moved(const struct vq *vq);
 
+/**
+ * vq_accept_chains() - the longest chain the device accepts, in buffers
+ * What the device advertised (virtio-blk: seg_max + 2), whatever ring size
+ * the driver chose.  vq_init() accepts the ring size.  Returns 0 or -ENOMEM.
+ */
+int vq_accept_chains(struct vq *vq, uint32_t max_buffers);
+
+/* vq_last_avail_idx() - next avail entry the queue consumes; any thread. */
+uint16_t vq_last_avail_idx(const struct vq *vq);
+
 /* vq_exit() - free what vq_init() allocated; NULL-safe and idempotent. */
 void vq_exit(struct vq *vq);
 
@@ -110,9 +126,14 @@ void vq_exit(struct vq *vq);
  * @max_iov: capacity of @elem->iov
  *
  * Returns 1 with a chain in @elem, 0 when the ring is empty,
- * -EINVAL when the chain at @elem->head is malformed (the caller returns it
- * to the driver with vq_push(head, 0); vq->last_err says why), or -EIO when
- * the ring itself is broken (vq->is_broken is set; stop serving the queue).
+ * -EINVAL when the chain at @elem->head is malformed (the driver's fault: the
+ * caller returns it with vq_push(head, 0); vq->last_err says why), -EIO when
+ * the ring itself is broken (vq->is_broken is set; stop serving the queue),
+ * or -ENOMEM when the chain is well formed but the device could not reach
+ * its buffers (mmap failed, a table is full, more mapping pieces than
+ * @max_iov: the device's fault, errno in @elem->fault).  The caller then
+ * fails the request where the driver looks for the result: the last
+ * writable byte, @elem->last_in_iova.
  * A head outside the table is consumed and skipped: there is nothing to
  * return to the driver.
  */

@@ -26,13 +26,20 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	fprintf(stderr, "vduse-blkd: %s: %s\n", level_names[level], line);
 }
 
-bool log_ratelimited(long *last_sec)
+bool log_ratelimited(struct log_rate *rl, unsigned long *ret_suppressed)
 {
 	struct timespec ts;
+	long last;
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	if (__atomic_load_n(last_sec, __ATOMIC_RELAXED) == ts.tv_sec)
+	last = __atomic_load_n(&rl->last_sec, __ATOMIC_RELAXED);
+	/* One thread wins the second; the others count as suppressed. */
+	if (last == ts.tv_sec ||
+	    !__atomic_compare_exchange_n(&rl->last_sec, &last, ts.tv_sec, false,
+					 __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+		__atomic_add_fetch(&rl->nr_suppressed, 1, __ATOMIC_RELAXED);
 		return false;
-	__atomic_store_n(last_sec, ts.tv_sec, __ATOMIC_RELAXED);
+	}
+	*ret_suppressed = __atomic_exchange_n(&rl->nr_suppressed, 0, __ATOMIC_RELAXED);
 	return true;
 }

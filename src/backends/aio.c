@@ -28,6 +28,7 @@ struct backend_queue {
 	struct iocb *iocbs;            /* one per request slot */
 	struct iocb **pending;         /* prepared, not yet submitted */
 	unsigned int nr_pending;
+	unsigned int nr_submitted;     /* in the io context, not yet reaped */
 	struct blk_req **done;         /* finished outside the io context */
 	unsigned int nr_done;
 	bool has_more_events;          /* io_getevents may have more for us */
@@ -158,6 +159,7 @@ static void submit_pending(struct backend_queue *bq)
 
 		if (r > 0) {
 			first += (unsigned int)r;
+			bq->nr_submitted += (unsigned int)r;
 			continue;
 		}
 		if (r == -EAGAIN || r == 0)
@@ -215,6 +217,7 @@ static int aio_wait(struct backend_queue *bq, struct backend_event *evs, unsigne
 	};
 	struct io_event events[64];
 	unsigned int n = 0;
+	int timeout_ms;
 	uint64_t v;
 
 	submit_pending(bq);
@@ -226,7 +229,12 @@ static int aio_wait(struct backend_queue *bq, struct backend_event *evs, unsigne
 	}
 	if (n || bq->has_more_events)
 		may_block = false;
-	if (poll(pfd, 2, may_block ? -1 : 0) < 0 && errno != EINTR)
+	/*
+	 * io_submit said EAGAIN with nothing of ours in the context: no completion
+	 * will wake us, so look again shortly rather than sleep on the fds.
+	 */
+	timeout_ms = !may_block ? 0 : bq->nr_pending && !bq->nr_submitted ? 10 : -1;
+	if (poll(pfd, 2, timeout_ms) < 0 && errno != EINTR)
 		return -errno;
 	if ((pfd[0].revents & POLLIN) && n < max &&
 	    read(bq->kick_fd, &v, sizeof(v)) == sizeof(v))
@@ -239,6 +247,8 @@ static int aio_wait(struct backend_queue *bq, struct backend_event *evs, unsigne
 		int got = room ? io_getevents(bq->ctx, 0, room, events, &zero) : 0;
 
 		bq->has_more_events = got == room;
+		if (got > 0)
+			bq->nr_submitted -= (unsigned int)got;
 		for (int i = 0; i < got; i++) {
 			struct blk_req *req = events[i].data;
 

@@ -267,7 +267,8 @@ static bool retry_other_way(struct backend_queue *bq, struct blk_req *req)
 {
 	int r;
 
-	if (req->be.error != -EOPNOTSUPP && req->be.error != -EINVAL)
+	/* Only "not supported" steps down: EINVAL is the request's own error. */
+	if (req->be.error != -EOPNOTSUPP)
 		return false;
 	if (req->op == BLK_OP_DISCARD) {
 		req->be.error = 0;   /* no hole punching here: discard is a hint */
@@ -287,10 +288,23 @@ static bool retry_other_way(struct backend_queue *bq, struct blk_req *req)
 		return false;
 	}
 	req->be.error = 0;
+	req->be.done_bytes = 0;
 	r = uring_queue_req(bq, req);
 	if (r < 0 && !req->be.nr_pending)
 		req->be.error = r;
 	return req->be.nr_pending > 0;
+}
+
+/* Did the zero-writing fallback write every byte it was asked for? */
+static bool zero_writes_complete(const struct blk_req *req)
+{
+	uint64_t total = 0;
+
+	if (req->op != BLK_OP_WRITE_ZEROES || req->be.zero_mode != ZERO_WRITE)
+		return true;
+	for (unsigned int i = 0; i < req->nr_segs; i++)
+		total += req->segs[i].len_bytes;
+	return req->be.done_bytes == total;
 }
 
 /*
@@ -323,11 +337,16 @@ static bool complete_op(struct backend_queue *bq, struct blk_req *req, int res)
 		res = -EIO;   /* end of file inside the device: the image shrank */
 	} else if (res == -ECANCELED) {
 		res = 0;      /* a linked operation whose predecessor failed: that error counts */
+	} else if (req->op == BLK_OP_WRITE_ZEROES && res > 0) {
+		req->be.done_bytes += (uint64_t)res;   /* a chunk of zeroes written */
+		res = 0;
 	}
 	if (res < 0 && req->be.error == 0)
 		req->be.error = res;
 	if (req->be.nr_pending)
 		return false;
+	if (req->be.error == 0 && !zero_writes_complete(req))
+		req->be.error = -EIO;   /* a short write left part of the range unzeroed */
 	if (retry_other_way(bq, req))
 		return false;
 	image_bounce_end(req, req->be.error);

@@ -82,7 +82,8 @@ int zero_range_sync(const struct image *img, struct zero_buf *z, enum zero_mode 
 		default:
 			return write_zeroes(img, z, off, len);
 		}
-		if (r != -EOPNOTSUPP && r != -EINVAL)
+		/* Only "not supported" steps down; EINVAL is a real error (a misaligned range). */
+		if (r != -EOPNOTSUPP)
 			return r;
 		(*mode)++;
 	}

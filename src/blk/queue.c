@@ -45,7 +45,11 @@ int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *de
 	q->kick_fd = kick_fd;
 	q->notify = notify;
 	q->notify_opaque = notify_opaque;
-	q->iov_per_req = blk_iov_per_req(ring->num);
+	/* Accept what we advertised (seg_max), whatever ring size the driver chose. */
+	r = vq_accept_chains(&q->vq, blk_seg_max(dev->queue_size) + 2);
+	if (r < 0)
+		goto fail;
+	q->iov_per_req = blk_iov_per_req(dev->queue_size);
 	q->slots = calloc(num, sizeof(*q->slots));
 	q->iovs = calloc((size_t)num * q->iov_per_req, sizeof(*q->iovs));
 	q->free_slots = calloc(num, sizeof(*q->free_slots));
@@ -102,12 +106,22 @@ static void queue_broken(struct blk_queue *q, const char *why)
 	q->has_reported_broken = true;
 }
 
+static uint32_t queue_mem_hold(struct blk_queue *q)
+{
+	return q->vq.mem->ops->hold ? q->vq.mem->ops->hold(q->vq.mem) : 0;
+}
+
+static void queue_mem_release(struct blk_queue *q, uint32_t token)
+{
+	if (q->vq.mem->ops->release)
+		q->vq.mem->ops->release(q->vq.mem, token);
+}
+
 static void queue_req_release(struct blk_queue *q, struct blk_req *req)
 {
 	flip_head(q, req->elem.head);
 	q->nr_inflight--;
-	if (q->vq.mem->ops->release)
-		q->vq.mem->ops->release(q->vq.mem, req->mem_token);
+	queue_mem_release(q, req->mem_token);
 	q->free_slots[q->nr_free++] = req->slot;
 }
 
@@ -130,7 +144,7 @@ static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res
 			q->stats.nr_read_bytes += req->data_bytes;
 		else if (req->op == BLK_OP_WRITE)
 			q->stats.nr_write_bytes += req->data_bytes;
-	} else {
+	} else if (!req->is_device_fault) {
 		q->stats.nr_bad_chains++;
 	}
 	q->stats.nr_reqs++;
@@ -172,14 +186,44 @@ static bool queue_follow_mem(struct blk_queue *q)
 	return true;
 }
 
-/* The one place a request becomes in flight. */
-static void queue_req_start(struct blk_queue *q, struct blk_req *req)
+/*
+ * The device failed the request itself (it could not reach the buffers, or
+ * its backend could not start): the driver must see IOERR, so it goes where
+ * the driver reads the status, the last writable byte, when that is in reach.
+ */
+static void queue_req_fail(struct blk_queue *q, struct blk_req *req, int err)
+{
+	struct iovec iov;
+	unsigned int nr = 0;
+
+	q->stats.nr_device_faults++;
+	req->is_device_fault = true;
+	req->op = BLK_OP_NONE;
+	req->status = VIRTIO_BLK_S_IOERR;
+	req->in_len = 1;
+	req->status_ptr = NULL;
+	if (req->elem.last_in_iova != VQ_NO_STATUS &&
+	    mem_to_iov(q->vq.mem, req->elem.last_in_iova, 1, MEM_WRITE, &iov, &nr, 1) == 0)
+		req->status_ptr = iov.iov_base;
+	log_err_ratelimited("queue %u: head %u failed by the device (%s); %s", q->index,
+			    req->elem.head, strerror(-err),
+			    req->status_ptr ? "the driver gets IOERR" :
+			    "its status byte is out of reach too: returned with used.len 0");
+	queue_req_complete(q, req, 0);
+}
+
+/* The one place a request becomes in flight; its memory hold is already taken. */
+static void queue_req_start(struct blk_queue *q, struct blk_req *req, int pop_result)
 {
 	int r;
 
 	flip_head(q, req->elem.head);
 	q->nr_inflight++;
-	req->mem_token = q->vq.mem->ops->hold ? q->vq.mem->ops->hold(q->vq.mem) : 0;
+	req->is_device_fault = false;
+	if (pop_result < 0) {
+		queue_req_fail(q, req, req->elem.fault);
+		return;
+	}
 	r = blk_req_parse(q->dev, req);
 	if (r < 0) {
 		log_warn_ratelimited("queue %u: request without room for header or status",
@@ -189,6 +233,10 @@ static void queue_req_start(struct blk_queue *q, struct blk_req *req)
 	}
 	if (req->op == BLK_OP_NONE) {
 		queue_req_complete(q, req, 0);
+		return;
+	}
+	if (q->setup_err) {
+		queue_req_fail(q, req, q->setup_err);
 		return;
 	}
 	log_debug("queue %u: head %u start: op %d offset %llu bytes %llu", q->index,
@@ -215,7 +263,11 @@ static unsigned int queue_pop_all(struct blk_queue *q)
 			break;
 		}
 		req = &q->slots[q->free_slots[q->nr_free - 1]];
+		/* Hold before translating: an IOTLB update mid-chain must not unmap it. */
+		req->mem_token = queue_mem_hold(q);
 		r = vq_pop(&q->vq, &req->elem, q->iov_per_req);
+		if (r == 0 || r == -EIO || (r != -EINVAL && test_head(q, req->elem.head)))
+			queue_mem_release(q, req->mem_token);
 		if (r == 0)
 			break;
 		if (r == -EIO) {
@@ -223,6 +275,8 @@ static unsigned int queue_pop_all(struct blk_queue *q)
 			break;
 		}
 		if (test_head(q, req->elem.head)) {
+			if (r == -EINVAL)
+				queue_mem_release(q, req->mem_token);
 			queue_broken(q, "head already in flight");
 			break;
 		}
@@ -232,11 +286,12 @@ static unsigned int queue_pop_all(struct blk_queue *q)
 			q->stats.nr_bad_chains++;
 			vq_push(&q->vq, req->elem.head, 0);
 			q->nr_pushed++;
+			queue_mem_release(q, req->mem_token);
 			continue;
 		}
 		q->nr_free--;
 		nr++;
-		queue_req_start(q, req);
+		queue_req_start(q, req, r);
 	}
 	return nr;
 }
@@ -273,8 +328,16 @@ int blk_queue_run(struct blk_queue *q)
 	int r;
 
 	r = q->be->queue_init(q->img, q->kick_fd, q->vq.num, &q->bq);
-	if (r < 0)
-		return r;
+	if (r < 0) {
+		/* Serve the ring all the same, failing each request: a silent queue hangs the disk. */
+		log_err("queue %u: backend %s could not start: %s; every request fails with IOERR",
+			q->index, q->be->name, strerror(-r));
+		q->setup_err = r;
+		q->be = &backend_null;
+		r = q->be->queue_init(q->img, q->kick_fd, q->vq.num, &q->bq);
+		if (r < 0)
+			return r;
+	}
 	for (;;) {
 		if (__atomic_load_n(&q->is_stop_requested, __ATOMIC_ACQUIRE))
 			is_stopping = true;

@@ -57,6 +57,9 @@ static int parse_rw(const struct blk_dev *dev, struct blk_req *req, bool is_writ
 	}
 	if (bytes % BLK_SECTOR_SIZE)
 		return answer_now(req, VIRTIO_BLK_S_IOERR);
+	/* used.len is 32 bits: a READ must be able to say how much it wrote. */
+	if (!is_write && e->in_bytes > UINT32_MAX)
+		return answer_now(req, VIRTIO_BLK_S_IOERR);
 	if (!range_ok(dev, sector, bytes >> BLK_SECTOR_SHIFT))
 		return answer_now(req, VIRTIO_BLK_S_IOERR);
 	if (is_write && dev->is_readonly)
@@ -85,8 +88,10 @@ static int parse_dwz(const struct blk_dev *dev, struct blk_req *req, bool is_dis
 	    payload / sizeof(struct virtio_blk_discard_write_zeroes) > BLK_MAX_DWZ_SEG)
 		return answer_now(req, VIRTIO_BLK_S_UNSUPP);
 
-	req->nr_segs = payload / sizeof(struct virtio_blk_discard_write_zeroes);
-	for (unsigned int i = 0; i < req->nr_segs; i++) {
+	unsigned int nr = payload / sizeof(struct virtio_blk_discard_write_zeroes);
+
+	req->nr_segs = 0;
+	for (unsigned int i = 0; i < nr; i++) {
 		struct virtio_blk_discard_write_zeroes s;
 		uint64_t sector;
 		uint32_t nr_sectors, flags;
@@ -101,10 +106,17 @@ static int parse_dwz(const struct blk_dev *dev, struct blk_req *req, bool is_dis
 			return answer_now(req, VIRTIO_BLK_S_UNSUPP);
 		if (nr_sectors > BLK_MAX_DWZ_SECTORS || !range_ok(dev, sector, nr_sectors))
 			return answer_now(req, VIRTIO_BLK_S_IOERR);
-		req->segs[i].offset_bytes = sector << BLK_SECTOR_SHIFT;
-		req->segs[i].len_bytes = (uint64_t)nr_sectors << BLK_SECTOR_SHIFT;
-		req->segs[i].is_unmap = flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
+		/* An empty segment asks for nothing; a backend would call it EINVAL. */
+		if (nr_sectors == 0)
+			continue;
+		req->segs[req->nr_segs++] = (struct blk_dwz_seg){
+			.offset_bytes = sector << BLK_SECTOR_SHIFT,
+			.len_bytes = (uint64_t)nr_sectors << BLK_SECTOR_SHIFT,
+			.is_unmap = flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP,
+		};
 	}
+	if (req->nr_segs == 0)
+		return answer_now(req, VIRTIO_BLK_S_OK);
 	req->op = is_discard ? BLK_OP_DISCARD : BLK_OP_WRITE_ZEROES;
 	return 0;
 }

@@ -195,6 +195,9 @@ static int handle_status(struct vduse_dev *dev, uint8_t status)
 		vduse_dev_stop_queues(dev);
 		iotlb_invalidate(&dev->iotlb, 0, UINT64_MAX);
 		dev->driver_features = 0;
+		/* A reset rings start from 0: GET_VQ_STATE must not report the old index. */
+		for (uint16_t i = 0; i < dev->nr_queues; i++)
+			dev->queues[i].last_avail_idx = 0;
 	} else if ((status & VIRTIO_CONFIG_S_DRIVER_OK) &&
 		   !(dev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
 		if (ioctl(dev->fd, VDUSE_DEV_GET_FEATURES, &dev->driver_features) < 0)
@@ -246,7 +249,8 @@ int vduse_dev_handle_msg(struct vduse_dev *dev)
 	resp.result = r < 0 ? VDUSE_REQ_RESULT_FAILED : VDUSE_REQ_RESULT_OK;
 	dev->last_msg_error = r;
 	dev->last_msg_type = req.type;
-	if (write(dev->fd, &resp, sizeof(resp)) != sizeof(resp))
+	n = write(dev->fd, &resp, sizeof(resp));
+	if (n < 0)
 		return -errno;
-	return 0;
+	return n == sizeof(resp) ? 0 : -EIO;   /* a short write sets no errno */
 }

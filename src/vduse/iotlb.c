@@ -48,12 +48,14 @@ static struct iotlb_region *map_region(struct iotlb *tlb, uint64_t iova, int *re
 	void *p;
 
 	*ret_err = tlb->get_fd(tlb->get_fd_opaque, iova, &fd, &offset, &start, &last, &perm);
+	if (*ret_err == -EINVAL || *ret_err == -EFAULT)
+		*ret_err = -EFAULT;      /* nothing mapped there: the driver's fault */
 	if (*ret_err < 0)
 		return NULL;
 	if (last < start || start > iova || last < iova || last - start == UINT64_MAX ||
 	    last - start + 1 > SIZE_MAX) {
 		close(fd);
-		*ret_err = -EINVAL;
+		*ret_err = -EIO;
 		return NULL;
 	}
 	len = last - start + 1;
@@ -80,6 +82,27 @@ static struct iotlb_region *map_region(struct iotlb *tlb, uint64_t iova, int *re
 	return r;
 }
 
+/* Room for one more region; called with tlb->lock held. */
+static int reserve_region(struct iotlb *tlb)
+{
+	struct iotlb_region **grown;
+	unsigned int max;
+
+	if (tlb->nr_regions < tlb->max_regions)
+		return 0;
+	if (tlb->max_regions == IOTLB_MAX_REGIONS)
+		return -ENOSPC;
+	max = tlb->max_regions ? 2 * tlb->max_regions : 16;
+	if (max > IOTLB_MAX_REGIONS)
+		max = IOTLB_MAX_REGIONS;
+	grown = realloc(tlb->regions, max * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	tlb->regions = grown;
+	tlb->max_regions = max;
+	return 0;
+}
+
 struct iotlb_region *iotlb_get(struct iotlb *tlb, uint64_t iova, int *ret_err)
 {
 	struct iotlb_region *r = NULL;
@@ -92,10 +115,9 @@ struct iotlb_region *iotlb_get(struct iotlb *tlb, uint64_t iova, int *ret_err)
 			goto out;
 		}
 	}
-	if (tlb->nr_regions == IOTLB_MAX_REGIONS) {
-		*ret_err = -ENOSPC;
+	*ret_err = reserve_region(tlb);
+	if (*ret_err < 0)
 		goto out;
-	}
 	r = map_region(tlb, iova, ret_err);
 	if (r)
 		tlb->regions[tlb->nr_regions++] = get_ref(r);
@@ -126,40 +148,60 @@ void iotlb_invalidate(struct iotlb *tlb, uint64_t start, uint64_t last)
 void iotlb_exit(struct iotlb *tlb)
 {
 	iotlb_invalidate(tlb, 0, UINT64_MAX);
+	free(tlb->regions);
+	tlb->regions = NULL;
+	tlb->max_regions = 0;
 	pthread_mutex_destroy(&tlb->lock);
 }
 
 /* --- per-queue view ------------------------------------------------------- */
 
-static void view_release_retired(struct iotlb_view *v)
+/* The oldest stamp a live hold carries; only meaningful while nr_held > 0. */
+static uint32_t oldest_hold(const struct iotlb_view *v)
 {
-	while (v->nr_retired)
-		iotlb_put(v->retired[--v->nr_retired]);
+	return v->holds[0].epoch;
 }
 
+/* Unmap (drop our reference to) every retired region no live hold can use. */
+static void view_drop_retired(struct iotlb_view *v)
+{
+	unsigned int n = 0;
+
+	while (n < v->nr_retired &&
+	       (v->nr_held == 0 || (int32_t)(v->retired[n].epoch - oldest_hold(v)) < 0))
+		iotlb_put(v->retired[n++].region);
+	if (!n)
+		return;
+	v->nr_retired -= n;
+	memmove(v->retired, v->retired + n, v->nr_retired * sizeof(*v->retired));
+}
+
+/*
+ * Let go of @r.  Holds stamped with the current epoch may point into it, so
+ * it stays mapped until they end; later holds get a new stamp.
+ */
 static void view_retire(struct iotlb_view *v, struct iotlb_region *r)
 {
-	struct iotlb_region **grown;
+	struct iotlb_retired *grown;
 
 	if (v->nr_held == 0) {
 		iotlb_put(r);
 		return;
 	}
-	/* Requests in flight may still use it: unmap when they are done. */
 	if (v->nr_retired == v->max_retired) {
-		unsigned int max = v->max_retired ? 2 * v->max_retired : 8;
+		unsigned int max = 2 * v->max_retired;
 
 		grown = realloc(v->retired, max * sizeof(*grown));
 		if (!grown) {
-			/* Cannot defer: keep the mapping for the queue's life. */
-			if (v->nr_leaked < ARRAY_SIZE(v->leaked))
-				v->leaked[v->nr_leaked++] = r;
+			/* Cannot track it: keep it mapped for good rather than unmap it under a request. */
+			v->nr_kept++;
 			return;
 		}
 		v->retired = grown;
 		v->max_retired = max;
 	}
-	v->retired[v->nr_retired++] = r;
+	v->retired[v->nr_retired++] = (struct iotlb_retired){ .region = r, .epoch = v->epoch };
+	v->epoch++;
 }
 
 static void view_sync(struct iotlb_view *v)
@@ -173,11 +215,11 @@ static void view_sync(struct iotlb_view *v)
 		view_retire(v, v->cache[--v->nr_cache]);
 }
 
-static void *view_lookup(struct mem *m, uint64_t iova, unsigned int perm, uint64_t *ret_len)
+static void *view_lookup(struct mem *m, uint64_t iova, unsigned int perm, uint64_t *ret_len,
+			 int *ret_err)
 {
 	struct iotlb_view *v = container_of(m, struct iotlb_view, mem);
 	struct iotlb_region *r = NULL;
-	int err;
 
 	view_sync(v);
 	for (unsigned int i = 0; i < v->nr_cache; i++) {
@@ -187,15 +229,20 @@ static void *view_lookup(struct mem *m, uint64_t iova, unsigned int perm, uint64
 		}
 	}
 	if (!r) {
-		r = iotlb_get(v->tlb, iova, &err);
+		r = iotlb_get(v->tlb, iova, ret_err);
 		if (!r)
 			return NULL;
-		if (v->nr_cache == IOTLB_VIEW_CACHE)
-			view_retire(v, v->cache[--v->nr_cache]);
+		if (v->nr_cache == IOTLB_VIEW_CACHE) {
+			/* Evict the oldest entry. */
+			view_retire(v, v->cache[0]);
+			memmove(v->cache, v->cache + 1, --v->nr_cache * sizeof(v->cache[0]));
+		}
 		v->cache[v->nr_cache++] = r;
 	}
-	if ((r->perm & perm) != perm)
+	if ((r->perm & perm) != perm) {
+		*ret_err = -EFAULT;
 		return NULL;
+	}
 	*ret_len = r->last - iova + 1;
 	return r->host + (iova - r->start);
 }
@@ -203,18 +250,35 @@ static void *view_lookup(struct mem *m, uint64_t iova, unsigned int perm, uint64
 static uint32_t view_hold(struct mem *m)
 {
 	struct iotlb_view *v = container_of(m, struct iotlb_view, mem);
+	struct iotlb_hold_count *last = v->nr_hold_counts ? &v->holds[v->nr_hold_counts - 1] : NULL;
 
+	/* Counting a hold under an older stamp only keeps regions longer: safe when full. */
+	if (last && (last->epoch == v->epoch || v->nr_hold_counts == v->max_hold_counts))
+		last->nr++;
+	else
+		v->holds[v->nr_hold_counts++] = (struct iotlb_hold_count){ .epoch = v->epoch, .nr = 1 };
 	v->nr_held++;
-	return 0;
+	return v->epoch;
 }
 
 static void view_release(struct mem *m, uint32_t token)
 {
 	struct iotlb_view *v = container_of(m, struct iotlb_view, mem);
+	unsigned int i = v->nr_hold_counts;
 
-	(void)token;
-	if (--v->nr_held == 0)
-		view_release_retired(v);
+	/* The newest count stamped at or before @token holds it (see view_hold()). */
+	while (i > 1 && (int32_t)(v->holds[i - 1].epoch - token) > 0)
+		i--;
+	if (i == 0)
+		return;
+	i--;
+	v->nr_held--;
+	if (--v->holds[i].nr)
+		return;
+	v->nr_hold_counts--;
+	memmove(&v->holds[i], &v->holds[i + 1], (v->nr_hold_counts - i) * sizeof(*v->holds));
+	if (i == 0)
+		view_drop_retired(v);
 }
 
 static uint32_t view_generation(struct mem *m)
@@ -230,28 +294,40 @@ static void view_unpin(struct iotlb_view *v)
 		iotlb_put(v->pinned[--v->nr_pinned]);
 }
 
-static int view_pin(struct mem *m, const uint64_t *iovas, unsigned int nr)
+static int view_pin(struct mem *m, const struct mem_range *ranges, unsigned int nr,
+		    void **ret_host)
 {
 	struct iotlb_view *v = container_of(m, struct iotlb_view, mem);
-	struct iotlb_region *got[ARRAY_SIZE(v->pinned)];
+	struct iotlb_region *got[IOTLB_MAX_PINS];
+	unsigned int i;
 	int err = 0;
 
-	if (nr > ARRAY_SIZE(v->pinned))
+	if (nr > IOTLB_MAX_PINS)
 		return -E2BIG;
-	for (unsigned int i = 0; i < nr; i++) {
-		got[i] = iotlb_get(v->tlb, iovas[i], &err);
-		if (!got[i]) {
-			while (i)
-				iotlb_put(got[--i]);
-			view_unpin(v);
-			return -EFAULT;
+	for (i = 0; i < nr; i++) {
+		const struct mem_range *rg = &ranges[i];
+
+		got[i] = iotlb_get(v->tlb, rg->iova, &err);
+		if (!got[i])
+			goto fail;
+		/* The pointer comes from the region we keep: it cannot be unmapped under us. */
+		if ((got[i]->perm & rg->perm) != rg->perm || got[i]->last - rg->iova < rg->len - 1) {
+			err = -EFAULT;
+			i++;
+			goto fail;
 		}
+		ret_host[i] = got[i]->host + (rg->iova - got[i]->start);
 	}
 	/* New pins first, then the old ones go: a region in both stays mapped. */
 	view_unpin(v);
 	memcpy(v->pinned, got, nr * sizeof(got[0]));
 	v->nr_pinned = nr;
 	return 0;
+fail:
+	while (i)
+		iotlb_put(got[--i]);
+	view_unpin(v);
+	return err;
 }
 
 static const struct mem_ops iotlb_view_ops = {
@@ -262,12 +338,29 @@ static const struct mem_ops iotlb_view_ops = {
 	.pin = view_pin,
 };
 
-void iotlb_view_init(struct iotlb_view *v, struct iotlb *tlb)
+int iotlb_view_init(struct iotlb_view *v, struct iotlb *tlb, unsigned int max_holds)
 {
 	memset(v, 0, sizeof(*v));
 	v->mem.ops = &iotlb_view_ops;
+	/* One count per live hold at worst, plus the hold of a pop in progress. */
+	v->max_hold_counts = max_holds + 1;
+	v->holds = calloc(v->max_hold_counts, sizeof(*v->holds));
+	v->max_retired = 4 * IOTLB_VIEW_CACHE;
+	v->retired = calloc(v->max_retired, sizeof(*v->retired));
+	if (!v->holds || !v->retired) {
+		free(v->holds);
+		free(v->retired);
+		memset(v, 0, sizeof(*v));
+		return -ENOMEM;
+	}
 	v->tlb = tlb;
 	v->gen = __atomic_load_n(&tlb->gen, __ATOMIC_ACQUIRE);
+	return 0;
+}
+
+unsigned int iotlb_view_nr_retired(const struct iotlb_view *v)
+{
+	return v->nr_retired;
 }
 
 void iotlb_view_exit(struct iotlb_view *v)
@@ -276,12 +369,13 @@ void iotlb_view_exit(struct iotlb_view *v)
 		return;
 	while (v->nr_cache)
 		iotlb_put(v->cache[--v->nr_cache]);
-	view_release_retired(v);
+	v->nr_held = 0;
+	v->nr_hold_counts = 0;
+	view_drop_retired(v);
 	free(v->retired);
+	free(v->holds);
 	v->retired = NULL;
-	v->max_retired = 0;
-	while (v->nr_leaked)
-		iotlb_put(v->leaked[--v->nr_leaked]);
+	v->holds = NULL;
 	view_unpin(v);
 	v->tlb = NULL;
 }

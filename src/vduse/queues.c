@@ -74,7 +74,9 @@ static int queue_start(struct vduse_queue *vq)
 	vq->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (vq->kick_fd < 0)
 		return -errno;
-	iotlb_view_init(&vq->view, &dev->iotlb);
+	r = iotlb_view_init(&vq->view, &dev->iotlb, info.num);
+	if (r < 0)
+		goto fail;
 	ring = (struct blk_queue_ring){
 		.num = (uint16_t)info.num,
 		.desc_iova = info.desc_addr,
@@ -113,7 +115,7 @@ static void queue_stop(struct vduse_queue *vq)
 	blk_queue_stop(&vq->q);
 	pthread_join(vq->thread, NULL);
 	vq->is_running = false;
-	vq->last_avail_idx = vq->q.vq.last_avail_idx;
+	vq->last_avail_idx = vq_last_avail_idx(&vq->q.vq);
 	set_kickfd(vq, VDUSE_EVENTFD_DEASSIGN);
 	queue_teardown(vq);
 }
@@ -143,6 +145,6 @@ void vduse_dev_stop_queues(struct vduse_dev *dev)
 uint16_t vduse_queue_avail_index(struct vduse_queue *vq)
 {
 	if (vq->is_running)
-		return __atomic_load_n(&vq->q.vq.last_avail_idx, __ATOMIC_RELAXED);
+		return vq_last_avail_idx(&vq->q.vq);
 	return vq->last_avail_idx;
 }

@@ -15,9 +15,12 @@ int mem_to_iov(struct mem *m, uint64_t iova, uint64_t len, unsigned int perm,
 		return -EFAULT;
 	while (len) {
 		uint64_t avail;
-		void *p = m->ops->lookup(m, iova, perm, &avail);
+		int err = -EFAULT;
+		void *p = m->ops->lookup(m, iova, perm, &avail, &err);
 
-		if (!p || !avail)
+		if (!p)
+			return err < 0 ? err : -EFAULT;
+		if (!avail)
 			return -EFAULT;
 		if (n == max_iov)
 			return -E2BIG;
@@ -42,9 +45,12 @@ int mem_read(struct mem *m, uint64_t iova, void *dst, uint64_t len)
 		return -EFAULT;
 	while (len) {
 		uint64_t avail;
-		const void *p = m->ops->lookup(m, iova, MEM_READ, &avail);
+		int err = -EFAULT;
+		const void *p = m->ops->lookup(m, iova, MEM_READ, &avail, &err);
 
-		if (!p || !avail)
+		if (!p)
+			return err < 0 ? err : -EFAULT;
+		if (!avail)
 			return -EFAULT;
 		if (avail > len)
 			avail = len;
@@ -60,12 +66,31 @@ void *mem_map_contig(struct mem *m, uint64_t iova, uint64_t len,
 		     unsigned int perm)
 {
 	uint64_t avail, end;
+	int err;
 	void *p;
 
 	if (!len || __builtin_add_overflow(iova, len - 1, &end))
 		return NULL;
-	p = m->ops->lookup(m, iova, perm, &avail);
+	p = m->ops->lookup(m, iova, perm, &avail, &err);
 	if (!p || avail < len)
 		return NULL;
 	return p;
+}
+
+int mem_pin(struct mem *m, const struct mem_range *ranges, unsigned int nr,
+	    void **ret_host)
+{
+	uint64_t end;
+
+	for (unsigned int i = 0; i < nr; i++)
+		if (!ranges[i].len || __builtin_add_overflow(ranges[i].iova, ranges[i].len - 1, &end))
+			return -EFAULT;
+	if (m->ops->pin)
+		return m->ops->pin(m, ranges, nr, ret_host);
+	for (unsigned int i = 0; i < nr; i++) {
+		ret_host[i] = mem_map_contig(m, ranges[i].iova, ranges[i].len, ranges[i].perm);
+		if (!ret_host[i])
+			return -EFAULT;
+	}
+	return 0;
 }

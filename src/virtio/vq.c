@@ -61,26 +61,23 @@ bool vq_mem_moved(const struct vq *vq)
 
 int vq_remap(struct vq *vq)
 {
-	const uint64_t iovas[3] = { vq->desc_iova, vq->avail_iova, vq->used_iova };
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
+	const struct mem_range rings[3] = {
+		{ vq->desc_iova, 16ULL * vq->num, MEM_READ },
+		{ vq->avail_iova, 6ULL + 2ULL * vq->num, MEM_READ },
+		{ vq->used_iova, 6ULL + 8ULL * vq->num, MEM_WRITE },
+	};
+	void *host[3];
 
 	vq->mem_gen = mem_generation(vq->mem);
 	vq->is_unmapped = true;
-	/* The rings are read in place: keep their memory mapped until they move. */
-	if (vq->mem->ops->pin && vq->mem->ops->pin(vq->mem, iovas, 3) < 0)
+	/* The rings are read in place: the pointers come from the pinned mappings. */
+	if (mem_pin(vq->mem, rings, 3, host) < 0)
 		return -EFAULT;
-	desc = mem_map_contig(vq->mem, vq->desc_iova, 16ULL * vq->num, MEM_READ);
-	avail = mem_map_contig(vq->mem, vq->avail_iova, 6ULL + 2ULL * vq->num, MEM_READ);
-	used = mem_map_contig(vq->mem, vq->used_iova, 6ULL + 8ULL * vq->num, MEM_WRITE);
-	if (!desc || !avail || !used)
+	if ((uintptr_t)host[0] % 16 || (uintptr_t)host[1] % 2 || (uintptr_t)host[2] % 4)
 		return -EFAULT;
-	if ((uintptr_t)desc % 16 || (uintptr_t)avail % 2 || (uintptr_t)used % 4)
-		return -EFAULT;
-	vq->desc = desc;
-	vq->avail = avail;
-	vq->used = used;
+	vq->desc = host[0];
+	vq->avail = host[1];
+	vq->used = host[2];
 	vq->is_unmapped = false;
 	return 0;
 }
@@ -106,16 +103,41 @@ int vq_init(struct vq *vq, struct mem *mem, uint16_t num, uint64_t desc_iova,
 	r = vq_remap(vq);
 	if (r < 0)
 		return r;
-	/* Linux never builds tables larger than the queue (seg_max + 2 entries). */
-	vq->max_indirect = num;
-	vq->indirect = calloc(vq->max_indirect, sizeof(*vq->indirect));
-	if (!vq->indirect)
-		return -ENOMEM;
+	r = vq_accept_chains(vq, num);
+	if (r < 0)
+		return r;
 	vq->last_avail_idx = last_avail_idx;
 	vq->used_idx = le16toh(__atomic_load_n(&vq->used->idx, __ATOMIC_RELAXED));
 	vq->signalled_used = vq->used_idx;
 	vq->is_signalled_used_valid = false;
 	return 0;
+}
+
+int vq_accept_chains(struct vq *vq, uint32_t max_buffers)
+{
+	struct vring_desc *table;
+
+	if (max_buffers == 0)
+		return -EINVAL;
+	table = calloc(max_buffers, sizeof(*table));
+	if (!table)
+		return -ENOMEM;
+	free(vq->indirect);
+	vq->indirect = table;
+	vq->max_chain = max_buffers;
+	return 0;
+}
+
+uint16_t vq_last_avail_idx(const struct vq *vq)
+{
+	return __atomic_load_n(&vq->last_avail_idx, __ATOMIC_RELAXED);
+}
+
+/* Only the queue's thread writes it; GET_VQ_STATE reads it from another. */
+static void consume_avail(struct vq *vq)
+{
+	__atomic_store_n(&vq->last_avail_idx, (uint16_t)(vq->last_avail_idx + 1),
+			 __ATOMIC_RELAXED);
 }
 
 void vq_exit(struct vq *vq)
@@ -141,33 +163,49 @@ static int chain_error(struct vq *vq, enum vq_err err)
 {
 	vq->last_err = err;
 	vq->nr_bad_chains++;
+	vq->nr_errs[err]++;
 	return -EINVAL;
 }
 
-/* Copy the indirect table described by @d into vq->indirect; returns its entry count or -EINVAL. */
+/*
+ * Copy the indirect table described by @d into vq->indirect.  Returns 0 with
+ * its entry count, -EINVAL (malformed), or the device's own -errno.
+ */
 static int load_indirect(struct vq *vq, const struct vring_desc *d, uint32_t *ret_size)
 {
 	uint64_t addr = le64toh(d->addr);
 	uint32_t len = le32toh(d->len);
 	uint64_t end;
+	int r;
 
 	if (len == 0 || len % sizeof(struct vring_desc) ||
-	    len / sizeof(struct vring_desc) > vq->max_indirect)
+	    len / sizeof(struct vring_desc) > vq->max_chain)
 		return chain_error(vq, VQ_ERR_INDIRECT_LEN);
 	if (__builtin_add_overflow(addr, (uint64_t)len, &end))
 		return chain_error(vq, VQ_ERR_ADDR_OVERFLOW);
-	if (mem_read(vq->mem, addr, vq->indirect, len) < 0)
+	r = mem_read(vq->mem, addr, vq->indirect, len);
+	if (r == -EFAULT)
 		return chain_error(vq, VQ_ERR_FAULT);
+	if (r < 0)
+		return r;
 	*ret_size = len / sizeof(struct vring_desc);
 	return 0;
+}
+
+/* The chain is sound but the device could not reach it. */
+static int device_fault(struct vq *vq, struct vq_elem *elem, int err)
+{
+	elem->fault = err;
+	vq->nr_device_faults++;
+	return -ENOMEM;
 }
 
 int vq_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov)
 {
 	const struct vring_desc *table = vq->desc;
-	uint32_t table_size = vq->num, seen = 0;
+	uint32_t table_size = vq->num, seen = 0, nr_bufs = 0;
 	unsigned int nr_iov = 0;
-	bool is_indirect = false;
+	bool is_indirect = false, has_write = false;
 	uint16_t avail_idx, head, i;
 	int r;
 
@@ -179,22 +217,26 @@ int vq_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov)
 			return 0;
 		if ((uint16_t)(avail_idx - vq->last_avail_idx) > vq->num) {
 			vq->last_err = VQ_ERR_AVAIL_IDX;
+			vq->nr_errs[VQ_ERR_AVAIL_IDX]++;
 			vq->is_broken = true;
 			return -EIO;
 		}
 		head = le16toh(__atomic_load_n(&vq->avail->ring[vq->last_avail_idx % vq->num],
 					       __ATOMIC_RELAXED));
-		vq->last_avail_idx++;
+		consume_avail(vq);
 		if (head < vq->num)
 			break;
 		/* Nothing can be returned for a head we cannot name: skip it. */
 		vq->last_err = VQ_ERR_HEAD_RANGE;
+		vq->nr_errs[VQ_ERR_HEAD_RANGE]++;
 		vq->nr_bad_chains++;
 	}
 
 	elem->head = head;
 	elem->nr_out = elem->nr_in = 0;
 	elem->out_bytes = elem->in_bytes = 0;
+	elem->last_in_iova = VQ_NO_STATUS;
+	elem->fault = 0;
 	i = head;
 	for (;;) {
 		struct vring_desc d;
@@ -216,8 +258,10 @@ int vq_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov)
 			if (flags & VRING_DESC_F_NEXT)
 				return chain_error(vq, VQ_ERR_INDIRECT_NEXT);
 			r = load_indirect(vq, &d, &table_size);
-			if (r < 0)
+			if (r == -EINVAL)
 				return r;
+			if (r < 0)
+				return device_fault(vq, elem, r);   /* the table is out of reach */
 			table = vq->indirect;
 			is_indirect = true;
 			seen = 0;
@@ -231,27 +275,38 @@ int vq_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov)
 			return chain_error(vq, VQ_ERR_ADDR_OVERFLOW);
 		if (flags & VRING_DESC_F_WRITE) {
 			perm = MEM_WRITE;
+			has_write = true;
+			if (len)
+				elem->last_in_iova = end - 1;
 		} else {
-			if (elem->nr_in)
+			/* Even an empty writable buffer ends the readable part. */
+			if (has_write)
 				return chain_error(vq, VQ_ERR_READ_AFTER_WRITE);
 			perm = MEM_READ;
 		}
-		r = mem_to_iov(vq->mem, addr, len, perm, elem->iov, &nr_iov, max_iov);
-		if (r == -E2BIG)
+		if (++nr_bufs > vq->max_chain)
 			return chain_error(vq, VQ_ERR_TOO_MANY_SEGS);
-		if (r < 0)
-			return chain_error(vq, VQ_ERR_FAULT);
-		if (perm == MEM_WRITE) {
-			elem->nr_in = nr_iov - elem->nr_out;
-			elem->in_bytes += len;
-		} else {
-			elem->nr_out = nr_iov;
-			elem->out_bytes += len;
+		/* After a fault of our own, walk on: the chain may still be malformed. */
+		if (!elem->fault) {
+			r = mem_to_iov(vq->mem, addr, len, perm, elem->iov, &nr_iov, max_iov);
+			if (r == -EFAULT)
+				return chain_error(vq, VQ_ERR_FAULT);
+			if (r < 0) {
+				elem->fault = r;
+			} else if (perm == MEM_WRITE) {
+				elem->nr_in = nr_iov - elem->nr_out;
+				elem->in_bytes += len;
+			} else {
+				elem->nr_out = nr_iov;
+				elem->out_bytes += len;
+			}
 		}
 		if (!(flags & VRING_DESC_F_NEXT))
 			break;
 		i = le16toh(d.next);
 	}
+	if (elem->fault)
+		return device_fault(vq, elem, elem->fault);
 	return 1;
 }
 

@@ -18,10 +18,12 @@
 #define ARENA_BYTES (16u << 20)
 #define PAGE 4096u
 
-static void *hmem_lookup(struct mem *m, uint64_t iova, unsigned int perm, uint64_t *ret_len)
+static void *hmem_lookup(struct mem *m, uint64_t iova, unsigned int perm, uint64_t *ret_len,
+			 int *ret_err)
 {
 	struct hmem *hm = (struct hmem *)m;
 
+	*ret_err = -EFAULT;
 	for (unsigned int i = 0; i < hm->nr_regions; i++) {
 		struct hregion *r = &hm->regions[i];
 
@@ -42,13 +44,14 @@ static uint32_t hmem_generation(struct mem *m)
 	return __atomic_load_n(&((struct hmem *)m)->gen, __ATOMIC_ACQUIRE);
 }
 
-static int hmem_pin(struct mem *m, const uint64_t *iovas, unsigned int nr)
+static int hmem_pin(struct mem *m, const struct mem_range *ranges, unsigned int nr,
+		    void **ret_host)
 {
-	uint64_t len;
-
-	for (unsigned int i = 0; i < nr; i++)
-		if (!hmem_lookup(m, iovas[i], 0, &len))
+	for (unsigned int i = 0; i < nr; i++) {
+		ret_host[i] = mem_map_contig(m, ranges[i].iova, ranges[i].len, ranges[i].perm);
+		if (!ret_host[i])
 			return -EFAULT;
+	}
 	return 0;
 }
 

@@ -232,7 +232,7 @@ static void test_init(void **state)
 				 1230, false), 0);
 	assert_int_equal(fx.vq.used_idx, 1234);
 	assert_int_equal(fx.vq.last_avail_idx, 1230);
-	assert_int_equal(fx.vq.max_indirect, 8);
+	assert_int_equal(fx.vq.max_chain, 8);
 }
 
 static void test_err_str(void **state)
@@ -391,11 +391,12 @@ static const struct mem_ops *hmem_ops;
 static uint64_t hook_iova;
 static int hook_calls;
 
-static void *hook_lookup(struct mem *m, uint64_t iova, unsigned int perm, uint64_t *ret_len)
+static void *hook_lookup(struct mem *m, uint64_t iova, unsigned int perm, uint64_t *ret_len,
+			 int *ret_err)
 {
 	if (iova == hook_iova && hook_calls++ == 0)
 		set_desc(fx.desc, 1, 0x1000, 0x7fffffff, VRING_DESC_F_NEXT, 7);
-	return hmem_ops->lookup(m, iova, perm, ret_len);
+	return hmem_ops->lookup(m, iova, perm, ret_len, ret_err);
 }
 
 static void test_pop_desc_read_once(void **state)
@@ -637,20 +638,85 @@ static void test_bad_too_many_segs(void **state)
 	struct bufs b = bufs();
 
 	(void)state;
+	/* More buffers than the device accepts: the driver broke seg_max. */
+	assert_int_equal(vq_accept_chains(&fx.vq, 2), 0);
 	publish(good_chain(fx.desc, 0, &b));
-	assert_int_equal(pop(3), 1);           /* exactly enough */
-	publish(good_chain(fx.desc, 0, &b));
-	assert_int_equal(pop(2), -EINVAL);
+	assert_int_equal(pop(MAX_IOV), -EINVAL);
 	assert_int_equal(fx.vq.last_err, VQ_ERR_TOO_MANY_SEGS);
 	assert_int_equal(fx.elem.head, 0);
+	assert_int_equal(vq_accept_chains(&fx.vq, 3), 0);
+	publish(good_chain(fx.desc, 0, &b));
+	assert_int_equal(pop(3), 1);           /* exactly enough */
+}
+
+/*
+ * A well-formed chain the device cannot hold (its buffers split over more
+ * host mappings than it has iovecs): the device's own failure, not the
+ * driver's, and the status byte is still found for IOERR.
+ */
+static void test_out_of_iovecs_is_device_fault(void **state)
+{
+	struct bufs b = bufs();
+	uint64_t nr_bad = fx.vq.nr_bad_chains;
+
+	(void)state;
+	publish(good_chain(fx.desc, 0, &b));
+	assert_int_equal(pop(2), -ENOMEM);
+	assert_int_equal(fx.elem.fault, -E2BIG);
+	assert_int_equal(fx.elem.head, 0);
+	assert_int_equal(fx.elem.last_in_iova, b.status);
+	assert_int_equal(fx.vq.nr_bad_chains, nr_bad);
+	assert_int_equal(fx.vq.nr_device_faults, 1);
 	/* One descriptor over two regions needs two iovecs. */
 	set_desc(fx.desc, 0, SPLIT_IOVA + PAGE - 8, 16, VRING_DESC_F_WRITE, 0);
 	publish(0);
-	assert_int_equal(pop(1), -EINVAL);
-	assert_int_equal(fx.vq.last_err, VQ_ERR_TOO_MANY_SEGS);
+	assert_int_equal(pop(1), -ENOMEM);
+	assert_int_equal(fx.elem.last_in_iova, SPLIT_IOVA + PAGE + 7);
 	publish(0);
 	assert_int_equal(pop(2), 1);
 	assert_int_equal(fx.elem.nr_in, 2);
+	/* A malformed rest of the chain still makes it the driver's fault. */
+	set_desc(fx.desc, 0, SPLIT_IOVA + PAGE - 8, 16, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+	set_desc(fx.desc, 1, b.data, 512, 0, 0);
+	publish(0);
+	assert_int_equal(pop(1), -EINVAL);
+	assert_int_equal(fx.vq.last_err, VQ_ERR_READ_AFTER_WRITE);
+}
+
+/* Defect 9: an empty writable buffer before a readable one is a read after write. */
+static void test_bad_empty_write_then_read(void **state)
+{
+	struct bufs b = bufs();
+
+	(void)state;
+	set_desc(fx.desc, 0, b.hdr, 16, VRING_DESC_F_NEXT, 1);
+	set_desc(fx.desc, 1, b.status, 0, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
+	set_desc(fx.desc, 2, b.data, 512, VRING_DESC_F_NEXT, 3);
+	set_desc(fx.desc, 3, b.status, 1, VRING_DESC_F_WRITE, 0);
+	assert_bad(0, VQ_ERR_READ_AFTER_WRITE);
+}
+
+/*
+ * Defect 6: the driver chose a ring smaller than the queue size the device
+ * advertised seg_max for; an indirect table as long as seg_max + 2 is legal.
+ */
+static void test_indirect_longer_than_ring(void **state)
+{
+	struct bufs b = bufs();
+	uint64_t t = alloc(10 * 16);
+
+	(void)state;
+	set_desc(ptr(t), 0, b.hdr, 16, VRING_DESC_F_NEXT, 1);
+	for (uint16_t i = 1; i < 9; i++)
+		set_desc(ptr(t), i, b.data, 64, VRING_DESC_F_NEXT, i + 1);
+	set_desc(ptr(t), 9, b.status, 1, VRING_DESC_F_WRITE, 0);
+	set_desc(fx.desc, 0, t, 10 * 16, VRING_DESC_F_INDIRECT, 0);
+	assert_bad(0, VQ_ERR_INDIRECT_LEN);      /* the ring size (8) by default */
+	assert_int_equal(vq_accept_chains(&fx.vq, 10), 0);
+	publish(0);
+	assert_int_equal(pop(16), 1);
+	assert_int_equal(fx.elem.nr_out, 9);
+	assert_int_equal(fx.elem.nr_in, 1);
 }
 
 /* ---- used ring and notifications ---------------------------------------- */
@@ -865,6 +931,9 @@ int main(void)
 		T(test_bad_indirect_next),
 		T(test_bad_read_after_write),
 		T(test_bad_too_many_segs),
+		T(test_out_of_iovecs_is_device_fault),
+		T(test_bad_empty_write_then_read),
+		T(test_indirect_longer_than_ring),
 		T(test_push_flush),
 		T(test_push_wrap),
 		T(test_notify_flags),
