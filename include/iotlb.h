@@ -16,11 +16,13 @@
  * a view that sees a new generation retires its cached regions.
  *
  * What keeps a mapping alive while a request uses it: every request takes a
- * hold before its chain is translated and releases it when it completes.  A
- * hold is stamped with the view's epoch, which moves on each time the view
- * lets go of a region (retired on invalidation, or evicted from the cache).
- * A retired region is unmapped once every hold stamped at or before its
- * retirement is released: requests that started later cannot point into it.
+ * hold before its chain is translated, seals it when the chain is popped and
+ * releases it when it completes.  The view's epoch moves each time it lets go
+ * of a region (retired on invalidation, or evicted from the cache).  A
+ * retired region was in the cache from epoch @in to @out; a hold that began
+ * at or before @out and was sealed at or after @in may point into it.  The
+ * region is unmapped once no live hold may: a request stuck in the backend
+ * keeps only the mappings its own chain could use.
  */
 
 #include <pthread.h>
@@ -85,13 +87,14 @@ void iotlb_put(struct iotlb_region *r);
 /* A region the view let go of while holds that may use it were live. */
 struct iotlb_retired {
 	struct iotlb_region *region;
-	uint32_t epoch;          /* holds stamped <= epoch may still use it */
+	uint32_t in, out;        /* epochs it entered and left the cache */
 };
 
-/* How many live holds carry one stamp. */
-struct iotlb_hold_count {
-	uint32_t epoch;
-	uint32_t nr;
+/* One request's hold. */
+struct iotlb_hold {
+	uint32_t start;          /* epoch when it was taken */
+	uint32_t end;            /* epoch when it was sealed */
+	bool is_sealed;
 };
 
 /* One queue's window on the IOTLB. Used by that queue's thread only. */
@@ -101,13 +104,16 @@ struct iotlb_view {
 	uint32_t gen;                    /* IOTLB generation the cache belongs to */
 	uint32_t epoch;                  /* moves each time a region is let go of */
 	struct iotlb_region *cache[IOTLB_VIEW_CACHE];
+	uint32_t cache_in[IOTLB_VIEW_CACHE]; /* epoch each entry came in */
 	unsigned int nr_cache;
-	struct iotlb_retired *retired;   /* oldest first */
+	struct iotlb_retired *retired;
 	unsigned int nr_retired;
 	unsigned int max_retired;
-	struct iotlb_hold_count *holds;  /* live holds by stamp, oldest first */
-	unsigned int nr_hold_counts;
-	unsigned int max_hold_counts;
+	struct iotlb_hold *holds;        /* indexed by token */
+	uint32_t *free_holds;            /* tokens not in use */
+	unsigned int nr_free_holds;
+	unsigned int max_holds;
+	unsigned int nr_untracked;       /* holds beyond max_holds: keep every retired region */
 	unsigned int nr_held;            /* live holds */
 	struct iotlb_region *pinned[IOTLB_MAX_PINS]; /* the rings: until pinned again */
 	unsigned int nr_pinned;

@@ -52,6 +52,11 @@ struct mem_ops {
 	 * request that may use them is in flight are unmapped after it ends.
 	 */
 	uint32_t (*hold)(struct mem *m);
+	/*
+	 * seal() - optional: the request that got @token has translated all it
+	 * will (its chain is popped); mappings that appear later are not its.
+	 */
+	void (*seal)(struct mem *m, uint32_t token);
 	/* release() - optional: the request that got @token from hold() ended. */
 	void (*release)(struct mem *m, uint32_t token);
 	/**

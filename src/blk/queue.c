@@ -111,6 +111,13 @@ static uint32_t queue_mem_hold(struct blk_queue *q)
 	return q->vq.mem->ops->hold ? q->vq.mem->ops->hold(q->vq.mem) : 0;
 }
 
+/* The request's chain is translated: later mappings are not its. */
+static void queue_mem_seal(struct blk_queue *q, uint32_t token)
+{
+	if (q->vq.mem->ops->seal)
+		q->vq.mem->ops->seal(q->vq.mem, token);
+}
+
 static void queue_mem_release(struct blk_queue *q, uint32_t token)
 {
 	if (q->vq.mem->ops->release)
@@ -205,6 +212,7 @@ static void queue_req_fail(struct blk_queue *q, struct blk_req *req, int err)
 	if (req->elem.last_in_iova != VQ_NO_STATUS &&
 	    mem_to_iov(q->vq.mem, req->elem.last_in_iova, 1, MEM_WRITE, &iov, &nr, 1) == 0)
 		req->status_ptr = iov.iov_base;
+	queue_mem_seal(q, req->mem_token);
 	log_err_ratelimited("queue %u: head %u failed by the device (%s); %s", q->index,
 			    req->elem.head, strerror(-err),
 			    req->status_ptr ? "the driver gets IOERR" :
@@ -224,6 +232,7 @@ static void queue_req_start(struct blk_queue *q, struct blk_req *req, int pop_re
 		queue_req_fail(q, req, req->elem.fault);
 		return;
 	}
+	queue_mem_seal(q, req->mem_token);
 	r = blk_req_parse(q->dev, req);
 	if (r < 0) {
 		log_warn_ratelimited("queue %u: request without room for header or status",

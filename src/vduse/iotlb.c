@@ -156,35 +156,60 @@ void iotlb_exit(struct iotlb *tlb)
 
 /* --- per-queue view ------------------------------------------------------- */
 
-/* The oldest stamp a live hold carries; only meaningful while nr_held > 0. */
-static uint32_t oldest_hold(const struct iotlb_view *v)
+#define UNTRACKED UINT32_MAX   /* token of a hold beyond max_holds */
+
+/* Epochs wrap: compare by distance. */
+static bool epoch_le(uint32_t a, uint32_t b)
 {
-	return v->holds[0].epoch;
+	return (int32_t)(b - a) >= 0;
+}
+
+static bool hold_is_live(const struct iotlb_view *v, uint32_t token)
+{
+	return v->holds[token].start != UNTRACKED;
+}
+
+/* May a live hold point into the retired region @rt? */
+static bool is_in_use(const struct iotlb_view *v, uint32_t in, uint32_t out)
+{
+	if (v->nr_untracked)
+		return true;
+	for (uint32_t t = 0; t < v->max_holds; t++) {
+		const struct iotlb_hold *h = &v->holds[t];
+
+		if (!hold_is_live(v, t) || !epoch_le(h->start, out))
+			continue;
+		if (!h->is_sealed || epoch_le(in, h->end))
+			return true;
+	}
+	return false;
 }
 
 /* Unmap (drop our reference to) every retired region no live hold can use. */
 static void view_drop_retired(struct iotlb_view *v)
 {
-	unsigned int n = 0;
+	unsigned int kept = 0;
 
-	while (n < v->nr_retired &&
-	       (v->nr_held == 0 || (int32_t)(v->retired[n].epoch - oldest_hold(v)) < 0))
-		iotlb_put(v->retired[n++].region);
-	if (!n)
-		return;
-	v->nr_retired -= n;
-	memmove(v->retired, v->retired + n, v->nr_retired * sizeof(*v->retired));
+	for (unsigned int i = 0; i < v->nr_retired; i++) {
+		struct iotlb_retired *rt = &v->retired[i];
+
+		if (v->nr_held && is_in_use(v, rt->in, rt->out))
+			v->retired[kept++] = *rt;
+		else
+			iotlb_put(rt->region);
+	}
+	v->nr_retired = kept;
 }
 
-/*
- * Let go of @r.  Holds stamped with the current epoch may point into it, so
- * it stays mapped until they end; later holds get a new stamp.
- */
-static void view_retire(struct iotlb_view *v, struct iotlb_region *r)
+/* Let go of cache entry @i (in the cache since epoch @in). */
+static void view_retire(struct iotlb_view *v, struct iotlb_region *r, uint32_t in)
 {
 	struct iotlb_retired *grown;
+	uint32_t out = v->epoch;
 
-	if (v->nr_held == 0) {
+	/* Holds taken from now on cannot point into it. */
+	v->epoch++;
+	if (!v->nr_held || !is_in_use(v, in, out)) {
 		iotlb_put(r);
 		return;
 	}
@@ -200,8 +225,7 @@ static void view_retire(struct iotlb_view *v, struct iotlb_region *r)
 		v->retired = grown;
 		v->max_retired = max;
 	}
-	v->retired[v->nr_retired++] = (struct iotlb_retired){ .region = r, .epoch = v->epoch };
-	v->epoch++;
+	v->retired[v->nr_retired++] = (struct iotlb_retired){ .region = r, .in = in, .out = out };
 }
 
 static void view_sync(struct iotlb_view *v)
@@ -211,8 +235,10 @@ static void view_sync(struct iotlb_view *v)
 	if (gen == v->gen)
 		return;
 	v->gen = gen;
-	while (v->nr_cache)
-		view_retire(v, v->cache[--v->nr_cache]);
+	while (v->nr_cache) {
+		v->nr_cache--;
+		view_retire(v, v->cache[v->nr_cache], v->cache_in[v->nr_cache]);
+	}
 }
 
 static void *view_lookup(struct mem *m, uint64_t iova, unsigned int perm, uint64_t *ret_len,
@@ -234,9 +260,12 @@ static void *view_lookup(struct mem *m, uint64_t iova, unsigned int perm, uint64
 			return NULL;
 		if (v->nr_cache == IOTLB_VIEW_CACHE) {
 			/* Evict the oldest entry. */
-			view_retire(v, v->cache[0]);
-			memmove(v->cache, v->cache + 1, --v->nr_cache * sizeof(v->cache[0]));
+			view_retire(v, v->cache[0], v->cache_in[0]);
+			v->nr_cache--;
+			memmove(v->cache, v->cache + 1, v->nr_cache * sizeof(v->cache[0]));
+			memmove(v->cache_in, v->cache_in + 1, v->nr_cache * sizeof(v->cache_in[0]));
 		}
+		v->cache_in[v->nr_cache] = v->epoch;
 		v->cache[v->nr_cache++] = r;
 	}
 	if ((r->perm & perm) != perm) {
@@ -250,34 +279,43 @@ static void *view_lookup(struct mem *m, uint64_t iova, unsigned int perm, uint64
 static uint32_t view_hold(struct mem *m)
 {
 	struct iotlb_view *v = container_of(m, struct iotlb_view, mem);
-	struct iotlb_hold_count *last = v->nr_hold_counts ? &v->holds[v->nr_hold_counts - 1] : NULL;
+	uint32_t token;
 
-	/* Counting a hold under an older stamp only keeps regions longer: safe when full. */
-	if (last && (last->epoch == v->epoch || v->nr_hold_counts == v->max_hold_counts))
-		last->nr++;
-	else
-		v->holds[v->nr_hold_counts++] = (struct iotlb_hold_count){ .epoch = v->epoch, .nr = 1 };
 	v->nr_held++;
-	return v->epoch;
+	if (!v->nr_free_holds) {
+		/* More holds than the queue said it would take: be conservative. */
+		v->nr_untracked++;
+		return UNTRACKED;
+	}
+	token = v->free_holds[--v->nr_free_holds];
+	v->holds[token] = (struct iotlb_hold){ .start = v->epoch };
+	return token;
+}
+
+static void view_seal(struct mem *m, uint32_t token)
+{
+	struct iotlb_view *v = container_of(m, struct iotlb_view, mem);
+
+	if (token == UNTRACKED || token >= v->max_holds)
+		return;
+	v->holds[token].end = v->epoch;
+	v->holds[token].is_sealed = true;
 }
 
 static void view_release(struct mem *m, uint32_t token)
 {
 	struct iotlb_view *v = container_of(m, struct iotlb_view, mem);
-	unsigned int i = v->nr_hold_counts;
 
-	/* The newest count stamped at or before @token holds it (see view_hold()). */
-	while (i > 1 && (int32_t)(v->holds[i - 1].epoch - token) > 0)
-		i--;
-	if (i == 0)
-		return;
-	i--;
+	if (token == UNTRACKED) {
+		v->nr_untracked--;
+	} else {
+		if (token >= v->max_holds || !hold_is_live(v, token))
+			return;
+		v->holds[token].start = UNTRACKED;
+		v->free_holds[v->nr_free_holds++] = token;
+	}
 	v->nr_held--;
-	if (--v->holds[i].nr)
-		return;
-	v->nr_hold_counts--;
-	memmove(&v->holds[i], &v->holds[i + 1], (v->nr_hold_counts - i) * sizeof(*v->holds));
-	if (i == 0)
+	if (v->nr_retired)
 		view_drop_retired(v);
 }
 
@@ -333,6 +371,7 @@ fail:
 static const struct mem_ops iotlb_view_ops = {
 	.lookup = view_lookup,
 	.hold = view_hold,
+	.seal = view_seal,
 	.release = view_release,
 	.generation = view_generation,
 	.pin = view_pin,
@@ -342,16 +381,22 @@ int iotlb_view_init(struct iotlb_view *v, struct iotlb *tlb, unsigned int max_ho
 {
 	memset(v, 0, sizeof(*v));
 	v->mem.ops = &iotlb_view_ops;
-	/* One count per live hold at worst, plus the hold of a pop in progress. */
-	v->max_hold_counts = max_holds + 1;
-	v->holds = calloc(v->max_hold_counts, sizeof(*v->holds));
+	/* One per request in flight, plus the hold of a pop in progress. */
+	v->max_holds = max_holds + 1;
+	v->holds = calloc(v->max_holds, sizeof(*v->holds));
+	v->free_holds = calloc(v->max_holds, sizeof(*v->free_holds));
 	v->max_retired = 4 * IOTLB_VIEW_CACHE;
 	v->retired = calloc(v->max_retired, sizeof(*v->retired));
-	if (!v->holds || !v->retired) {
+	if (!v->holds || !v->free_holds || !v->retired) {
 		free(v->holds);
+		free(v->free_holds);
 		free(v->retired);
 		memset(v, 0, sizeof(*v));
 		return -ENOMEM;
+	}
+	for (uint32_t t = 0; t < v->max_holds; t++) {
+		v->holds[t].start = UNTRACKED;
+		v->free_holds[v->nr_free_holds++] = v->max_holds - 1 - t;
 	}
 	v->tlb = tlb;
 	v->gen = __atomic_load_n(&tlb->gen, __ATOMIC_ACQUIRE);
@@ -370,12 +415,13 @@ void iotlb_view_exit(struct iotlb_view *v)
 	while (v->nr_cache)
 		iotlb_put(v->cache[--v->nr_cache]);
 	v->nr_held = 0;
-	v->nr_hold_counts = 0;
 	view_drop_retired(v);
 	free(v->retired);
 	free(v->holds);
+	free(v->free_holds);
 	v->retired = NULL;
 	v->holds = NULL;
+	v->free_holds = NULL;
 	view_unpin(v);
 	v->tlb = NULL;
 }

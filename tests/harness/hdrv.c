@@ -85,6 +85,82 @@ void hmem_add(struct hmem *hm, uint64_t iova, uint64_t len, unsigned int perm, v
 	hm->regions[hm->nr_regions++] = (struct hregion){ iova, len, perm, host };
 }
 
+/* --- iotlb mode: the daemon's own IOTLB cache over a memfd ------------------ */
+
+static int hdrv_get_fd(void *opaque, uint64_t iova, int *ret_fd, uint64_t *ret_offset,
+		       uint64_t *ret_start, uint64_t *ret_last, unsigned int *ret_perm)
+{
+	struct hdrv *h = opaque;
+
+	if (h->on_get_fd)
+		h->on_get_fd(h, iova);
+	if (h->fail_err && iova >= h->fail_start && iova <= h->fail_last)
+		return h->fail_err;
+	for (unsigned int i = 0; i < h->nr_maps; i++) {
+		const struct hmap *m = &h->maps[i];
+
+		if (iova < m->start || iova > m->last)
+			continue;
+		*ret_fd = dup(h->memfd);
+		if (*ret_fd < 0)
+			return -errno;
+		*ret_offset = m->offset;
+		*ret_start = m->start;
+		*ret_last = m->last;
+		*ret_perm = m->perm;
+		return 0;
+	}
+	return -EINVAL;   /* what VDUSE answers for an IOVA nothing is mapped at */
+}
+
+static int iotlb_mode_init(struct hdrv *h, uint8_t *at)
+{
+	int r;
+
+	h->memfd = memfd_create("hdrv-driver-memory", MFD_CLOEXEC);
+	if (h->memfd < 0)
+		return -errno;
+	if (ftruncate(h->memfd, ARENA_BYTES) < 0)
+		return -errno;
+	/* The driver's own view of its memory; the queue maps it again through the IOTLB. */
+	if (mmap(at, ARENA_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->memfd, 0) ==
+	    MAP_FAILED)
+		return -errno;
+	h->memfd_bytes = ARENA_BYTES;
+	h->maps[h->nr_maps++] = (struct hmap){
+		HDRV_ARENA_IOVA, HDRV_ARENA_IOVA + ARENA_BYTES - 1, 0, MEM_READ | MEM_WRITE,
+	};
+	iotlb_init(&h->tlb, hdrv_get_fd, h);
+	r = iotlb_view_init(&h->view, &h->tlb, h->num);
+	if (r < 0) {
+		iotlb_exit(&h->tlb);
+		return r;
+	}
+	return 0;
+}
+
+void hdrv_iotlb_update(struct hdrv *h, uint64_t start, uint64_t last)
+{
+	iotlb_invalidate(&h->tlb, start, last);
+}
+
+unsigned int hdrv_nr_device_maps(struct hdrv *h)
+{
+	char line[512];
+	unsigned int n = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	(void)h;
+	if (!f)
+		return 0;
+	/* The driver's own mappings are one per region; the rest are the queue's. */
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "memfd:hdrv-driver-memory"))
+			n++;
+	fclose(f);
+	return n > h->nr_maps ? n - h->nr_maps : 0;
+}
+
 int hdrv_make_image(char *path, size_t path_len, uint64_t bytes, int fill)
 {
 	return hdrv_make_image_in(NULL, path, path_len, bytes, fill);
@@ -167,6 +243,7 @@ int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *o
 	memset(h, 0, sizeof(*h));
 	/* hdrv_stop() must be safe after a failure anywhere below. */
 	h->img.fd = -1;
+	h->memfd = -1;
 	h->kick_fd = h->call_fd = -1;
 	h->num = opts && opts->queue_size ? opts->queue_size : 64;
 	if (opts && opts->backend_ops)
@@ -180,14 +257,20 @@ int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *o
 		return -errno;
 	/* Guard pages on both sides: a stray access outside the arena faults. */
 	h->arena = map + PAGE;
-	if (mprotect(map + PAGE, ARENA_BYTES, PROT_READ | PROT_WRITE) < 0)
-		return -errno;
 	h->arena_bytes = ARENA_BYTES;
-	if (opts && opts->is_movable)
-		hmem_init_movable(&h->hm);
-	else
-		hmem_init(&h->hm);
-	hmem_add(&h->hm, HDRV_ARENA_IOVA, ARENA_BYTES, MEM_READ | MEM_WRITE, h->arena);
+	if (opts && opts->is_iotlb) {
+		r = iotlb_mode_init(h, map + PAGE);
+		if (r < 0)
+			return r;
+	} else {
+		if (mprotect(map + PAGE, ARENA_BYTES, PROT_READ | PROT_WRITE) < 0)
+			return -errno;
+		if (opts && opts->is_movable)
+			hmem_init_movable(&h->hm);
+		else
+			hmem_init(&h->hm);
+		hmem_add(&h->hm, HDRV_ARENA_IOVA, ARENA_BYTES, MEM_READ | MEM_WRITE, h->arena);
+	}
 
 	h->desc_iova = hdrv_alloc(h, 16ULL * h->num);
 	h->avail_iova = hdrv_alloc(h, 6ULL + 2ULL * h->num);
@@ -225,7 +308,8 @@ int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *o
 		.used_iova = h->used_iova, .last_avail_idx = 0,
 		.has_event_idx = opts && opts->has_event_idx,
 	};
-	r = blk_queue_init(&h->q, 0, &h->dev, &h->img, be, &h->hm.mem, &ring, h->kick_fd,
+	r = blk_queue_init(&h->q, 0, &h->dev, &h->img, be,
+			   h->memfd >= 0 ? &h->view.mem : &h->hm.mem, &ring, h->kick_fd,
 			   hdrv_notify, h);
 	if (r < 0)
 		return r;
@@ -245,6 +329,12 @@ int hdrv_stop(struct hdrv *h)
 		h->is_running = false;
 	}
 	blk_queue_exit(&h->q);
+	if (h->memfd >= 0) {
+		iotlb_view_exit(&h->view);
+		iotlb_exit(&h->tlb);
+		close(h->memfd);
+		h->memfd = -1;
+	}
 	image_close(&h->img);
 	if (h->kick_fd >= 0)
 		close(h->kick_fd);
@@ -269,11 +359,21 @@ void *hdrv_add_region(struct hdrv *h, uint64_t iova, size_t len, unsigned int pe
 	map = mmap(NULL, len + 2 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (map == MAP_FAILED)
 		abort();
-	if (mprotect(map + PAGE, len, PROT_READ | PROT_WRITE) < 0)
-		abort();
 	h->extra[h->nr_extra].map = map;
 	h->extra[h->nr_extra].len = len + 2 * PAGE;
 	h->nr_extra++;
+	if (h->memfd >= 0) {
+		/* More of the memfd, a separate IOTLB entry. */
+		if (ftruncate(h->memfd, (off_t)(h->memfd_bytes + len)) < 0 ||
+		    mmap(map + PAGE, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->memfd,
+			 (off_t)h->memfd_bytes) == MAP_FAILED)
+			abort();
+		h->maps[h->nr_maps++] = (struct hmap){ iova, iova + len - 1, h->memfd_bytes, perm };
+		h->memfd_bytes += len;
+		return map + PAGE;
+	}
+	if (mprotect(map + PAGE, len, PROT_READ | PROT_WRITE) < 0)
+		abort();
 	hmem_add(&h->hm, iova, len, perm, map + PAGE);
 	return map + PAGE;
 }

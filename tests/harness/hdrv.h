@@ -15,6 +15,7 @@
 
 #include "backend.h"
 #include "blk.h"
+#include "iotlb.h"
 #include "mem.h"
 #include "queue.h"
 
@@ -59,6 +60,20 @@ struct hdrv_opts {
 	bool is_movable;              /* hmem_init_movable(): the test may remap memory */
 	uint32_t block_size;          /* default 512 */
 	bool is_direct;               /* open the image with O_DIRECT (image_open's is_direct) */
+	/*
+	 * The daemon's real memory path: the queue reads driver memory through
+	 * an iotlb_view over a struct iotlb, whose regions a fake
+	 * VDUSE_IOTLB_GET_FD serves from a memfd; hdrv_iotlb_update() plays
+	 * UPDATE_IOTLB.
+	 */
+	bool is_iotlb;
+};
+
+/* A range the driver mapped, as VDUSE_IOTLB_GET_FD reports it (iotlb mode). */
+struct hmap {
+	uint64_t start, last;         /* IOVA range */
+	uint64_t offset;              /* in hdrv.memfd */
+	unsigned int perm;
 };
 
 struct hdrv {
@@ -83,6 +98,18 @@ struct hdrv {
 		size_t len;
 	} extra[HDRV_MAX_EXTRA];
 	unsigned int nr_extra;
+	/* iotlb mode */
+	int memfd;                    /* all driver memory: the arena, then extra regions */
+	uint64_t memfd_bytes;
+	struct hmap maps[HDRV_MAX_EXTRA + 1];
+	unsigned int nr_maps;
+	struct iotlb tlb;
+	struct iotlb_view view;
+	/* Called inside each GET_FD with the IOVA asked for (a test's hook), if set. */
+	void (*on_get_fd)(struct hdrv *h, uint64_t iova);
+	/* A failure of the device's own that GET_FD returns for this range, if set. */
+	uint64_t fail_start, fail_last;
+	int fail_err;
 	char image_path[256];
 	struct image img;
 	struct blk_dev dev;
@@ -121,6 +148,15 @@ void *hdrv_ptr(struct hdrv *h, uint64_t iova);
  * the mapping goes away in hdrv_stop().
  */
 void *hdrv_add_region(struct hdrv *h, uint64_t iova, size_t len, unsigned int perm);
+
+/*
+ * hdrv_iotlb_update() - the driver changed [start, last]: what the daemon does
+ * on VDUSE_UPDATE_IOTLB (iotlb mode).  Any thread.
+ */
+void hdrv_iotlb_update(struct hdrv *h, uint64_t start, uint64_t last);
+
+/* hdrv_nr_device_maps() - the queue's live mappings of driver memory (iotlb mode). */
+unsigned int hdrv_nr_device_maps(struct hdrv *h);
 
 /* hdrv_alloc_desc() - the next free descriptor index (round robin over the table). */
 uint16_t hdrv_alloc_desc(struct hdrv *h);

@@ -438,6 +438,39 @@ static void test_eviction_waits_for_holds(void **state)
 	fk.is_paged = false;
 }
 
+/*
+ * A request stuck in the backend (sealed: its chain is translated) keeps the
+ * mapping its chain used, and only that one, however often the driver remaps.
+ */
+static void test_stuck_request_keeps_only_its_mapping(void **state)
+{
+	struct iotlb_view v;
+	uint32_t stuck;
+	uint8_t *p;
+	uint64_t len;
+
+	(void)state;
+	view_init(&v);
+	stuck = v.mem.ops->hold(&v.mem);
+	p = v.mem.ops->lookup(&v.mem, 0x10000, MEM_WRITE, &len, &err);
+	v.mem.ops->seal(&v.mem, stuck);
+	for (unsigned int i = 0; i < 500; i++) {
+		uint32_t t = v.mem.ops->hold(&v.mem);
+
+		iotlb_invalidate(&tlb, 0, UINT64_MAX);
+		assert_non_null(v.mem.ops->lookup(&v.mem, 0x10000, MEM_WRITE, &len, &err));
+		v.mem.ops->seal(&v.mem, t);
+		v.mem.ops->release(&v.mem, t);
+		assert_true(iotlb_view_nr_retired(&v) <= 1);
+		assert_true(nr_mappings() <= 2);
+	}
+	assert_true(is_mapped(p));
+	p[0] = 1;
+	v.mem.ops->release(&v.mem, stuck);
+	assert_int_equal(iotlb_view_nr_retired(&v), 0);
+	iotlb_view_exit(&v);
+}
+
 /* Defect 2: the ring pointer is the pinned region's, even when an update lands between. */
 static void test_pin_returns_pinned_mapping(void **state)
 {
@@ -476,6 +509,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_old_hold_keeps_region_newer_does_not, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eviction_waits_for_holds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pin_returns_pinned_mapping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stuck_request_keeps_only_its_mapping, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("iotlb", tests, NULL, NULL);
