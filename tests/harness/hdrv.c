@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "hdrv.h"
+#include "util.h"
 
 #define ARENA_BYTES (16u << 20)
 #define PAGE 4096u
@@ -92,8 +93,6 @@ static int hdrv_get_fd(void *opaque, uint64_t iova, int *ret_fd, uint64_t *ret_o
 {
 	struct hdrv *h = opaque;
 
-	if (h->on_get_fd)
-		h->on_get_fd(h, iova);
 	if (h->fail_err && iova >= h->fail_start && iova <= h->fail_last)
 		return h->fail_err;
 	for (unsigned int i = 0; i < h->nr_maps; i++) {
@@ -112,6 +111,30 @@ static int hdrv_get_fd(void *opaque, uint64_t iova, int *ret_fd, uint64_t *ret_o
 	}
 	return -EINVAL;   /* what VDUSE answers for an IOVA nothing is mapped at */
 }
+
+/* The view's ops, with the test's hook before each lookup. */
+#define VIEW(m) (&container_of(m, struct hdrv, hooked)->view.mem)
+static void *hooked_lookup(struct mem *m, uint64_t iova, unsigned int perm, uint64_t *ret_len,
+			   int *ret_err)
+{
+	struct hdrv *h = container_of(m, struct hdrv, hooked);
+
+	if (h->on_lookup)
+		h->on_lookup(h, iova);
+	return VIEW(m)->ops->lookup(VIEW(m), iova, perm, ret_len, ret_err);
+}
+static uint32_t hooked_hold(struct mem *m) { return VIEW(m)->ops->hold(VIEW(m)); }
+static void hooked_seal(struct mem *m, uint32_t t) { VIEW(m)->ops->seal(VIEW(m), t); }
+static void hooked_release(struct mem *m, uint32_t t) { VIEW(m)->ops->release(VIEW(m), t); }
+static uint32_t hooked_generation(struct mem *m) { return VIEW(m)->ops->generation(VIEW(m)); }
+static int hooked_pin(struct mem *m, const struct mem_range *r, unsigned int nr, void **host)
+{
+	return VIEW(m)->ops->pin(VIEW(m), r, nr, host);
+}
+static const struct mem_ops hooked_ops = {
+	.lookup = hooked_lookup, .hold = hooked_hold, .seal = hooked_seal,
+	.release = hooked_release, .generation = hooked_generation, .pin = hooked_pin,
+};
 
 static int iotlb_mode_init(struct hdrv *h, uint8_t *at)
 {
@@ -136,6 +159,7 @@ static int iotlb_mode_init(struct hdrv *h, uint8_t *at)
 		iotlb_exit(&h->tlb);
 		return r;
 	}
+	h->hooked.ops = &hooked_ops;
 	return 0;
 }
 
@@ -292,7 +316,8 @@ int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *o
 	if (r < 0)
 		return r;
 	h->dev.num_queues = 1;
-	h->dev.queue_size = h->num;
+	h->dev.queue_size = opts && opts->advertised_queue_size ? opts->advertised_queue_size :
+			    h->num;
 	h->dev.is_readonly = opts && opts->is_readonly;
 	h->dev.has_discard = true;
 	h->dev.has_write_zeroes = true;
@@ -309,7 +334,7 @@ int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *o
 		.has_event_idx = opts && opts->has_event_idx,
 	};
 	r = blk_queue_init(&h->q, 0, &h->dev, &h->img, be,
-			   h->memfd >= 0 ? &h->view.mem : &h->hm.mem, &ring, h->kick_fd,
+			   h->memfd >= 0 ? &h->hooked : &h->hm.mem, &ring, h->kick_fd,
 			   hdrv_notify, h);
 	if (r < 0)
 		return r;

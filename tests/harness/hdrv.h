@@ -67,6 +67,7 @@ struct hdrv_opts {
 	 * UPDATE_IOTLB.
 	 */
 	bool is_iotlb;
+	uint16_t advertised_queue_size; /* the device's queue size (seg_max); default: the ring's */
 };
 
 /* A range the driver mapped, as VDUSE_IOTLB_GET_FD reports it (iotlb mode). */
@@ -105,8 +106,9 @@ struct hdrv {
 	unsigned int nr_maps;
 	struct iotlb tlb;
 	struct iotlb_view view;
-	/* Called inside each GET_FD with the IOVA asked for (a test's hook), if set. */
-	void (*on_get_fd)(struct hdrv *h, uint64_t iova);
+	struct mem hooked;            /* the view, with on_lookup() called first */
+	/* Called before each lookup the queue makes (a test's hook), if set. */
+	void (*on_lookup)(struct hdrv *h, uint64_t iova);
 	/* A failure of the device's own that GET_FD returns for this range, if set. */
 	uint64_t fail_start, fail_last;
 	int fail_err;
