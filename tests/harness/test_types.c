@@ -204,6 +204,41 @@ static void test_write_zeroes_unmap(void **state)
 	write_zeroes(fixture_get(state), VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
 }
 
+/*
+ * An empty segment asks for nothing.  It used to reach fallocate(), whose
+ * EINVAL was taken for "not supported": one such request moved the queue to
+ * writing zeroes for good, so later WRITE_ZEROES with UNMAP kept their blocks.
+ */
+static void test_write_zeroes_empty_segment(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	const uint64_t sector = 256;
+	dwz_seg empty[2] = { seg(300, 0, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP), seg(310, 0, 0) };
+	dwz_seg s = seg(sector, 128, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+	uint8_t data[65536];
+	uint32_t len = 0;
+	int fd;
+
+	if (f->is_null)
+		hc_skip("the null backend keeps no blocks");
+	if (!can_punch_holes(f))
+		hc_skip("the image's filesystem cannot punch holes");
+	fill_pattern(data, sizeof(data), 33);
+	do_write(f, sector, data, sizeof(data));
+	assert_int_equal(do_dwz(f, VIRTIO_BLK_T_WRITE_ZEROES, empty, 2, &len), VIRTIO_BLK_S_OK);
+	assert_int_equal(do_dwz(f, VIRTIO_BLK_T_DISCARD, empty + 1, 1, &len), VIRTIO_BLK_S_OK);
+	check_image(f);
+	/* The queue still deallocates: the range reads zeroes and is a hole. */
+	assert_int_equal(do_dwz(f, VIRTIO_BLK_T_WRITE_ZEROES, &s, 1, &len), VIRTIO_BLK_S_OK);
+	model_zero(f, sector, sizeof(data));
+	do_read_check(f, sector, sizeof(data));
+	check_image(f);
+	fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_true(lseek(fd, (off_t)sector * 512, SEEK_DATA) >= (off_t)(sector + 128) * 512);
+	close(fd);
+}
+
 /* DISCARD / WRITE_ZEROES the device must refuse, leaving the data alone. */
 static void dwz_refused(struct fixture *f, uint32_t type, const dwz_seg *segs, unsigned int nr,
 			uint8_t status)
@@ -379,6 +414,7 @@ int main(void)
 		T3(test_discard, ),
 		T3(test_write_zeroes, ),
 		T3(test_write_zeroes_unmap, ),
+		T3(test_write_zeroes_empty_segment, ),
 		T3(test_dwz_refused, ),
 		T3(test_discard_segments, ),
 		T3(test_write_zeroes_segments, ),
