@@ -330,6 +330,76 @@ static void test_shrunk_image(void **state)
 
 #define T2(fn) T(fn, o_uring), T(fn, o_aio)
 
+/* ---- short writes of the zero-writing fallback ----------------------------- */
+
+static char ramfs_dir[256];
+
+/* The image on ramfs, which has no fallocate at all: WRITE_ZEROES writes zeroes. */
+static int setup_ramfs(void **state)
+{
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	char why[300];
+
+	if (geteuid() != 0)
+		return fixture_setup_skipped(state, "not root: cannot mount a ramfs");
+	if (mount_why < 0) {
+		snprintf(why, sizeof(why), "no private mount namespace: %s", strerror(-mount_why));
+		return fixture_setup_skipped(state, why);
+	}
+	snprintf(ramfs_dir, sizeof(ramfs_dir), "%s/vdb-ramfs-XXXXXX", tmp);
+	if (!mkdtemp(ramfs_dir))
+		return -1;
+	if (mount("ramfs", ramfs_dir, "ramfs", 0, NULL) < 0) {
+		snprintf(why, sizeof(why), "mounting a ramfs on %s: %s", ramfs_dir, strerror(errno));
+		rmdir(ramfs_dir);
+		ramfs_dir[0] = '\0';
+		return fixture_setup_skipped(state, why);
+	}
+	return fixture_setup_in(state, ramfs_dir);
+}
+
+static int teardown_ramfs(void **state)
+{
+	int r = teardown_fsize(state);
+
+	if (ramfs_dir[0]) {
+		umount2(ramfs_dir, MNT_DETACH);
+		rmdir(ramfs_dir);
+		ramfs_dir[0] = '\0';
+	}
+	return r;
+}
+
+/*
+ * A file-size limit 4 KiB into a WRITE_ZEROES range: the write of zeroes is
+ * short.  It used to complete OK with the rest of the range not zeroed.
+ */
+static void test_zero_writes_short(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	const uint64_t sector = FSIZE_LIMIT / 512 - 8;
+	dwz_seg s = seg(sector, 1024 - 8, 0);
+	struct rlimit lim;
+	uint32_t len = 0;
+
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved_fsize), 0);
+	lim = saved_fsize;
+	lim.rlim_cur = FSIZE_LIMIT;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	is_fsize_limited = true;
+	assert_int_equal(do_dwz(f, VIRTIO_BLK_T_WRITE_ZEROES, &s, 1, &len), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(len, 1);
+	/* What was below the limit may be zeroed; past it nothing changed. */
+	model_zero(f, sector, 4096);
+	check_image(f);
+	fsize_restore();
+	/* Without the limit the same request zeroes it all. */
+	assert_int_equal(do_dwz(f, VIRTIO_BLK_T_WRITE_ZEROES, &s, 1, &len), VIRTIO_BLK_S_OK);
+	model_zero(f, sector, (1024 - 8) * 512);
+	do_read_check(f, sector, 8192);
+	check_image(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -338,6 +408,8 @@ int main(void)
 		TS(test_enospc, o_uring, setup_enospc, teardown_enospc),
 		TS(test_enospc, o_aio, setup_enospc, teardown_enospc),
 		T2(test_shrunk_image),
+		TS(test_zero_writes_short, o_uring, setup_ramfs, teardown_ramfs),
+		TS(test_zero_writes_short, o_aio, setup_ramfs, teardown_ramfs),
 		T(test_shrunk_image, o_uring_direct),
 		T(test_shrunk_image, o_aio_direct),
 	};

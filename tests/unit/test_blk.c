@@ -111,6 +111,35 @@ static void test_read(void **state)
 }
 
 /* The status byte is the last byte of the last writable buffer, data before it. */
+/*
+ * used.len is 32 bits: a READ whose writable part is larger cannot say how
+ * much it wrote (it used to be truncated).  Refused; its data is never touched.
+ */
+static void test_read_over_4g(void **state)
+{
+	static const struct blk_dev dev_big = {
+		.capacity_sectors = 1ULL << 40, .logical_block_size = 512,
+		.physical_block_size = 512, .num_queues = 1, .queue_size = 128,
+	};
+
+	(void)state;
+	rq_init(VIRTIO_BLK_T_IN, 0);
+	add(&rq.hdr, 16, false);
+	add(rq.data, 0xfffffe00u, true);
+	add(rq.data, 0xfffffe00u, true);
+	add(&rq.status, 1, true);
+	assert_int_equal(parse(&dev_big), 0);
+	assert_answered(VIRTIO_BLK_S_IOERR);
+	/* Just under the limit is fine. */
+	rq_init(VIRTIO_BLK_T_IN, 0);
+	add(&rq.hdr, 16, false);
+	add(rq.data, 0xfffffe00u, true);
+	add(&rq.status, 1, true);
+	assert_int_equal(parse(&dev_big), 0);
+	assert_int_equal(rq.req.op, BLK_OP_READ);
+	assert_int_equal(rq.req.in_len, 0xfffffe01u);
+}
+
 static void test_read_status_in_data(void **state)
 {
 	(void)state;
@@ -655,6 +684,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read),
 		cmocka_unit_test(test_read_status_in_data),
+		cmocka_unit_test(test_read_over_4g),
 		cmocka_unit_test(test_read_multi),
 		cmocka_unit_test(test_write),
 		cmocka_unit_test(test_split_header),
