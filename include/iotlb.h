@@ -130,6 +130,17 @@ int iotlb_view_init(struct iotlb_view *v, struct iotlb *tlb, unsigned int max_ho
 /* iotlb_view_exit() - drop every reference the view holds; NULL-safe, idempotent. */
 void iotlb_view_exit(struct iotlb_view *v);
 
+/**
+ * iotlb_view_detach() - cut the view's mappings off from driver memory
+ * For a queue abandoned with requests still in the backend, once the driver
+ * has reset the device: each mapping the view still references is replaced,
+ * at the same address, by private anonymous memory, so that a late READ
+ * lands there instead of in memory the driver reuses.  (The regions must no
+ * longer be in the IOTLB: call after iotlb_invalidate() of everything.)
+ * Returns 0, or the -errno of a mapping that could not be replaced.
+ */
+int iotlb_view_detach(struct iotlb_view *v);
+
 /* iotlb_view_nr_retired() - regions retired but still mapped for live holds. */
 unsigned int iotlb_view_nr_retired(const struct iotlb_view *v);
 

@@ -57,6 +57,12 @@ struct mem_ops {
 	 * will (its chain is popped); mappings that appear later are not its.
 	 */
 	void (*seal)(struct mem *m, uint32_t token);
+	/*
+	 * detach() - optional: the queue was abandoned with requests still in
+	 * its backend; make what they write land in private memory, not in
+	 * the driver's (which the driver reuses after its reset).
+	 */
+	void (*detach)(struct mem *m);
 	/* release() - optional: the request that got @token from hold() ended. */
 	void (*release)(struct mem *m, uint32_t token);
 	/**

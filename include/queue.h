@@ -71,6 +71,9 @@ struct blk_queue {
 	unsigned int nr_deferred;
 	int setup_err;               /* the backend could not start: every request fails */
 	bool is_stop_requested;      /* written by other threads */
+	bool is_abandon_requested;   /* written by other threads */
+	bool has_let_go;             /* read by other threads: the rings are no longer touched */
+	bool is_abandoned;
 	bool has_reported_broken;
 
 	struct blk_queue_stats stats;
@@ -97,6 +100,19 @@ int blk_queue_run(struct blk_queue *q);
 
 /* blk_queue_stop() - ask the loop to drain and return; any thread. */
 void blk_queue_stop(struct blk_queue *q);
+
+/**
+ * blk_queue_abandon() - let go of the rings without waiting for the backend
+ * Any thread; after blk_queue_stop(), when draining takes too long (a stalled
+ * image while the driver resets the device).  The loop stops touching the
+ * rings and status bytes at its next wakeup and says so through
+ * blk_queue_has_let_go(); requests still in the backend complete unseen, and
+ * the loop returns once they all have.
+ */
+void blk_queue_abandon(struct blk_queue *q);
+
+/* blk_queue_has_let_go() - true once an abandoned queue touches driver rings no more. */
+bool blk_queue_has_let_go(struct blk_queue *q);
 
 /* blk_queue_exit() - free what blk_queue_init() allocated; NULL-safe. */
 void blk_queue_exit(struct blk_queue *q);

@@ -19,16 +19,34 @@
 #define VDUSE_CONTROL_PATH "/dev/vduse/control"
 #define VDUSE_DEV_DIR "/dev/vduse"
 
+/* How long a reset waits for requests in flight before it abandons them. */
+#define VDUSE_RESET_DRAIN_MS 3000
+/* How long an abandoned queue thread may take to let go of the rings. */
+#define VDUSE_RESET_LET_GO_MS 2000
+
+/*
+ * One start of a queue, from DRIVER_OK to its stop: its thread, kick eventfd,
+ * IOTLB view and request slots.  A run abandoned at a reset lives on, unseen
+ * by the driver, until its backend returns; the next run of the same queue
+ * serves nothing before then (no new request may overtake an old write).
+ */
+struct vduse_queue_run {
+	struct vduse_queue *vq;
+	int kick_fd;
+	int done_fd;                  /* eventfd: the thread has ended */
+	pthread_t thread;
+	int result;
+	struct vduse_queue_run *prev; /* an abandoned run to wait for before serving */
+	struct iotlb_view view;
+	struct blk_queue q;
+};
+
 struct vduse_queue {
 	struct vduse_dev *dev;
 	uint16_t index;
-	int kick_fd;
-	bool is_running;
-	pthread_t thread;
-	int result;
 	uint16_t last_avail_idx;      /* saved when the queue stops */
-	struct iotlb_view view;
-	struct blk_queue q;
+	struct vduse_queue_run *run;  /* serving, or NULL */
+	struct vduse_queue_run *abandoned; /* let go of at a reset, its I/O not back yet */
 };
 
 struct vduse_dev {
@@ -84,6 +102,16 @@ uint16_t vduse_queue_avail_index(struct vduse_queue *vq);
 
 /* vduse_dev_stop_queues() - stop every queue thread, draining in-flight requests. */
 void vduse_dev_stop_queues(struct vduse_dev *dev);
+
+/**
+ * vduse_dev_reset_queues() - stop every queue for a reset, in bounded time
+ * Requests in flight get VDUSE_RESET_DRAIN_MS to complete.  A queue whose
+ * backend is slower is abandoned (blk_queue_abandon()): it touches the
+ * driver's rings and memory no more, and its requests finish unseen.  The
+ * kernel marks a device broken when a reset is not answered in 30 s.
+ * Returns the number of queues abandoned.
+ */
+unsigned int vduse_dev_reset_queues(struct vduse_dev *dev);
 
 /**
  * vduse_dev_destroy() - stop queues, close the device and destroy it

@@ -97,6 +97,37 @@ void blk_queue_stop(struct blk_queue *q)
 	eventfd_write(q->kick_fd, 1);
 }
 
+void blk_queue_abandon(struct blk_queue *q)
+{
+	__atomic_store_n(&q->is_abandon_requested, true, __ATOMIC_RELEASE);
+	eventfd_write(q->kick_fd, 1);
+}
+
+bool blk_queue_has_let_go(struct blk_queue *q)
+{
+	return __atomic_load_n(&q->has_let_go, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Asked to abandon: from here on the rings and the status bytes are not
+ * ours.  Requests still in the backend complete into q->deferred, as while
+ * the rings are unmapped, and are forgotten when the queue ends.
+ */
+static void queue_check_abandon(struct blk_queue *q)
+{
+	if (q->is_abandoned || !__atomic_load_n(&q->is_abandon_requested, __ATOMIC_ACQUIRE))
+		return;
+	q->is_abandoned = true;
+	q->vq.is_unmapped = true;
+	q->nr_pushed = 0;
+	/* What the backend still writes must not land in memory the driver reuses. */
+	if (q->vq.mem->ops->detach)
+		q->vq.mem->ops->detach(q->vq.mem);
+	log_warn("queue %u: abandoned with %u request(s) still in the backend; the driver will "
+		 "not hear of them", q->index, q->nr_inflight - q->nr_deferred);
+	__atomic_store_n(&q->has_let_go, true, __ATOMIC_RELEASE);
+}
+
 static void queue_broken(struct blk_queue *q, const char *why)
 {
 	q->vq.is_broken = true;
@@ -187,7 +218,7 @@ static void queue_remap(struct blk_queue *q)
 /* Translate the rings again if the driver remapped memory; true when it did. */
 static bool queue_follow_mem(struct blk_queue *q)
 {
-	if (!vq_mem_moved(&q->vq))
+	if (q->is_abandoned || !vq_mem_moved(&q->vq))
 		return false;
 	queue_remap(q);
 	return true;
@@ -350,6 +381,7 @@ int blk_queue_run(struct blk_queue *q)
 	for (;;) {
 		if (__atomic_load_n(&q->is_stop_requested, __ATOMIC_ACQUIRE))
 			is_stopping = true;
+		queue_check_abandon(q);
 		if (queue_follow_mem(q))
 			need_poll = true;
 		if (is_stopping && q->nr_inflight == q->nr_deferred)
@@ -366,7 +398,8 @@ int blk_queue_run(struct blk_queue *q)
 			log_err("queue %u: backend %s: %s", q->index, q->be->name, strerror(-r));
 			break;
 		}
-		/* Before touching either ring: did the driver remap its memory? */
+		/* Before touching either ring: were they taken from us, or remapped? */
+		queue_check_abandon(q);
 		if (queue_follow_mem(q))
 			need_poll = true;
 		/* A full queue left kicks disabled (queue_poll); slots coming back re-enable them. */

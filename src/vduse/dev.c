@@ -145,7 +145,7 @@ int vduse_dev_create(struct vduse_dev *dev, const char *name, const struct blk_d
 	for (uint16_t i = 0; i < dev->nr_queues; i++) {
 		struct vduse_vq_config vc = { .index = i, .max_size = blk->queue_size };
 
-		dev->queues[i] = (struct vduse_queue){ .dev = dev, .index = i, .kick_fd = -1 };
+		dev->queues[i] = (struct vduse_queue){ .dev = dev, .index = i };
 		if (ioctl(dev->fd, VDUSE_VQ_SETUP, &vc) < 0) {
 			r = -errno;
 			goto fail;
@@ -191,8 +191,8 @@ static int handle_status(struct vduse_dev *dev, uint8_t status)
 	int r = 0;
 
 	if (status == 0) {
-		/* Reset: nothing may touch driver memory after we answer. */
-		vduse_dev_stop_queues(dev);
+		/* Reset: nothing may touch driver memory after we answer, and we answer in time. */
+		vduse_dev_reset_queues(dev);
 		iotlb_invalidate(&dev->iotlb, 0, UINT64_MAX);
 		dev->driver_features = 0;
 		/* A reset rings start from 0: GET_VQ_STATE must not report the old index. */

@@ -368,7 +368,13 @@ fail:
 	return err;
 }
 
+static void view_detach(struct mem *m)
+{
+	iotlb_view_detach(container_of(m, struct iotlb_view, mem));
+}
+
 static const struct mem_ops iotlb_view_ops = {
+	.detach = view_detach,
 	.lookup = view_lookup,
 	.hold = view_hold,
 	.seal = view_seal,
@@ -401,6 +407,30 @@ int iotlb_view_init(struct iotlb_view *v, struct iotlb *tlb, unsigned int max_ho
 	v->tlb = tlb;
 	v->gen = __atomic_load_n(&tlb->gen, __ATOMIC_ACQUIRE);
 	return 0;
+}
+
+/* Swap the mapping for private memory at the same address. */
+static int detach_region(struct iotlb_region *r)
+{
+	int prot = (r->perm & MEM_READ ? PROT_READ : 0) | (r->perm & MEM_WRITE ? PROT_WRITE : 0);
+
+	if (mmap(r->host, r->map_bytes, prot, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		 -1, 0) == MAP_FAILED)
+		return -errno;
+	return 0;
+}
+
+int iotlb_view_detach(struct iotlb_view *v)
+{
+	int r = 0;
+
+	for (unsigned int i = 0; i < v->nr_cache; i++)
+		r = detach_region(v->cache[i]) ?: r;
+	for (unsigned int i = 0; i < v->nr_retired; i++)
+		r = detach_region(v->retired[i].region) ?: r;
+	for (unsigned int i = 0; i < v->nr_pinned; i++)
+		r = detach_region(v->pinned[i]) ?: r;
+	return r;
 }
 
 unsigned int iotlb_view_nr_retired(const struct iotlb_view *v)

@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Queue threads of a VDUSE device: started on DRIVER_OK, stopped on reset.
- * Each has its own kick eventfd, IOTLB view, request slots and backend ring.
+ * Each start is a run with its own kick eventfd, IOTLB view, request slots
+ * and backend ring.  A reset waits a bounded time for requests in flight;
+ * a run whose backend is stalled is abandoned and finishes on its own.
  */
 #include <errno.h>
 #include <linux/vduse.h>
 #include <linux/virtio_ring.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -24,16 +29,57 @@ static int queue_notify(struct blk_queue *q, void *opaque)
 	return ioctl(vq->dev->fd, VDUSE_VQ_INJECT_IRQ, &index) < 0 ? -errno : 0;
 }
 
+/*
+ * Before serving: wait until the abandoned run before this one has all its
+ * requests back, so none of them lands after a newer one.  Returns 0, or
+ * -ECANCELED when the run is stopped first.
+ */
+static int wait_for_abandoned(struct vduse_queue_run *run)
+{
+	struct vduse_queue_run *prev = run->prev;
+
+	log_warn("queue %u: waiting for the requests abandoned at the last reset", run->vq->index);
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = prev->done_fd, .events = POLLIN },
+			{ .fd = run->kick_fd, .events = POLLIN },
+		};
+		eventfd_t v;
+
+		if (__atomic_load_n(&run->q.is_stop_requested, __ATOMIC_ACQUIRE))
+			return -ECANCELED;
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			return -errno;
+		if (pfd[0].revents & POLLIN)
+			break;
+		/* A kick: the first pop of blk_queue_run() will see its chains. */
+		if (pfd[1].revents & POLLIN)
+			eventfd_read(run->kick_fd, &v);
+	}
+	pthread_join(prev->thread, NULL);
+	run->prev = NULL;
+	blk_queue_exit(&prev->q);
+	iotlb_view_exit(&prev->view);
+	close(prev->kick_fd);
+	close(prev->done_fd);
+	free(prev);
+	log_info("queue %u: the abandoned requests are back; serving", run->vq->index);
+	return 0;
+}
+
 static void *queue_thread(void *arg)
 {
-	struct vduse_queue *vq = arg;
+	struct vduse_queue_run *run = arg;
 	char name[16];
 
-	snprintf(name, sizeof(name), "vdb-q%u", vq->index);
+	snprintf(name, sizeof(name), "vdb-q%u", run->vq->index);
 	pthread_setname_np(pthread_self(), name);
-	vq->result = blk_queue_run(&vq->q);
-	if (vq->result < 0)
-		log_err("queue %u stopped: %s", vq->index, strerror(-vq->result));
+	if (!run->prev || wait_for_abandoned(run) == 0) {
+		run->result = blk_queue_run(&run->q);
+		if (run->result < 0)
+			log_err("queue %u stopped: %s", run->vq->index, strerror(-run->result));
+	}
+	eventfd_write(run->done_fd, 1);
 	return NULL;
 }
 
@@ -44,19 +90,23 @@ static void set_kickfd(struct vduse_queue *vq, int fd)
 	ioctl(vq->dev->fd, VDUSE_VQ_SETUP_KICKFD, &e);
 }
 
-static void queue_teardown(struct vduse_queue *vq)
+/* Free a run whose thread has ended (or never started). */
+static void run_free(struct vduse_queue_run *run)
 {
-	blk_queue_exit(&vq->q);
-	iotlb_view_exit(&vq->view);
-	if (vq->kick_fd >= 0)
-		close(vq->kick_fd);
-	vq->kick_fd = -1;
+	blk_queue_exit(&run->q);
+	iotlb_view_exit(&run->view);
+	if (run->kick_fd >= 0)
+		close(run->kick_fd);
+	if (run->done_fd >= 0)
+		close(run->done_fd);
+	free(run);
 }
 
 static int queue_start(struct vduse_queue *vq)
 {
 	struct vduse_dev *dev = vq->dev;
 	struct vduse_vq_info info = { .index = vq->index };
+	struct vduse_queue_run *run;
 	struct blk_queue_ring ring;
 	int r;
 
@@ -71,10 +121,17 @@ static int queue_start(struct vduse_queue *vq)
 			vq->index, info.num, dev->blk->queue_size);
 		return -EINVAL;
 	}
-	vq->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (vq->kick_fd < 0)
-		return -errno;
-	r = iotlb_view_init(&vq->view, &dev->iotlb, info.num);
+	run = calloc(1, sizeof(*run));
+	if (!run)
+		return -ENOMEM;
+	run->vq = vq;
+	run->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	run->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (run->kick_fd < 0 || run->done_fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = iotlb_view_init(&run->view, &dev->iotlb, info.num);
 	if (r < 0)
 		goto fail;
 	ring = (struct blk_queue_ring){
@@ -85,8 +142,8 @@ static int queue_start(struct vduse_queue *vq)
 		.last_avail_idx = info.split.avail_index,
 		.has_event_idx = dev->driver_features & (1ULL << VIRTIO_RING_F_EVENT_IDX),
 	};
-	r = blk_queue_init(&vq->q, vq->index, dev->blk, dev->img, dev->be, &vq->view.mem,
-			   &ring, vq->kick_fd, queue_notify, vq);
+	r = blk_queue_init(&run->q, vq->index, dev->blk, dev->img, dev->be, &run->view.mem,
+			   &ring, run->kick_fd, queue_notify, vq);
 	if (r == -EFAULT || r == -EINVAL)
 		log_err("queue %u: rings at desc %#llx, avail %#llx, used %#llx (size %u) are "
 			"not mapped or misaligned", vq->index, (unsigned long long)info.desc_addr,
@@ -94,30 +151,45 @@ static int queue_start(struct vduse_queue *vq)
 			info.num);
 	if (r < 0)
 		goto fail;
+	/* Requests abandoned at the last reset come back before this run serves. */
+	run->prev = vq->abandoned;
 	/* A kick that came before the fd is delivered when it is set. */
-	set_kickfd(vq, vq->kick_fd);
-	r = -pthread_create(&vq->thread, NULL, queue_thread, vq);
+	set_kickfd(vq, run->kick_fd);
+	r = -pthread_create(&run->thread, NULL, queue_thread, run);
 	if (r < 0) {
 		set_kickfd(vq, VDUSE_EVENTFD_DEASSIGN);
+		run->prev = NULL;
 		goto fail;
 	}
-	vq->is_running = true;
+	vq->abandoned = NULL;
+	vq->run = run;
 	return 0;
 fail:
-	queue_teardown(vq);
+	run_free(run);
 	return r;
+}
+
+/* The run's thread has ended: keep what the next run needs, free the rest. */
+static void queue_finish(struct vduse_queue *vq)
+{
+	struct vduse_queue_run *run = vq->run;
+
+	vq->run = NULL;
+	vq->last_avail_idx = vq_last_avail_idx(&run->q.vq);
+	set_kickfd(vq, VDUSE_EVENTFD_DEASSIGN);
+	/* Stopped while it waited for an abandoned run: the next run waits for that one. */
+	if (run->prev)
+		vq->abandoned = run->prev;
+	run_free(run);
 }
 
 static void queue_stop(struct vduse_queue *vq)
 {
-	if (!vq->is_running)
+	if (!vq->run)
 		return;
-	blk_queue_stop(&vq->q);
-	pthread_join(vq->thread, NULL);
-	vq->is_running = false;
-	vq->last_avail_idx = vq_last_avail_idx(&vq->q.vq);
-	set_kickfd(vq, VDUSE_EVENTFD_DEASSIGN);
-	queue_teardown(vq);
+	blk_queue_stop(&vq->run->q);
+	pthread_join(vq->run->thread, NULL);
+	queue_finish(vq);
 }
 
 int vduse_dev_start_queues(struct vduse_dev *dev)
@@ -138,13 +210,87 @@ void vduse_dev_stop_queues(struct vduse_dev *dev)
 {
 	if (!dev->queues)
 		return;
+	for (uint16_t i = 0; i < dev->nr_queues; i++) {
+		struct vduse_queue *vq = &dev->queues[i];
+
+		queue_stop(vq);
+		/* The daemon is going away: wait for abandoned requests too. */
+		if (vq->abandoned) {
+			pthread_join(vq->abandoned->thread, NULL);
+			run_free(vq->abandoned);
+			vq->abandoned = NULL;
+		}
+	}
+}
+
+static void deadline_after(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Abandon a run that did not drain in time; true when it let go of the rings. */
+static bool queue_abandon(struct vduse_queue *vq)
+{
+	struct vduse_queue_run *run = vq->run;
+	struct timespec ms = { 0, 1000000L };
+
+	blk_queue_abandon(&run->q);
+	for (int i = 0; i < VDUSE_RESET_LET_GO_MS && !blk_queue_has_let_go(&run->q); i++)
+		nanosleep(&ms, NULL);
+	if (!blk_queue_has_let_go(&run->q))
+		return false;
+	/* An abandoned run never waits for another: it was serving. */
+	vq->run = NULL;
+	vq->last_avail_idx = vq_last_avail_idx(&run->q.vq);
+	set_kickfd(vq, VDUSE_EVENTFD_DEASSIGN);
+	vq->abandoned = run;
+	return true;
+}
+
+unsigned int vduse_dev_reset_queues(struct vduse_dev *dev)
+{
+	struct timespec deadline;
+	unsigned int nr_abandoned = 0;
+
+	if (!dev->queues)
+		return 0;
+	/* Ask them all first: they drain side by side. */
 	for (uint16_t i = 0; i < dev->nr_queues; i++)
-		queue_stop(&dev->queues[i]);
+		if (dev->queues[i].run)
+			blk_queue_stop(&dev->queues[i].run->q);
+	deadline_after(&deadline, VDUSE_RESET_DRAIN_MS);
+	for (uint16_t i = 0; i < dev->nr_queues; i++) {
+		struct vduse_queue *vq = &dev->queues[i];
+
+		if (!vq->run)
+			continue;
+		if (pthread_timedjoin_np(vq->run->thread, NULL, &deadline) == 0) {
+			queue_finish(vq);
+			continue;
+		}
+		if (!vq->abandoned && queue_abandon(vq)) {
+			log_warn("queue %u: requests in flight for over %d ms at a reset; abandoned "
+				 "them so the reset is answered in time", i, VDUSE_RESET_DRAIN_MS);
+			nr_abandoned++;
+			continue;
+		}
+		log_err("queue %u: its thread is stuck in a system call; waiting for it (the kernel "
+			"marks the device broken if the reset is not answered in 30 s)", i);
+		pthread_join(vq->run->thread, NULL);
+		queue_finish(vq);
+	}
+	return nr_abandoned;
 }
 
 uint16_t vduse_queue_avail_index(struct vduse_queue *vq)
 {
-	if (vq->is_running)
-		return vq_last_avail_idx(&vq->q.vq);
+	if (vq->run)
+		return vq_last_avail_idx(&vq->run->q.vq);
 	return vq->last_avail_idx;
 }

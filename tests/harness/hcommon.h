@@ -110,6 +110,8 @@ int gate_reset(void);
 /* gate_close() - release the gate's eventfd (teardown() calls it). */
 void gate_close(void);
 void gate_open(void);
+/* gate_late_fill - when >= 0, READs get their data (this byte) as they complete, not before. */
+extern int gate_late_fill;
 /* gate_wait_held() - wait until the backend holds @n requests: they were popped and started. */
 void gate_wait_held(unsigned int n);
 unsigned int gate_held(void);

@@ -126,6 +126,7 @@ static void *hooked_lookup(struct mem *m, uint64_t iova, unsigned int perm, uint
 static uint32_t hooked_hold(struct mem *m) { return VIEW(m)->ops->hold(VIEW(m)); }
 static void hooked_seal(struct mem *m, uint32_t t) { VIEW(m)->ops->seal(VIEW(m), t); }
 static void hooked_release(struct mem *m, uint32_t t) { VIEW(m)->ops->release(VIEW(m), t); }
+static void hooked_detach(struct mem *m) { VIEW(m)->ops->detach(VIEW(m)); }
 static uint32_t hooked_generation(struct mem *m) { return VIEW(m)->ops->generation(VIEW(m)); }
 static int hooked_pin(struct mem *m, const struct mem_range *r, unsigned int nr, void **host)
 {
@@ -134,6 +135,7 @@ static int hooked_pin(struct mem *m, const struct mem_range *r, unsigned int nr,
 static const struct mem_ops hooked_ops = {
 	.lookup = hooked_lookup, .hold = hooked_hold, .seal = hooked_seal,
 	.release = hooked_release, .generation = hooked_generation, .pin = hooked_pin,
+	.detach = hooked_detach,
 };
 
 static int iotlb_mode_init(struct hdrv *h, uint8_t *at)
@@ -346,12 +348,20 @@ int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *o
 	return 0;
 }
 
+int hdrv_join(struct hdrv *h)
+{
+	if (h->is_running) {
+		pthread_join((pthread_t)h->thread, NULL);
+		h->is_running = false;
+	}
+	return h->run_result;
+}
+
 int hdrv_stop(struct hdrv *h)
 {
 	if (h->is_running) {
 		blk_queue_stop(&h->q);
-		pthread_join((pthread_t)h->thread, NULL);
-		h->is_running = false;
+		hdrv_join(h);
 	}
 	blk_queue_exit(&h->q);
 	if (h->memfd >= 0) {

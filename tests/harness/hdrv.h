@@ -130,6 +130,9 @@ int hdrv_make_image_in(const char *dir, char *path, size_t path_len, uint64_t by
 /* hdrv_start() - open @image_path, set up rings and start the queue thread. */
 int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *opts);
 
+/* hdrv_join() - wait for the queue thread to return (after blk_queue_stop()); its result. */
+int hdrv_join(struct hdrv *h);
+
 /* hdrv_stop() - stop the queue (draining in flight requests), free everything. */
 int hdrv_stop(struct hdrv *h);
 

@@ -49,11 +49,19 @@ static void gate_queue_exit(struct backend_queue *bq)
 	free(bq);
 }
 
+int gate_late_fill = -1;
+
+static void fill_read(struct blk_req *req, int byte)
+{
+	for (unsigned int i = 0; i < req->nr_data_iov; i++)
+		memset(req->data_iov[i].iov_base, byte, req->data_iov[i].iov_len);
+}
+
 static int gate_queue_req(struct backend_queue *bq, struct blk_req *req)
 {
 	if (bq->nr_held == bq->depth)
 		return -EBUSY;
-	if (req->op == BLK_OP_READ)
+	if (req->op == BLK_OP_READ && gate_late_fill < 0)
 		for (unsigned int i = 0; i < req->nr_data_iov; i++)
 			memset(req->data_iov[i].iov_base, 0, req->data_iov[i].iov_len);
 	bq->held[bq->nr_held++] = req;
@@ -77,10 +85,14 @@ static int gate_wait(struct backend_queue *bq, struct backend_event *evs, unsign
 		evs[n++] = (struct backend_event){ .type = BACKEND_EV_KICK };
 	if (p[1].revents & POLLIN)
 		bq->is_open = true;   /* the eventfd stays readable: the gate stays open */
-	while (bq->is_open && bq->nr_held && n < max)
-		evs[n++] = (struct backend_event){
-			.type = BACKEND_EV_DONE, .req = bq->held[--bq->nr_held], .res = 0,
-		};
+	while (bq->is_open && bq->nr_held && n < max) {
+		struct blk_req *req = bq->held[--bq->nr_held];
+
+		/* A backend that writes the data as it completes, like a late READ. */
+		if (req->op == BLK_OP_READ && gate_late_fill >= 0)
+			fill_read(req, gate_late_fill);
+		evs[n++] = (struct backend_event){ .type = BACKEND_EV_DONE, .req = req, .res = 0 };
+	}
 	return (int)n;
 }
 
@@ -96,6 +108,7 @@ int gate_reset(void)
 {
 	gate_close();
 	gate_nr_held = 0;
+	gate_late_fill = -1;
 	gate_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	return gate_fd < 0 ? -errno : 0;
 }

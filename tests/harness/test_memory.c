@@ -235,6 +235,41 @@ static void test_updates_race_requests(void **state)
 	assert_true(hdrv_nr_device_maps(&f->h) <= 4);
 }
 
+/* ---- a reset while the backend is stalled ---------------------------------- */
+
+/*
+ * The driver resets while a READ is stuck in the backend (a hung image): the
+ * queue lets go of the rings at once, and when the READ finally completes
+ * neither its data nor its status nor a used entry reaches driver memory,
+ * which the driver may have reused by then.
+ */
+static void test_abandon_stalled_request(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	struct layout l = add_regions(f);
+	uint16_t used_before, head;
+	struct timespec ms = { 0, 1000000L };
+	int i;
+
+	gate_late_fill = 0xab;
+	head = build(f, &l, 0, VIRTIO_BLK_T_IN, 0, NULL);
+	hdrv_publish(&f->h, head);
+	gate_wait_held(1);
+	used_before = hdrv_used_idx(&f->h);
+	blk_queue_stop(&f->h.q);
+	blk_queue_abandon(&f->h.q);
+	for (i = 0; i < WAIT_MS && !blk_queue_has_let_go(&f->h.q); i++)
+		nanosleep(&ms, NULL);
+	assert_true(blk_queue_has_let_go(&f->h.q));
+	/* The backend comes back: the thread ends, having touched nothing of the driver's. */
+	gate_open();
+	assert_int_equal(hdrv_join(&f->h), 0);
+	assert_int_equal(hdrv_used_idx(&f->h), used_before);
+	assert_int_equal(l.a[32], 0xff);
+	for (unsigned int k = 0; k < DATA_BYTES; k++)
+		assert_int_equal(l.b[k], 0xee);
+}
+
 /* ---- defect 7: the device's own failures reach the driver as IOERR ------- */
 
 static void test_device_fault_gets_ioerr(void **state)
@@ -352,6 +387,7 @@ int main(void)
 		T(test_update_between_buffers, o_mem),
 		T(test_remap_storm_behind_stuck_request, o_mem_gate),
 		T(test_updates_race_requests, o_mem),
+		T(test_abandon_stalled_request, o_mem_gate),
 		T(test_device_fault_gets_ioerr, o_mem),
 		T(test_backend_setup_failure_gets_ioerr, o_failing),
 		T(test_small_ring_takes_advertised_segments, o_small_ring),
