@@ -141,7 +141,7 @@ void iotlb_view_exit(struct iotlb_view *v);
  */
 int iotlb_view_detach(struct iotlb_view *v);
 
-/* iotlb_view_nr_retired() - regions retired but still mapped for live holds. */
+/* iotlb_view_nr_retired() - regions retired but still mapped for live holds; any thread. */
 unsigned int iotlb_view_nr_retired(const struct iotlb_view *v);
 
 #endif

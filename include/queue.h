@@ -22,7 +22,7 @@
 
 struct blk_queue;
 
-/* Counters a queue keeps; read by other threads without locking (monotonic). */
+/* Counters a queue keeps (all uint64_t); other threads read them with blk_queue_get_stats(). */
 struct blk_queue_stats {
 	uint64_t nr_reqs;
 	uint64_t nr_read_bytes;
@@ -113,6 +113,9 @@ void blk_queue_abandon(struct blk_queue *q);
 
 /* blk_queue_has_let_go() - true once an abandoned queue touches driver rings no more. */
 bool blk_queue_has_let_go(struct blk_queue *q);
+
+/* blk_queue_get_stats() - a copy of the counters; any thread. */
+void blk_queue_get_stats(const struct blk_queue *q, struct blk_queue_stats *ret);
 
 /* blk_queue_exit() - free what blk_queue_init() allocated; NULL-safe. */
 void blk_queue_exit(struct blk_queue *q);

@@ -9,7 +9,8 @@
  * untrusted: every index, length and address read from the rings is
  * validated, and each descriptor is read exactly once into local memory.
  *
- * A queue is driven by one thread; nothing here locks.
+ * A queue is driven by one thread; nothing here locks.  Fields other threads
+ * read (last_avail_idx, is_broken, is_unmapped) are stored with relaxed atomics.
  */
 
 #include <stdbool.h>

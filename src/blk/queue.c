@@ -14,6 +14,21 @@
 
 #define EVENTS_PER_WAIT 64
 
+/* Counters have one writer, this thread; others read them (blk_queue_get_stats()). */
+static inline void stat_add(uint64_t *counter, uint64_t n)
+{
+	__atomic_store_n(counter, *counter + n, __ATOMIC_RELAXED);
+}
+
+void blk_queue_get_stats(const struct blk_queue *q, struct blk_queue_stats *ret)
+{
+	const uint64_t *src = (const uint64_t *)&q->stats;
+	uint64_t *dst = (uint64_t *)ret;
+
+	for (size_t i = 0; i < sizeof(*ret) / sizeof(uint64_t); i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
 static bool test_head(const struct blk_queue *q, uint16_t head)
 {
 	return q->inflight_heads[head / 64] & (1ULL << (head % 64));
@@ -118,7 +133,7 @@ static void queue_check_abandon(struct blk_queue *q)
 	if (q->is_abandoned || !__atomic_load_n(&q->is_abandon_requested, __ATOMIC_ACQUIRE))
 		return;
 	q->is_abandoned = true;
-	q->vq.is_unmapped = true;
+	__atomic_store_n(&q->vq.is_unmapped, true, __ATOMIC_RELAXED);
 	q->nr_pushed = 0;
 	/* What the backend still writes must not land in memory the driver reuses. */
 	if (q->vq.mem->ops->detach)
@@ -130,7 +145,7 @@ static void queue_check_abandon(struct blk_queue *q)
 
 static void queue_broken(struct blk_queue *q, const char *why)
 {
-	q->vq.is_broken = true;
+	__atomic_store_n(&q->vq.is_broken, true, __ATOMIC_RELAXED);
 	if (!q->has_reported_broken)
 		log_err("queue %u: driver broke the ring (%s); serving stopped until reset",
 			q->index, why);
@@ -177,15 +192,15 @@ static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res
 	if (req->status_ptr) {
 		len = blk_req_finish(req, res);
 		if (*req->status_ptr != VIRTIO_BLK_S_OK)
-			q->stats.nr_io_errors++;
+			stat_add(&q->stats.nr_io_errors, 1);
 		else if (req->op == BLK_OP_READ)
-			q->stats.nr_read_bytes += req->data_bytes;
+			stat_add(&q->stats.nr_read_bytes, req->data_bytes);
 		else if (req->op == BLK_OP_WRITE)
-			q->stats.nr_write_bytes += req->data_bytes;
+			stat_add(&q->stats.nr_write_bytes, req->data_bytes);
 	} else if (!req->is_device_fault) {
-		q->stats.nr_bad_chains++;
+		stat_add(&q->stats.nr_bad_chains, 1);
 	}
-	q->stats.nr_reqs++;
+	stat_add(&q->stats.nr_reqs, 1);
 	log_debug("queue %u: head %u done: op %d res %d used.len %u", q->index,
 		  req->elem.head, req->op, res, len);
 	vq_push(&q->vq, req->elem.head, len);
@@ -201,7 +216,7 @@ static void queue_remap(struct blk_queue *q)
 {
 	bool was_unmapped = q->vq.is_unmapped;
 
-	q->stats.nr_remaps++;
+	stat_add(&q->stats.nr_remaps, 1);
 	if (vq_remap(&q->vq) < 0) {
 		if (!was_unmapped)
 			log_warn_ratelimited("queue %u: rings not mapped after an IOTLB update; "
@@ -234,7 +249,7 @@ static void queue_req_fail(struct blk_queue *q, struct blk_req *req, int err)
 	struct iovec iov;
 	unsigned int nr = 0;
 
-	q->stats.nr_device_faults++;
+	stat_add(&q->stats.nr_device_faults, 1);
 	req->is_device_fault = true;
 	req->op = BLK_OP_NONE;
 	req->status = VIRTIO_BLK_S_IOERR;
@@ -323,7 +338,7 @@ static unsigned int queue_pop_all(struct blk_queue *q)
 		if (r == -EINVAL) {
 			log_warn_ratelimited("queue %u: bad chain at head %u: %s", q->index,
 					     req->elem.head, vq_err_str(q->vq.last_err));
-			q->stats.nr_bad_chains++;
+			stat_add(&q->stats.nr_bad_chains, 1);
 			vq_push(&q->vq, req->elem.head, 0);
 			q->nr_pushed++;
 			queue_mem_release(q, req->mem_token);
@@ -345,7 +360,7 @@ static void queue_poll(struct blk_queue *q)
 		nr += queue_pop_all(q);
 	} while (!q->vq.is_broken && q->nr_free && vq_enable_notify(&q->vq));
 	if (nr)
-		q->stats.nr_batches++;
+		stat_add(&q->stats.nr_batches, 1);
 }
 
 /* Make pushed entries visible and interrupt once, if the driver wants it. */
@@ -357,7 +372,7 @@ static int queue_publish(struct blk_queue *q)
 	q->nr_pushed = 0;
 	if (!vq_should_notify(&q->vq))
 		return 0;
-	q->stats.nr_notifies++;
+	stat_add(&q->stats.nr_notifies, 1);
 	return q->notify(q, q->notify_opaque);
 }
 
@@ -406,7 +421,7 @@ int blk_queue_run(struct blk_queue *q)
 		was_full = q->nr_free == 0;
 		for (int i = 0; i < r; i++) {
 			if (evs[i].type == BACKEND_EV_KICK) {
-				q->stats.nr_kicks++;
+				stat_add(&q->stats.nr_kicks, 1);
 				need_poll = true;
 			} else {
 				queue_req_complete(q, evs[i].req, evs[i].res);

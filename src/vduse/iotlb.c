@@ -198,7 +198,7 @@ static void view_drop_retired(struct iotlb_view *v)
 		else
 			iotlb_put(rt->region);
 	}
-	v->nr_retired = kept;
+	__atomic_store_n(&v->nr_retired, kept, __ATOMIC_RELAXED);   /* read by others as a stat */
 }
 
 /* Let go of cache entry @i (in the cache since epoch @in). */
@@ -225,7 +225,8 @@ static void view_retire(struct iotlb_view *v, struct iotlb_region *r, uint32_t i
 		v->retired = grown;
 		v->max_retired = max;
 	}
-	v->retired[v->nr_retired++] = (struct iotlb_retired){ .region = r, .in = in, .out = out };
+	v->retired[v->nr_retired] = (struct iotlb_retired){ .region = r, .in = in, .out = out };
+	__atomic_store_n(&v->nr_retired, v->nr_retired + 1, __ATOMIC_RELAXED);
 }
 
 static void view_sync(struct iotlb_view *v)
@@ -435,7 +436,7 @@ int iotlb_view_detach(struct iotlb_view *v)
 
 unsigned int iotlb_view_nr_retired(const struct iotlb_view *v)
 {
-	return v->nr_retired;
+	return __atomic_load_n(&v->nr_retired, __ATOMIC_RELAXED);
 }
 
 void iotlb_view_exit(struct iotlb_view *v)

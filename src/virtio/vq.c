@@ -69,7 +69,7 @@ int vq_remap(struct vq *vq)
 	void *host[3];
 
 	vq->mem_gen = mem_generation(vq->mem);
-	vq->is_unmapped = true;
+	__atomic_store_n(&vq->is_unmapped, true, __ATOMIC_RELAXED);   /* tests watch it */
 	/* The rings are read in place: the pointers come from the pinned mappings. */
 	if (mem_pin(vq->mem, rings, 3, host) < 0)
 		return -EFAULT;
@@ -78,7 +78,7 @@ int vq_remap(struct vq *vq)
 	vq->desc = host[0];
 	vq->avail = host[1];
 	vq->used = host[2];
-	vq->is_unmapped = false;
+	__atomic_store_n(&vq->is_unmapped, false, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -218,7 +218,7 @@ int vq_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov)
 		if ((uint16_t)(avail_idx - vq->last_avail_idx) > vq->num) {
 			vq->last_err = VQ_ERR_AVAIL_IDX;
 			vq->nr_errs[VQ_ERR_AVAIL_IDX]++;
-			vq->is_broken = true;
+			__atomic_store_n(&vq->is_broken, true, __ATOMIC_RELAXED);
 			return -EIO;
 		}
 		head = le16toh(__atomic_load_n(&vq->avail->ring[vq->last_avail_idx % vq->num],

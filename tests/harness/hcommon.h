@@ -37,6 +37,9 @@
 
 typedef struct virtio_blk_discard_write_zeroes dwz_seg;
 
+/* QSTAT() - a counter of the running queue (the queue thread writes them with relaxed atomics). */
+#define QSTAT(f, field) __atomic_load_n(&(f)->h.q.stats.field, __ATOMIC_RELAXED)
+
 struct fixture {
 	char path[256];               /* the image the queue serves */
 	bool is_null;                 /* null backend: writes go nowhere, reads are zeroes */

@@ -24,8 +24,11 @@ static void *hmem_lookup(struct mem *m, uint64_t iova, unsigned int perm, uint64
 {
 	struct hmem *hm = (struct hmem *)m;
 
+	unsigned int nr = __atomic_load_n(&hm->nr_regions, __ATOMIC_ACQUIRE);
+
+	/* Tests of movable spaces change regions while the queue runs: atomics. */
 	*ret_err = -EFAULT;
-	for (unsigned int i = 0; i < hm->nr_regions; i++) {
+	for (unsigned int i = 0; i < nr; i++) {
 		struct hregion *r = &hm->regions[i];
 
 		if (iova < r->iova || iova - r->iova >= r->len)
@@ -33,7 +36,7 @@ static void *hmem_lookup(struct mem *m, uint64_t iova, unsigned int perm, uint64
 		if ((r->perm & perm) != perm)
 			return NULL;
 		*ret_len = r->len - (iova - r->iova);
-		return r->host + (iova - r->iova);
+		return __atomic_load_n(&r->host, __ATOMIC_ACQUIRE) + (iova - r->iova);
 	}
 	return NULL;
 }
@@ -93,6 +96,7 @@ static int hdrv_get_fd(void *opaque, uint64_t iova, int *ret_fd, uint64_t *ret_o
 {
 	struct hdrv *h = opaque;
 
+	/* Called with h->tlb.lock held, as hdrv_fail_get_fd() sets these. */
 	if (h->fail_err && iova >= h->fail_start && iova <= h->fail_last)
 		return h->fail_err;
 	for (unsigned int i = 0; i < h->nr_maps; i++) {
@@ -119,8 +123,10 @@ static void *hooked_lookup(struct mem *m, uint64_t iova, unsigned int perm, uint
 {
 	struct hdrv *h = container_of(m, struct hdrv, hooked);
 
-	if (h->on_lookup)
-		h->on_lookup(h, iova);
+	void (*hook)(struct hdrv *, uint64_t) = __atomic_load_n(&h->on_lookup, __ATOMIC_ACQUIRE);
+
+	if (hook)
+		hook(h, iova);
 	return VIEW(m)->ops->lookup(VIEW(m), iova, perm, ret_len, ret_err);
 }
 static uint32_t hooked_hold(struct mem *m) { return VIEW(m)->ops->hold(VIEW(m)); }
@@ -163,6 +169,15 @@ static int iotlb_mode_init(struct hdrv *h, uint8_t *at)
 	}
 	h->hooked.ops = &hooked_ops;
 	return 0;
+}
+
+void hdrv_fail_get_fd(struct hdrv *h, uint64_t start, uint64_t last, int err)
+{
+	pthread_mutex_lock(&h->tlb.lock);
+	h->fail_start = start;
+	h->fail_last = last;
+	h->fail_err = err;
+	pthread_mutex_unlock(&h->tlb.lock);
 }
 
 void hdrv_iotlb_update(struct hdrv *h, uint64_t start, uint64_t last)
@@ -403,7 +418,10 @@ void *hdrv_add_region(struct hdrv *h, uint64_t iova, size_t len, unsigned int pe
 		    mmap(map + PAGE, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->memfd,
 			 (off_t)h->memfd_bytes) == MAP_FAILED)
 			abort();
+		/* GET_FD runs under the IOTLB's lock, in the queue's thread. */
+		pthread_mutex_lock(&h->tlb.lock);
 		h->maps[h->nr_maps++] = (struct hmap){ iova, iova + len - 1, h->memfd_bytes, perm };
+		pthread_mutex_unlock(&h->tlb.lock);
 		h->memfd_bytes += len;
 		return map + PAGE;
 	}

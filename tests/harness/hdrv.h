@@ -107,9 +107,12 @@ struct hdrv {
 	struct iotlb tlb;
 	struct iotlb_view view;
 	struct mem hooked;            /* the view, with on_lookup() called first */
-	/* Called before each lookup the queue makes (a test's hook), if set. */
+	/*
+	 * Called before each lookup the queue makes (a test's hook), if set.
+	 * The queue thread reads it atomically: set it with __atomic_store_n.
+	 */
 	void (*on_lookup)(struct hdrv *h, uint64_t iova);
-	/* A failure of the device's own that GET_FD returns for this range, if set. */
+	/* A failure of the device's own that GET_FD returns: hdrv_fail_get_fd(). */
 	uint64_t fail_start, fail_last;
 	int fail_err;
 	char image_path[256];
@@ -159,6 +162,9 @@ void *hdrv_add_region(struct hdrv *h, uint64_t iova, size_t len, unsigned int pe
  * on VDUSE_UPDATE_IOTLB (iotlb mode).  Any thread.
  */
 void hdrv_iotlb_update(struct hdrv *h, uint64_t start, uint64_t last);
+
+/* hdrv_fail_get_fd() - GET_FD fails with @err (0: no longer) for IOVAs in [start, last]. */
+void hdrv_fail_get_fd(struct hdrv *h, uint64_t start, uint64_t last, int err);
 
 /* hdrv_nr_device_maps() - the queue's live mappings of driver memory (iotlb mode). */
 unsigned int hdrv_nr_device_maps(struct hdrv *h);

@@ -61,7 +61,7 @@ static int gate_queue_req(struct backend_queue *bq, struct blk_req *req)
 {
 	if (bq->nr_held == bq->depth)
 		return -EBUSY;
-	if (req->op == BLK_OP_READ && gate_late_fill < 0)
+	if (req->op == BLK_OP_READ && __atomic_load_n(&gate_late_fill, __ATOMIC_ACQUIRE) < 0)
 		for (unsigned int i = 0; i < req->nr_data_iov; i++)
 			memset(req->data_iov[i].iov_base, 0, req->data_iov[i].iov_len);
 	bq->held[bq->nr_held++] = req;
@@ -89,8 +89,10 @@ static int gate_wait(struct backend_queue *bq, struct backend_event *evs, unsign
 		struct blk_req *req = bq->held[--bq->nr_held];
 
 		/* A backend that writes the data as it completes, like a late READ. */
-		if (req->op == BLK_OP_READ && gate_late_fill >= 0)
-			fill_read(req, gate_late_fill);
+		int fill = __atomic_load_n(&gate_late_fill, __ATOMIC_ACQUIRE);
+
+		if (req->op == BLK_OP_READ && fill >= 0)
+			fill_read(req, fill);
 		evs[n++] = (struct backend_event){ .type = BACKEND_EV_DONE, .req = req, .res = 0 };
 	}
 	return (int)n;
@@ -108,7 +110,7 @@ int gate_reset(void)
 {
 	gate_close();
 	gate_nr_held = 0;
-	gate_late_fill = -1;
+	__atomic_store_n(&gate_late_fill, -1, __ATOMIC_RELEASE);
 	gate_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	return gate_fd < 0 ? -errno : 0;
 }

@@ -36,24 +36,24 @@ static int mount_why;             /* hc_private_mounts() result: 0 or -errno */
 /* One request of @len bytes that must fail: IOERR, used.len 1, read data untouched. */
 static void expect_ioerr(struct fixture *f, uint32_t type, uint64_t sector, uint32_t len)
 {
-	uint64_t before = f->h.q.stats.nr_io_errors;
+	uint64_t before = QSTAT(f, nr_io_errors);
 
 	expect_rw_status(f, type, sector, len, VIRTIO_BLK_S_IOERR);
-	assert_int_equal(f->h.q.stats.nr_io_errors, before + 1);
+	assert_int_equal(QSTAT(f, nr_io_errors), before + 1);
 }
 
 /* A READ that fails part way: IOERR, used.len 1 (the data buffer is undefined). */
 static void expect_read_ioerr_partial(struct fixture *f, uint64_t sector, uint32_t len)
 {
 	uint8_t *buf = malloc(len);
-	uint64_t before = f->h.q.stats.nr_io_errors;
+	uint64_t before = QSTAT(f, nr_io_errors);
 	uint32_t used_len = 0;
 
 	assert_non_null(buf);
 	assert_int_equal(hdrv_blk_do(&f->h, VIRTIO_BLK_T_IN, sector, buf, len, &used_len),
 			 VIRTIO_BLK_S_IOERR);
 	assert_int_equal(used_len, 1);
-	assert_int_equal(f->h.q.stats.nr_io_errors, before + 1);
+	assert_int_equal(QSTAT(f, nr_io_errors), before + 1);
 	free(buf);
 }
 
@@ -99,7 +99,7 @@ static int teardown_fsize(void **state)
 static void efbig_in_flight(struct fixture *f, uint64_t limit_sector)
 {
 	enum { N = 16, LEN = 4096 };
-	uint64_t before = f->h.q.stats.nr_io_errors;
+	uint64_t before = QSTAT(f, nr_io_errors);
 	struct hreq r[N];
 	uint16_t heads[N];
 	bool seen[N] = { false };
@@ -127,7 +127,7 @@ static void efbig_in_flight(struct fixture *f, uint64_t limit_sector)
 		assert_int_equal(hdrv_status(&f->h, &r[i]),
 				 i & 1 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
 	}
-	assert_int_equal(f->h.q.stats.nr_io_errors, before + N / 2);
+	assert_int_equal(QSTAT(f, nr_io_errors), before + N / 2);
 	check_image(f);
 }
 
@@ -260,7 +260,7 @@ static void test_enospc(void **state)
 {
 	struct fixture *f = fixture_get(state);
 	const unsigned int nr_chunks = ENOSPC_IMAGE_BYTES / CHUNK;
-	uint64_t errors_before = f->h.q.stats.nr_io_errors;
+	uint64_t errors_before = QSTAT(f, nr_io_errors);
 	unsigned int full = nr_chunks;
 	dwz_seg s;
 	uint32_t len;
@@ -271,7 +271,7 @@ static void test_enospc(void **state)
 			full = k;
 	print_message("a 1 MiB tmpfs took %u chunks of 64 KiB\n", full);
 	assert_true(full > 0 && full < nr_chunks);
-	assert_int_equal(f->h.q.stats.nr_io_errors, errors_before + 1);
+	assert_int_equal(QSTAT(f, nr_io_errors), errors_before + 1);
 	/* Still full: the next write fails too. */
 	assert_int_equal(try_write(f, (uint64_t)(full + 1) * CHUNK / 512, CHUNK, 999),
 			 VIRTIO_BLK_S_IOERR);

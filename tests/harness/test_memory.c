@@ -117,9 +117,9 @@ static bool is_armed;
 /* When the queue looks up the data buffer (in B), the driver remaps A. */
 static void update_a_before_b(struct hdrv *h, uint64_t iova)
 {
-	if (!is_armed || iova < B_IOVA || iova >= B_IOVA + REGION_BYTES)
+	if (iova < B_IOVA || iova >= B_IOVA + REGION_BYTES ||
+	    !__atomic_exchange_n(&is_armed, false, __ATOMIC_ACQ_REL))
 		return;
-	is_armed = false;
 	hdrv_iotlb_update(h, A_IOVA, A_IOVA + REGION_BYTES - 1);
 }
 
@@ -128,17 +128,17 @@ static void test_update_between_buffers(void **state)
 	struct fixture *f = fixture_get(state);
 	struct layout l = add_regions(f);
 
-	f->h.on_lookup = update_a_before_b;
+	__atomic_store_n(&f->h.on_lookup, update_a_before_b, __ATOMIC_RELEASE);
 	for (unsigned int i = 0; i < 20; i++) {
 		/*
 		 * The header (in A) is translated, then A is remapped while B is
 		 * looked up: the header's mapping must outlive the request.
 		 */
-		is_armed = true;
+		__atomic_store_n(&is_armed, true, __ATOMIC_RELEASE);
 		write_read_check(f, &l, 8 * i, 100 + i);
-		assert_false(is_armed);
+		assert_false(__atomic_load_n(&is_armed, __ATOMIC_ACQUIRE));
 	}
-	f->h.on_lookup = NULL;
+	__atomic_store_n(&f->h.on_lookup, NULL, __ATOMIC_RELEASE);
 	check_image(f);
 	/* Nothing in flight: no retired mapping is left behind. */
 	assert_int_equal(iotlb_view_nr_retired(&f->h.view), 0);
@@ -251,7 +251,7 @@ static void test_abandon_stalled_request(void **state)
 	struct timespec ms = { 0, 1000000L };
 	int i;
 
-	gate_late_fill = 0xab;
+	__atomic_store_n(&gate_late_fill, 0xab, __ATOMIC_RELEASE);
 	head = build(f, &l, 0, VIRTIO_BLK_T_IN, 0, NULL);
 	hdrv_publish(&f->h, head);
 	gate_wait_held(1);
@@ -281,25 +281,22 @@ static void test_device_fault_gets_ioerr(void **state)
 
 	fill_pattern(data, sizeof(data), 7);
 	/* The daemon cannot map the data buffer (out of fds): IOERR, nothing written. */
-	f->h.fail_start = B_IOVA;
-	f->h.fail_last = B_IOVA + REGION_BYTES - 1;
-	f->h.fail_err = -EMFILE;
+	hdrv_fail_get_fd(&f->h, B_IOVA, B_IOVA + REGION_BYTES - 1, -EMFILE);
 	assert_int_equal(run(f, &l, 0, VIRTIO_BLK_T_OUT, 16, data, &len), VIRTIO_BLK_S_IOERR);
 	assert_int_equal(len, 1);
 	assert_int_equal(run(f, &l, 1, VIRTIO_BLK_T_IN, 16, NULL, &len), VIRTIO_BLK_S_IOERR);
 	assert_int_equal(len, 1);
-	assert_int_equal(f->h.q.stats.nr_device_faults, 2);
-	assert_int_equal(f->h.q.stats.nr_bad_chains, 0);
+	assert_int_equal(QSTAT(f, nr_device_faults), 2);
+	assert_int_equal(QSTAT(f, nr_bad_chains), 0);
 	check_image(f);
 	/* The status byte itself out of reach: nothing better than used.len 0. */
-	f->h.fail_start = A_IOVA;
-	f->h.fail_last = A_IOVA + REGION_BYTES - 1;
+	hdrv_fail_get_fd(&f->h, A_IOVA, A_IOVA + REGION_BYTES - 1, -EMFILE);
 	hdrv_iotlb_update(&f->h, A_IOVA, A_IOVA);   /* so that A is fetched again */
 	assert_int_equal(run(f, &l, 2, VIRTIO_BLK_T_OUT, 16, data, &len), 0xff);
 	assert_int_equal(len, 0);
-	assert_int_equal(f->h.q.stats.nr_device_faults, 3);
+	assert_int_equal(QSTAT(f, nr_device_faults), 3);
 	/* A driver fault stays the driver's: an unmapped buffer is a bad chain. */
-	f->h.fail_err = 0;
+	hdrv_fail_get_fd(&f->h, 0, 0, 0);
 	{
 		struct hbuf bad[] = {
 			{ hdr_iova(3), 16, false }, { 0x7000000000ULL, DATA_BYTES, false },
@@ -307,7 +304,7 @@ static void test_device_fault_gets_ioerr(void **state)
 		};
 		l.a[3 * 64 + 32] = 0xff;
 		assert_int_equal(run_chain(f, bad, 3), 0);
-		assert_int_equal(f->h.q.stats.nr_bad_chains, 1);
+		assert_int_equal(QSTAT(f, nr_bad_chains), 1);
 	}
 	/* The device recovered: the same write goes through. */
 	write_read_check(f, &l, 16, 7);
@@ -349,7 +346,7 @@ static void test_backend_setup_failure_gets_ioerr(void **state)
 	/* What needs no backend is still answered. */
 	assert_int_equal(hdrv_blk_do(&f->h, VIRTIO_BLK_T_GET_ID, 0, data, VIRTIO_BLK_ID_BYTES,
 				     &len), VIRTIO_BLK_S_OK);
-	assert_int_equal(f->h.q.stats.nr_device_faults, 3);
+	assert_int_equal(QSTAT(f, nr_device_faults), 3);
 	check_image(f);
 }
 
@@ -378,7 +375,7 @@ static void test_small_ring_takes_advertised_segments(void **state)
 	assert_int_equal(*hptr(f, status), VIRTIO_BLK_S_OK);
 	model_write(f, 32, data, sizeof(data));
 	check_image(f);
-	assert_int_equal(f->h.q.stats.nr_bad_chains, 0);
+	assert_int_equal(QSTAT(f, nr_bad_chains), 0);
 }
 
 int main(void)

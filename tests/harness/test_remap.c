@@ -89,15 +89,15 @@ static void test_unmapped_rings_are_left_alone(void **state)
 	hide_arena(f);
 	kick(f);
 	sleep_ms(QUIET_MS);            /* a ring access now would crash */
-	assert_true(f->h.q.vq.is_unmapped);
-	assert_int_equal(f->h.q.stats.nr_reqs, 1);
+	assert_true(__atomic_load_n(&f->h.q.vq.is_unmapped, __ATOMIC_RELAXED));
+	assert_int_equal(QSTAT(f, nr_reqs), 1);
 	show_arena(f);
 	kick(f);
 	wait_used(f, head, &len);
 	assert_int_equal(len, 1);
 	assert_int_equal(*hptr(f, st), VIRTIO_BLK_S_OK);
-	assert_false(f->h.q.vq.is_unmapped);
-	assert_true(f->h.q.stats.nr_remaps >= 2);
+	assert_false(__atomic_load_n(&f->h.q.vq.is_unmapped, __ATOMIC_RELAXED));
+	assert_true(QSTAT(f, nr_remaps) >= 2);
 	model_write(f, 40, data, sizeof(data));
 	check_image(f);
 }
@@ -151,7 +151,7 @@ static void test_rings_follow_moved_memory(void **state)
 	new = map + PAGE;
 	assert_int_equal(mprotect(new, bytes, PROT_READ | PROT_WRITE), 0);
 	memcpy(new, old, bytes);
-	h->hm.regions[0].host = new;
+	__atomic_store_n(&h->hm.regions[0].host, new, __ATOMIC_RELEASE);
 	h->arena = new;
 	h->desc = hdrv_ptr(h, h->desc_iova);
 	h->avail = hdrv_ptr(h, h->avail_iova);
