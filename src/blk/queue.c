@@ -5,6 +5,7 @@
  * interrupt once.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -376,6 +377,23 @@ static int queue_publish(struct blk_queue *q)
 	return q->notify(q, q->notify_opaque);
 }
 
+/* When the queue stops: what went wrong while it served, by whom. */
+static void queue_report_faults(const struct blk_queue *q)
+{
+	char line[512];
+	size_t n = 0;
+
+	for (int e = VQ_ERR_NONE + 1; e < VQ_ERR_COUNT && n < sizeof(line); e++)
+		if (q->vq.nr_errs[e])
+			n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s: %llu", n ? "; " : "",
+					      vq_err_str(e), (unsigned long long)q->vq.nr_errs[e]);
+	if (n)
+		log_info("queue %u: driver faults: %s", q->index, line);
+	if (q->stats.nr_device_faults)
+		log_info("queue %u: %llu request(s) failed by the device itself", q->index,
+			 (unsigned long long)q->stats.nr_device_faults);
+}
+
 int blk_queue_run(struct blk_queue *q)
 {
 	struct backend_event evs[EVENTS_PER_WAIT];
@@ -438,5 +456,6 @@ int blk_queue_run(struct blk_queue *q)
 		queue_publish(q);
 	q->be->queue_exit(q->bq);
 	q->bq = NULL;
+	queue_report_faults(q);
 	return r < 0 ? r : 0;
 }
