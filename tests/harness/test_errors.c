@@ -179,31 +179,55 @@ static void test_efbig(void **state)
 #define ENOSPC_FS_SIZE "size=1M"
 #define CHUNK 65536u
 
-static char tiny_dir[256];
+/* A filesystem mounted for one test case: a tiny tmpfs, a ramfs. */
+static char scratch_dir[256];
+
+/*
+ * Mount @fstype (with @data) on a new directory in $TMPDIR.  Returns 0, or 1
+ * with the reason in @why when it cannot be done here (the case skips).
+ */
+static int mount_scratch(const char *fstype, const char *data, char *why, size_t why_len)
+{
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+
+	if (geteuid() != 0) {
+		snprintf(why, why_len, "not root: cannot mount a %s", fstype);
+		return 1;
+	}
+	if (mount_why < 0) {
+		snprintf(why, why_len, "no private mount namespace: %s", strerror(-mount_why));
+		return 1;
+	}
+	snprintf(scratch_dir, sizeof(scratch_dir), "%s/vdb-%s-XXXXXX", tmp, fstype);
+	if (!mkdtemp(scratch_dir))
+		return -1;
+	if (mount(fstype, scratch_dir, fstype, 0, data) < 0) {
+		snprintf(why, why_len, "mounting a %s (%s) on %s: %s", fstype, data ? data : "",
+			 scratch_dir, strerror(errno));
+		rmdir(scratch_dir);
+		scratch_dir[0] = '\0';
+		return 1;
+	}
+	return 0;
+}
+
+static void umount_scratch(void)
+{
+	if (scratch_dir[0]) {
+		umount2(scratch_dir, MNT_DETACH);
+		rmdir(scratch_dir);
+		scratch_dir[0] = '\0';
+	}
+}
 
 static int setup_enospc(void **state)
 {
-	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	char path[300], why[300];
-	int fd;
+	int fd, r = mount_scratch("tmpfs", ENOSPC_FS_SIZE, why, sizeof(why));
 
-	if (geteuid() != 0)
-		return fixture_setup_skipped(state, "not root: cannot mount a tiny tmpfs");
-	if (mount_why < 0) {
-		snprintf(why, sizeof(why), "no private mount namespace: %s", strerror(-mount_why));
-		return fixture_setup_skipped(state, why);
-	}
-	snprintf(tiny_dir, sizeof(tiny_dir), "%s/vdb-enospc-XXXXXX", tmp);
-	if (!mkdtemp(tiny_dir))
-		return -1;
-	if (mount("tmpfs", tiny_dir, "tmpfs", 0, ENOSPC_FS_SIZE) < 0) {
-		snprintf(why, sizeof(why), "mounting a tmpfs (%s) on %s: %s", ENOSPC_FS_SIZE,
-			 tiny_dir, strerror(errno));
-		rmdir(tiny_dir);
-		tiny_dir[0] = '\0';
-		return fixture_setup_skipped(state, why);
-	}
-	snprintf(path, sizeof(path), "%s/image", tiny_dir);
+	if (r)
+		return r > 0 ? fixture_setup_skipped(state, why) : r;
+	snprintf(path, sizeof(path), "%s/image", scratch_dir);
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 || ftruncate(fd, ENOSPC_IMAGE_BYTES) < 0)
 		return -1;
@@ -215,11 +239,7 @@ static int teardown_enospc(void **state)
 {
 	int r = teardown(state);
 
-	if (tiny_dir[0]) {
-		umount2(tiny_dir, MNT_DETACH);
-		rmdir(tiny_dir);
-		tiny_dir[0] = '\0';
-	}
+	umount_scratch();
 	return r;
 }
 
@@ -332,41 +352,22 @@ static void test_shrunk_image(void **state)
 
 /* ---- short writes of the zero-writing fallback ----------------------------- */
 
-static char ramfs_dir[256];
-
 /* The image on ramfs, which has no fallocate at all: WRITE_ZEROES writes zeroes. */
 static int setup_ramfs(void **state)
 {
-	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	char why[300];
+	int r = mount_scratch("ramfs", NULL, why, sizeof(why));
 
-	if (geteuid() != 0)
-		return fixture_setup_skipped(state, "not root: cannot mount a ramfs");
-	if (mount_why < 0) {
-		snprintf(why, sizeof(why), "no private mount namespace: %s", strerror(-mount_why));
-		return fixture_setup_skipped(state, why);
-	}
-	snprintf(ramfs_dir, sizeof(ramfs_dir), "%s/vdb-ramfs-XXXXXX", tmp);
-	if (!mkdtemp(ramfs_dir))
-		return -1;
-	if (mount("ramfs", ramfs_dir, "ramfs", 0, NULL) < 0) {
-		snprintf(why, sizeof(why), "mounting a ramfs on %s: %s", ramfs_dir, strerror(errno));
-		rmdir(ramfs_dir);
-		ramfs_dir[0] = '\0';
-		return fixture_setup_skipped(state, why);
-	}
-	return fixture_setup_in(state, ramfs_dir);
+	if (r)
+		return r > 0 ? fixture_setup_skipped(state, why) : r;
+	return fixture_setup_in(state, scratch_dir);
 }
 
 static int teardown_ramfs(void **state)
 {
 	int r = teardown_fsize(state);
 
-	if (ramfs_dir[0]) {
-		umount2(ramfs_dir, MNT_DETACH);
-		rmdir(ramfs_dir);
-		ramfs_dir[0] = '\0';
-	}
+	umount_scratch();
 	return r;
 }
 
