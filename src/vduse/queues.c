@@ -102,7 +102,13 @@ static void run_free(struct vduse_queue_run *run)
 	free(run);
 }
 
-static int queue_start(struct vduse_queue *vq)
+/*
+ * Everything a queue needs before its thread runs: ring addresses, a view,
+ * request slots.  Nothing is popped yet, so a DRIVER_OK refused later (another
+ * queue failing) has consumed nothing.  *ret_run is NULL for a queue the
+ * driver did not enable.
+ */
+static int queue_prepare(struct vduse_queue *vq, struct vduse_queue_run **ret_run)
 {
 	struct vduse_dev *dev = vq->dev;
 	struct vduse_vq_info info = { .index = vq->index };
@@ -110,6 +116,7 @@ static int queue_start(struct vduse_queue *vq)
 	struct blk_queue_ring ring;
 	int r;
 
+	*ret_run = NULL;
 	if (ioctl(dev->fd, VDUSE_VQ_GET_INFO, &info) < 0)
 		return -errno;
 	vq->last_avail_idx = info.split.avail_index;
@@ -151,6 +158,18 @@ static int queue_start(struct vduse_queue *vq)
 			info.num);
 	if (r < 0)
 		goto fail;
+	*ret_run = run;
+	return 0;
+fail:
+	run_free(run);
+	return r;
+}
+
+/* Start the thread of a prepared run. */
+static int queue_launch(struct vduse_queue *vq, struct vduse_queue_run *run)
+{
+	int r;
+
 	/* Requests abandoned at the last reset come back before this run serves. */
 	run->prev = vq->abandoned;
 	/* A kick that came before the fd is delivered when it is set. */
@@ -159,14 +178,11 @@ static int queue_start(struct vduse_queue *vq)
 	if (r < 0) {
 		set_kickfd(vq, VDUSE_EVENTFD_DEASSIGN);
 		run->prev = NULL;
-		goto fail;
+		return r;
 	}
 	vq->abandoned = NULL;
 	vq->run = run;
 	return 0;
-fail:
-	run_free(run);
-	return r;
 }
 
 /* The run's thread has ended: keep what the next run needs, free the rest. */
@@ -194,16 +210,35 @@ static void queue_stop(struct vduse_queue *vq)
 
 int vduse_dev_start_queues(struct vduse_dev *dev)
 {
-	for (uint16_t i = 0; i < dev->nr_queues; i++) {
-		int r = queue_start(&dev->queues[i]);
+	struct vduse_queue_run **runs = calloc(dev->nr_queues, sizeof(*runs));
+	uint16_t i;
+	int r = 0;
 
-		if (r < 0) {
+	if (!runs)
+		return -ENOMEM;
+	/* Every queue ready first, then the threads: a failure leaves the rings untouched. */
+	for (i = 0; i < dev->nr_queues && r == 0; i++) {
+		r = queue_prepare(&dev->queues[i], &runs[i]);
+		if (r < 0)
 			log_err("starting queue %u of '%s': %s", i, dev->name, strerror(-r));
-			vduse_dev_stop_queues(dev);
-			return r;
-		}
 	}
-	return 0;
+	for (i = 0; i < dev->nr_queues && r == 0; i++) {
+		if (!runs[i])
+			continue;
+		r = queue_launch(&dev->queues[i], runs[i]);
+		if (r < 0)
+			log_err("starting queue %u of '%s': %s", i, dev->name, strerror(-r));
+		else
+			runs[i] = NULL;
+	}
+	for (i = 0; i < dev->nr_queues; i++)
+		if (runs[i])
+			run_free(runs[i]);
+	free(runs);
+	if (r < 0)
+		for (i = 0; i < dev->nr_queues; i++)
+			queue_stop(&dev->queues[i]);
+	return r;
 }
 
 void vduse_dev_stop_queues(struct vduse_dev *dev)
