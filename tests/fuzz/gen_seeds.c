@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Seed corpus for fuzz_vq: the harness's catalogue of malformed chains
- * (tests/harness/test_malformed.c) and the well-formed request types, written
- * in fuzz_vq's input format (fuzz_vq.h), one file per case.
+ * Seed corpora, one file per case:
  *
- *   gen_seeds DIR
+ *   gen_seeds vq DIR     fuzz_vq: the harness's catalogue of malformed chains
+ *                        (tests/harness/test_malformed.c) and the well-formed
+ *                        request types, in fuzz_vq's input format (fuzz_vq.h)
+ *   gen_seeds ctrl DIR   fuzz_ctrl: short control-plane programs (the op
+ *                        encoding is in fuzz_ctrl.c: LLVMFuzzerTestOneInput)
  */
 #include <endian.h>
 #include <errno.h>
@@ -401,15 +403,108 @@ static void malformed(void)
 	emit("bad-avail-idx");
 }
 
+/*
+ * fuzz_ctrl programs.  Byte 0: bit 0 two queues, bit 1 no EVENT_IDX, bit 2
+ * read-only; bytes 1-2: per queue size/ready/ring placement (0: 16, ready,
+ * good rings); then ops: 0 SET_STATUS sel (0 DRIVER_OK, 1 reset, 2
+ * FEATURES_OK), 1 POST queue type(0 IN 1 OUT 2 FLUSH 3 GET_ID 4 bad)
+ * sectors sector(2) shape, 2 WAIT ms, 3 GET_VQ_STATE index, 4 UPDATE_IOTLB
+ * sel, 5 REMAP sel, 6 odd message sel.
+ */
+#define S_OK 0, 0
+#define S_RESET 0, 1
+#define POST(q, t, n, sec, shape) 1, q, t, n, (sec) & 0xff, (sec) >> 8, shape
+#define WAIT(ms) 2, ms
+#define STATE(i) 3, i
+#define IOTLB(sel) 4, sel
+#define REMAP(sel) 5, sel
+#define ODD(sel) 6, sel
+
+static const uint8_t ctrl_basic[] = {
+	0, 0, 0, S_OK, POST(0, 0, 1, 0, 0), WAIT(9), STATE(0), POST(0, 1, 2, 10, 0), WAIT(9),
+	S_RESET, STATE(0), STATE(0xff),
+};
+static const uint8_t ctrl_two_queues[] = {
+	1, 0, 0, S_OK, POST(0, 1, 8, 100, 0), POST(1, 0, 8, 100, 1), POST(0, 2, 0, 0, 0),
+	POST(1, 3, 0, 0, 0), WAIT(20), STATE(0), STATE(1), S_RESET, STATE(1), S_OK,
+	POST(1, 0, 1, 2047, 0), WAIT(9), STATE(1), S_RESET,
+};
+static const uint8_t ctrl_remap_bufs[] = {
+	0, 0, 0, S_OK, POST(0, 0, 1, 0, 0), REMAP(1 | (1 << 3)), POST(0, 0, 1, 0, 0),
+	POST(0, 1, 1, 0, 0), WAIT(9), REMAP(1 | (2 << 3)), POST(0, 1, 1, 0, 0), REMAP(1),
+	POST(0, 0, 1, 0, 0), REMAP(0), POST(0, 0, 4, 8, 1), WAIT(20), S_RESET,
+};
+static const uint8_t ctrl_rings_unmapped[] = {
+	1, 0, 0, S_OK, POST(0, 1, 1, 0, 0), REMAP(2), POST(0, 0, 1, 0, 0), POST(1, 0, 1, 0, 0),
+	WAIT(5), STATE(0), REMAP(0), WAIT(20), STATE(0), REMAP(2), S_RESET, REMAP(0), S_OK,
+	POST(0, 0, 1, 0, 0), WAIT(9),
+};
+static const uint8_t ctrl_invalidate[] = {
+	0, 2, 0, S_OK, POST(0, 0, 8, 0, 0), POST(0, 1, 8, 8, 1), IOTLB(0), POST(0, 0, 8, 16, 0),
+	IOTLB(1), POST(0, 3, 0, 0, 1), IOTLB(2), IOTLB(3), WAIT(20), STATE(0),
+};
+static const uint8_t ctrl_small_maps[] = {
+	1, 0, 0, REMAP(3), S_OK, POST(0, 0, 8, 0, 0), POST(1, 1, 8, 0, 1), POST(0, 0, 8, 0, 0),
+	WAIT(20), REMAP(3), POST(1, 0, 8, 0, 0), WAIT(20), S_RESET,
+};
+static const uint8_t ctrl_bad_config[] = {
+	1, 4, 0x10, S_OK, STATE(0), STATE(1), S_RESET, S_OK,
+};
+static const uint8_t ctrl_malformed[] = {
+	0, 0, 0, S_OK, POST(0, 1, 1, 0, 2), POST(0, 0, 1, 0, 3), POST(0, 1, 1, 0, 4),
+	POST(0, 0, 1, 0, 5), WAIT(9), POST(0, 0, 1, 3000, 0), POST(0, 4, 0, 0, 0), WAIT(9),
+	POST(0, 1, 1, 0, 6), WAIT(5), STATE(0), S_RESET, S_OK, POST(0, 0, 1, 0, 0), WAIT(9),
+};
+static const uint8_t ctrl_odd[] = {
+	0, 0, 0, ODD(1), ODD(0), ODD(14), S_OK, ODD(3), STATE(5), STATE(0xff), S_RESET,
+};
+static const uint8_t ctrl_readonly_before_ok[] = {
+	4, 0, 8, POST(0, 1, 1, 0, 0), POST(0, 0, 1, 0, 0), 0, 2, S_OK, WAIT(9), S_RESET,
+};
+
+static void write_file(const char *name, const void *buf, size_t len)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(buf, 1, len, f) != len || fclose(f)) {
+		fprintf(stderr, "gen_seeds: %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	nr_written++;
+}
+
+#define CTRL(name) write_file("ctrl-" #name, ctrl_##name, sizeof(ctrl_##name))
+
+static void ctrl_programs(void)
+{
+	CTRL(basic);
+	CTRL(two_queues);
+	CTRL(remap_bufs);
+	CTRL(rings_unmapped);
+	CTRL(invalidate);
+	CTRL(small_maps);
+	CTRL(bad_config);
+	CTRL(malformed);
+	CTRL(odd);
+	CTRL(readonly_before_ok);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: gen_seeds DIR\n");
+	if (argc != 3 || (strcmp(argv[1], "vq") && strcmp(argv[1], "ctrl"))) {
+		fprintf(stderr, "usage: gen_seeds vq|ctrl DIR\n");
 		return 2;
 	}
-	dir = argv[1];
-	valid_requests();
-	malformed();
+	dir = argv[2];
+	if (strcmp(argv[1], "vq") == 0) {
+		valid_requests();
+		malformed();
+	} else {
+		ctrl_programs();
+	}
 	printf("gen_seeds: %u seeds in %s\n", nr_written, dir);
 	return 0;
 }

@@ -1,0 +1,1058 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * libFuzzer target: the VDUSE control plane against a fake kernel.
+ *
+ * The daemon's own code runs for real: vduse_dev_create() and _destroy(),
+ * vduse_dev_handle_msg(), the queue threads of src/vduse/queues.c serving
+ * with the null backend, and the IOTLB cache of src/vduse/iotlb.c.  The
+ * binary is linked with --wrap for open64, ioctl, mmap64, munmap and log_msg, so
+ * that the VDUSE device is this file:
+ *
+ *  - /dev/vduse/control accepts the API version and creates the device;
+ *  - /dev/vduse/NAME is one end of a SOCK_SEQPACKET socketpair: the target
+ *    writes struct vduse_dev_request on the other end, calls
+ *    vduse_dev_handle_msg() and reads the response;
+ *  - VDUSE_VQ_GET_INFO hands out rings in a memfd, VDUSE_IOTLB_GET_FD a dup
+ *    of that memfd for the IOVA mapping that holds an address (identity:
+ *    IOVA GUEST_IOVA + x is memfd offset x), VDUSE_VQ_SETUP_KICKFD records
+ *    the kick eventfd, VDUSE_VQ_INJECT_IRQ counts.
+ *
+ * The input is a short program of operations (see enum op): SET_STATUS,
+ * UPDATE_IOTLB (alone or after the driver remapped memory), GET_VQ_STATE
+ * (possibly out of range), post a request chain (well-formed or one of a few
+ * malformed shapes) and kick, wait for completions, unknown or short
+ * messages.  Checked on every input, besides ASan/UBSan/LSan:
+ *
+ *  - every message gets exactly one response with its request_id, and the
+ *    result the message calls for (SET_STATUS fails exactly when a ready
+ *    queue's size or rings are unusable);
+ *  - GET_VQ_STATE never goes backwards within one DRIVER_OK period and never
+ *    runs ahead of what the driver published;
+ *  - a used entry names a head in flight, used.len never exceeds the chain's
+ *    writable bytes, malformed chains come back with 0 and well-formed ones
+ *    with the status and length they call for (while memory was not
+ *    remapped under them);
+ *  - interrupts only for existing queues with a kick fd; the kick fds of
+ *    stopped queues are deassigned;
+ *  - after vduse_dev_destroy(): no queue thread, no mapping of the memfd
+ *    and no file descriptor left behind.
+ *
+ * Like the kernel (vhost-vdpa refuses it), the fake never forwards a status
+ * that clears bits other than by a reset to 0.
+ */
+#include <dirent.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vduse.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "vduse_dev.h"
+
+#define check(cond) do { \
+	if (!(cond)) { \
+		fprintf(stderr, "fuzz_ctrl: %s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond); \
+		abort(); \
+	} \
+} while (0)
+
+#define DEV_NAME "fuzz0"
+#define MAX_QUEUES 2
+#define QUEUE_SIZE 16                 /* offered */
+#define CAPACITY_SECTORS 2048u
+#define MEMFD_BYTES (256u << 10)
+#define GUEST_IOVA 0x100000ULL        /* IOVA of memfd offset 0 */
+#define RINGS_BYTES (64u << 10)       /* queue i's rings at i * 16 KiB */
+#define BUFS_OFF RINGS_BYTES          /* request buffers after the rings */
+#define MAX_MAPS 4
+#define MAX_OPS 24
+#define MAX_WAIT_MS 30
+
+/* ---- the fake kernel ------------------------------------------------------ */
+
+struct kmap {
+	uint64_t start, last;         /* IOVA; memfd offset start - GUEST_IOVA */
+	unsigned int perm;
+};
+
+struct kvq {
+	uint32_t num;
+	uint64_t desc, driver, device;
+	bool is_ready;
+	uint16_t avail_index;         /* what VQ_GET_INFO reports */
+	int kick_fd;                  /* -1: none */
+};
+
+static struct {
+	int memfd;
+	uint8_t *mem;                 /* the driver's view of the memfd */
+	int sock[2];                  /* [0] is the daemon's /dev/vduse/NAME */
+	bool is_created;
+	uint64_t driver_features;
+	uint16_t nr_queues;
+	struct kvq vq[MAX_QUEUES];
+	pthread_mutex_t lock;         /* below: touched by queue threads too */
+	struct kmap maps[MAX_MAPS];
+	unsigned int nr_maps;
+	int handed_fds[16];           /* from IOTLB_GET_FD, not yet mmap()ed */
+	unsigned int nr_handed;
+	struct { void *addr; size_t len; } mmaps[64];
+	unsigned int nr_mmaps;
+	unsigned int nr_irqs[MAX_QUEUES];
+	int nr_log;
+} k = { .memfd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static bool verbose;
+
+int __real_open64(const char *path, int flags, ...);
+int __wrap_open64(const char *path, int flags, ...);
+int __real_ioctl(int fd, unsigned long req, ...);
+int __wrap_ioctl(int fd, unsigned long req, ...);
+void *__real_mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+void *__wrap_mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int __real_munmap(void *addr, size_t len);
+int __wrap_munmap(void *addr, size_t len);
+void __wrap_log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+void __wrap_log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	__atomic_add_fetch(&k.nr_log, 1, __ATOMIC_RELAXED);
+	if (!verbose)
+		return;
+	va_start(ap, fmt);
+	fprintf(stderr, "vduse-blkd[%d]: ", (int)level);
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+}
+
+int __wrap_open64(const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	if (strcmp(path, VDUSE_CONTROL_PATH) == 0)
+		return __real_open64("/dev/null", O_RDWR | O_CLOEXEC);
+	if (strcmp(path, VDUSE_DEV_DIR "/" DEV_NAME) == 0) {
+		check(k.is_created && k.sock[0] < 0);
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, k.sock) < 0)
+			return -1;
+		return k.sock[0];
+	}
+	va_start(ap, flags);
+	mode = va_arg(ap, mode_t);
+	va_end(ap);
+	return __real_open64(path, flags, mode);
+}
+
+static const struct kmap *kmap_find(uint64_t start, uint64_t last)
+{
+	for (unsigned int i = 0; i < k.nr_maps; i++)
+		if (k.maps[i].start <= last && start <= k.maps[i].last)
+			return &k.maps[i];
+	return NULL;
+}
+
+static int iotlb_get_fd(struct vduse_iotlb_entry *e)
+{
+	const struct kmap *m;
+	int fd;
+
+	pthread_mutex_lock(&k.lock);
+	m = kmap_find(e->start, e->last);
+	if (!m) {
+		pthread_mutex_unlock(&k.lock);
+		errno = EINVAL;
+		return -1;
+	}
+	e->start = m->start;
+	e->last = m->last;
+	e->offset = m->start - GUEST_IOVA;
+	e->perm = (uint8_t)m->perm;
+	fd = fcntl(k.memfd, F_DUPFD_CLOEXEC, 0);
+	if (fd >= 0 && k.nr_handed < 16)
+		k.handed_fds[k.nr_handed++] = fd;
+	pthread_mutex_unlock(&k.lock);
+	return fd;
+}
+
+static int dev_ioctl(int fd, unsigned long req, void *arg)
+{
+	switch (req) {
+	case VDUSE_VQ_SETUP:
+		check(((struct vduse_vq_config *)arg)->index < k.nr_queues);
+		check(((struct vduse_vq_config *)arg)->max_size == QUEUE_SIZE);
+		return 0;
+	case VDUSE_DEV_GET_FEATURES:
+		*(uint64_t *)arg = k.driver_features;
+		return 0;
+	case VDUSE_VQ_GET_INFO: {
+		struct vduse_vq_info *info = arg;
+		struct kvq *v;
+
+		check(info->index < k.nr_queues);
+		v = &k.vq[info->index];
+		info->num = v->num;
+		info->desc_addr = v->desc;
+		info->driver_addr = v->driver;
+		info->device_addr = v->device;
+		info->split.avail_index = v->avail_index;
+		info->ready = v->is_ready;
+		return 0;
+	}
+	case VDUSE_VQ_SETUP_KICKFD: {
+		struct vduse_vq_eventfd *e = arg;
+
+		check(e->index < k.nr_queues);
+		check(e->fd == VDUSE_EVENTFD_DEASSIGN || e->fd >= 0);
+		k.vq[e->index].kick_fd = e->fd;
+		return 0;
+	}
+	case VDUSE_VQ_INJECT_IRQ: {
+		uint32_t index = *(uint32_t *)arg;
+
+		check(index < k.nr_queues);
+		check(__atomic_load_n(&k.vq[index].kick_fd, __ATOMIC_RELAXED) >= 0);
+		__atomic_add_fetch(&k.nr_irqs[index], 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	case VDUSE_IOTLB_GET_FD:
+		return iotlb_get_fd(arg);
+	default:
+		(void)fd;
+		errno = ENOTTY;
+		return -1;
+	}
+}
+
+int __wrap_ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	switch (req) {
+	case VDUSE_SET_API_VERSION:
+		check(*(uint64_t *)arg == VDUSE_API_VERSION);
+		return 0;
+	case VDUSE_CREATE_DEV:
+		check(!k.is_created);
+		check(strcmp(((struct vduse_dev_config *)arg)->name, DEV_NAME) == 0);
+		check(((struct vduse_dev_config *)arg)->vq_num == k.nr_queues);
+		k.is_created = true;
+		return 0;
+	case VDUSE_DESTROY_DEV:
+		check(k.is_created && strcmp(arg, DEV_NAME) == 0);
+		k.is_created = false;
+		return 0;
+	case VDUSE_VQ_SETUP:
+	case VDUSE_DEV_GET_FEATURES:
+	case VDUSE_VQ_GET_INFO:
+	case VDUSE_VQ_SETUP_KICKFD:
+	case VDUSE_VQ_INJECT_IRQ:
+	case VDUSE_IOTLB_GET_FD:
+		/* Only on the device's fd. */
+		check(k.sock[0] >= 0 && fd == k.sock[0]);
+		return dev_ioctl(fd, req, arg);
+	default:
+		return __real_ioctl(fd, req, arg);
+	}
+}
+
+void *__wrap_mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	void *p = __real_mmap64(addr, len, prot, flags, fd, off);
+
+	pthread_mutex_lock(&k.lock);
+	for (unsigned int i = 0; i < k.nr_handed; i++) {
+		if (k.handed_fds[i] != fd)
+			continue;
+		k.handed_fds[i] = k.handed_fds[--k.nr_handed];
+		if (p != MAP_FAILED) {
+			check(k.nr_mmaps < 64);
+			k.mmaps[k.nr_mmaps].addr = p;
+			k.mmaps[k.nr_mmaps++].len = len;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&k.lock);
+	return p;
+}
+
+int __wrap_munmap(void *addr, size_t len)
+{
+	pthread_mutex_lock(&k.lock);
+	for (unsigned int i = 0; i < k.nr_mmaps; i++) {
+		if (k.mmaps[i].addr != addr)
+			continue;
+		check(k.mmaps[i].len == len);
+		k.mmaps[i] = k.mmaps[--k.nr_mmaps];
+		break;
+	}
+	pthread_mutex_unlock(&k.lock);
+	return __real_munmap(addr, len);
+}
+
+/* ---- the driver ------------------------------------------------------------ */
+
+struct inflight {
+	bool is_busy;
+	bool is_checked;          /* the outcome is predictable (see post()) */
+	uint32_t writable_bytes;
+	uint32_t want_len;        /* used.len when checked */
+	uint8_t want_status;
+	uint64_t status_off;      /* memfd offset of the status byte */
+	uint32_t epoch;           /* k_epoch when posted */
+	unsigned int nr_desc;
+	uint16_t desc[4];
+};
+
+struct dvq {
+	uint16_t avail_idx;       /* driver's shadow */
+	uint16_t last_used;
+	bool is_bogus;            /* the driver broke the ring: outcomes unchecked */
+	struct inflight heads[QUEUE_SIZE];
+	uint16_t state_floor;     /* GET_VQ_STATE lower bound in this DRIVER_OK period */
+};
+
+static struct {
+	struct vduse_dev dev;
+	struct blk_dev blk;
+	struct image img;
+	uint8_t status;
+	bool is_running;          /* DRIVER_OK accepted */
+	struct dvq q[MAX_QUEUES];
+	uint32_t epoch;           /* bumped when the driver remaps memory */
+	uint32_t next_id;
+	uint64_t next_buf;
+	bool has_state;           /* a GET_VQ_STATE after the last stop */
+	uint16_t stopped_state[MAX_QUEUES];
+	bool has_stopped_state[MAX_QUEUES];
+	unsigned int nr_completed, nr_checked;   /* for VDB_FUZZ_VERBOSE */
+} d;
+
+struct reader {
+	const uint8_t *p;
+	size_t n;
+};
+
+static bool has_more(const struct reader *rd)
+{
+	return rd->n > 0;
+}
+
+static uint8_t u8(struct reader *rd)
+{
+	if (!rd->n)
+		return 0;
+	rd->n--;
+	return *rd->p++;
+}
+
+static uint16_t u16(struct reader *rd)
+{
+	return u8(rd) | (uint16_t)u8(rd) << 8;
+}
+
+static uint64_t u64(struct reader *rd)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)u8(rd) << (8 * i);
+	return v;
+}
+
+static uint64_t ring_off(unsigned int qi)
+{
+	return qi * (RINGS_BYTES / 4);
+}
+
+static struct vring_desc *ring_desc(unsigned int qi)
+{
+	return (struct vring_desc *)(k.mem + ring_off(qi));
+}
+
+static struct vring_avail *ring_avail(unsigned int qi)
+{
+	return (struct vring_avail *)(k.mem + ring_off(qi) + 0x1000);
+}
+
+static struct vring_used *ring_used(unsigned int qi)
+{
+	return (struct vring_used *)(k.mem + ring_off(qi) + 0x2000);
+}
+
+static void send_raw(const void *buf, size_t len)
+{
+	check(write(k.sock[1], buf, len) == (ssize_t)len);
+}
+
+/* One message, its response: returns the result. */
+static uint32_t send_msg(struct vduse_dev_request *req, struct vduse_dev_response *resp)
+{
+	ssize_t n;
+
+	req->request_id = d.next_id++;
+	send_raw(req, sizeof(*req));
+	check(vduse_dev_handle_msg(&d.dev) == 0);
+	n = read(k.sock[1], resp, sizeof(*resp));
+	check(n == sizeof(*resp));
+	check(resp->request_id == req->request_id);
+	check(resp->result == VDUSE_REQ_RESULT_OK || resp->result == VDUSE_REQ_RESULT_FAILED);
+	/* Exactly one response. */
+	check(read(k.sock[1], resp, sizeof(*resp)) < 0 && errno == EAGAIN);
+	return resp->result;
+}
+
+/* Is [iova, iova + len) inside one mapping with @perm? */
+static bool mapped(uint64_t iova, uint64_t len, unsigned int perm)
+{
+	const struct kmap *m = kmap_find(iova, iova);
+
+	return m && (m->perm & perm) == perm && iova + len - 1 <= m->last;
+}
+
+/* Is every byte of [iova, iova + len) mapped with @perm (over any number of mappings)? */
+static bool mapped_span(uint64_t iova, uint64_t len, unsigned int perm)
+{
+	while (len) {
+		const struct kmap *m = kmap_find(iova, iova);
+		uint64_t n;
+
+		if (!m || (m->perm & perm) != perm)
+			return false;
+		n = m->last - iova + 1;
+		if (n >= len)
+			return true;
+		iova += n;
+		len -= n;
+	}
+	return true;
+}
+
+/* Would the daemon's queue start succeed for every ready queue? */
+static bool start_ok(void)
+{
+	for (unsigned int i = 0; i < k.nr_queues; i++) {
+		const struct kvq *v = &k.vq[i];
+
+		if (!v->is_ready)
+			continue;
+		if (v->num == 0 || v->num > QUEUE_SIZE || (v->num & (v->num - 1)))
+			return false;
+		if (v->desc % 16 || v->driver % 2 || v->device % 4)
+			return false;
+		if (!mapped(v->desc, 16ULL * v->num, MEM_READ) ||
+		    !mapped(v->driver, 6ULL + 2 * v->num, MEM_READ) ||
+		    !mapped(v->device, 6ULL + 8 * v->num, MEM_WRITE))
+			return false;
+	}
+	return true;
+}
+
+/* Check used entries that appeared since the last look. */
+static void reap(unsigned int qi)
+{
+	struct dvq *q = &d.q[qi];
+	const struct vring_used *u = ring_used(qi);
+	uint16_t idx = le16toh(__atomic_load_n(&u->idx, __ATOMIC_ACQUIRE));
+	uint32_t num = k.vq[qi].num;
+
+	if (q->is_bogus || num == 0 || num > QUEUE_SIZE) {
+		q->last_used = idx;
+		return;
+	}
+	/* Never more used entries than chains made available. */
+	check((uint16_t)(idx - q->last_used) <= (uint16_t)(q->avail_idx - q->last_used));
+	while (q->last_used != idx) {
+		const struct vring_used_elem *e = &u->ring[q->last_used % num];
+		uint32_t id = le32toh(e->id), len = le32toh(e->len);
+		struct inflight *f;
+
+		check(id < num);
+		f = &q->heads[id];
+		check(f->is_busy);
+		check(len <= f->writable_bytes);
+		d.nr_completed++;
+		if (verbose)
+			fprintf(stderr, "fuzz_ctrl: used q%u head %u len %u (want %u%s) status %#x\n", qi,
+				id, len, f->want_len, f->is_checked && f->epoch == d.epoch ? "" : ", unchecked",
+				k.mem[f->status_off]);
+		if (f->is_checked && f->epoch == d.epoch) {
+			d.nr_checked++;
+			check(len == f->want_len);
+			if (f->want_len)
+				check(k.mem[f->status_off] == f->want_status);
+		}
+		f->is_busy = false;
+		q->last_used++;
+	}
+}
+
+static bool all_done(void)
+{
+	for (unsigned int qi = 0; qi < k.nr_queues; qi++) {
+		reap(qi);
+		if (d.q[qi].is_bogus)
+			continue;
+		for (unsigned int h = 0; h < QUEUE_SIZE; h++)
+			if (d.q[qi].heads[h].is_busy)
+				return false;
+	}
+	return true;
+}
+
+static void wait_done(unsigned int ms)
+{
+	struct timespec ts = { 0, 200 * 1000 };
+
+	for (unsigned int i = 0; i < ms * 5 && d.is_running && !all_done(); i++)
+		nanosleep(&ts, NULL);
+}
+
+/* After a reset: fresh rings, nothing in flight. */
+static void driver_reset(void)
+{
+	for (unsigned int qi = 0; qi < k.nr_queues; qi++) {
+		reap(qi);
+		memset(&d.q[qi], 0, sizeof(d.q[qi]));
+		memset(k.mem + ring_off(qi), 0, RINGS_BYTES / 4);
+		k.vq[qi].avail_index = 0;
+	}
+	d.next_buf = BUFS_OFF;
+}
+
+static void op_status(struct reader *rd)
+{
+	static const uint8_t statuses[] = {
+		VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK |
+			VIRTIO_CONFIG_S_DRIVER_OK,
+		0,
+		VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK,
+		VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK |
+			VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_NEEDS_RESET,
+	};
+	uint8_t sel = u8(rd), status = sel < 0xf0 ? statuses[sel % 4] : u8(rd);
+	struct vduse_dev_request req = { .type = VDUSE_SET_STATUS };
+	struct vduse_dev_response resp;
+	bool is_start, want_ok;
+	uint32_t r;
+
+	/* The kernel (vhost-vdpa) lets no bit be cleared but by a reset. */
+	if (status && (d.status & ~status))
+		return;
+	is_start = (status & VIRTIO_CONFIG_S_DRIVER_OK) && !(d.status & VIRTIO_CONFIG_S_DRIVER_OK);
+	want_ok = !is_start || start_ok();
+	if (is_start)
+		memset(d.has_stopped_state, 0, sizeof(d.has_stopped_state));
+	req.s.status = status;
+	r = send_msg(&req, &resp);
+	check((r == VDUSE_REQ_RESULT_OK) == want_ok);
+	if (status == 0) {
+		/* Every queue stopped and its kick fd deassigned before the answer. */
+		for (unsigned int qi = 0; qi < k.nr_queues; qi++) {
+			check(k.vq[qi].kick_fd < 0);
+			check(!d.dev.queues[qi].is_running);
+		}
+		d.is_running = false;
+		d.status = 0;
+		driver_reset();
+		memset(d.has_stopped_state, 0, sizeof(d.has_stopped_state));
+		return;
+	}
+	if (r != VDUSE_REQ_RESULT_OK) {
+		/* A failed start leaves nothing running. */
+		for (unsigned int qi = 0; qi < k.nr_queues; qi++)
+			check(!d.dev.queues[qi].is_running && k.vq[qi].kick_fd < 0);
+		return;
+	}
+	d.status = status;
+	if (is_start) {
+		d.is_running = true;
+		for (unsigned int qi = 0; qi < k.nr_queues; qi++) {
+			d.q[qi].state_floor = k.vq[qi].avail_index;
+			check(d.dev.queues[qi].is_running == k.vq[qi].is_ready);
+			check((k.vq[qi].kick_fd >= 0) == k.vq[qi].is_ready);
+		}
+	}
+}
+
+static void op_get_state(struct reader *rd)
+{
+	uint8_t sel = u8(rd);
+	uint32_t index = sel < 0xf0 ? sel % MAX_QUEUES : sel & 0x0f;
+	struct vduse_dev_request req = { .type = VDUSE_GET_VQ_STATE };
+	struct vduse_dev_response resp;
+	uint32_t r;
+	uint16_t v;
+
+	if (sel == 0xff)
+		index = 0xffffffffu;
+	req.vq_state.index = index;
+	r = send_msg(&req, &resp);
+	check((r == VDUSE_REQ_RESULT_OK) == (index < k.nr_queues));
+	if (r != VDUSE_REQ_RESULT_OK)
+		return;
+	check(resp.vq_state.index == index);
+	v = resp.vq_state.split.avail_index;
+	if (d.is_running && d.dev.queues[index].is_running) {
+		struct dvq *q = &d.q[index];
+
+		/* Between what it reported before and what the driver published. */
+		if (!q->is_bogus) {
+			check((uint16_t)(v - q->state_floor) <= (uint16_t)(q->avail_idx - q->state_floor));
+			q->state_floor = v;
+		}
+	} else if (!d.is_running) {
+		/* Stopped: the answer does not change. */
+		if (d.has_stopped_state[index])
+			check(v == d.stopped_state[index]);
+		d.stopped_state[index] = v;
+		d.has_stopped_state[index] = true;
+	}
+}
+
+static void update_iotlb(uint64_t start, uint64_t last)
+{
+	struct vduse_dev_request req = { .type = VDUSE_UPDATE_IOTLB };
+	struct vduse_dev_response resp;
+
+	req.iova.start = start;
+	req.iova.last = last;
+	check(send_msg(&req, &resp) == VDUSE_REQ_RESULT_OK);
+}
+
+static void op_iotlb(struct reader *rd)
+{
+	uint8_t sel = u8(rd);
+
+	switch (sel % 4) {
+	case 0:
+		update_iotlb(0, UINT64_MAX);
+		break;
+	case 1:
+		update_iotlb(GUEST_IOVA, GUEST_IOVA + RINGS_BYTES - 1);
+		break;
+	case 2:
+		update_iotlb(GUEST_IOVA + BUFS_OFF + (sel >> 2) * 0x1000ULL, GUEST_IOVA + MEMFD_BYTES - 1);
+		break;
+	default: {
+		uint64_t a = u64(rd), b = u64(rd);
+
+		update_iotlb(a, b);
+		break;
+	}
+	}
+}
+
+/* The driver remaps memory: the kernel changes the IOTLB, then tells the daemon. */
+static void op_remap(struct reader *rd)
+{
+	uint8_t sel = u8(rd);
+	const uint64_t rings_last = GUEST_IOVA + RINGS_BYTES - 1;
+	const uint64_t all_last = GUEST_IOVA + MEMFD_BYTES - 1;
+	unsigned int bufs_perm = (sel >> 3) & 3;
+
+	pthread_mutex_lock(&k.lock);
+	switch (sel % 4) {
+	case 0:     /* one read-write mapping of everything */
+		k.maps[0] = (struct kmap){ GUEST_IOVA, all_last, MEM_READ | MEM_WRITE };
+		k.nr_maps = 1;
+		break;
+	case 1:     /* rings and buffers apart; buffers with other permissions or none */
+		k.maps[0] = (struct kmap){ GUEST_IOVA, rings_last, MEM_READ | MEM_WRITE };
+		k.maps[1] = (struct kmap){ rings_last + 1, all_last, bufs_perm };
+		k.nr_maps = bufs_perm ? 2 : 1;
+		break;
+	case 2:     /* the rings go away */
+		k.maps[0] = (struct kmap){ rings_last + 1, all_last, MEM_READ | MEM_WRITE };
+		k.nr_maps = 1;
+		break;
+	default:    /* many small mappings: rings per queue, buffers in pages */
+		k.nr_maps = 0;
+		for (unsigned int i = 0; i < MAX_MAPS; i++) {
+			uint64_t s = i < 2 ? GUEST_IOVA + ring_off(i) : rings_last + 1 + (i - 2) * 0x1000ULL;
+			uint64_t l = i < 2 ? s + RINGS_BYTES / 4 - 1 : (i == 3 ? all_last : s + 0xfff);
+
+			k.maps[k.nr_maps++] = (struct kmap){ s, l, MEM_READ | MEM_WRITE };
+		}
+		break;
+	}
+	pthread_mutex_unlock(&k.lock);
+	d.epoch++;
+	update_iotlb(GUEST_IOVA, all_last);
+}
+
+/* Give the driver @bytes of buffer memory; 0 when it ran out. */
+static uint64_t buf_alloc(uint32_t bytes)
+{
+	uint64_t off = (d.next_buf + 15) & ~15ULL;
+
+	if (off + bytes > MEMFD_BYTES)
+		return 0;
+	d.next_buf = off + bytes;
+	return off;
+}
+
+static void set_desc(struct vring_desc *t, uint16_t i, uint64_t off, uint32_t len,
+		     uint16_t flags, uint16_t next)
+{
+	t[i] = (struct vring_desc){
+		htole64(GUEST_IOVA + off), htole32(len), htole16(flags), htole16(next),
+	};
+}
+
+enum shape {
+	SHAPE_DIRECT,
+	SHAPE_INDIRECT,
+	SHAPE_NO_STATUS,      /* nothing device-writable: used.len 0 */
+	SHAPE_UNMAPPED,       /* data outside every mapping: used.len 0 */
+	SHAPE_SHORT_HEADER,   /* 8-byte header: used.len 0 */
+	SHAPE_BAD_HEAD,       /* a head outside the table: consumed, no used entry */
+	SHAPE_BAD_IDX,        /* avail->idx jumps: the ring is broken */
+	SHAPE_COUNT,
+};
+
+static void op_post(struct reader *rd)
+{
+	static const uint32_t types[] = {
+		VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, 77,
+	};
+	unsigned int qi = u8(rd) % MAX_QUEUES;
+	uint32_t type = types[u8(rd) % 5];
+	unsigned int nr_sectors = u8(rd) % 9;
+	uint64_t sector = u16(rd) % (CAPACITY_SECTORS + 16);
+	enum shape shape = u8(rd) % SHAPE_COUNT;
+	struct dvq *q;
+	struct vring_desc *table;
+	struct inflight *f = NULL;
+	uint32_t num, data_bytes, writable;
+	uint64_t hdr_off, data_off, status_off, table_off = 0;
+	bool is_in = type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_GET_ID;
+	uint16_t head = 0;
+
+	if (qi >= k.nr_queues)
+		return;
+	q = &d.q[qi];
+	num = k.vq[qi].num;
+	if (num == 0 || num > QUEUE_SIZE || (num & (num - 1)) || q->is_bogus || !k.vq[qi].is_ready)
+		return;
+	if (type == VIRTIO_BLK_T_GET_ID)
+		nr_sectors = 0;
+	data_bytes = type == VIRTIO_BLK_T_GET_ID ? VIRTIO_BLK_ID_BYTES : nr_sectors * 512u;
+	if (type == VIRTIO_BLK_T_FLUSH || type == 77)
+		data_bytes = 0;
+	hdr_off = buf_alloc(16);
+	data_off = buf_alloc(data_bytes ? data_bytes : 1);
+	status_off = buf_alloc(1);
+	if (shape == SHAPE_INDIRECT)
+		table_off = buf_alloc(3 * 16);
+	if (!hdr_off || !data_off || !status_off || (shape == SHAPE_INDIRECT && !table_off)) {
+		/* Out of buffer memory: start over when nothing is in flight. */
+		if (all_done())
+			d.next_buf = BUFS_OFF;
+		return;
+	}
+	{
+		struct virtio_blk_outhdr h = { htole32(type), 0, htole64(sector) };
+
+		memcpy(k.mem + hdr_off, &h, sizeof(h));
+		memset(k.mem + data_off, 0x5a, data_bytes);
+		k.mem[status_off] = 0xff;
+	}
+
+	if (shape == SHAPE_BAD_HEAD || shape == SHAPE_BAD_IDX) {
+		struct vring_avail *a = ring_avail(qi);
+
+		a->ring[q->avail_idx % num] = htole16(shape == SHAPE_BAD_HEAD ? num + u8(rd) : 0);
+		q->avail_idx += shape == SHAPE_BAD_HEAD ? 1 : num + 1 + u8(rd);
+		if (shape == SHAPE_BAD_IDX)
+			q->is_bogus = true;
+		__atomic_store_n(&a->idx, htole16(q->avail_idx), __ATOMIC_RELEASE);
+		goto kick;
+	}
+
+	/* Three free descriptors for a direct chain, one for an indirect one. */
+	{
+		unsigned int need = shape == SHAPE_INDIRECT ? 1 : 3, got = 0;
+		bool used_desc[QUEUE_SIZE] = { false };
+		uint16_t descs[3];
+
+		for (unsigned int h = 0; h < num; h++)
+			if (q->heads[h].is_busy)
+				for (unsigned int j = 0; j < q->heads[h].nr_desc; j++)
+					used_desc[q->heads[h].desc[j]] = true;
+		for (unsigned int i = 0; i < num && got < need; i++)
+			if (!used_desc[i])
+				descs[got++] = (uint16_t)i;
+		if (got < need)
+			return;
+		head = descs[0];
+		f = &q->heads[head];
+		*f = (struct inflight){ .is_busy = true, .nr_desc = need, .epoch = d.epoch,
+					.status_off = status_off };
+		memcpy(f->desc, descs, need * sizeof(descs[0]));
+
+		table = ring_desc(qi);
+		if (shape == SHAPE_INDIRECT) {
+			set_desc(table, head, table_off, 3 * 16, VRING_DESC_F_INDIRECT, 0);
+			table = (struct vring_desc *)(k.mem + table_off);
+			descs[0] = 0;
+			descs[1] = 1;
+			descs[2] = 2;
+		}
+		set_desc(table, descs[0], hdr_off, shape == SHAPE_SHORT_HEADER ? 8 : 16,
+			 VRING_DESC_F_NEXT, descs[1]);
+		if (shape == SHAPE_UNMAPPED)
+			table[descs[1]] = (struct vring_desc){
+				htole64(0x7000000000ULL), htole32(data_bytes ? data_bytes : 1),
+				htole16(VRING_DESC_F_NEXT | (is_in ? VRING_DESC_F_WRITE : 0)),
+				htole16(descs[2]),
+			};
+		else
+			set_desc(table, descs[1], data_off, data_bytes,
+				 VRING_DESC_F_NEXT | (is_in ? VRING_DESC_F_WRITE : 0), descs[2]);
+		set_desc(table, descs[2], status_off, 1,
+			 shape == SHAPE_NO_STATUS ? 0 : VRING_DESC_F_WRITE, 0);
+		if (shape == SHAPE_NO_STATUS && is_in) {
+			/* Keep the chain otherwise legal: the data readable too. */
+			table[descs[1]].flags = htole16(VRING_DESC_F_NEXT);
+		}
+
+		writable = shape == SHAPE_NO_STATUS ? 0 : 1 + (is_in ? data_bytes : 0);
+		f->writable_bytes = writable;
+		/* What must come back, if memory is not remapped meanwhile. */
+		f->is_checked = true;
+		if (shape == SHAPE_NO_STATUS || shape == SHAPE_UNMAPPED) {
+			f->want_len = 0;
+		} else if (shape == SHAPE_SHORT_HEADER) {
+			/* The header may go on in the data: only too few readable bytes are refused. */
+			f->is_checked = !(type == VIRTIO_BLK_T_OUT && data_bytes);
+			f->want_len = 0;
+		} else if (type == 77) {
+			f->want_len = 1;
+			f->want_status = VIRTIO_BLK_S_UNSUPP;
+		} else if (type == VIRTIO_BLK_T_GET_ID) {
+			f->want_len = 1 + VIRTIO_BLK_ID_BYTES;
+			f->want_status = VIRTIO_BLK_S_OK;
+		} else if (type == VIRTIO_BLK_T_FLUSH) {
+			f->want_len = 1;
+			f->want_status = VIRTIO_BLK_S_OK;
+		} else if (sector + nr_sectors > CAPACITY_SECTORS ||
+			   (type == VIRTIO_BLK_T_OUT && d.blk.is_readonly)) {
+			f->want_len = 1;
+			f->want_status = VIRTIO_BLK_S_IOERR;
+		} else {
+			f->want_len = is_in ? 1 + data_bytes : 1;
+			f->want_status = VIRTIO_BLK_S_OK;
+		}
+		/* Buffers the mappings do not allow: the chain is refused. */
+		if (f->want_len && (!mapped_span(GUEST_IOVA + hdr_off, 16, MEM_READ) ||
+				    (data_bytes && !mapped_span(GUEST_IOVA + data_off, data_bytes,
+								is_in ? MEM_WRITE : MEM_READ)) ||
+				    !mapped_span(GUEST_IOVA + status_off, 1, MEM_WRITE) ||
+				    (shape == SHAPE_INDIRECT &&
+				     !mapped_span(GUEST_IOVA + table_off, 48, MEM_READ))))
+			f->want_len = 0;
+	}
+	{
+		struct vring_avail *a = ring_avail(qi);
+
+		a->ring[q->avail_idx % num] = htole16(head);
+		q->avail_idx++;
+		__atomic_store_n(&a->idx, htole16(q->avail_idx), __ATOMIC_RELEASE);
+	}
+kick:
+	if (verbose)
+		fprintf(stderr, "fuzz_ctrl: post q%u head %u shape %d avail %u\n", qi, head, shape, q->avail_idx);
+	if (k.vq[qi].kick_fd >= 0)
+		check(eventfd_write(k.vq[qi].kick_fd, 1) == 0);
+}
+
+static void op_odd_message(struct reader *rd)
+{
+	uint8_t sel = u8(rd);
+
+	if (sel & 1) {
+		/* A message type the daemon does not know. */
+		struct vduse_dev_request req = { .type = 3 + u8(rd) };
+		struct vduse_dev_response resp;
+
+		if (req.type == VDUSE_GET_VQ_STATE || req.type == VDUSE_SET_STATUS ||
+		    req.type == VDUSE_UPDATE_IOTLB)
+			return;
+		check(send_msg(&req, &resp) == VDUSE_REQ_RESULT_FAILED);
+	} else {
+		/* A short message: refused, nothing answered. */
+		uint8_t junk[16] = { 0 };
+		uint8_t resp[8];
+
+		send_raw(junk, 1 + sel % 15);
+		check(vduse_dev_handle_msg(&d.dev) == -EIO);
+		check(read(k.sock[1], resp, sizeof(resp)) < 0 && errno == EAGAIN);
+	}
+}
+
+enum op {
+	OP_STATUS,
+	OP_POST,
+	OP_WAIT,
+	OP_GET_STATE,
+	OP_IOTLB,
+	OP_REMAP,
+	OP_ODD,
+	OP_POST2,        /* more weight for requests */
+	OP_COUNT,
+};
+
+static int count_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	int n = 0;
+
+	check(dir);
+	while (readdir(dir))
+		n++;
+	closedir(dir);
+	return n;
+}
+
+static int base_fds = -1;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	verbose = getenv("VDB_FUZZ_VERBOSE") != NULL;
+	k.memfd = memfd_create("fuzz-guest", MFD_CLOEXEC);
+	check(k.memfd >= 0);
+	check(ftruncate(k.memfd, MEMFD_BYTES) == 0);
+	k.mem = __real_mmap64(NULL, MEMFD_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, k.memfd, 0);
+	check(k.mem != MAP_FAILED);
+	k.sock[0] = k.sock[1] = -1;
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct reader rd = { data, size };
+	uint8_t cfg = u8(&rd);
+	int r;
+
+	if (base_fds < 0)
+		base_fds = count_fds();
+
+	/* The device and the fake kernel's state. */
+	memset(&d, 0, sizeof(d));
+	memset(k.mem, 0, MEMFD_BYTES);
+	k.nr_queues = cfg & 1 ? 2 : 1;
+	k.driver_features = vduse_dev_features(&(struct blk_dev){ .num_queues = k.nr_queues });
+	if (cfg & 2)
+		k.driver_features &= ~(1ULL << VIRTIO_RING_F_EVENT_IDX);
+	k.maps[0] = (struct kmap){ GUEST_IOVA, GUEST_IOVA + MEMFD_BYTES - 1, MEM_READ | MEM_WRITE };
+	k.nr_maps = 1;
+	k.nr_handed = 0;
+	memset(k.nr_irqs, 0, sizeof(k.nr_irqs));
+	for (unsigned int qi = 0; qi < MAX_QUEUES; qi++) {
+		static const uint32_t nums[] = { 16, 8, 4, 1, 0, 3, 32, 16 };
+		uint8_t b = u8(&rd);
+		struct kvq *v = &k.vq[qi];
+
+		*v = (struct kvq){
+			.num = nums[b & 7],
+			.desc = GUEST_IOVA + ring_off(qi),
+			.driver = GUEST_IOVA + ring_off(qi) + 0x1000,
+			.device = GUEST_IOVA + ring_off(qi) + 0x2000,
+			.is_ready = !(b & 8),
+			.kick_fd = -1,
+		};
+		/* Rings the daemon must refuse: misaligned or outside the memory. */
+		if (b & 0x10)
+			v->desc += 8;
+		if (b & 0x20)
+			v->device = GUEST_IOVA + MEMFD_BYTES - 8;
+		if (b & 0x40)
+			v->driver += 1;
+	}
+	d.blk = (struct blk_dev){
+		.capacity_sectors = CAPACITY_SECTORS, .logical_block_size = 512,
+		.physical_block_size = 512, .num_queues = k.nr_queues,
+		.queue_size = QUEUE_SIZE, .is_readonly = cfg & 4,
+		.serial = "fuzz",
+	};
+	d.img.fd = -1;
+	d.next_buf = BUFS_OFF;
+
+	r = vduse_dev_create(&d.dev, DEV_NAME, &d.blk, &d.img, &backend_null);
+	check(r == 0 && k.is_created);
+
+	for (unsigned int n = 0; n < MAX_OPS && has_more(&rd); n++) {
+		switch (u8(&rd) % OP_COUNT) {
+		case OP_STATUS:
+			op_status(&rd);
+			break;
+		case OP_POST:
+		case OP_POST2:
+			op_post(&rd);
+			break;
+		case OP_WAIT:
+			wait_done(1 + u8(&rd) % MAX_WAIT_MS);
+			break;
+		case OP_GET_STATE:
+			op_get_state(&rd);
+			break;
+		case OP_IOTLB:
+			op_iotlb(&rd);
+			break;
+		case OP_REMAP:
+			op_remap(&rd);
+			break;
+		default:
+			op_odd_message(&rd);
+			break;
+		}
+	}
+	/* Let what was posted finish, then check what came back. */
+	wait_done(MAX_WAIT_MS);
+	for (unsigned int qi = 0; qi < k.nr_queues; qi++)
+		reap(qi);
+
+	if (verbose)
+		fprintf(stderr, "fuzz_ctrl: pid %d: %zu bytes: %u completions, %u checked, %u+%u interrupts, %d log lines\n", (int)getpid(), size,
+			d.nr_completed, d.nr_checked, k.nr_irqs[0], k.nr_irqs[1], k.nr_log);
+	check(vduse_dev_destroy(&d.dev) == 0);
+	check(!k.is_created);
+	for (unsigned int qi = 0; qi < k.nr_queues; qi++)
+		check(k.vq[qi].kick_fd < 0);
+	if (k.sock[1] >= 0)
+		close(k.sock[1]);
+	k.sock[0] = k.sock[1] = -1;
+	/* Nothing of the device left behind: mappings, fds. */
+	check(k.nr_mmaps == 0);
+	check(count_fds() == base_fds);
+	return 0;
+}
