@@ -118,6 +118,8 @@ static struct {
 } k = { .memfd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static bool verbose;
+/* VDB_FUZZ_TOLERATE=iotlb-during-pop: invalidate only while no chain can be mid-pop. */
+static bool tolerate_iotlb_during_pop;
 
 int __real_open64(const char *path, int flags, ...);
 int __wrap_open64(const char *path, int flags, ...);
@@ -633,6 +635,22 @@ static void op_get_state(struct reader *rd)
 	}
 }
 
+static void wait_done(unsigned int ms);
+static bool all_done(void);
+
+/*
+ * The known defect "an IOTLB update during a pop unmaps the chain being
+ * popped" (crash-fuzz_ctrl-iotlb-during-pop.bin): when tolerated, memory
+ * changes only once every posted chain came back.  Returns false to skip.
+ */
+static bool quiesce(void)
+{
+	if (!tolerate_iotlb_during_pop)
+		return true;
+	wait_done(MAX_WAIT_MS);
+	return all_done();
+}
+
 static void update_iotlb(uint64_t start, uint64_t last)
 {
 	struct vduse_dev_request req = { .type = VDUSE_UPDATE_IOTLB };
@@ -647,6 +665,8 @@ static void op_iotlb(struct reader *rd)
 {
 	uint8_t sel = u8(rd);
 
+	if (!quiesce())
+		return;
 	switch (sel % 4) {
 	case 0:
 		update_iotlb(0, UINT64_MAX);
@@ -674,6 +694,8 @@ static void op_remap(struct reader *rd)
 	const uint64_t all_last = GUEST_IOVA + MEMFD_BYTES - 1;
 	unsigned int bufs_perm = (sel >> 3) & 3;
 
+	if (!quiesce())
+		return;
 	pthread_mutex_lock(&k.lock);
 	switch (sel % 4) {
 	case 0:     /* one read-write mapping of everything */
@@ -846,6 +868,9 @@ static void op_post(struct reader *rd)
 		f->is_checked = true;
 		if (shape == SHAPE_NO_STATUS || shape == SHAPE_UNMAPPED) {
 			f->want_len = 0;
+		} else if (shape == SHAPE_INDIRECT && num < 3) {
+			/* A chain longer than the queue: the device may refuse it (it does). */
+			f->want_len = 0;
 		} else if (shape == SHAPE_SHORT_HEADER) {
 			/* The header may go on in the data: only too few readable bytes are refused. */
 			f->is_checked = !(type == VIRTIO_BLK_T_OUT && data_bytes);
@@ -948,6 +973,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	verbose = getenv("VDB_FUZZ_VERBOSE") != NULL;
+	tolerate_iotlb_during_pop = getenv("VDB_FUZZ_TOLERATE") &&
+				    strstr(getenv("VDB_FUZZ_TOLERATE"), "iotlb-during-pop");
 	k.memfd = memfd_create("fuzz-guest", MFD_CLOEXEC);
 	check(k.memfd >= 0);
 	check(ftruncate(k.memfd, MEMFD_BYTES) == 0);
