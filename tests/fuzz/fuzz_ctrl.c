@@ -120,6 +120,8 @@ static struct {
 static bool verbose;
 /* VDB_FUZZ_TOLERATE=iotlb-during-pop: invalidate only while no chain can be mid-pop. */
 static bool tolerate_iotlb_during_pop;
+/* VDB_FUZZ_TOLERATE=failed-start: the driver resets after a refused DRIVER_OK. */
+static bool tolerate_failed_start;
 
 int __real_open64(const char *path, int flags, ...);
 int __wrap_open64(const char *path, int flags, ...);
@@ -587,6 +589,18 @@ static void op_status(struct reader *rd)
 		/* A failed start leaves nothing running. */
 		for (unsigned int qi = 0; qi < k.nr_queues; qi++)
 			check(!d.dev.queues[qi].is_running && k.vq[qi].kick_fd < 0);
+		/*
+		 * Known: queues started before the one that failed may have
+		 * consumed chains, which a second DRIVER_OK consumes again
+		 * (crash-fuzz_ctrl-failed-start-replays.bin).
+		 */
+		if (tolerate_failed_start) {
+			struct vduse_dev_request rst = { .type = VDUSE_SET_STATUS };
+
+			check(send_msg(&rst, &resp) == VDUSE_REQ_RESULT_OK);
+			d.status = 0;
+			driver_reset();
+		}
 		return;
 	}
 	d.status = status;
@@ -975,6 +989,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	verbose = getenv("VDB_FUZZ_VERBOSE") != NULL;
 	tolerate_iotlb_during_pop = getenv("VDB_FUZZ_TOLERATE") &&
 				    strstr(getenv("VDB_FUZZ_TOLERATE"), "iotlb-during-pop");
+	tolerate_failed_start = getenv("VDB_FUZZ_TOLERATE") &&
+				strstr(getenv("VDB_FUZZ_TOLERATE"), "failed-start");
 	k.memfd = memfd_create("fuzz-guest", MFD_CLOEXEC);
 	check(k.memfd >= 0);
 	check(ftruncate(k.memfd, MEMFD_BYTES) == 0);
