@@ -36,6 +36,13 @@
 #define FZ_F_DISCARD    0x04
 #define FZ_F_WZEROES    0x08
 #define FZ_F_NO_INTR    0x10     /* avail->flags = VRING_AVAIL_F_NO_INTERRUPT */
+/*
+ * Region 3 is FZ_HUGE_BYTES long (virtual memory, never all touched) and the
+ * device 2^40 sectors: chains and requests over 4 GiB.  Its contents from the
+ * input fill its first FZ_MAX_REGION bytes.
+ */
+#define FZ_F_HUGE       0x20
+#define FZ_HUGE_BYTES   (5ULL << 30)
 
 /* fz_region.perm: 0 is a hole (nothing mapped), else MEM_READ | MEM_WRITE bits */
 struct fz_region {

@@ -176,6 +176,21 @@ static void valid_requests(void)
 	publish(5);
 	emit("ok-indirect-read-split");
 
+	/*
+	 * A READ of 4 GiB + 512 bytes into the huge region 3: 0xffffffff + 513
+	 * bytes of data, then the status (used.len must be 4 GiB + 513).
+	 */
+	reset();
+	s.h.flags |= FZ_F_HUGE;
+	region(3, RW, 4096, false);
+	hdr(1, 0, VIRTIO_BLK_T_IN, 1000);
+	s.desc[0] = d(FZ_K_REGION1, 0, 16, FZ_D_NEXT, 1);
+	s.desc[1] = d(FZ_K_REGION3, 0, 0xffff, FZ_D_NEXT | FZ_D_WRITE | FZ_D_HUGE_LEN, 2);
+	s.desc[2] = d(FZ_K_REGION3, 0, 513, FZ_D_NEXT | FZ_D_WRITE, 3);
+	s.desc[3] = d(FZ_K_REGION2, 0, 1, FZ_D_WRITE, 0);
+	publish(0);
+	emit("huge-read");
+
 	/* A batch: WRITE, READ, FLUSH on heads 3, 7, 11, resuming at avail index 65534. */
 	reset();
 	s.h.last_avail_idx = 65534;
