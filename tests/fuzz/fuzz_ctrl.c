@@ -6,7 +6,7 @@
  * vduse_dev_handle_msg(), the queue threads of src/vduse/queues.c serving
  * with the null backend, and the IOTLB cache of src/vduse/iotlb.c.  The
  * binary is linked with --wrap for open64, ioctl, mmap64, munmap and log_msg, so
- * that the VDUSE device is this file:
+ * that the VDUSE device is the fake kernel of fake_vduse.c:
  *
  *  - /dev/vduse/control accepts the API version and creates the device;
  *  - /dev/vduse/NAME is one end of a SOCK_SEQPACKET socketpair: the target
@@ -39,6 +39,10 @@
  *
  * Like the kernel (vhost-vdpa refuses it), the fake never forwards a status
  * that clears bits other than by a reset to 0.
+ *
+ * VDB_FUZZ_TOLERATE=iotlb-during-pop,failed-start steers around the defects
+ * in tests/fuzz/FINDINGS.md until they are fixed; VDB_FUZZ_VERBOSE=1 prints
+ * the daemon's log and what each input did.
  */
 #include <dirent.h>
 #include <endian.h>
@@ -61,263 +65,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fake_vduse.h"
 #include "log.h"
 #include "vduse_dev.h"
 
-#define check(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "fuzz_ctrl: %s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond); \
-		abort(); \
-	} \
-} while (0)
-
-#define DEV_NAME "fuzz0"
-#define MAX_QUEUES 2
-#define QUEUE_SIZE 16                 /* offered */
 #define CAPACITY_SECTORS 2048u
-#define MEMFD_BYTES (256u << 10)
-#define GUEST_IOVA 0x100000ULL        /* IOVA of memfd offset 0 */
 #define RINGS_BYTES (64u << 10)       /* queue i's rings at i * 16 KiB */
 #define BUFS_OFF RINGS_BYTES          /* request buffers after the rings */
-#define MAX_MAPS 4
 #define MAX_OPS 24
 #define MAX_WAIT_MS 30
-
-/* ---- the fake kernel ------------------------------------------------------ */
-
-struct kmap {
-	uint64_t start, last;         /* IOVA; memfd offset start - GUEST_IOVA */
-	unsigned int perm;
-};
-
-struct kvq {
-	uint32_t num;
-	uint64_t desc, driver, device;
-	bool is_ready;
-	uint16_t avail_index;         /* what VQ_GET_INFO reports */
-	int kick_fd;                  /* -1: none */
-};
-
-static struct {
-	int memfd;
-	uint8_t *mem;                 /* the driver's view of the memfd */
-	int sock[2];                  /* [0] is the daemon's /dev/vduse/NAME */
-	bool is_created;
-	uint64_t driver_features;
-	uint16_t nr_queues;
-	struct kvq vq[MAX_QUEUES];
-	pthread_mutex_t lock;         /* below: touched by queue threads too */
-	struct kmap maps[MAX_MAPS];
-	unsigned int nr_maps;
-	int handed_fds[16];           /* from IOTLB_GET_FD, not yet mmap()ed */
-	unsigned int nr_handed;
-	struct { void *addr; size_t len; } mmaps[64];
-	unsigned int nr_mmaps;
-	unsigned int nr_irqs[MAX_QUEUES];
-	int nr_log;
-} k = { .memfd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static bool verbose;
 /* VDB_FUZZ_TOLERATE=iotlb-during-pop: invalidate only while no chain can be mid-pop. */
 static bool tolerate_iotlb_during_pop;
 /* VDB_FUZZ_TOLERATE=failed-start: the driver resets after a refused DRIVER_OK. */
 static bool tolerate_failed_start;
-
-int __real_open64(const char *path, int flags, ...);
-int __wrap_open64(const char *path, int flags, ...);
-int __real_ioctl(int fd, unsigned long req, ...);
-int __wrap_ioctl(int fd, unsigned long req, ...);
-void *__real_mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off);
-void *__wrap_mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off);
-int __real_munmap(void *addr, size_t len);
-int __wrap_munmap(void *addr, size_t len);
-void __wrap_log_msg(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-void __wrap_log_msg(enum log_level level, const char *fmt, ...)
-{
-	va_list ap;
-
-	__atomic_add_fetch(&k.nr_log, 1, __ATOMIC_RELAXED);
-	if (!verbose)
-		return;
-	va_start(ap, fmt);
-	fprintf(stderr, "vduse-blkd[%d]: ", (int)level);
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-}
-
-int __wrap_open64(const char *path, int flags, ...)
-{
-	va_list ap;
-	mode_t mode;
-
-	if (strcmp(path, VDUSE_CONTROL_PATH) == 0)
-		return __real_open64("/dev/null", O_RDWR | O_CLOEXEC);
-	if (strcmp(path, VDUSE_DEV_DIR "/" DEV_NAME) == 0) {
-		check(k.is_created && k.sock[0] < 0);
-		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, k.sock) < 0)
-			return -1;
-		return k.sock[0];
-	}
-	va_start(ap, flags);
-	mode = va_arg(ap, mode_t);
-	va_end(ap);
-	return __real_open64(path, flags, mode);
-}
-
-static const struct kmap *kmap_find(uint64_t start, uint64_t last)
-{
-	for (unsigned int i = 0; i < k.nr_maps; i++)
-		if (k.maps[i].start <= last && start <= k.maps[i].last)
-			return &k.maps[i];
-	return NULL;
-}
-
-static int iotlb_get_fd(struct vduse_iotlb_entry *e)
-{
-	const struct kmap *m;
-	int fd;
-
-	pthread_mutex_lock(&k.lock);
-	m = kmap_find(e->start, e->last);
-	if (!m) {
-		pthread_mutex_unlock(&k.lock);
-		errno = EINVAL;
-		return -1;
-	}
-	e->start = m->start;
-	e->last = m->last;
-	e->offset = m->start - GUEST_IOVA;
-	e->perm = (uint8_t)m->perm;
-	fd = fcntl(k.memfd, F_DUPFD_CLOEXEC, 0);
-	if (fd >= 0 && k.nr_handed < 16)
-		k.handed_fds[k.nr_handed++] = fd;
-	pthread_mutex_unlock(&k.lock);
-	return fd;
-}
-
-static int dev_ioctl(int fd, unsigned long req, void *arg)
-{
-	switch (req) {
-	case VDUSE_VQ_SETUP:
-		check(((struct vduse_vq_config *)arg)->index < k.nr_queues);
-		check(((struct vduse_vq_config *)arg)->max_size == QUEUE_SIZE);
-		return 0;
-	case VDUSE_DEV_GET_FEATURES:
-		*(uint64_t *)arg = k.driver_features;
-		return 0;
-	case VDUSE_VQ_GET_INFO: {
-		struct vduse_vq_info *info = arg;
-		struct kvq *v;
-
-		check(info->index < k.nr_queues);
-		v = &k.vq[info->index];
-		info->num = v->num;
-		info->desc_addr = v->desc;
-		info->driver_addr = v->driver;
-		info->device_addr = v->device;
-		info->split.avail_index = v->avail_index;
-		info->ready = v->is_ready;
-		return 0;
-	}
-	case VDUSE_VQ_SETUP_KICKFD: {
-		struct vduse_vq_eventfd *e = arg;
-
-		check(e->index < k.nr_queues);
-		check(e->fd == VDUSE_EVENTFD_DEASSIGN || e->fd >= 0);
-		k.vq[e->index].kick_fd = e->fd;
-		return 0;
-	}
-	case VDUSE_VQ_INJECT_IRQ: {
-		uint32_t index = *(uint32_t *)arg;
-
-		check(index < k.nr_queues);
-		check(__atomic_load_n(&k.vq[index].kick_fd, __ATOMIC_RELAXED) >= 0);
-		__atomic_add_fetch(&k.nr_irqs[index], 1, __ATOMIC_RELAXED);
-		return 0;
-	}
-	case VDUSE_IOTLB_GET_FD:
-		return iotlb_get_fd(arg);
-	default:
-		(void)fd;
-		errno = ENOTTY;
-		return -1;
-	}
-}
-
-int __wrap_ioctl(int fd, unsigned long req, ...)
-{
-	va_list ap;
-	void *arg;
-
-	va_start(ap, req);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	switch (req) {
-	case VDUSE_SET_API_VERSION:
-		check(*(uint64_t *)arg == VDUSE_API_VERSION);
-		return 0;
-	case VDUSE_CREATE_DEV:
-		check(!k.is_created);
-		check(strcmp(((struct vduse_dev_config *)arg)->name, DEV_NAME) == 0);
-		check(((struct vduse_dev_config *)arg)->vq_num == k.nr_queues);
-		k.is_created = true;
-		return 0;
-	case VDUSE_DESTROY_DEV:
-		check(k.is_created && strcmp(arg, DEV_NAME) == 0);
-		k.is_created = false;
-		return 0;
-	case VDUSE_VQ_SETUP:
-	case VDUSE_DEV_GET_FEATURES:
-	case VDUSE_VQ_GET_INFO:
-	case VDUSE_VQ_SETUP_KICKFD:
-	case VDUSE_VQ_INJECT_IRQ:
-	case VDUSE_IOTLB_GET_FD:
-		/* Only on the device's fd. */
-		check(k.sock[0] >= 0 && fd == k.sock[0]);
-		return dev_ioctl(fd, req, arg);
-	default:
-		return __real_ioctl(fd, req, arg);
-	}
-}
-
-void *__wrap_mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-	void *p = __real_mmap64(addr, len, prot, flags, fd, off);
-
-	pthread_mutex_lock(&k.lock);
-	for (unsigned int i = 0; i < k.nr_handed; i++) {
-		if (k.handed_fds[i] != fd)
-			continue;
-		k.handed_fds[i] = k.handed_fds[--k.nr_handed];
-		if (p != MAP_FAILED) {
-			check(k.nr_mmaps < 64);
-			k.mmaps[k.nr_mmaps].addr = p;
-			k.mmaps[k.nr_mmaps++].len = len;
-		}
-		break;
-	}
-	pthread_mutex_unlock(&k.lock);
-	return p;
-}
-
-int __wrap_munmap(void *addr, size_t len)
-{
-	pthread_mutex_lock(&k.lock);
-	for (unsigned int i = 0; i < k.nr_mmaps; i++) {
-		if (k.mmaps[i].addr != addr)
-			continue;
-		check(k.mmaps[i].len == len);
-		k.mmaps[i] = k.mmaps[--k.nr_mmaps];
-		break;
-	}
-	pthread_mutex_unlock(&k.lock);
-	return __real_munmap(addr, len);
-}
-
-/* ---- the driver ------------------------------------------------------------ */
 
 struct inflight {
 	bool is_busy;
@@ -326,7 +88,7 @@ struct inflight {
 	uint32_t want_len;        /* used.len when checked */
 	uint8_t want_status;
 	uint64_t status_off;      /* memfd offset of the status byte */
-	uint32_t epoch;           /* k_epoch when posted */
+	uint32_t epoch;           /* d.epoch when posted */
 	unsigned int nr_desc;
 	uint16_t desc[4];
 };
@@ -394,22 +156,22 @@ static uint64_t ring_off(unsigned int qi)
 
 static struct vring_desc *ring_desc(unsigned int qi)
 {
-	return (struct vring_desc *)(k.mem + ring_off(qi));
+	return (struct vring_desc *)(fake.mem + ring_off(qi));
 }
 
 static struct vring_avail *ring_avail(unsigned int qi)
 {
-	return (struct vring_avail *)(k.mem + ring_off(qi) + 0x1000);
+	return (struct vring_avail *)(fake.mem + ring_off(qi) + 0x1000);
 }
 
 static struct vring_used *ring_used(unsigned int qi)
 {
-	return (struct vring_used *)(k.mem + ring_off(qi) + 0x2000);
+	return (struct vring_used *)(fake.mem + ring_off(qi) + 0x2000);
 }
 
 static void send_raw(const void *buf, size_t len)
 {
-	check(write(k.sock[1], buf, len) == (ssize_t)len);
+	check(write(fake.sock[1], buf, len) == (ssize_t)len);
 }
 
 /* One message, its response: returns the result. */
@@ -420,19 +182,19 @@ static uint32_t send_msg(struct vduse_dev_request *req, struct vduse_dev_respons
 	req->request_id = d.next_id++;
 	send_raw(req, sizeof(*req));
 	check(vduse_dev_handle_msg(&d.dev) == 0);
-	n = read(k.sock[1], resp, sizeof(*resp));
+	n = read(fake.sock[1], resp, sizeof(*resp));
 	check(n == sizeof(*resp));
 	check(resp->request_id == req->request_id);
 	check(resp->result == VDUSE_REQ_RESULT_OK || resp->result == VDUSE_REQ_RESULT_FAILED);
 	/* Exactly one response. */
-	check(read(k.sock[1], resp, sizeof(*resp)) < 0 && errno == EAGAIN);
+	check(read(fake.sock[1], resp, sizeof(*resp)) < 0 && errno == EAGAIN);
 	return resp->result;
 }
 
 /* Is [iova, iova + len) inside one mapping with @perm? */
 static bool mapped(uint64_t iova, uint64_t len, unsigned int perm)
 {
-	const struct kmap *m = kmap_find(iova, iova);
+	const struct kmap *m = fake_kmap_find(iova, iova);
 
 	return m && (m->perm & perm) == perm && iova + len - 1 <= m->last;
 }
@@ -441,7 +203,7 @@ static bool mapped(uint64_t iova, uint64_t len, unsigned int perm)
 static bool mapped_span(uint64_t iova, uint64_t len, unsigned int perm)
 {
 	while (len) {
-		const struct kmap *m = kmap_find(iova, iova);
+		const struct kmap *m = fake_kmap_find(iova, iova);
 		uint64_t n;
 
 		if (!m || (m->perm & perm) != perm)
@@ -458,8 +220,8 @@ static bool mapped_span(uint64_t iova, uint64_t len, unsigned int perm)
 /* Would the daemon's queue start succeed for every ready queue? */
 static bool start_ok(void)
 {
-	for (unsigned int i = 0; i < k.nr_queues; i++) {
-		const struct kvq *v = &k.vq[i];
+	for (unsigned int i = 0; i < fake.nr_queues; i++) {
+		const struct kvq *v = &fake.vq[i];
 
 		if (!v->is_ready)
 			continue;
@@ -481,7 +243,7 @@ static void reap(unsigned int qi)
 	struct dvq *q = &d.q[qi];
 	const struct vring_used *u = ring_used(qi);
 	uint16_t idx = le16toh(__atomic_load_n(&u->idx, __ATOMIC_ACQUIRE));
-	uint32_t num = k.vq[qi].num;
+	uint32_t num = fake.vq[qi].num;
 
 	if (q->is_bogus || num == 0 || num > QUEUE_SIZE) {
 		q->last_used = idx;
@@ -502,12 +264,12 @@ static void reap(unsigned int qi)
 		if (verbose)
 			fprintf(stderr, "fuzz_ctrl: used q%u head %u len %u (want %u%s) status %#x\n", qi,
 				id, len, f->want_len, f->is_checked && f->epoch == d.epoch ? "" : ", unchecked",
-				k.mem[f->status_off]);
+				fake.mem[f->status_off]);
 		if (f->is_checked && f->epoch == d.epoch) {
 			d.nr_checked++;
 			check(len == f->want_len);
 			if (f->want_len)
-				check(k.mem[f->status_off] == f->want_status);
+				check(fake.mem[f->status_off] == f->want_status);
 		}
 		f->is_busy = false;
 		q->last_used++;
@@ -516,7 +278,7 @@ static void reap(unsigned int qi)
 
 static bool all_done(void)
 {
-	for (unsigned int qi = 0; qi < k.nr_queues; qi++) {
+	for (unsigned int qi = 0; qi < fake.nr_queues; qi++) {
 		reap(qi);
 		if (d.q[qi].is_bogus)
 			continue;
@@ -538,11 +300,11 @@ static void wait_done(unsigned int ms)
 /* After a reset: fresh rings, nothing in flight. */
 static void driver_reset(void)
 {
-	for (unsigned int qi = 0; qi < k.nr_queues; qi++) {
+	for (unsigned int qi = 0; qi < fake.nr_queues; qi++) {
 		reap(qi);
 		memset(&d.q[qi], 0, sizeof(d.q[qi]));
-		memset(k.mem + ring_off(qi), 0, RINGS_BYTES / 4);
-		k.vq[qi].avail_index = 0;
+		memset(fake.mem + ring_off(qi), 0, RINGS_BYTES / 4);
+		fake.vq[qi].avail_index = 0;
 	}
 	d.next_buf = BUFS_OFF;
 }
@@ -575,8 +337,8 @@ static void op_status(struct reader *rd)
 	check((r == VDUSE_REQ_RESULT_OK) == want_ok);
 	if (status == 0) {
 		/* Every queue stopped and its kick fd deassigned before the answer. */
-		for (unsigned int qi = 0; qi < k.nr_queues; qi++) {
-			check(k.vq[qi].kick_fd < 0);
+		for (unsigned int qi = 0; qi < fake.nr_queues; qi++) {
+			check(fake.vq[qi].kick_fd < 0);
 			check(!d.dev.queues[qi].is_running);
 		}
 		d.is_running = false;
@@ -587,8 +349,8 @@ static void op_status(struct reader *rd)
 	}
 	if (r != VDUSE_REQ_RESULT_OK) {
 		/* A failed start leaves nothing running. */
-		for (unsigned int qi = 0; qi < k.nr_queues; qi++)
-			check(!d.dev.queues[qi].is_running && k.vq[qi].kick_fd < 0);
+		for (unsigned int qi = 0; qi < fake.nr_queues; qi++)
+			check(!d.dev.queues[qi].is_running && fake.vq[qi].kick_fd < 0);
 		/*
 		 * Known: queues started before the one that failed may have
 		 * consumed chains, which a second DRIVER_OK consumes again
@@ -606,10 +368,10 @@ static void op_status(struct reader *rd)
 	d.status = status;
 	if (is_start) {
 		d.is_running = true;
-		for (unsigned int qi = 0; qi < k.nr_queues; qi++) {
-			d.q[qi].state_floor = k.vq[qi].avail_index;
-			check(d.dev.queues[qi].is_running == k.vq[qi].is_ready);
-			check((k.vq[qi].kick_fd >= 0) == k.vq[qi].is_ready);
+		for (unsigned int qi = 0; qi < fake.nr_queues; qi++) {
+			d.q[qi].state_floor = fake.vq[qi].avail_index;
+			check(d.dev.queues[qi].is_running == fake.vq[qi].is_ready);
+			check((fake.vq[qi].kick_fd >= 0) == fake.vq[qi].is_ready);
 		}
 	}
 }
@@ -627,7 +389,7 @@ static void op_get_state(struct reader *rd)
 		index = 0xffffffffu;
 	req.vq_state.index = index;
 	r = send_msg(&req, &resp);
-	check((r == VDUSE_REQ_RESULT_OK) == (index < k.nr_queues));
+	check((r == VDUSE_REQ_RESULT_OK) == (index < fake.nr_queues));
 	if (r != VDUSE_REQ_RESULT_OK)
 		return;
 	check(resp.vq_state.index == index);
@@ -710,32 +472,32 @@ static void op_remap(struct reader *rd)
 
 	if (!quiesce())
 		return;
-	pthread_mutex_lock(&k.lock);
+	pthread_mutex_lock(&fake.lock);
 	switch (sel % 4) {
 	case 0:     /* one read-write mapping of everything */
-		k.maps[0] = (struct kmap){ GUEST_IOVA, all_last, MEM_READ | MEM_WRITE };
-		k.nr_maps = 1;
+		fake.maps[0] = (struct kmap){ GUEST_IOVA, all_last, MEM_READ | MEM_WRITE };
+		fake.nr_maps = 1;
 		break;
 	case 1:     /* rings and buffers apart; buffers with other permissions or none */
-		k.maps[0] = (struct kmap){ GUEST_IOVA, rings_last, MEM_READ | MEM_WRITE };
-		k.maps[1] = (struct kmap){ rings_last + 1, all_last, bufs_perm };
-		k.nr_maps = bufs_perm ? 2 : 1;
+		fake.maps[0] = (struct kmap){ GUEST_IOVA, rings_last, MEM_READ | MEM_WRITE };
+		fake.maps[1] = (struct kmap){ rings_last + 1, all_last, bufs_perm };
+		fake.nr_maps = bufs_perm ? 2 : 1;
 		break;
 	case 2:     /* the rings go away */
-		k.maps[0] = (struct kmap){ rings_last + 1, all_last, MEM_READ | MEM_WRITE };
-		k.nr_maps = 1;
+		fake.maps[0] = (struct kmap){ rings_last + 1, all_last, MEM_READ | MEM_WRITE };
+		fake.nr_maps = 1;
 		break;
 	default:    /* many small mappings: rings per queue, buffers in pages */
-		k.nr_maps = 0;
+		fake.nr_maps = 0;
 		for (unsigned int i = 0; i < MAX_MAPS; i++) {
 			uint64_t s = i < 2 ? GUEST_IOVA + ring_off(i) : rings_last + 1 + (i - 2) * 0x1000ULL;
 			uint64_t l = i < 2 ? s + RINGS_BYTES / 4 - 1 : (i == 3 ? all_last : s + 0xfff);
 
-			k.maps[k.nr_maps++] = (struct kmap){ s, l, MEM_READ | MEM_WRITE };
+			fake.maps[fake.nr_maps++] = (struct kmap){ s, l, MEM_READ | MEM_WRITE };
 		}
 		break;
 	}
-	pthread_mutex_unlock(&k.lock);
+	pthread_mutex_unlock(&fake.lock);
 	d.epoch++;
 	update_iotlb(GUEST_IOVA, all_last);
 }
@@ -788,11 +550,11 @@ static void op_post(struct reader *rd)
 	bool is_in = type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_GET_ID;
 	uint16_t head = 0;
 
-	if (qi >= k.nr_queues)
+	if (qi >= fake.nr_queues)
 		return;
 	q = &d.q[qi];
-	num = k.vq[qi].num;
-	if (num == 0 || num > QUEUE_SIZE || (num & (num - 1)) || q->is_bogus || !k.vq[qi].is_ready)
+	num = fake.vq[qi].num;
+	if (num == 0 || num > QUEUE_SIZE || (num & (num - 1)) || q->is_bogus || !fake.vq[qi].is_ready)
 		return;
 	if (type == VIRTIO_BLK_T_GET_ID)
 		nr_sectors = 0;
@@ -813,9 +575,9 @@ static void op_post(struct reader *rd)
 	{
 		struct virtio_blk_outhdr h = { htole32(type), 0, htole64(sector) };
 
-		memcpy(k.mem + hdr_off, &h, sizeof(h));
-		memset(k.mem + data_off, 0x5a, data_bytes);
-		k.mem[status_off] = 0xff;
+		memcpy(fake.mem + hdr_off, &h, sizeof(h));
+		memset(fake.mem + data_off, 0x5a, data_bytes);
+		fake.mem[status_off] = 0xff;
 	}
 
 	if (shape == SHAPE_BAD_HEAD || shape == SHAPE_BAD_IDX) {
@@ -853,7 +615,7 @@ static void op_post(struct reader *rd)
 		table = ring_desc(qi);
 		if (shape == SHAPE_INDIRECT) {
 			set_desc(table, head, table_off, 3 * 16, VRING_DESC_F_INDIRECT, 0);
-			table = (struct vring_desc *)(k.mem + table_off);
+			table = (struct vring_desc *)(fake.mem + table_off);
 			descs[0] = 0;
 			descs[1] = 1;
 			descs[2] = 2;
@@ -925,8 +687,8 @@ static void op_post(struct reader *rd)
 kick:
 	if (verbose)
 		fprintf(stderr, "fuzz_ctrl: post q%u head %u shape %d avail %u\n", qi, head, shape, q->avail_idx);
-	if (k.vq[qi].kick_fd >= 0)
-		check(eventfd_write(k.vq[qi].kick_fd, 1) == 0);
+	if (fake.vq[qi].kick_fd >= 0)
+		check(eventfd_write(fake.vq[qi].kick_fd, 1) == 0);
 }
 
 static void op_odd_message(struct reader *rd)
@@ -949,7 +711,7 @@ static void op_odd_message(struct reader *rd)
 
 		send_raw(junk, 1 + sel % 15);
 		check(vduse_dev_handle_msg(&d.dev) == -EIO);
-		check(read(k.sock[1], resp, sizeof(resp)) < 0 && errno == EAGAIN);
+		check(read(fake.sock[1], resp, sizeof(resp)) < 0 && errno == EAGAIN);
 	}
 }
 
@@ -991,12 +753,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 				    strstr(getenv("VDB_FUZZ_TOLERATE"), "iotlb-during-pop");
 	tolerate_failed_start = getenv("VDB_FUZZ_TOLERATE") &&
 				strstr(getenv("VDB_FUZZ_TOLERATE"), "failed-start");
-	k.memfd = memfd_create("fuzz-guest", MFD_CLOEXEC);
-	check(k.memfd >= 0);
-	check(ftruncate(k.memfd, MEMFD_BYTES) == 0);
-	k.mem = __real_mmap64(NULL, MEMFD_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, k.memfd, 0);
-	check(k.mem != MAP_FAILED);
-	k.sock[0] = k.sock[1] = -1;
+	fake_verbose = verbose;
+	fake_vduse_init();
 	return 0;
 }
 
@@ -1011,19 +769,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* The device and the fake kernel's state. */
 	memset(&d, 0, sizeof(d));
-	memset(k.mem, 0, MEMFD_BYTES);
-	k.nr_queues = cfg & 1 ? 2 : 1;
-	k.driver_features = vduse_dev_features(&(struct blk_dev){ .num_queues = k.nr_queues });
+	memset(fake.mem, 0, MEMFD_BYTES);
+	fake.nr_queues = cfg & 1 ? 2 : 1;
+	fake.driver_features = vduse_dev_features(&(struct blk_dev){ .num_queues = fake.nr_queues });
 	if (cfg & 2)
-		k.driver_features &= ~(1ULL << VIRTIO_RING_F_EVENT_IDX);
-	k.maps[0] = (struct kmap){ GUEST_IOVA, GUEST_IOVA + MEMFD_BYTES - 1, MEM_READ | MEM_WRITE };
-	k.nr_maps = 1;
-	k.nr_handed = 0;
-	memset(k.nr_irqs, 0, sizeof(k.nr_irqs));
+		fake.driver_features &= ~(1ULL << VIRTIO_RING_F_EVENT_IDX);
+	fake.maps[0] = (struct kmap){ GUEST_IOVA, GUEST_IOVA + MEMFD_BYTES - 1, MEM_READ | MEM_WRITE };
+	fake.nr_maps = 1;
+	fake.nr_handed = 0;
+	memset(fake.nr_irqs, 0, sizeof(fake.nr_irqs));
 	for (unsigned int qi = 0; qi < MAX_QUEUES; qi++) {
 		static const uint32_t nums[] = { 16, 8, 4, 1, 0, 3, 32, 16 };
 		uint8_t b = u8(&rd);
-		struct kvq *v = &k.vq[qi];
+		struct kvq *v = &fake.vq[qi];
 
 		*v = (struct kvq){
 			.num = nums[b & 7],
@@ -1043,7 +801,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	d.blk = (struct blk_dev){
 		.capacity_sectors = CAPACITY_SECTORS, .logical_block_size = 512,
-		.physical_block_size = 512, .num_queues = k.nr_queues,
+		.physical_block_size = 512, .num_queues = fake.nr_queues,
 		.queue_size = QUEUE_SIZE, .is_readonly = cfg & 4,
 		.serial = "fuzz",
 	};
@@ -1051,7 +809,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	d.next_buf = BUFS_OFF;
 
 	r = vduse_dev_create(&d.dev, DEV_NAME, &d.blk, &d.img, &backend_null);
-	check(r == 0 && k.is_created);
+	check(r == 0 && fake.is_created);
 
 	for (unsigned int n = 0; n < MAX_OPS && has_more(&rd); n++) {
 		switch (u8(&rd) % OP_COUNT) {
@@ -1081,21 +839,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* Let what was posted finish, then check what came back. */
 	wait_done(MAX_WAIT_MS);
-	for (unsigned int qi = 0; qi < k.nr_queues; qi++)
+	for (unsigned int qi = 0; qi < fake.nr_queues; qi++)
 		reap(qi);
 
 	if (verbose)
 		fprintf(stderr, "fuzz_ctrl: pid %d: %zu bytes: %u completions, %u checked, %u+%u interrupts, %d log lines\n", (int)getpid(), size,
-			d.nr_completed, d.nr_checked, k.nr_irqs[0], k.nr_irqs[1], k.nr_log);
+			d.nr_completed, d.nr_checked, fake.nr_irqs[0], fake.nr_irqs[1], fake.nr_log);
 	check(vduse_dev_destroy(&d.dev) == 0);
-	check(!k.is_created);
-	for (unsigned int qi = 0; qi < k.nr_queues; qi++)
-		check(k.vq[qi].kick_fd < 0);
-	if (k.sock[1] >= 0)
-		close(k.sock[1]);
-	k.sock[0] = k.sock[1] = -1;
+	check(!fake.is_created);
+	for (unsigned int qi = 0; qi < fake.nr_queues; qi++)
+		check(fake.vq[qi].kick_fd < 0);
+	if (fake.sock[1] >= 0)
+		close(fake.sock[1]);
+	fake.sock[0] = fake.sock[1] = -1;
 	/* Nothing of the device left behind: mappings, fds. */
-	check(k.nr_mmaps == 0);
+	check(fake.nr_mmaps == 0);
 	check(count_fds() == base_fds);
 	return 0;
 }
