@@ -66,6 +66,14 @@ for t in "${targets[@]}"; do
 	dirs+=("$seeds")
 	log=$build/$t.log
 	start=$SECONDS
+	# What the targets found before must stay fixed: replay each reproducer first.
+	repros=(tests/fuzz/crash-"$t"-*.bin)
+	if [[ -e ${repros[0]} ]] && ! "$bin" "${repros[@]}" >"$build/$t.repro.log" 2>&1; then
+		failed=$((failed + 1))
+		echo "$t: a reproducer of an earlier finding fails again; log: $build/$t.repro.log"
+		grep -E 'ERROR: |invariant broken|SUMMARY|Running: ' "$build/$t.repro.log" | tail -5 | sed 's/^/  /'
+		continue
+	fi
 	# -timeout: one input may not take this long (a hang is a finding).
 	"$bin" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix="$art/" "${dirs[@]}" >"$log" 2>&1

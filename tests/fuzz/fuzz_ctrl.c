@@ -40,9 +40,7 @@
  * Like the kernel (vhost-vdpa refuses it), the fake never forwards a status
  * that clears bits other than by a reset to 0.
  *
- * VDB_FUZZ_TOLERATE=iotlb-during-pop,failed-start steers around the defects
- * in tests/fuzz/FINDINGS.md until they are fixed; VDB_FUZZ_VERBOSE=1 prints
- * the daemon's log and what each input did.
+ * VDB_FUZZ_VERBOSE=1 prints the daemon's log and what each input did.
  */
 #include <dirent.h>
 #include <endian.h>
@@ -76,10 +74,6 @@
 #define MAX_WAIT_MS 30
 
 static bool verbose;
-/* VDB_FUZZ_TOLERATE=iotlb-during-pop: invalidate only while no chain can be mid-pop. */
-static bool tolerate_iotlb_during_pop;
-/* VDB_FUZZ_TOLERATE=failed-start: the driver resets after a refused DRIVER_OK. */
-static bool tolerate_failed_start;
 
 struct inflight {
 	bool is_busy;
@@ -339,7 +333,7 @@ static void op_status(struct reader *rd)
 		/* Every queue stopped and its kick fd deassigned before the answer. */
 		for (unsigned int qi = 0; qi < fake.nr_queues; qi++) {
 			check(fake.vq[qi].kick_fd < 0);
-			check(!d.dev.queues[qi].is_running);
+			check(!(d.dev.queues[qi].run != NULL));
 		}
 		d.is_running = false;
 		d.status = 0;
@@ -350,19 +344,11 @@ static void op_status(struct reader *rd)
 	if (r != VDUSE_REQ_RESULT_OK) {
 		/* A failed start leaves nothing running. */
 		for (unsigned int qi = 0; qi < fake.nr_queues; qi++)
-			check(!d.dev.queues[qi].is_running && fake.vq[qi].kick_fd < 0);
+			check(!(d.dev.queues[qi].run != NULL) && fake.vq[qi].kick_fd < 0);
 		/*
-		 * Known: queues started before the one that failed may have
-		 * consumed chains, which a second DRIVER_OK consumes again
-		 * (crash-fuzz_ctrl-failed-start-replays.bin).
+		 * Nor did it consume a chain: a second DRIVER_OK must not answer
+		 * one twice (crash-fuzz_ctrl-failed-start-replays.bin).
 		 */
-		if (tolerate_failed_start) {
-			struct vduse_dev_request rst = { .type = VDUSE_SET_STATUS };
-
-			check(send_msg(&rst, &resp) == VDUSE_REQ_RESULT_OK);
-			d.status = 0;
-			driver_reset();
-		}
 		return;
 	}
 	d.status = status;
@@ -370,7 +356,7 @@ static void op_status(struct reader *rd)
 		d.is_running = true;
 		for (unsigned int qi = 0; qi < fake.nr_queues; qi++) {
 			d.q[qi].state_floor = fake.vq[qi].avail_index;
-			check(d.dev.queues[qi].is_running == fake.vq[qi].is_ready);
+			check((d.dev.queues[qi].run != NULL) == fake.vq[qi].is_ready);
 			check((fake.vq[qi].kick_fd >= 0) == fake.vq[qi].is_ready);
 		}
 	}
@@ -394,7 +380,7 @@ static void op_get_state(struct reader *rd)
 		return;
 	check(resp.vq_state.index == index);
 	v = resp.vq_state.split.avail_index;
-	if (d.is_running && d.dev.queues[index].is_running) {
+	if (d.is_running && (d.dev.queues[index].run != NULL)) {
 		struct dvq *q = &d.q[index];
 
 		/* Between what it reported before and what the driver published. */
@@ -414,18 +400,6 @@ static void op_get_state(struct reader *rd)
 static void wait_done(unsigned int ms);
 static bool all_done(void);
 
-/*
- * The known defect "an IOTLB update during a pop unmaps the chain being
- * popped" (crash-fuzz_ctrl-iotlb-during-pop.bin): when tolerated, memory
- * changes only once every posted chain came back.  Returns false to skip.
- */
-static bool quiesce(void)
-{
-	if (!tolerate_iotlb_during_pop)
-		return true;
-	wait_done(MAX_WAIT_MS);
-	return all_done();
-}
 
 static void update_iotlb(uint64_t start, uint64_t last)
 {
@@ -441,8 +415,6 @@ static void op_iotlb(struct reader *rd)
 {
 	uint8_t sel = u8(rd);
 
-	if (!quiesce())
-		return;
 	switch (sel % 4) {
 	case 0:
 		update_iotlb(0, UINT64_MAX);
@@ -470,8 +442,6 @@ static void op_remap(struct reader *rd)
 	const uint64_t all_last = GUEST_IOVA + MEMFD_BYTES - 1;
 	unsigned int bufs_perm = (sel >> 3) & 3;
 
-	if (!quiesce())
-		return;
 	pthread_mutex_lock(&fake.lock);
 	switch (sel % 4) {
 	case 0:     /* one read-write mapping of everything */
@@ -749,10 +719,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	verbose = getenv("VDB_FUZZ_VERBOSE") != NULL;
-	tolerate_iotlb_during_pop = getenv("VDB_FUZZ_TOLERATE") &&
-				    strstr(getenv("VDB_FUZZ_TOLERATE"), "iotlb-during-pop");
-	tolerate_failed_start = getenv("VDB_FUZZ_TOLERATE") &&
-				strstr(getenv("VDB_FUZZ_TOLERATE"), "failed-start");
 	fake_verbose = verbose;
 	fake_vduse_init();
 	return 0;

@@ -19,11 +19,6 @@
  *    past the header; requests lie inside the device;
  *  - used.len never exceeds the writable bytes; the status byte is the one
  *    the result calls for; bytes the device may only read never change.
- *
- * VDB_FUZZ_TOLERATE=zero-len-write,read-4g skips inputs that hit the known
- * defects "zero-length writable descriptor before a readable one is
- * accepted" and "a READ over 4 GiB succeeds with used.len truncated", so
- * fuzzing can go past them until they are fixed.
  */
 #include <endian.h>
 #include <errno.h>
@@ -79,8 +74,6 @@ struct world {
 
 static uint8_t *huge_host;               /* FZ_HUGE_BYTES, reserved once */
 
-static bool tolerate_zero_len_write;
-static bool tolerate_read_4g;
 
 struct reader {
 	const uint8_t *p;
@@ -111,11 +104,13 @@ static struct map *map_of(struct world *w, uint64_t iova)
 	return NULL;
 }
 
-static void *fz_lookup(struct mem *mem, uint64_t iova, unsigned int perm, uint64_t *ret_len)
+static void *fz_lookup(struct mem *mem, uint64_t iova, unsigned int perm, uint64_t *ret_len,
+		       int *ret_err)
 {
 	struct world *w = (struct world *)mem;
 	struct map *m = map_of(w, iova);
 
+	*ret_err = -EFAULT;
 	if (!m || (m->perm & perm) != perm)
 		return NULL;
 	*ret_len = m->len - (iova - m->iova);
@@ -337,6 +332,8 @@ struct model {
 	bool is_valid;
 	bool is_zero_len_write_case;   /* invalid only because of a zero-length writable buffer */
 	bool is_oversize;              /* valid, but over 4 GiB one way: a device may refuse it */
+	bool is_device_fault;          /* valid, but more mapping pieces than the device's iovecs */
+	uint64_t last_in_iova;         /* the last writable byte (the status), or VQ_NO_STATUS */
 	uint64_t out_bytes, in_bytes;
 	unsigned int nr_iov;
 };
@@ -390,7 +387,7 @@ static struct model model_chain(struct world *w, uint16_t head)
 	const struct vring_desc *table = w->desc;
 	uint32_t size = w->num, seen = 0;
 	bool is_indirect = false, saw_write = false, saw_nonempty_write = false;
-	struct model mo = { 0 };
+	struct model mo = { .last_in_iova = VQ_NO_STATUS };
 	uint16_t i = head;
 
 /* Invalid for a reason of its own, whatever came before. */
@@ -437,12 +434,19 @@ static struct model model_chain(struct world *w, uint16_t head)
 				INVALID();
 			mo.is_zero_len_write_case = true;
 		}
-		segs = model_segments(w, addr, len, flags & VRING_DESC_F_WRITE ? MEM_WRITE : MEM_READ);
-		if (segs < 0)
-			INVALID();
-		mo.nr_iov += segs;
-		if (mo.nr_iov > w->max_iov)
-			INVALID();
+		if ((flags & VRING_DESC_F_WRITE) && len)
+			mo.last_in_iova = end - 1;
+		/* Past the device's own fault it only checks the chain's structure. */
+		if (!mo.is_device_fault) {
+			segs = model_segments(w, addr, len,
+					      flags & VRING_DESC_F_WRITE ? MEM_WRITE : MEM_READ);
+			if (segs < 0)
+				INVALID();
+			mo.nr_iov += segs;
+			/* Out of iovecs is the device's limit, not the driver's fault. */
+			if (mo.nr_iov > w->max_iov)
+				mo.is_device_fault = true;
+		}
 		if (flags & VRING_DESC_F_WRITE)
 			mo.in_bytes += len;
 		else
@@ -637,11 +641,18 @@ static void serve(struct world *w, const struct fz_hdr *h)
 			check(r == 0);
 			break;
 		}
-		check(r == 1 || r == -EINVAL);
+		check(r == 1 || r == -EINVAL || r == -ENOMEM);
 		check(req->elem.head == head);
 		mo = model_chain(w, (uint16_t)head);
-		if (r == 1 && !mo.is_valid && mo.is_zero_len_write_case && tolerate_zero_len_write)
-			goto out;
+		/* The device could not hold a valid chain: it fails it where the status is. */
+		check((r == -ENOMEM) == (mo.is_valid && mo.is_device_fault));
+		if (r == -ENOMEM) {
+			check(req->elem.fault == -E2BIG);
+			check(req->elem.last_in_iova == mo.last_in_iova);
+			vq_push(&vq, req->elem.head, 0);
+			nr_pushed++;
+			continue;
+		}
 		/* used.len is 32 bits: refusing a chain of more than 4 GiB is fine too. */
 		if (!(mo.is_valid && mo.is_oversize && r == -EINVAL))
 			check((r == 1) == mo.is_valid);
@@ -653,12 +664,6 @@ static void serve(struct world *w, const struct fz_hdr *h)
 		}
 		check_popped(w, &req->elem, &mo);
 		memcpy(orig, iov, w->max_iov * sizeof(*iov));
-		/*
-		 * Known defect: a READ of more than 4 GiB succeeds with used.len
-		 * truncated to 32 bits (crash-fuzz_vq-read-4g.bin).
-		 */
-		if (req->elem.in_bytes > UINT32_MAX && tolerate_read_4g)
-			goto out;
 		r = blk_req_parse(&w->dev, req);
 		check((r < 0) == (req->elem.in_bytes < 1 || req->elem.out_bytes < 16));
 		if (r < 0) {
@@ -705,7 +710,6 @@ static void serve(struct world *w, const struct fz_hdr *h)
 		if (m->snapshot)
 			check(memcmp(m->snapshot, m->host, m->len) == 0);
 	}
-out:
 	vq_exit(&vq);
 	free(iov);
 	free(orig);
@@ -717,12 +721,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *t = getenv("VDB_FUZZ_TOLERATE");
-
 	(void)argc;
 	(void)argv;
-	tolerate_zero_len_write = t && strstr(t, "zero-len-write");
-	tolerate_read_4g = t && strstr(t, "read-4g");
 	huge_host = mmap(NULL, FZ_HUGE_BYTES, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (huge_host == MAP_FAILED)
