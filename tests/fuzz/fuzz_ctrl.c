@@ -614,9 +614,6 @@ static void op_post(struct reader *rd)
 		f->is_checked = true;
 		if (shape == SHAPE_NO_STATUS || shape == SHAPE_UNMAPPED) {
 			f->want_len = 0;
-		} else if (shape == SHAPE_INDIRECT && num < 3) {
-			/* A chain longer than the queue: the device may refuse it (it does). */
-			f->want_len = 0;
 		} else if (shape == SHAPE_SHORT_HEADER) {
 			/* The header may go on in the data: only too few readable bytes are refused. */
 			f->is_checked = !(type == VIRTIO_BLK_T_OUT && data_bytes);

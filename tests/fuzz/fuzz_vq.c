@@ -338,8 +338,13 @@ struct model {
 	unsigned int nr_iov;
 };
 
-/* Mappings [addr, addr + len) spans with @perm, or -1 when part of it lacks one. */
-static int model_segments(struct world *w, uint64_t addr, uint64_t len, unsigned int perm)
+/*
+ * Mappings [addr, addr + len) spans with @perm, or -1 when part of it lacks
+ * one.  Counting stops at @room pieces (returning room + 1): the device looks
+ * no further once its iovecs are full.
+ */
+static int model_segments(struct world *w, uint64_t addr, uint64_t len, unsigned int perm,
+			  int room)
 {
 	int n = 0;
 
@@ -349,6 +354,8 @@ static int model_segments(struct world *w, uint64_t addr, uint64_t len, unsigned
 
 		if (!m || (m->perm & perm) != perm)
 			return -1;
+		if (n == room)
+			return room + 1;
 		avail = m->len - (addr - m->iova);
 		if (avail > len)
 			avail = len;
@@ -439,7 +446,8 @@ static struct model model_chain(struct world *w, uint16_t head)
 		/* Past the device's own fault it only checks the chain's structure. */
 		if (!mo.is_device_fault) {
 			segs = model_segments(w, addr, len,
-					      flags & VRING_DESC_F_WRITE ? MEM_WRITE : MEM_READ);
+					      flags & VRING_DESC_F_WRITE ? MEM_WRITE : MEM_READ,
+					      (int)(w->max_iov - mo.nr_iov));
 			if (segs < 0)
 				INVALID();
 			mo.nr_iov += segs;
