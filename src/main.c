@@ -392,6 +392,7 @@ struct control {
 	struct vdpa_job job;
 	bool is_attached;     /* by us, with --attach */
 	bool is_stopping;     /* a signal came, or attaching failed */
+	bool is_broken;       /* the kernel gave up on the device */
 	int code;
 	uint8_t old_status;
 };
@@ -469,7 +470,7 @@ static int serve(struct control *c)
 	}
 	for (;;) {
 		struct pollfd pfd[3] = {
-			{ .fd = dev->fd, .events = POLLIN },
+			{ .fd = c->is_broken ? -1 : dev->fd, .events = POLLIN },
 			{ .fd = c->sfd, .events = POLLIN },
 			{ .fd = c->job.is_running ? c->job.done_fd : -1, .events = POLLIN },
 		};
@@ -483,7 +484,16 @@ static int serve(struct control *c)
 		if (pfd[0].revents & POLLERR) {
 			log_err("the kernel marked device '%s' broken (a control message went "
 				"unanswered); it must be recreated", dev->name);
-			return -EIO;
+			/*
+			 * Nothing can use it again.  Detach what we attached, so
+			 * that its disk goes away and a new daemon can create the
+			 * device again, then exit with an error.
+			 */
+			c->is_broken = true;
+			c->code = EXIT_FAILURE_RUNTIME;
+			if (c->is_stopping || begin_stop(c))
+				return -EIO;
+			continue;
 		}
 		if (pfd[0].revents & POLLIN) {
 			r = vduse_dev_handle_msg(dev);
