@@ -326,16 +326,25 @@ if wants resets; then
 			--direct=1 --rw=randwrite --bs=4k --iodepth=16 --offset=32M --size=16M \
 			--verify=crc32c --do_verify=1 --verify_fatal=1 --minimal
 		rm -f /tmp/storm.stop
+		# The load opens a node of its own: dd (and fio) would create a
+		# regular file /dev/vdX when the disk is gone for a moment, and
+		# devtmpfs could not make the real node again.
 		(
 			n=0
 			while [ ! -e /tmp/storm.stop ]; do
 				n=$(((n + 1) % 32))
-				d=$(vdisk_of frs) && [ -b "$d" ] &&
-					dd if=/tmp/rnd of="$d" bs=64k count=16 seek=$((n * 16)) \
-						oflag=direct conv=notrunc 2>/dev/null &&
-					dd if="$d" of=/dev/null bs=64k count=16 skip=$((n * 16)) \
+				d=$(vdisk_of frs) && dn=$(cat /sys/block/${d#/dev/}/dev 2>/dev/null) || {
+					sleep 0.02
+					continue
+				}
+				if [ "$dn" != "$last" ]; then
+					rm -f /tmp/vdload
+					mknod /tmp/vdload b ${dn%:*} ${dn#*:} && last=$dn
+				fi
+				dd if=/tmp/rnd of=/tmp/vdload bs=64k count=16 seek=$((n * 16)) \
+					oflag=direct conv=notrunc 2>/dev/null &&
+					dd if=/tmp/vdload of=/dev/null bs=64k count=16 skip=$((n * 16)) \
 						iflag=direct 2>/dev/null
-				[ -n "$d" ] || sleep 0.02
 			done
 		) &
 		LOADPID=$!
@@ -380,6 +389,7 @@ if wants resets; then
 		touch /tmp/storm.stop
 		wait $LOADPID
 		DEV=$(wait_vdisk frs 10)
+		run_case resets-dev-nodes-are-block-devices sh -c 'for f in /dev/vd[a-z]*; do [ ! -e "$f" ] || [ -b "$f" ] || { echo "$f is not a block device"; exit 1; }; done'
 		info "reset storm: $i unbind/bind cycles, $busy with requests in flight at the unbind, $slow disks back only after 10 s, $(elapsed "$t0") s"
 		run_case resets-all-cycles [ $i -eq "$RESET_CYCLES" ]
 		run_case resets-daemon-alive kill -0 $DPID
