@@ -3,13 +3,13 @@
 #
 # install-deps.sh [--build-only]: install what vduse-blkd needs on Debian 12,
 # as root.  Without --build-only also what the real-kernel tests (tests/vm)
-# need: QEMU, busybox, fio, vdpa, e2fsprogs, qemu-storage-daemon.
+# need: QEMU, busybox, fio, vdpa, e2fsprogs, qemu-storage-daemon, dmsetup.
 set -euo pipefail
 
 build_pkgs=(build-essential meson ninja-build pkg-config liburing-dev libaio-dev
 	libnl-3-dev libnl-genl-3-dev libcmocka-dev)
 vm_pkgs=(qemu-system-x86 qemu-system-common busybox-static fio iproute2 e2fsprogs
-	util-linux cpio xz-utils zstd kmod binutils)
+	util-linux cpio xz-utils zstd kmod binutils dmsetup)
 
 pkgs=("${build_pkgs[@]}")
 [[ ${1:-} == --build-only ]] || pkgs+=("${vm_pkgs[@]}")

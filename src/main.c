@@ -392,6 +392,7 @@ struct control {
 	struct vdpa_job job;
 	bool is_attached;     /* by us, with --attach */
 	bool is_stopping;     /* a signal came, or attaching failed */
+	bool is_broken;       /* the kernel gave up on the device */
 	int code;
 	uint8_t old_status;
 };
@@ -454,6 +455,21 @@ static bool job_done(struct control *c)
 	return c->is_stopping ? begin_stop(c) : false;
 }
 
+/*
+ * The kernel marked the device broken (a control message went unanswered
+ * for its timeout): nothing can use it again.  Detach what we attached, so
+ * that its disk goes away and a new daemon can create the device again,
+ * then exit with an error.  Returns true when the loop can end now.
+ */
+static bool device_broken(struct control *c)
+{
+	log_err("the kernel marked device '%s' broken (a control message went "
+		"unanswered); it must be recreated", c->dev->name);
+	c->is_broken = true;
+	c->code = EXIT_FAILURE_RUNTIME;
+	return c->is_stopping || begin_stop(c);
+}
+
 /* Serve control messages until a signal.  Returns 0 or -errno. */
 static int serve(struct control *c)
 {
@@ -469,7 +485,7 @@ static int serve(struct control *c)
 	}
 	for (;;) {
 		struct pollfd pfd[3] = {
-			{ .fd = dev->fd, .events = POLLIN },
+			{ .fd = c->is_broken ? -1 : dev->fd, .events = POLLIN },
 			{ .fd = c->sfd, .events = POLLIN },
 			{ .fd = c->job.is_running ? c->job.done_fd : -1, .events = POLLIN },
 		};
@@ -481,12 +497,18 @@ static int serve(struct control *c)
 			return -errno;
 		}
 		if (pfd[0].revents & POLLERR) {
-			log_err("the kernel marked device '%s' broken (a control message went "
-				"unanswered); it must be recreated", dev->name);
-			return -EIO;
+			if (device_broken(c))
+				return -EIO;
+			continue;
 		}
 		if (pfd[0].revents & POLLIN) {
 			r = vduse_dev_handle_msg(dev);
+			/* Answered too late: the kernel gave up on the message. */
+			if (r == -ENOENT) {
+				if (device_broken(c))
+					return -EIO;
+				continue;
+			}
 			if (r < 0 && r != -EAGAIN) {
 				log_err("reading control messages of '%s': %s", dev->name,
 					strerror(-r));

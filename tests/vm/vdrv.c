@@ -83,6 +83,12 @@ static void vq_free(struct vdrv_vq *vq)
 	vq->owner = NULL;
 }
 
+void vdrv_vq_forget(struct vdrv *d)
+{
+	vq_free(&d->vq);
+	d->vq = (struct vdrv_vq){ .kick_fd = -1, .call_fd = -1 };
+}
+
 void vdrv_close(struct vdrv *d)
 {
 	if (!d)

@@ -134,6 +134,12 @@ void vdrv_arena_reset(struct vdrv *d);
  */
 int vdrv_vq_setup(struct vdrv *d, uint16_t index, uint16_t num);
 
+/*
+ * vdrv_vq_forget() - drop the driver's queue state (eventfds, free lists) after
+ * a device reset, before vdrv_vq_setup() again.
+ */
+void vdrv_vq_forget(struct vdrv *d);
+
 /* vdrv_vq_rebind() - point the driver's ring pointers at the current memory. */
 void vdrv_vq_rebind(struct vdrv *d);
 

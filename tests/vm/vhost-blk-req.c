@@ -331,6 +331,25 @@ int breq_run(struct vbt *t, struct breq **reqs, unsigned int n)
 	return wait_all(t, reqs, n);
 }
 
+int breq_submit(struct vbt *t, struct breq **reqs, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		int r = breq_add(t, reqs[i], NULL, 0);
+
+		if (r < 0) {
+			vdrv_drop_unpublished(&t->d);
+			return r;
+		}
+	}
+	vdrv_publish(&t->d);
+	return 0;
+}
+
+int breq_wait(struct vbt *t, struct breq **reqs, unsigned int n)
+{
+	return wait_all(t, reqs, n);
+}
+
 static int breq_run1(struct vbt *t, struct breq *r)
 {
 	return breq_run(t, &r, 1);

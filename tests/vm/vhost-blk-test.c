@@ -145,7 +145,7 @@ static bool setup_probe(struct vbt *t)
 	return true;
 }
 
-static bool setup_start(struct vbt *t)
+bool setup_start(struct vbt *t)
 {
 	struct vdrv *d = &t->d;
 	uint64_t iova = DEFAULT_IOVA, want, opt;
@@ -242,6 +242,18 @@ static void usage(FILE *out)
 "  --always-kick     kick on every publish, even when the device says it polls\n"
 "  --queue-size N    ring entries (default: the device's maximum, at most 1024)\n"
 "  --timeout-ms N    wait this long for each completion (default 10000)\n"
+"\n"
+"Fault injection (instead of the checks):\n"
+"  --reset-stall SECTOR  READs at SECTOR, which the image stalls, then a reset\n"
+"                    without waiting for them: it must be answered within\n"
+"                    --reset-budget-ms (default 10000); then the device is set\n"
+"                    up again in fresh memory and must work\n"
+"  --fast-sector N   a sector outside the stalled range (default 8192)\n"
+"  --stall-end CMD   shell command that ends the stall, run after the checks on\n"
+"                    the fresh device: no stalled READ may then land anywhere\n"
+"  --remap-storm N   N IOTLB remaps of all memory, each with a second region\n"
+"                    mapped and unmapped while WRITEs are in flight; all data\n"
+"                    verified\n"
 "  -h, --help\n"
 "\n"
 "Exit status: 0 all checks passed, 1 a check failed, 2 usage, 77 NODE cannot be opened.\n");
@@ -258,12 +270,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "always-kick", no_argument, NULL, 'K' },
 		{ "queue-size", required_argument, NULL, 'q' },
 		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "reset-stall", required_argument, NULL, 'r' },
+		{ "fast-sector", required_argument, NULL, 'f' },
+		{ "reset-budget-ms", required_argument, NULL, 'b' },
+		{ "stall-end", required_argument, NULL, 'e' },
+		{ "remap-storm", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	*o = (struct opts){ .timeout_ms = 10000 };
+	*o = (struct opts){ .timeout_ms = 10000, .fast_sector = 8192, .reset_budget_ms = 10000 };
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i': o->image = optarg; break;
@@ -274,11 +291,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'K': o->is_always_kick = true; break;
 		case 'q': o->queue_size = (unsigned int)strtoul(optarg, NULL, 0); break;
 		case 't': o->timeout_ms = atoi(optarg); break;
+		case 'r': o->is_reset_stall = true; o->stall_sector = strtoull(optarg, NULL, 0); break;
+		case 'f': o->fast_sector = strtoull(optarg, NULL, 0); break;
+		case 'b': o->reset_budget_ms = atoi(optarg); break;
+		case 'e': o->stall_end_cmd = optarg; break;
+		case 'm': o->remap_storm = (unsigned int)strtoul(optarg, NULL, 0); break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
 	}
-	if (optind != argc - 1 || o->timeout_ms <= 0 ||
+	if (optind != argc - 1 || o->timeout_ms <= 0 || o->reset_budget_ms <= 0 ||
+	    (o->is_reset_stall && o->remap_storm) ||
 	    (o->serial && strlen(o->serial) > VIRTIO_BLK_ID_BYTES) ||
 	    (o->queue_size && (o->queue_size > VDRV_MAX_NUM || (o->queue_size & (o->queue_size - 1))))) {
 		usage(stderr);
@@ -322,14 +345,20 @@ int main(int argc, char **argv)
 	else
 		ok(&t, "opened %s, VHOST_SET_OWNER", t.o.node);
 
-	if (r == 0 && setup_probe(&t) && setup_start(&t))
-		run_checks(&t);
+	if (r == 0 && setup_probe(&t) && setup_start(&t)) {
+		if (t.o.is_reset_stall)
+			run_reset_stall(&t);
+		else if (t.o.remap_storm)
+			run_remap_storm(&t);
+		else
+			run_checks(&t);
+	}
 
 	/*
 	 * What a stopping VM asks (VHOST_GET_VRING_BASE -> VDUSE GET_VQ_STATE):
 	 * with nothing in flight, the device has consumed every published chain.
 	 */
-	if (r == 0 && t.d.vq.avail && vdrv_nr_inflight(&t.d) == 0) {
+	if (r == 0 && !t.is_stuck && t.d.vq.avail && vdrv_nr_inflight(&t.d) == 0) {
 		struct vhost_vring_state vs = { .index = 0 };
 
 		if (ioctl(t.d.fd, VHOST_GET_VRING_BASE, &vs) < 0)

@@ -32,6 +32,7 @@ enum {
 	SEC_WZ = 3072,
 	SEC_WRAP = 4096,
 	SEC_REMAP = 6144,
+	SEC_STORM = 8192,                /* --remap-storm: 128 slots of 4 KiB */
 };
 
 struct opts {
@@ -44,6 +45,12 @@ struct opts {
 	bool is_always_kick;
 	int timeout_ms;
 	unsigned int queue_size;
+	bool is_reset_stall;             /* --reset-stall SECTOR */
+	uint64_t stall_sector;
+	uint64_t fast_sector;            /* --fast-sector: outside the stalled range */
+	int reset_budget_ms;
+	const char *stall_end_cmd;       /* --stall-end CMD */
+	unsigned int remap_storm;        /* --remap-storm N */
 };
 
 /* A range of the image whose content we know. */
@@ -128,6 +135,10 @@ uint8_t breq_status(struct vbt *t, const struct breq *r);
  */
 int breq_run(struct vbt *t, struct breq **reqs, unsigned int n);
 
+/* breq_submit() - add @n requests and publish them without waiting; breq_wait() - wait for them. */
+int breq_submit(struct vbt *t, struct breq **reqs, unsigned int n);
+int breq_wait(struct vbt *t, struct breq **reqs, unsigned int n);
+
 /* breq_run_layout() - one request framed as @bufs instead. */
 int breq_run_layout(struct vbt *t, struct breq *r, const struct vdrv_buf *bufs, unsigned int nr);
 
@@ -146,5 +157,15 @@ bool flush_dev(struct vbt *t);
 
 /* run_checks() - every data check, in order, until one leaves the queue stuck. */
 void run_checks(struct vbt *t);
+
+/*
+ * setup_start() - ACKNOWLEDGE|DRIVER, features, guest memory mapped in the
+ * IOTLB, queue 0 and DRIVER_OK (vhost-blk-test.c); false after a FAIL line.
+ */
+bool setup_start(struct vbt *t);
+
+/* Fault injection (vhost-blk-faults.c): --reset-stall and --remap-storm. */
+void run_reset_stall(struct vbt *t);
+void run_remap_storm(struct vbt *t);
 
 #endif

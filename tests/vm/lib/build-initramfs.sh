@@ -45,7 +45,8 @@ BUSYBOX=${BUSYBOX:-/bin/busybox}
 # mkfs.ext4 is a symlink to mke2fs: copied as itself, both names exist.
 TOOLS=(/usr/sbin/vdpa /usr/bin/fio /usr/sbin/mke2fs /usr/sbin/mkfs.ext4
        /usr/sbin/e2fsck /usr/sbin/losetup /usr/sbin/blkdiscard /usr/sbin/fstrim
-       /usr/sbin/blockdev /usr/bin/qemu-storage-daemon /usr/bin/setpriv)
+       /usr/sbin/blockdev /usr/bin/qemu-storage-daemon /usr/bin/setpriv
+       /usr/sbin/dmsetup)
 CONFIGS=(/etc/mke2fs.conf)
 
 # ---------------------------------------------------------------------------

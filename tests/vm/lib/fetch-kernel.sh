@@ -25,9 +25,12 @@ die() { log "error: $*"; exit 1; }
 # virtio_blk first: without it the vduse device attaches but no /dev/vdX.
 # crc32c_generic/libcrc32c before the ext4 stack, or mount fails with
 # "Cannot load crc32c driver" (the crc32c soft dependency needs modprobe).
+# dm_mod (with its built-in error target), dm_flakey and dm_delay: the
+# failing and stalling images of tests/vm/guest/faults.sh.
 BASE_MODULES=(virtio_blk vhost_iotlb vdpa vduse virtio_vdpa
               crc32c_generic libcrc32c crc16 mbcache jbd2 ext4
-              loop null_blk ublk_drv irqbypass vhost)
+              loop null_blk ublk_drv irqbypass vhost
+              dm_mod dm_flakey dm_delay)
 # Not loaded at boot: a vdpa device binds to the first loaded vdpa bus
 # driver, and the default tests want virtio_vdpa (/dev/vdX).
 VHOST_VDPA_MODULES=(vhost_vdpa)

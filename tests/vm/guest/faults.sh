@@ -1,0 +1,531 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# faults.sh: vduse-blkd under a hostile or failing world (issue 8).
+#
+#   1. image I/O errors mid-run (device-mapper error and flakey targets):
+#      EIO for I/O touching the bad sectors only, the rest served, nothing lost;
+#   2. a reset while READs wait on a stalled image (dm-delay), through
+#      vhost-blk-test: a VM rebooting while its storage hangs;
+#   3. reset storm: virtio_vdpa unbind/bind under fio, the daemon's fds,
+#      mappings and anonymous memory counted before and after;
+#   4. IOTLB remap storm under load through vhost-blk-test, counted the same way;
+#   5. SIGSTOP of the daemon for longer than the kernel's 30 s message
+#      timeout, then SIGCONT: once with only I/O waiting, once with a reset
+#      waiting.
+#
+# Knobs (kernel command line, e.g. VM_APPEND="FAULTS_RESET_CYCLES=50"; the
+# kernel hands NAME=VALUE arguments to /init as environment variables):
+#   FAULTS_STALL_S       read stall of the dm-delay image (default 45)
+#   FAULTS_RESET_CYCLES  unbind/bind cycles of the reset storm (default 200)
+#   FAULTS_REMAPS        remaps of the remap storm (default 300)
+#   FAULTS_STOP_S        how long the daemon stays stopped (default 40)
+#   FAULTS_ONLY          run only these parts, e.g. "errors stall" (default all)
+. /tests/lib.sh
+
+STALL_S=${FAULTS_STALL_S:-45}
+RESET_CYCLES=${FAULTS_RESET_CYCLES:-200}
+REMAPS=${FAULTS_REMAPS:-300}
+STOP_S=${FAULTS_STOP_S:-40}
+ONLY=${FAULTS_ONLY:-errors flakey stall resets remaps stop}
+
+DMSETUP=/usr/sbin/dmsetup
+VBT=/usr/bin/vhost-blk-test
+# No udev in the guest: libdevmapper makes the /dev/mapper nodes itself.
+export DM_DISABLE_UDEV=1
+
+wants() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
+now() { cut -d' ' -f1 /proc/uptime; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# start NAME ARGS...: daemon attached by itself; DPID, and NODE (its /dev/vdX
+# or /dev/vhost-vdpa-N).
+start() {
+	_name=$1
+	shift
+	rm -f "/tmp/$_name.out"
+	"$VDUSE_BLKD" --name "$_name" "$@" >"/tmp/$_name.out" 2>"/tmp/$_name.log" &
+	DPID=$!
+	_t=300
+	while [ ! -s "/tmp/$_name.out" ]; do
+		kill -0 $DPID 2>/dev/null || { cat "/tmp/$_name.log"; return 1; }
+		_t=$((_t - 1))
+		[ $_t -le 0 ] && return 1
+		sleep 0.1
+	done
+	NODE=$(head -n1 "/tmp/$_name.out")
+}
+
+# stop_daemon: SIGTERM and wait; returns its exit status.
+stop_daemon() {
+	kill -TERM $DPID 2>/dev/null
+	wait $DPID
+}
+
+# dstat PID: "FDS MAPS RSS_ANON_KB RSS_KB" of a process.
+dstat() {
+	_fds=$(ls /proc/$1/fd | wc -l)
+	_maps=$(wc -l < /proc/$1/maps)
+	_anon=$(awk '/^RssAnon:/ { print $2 }' /proc/$1/status)
+	_rss=$(awk '/^VmRSS:/ { print $2 }' /proc/$1/status)
+	echo "$_fds $_maps $_anon $_rss"
+}
+
+# no_leak NAME BEFORE AFTER: fds equal, mappings within 8 lines, anonymous
+# memory within 1 MiB (thread stacks and caches settle after the warm-up).
+no_leak() {
+	set -- "$1" $2 $3
+	# $1 name, $2..$5 before, $6..$9 after
+	info "$1: fds $2 -> $6, mappings $3 -> $7, RssAnon $4 -> $8 kB, VmRSS $5 -> $9 kB"
+	if [ "$6" -le "$2" ] && [ "$7" -le $(($3 + 8)) ] && [ "$8" -le $(($4 + 1024)) ]; then
+		pass "$1" "fds $2 -> $6, maps $3 -> $7, anon $4 -> $8 kB"
+	else
+		fail "$1" "fds $2 -> $6, maps $3 -> $7, RssAnon $4 -> $8 kB"
+	fi
+}
+
+# io_errors_of DEV: sectors of the kernel's "I/O error, dev DEV, sector N" lines.
+io_errors_of() {
+	dmesg | sed -n "s/.*I[/]O error, dev ${1#/dev/}, sector \([0-9]*\) .*/\1/p"
+}
+
+# same_as_pattern DEV OFFSET_MIB COUNT_MIB: DEV holds /tmp/pat there.
+same_as_pattern() {
+	dd if="$1" of=/tmp/cmp.a bs=1M skip="$2" count="$3" iflag=direct 2>/dev/null &&
+		dd if=/tmp/pat of=/tmp/cmp.b bs=1M skip="$2" count="$3" 2>/dev/null &&
+		cmp /tmp/cmp.a /tmp/cmp.b
+}
+
+# fio_verify_loop DEV OFFSET SIZE: fio verify runs, one after another, until
+# /tmp/fio.stop exists; one line per run in /tmp/fio.runs ("ok" or "fail").
+fio_verify_loop() {
+	rm -f /tmp/fio.stop /tmp/fio.runs
+	while [ ! -e /tmp/fio.stop ]; do
+		if $FIO --name=v --filename="$1" --ioengine=libaio --direct=1 --rw=randwrite \
+			--bs=4k --iodepth=16 --offset="$2" --size="$3" --verify=crc32c \
+			--do_verify=1 --verify_fatal=1 --minimal >/tmp/fio.out 2>&1; then
+			echo ok >> /tmp/fio.runs
+		else
+			echo fail >> /tmp/fio.runs
+			cat /tmp/fio.out
+		fi
+	done
+}
+
+SIZE_MB=64
+SECTORS=$((SIZE_MB * 2048))
+dd if=/dev/urandom of=/tmp/pat bs=1M count=$SIZE_MB 2>/dev/null
+
+if ! $DMSETUP version >/dev/null 2>&1; then
+	skip device-mapper "dmsetup does not work here: $($DMSETUP version 2>&1 | tail -n1)"
+	ONLY=$(echo " $ONLY " | sed 's/ errors / /; s/ flakey / /; s/ stall / /')
+fi
+
+# --- 1. an error hole appears mid-run --------------------------------------
+# 32 KiB at 16 MiB become a dm "error" target while fio verifies 32-48 MiB.
+HOLE=32768
+HOLE_N=64
+if wants errors || wants flakey; then
+	cp /tmp/pat /tmp/dm.img
+	LOOP=$($LOSETUP -f --show /tmp/dm.img)
+	$DMSETUP create ferr --table "0 $SECTORS linear $LOOP 0" || fail dm-create "dmsetup create failed"
+	[ -b /dev/mapper/ferr ] || $DMSETUP mknodes ferr
+	# --direct: the daemon's page cache would serve old data from the hole.
+	if ! start fe --image /dev/mapper/ferr --direct --attach; then
+		fail errors-start "daemon did not attach: $(cat /tmp/fe.log)"
+	fi
+fi
+if wants errors && [ -n "$NODE" ]; then
+	DEV=$NODE
+	t0=$(now)
+	fio_verify_loop "$DEV" 32M 16M &
+	FLOOP=$!
+	sleep 1
+	$DMSETUP reload ferr --table "0 $HOLE linear $LOOP 0
+$HOLE $HOLE_N error
+$((HOLE + HOLE_N)) $((SECTORS - HOLE - HOLE_N)) linear $LOOP $((HOLE + HOLE_N))" &&
+		$DMSETUP resume ferr
+	run_case errors-hole-appears-mid-fio kill -0 $FLOOP
+	info "table now: $($DMSETUP table ferr | tr '\n' ';')"
+
+	# 4 KiB reads in the hole fail; around it they succeed with the old data.
+	if dd if="$DEV" of=/tmp/h bs=4096 skip=$((HOLE / 8)) count=1 iflag=direct 2>/tmp/dd.err; then
+		fail errors-read-in-hole-fails "the read succeeded"
+	else
+		pass errors-read-in-hole-fails "$(tail -n1 /tmp/dd.err)"
+	fi
+	if dd if="$DEV" of=/tmp/h bs=4096 skip=$(((HOLE + HOLE_N) / 8 - 1)) count=1 iflag=direct 2>/dev/null; then
+		fail errors-read-hole-last-block-fails "the read succeeded"
+	else
+		pass errors-read-hole-last-block-fails
+	fi
+	run_case errors-read-before-hole sh -c "dd if=$DEV of=/tmp/a bs=4096 skip=$((HOLE / 8 - 1)) count=1 iflag=direct 2>/dev/null && dd if=/tmp/pat of=/tmp/b bs=4096 skip=$((HOLE / 8 - 1)) count=1 2>/dev/null && cmp /tmp/a /tmp/b"
+	run_case errors-read-after-hole sh -c "dd if=$DEV of=/tmp/a bs=4096 skip=$(((HOLE + HOLE_N) / 8)) count=1 iflag=direct 2>/dev/null && dd if=/tmp/pat of=/tmp/b bs=4096 skip=$(((HOLE + HOLE_N) / 8)) count=1 2>/dev/null && cmp /tmp/a /tmp/b"
+	if dd if="$DEV" of=/tmp/h bs=1M skip=15 count=2 iflag=direct 2>/dev/null; then
+		fail errors-large-read-across-hole-fails "a 1 MiB read spanning the hole succeeded"
+	else
+		pass errors-large-read-across-hole-fails
+	fi
+	if dd if=/dev/zero of="$DEV" bs=4096 seek=$((HOLE / 8 + 1)) count=1 oflag=direct conv=notrunc 2>/dev/null; then
+		fail errors-write-in-hole-fails "the write succeeded"
+	else
+		pass errors-write-in-hole-fails
+	fi
+	run_case errors-first-16M-intact same_as_pattern "$DEV" 0 16
+	run_case errors-daemon-alive kill -0 $DPID
+
+	# The rest keeps being served: fio verified 32-48 MiB all along.
+	sleep 1
+	touch /tmp/fio.stop
+	wait $FLOOP
+	nr_ok=$(grep -c ok /tmp/fio.runs)
+	nr_bad=$(grep -c fail /tmp/fio.runs)
+	if [ "$nr_bad" -eq 0 ] && [ "$nr_ok" -ge 1 ]; then
+		pass errors-fio-verify-elsewhere "$nr_ok runs of 16 MiB, all verified"
+	else
+		fail errors-fio-verify-elsewhere "$nr_ok verified runs, $nr_bad failed"
+	fi
+
+	# The kernel reported errors for requests touching the hole only.
+	bad=""
+	nr=0
+	for s in $(io_errors_of "$DEV"); do
+		nr=$((nr + 1))
+		[ "$s" -ge $((HOLE - 2048)) ] && [ "$s" -lt $((HOLE + HOLE_N)) ] || bad="$bad $s"
+	done
+	if [ $nr -gt 0 ] && [ -z "$bad" ]; then
+		pass errors-kernel-reports-hole-only "$nr I/O error lines, all at the hole"
+	else
+		fail errors-kernel-reports-hole-only "$nr error lines; outside the hole:$bad"
+	fi
+	info "daemon log: $(tr '\n' '|' < /tmp/fe.log)"
+
+	# The hole heals: its old data is there, nothing else changed.
+	$DMSETUP reload ferr --table "0 $SECTORS linear $LOOP 0" && $DMSETUP resume ferr
+	run_case errors-hole-healed-data-intact same_as_pattern "$DEV" 15 2
+	if same_as_pattern "$DEV" 0 32 && same_as_pattern "$DEV" 48 16; then
+		pass errors-rest-intact "0-32 and 48-64 MiB"
+	else
+		fail errors-rest-intact "data outside the hole and fio's range changed"
+	fi
+	info "errors: $(elapsed "$t0") s"
+fi
+
+# --- 1b. a flakey range: fails one second out of two ------------------------
+if wants flakey && [ -n "$NODE" ]; then
+	DEV=$NODE
+	t0=$(now)
+	$DMSETUP reload ferr --table "0 $HOLE linear $LOOP 0
+$HOLE $HOLE_N flakey $LOOP $HOLE 1 1
+$((HOLE + HOLE_N)) $((SECTORS - HOLE - HOLE_N)) linear $LOOP $((HOLE + HOLE_N))" &&
+		$DMSETUP resume ferr
+	in_ok=0 in_bad=0 in_wrong=0 out_bad=0
+	end=$(($(cut -d. -f1 /proc/uptime) + 5))
+	while [ "$(cut -d. -f1 /proc/uptime)" -lt $end ]; do
+		if dd if="$DEV" of=/tmp/f bs=4096 skip=$((HOLE / 8 + 2)) count=1 iflag=direct 2>/dev/null; then
+			dd if=/tmp/pat of=/tmp/g bs=4096 skip=$((HOLE / 8 + 2)) count=1 2>/dev/null
+			if cmp -s /tmp/f /tmp/g; then in_ok=$((in_ok + 1)); else in_wrong=$((in_wrong + 1)); fi
+		else
+			in_bad=$((in_bad + 1))
+		fi
+		dd if="$DEV" of=/tmp/f bs=4096 skip=$((HOLE / 8 + 64)) count=1 iflag=direct 2>/dev/null ||
+			out_bad=$((out_bad + 1))
+		sleep 0.1
+	done
+	info "flakey range: $in_ok reads ok, $in_bad failed, $in_wrong wrong data; outside it $out_bad failed"
+	if [ $in_ok -gt 0 ] && [ $in_bad -gt 0 ] && [ $in_wrong -eq 0 ] && [ $out_bad -eq 0 ]; then
+		pass flakey-fails-only-while-down "$in_ok ok, $in_bad EIO, 0 outside"
+	else
+		fail flakey-fails-only-while-down "$in_ok ok, $in_bad EIO, $in_wrong wrong, $out_bad outside"
+	fi
+	$DMSETUP reload ferr --table "0 $SECTORS linear $LOOP 0" && $DMSETUP resume ferr
+	run_case flakey-data-intact same_as_pattern "$DEV" 0 32
+	info "flakey: $(elapsed "$t0") s"
+fi
+if wants errors || wants flakey; then
+	if [ -n "$NODE" ]; then
+		stop_daemon
+		run_case errors-daemon-exits-0 [ $? -eq 0 ]
+	fi
+	$DMSETUP remove ferr
+	$LOSETUP -d "$LOOP"
+	rm -f /tmp/dm.img
+fi
+NODE=""
+
+# --- 2. a reset while READs wait on a stalled image ---------------------------
+# Sectors 16384-20479 stall reads for STALL_S (writes pass); the rest is
+# linear.  Not sector 0: with --attach=vhost the device is bound to
+# virtio_vdpa first, whose partition scan would wait on the stall.
+if wants stall; then
+	if ! load_vhost_vdpa; then
+		skip stall "vhost_vdpa could not be loaded"
+	elif [ ! -x $VBT ]; then
+		fail stall "vhost-blk-test is not in the guest"
+	else
+		t0=$(now)
+		cp /tmp/pat /tmp/stall.img
+		LOOP=$($LOSETUP -f --show /tmp/stall.img)
+		$DMSETUP create fdelay --table "0 16384 linear $LOOP 0
+16384 4096 delay $LOOP 16384 $((STALL_S * 1000)) $LOOP 16384 0
+20480 $((SECTORS - 20480)) linear $LOOP 20480"
+		[ -b /dev/mapper/fdelay ] || $DMSETUP mknodes fdelay
+		unstall="$DMSETUP reload fdelay --table '0 $SECTORS linear $LOOP 0' && $DMSETUP resume fdelay"
+		if start fst --image /dev/mapper/fdelay --direct --queues 1 --attach=vhost; then
+			dmesg_n=$(dmesg | wc -l)
+			$VBT "$NODE" --reset-stall 16384 --fast-sector 8192 --reset-budget-ms 10000 \
+				--stall-end "$unstall" > /tmp/vbt.out 2>&1
+			rc=$?
+			sed 's/^/    /' /tmp/vbt.out
+			info "reset-stall took $(elapsed "$t0") s"
+			# Whatever happened, end the stall now.
+			sh -c "$unstall"
+			if grep -q "^ok: reset answered" /tmp/vbt.out; then
+				pass stall-reset-answered-in-time "$(sed -n 's/^ok: reset answered in \([0-9]*\) ms.*/\1 ms/p' /tmp/vbt.out)"
+			else
+				fail stall-reset-answered-in-time "$(grep -m1 '^FAIL: reset with' /tmp/vbt.out)"
+			fi
+			if [ $rc -eq 0 ]; then
+				pass stall-device-works-after-reset
+			else
+				fail stall-device-works-after-reset "vhost-blk-test exited $rc"
+			fi
+			info "kernel: $(dmesg | tail -n +$((dmesg_n + 1)) | grep -i -E 'vduse|vdpa|vhost' | tr '\n' '|')"
+			sleep 1
+			if kill -0 $DPID 2>/dev/null; then
+				info "daemon alive after the stall test"
+				stop_daemon
+				info "daemon exited $?"
+			else
+				wait $DPID
+				info "daemon had exited $?"
+			fi
+			info "daemon log: $(tr '\n' '|' < /tmp/fst.log)"
+		else
+			fail stall-start "daemon did not attach: $(cat /tmp/fst.log)"
+		fi
+		$DMSETUP remove fdelay
+		$LOSETUP -d "$LOOP"
+		rm -f /tmp/stall.img
+	fi
+fi
+
+# --- 3. reset storm: unbind/bind virtio_vdpa under load ------------------------
+# Each cycle binds, waits until requests are in flight, and unbinds:
+# virtio_blk removes the disk (its requests complete first) and resets the
+# device.  The load is direct dd in a loop, which starts in milliseconds and
+# opens whatever /dev/vdX exists (fio keeps the removed disk open and takes
+# longer than a cycle to start under TCG); fio verifies before and after.
+# It writes 0-32 MiB only: 32-48 MiB is fio's, 48-64 MiB a sentinel.
+if wants resets; then
+	t0=$(now)
+	cp /tmp/pat /tmp/storm.img
+	dd if=/dev/urandom of=/tmp/rnd bs=64k count=16 2>/dev/null
+	if start frs --image /tmp/storm.img --queues 2 --attach; then
+		run_case resets-fio-verify-before $FIO --name=v --filename="$NODE" --ioengine=libaio \
+			--direct=1 --rw=randwrite --bs=4k --iodepth=16 --offset=32M --size=16M \
+			--verify=crc32c --do_verify=1 --verify_fatal=1 --minimal
+		rm -f /tmp/storm.stop
+		# The load opens a node of its own: dd (and fio) would create a
+		# regular file /dev/vdX when the disk is gone for a moment, and
+		# devtmpfs could not make the real node again.
+		(
+			n=0
+			while [ ! -e /tmp/storm.stop ]; do
+				n=$(((n + 1) % 32))
+				d=$(vdisk_of frs) && dn=$(cat /sys/block/${d#/dev/}/dev 2>/dev/null) || {
+					sleep 0.02
+					continue
+				}
+				if [ "$dn" != "$last" ]; then
+					rm -f /tmp/vdload
+					mknod /tmp/vdload b ${dn%:*} ${dn#*:} && last=$dn
+				fi
+				dd if=/tmp/rnd of=/tmp/vdload bs=64k count=16 seek=$((n * 16)) \
+					oflag=direct conv=notrunc 2>/dev/null &&
+					dd if=/tmp/vdload of=/dev/null bs=64k count=16 skip=$((n * 16)) \
+						iflag=direct 2>/dev/null
+			done
+		) &
+		LOADPID=$!
+		i=0 busy=0 slow=0 warm=""
+		while [ $i -lt "$RESET_CYCLES" ]; do
+			tb=$(now)
+			if ! d=$(wait_vdisk frs 10); then
+				d=$(wait_vdisk frs 60) && slow=$((slow + 1))
+				info "cycle $i: the disk came back after $(elapsed "$tb") s; kernel: $(dmesg | tail -n 5 | tr '\n' '|')"
+			fi
+			[ -n "$d" ] || {
+				fail resets-disk-back "no /dev/vdX after cycle $i"
+				info "driver: $(readlink /sys/bus/vdpa/devices/frs/driver); $(ls /sys/bus/vdpa/devices/frs/virtio*/ | tr '\n' ' ')"
+				info "disks: $(ls /sys/block | tr '\n' ' '); nodes: $(ls /dev/vd* 2>&1 | tr '\n' ' ')"
+				info "daemon log: $(tail -n 5 /tmp/frs.log | tr '\n' '|')"
+				info "vdisk_of now: $(vdisk_of frs; echo rc=$?) block: $(ls /sys/bus/vdpa/devices/frs/virtio*/block/ | tr '\n' ' ') inflight $(cat /sys/block/vda/inflight) stat $(cat /sys/block/vda/stat)"
+				ps -o pid,stat,args | grep -v -e ' S ' -e ']$' | head -20
+				for p in $(ps -o pid,stat | awk '$2 ~ /D/ { print $1 }'); do echo "stack of $p ($(cat /proc/$p/cmdline | tr '\0' ' ')):"; cat /proc/$p/stack; done
+				echo w > /proc/sysrq-trigger
+				dmesg | tail -n 40
+				break
+			}
+			# Unbind as soon as requests are in flight (or after 2 s).
+			_w=40
+			while [ $_w -gt 0 ]; do
+				set -- $(cat /sys/block/${d#/dev/}/inflight 2>/dev/null)
+				[ $((${1:-0} + ${2:-0})) -gt 0 ] && { busy=$((busy + 1)); break; }
+				_w=$((_w - 1))
+				sleep 0.05
+			done
+			tu=$(now)
+			echo frs > /sys/bus/vdpa/drivers/virtio_vdpa/unbind ||
+				{ fail resets-unbind "unbind failed at cycle $i"; break; }
+			[ "$(elapsed "$tu" | cut -d. -f1)" -ge 5 ] &&
+				info "cycle $i: unbind took $(elapsed "$tu") s"
+			echo frs > /sys/bus/vdpa/drivers/virtio_vdpa/bind ||
+				{ fail resets-bind "bind failed at cycle $i"; break; }
+			i=$((i + 1))
+			[ $i -eq 5 ] && warm=$(dstat $DPID)
+			kill -0 $DPID 2>/dev/null || { fail resets-daemon-alive "daemon died at cycle $i"; break; }
+		done
+		touch /tmp/storm.stop
+		wait $LOADPID
+		DEV=$(wait_vdisk frs 10)
+		run_case resets-dev-nodes-are-block-devices sh -c 'for f in /dev/vd[a-z]*; do [ "$f" = /dev/vduse ] || [ ! -e "$f" ] || [ -b "$f" ] || { echo "$f is not a block device"; exit 1; }; done'
+		info "reset storm: $i unbind/bind cycles, $busy with requests in flight at the unbind, $slow disks back only after 10 s, $(elapsed "$t0") s"
+		run_case resets-all-cycles [ $i -eq "$RESET_CYCLES" ]
+		run_case resets-daemon-alive kill -0 $DPID
+		if [ $i -ge 5 ] && [ -n "$warm" ]; then
+			no_leak resets-no-leak "$warm" "$(dstat $DPID)"
+		fi
+		# Most cycles must have caught requests in flight.
+		run_case resets-with-io-in-flight [ $((busy * 2)) -ge $i ]
+		nr_ready=$(grep -c "driver ready" /tmp/frs.log)
+		info "daemon log: $(grep -c 'driver reset the device' /tmp/frs.log) resets, $nr_ready DRIVER_OKs; other lines: $(grep -v -e 'driver reset the device' -e 'driver ready' /tmp/frs.log | tr '\n' '|')"
+		run_case resets-daemon-saw-each [ "$nr_ready" -eq $((i + 1)) ]
+		if [ -n "$DEV" ]; then
+			run_case resets-sentinel-intact same_as_pattern "$DEV" 48 16
+			run_case resets-fio-verify-after $FIO --name=v --filename="$DEV" --ioengine=libaio \
+				--direct=1 --rw=randwrite --bs=4k --iodepth=16 --offset=32M --size=16M \
+				--verify=crc32c --do_verify=1 --verify_fatal=1 --minimal
+		fi
+		stop_daemon
+		run_case resets-daemon-exits-0 [ $? -eq 0 ]
+		run_case resets-sentinel-in-image sh -c "dd if=/tmp/storm.img of=/tmp/a bs=1M skip=48 count=16 2>/dev/null && dd if=/tmp/pat of=/tmp/b bs=1M skip=48 count=16 2>/dev/null && cmp /tmp/a /tmp/b"
+	else
+		fail resets-start "daemon did not attach: $(cat /tmp/frs.log)"
+	fi
+	rm -f /tmp/storm.img
+fi
+
+# --- 4. IOTLB remap storm under load ----------------------------------------
+if wants remaps; then
+	if ! load_vhost_vdpa; then
+		skip remaps "vhost_vdpa could not be loaded"
+	elif [ ! -x $VBT ]; then
+		fail remaps "vhost-blk-test is not in the guest"
+	else
+		t0=$(now)
+		dd if=/dev/zero of=/tmp/remap.img bs=1M count=32 2>/dev/null
+		if start frm --image /tmp/remap.img --queues 1 --attach=vhost; then
+			run_case remaps-warm-up $VBT "$NODE" --image /tmp/remap.img --remap-storm 5
+			before=$(dstat $DPID)
+			run_case remaps-storm $VBT "$NODE" --image /tmp/remap.img --remap-storm "$REMAPS"
+			run_case remaps-daemon-alive kill -0 $DPID
+			no_leak remaps-no-leak "$before" "$(dstat $DPID)"
+			info "daemon log: $(grep -v -e 'driver reset the device' -e 'driver ready' /tmp/frm.log | tr '\n' '|')"
+			stop_daemon
+			run_case remaps-daemon-exits-0 [ $? -eq 0 ]
+		else
+			fail remaps-start "daemon did not attach: $(cat /tmp/frm.log)"
+		fi
+		info "remaps: $(elapsed "$t0") s"
+		rm -f /tmp/remap.img
+	fi
+fi
+
+# --- 5. SIGSTOP for STOP_S seconds, then SIGCONT -------------------------------
+if wants stop; then
+	# 5a. Only I/O waits: the kernel has no timeout for virtio-blk requests.
+	t0=$(now)
+	cp /tmp/pat /tmp/stop.img
+	if start fsa --image /tmp/stop.img --attach; then
+		DEV=$NODE
+		dd if=/dev/urandom of=/tmp/p2 bs=1M count=1 2>/dev/null
+		dmesg_n=$(dmesg | wc -l)
+		info "fsa serves $DEV ($(cat /sys/block/${DEV#/dev/}/dev)); disks: $(ls /sys/block | tr '\n' ' ')"
+		kill -STOP $DPID
+		( dd if=/tmp/p2 of="$DEV" bs=1M seek=8 count=1 oflag=direct conv=notrunc 2>/dev/null &&
+			dd if="$DEV" of=/tmp/p2.back bs=1M skip=8 count=1 iflag=direct 2>/dev/null ) &
+		IOPID=$!
+		sleep "$STOP_S"
+		run_case stop-io-waits-while-stopped kill -0 $IOPID
+		info "kernel during the stop: $(dmesg | tail -n +$((dmesg_n + 1)) | tr '\n' '|')"
+		kill -CONT $DPID
+		_t=100
+		while kill -0 $IOPID 2>/dev/null && [ $_t -gt 0 ]; do sleep 0.1; _t=$((_t - 1)); done
+		if kill -0 $IOPID 2>/dev/null; then
+			fail stop-io-completes-after-cont "still waiting 10 s after SIGCONT"
+		else
+			wait $IOPID
+			run_case stop-io-completes-after-cont [ $? -eq 0 ]
+			run_case stop-io-data-correct cmp /tmp/p2 /tmp/p2.back
+		fi
+		run_case stop-rest-intact same_as_pattern "$DEV" 0 8
+		run_case stop-fio-after-cont $FIO --name=v --filename="$DEV" --ioengine=libaio \
+			--direct=1 --rw=randwrite --bs=4k --iodepth=16 --offset=16M --size=8M \
+			--verify=crc32c --do_verify=1 --verify_fatal=1 --minimal
+		stop_daemon
+		run_case stop-io-daemon-exits-0 [ $? -eq 0 ]
+	else
+		fail stop-io-start "daemon did not attach: $(cat /tmp/fsa.log)"
+	fi
+	info "stop with I/O: $(elapsed "$t0") s"
+
+	# 5b. A reset waits: the kernel gives up after 30 s and marks the device
+	# broken for good.  The daemon must say so and clean up, so that a new
+	# daemon can create the device again.
+	t0=$(now)
+	if start fsb --image /tmp/stop.img --attach; then
+		dmesg_n=$(dmesg | wc -l)
+		kill -STOP $DPID
+		ts=$(now)
+		( echo fsb > /sys/bus/vdpa/drivers/virtio_vdpa/unbind; echo "$? $(elapsed "$ts")" > /tmp/unbind.rc ) &
+		UBPID=$!
+		sleep "$STOP_S"
+		if kill -0 $UBPID 2>/dev/null; then
+			info "unbind still waiting after $STOP_S s"
+		else
+			info "unbind (device reset) returned: exit status and seconds: $(cat /tmp/unbind.rc)"
+		fi
+		info "kernel during the stop: $(dmesg | tail -n +$((dmesg_n + 1)) | tr '\n' '|')"
+		kill -CONT $DPID
+		wait $UBPID
+		# The daemon sees the device broken: it must say so and exit non-zero.
+		_t=100
+		while kill -0 $DPID 2>/dev/null && [ $_t -gt 0 ]; do sleep 0.1; _t=$((_t - 1)); done
+		if kill -0 $DPID 2>/dev/null; then
+			fail stop-reset-daemon-exits "daemon still running 10 s after SIGCONT"
+			stop_daemon
+		else
+			wait $DPID
+			rc=$?
+			info "daemon exited $rc; log: $(tr '\n' '|' < /tmp/fsb.log)"
+			run_case stop-reset-daemon-exits-nonzero [ $rc -ne 0 ]
+			run_case stop-reset-daemon-says-broken grep -q "marked device 'fsb' broken" /tmp/fsb.log
+		fi
+		info "left behind: vdpa $(ls /sys/bus/vdpa/devices 2>/dev/null | tr '\n' ' '), vduse $(ls /dev/vduse 2>/dev/null | tr '\n' ' ')"
+		run_case stop-reset-nothing-left sh -c "[ ! -e /sys/bus/vdpa/devices/fsb ] && [ ! -e /dev/vduse/fsb ]"
+		# A new daemon under the same name serves the data.
+		if start fsb --image /tmp/stop.img --attach; then
+			run_case stop-reset-restart-serves same_as_pattern "$NODE" 0 8
+			stop_daemon
+		else
+			fail stop-reset-restart-serves "a new daemon could not create 'fsb': $(cat /tmp/fsb.log)"
+		fi
+	else
+		fail stop-reset-start "daemon did not attach: $(cat /tmp/fsb.log)"
+	fi
+	info "stop with a reset: $(elapsed "$t0") s"
+	rm -f /tmp/stop.img
+fi
+
+summary
