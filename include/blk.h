@@ -90,6 +90,7 @@ struct blk_req {
 	} be;
 	uint32_t mem_token;              /* pins the mappings the request uses */
 	bool is_device_fault;            /* failed by the device, not the driver */
+	bool is_mutating;                /* in the backend, may change the image */
 	uint16_t slot;                   /* index in the queue's slot array */
 };
 

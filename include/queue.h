@@ -66,6 +66,9 @@ struct blk_queue {
 	unsigned int nr_free;
 	uint64_t *inflight_heads;    /* bitmap over descriptor heads */
 	unsigned int nr_inflight;
+	unsigned int nr_inflight_writes;  /* in the backend and may change the image */
+	int quiet_fd;                /* eventfd: abandoned, and no write left in the backend (or -1) */
+	bool has_signalled_quiet;
 	unsigned int nr_pushed;      /* pushed, not yet flushed */
 	struct blk_req **deferred;   /* done while the rings were unmapped */
 	unsigned int nr_deferred;
@@ -110,6 +113,12 @@ void blk_queue_stop(struct blk_queue *q);
  * the loop returns once they all have.
  */
 void blk_queue_abandon(struct blk_queue *q);
+
+/*
+ * An abandoned queue writes q->quiet_fd (an eventfd the caller sets, or -1)
+ * once none of its requests in the backend can still change the image:
+ * from then on new requests cannot be overtaken by old writes.
+ */
 
 /* blk_queue_has_let_go() - true once an abandoned queue touches driver rings no more. */
 bool blk_queue_has_let_go(struct blk_queue *q);

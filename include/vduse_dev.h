@@ -27,16 +27,18 @@
 /*
  * One start of a queue, from DRIVER_OK to its stop: its thread, kick eventfd,
  * IOTLB view and request slots.  A run abandoned at a reset lives on, unseen
- * by the driver, until its backend returns; the next run of the same queue
- * serves nothing before then (no new request may overtake an old write).
+ * by the driver, until its backend returns.  The next run of the same queue
+ * serves nothing while an abandoned run still has a request in the backend
+ * that can change the image: no new request may overtake an old write.
  */
 struct vduse_queue_run {
 	struct vduse_queue *vq;
 	int kick_fd;
 	int done_fd;                  /* eventfd: the thread has ended */
+	int quiet_fd;                 /* eventfd: abandoned, no write left in the backend */
 	pthread_t thread;
 	int result;
-	struct vduse_queue_run *prev; /* an abandoned run to wait for before serving */
+	struct vduse_queue_run *prev; /* older abandoned runs, newest first */
 	struct iotlb_view view;
 	struct blk_queue q;
 };
@@ -46,7 +48,7 @@ struct vduse_queue {
 	uint16_t index;
 	uint16_t last_avail_idx;      /* saved when the queue stops */
 	struct vduse_queue_run *run;  /* serving, or NULL */
-	struct vduse_queue_run *abandoned; /* let go of at a reset, its I/O not back yet */
+	struct vduse_queue_run *abandoned; /* runs let go of at resets, newest first */
 };
 
 struct vduse_dev {

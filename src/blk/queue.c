@@ -55,6 +55,7 @@ int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *de
 		goto fail;
 	num = ring->num;
 	q->index = index;
+	q->quiet_fd = -1;
 	q->dev = dev;
 	q->img = img;
 	q->be = be;
@@ -129,6 +130,16 @@ bool blk_queue_has_let_go(struct blk_queue *q)
  * ours.  Requests still in the backend complete into q->deferred, as while
  * the rings are unmapped, and are forgotten when the queue ends.
  */
+/* Abandoned, and nothing left in the backend that can change the image? Say so once. */
+static void queue_check_quiet(struct blk_queue *q)
+{
+	if (!q->is_abandoned || q->nr_inflight_writes || q->has_signalled_quiet)
+		return;
+	q->has_signalled_quiet = true;
+	if (q->quiet_fd >= 0)
+		eventfd_write(q->quiet_fd, 1);
+}
+
 static void queue_check_abandon(struct blk_queue *q)
 {
 	if (q->is_abandoned || !__atomic_load_n(&q->is_abandon_requested, __ATOMIC_ACQUIRE))
@@ -142,6 +153,7 @@ static void queue_check_abandon(struct blk_queue *q)
 	log_warn("queue %u: abandoned with %u request(s) still in the backend; the driver will "
 		 "not hear of them", q->index, q->nr_inflight - q->nr_deferred);
 	__atomic_store_n(&q->has_let_go, true, __ATOMIC_RELEASE);
+	queue_check_quiet(q);
 }
 
 static void queue_broken(struct blk_queue *q, const char *why)
@@ -184,6 +196,12 @@ static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res
 {
 	uint32_t len = 0;
 
+	/* The backend is done with it, whatever becomes of the used entry. */
+	if (req->is_mutating) {
+		req->is_mutating = false;
+		q->nr_inflight_writes--;
+		queue_check_quiet(q);
+	}
 	if (q->vq.is_unmapped) {
 		/* No ring to put it in until the driver maps its memory again. */
 		req->be.error = res;
@@ -275,6 +293,7 @@ static void queue_req_start(struct blk_queue *q, struct blk_req *req, int pop_re
 	flip_head(q, req->elem.head);
 	q->nr_inflight++;
 	req->is_device_fault = false;
+	req->is_mutating = false;
 	if (pop_result < 0) {
 		queue_req_fail(q, req, req->elem.fault);
 		return;
@@ -298,6 +317,10 @@ static void queue_req_start(struct blk_queue *q, struct blk_req *req, int pop_re
 	log_debug("queue %u: head %u start: op %d offset %llu bytes %llu", q->index,
 		  req->elem.head, req->op, (unsigned long long)req->offset_bytes,
 		  (unsigned long long)req->data_bytes);
+	req->is_mutating = req->op == BLK_OP_WRITE || req->op == BLK_OP_WRITE_ZEROES ||
+			   req->op == BLK_OP_DISCARD;
+	if (req->is_mutating)
+		q->nr_inflight_writes++;
 	r = q->be->queue_req(q->bq, req);
 	if (r < 0)
 		queue_req_complete(q, req, r);

@@ -30,40 +30,40 @@ static int queue_notify(struct blk_queue *q, void *opaque)
 }
 
 /*
- * Before serving: wait until the abandoned run before this one has all its
- * requests back, so none of them lands after a newer one.  Returns 0, or
+ * Before serving: wait until no abandoned run of this queue has a request in
+ * its backend that can still change the image, so none lands after a newer
+ * one.  (Abandoned READs may go on: nobody sees their data.)  Returns 0, or
  * -ECANCELED when the run is stopped first.
  */
 static int wait_for_abandoned(struct vduse_queue_run *run)
 {
-	struct vduse_queue_run *prev = run->prev;
+	bool has_waited = false;
 
-	log_warn("queue %u: waiting for the requests abandoned at the last reset", run->vq->index);
-	for (;;) {
-		struct pollfd pfd[2] = {
-			{ .fd = prev->done_fd, .events = POLLIN },
-			{ .fd = run->kick_fd, .events = POLLIN },
-		};
-		eventfd_t v;
+	for (struct vduse_queue_run *p = run->prev; p; p = p->prev) {
+		for (;;) {
+			struct pollfd pfd[2] = {
+				{ .fd = p->quiet_fd, .events = POLLIN },
+				{ .fd = run->kick_fd, .events = POLLIN },
+			};
+			eventfd_t v;
 
-		if (__atomic_load_n(&run->q.is_stop_requested, __ATOMIC_ACQUIRE))
-			return -ECANCELED;
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
-			return -errno;
-		if (pfd[0].revents & POLLIN)
-			break;
-		/* A kick: the first pop of blk_queue_run() will see its chains. */
-		if (pfd[1].revents & POLLIN)
-			eventfd_read(run->kick_fd, &v);
+			if (__atomic_load_n(&run->q.is_stop_requested, __ATOMIC_ACQUIRE))
+				return -ECANCELED;
+			if (poll(pfd, 2, has_waited ? -1 : 0) < 0 && errno != EINTR)
+				return -errno;
+			if (pfd[0].revents & POLLIN)
+				break;      /* it stays readable: later runs see it too */
+			if (!has_waited)
+				log_warn("queue %u: waiting for writes abandoned at a reset before "
+					 "serving", run->vq->index);
+			has_waited = true;
+			/* A kick: the first pop of blk_queue_run() will see its chains. */
+			if (pfd[1].revents & POLLIN)
+				eventfd_read(run->kick_fd, &v);
+		}
 	}
-	pthread_join(prev->thread, NULL);
-	run->prev = NULL;
-	blk_queue_exit(&prev->q);
-	iotlb_view_exit(&prev->view);
-	close(prev->kick_fd);
-	close(prev->done_fd);
-	free(prev);
-	log_info("queue %u: the abandoned requests are back; serving", run->vq->index);
+	if (has_waited)
+		log_info("queue %u: the abandoned writes are done; serving", run->vq->index);
 	return 0;
 }
 
@@ -99,7 +99,35 @@ static void run_free(struct vduse_queue_run *run)
 		close(run->kick_fd);
 	if (run->done_fd >= 0)
 		close(run->done_fd);
+	if (run->quiet_fd >= 0)
+		close(run->quiet_fd);
 	free(run);
+}
+
+static bool run_is_done(const struct vduse_queue_run *run)
+{
+	struct pollfd pfd = { .fd = run->done_fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1;
+}
+
+/* Free the abandoned runs in @chain whose requests all came back; returns what is left. */
+static struct vduse_queue_run *reap_abandoned(struct vduse_queue_run *chain, bool may_wait)
+{
+	struct vduse_queue_run **link = &chain;
+
+	while (*link) {
+		struct vduse_queue_run *run = *link;
+
+		if (!may_wait && !run_is_done(run)) {
+			link = &run->prev;
+			continue;
+		}
+		pthread_join(run->thread, NULL);
+		*link = run->prev;
+		run_free(run);
+	}
+	return chain;
 }
 
 /*
@@ -134,7 +162,8 @@ static int queue_prepare(struct vduse_queue *vq, struct vduse_queue_run **ret_ru
 	run->vq = vq;
 	run->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	run->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (run->kick_fd < 0 || run->done_fd < 0) {
+	run->quiet_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (run->kick_fd < 0 || run->done_fd < 0 || run->quiet_fd < 0) {
 		r = -errno;
 		goto fail;
 	}
@@ -158,6 +187,7 @@ static int queue_prepare(struct vduse_queue *vq, struct vduse_queue_run **ret_ru
 			info.num);
 	if (r < 0)
 		goto fail;
+	run->q.quiet_fd = run->quiet_fd;
 	*ret_run = run;
 	return 0;
 fail:
@@ -170,7 +200,8 @@ static int queue_launch(struct vduse_queue *vq, struct vduse_queue_run *run)
 {
 	int r;
 
-	/* Requests abandoned at the last reset come back before this run serves. */
+	/* Writes abandoned at earlier resets come back before this run serves. */
+	vq->abandoned = reap_abandoned(vq->abandoned, false);
 	run->prev = vq->abandoned;
 	/* A kick that came before the fd is delivered when it is set. */
 	set_kickfd(vq, run->kick_fd);
@@ -193,9 +224,8 @@ static void queue_finish(struct vduse_queue *vq)
 	vq->run = NULL;
 	vq->last_avail_idx = vq_last_avail_idx(&run->q.vq);
 	set_kickfd(vq, VDUSE_EVENTFD_DEASSIGN);
-	/* Stopped while it waited for an abandoned run: the next run waits for that one. */
-	if (run->prev)
-		vq->abandoned = run->prev;
+	/* The abandoned runs it knew of are the next run's to wait for. */
+	vq->abandoned = run->prev;
 	run_free(run);
 }
 
@@ -250,11 +280,7 @@ void vduse_dev_stop_queues(struct vduse_dev *dev)
 
 		queue_stop(vq);
 		/* The daemon is going away: wait for abandoned requests too. */
-		if (vq->abandoned) {
-			pthread_join(vq->abandoned->thread, NULL);
-			run_free(vq->abandoned);
-			vq->abandoned = NULL;
-		}
+		vq->abandoned = reap_abandoned(vq->abandoned, true);
 	}
 }
 
@@ -280,7 +306,7 @@ static bool queue_abandon(struct vduse_queue *vq)
 		nanosleep(&ms, NULL);
 	if (!blk_queue_has_let_go(&run->q))
 		return false;
-	/* An abandoned run never waits for another: it was serving. */
+	/* It heads the chain of abandoned runs; older ones stay behind it. */
 	vq->run = NULL;
 	vq->last_avail_idx = vq_last_avail_idx(&run->q.vq);
 	set_kickfd(vq, VDUSE_EVENTFD_DEASSIGN);
@@ -309,7 +335,7 @@ unsigned int vduse_dev_reset_queues(struct vduse_dev *dev)
 			queue_finish(vq);
 			continue;
 		}
-		if (!vq->abandoned && queue_abandon(vq)) {
+		if (queue_abandon(vq)) {
 			log_warn("queue %u: requests in flight for over %d ms at a reset; abandoned "
 				 "them so the reset is answered in time", i, VDUSE_RESET_DRAIN_MS);
 			nr_abandoned++;

@@ -16,9 +16,11 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -237,6 +239,30 @@ static void test_updates_race_requests(void **state)
 
 /* ---- a reset while the backend is stalled ---------------------------------- */
 
+
+static bool is_readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
+/* Abandon the queue with what the gate holds; returns its quiet eventfd. */
+static int abandon(struct fixture *f)
+{
+	struct timespec ms = { 0, 1000000L };
+	int quiet = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+	assert_true(quiet >= 0);
+	f->h.q.quiet_fd = quiet;
+	blk_queue_stop(&f->h.q);
+	blk_queue_abandon(&f->h.q);
+	for (int i = 0; i < WAIT_MS && !blk_queue_has_let_go(&f->h.q); i++)
+		nanosleep(&ms, NULL);
+	assert_true(blk_queue_has_let_go(&f->h.q));
+	return quiet;
+}
+
 /*
  * The driver resets while a READ is stuck in the backend (a hung image): the
  * queue lets go of the rings at once, and when the READ finally completes
@@ -248,19 +274,13 @@ static void test_abandon_stalled_request(void **state)
 	struct fixture *f = fixture_get(state);
 	struct layout l = add_regions(f);
 	uint16_t used_before, head;
-	struct timespec ms = { 0, 1000000L };
-	int i;
 
 	__atomic_store_n(&gate_late_fill, 0xab, __ATOMIC_RELEASE);
 	head = build(f, &l, 0, VIRTIO_BLK_T_IN, 0, NULL);
 	hdrv_publish(&f->h, head);
 	gate_wait_held(1);
 	used_before = hdrv_used_idx(&f->h);
-	blk_queue_stop(&f->h.q);
-	blk_queue_abandon(&f->h.q);
-	for (i = 0; i < WAIT_MS && !blk_queue_has_let_go(&f->h.q); i++)
-		nanosleep(&ms, NULL);
-	assert_true(blk_queue_has_let_go(&f->h.q));
+	close(abandon(f));
 	/* The backend comes back: the thread ends, having touched nothing of the driver's. */
 	gate_open();
 	assert_int_equal(hdrv_join(&f->h), 0);
@@ -268,6 +288,44 @@ static void test_abandon_stalled_request(void **state)
 	assert_int_equal(l.a[32], 0xff);
 	for (unsigned int k = 0; k < DATA_BYTES; k++)
 		assert_int_equal(l.b[k], 0xee);
+}
+
+/*
+ * The next start of the queue may serve once no abandoned request can change
+ * the image any more: a stalled WRITE keeps it waiting, a stalled READ not.
+ */
+static void test_abandoned_write_keeps_queue_quiet(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	struct layout l = add_regions(f);
+	uint8_t data[DATA_BYTES];
+	int quiet;
+
+	fill_pattern(data, sizeof(data), 3);
+	hdrv_publish(&f->h, build(f, &l, 0, VIRTIO_BLK_T_IN, 0, NULL));
+	hdrv_publish(&f->h, build(f, &l, 1, VIRTIO_BLK_T_OUT, 8, data));
+	gate_wait_held(2);
+	quiet = abandon(f);
+	assert_false(is_readable(quiet));
+	gate_open();
+	assert_int_equal(hdrv_join(&f->h), 0);
+	assert_true(is_readable(quiet));
+	close(quiet);
+}
+
+static void test_abandoned_read_does_not(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	struct layout l = add_regions(f);
+	int quiet;
+
+	hdrv_publish(&f->h, build(f, &l, 0, VIRTIO_BLK_T_IN, 0, NULL));
+	gate_wait_held(1);
+	quiet = abandon(f);
+	assert_true(is_readable(quiet));
+	gate_open();
+	assert_int_equal(hdrv_join(&f->h), 0);
+	close(quiet);
 }
 
 /* ---- defect 7: the device's own failures reach the driver as IOERR ------- */
@@ -385,6 +443,8 @@ int main(void)
 		T(test_remap_storm_behind_stuck_request, o_mem_gate),
 		T(test_updates_race_requests, o_mem),
 		T(test_abandon_stalled_request, o_mem_gate),
+		T(test_abandoned_write_keeps_queue_quiet, o_mem_gate),
+		T(test_abandoned_read_does_not, o_mem_gate),
 		T(test_device_fault_gets_ioerr, o_mem),
 		T(test_backend_setup_failure_gets_ioerr, o_failing),
 		T(test_small_ring_takes_advertised_segments, o_small_ring),
