@@ -57,6 +57,9 @@ enum blk_op {
 	BLK_OP_WRITE_ZEROES,
 };
 
+/* blk_op_name() - "read", "write", ... for messages. */
+const char *blk_op_name(enum blk_op op);
+
 struct blk_dwz_seg {
 	uint64_t offset_bytes;
 	uint64_t len_bytes;

@@ -191,6 +191,19 @@ static void queue_req_release(struct blk_queue *q, struct blk_req *req)
 	q->free_slots[q->nr_free++] = req->slot;
 }
 
+/* The image failed a request: say where, at most once a second. */
+static void queue_log_error(const struct blk_queue *q, const struct blk_req *req, int res)
+{
+	bool is_dwz = req->op == BLK_OP_DISCARD || req->op == BLK_OP_WRITE_ZEROES;
+	uint64_t off = is_dwz ? req->segs[0].offset_bytes : req->offset_bytes;
+	uint64_t len = is_dwz ? req->segs[0].len_bytes : req->data_bytes;
+
+	log_warn_ratelimited("queue %u: %s of %llu bytes at offset %llu%s failed: %s", q->index,
+			     blk_op_name(req->op), (unsigned long long)len,
+			     (unsigned long long)off, req->nr_segs > 1 ? " (and more ranges)" : "",
+			     strerror(-res));
+}
+
 /* The one place a request completes: status, used entry, slot back. */
 static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res)
 {
@@ -210,6 +223,8 @@ static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res
 	}
 	if (req->status_ptr) {
 		len = blk_req_finish(req, res);
+		if (res < 0 && req->op != BLK_OP_NONE)
+			queue_log_error(q, req, res);
 		if (*req->status_ptr != VIRTIO_BLK_S_OK)
 			stat_add(&q->stats.nr_io_errors, 1);
 		else if (req->op == BLK_OP_READ)

@@ -15,6 +15,17 @@
 
 #define HDR_BYTES sizeof(struct virtio_blk_outhdr)
 
+const char *blk_op_name(enum blk_op op)
+{
+	static const char *const names[] = {
+		[BLK_OP_NONE] = "none", [BLK_OP_READ] = "read", [BLK_OP_WRITE] = "write",
+		[BLK_OP_FLUSH] = "flush", [BLK_OP_DISCARD] = "discard",
+		[BLK_OP_WRITE_ZEROES] = "write-zeroes",
+	};
+
+	return (unsigned int)op < sizeof(names) / sizeof(names[0]) ? names[op] : "unknown";
+}
+
 static int answer_now(struct blk_req *req, uint8_t status)
 {
 	req->op = BLK_OP_NONE;
