@@ -249,6 +249,8 @@ static void usage(FILE *out)
 "                    --reset-budget-ms (default 10000); then the device is set\n"
 "                    up again in fresh memory and must work\n"
 "  --fast-sector N   a sector outside the stalled range (default 8192)\n"
+"  --direct-dma      the daemon's image is O_DIRECT: abandoned READs may still\n"
+"                    land in the pages they pinned (reported, not a failure)\n"
 "  --stall-end CMD   shell command that ends the stall, run after the checks on\n"
 "                    the fresh device: no stalled READ may then land anywhere\n"
 "  --remap-storm N   N IOTLB remaps of all memory, each with a second region\n"
@@ -274,6 +276,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "fast-sector", required_argument, NULL, 'f' },
 		{ "reset-budget-ms", required_argument, NULL, 'b' },
 		{ "stall-end", required_argument, NULL, 'e' },
+		{ "direct-dma", no_argument, NULL, 'D' },
 		{ "remap-storm", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -295,6 +298,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'f': o->fast_sector = strtoull(optarg, NULL, 0); break;
 		case 'b': o->reset_budget_ms = atoi(optarg); break;
 		case 'e': o->stall_end_cmd = optarg; break;
+		case 'D': o->is_direct_dma = true; break;
 		case 'm': o->remap_storm = (unsigned int)strtoul(optarg, NULL, 0); break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;

@@ -50,6 +50,7 @@ struct opts {
 	uint64_t fast_sector;            /* --fast-sector: outside the stalled range */
 	int reset_budget_ms;
 	const char *stall_end_cmd;       /* --stall-end CMD */
+	bool is_direct_dma;              /* --direct-dma: the daemon's image is O_DIRECT */
 	unsigned int remap_storm;        /* --remap-storm N */
 };
 
