@@ -36,7 +36,8 @@ n_ok = n_fail = n_skip = 0
 lines = []
 for line in open(sys.argv[1]):
     r = json.loads(line)
-    suites = [m.groups() for m in map(result_re.match, (r.get("stdout") or "").splitlines()) if m]
+    output = (r.get("stdout") or "") + "\n" + (r.get("stderr") or "")
+    suites = [m.groups() for m in map(result_re.match, output.splitlines()) if m]
     if not suites:
         res = r["result"]
         if res in ("OK", "EXPECTEDFAIL"):
