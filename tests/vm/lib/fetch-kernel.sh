@@ -222,10 +222,19 @@ fetch_bookworm() {
 			/^[^ ]/            { p = $1; sub(/:$/, "", p) }
 			/^  Candidate:/    { if ($2 != "(none)") print $2, p }'
 	}
-	fallback() {	# reason: use the newest cached bookworm kernel, or fail
-		k=$(cached_kernel bookworm) || die "$1, and no bookworm kernel is cached"
-		log "$1; using cached $k"
-		echo "$k"; exit 0
+	fallback() {	# reason: use the newest cached bookworm kernel or .deb, or fail
+		if k=$(cached_kernel bookworm); then
+			log "$1; using cached $k"
+			echo "$k"; exit 0
+		fi
+		deb=$(find "$CACHE/debs" -maxdepth 1 -name 'linux-image-6.12.*+deb12-amd64-unsigned_*.deb' |
+			sort -V | tail -n1)
+		[[ -n $deb ]] || die "$1, and no bookworm kernel is cached"
+		log "$1; using cached $(basename "$deb")"
+		pkg=$(basename "$deb"); pkg=${pkg%%_*}
+		kver=${pkg#linux-image-}; kver=${kver%-unsigned}
+		extract_debs "$kver" "$pkg" "$deb"
+		echo "$KVER"; exit 0
 	}
 
 	if [[ -n ${VDUSE_BLKD_KVER:-} ]]; then
