@@ -69,6 +69,21 @@ struct vduse_dev {
 	int last_msg_error;           /* 0, or why the last message was refused */
 };
 
+/* The highest VDUSE API version this daemon implements (the kernel's 0). */
+#define VDUSE_DEV_API_VERSION 0ULL
+
+/**
+ * vduse_api_negotiate() - the VDUSE API version the kernel and we agree on
+ * @ret_kernel: if not NULL, the highest version the kernel offers
+ *
+ * Opens /dev/vduse/control, reads the kernel's version and sets the lower of
+ * it and VDUSE_DEV_API_VERSION, as every control fd this module opens does.
+ *
+ * Return: the version in use (>= 0), or -ENOENT (no vduse module), -EACCES,
+ * -EINVAL (the kernel refused the version) and other errnos of open/ioctl.
+ */
+int vduse_api_negotiate(uint64_t *ret_kernel);
+
 /* vduse_dev_features() - virtio-blk features plus the transport bits VDUSE needs. */
 uint64_t vduse_dev_features(const struct blk_dev *blk);
 

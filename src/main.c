@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include <linux/vduse.h>
 
@@ -558,6 +559,22 @@ static const struct backend_ops *choose_backend(const struct options *o)
 #endif
 }
 
+/* Which kernel and VDUSE API this run uses: the first thing to ask in a bug report. */
+static void log_kernel(void)
+{
+	struct utsname u;
+	uint64_t kernel_max = 0;
+	int version = vduse_api_negotiate(&kernel_max);
+
+	if (uname(&u) < 0)
+		snprintf(u.release, sizeof(u.release), "(unknown)");
+	if (version < 0)
+		log_info("kernel %s, VDUSE API version unknown: %s", u.release, strerror(-version));
+	else
+		log_info("kernel %s, VDUSE API version %d (the kernel offers up to %llu)",
+			 u.release, version, (unsigned long long)kernel_max);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -603,6 +620,7 @@ int main(int argc, char **argv)
 		explain_create_error(&o, r);
 		goto out_image;
 	}
+	log_kernel();
 	log_info("serving '%s' as /dev/vduse/%s: %llu sectors, %u queue(s) of %u, block size %u, "
 		 "backend %s%s%s", o.image, o.name, (unsigned long long)blk.capacity_sectors,
 		 blk.num_queues, blk.queue_size, blk.logical_block_size, be->name,

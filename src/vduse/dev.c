@@ -49,20 +49,48 @@ static int iotlb_get_fd(void *opaque, uint64_t iova, int *ret_fd, uint64_t *ret_
 	return 0;
 }
 
+/*
+ * Ask the kernel for the highest API version it offers and settle on the
+ * lower of that and ours.  The version must be set before VDUSE_CREATE_DEV:
+ * a kernel that knows a newer version reads the device config (and later
+ * messages) by the version in force on the control fd.
+ */
+static int api_negotiate(int ctl, uint64_t *ret_kernel)
+{
+	uint64_t kernel, version;
+
+	if (ioctl(ctl, VDUSE_GET_API_VERSION, &kernel) < 0)
+		return -errno;
+	version = kernel > VDUSE_DEV_API_VERSION ? VDUSE_DEV_API_VERSION : kernel;
+	if (ioctl(ctl, VDUSE_SET_API_VERSION, &version) < 0)
+		return -errno;
+	if (ret_kernel)
+		*ret_kernel = kernel;
+	return (int)version;
+}
+
 static int open_control(void)
 {
-	uint64_t version = VDUSE_API_VERSION;
 	int fd = open(VDUSE_CONTROL_PATH, O_RDWR | O_CLOEXEC);
+	int r;
 
 	if (fd < 0)
 		return -errno;
-	if (ioctl(fd, VDUSE_SET_API_VERSION, &version) < 0) {
-		int r = -errno;
-
+	r = api_negotiate(fd, NULL);
+	if (r < 0) {
 		close(fd);
 		return r;
 	}
 	return fd;
+}
+
+int vduse_api_negotiate(uint64_t *ret_kernel)
+{
+	_cleanup_close_ int ctl = open(VDUSE_CONTROL_PATH, O_RDWR | O_CLOEXEC);
+
+	if (ctl < 0)
+		return -errno;
+	return api_negotiate(ctl, ret_kernel);
 }
 
 static int destroy_by_name(const char *name)

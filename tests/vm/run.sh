@@ -1,73 +1,116 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# run.sh: run one guest test script in a QEMU (TCG) VM with Debian's 6.12
-# kernel, which has VDUSE.
+# run.sh: run guest test suites in a QEMU (TCG) VM with a Debian kernel
+# that has VDUSE, all in one boot, one after another.
 #
-# Usage: tests/vm/run.sh BUILD_DIR [GUEST_SCRIPT]
+# Usage: tests/vm/run.sh BUILD_DIR [SUITE...]
 #
 #   BUILD_DIR     meson build directory; BUILD_DIR/src/vduse-blkd, if built,
-#                 goes into the guest as /usr/bin/vduse-blkd. Console logs and
-#                 the initramfs are written to BUILD_DIR/tests-vm/.
-#   GUEST_SCRIPT  a file (path), or a name under tests/vm/guest/ ("smoke",
-#                 "smoke.sh"); default tests/vm/guest/smoke.sh.
+#                 goes into the guest as /usr/bin/vduse-blkd. Console logs,
+#                 the initramfs and the results are written to BUILD_DIR/tests-vm/.
+#   SUITE         a file (path), or a name under tests/vm/guest/ ("smoke",
+#                 "smoke.sh"); default smoke. Several run in one boot, in the
+#                 order given, each reported on its own.
 #
-# Environment: VDUSE_BLKD_CACHE (default /var/cache/vduse-blkd-vm),
-#   VM_TIMEOUT (seconds, default 600), VM_MEM (2G), VM_SMP (2),
+# Environment: VM_KERNEL (bookworm, newest or a path: see lib/fetch-kernel.sh;
+#   default bookworm), VDUSE_BLKD_CACHE (default /var/cache/vduse-blkd-vm),
+#   VM_TIMEOUT (seconds, default 600 per suite), VM_MEM (2G), VM_SMP (2),
 #   VM_APPEND (extra kernel arguments), VM_ADD (extra "SRC:DST" pairs,
 #   space separated, for build-initramfs.sh --add).
 #
-# Exit status: the guest script's (0 = all passed), 77 = skipped (no qemu,
-# no kernel), 124 = timeout, 125 = guest died without reporting, 2 = usage.
+# Results: one line per suite on stderr ("vm-run: result: ...") and in
+# BUILD_DIR/tests-vm/results-TAG[-LABEL].txt (TAG = the suite's name, or
+# "suites" for several; LABEL = newest or custom, none for bookworm):
+# "LABEL KVER SUITE RESULT SECONDS SUMMARY", RESULT one of OK FAIL TIMEOUT
+# DIED NOTRUN SKIP.  The console log is console-TAG[-LABEL].log beside it.
+#
+# Exit status: 0 = every suite passed, 1 = a suite failed, 77 = skipped (no
+# qemu, no kernel), 124 = timeout, 125 = guest died without reporting, 2 = usage.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 log() { printf 'vm-run: %s\n' "$*" >&2; }
 
-if (($# < 1 || $# > 2)); then
-	sed -n '3,22p' "$0" >&2
+if (($# < 1)); then
+	sed -n '3,29p' "$0" >&2
 	exit 2
 fi
 build=$1
-guest=${2:-smoke.sh}
+shift
+(($#)) || set -- smoke
+choice=${VM_KERNEL:-bookworm}
+case $choice in
+bookworm|newest) label=$choice ;;
+*) label=custom ;;
+esac
 
-# Resolve the guest script.
-if [[ -f $guest ]]; then
-	guest=$(cd "$(dirname "$guest")" && pwd)/$(basename "$guest")
-elif [[ -f $here/guest/$guest ]]; then
-	guest=$here/guest/$guest
-elif [[ -f $here/guest/$guest.sh ]]; then
-	guest=$here/guest/$guest.sh
-else
-	log "guest script $guest not found"
-	exit 2
-fi
-gname=$(basename "$guest")
+# Resolve the suites' scripts.
+scripts=() names=()
+for guest in "$@"; do
+	if [[ -f $guest ]]; then
+		guest=$(cd "$(dirname "$guest")" && pwd)/$(basename "$guest")
+	elif [[ -f $here/guest/$guest ]]; then
+		guest=$here/guest/$guest
+	elif [[ -f $here/guest/$guest.sh ]]; then
+		guest=$here/guest/$guest.sh
+	else
+		log "guest script $guest not found"
+		exit 2
+	fi
+	scripts+=("$guest")
+	names+=("$(basename "$guest" .sh)")
+done
+if (($# == 1)); then tag=${names[0]}; else tag=suites; fi
+suites_csv=$(IFS=,; echo "${names[*]}")
 
 t_start=$(date +%s.%N)
 since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
-if ! command -v qemu-system-x86_64 >/dev/null; then
-	log "SKIP: qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
-	exit 77
-fi
-
-kver=$("$here/lib/fetch-kernel.sh" | tail -n1) || {
-	log "SKIP: could not fetch a 6.12 kernel with VDUSE"
-	exit 77
-}
-t_kernel=$(since "$t_start")
-
 mkdir -p "$build/tests-vm"
 outdir=$(cd "$build/tests-vm" && pwd)
-initrd=$outdir/initrd-${gname%.sh}.cpio.gz
-console=$outdir/console-${gname%.sh}.log
+# Named NAME (bookworm, the default kernel) or NAME-LABEL (the others).
+sfx=${label/#bookworm/}; sfx=${sfx:+-$sfx}
+initrd=$outdir/initrd-$tag$sfx.cpio.gz
+console=$outdir/console-$tag$sfx.log
+results=$outdir/results-$tag$sfx.txt
+rm -f "$results"
+
+# skip_all REASON: every suite skipped, exit 77.
+skip_all() {
+	local n
+	log "SKIP ($label kernel): $1"
+	for n in "${names[@]}"; do
+		echo "$label - $n SKIP 0 $1" >> "$results"
+		log "result: $label - $n SKIP 0s ($1)"
+	done
+	exit 77
+}
+
+command -v qemu-system-x86_64 >/dev/null ||
+	skip_all "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
+
+set +e
+VM_KERNEL=$choice "$here/lib/fetch-kernel.sh" 2>&1 >"$outdir/kver-$label" |
+	tee "$outdir/fetch-$label.log" >&2
+frc=$?
+set -e
+kver=$(tail -n1 "$outdir/kver-$label")
+if ((frc != 0)) || [[ -z $kver ]]; then
+	why=$(sed -n 's/^fetch-kernel: error: //p' "$outdir/fetch-$label.log" | tail -n1)
+	skip_all "could not fetch the $choice kernel: ${why:-fetch-kernel.sh exited $frc}"
+fi
+t_kernel=$(since "$t_start")
 
 adds=()
 for f in "$here"/guest/*; do
 	[[ -f $f ]] && adds+=(--add "$f:/tests/$(basename "$f")")
 done
-[[ $guest == "$here/guest/$gname" ]] || adds+=(--add "$guest:/tests/$gname")
+for i in "${!scripts[@]}"; do
+	[[ ${scripts[$i]} == "$here/guest/${names[$i]}.sh" ]] ||
+		adds+=(--add "${scripts[$i]}:/tests/${names[$i]}.sh")
+done
+adds+=(--add "$here/lib/suites.sh:/usr/lib/vmtest/suites.sh")
 if [[ -x $build/src/vduse-blkd ]]; then
 	adds+=(--add "$build/src/vduse-blkd:/usr/bin/vduse-blkd")
 else
@@ -84,14 +127,45 @@ t_initrd=$(since "$t0")
 
 t0=$(date +%s.%N)
 set +e
+VM_TIMEOUT=${VM_TIMEOUT:-$((600 * ${#names[@]}))} \
 "$here/lib/boot.sh" --kver "$kver" --initrd "$initrd" --log "$console" \
-	--script "/tests/$gname" --append "${VM_APPEND:-}"
+	--script /usr/lib/vmtest/suites.sh \
+	--append "vmtest.suites=$suites_csv ${VM_APPEND:-}"
 rc=$?
 set -e
 t_boot=$(since "$t0")
 
-result=$(tr -d '\r' < "$console" | grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' | tail -n1 || true)
-log "kernel $kver; guest $gname; console log $console"
+# One result per suite, from the markers suites.sh printed.
+clean=$(tr -d '\r' < "$console")
+any_fail=0
+for n in "${names[@]}"; do
+	body=$(printf '%s\n' "$clean" | sed -n "/^VM-SUITE-BEGIN $n\$/,/^VM-SUITE-END $n /p")
+	end=$(printf '%s\n' "$body" | sed -n "s/^VM-SUITE-END $n //p" | tail -n1)
+	summ=$(printf '%s\n' "$body" | grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' | tail -n1 || true)
+	secs=0
+	if [[ -n $end ]]; then
+		read -r src secs <<< "$end"
+		case $src in
+		0) res=OK ;;
+		77) res=SKIP ;;
+		*) res=FAIL; any_fail=1 ;;
+		esac
+	elif [[ -n $body ]]; then
+		case $rc in
+		124) res=TIMEOUT ;;
+		*) res=DIED ;;
+		esac
+		any_fail=1
+	else
+		res=NOTRUN; any_fail=1
+	fi
+	echo "$label $kver $n $res $secs ${summ:-no summary line}" >> "$results"
+	log "result: $label $kver $n $res ${secs}s (${summ:-no summary line})"
+done
+log "console log $console"
 log "initramfs $(du -h "$initrd" | cut -f1); times: kernel ${t_kernel}s, initramfs ${t_initrd}s, VM ${t_boot}s, total $(since "$t_start")s"
-log "result: ${result:-no summary line}; exit $rc"
+case $rc in
+124|125) exit "$rc" ;;
+esac
+((any_fail)) && exit 1
 exit "$rc"

@@ -42,6 +42,16 @@ wait_node() {
 	done
 }
 
+# wait_line FILE: until FILE holds a whole line (30 s at most).
+wait_line() {
+	_t=300
+	until [ "$(wc -l < "$1" 2>/dev/null)" -ge 1 ] 2>/dev/null; do
+		_t=$((_t - 1))
+		[ $_t -le 0 ] && return 1
+		sleep 0.1
+	done
+}
+
 dd if=/dev/zero of=$IMG bs=1M count=$SIZE_MB 2>/dev/null
 info "guest: $(nproc) vCPUs, kernel $(uname -r), image $SIZE_MB MiB on tmpfs, $RUNTIME s per job, $ROUNDS round(s), median per cell"
 
@@ -76,7 +86,8 @@ done
 for q in 1 2; do
 	"$VDUSE_BLKD" --image $IMG --name vdb$q --queues $q --attach >/tmp/vdb.out 2>/tmp/vdb.log &
 	vpid=$!
-	if wait_node /tmp/vdb.out && sleep 0.2 && DEV=$(head -n1 /tmp/vdb.out) && [ -b "$DEV" ]; then
+	# The redirection creates /tmp/vdb.out at once: wait for the line itself.
+	if wait_line /tmp/vdb.out && DEV=$(head -n1 /tmp/vdb.out) && wait_node "$DEV" && [ -b "$DEV" ]; then
 		run_jobs vduse-blkd-${q}q "$DEV"
 	else
 		info "vduse-blkd with $q queue(s) did not come up: $(cat /tmp/vdb.log)"

@@ -44,6 +44,9 @@ dd if=/dev/zero of=$IMG bs=1M count=$IMG_MB 2>/dev/null
 # --- serving: capacity, data in both directions ---------------------------
 if start_daemon vd0 --image $IMG --queues 2 && DEV=$(attach vd0); then
 	info "vd0 is $DEV"
+	# The start names the kernel and the VDUSE API version in use.
+	grep "VDUSE API version" /tmp/vd0.log | sed 's/^/    /'
+	run_case logs-kernel-and-api-version grep -q "kernel $(uname -r), VDUSE API version [0-9]" /tmp/vd0.log
 	run_case capacity-matches-image [ "$(sectors_of "$DEV")" -eq $((IMG_MB * 2048)) ]
 
 	# Written to the image, read through /dev/vdX (page cache dropped).

@@ -44,7 +44,7 @@ qemu=$(command -v qemu-system-x86_64 || true)
 
 if [[ -z $kernel ]]; then
 	if [[ -z $kver ]]; then
-		kver=$("$here/fetch-kernel.sh" | tail -n1) || skip "could not fetch a 6.12 kernel"
+		kver=$("$here/fetch-kernel.sh" | tail -n1) || skip "could not fetch the ${VM_KERNEL:-bookworm} kernel"
 	fi
 	kernel=$CACHE/kernel/$kver/vmlinuz
 fi
