@@ -71,7 +71,7 @@ struct blk_queue {
 	bool has_signalled_quiet;
 	unsigned int nr_pushed;      /* pushed, not yet flushed */
 	struct blk_req **deferred;   /* done while the rings were unmapped */
-	unsigned int nr_deferred;
+	unsigned int nr_deferred;    /* stored atomically: tests watch it */
 	int setup_err;               /* the backend could not start: every request fails */
 	bool is_stop_requested;      /* written by other threads */
 	bool is_abandon_requested;   /* written by other threads */

@@ -152,8 +152,8 @@ static void queue_check_abandon(struct blk_queue *q)
 		q->vq.mem->ops->detach(q->vq.mem);
 	log_warn("queue %u: abandoned with %u request(s) still in the backend; the driver will "
 		 "not hear of them", q->index, q->nr_inflight - q->nr_deferred);
-	__atomic_store_n(&q->has_let_go, true, __ATOMIC_RELEASE);
 	queue_check_quiet(q);
+	__atomic_store_n(&q->has_let_go, true, __ATOMIC_RELEASE);
 }
 
 static void queue_broken(struct blk_queue *q, const char *why)
@@ -218,7 +218,8 @@ static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res
 	if (q->vq.is_unmapped) {
 		/* No ring to put it in until the driver maps its memory again. */
 		req->be.error = res;
-		q->deferred[q->nr_deferred++] = req;
+		q->deferred[q->nr_deferred] = req;
+		__atomic_store_n(&q->nr_deferred, q->nr_deferred + 1, __ATOMIC_RELAXED);
 		return;
 	}
 	if (req->status_ptr) {
@@ -258,8 +259,9 @@ static void queue_remap(struct blk_queue *q)
 		return;
 	}
 	while (q->nr_deferred) {
-		struct blk_req *req = q->deferred[--q->nr_deferred];
+		struct blk_req *req = q->deferred[q->nr_deferred - 1];
 
+		__atomic_store_n(&q->nr_deferred, q->nr_deferred - 1, __ATOMIC_RELAXED);
 		queue_req_complete(q, req, req->be.error);
 	}
 }

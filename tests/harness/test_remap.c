@@ -120,13 +120,13 @@ static void test_completion_waits_for_the_rings(void **state)
 	sleep_ms(QUIET_MS / 2);
 	gate_open();                   /* the request completes while unmapped */
 	sleep_ms(QUIET_MS);            /* status or used entry written now would crash */
-	assert_int_equal(f->h.q.nr_deferred, 1);
+	assert_int_equal(__atomic_load_n(&f->h.q.nr_deferred, __ATOMIC_RELAXED), 1);
 	show_arena(f);
 	kick(f);
 	wait_used(f, head, &len);
 	assert_int_equal(len, 1);
 	assert_int_equal(*hptr(f, st), VIRTIO_BLK_S_OK);
-	assert_int_equal(f->h.q.nr_deferred, 0);
+	assert_int_equal(__atomic_load_n(&f->h.q.nr_deferred, __ATOMIC_RELAXED), 0);
 }
 
 /*
