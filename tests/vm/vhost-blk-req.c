@@ -316,21 +316,6 @@ int breq_run_layout(struct vbt *t, struct breq *r, const struct vdrv_buf *bufs, 
 	return wait_all(t, &r, 1);
 }
 
-/* Add, publish once, wait.  A batch that does not fit is not sent at all. */
-int breq_run(struct vbt *t, struct breq **reqs, unsigned int n)
-{
-	for (unsigned int i = 0; i < n; i++) {
-		int r = breq_add(t, reqs[i], NULL, 0);
-
-		if (r < 0) {
-			vdrv_drop_unpublished(&t->d);
-			return r;
-		}
-	}
-	vdrv_publish(&t->d);
-	return wait_all(t, reqs, n);
-}
-
 int breq_submit(struct vbt *t, struct breq **reqs, unsigned int n)
 {
 	for (unsigned int i = 0; i < n; i++) {
@@ -343,6 +328,14 @@ int breq_submit(struct vbt *t, struct breq **reqs, unsigned int n)
 	}
 	vdrv_publish(&t->d);
 	return 0;
+}
+
+/* Add, publish once, wait.  A batch that does not fit is not sent at all. */
+int breq_run(struct vbt *t, struct breq **reqs, unsigned int n)
+{
+	int r = breq_submit(t, reqs, n);
+
+	return r < 0 ? r : wait_all(t, reqs, n);
 }
 
 int breq_wait(struct vbt *t, struct breq **reqs, unsigned int n)

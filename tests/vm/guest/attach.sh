@@ -14,21 +14,7 @@ gone() {
 }
 
 # start_attached NAME ARGS...: daemon with --attach..., its stdout line in NODE.
-start_attached() {
-	_name=$1
-	shift
-	rm -f "/tmp/$_name.out"
-	"$VDUSE_BLKD" --name "$_name" "$@" >"/tmp/$_name.out" 2>"/tmp/$_name.log" &
-	DPID=$!
-	_t=200
-	while [ ! -s "/tmp/$_name.out" ]; do
-		kill -0 $DPID 2>/dev/null || return 1
-		_t=$((_t - 1))
-		[ $_t -le 0 ] && return 1
-		sleep 0.1
-	done
-	NODE=$(head -n1 "/tmp/$_name.out")
-}
+start_attached() { daemon_start "$@"; }
 
 # --- --attach alone gives a working /dev/vdX -------------------------------
 if start_attached va --image $IMG --attach; then

@@ -8,19 +8,10 @@
 
 # start NAME ARGS...: daemon attached by itself; DEV gets /dev/vdX.
 start() {
-	_name=$1
+	_n=$1
 	shift
-	rm -f "/tmp/$_name.out"
-	"$VDUSE_BLKD" --name "$_name" --attach "$@" >"/tmp/$_name.out" 2>"/tmp/$_name.log" &
-	DPID=$!
-	_t=300
-	while [ ! -s "/tmp/$_name.out" ]; do
-		kill -0 $DPID 2>/dev/null || { cat "/tmp/$_name.log"; return 1; }
-		_t=$((_t - 1))
-		[ $_t -le 0 ] && return 1
-		sleep 0.1
-	done
-	DEV=$(head -n1 "/tmp/$_name.out")
+	daemon_start "$_n" --attach "$@" || return 1
+	DEV=$NODE
 	SYS=/sys/block/${DEV#/dev/}
 }
 

@@ -40,21 +40,7 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # start NAME ARGS...: daemon attached by itself; DPID, and NODE (its /dev/vdX
 # or /dev/vhost-vdpa-N).
-start() {
-	_name=$1
-	shift
-	rm -f "/tmp/$_name.out"
-	"$VDUSE_BLKD" --name "$_name" "$@" >"/tmp/$_name.out" 2>"/tmp/$_name.log" &
-	DPID=$!
-	_t=300
-	while [ ! -s "/tmp/$_name.out" ]; do
-		kill -0 $DPID 2>/dev/null || { cat "/tmp/$_name.log"; return 1; }
-		_t=$((_t - 1))
-		[ $_t -le 0 ] && return 1
-		sleep 0.1
-	done
-	NODE=$(head -n1 "/tmp/$_name.out")
-}
+start() { daemon_start "$@"; }
 
 # stop_daemon: SIGTERM and wait; returns its exit status.
 stop_daemon() {

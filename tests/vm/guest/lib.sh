@@ -158,3 +158,23 @@ bind_vdpa() {
 is_zero() {
 	[ -z "$(tr -d '\000' < "$1" | head -c 1)" ]
 }
+
+# daemon_start NAME ARGS...: vduse-blkd --name NAME ARGS... in the background
+# (attaching itself: ARGS has --attach), waiting up to 30 s for the node it
+# prints.  Sets DPID and NODE; its stdout and stderr are /tmp/NAME.out and
+# /tmp/NAME.log.  Returns 1, with its log printed, when it exits first.
+daemon_start() {
+	_name=$1
+	shift
+	rm -f "/tmp/$_name.out"
+	"$VDUSE_BLKD" --name "$_name" "$@" >"/tmp/$_name.out" 2>"/tmp/$_name.log" &
+	DPID=$!
+	_t=300
+	while [ ! -s "/tmp/$_name.out" ]; do
+		kill -0 $DPID 2>/dev/null || { cat "/tmp/$_name.log"; return 1; }
+		_t=$((_t - 1))
+		[ $_t -le 0 ] && return 1
+		sleep 0.1
+	done
+	NODE=$(head -n1 "/tmp/$_name.out")
+}
