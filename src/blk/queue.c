@@ -362,8 +362,8 @@ static unsigned int queue_pop_all(struct blk_queue *q)
 		/* Hold before translating: an IOTLB update mid-chain must not unmap it. */
 		req->mem_token = queue_mem_hold(q);
 		r = vq_pop(&q->vq, &req->elem, q->iov_per_req);
-		if (r == 0 || r == -EIO || (r != -EINVAL && test_head(q, req->elem.head)))
-			queue_mem_release(q, req->mem_token);
+		if (r == 0 || r == -EIO || r == -EINVAL || test_head(q, req->elem.head))
+			queue_mem_release(q, req->mem_token);   /* it will not be in flight */
 		if (r == 0)
 			break;
 		if (r == -EIO) {
@@ -371,8 +371,6 @@ static unsigned int queue_pop_all(struct blk_queue *q)
 			break;
 		}
 		if (test_head(q, req->elem.head)) {
-			if (r == -EINVAL)
-				queue_mem_release(q, req->mem_token);
 			queue_broken(q, "head already in flight");
 			break;
 		}
@@ -382,7 +380,6 @@ static unsigned int queue_pop_all(struct blk_queue *q)
 			stat_add(&q->stats.nr_bad_chains, 1);
 			vq_push(&q->vq, req->elem.head, 0);
 			q->nr_pushed++;
-			queue_mem_release(q, req->mem_token);
 			continue;
 		}
 		q->nr_free--;
