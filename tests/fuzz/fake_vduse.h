@@ -16,12 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define check(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "fuzz_ctrl: %s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond); \
-		abort(); \
-	} \
-} while (0)
+#include "fuzz_check.h"
 
 #define DEV_NAME "fuzz0"
 #define MAX_QUEUES 2

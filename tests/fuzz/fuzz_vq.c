@@ -39,12 +39,7 @@
 #define TOUCH_BYTES 4096u        /* of a huge buffer: its first and last bytes */
 #define ODD_DESC_FLAG 0x10
 
-#define check(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "fuzz_vq: %s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond); \
-		abort(); \
-	} \
-} while (0)
+#include "fuzz_check.h"
 
 struct map {
 	uint64_t iova;
