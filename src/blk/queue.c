@@ -125,11 +125,6 @@ bool blk_queue_has_let_go(struct blk_queue *q)
 	return __atomic_load_n(&q->has_let_go, __ATOMIC_ACQUIRE);
 }
 
-/*
- * Asked to abandon: from here on the rings and the status bytes are not
- * ours.  Requests still in the backend complete into q->deferred, as while
- * the rings are unmapped, and are forgotten when the queue ends.
- */
 /* Abandoned, and nothing left in the backend that can change the image? Say so once. */
 static void queue_check_quiet(struct blk_queue *q)
 {
@@ -140,6 +135,11 @@ static void queue_check_quiet(struct blk_queue *q)
 		eventfd_write(q->quiet_fd, 1);
 }
 
+/*
+ * Asked to abandon: from here on the rings and the status bytes are not
+ * ours.  Requests still in the backend complete into q->deferred, as while
+ * the rings are unmapped, and are forgotten when the queue ends.
+ */
 static void queue_check_abandon(struct blk_queue *q)
 {
 	if (q->is_abandoned || !__atomic_load_n(&q->is_abandon_requested, __ATOMIC_ACQUIRE))

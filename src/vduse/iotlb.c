@@ -169,7 +169,7 @@ static bool hold_is_live(const struct iotlb_view *v, uint32_t token)
 	return v->holds[token].start != UNTRACKED;
 }
 
-/* May a live hold point into the retired region @rt? */
+/* May a live hold point into a region that was in the cache from epoch @in to @out? */
 static bool is_in_use(const struct iotlb_view *v, uint32_t in, uint32_t out)
 {
 	if (v->nr_untracked)
@@ -201,7 +201,7 @@ static void view_drop_retired(struct iotlb_view *v)
 	__atomic_store_n(&v->nr_retired, kept, __ATOMIC_RELAXED);   /* read by others as a stat */
 }
 
-/* Let go of cache entry @i (in the cache since epoch @in). */
+/* Let go of region @r, in the cache since epoch @in. */
 static void view_retire(struct iotlb_view *v, struct iotlb_region *r, uint32_t in)
 {
 	struct iotlb_retired *grown;
