@@ -277,29 +277,36 @@ static bool queue_follow_mem(struct blk_queue *q)
 
 /*
  * The device failed the request itself (it could not reach the buffers, or
- * its backend could not start): the driver must see IOERR, so it goes where
- * the driver reads the status, the last writable byte, when that is in reach.
+ * its backend could not start): the driver must see IOERR, in the status
+ * byte when req->status_ptr found it.
  */
 static void queue_req_fail(struct blk_queue *q, struct blk_req *req, int err)
 {
-	struct iovec iov;
-	unsigned int nr = 0;
-
 	stat_add(&q->stats.nr_device_faults, 1);
 	req->is_device_fault = true;
 	req->op = BLK_OP_NONE;
 	req->status = VIRTIO_BLK_S_IOERR;
 	req->in_len = 1;
-	req->status_ptr = NULL;
-	if (req->elem.last_in_iova != VQ_NO_STATUS &&
-	    mem_to_iov(q->vq.mem, req->elem.last_in_iova, 1, MEM_WRITE, &iov, &nr, 1) == 0)
-		req->status_ptr = iov.iov_base;
-	queue_mem_seal(q, req->mem_token);
 	log_err_ratelimited("queue %u: head %u failed by the device (%s); %s", q->index,
 			    req->elem.head, strerror(-err),
 			    req->status_ptr ? "the driver gets IOERR" :
 			    "its status byte is out of reach too: returned with used.len 0");
 	queue_req_complete(q, req, 0);
+}
+
+/*
+ * A chain the device could not translate was not parsed: its status byte is
+ * the last writable byte, if the device can reach that one.
+ */
+static void queue_req_find_status(struct blk_queue *q, struct blk_req *req)
+{
+	struct iovec iov;
+	unsigned int nr = 0;
+
+	req->status_ptr = NULL;
+	if (req->elem.last_in_iova != VQ_NO_STATUS &&
+	    mem_to_iov(q->vq.mem, req->elem.last_in_iova, 1, MEM_WRITE, &iov, &nr, 1) == 0)
+		req->status_ptr = iov.iov_base;
 }
 
 /* The one place a request becomes in flight; its memory hold is already taken. */
@@ -311,11 +318,13 @@ static void queue_req_start(struct blk_queue *q, struct blk_req *req, int pop_re
 	q->nr_inflight++;
 	req->is_device_fault = false;
 	req->is_mutating = false;
+	if (pop_result < 0)
+		queue_req_find_status(q, req);
+	queue_mem_seal(q, req->mem_token);
 	if (pop_result < 0) {
 		queue_req_fail(q, req, req->elem.fault);
 		return;
 	}
-	queue_mem_seal(q, req->mem_token);
 	r = blk_req_parse(q->dev, req);
 	if (r < 0) {
 		log_warn_ratelimited("queue %u: request without room for header or status",
