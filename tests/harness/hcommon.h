@@ -37,8 +37,8 @@
 
 typedef struct virtio_blk_discard_write_zeroes dwz_seg;
 
-/* QSTAT() - a counter of the running queue (the queue thread writes them with relaxed atomics). */
-#define QSTAT(f, field) __atomic_load_n(&(f)->h.q.stats.field, __ATOMIC_RELAXED)
+/* QSTAT() - a counter of the running queue, read the way other threads must read them. */
+#define QSTAT(f, field) (qstats(f).field)
 
 struct fixture {
 	char path[256];               /* the image the queue serves */
@@ -48,6 +48,14 @@ struct fixture {
 	struct hdrv h;
 	uint8_t model[IMAGE_BYTES];   /* what the image file must hold */
 };
+
+static inline struct blk_queue_stats qstats(struct fixture *f)
+{
+	struct blk_queue_stats st;
+
+	blk_queue_get_stats(&f->h.q, &st);
+	return st;
+}
 
 /*
  * A test case: @fn run with setup()/teardown() on the options @o, named
