@@ -76,6 +76,19 @@ io_errors_of() {
 	dmesg | tail -n +"$2" | sed -n "s/.*I[/]O error, dev ${1#/dev/}, sector \([0-9]*\) .*/\1/p"
 }
 
+# vhost_driver_ready PART: vhost_vdpa and the test driver are there; if not,
+# PART is skipped (no module) or failed (no vhost-blk-test) and it returns 1.
+vhost_driver_ready() {
+	if ! load_vhost_vdpa; then
+		skip "$1" "vhost_vdpa could not be loaded"
+		return 1
+	fi
+	if [ ! -x $VBT ]; then
+		fail "$1" "vhost-blk-test is not in the guest"
+		return 1
+	fi
+}
+
 # same_as_pattern DEV OFFSET_MIB COUNT_MIB: DEV holds /tmp/pat there.
 same_as_pattern() {
 	dd if="$1" of=/tmp/cmp.a bs=1M skip="$2" count="$3" iflag=direct 2>/dev/null &&
@@ -246,11 +259,7 @@ NODE=""
 # linear.  Not sector 0: with --attach=vhost the device is bound to
 # virtio_vdpa first, whose partition scan would wait on the stall.
 if wants stall; then
-	if ! load_vhost_vdpa; then
-		skip stall "vhost_vdpa could not be loaded"
-	elif [ ! -x $VBT ]; then
-		fail stall "vhost-blk-test is not in the guest"
-	else
+	if vhost_driver_ready stall; then
 		# Through the page cache the late data of an abandoned READ is
 		# copied where the daemon maps the buffer then (private memory);
 		# with O_DIRECT it goes to the pages the READ pinned.
@@ -418,11 +427,7 @@ fi
 
 # --- 4. IOTLB remap storm under load ----------------------------------------
 if wants remaps; then
-	if ! load_vhost_vdpa; then
-		skip remaps "vhost_vdpa could not be loaded"
-	elif [ ! -x $VBT ]; then
-		fail remaps "vhost-blk-test is not in the guest"
-	else
+	if vhost_driver_ready remaps; then
 		t0=$(now)
 		dd if=/dev/zero of=/tmp/remap.img bs=1M count=32 2>/dev/null
 		if start frm --image /tmp/remap.img --queues 1 --attach=vhost; then
