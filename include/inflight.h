@@ -15,7 +15,7 @@
  *   push:     heads[h] |= PUSHED                (used entry written, not visible)
  *   publish:  pending_used_idx = new used->idx
  *             used->idx = new used->idx         (the driver may now see them)
- *             used_idx = new used->idx; heads[h] = 0 for each pushed head
+ *             heads[h] = 0 for each pushed head; used_idx = new used->idx
  *
  * The daemon can die after any of these stores.  inflight_recover() reads
  * the ring's used->idx to tell whether a publish in progress reached the
@@ -51,10 +51,23 @@ static inline uint64_t inflight_log_bytes(uint16_t queue_size)
 	return (n + 63) & ~63ULL;
 }
 
+/*
+ * Tests built with VDB_CRASH_POINTS may end the queue's thread around each
+ * store of the log (tests/harness/test_recovery.c); others compile nothing.
+ */
+#ifdef VDB_CRASH_POINTS
+void inflight_crash_point(void);
+#else
+static inline void inflight_crash_point(void) {}
+#endif
+
 /* Keep the compiler from reordering the log's stores: a kill lands between instructions. */
 #define inflight_store(p, v) \
-	do { __atomic_signal_fence(__ATOMIC_SEQ_CST); \
-	     __atomic_store_n((p), (v), __ATOMIC_RELAXED); } while (0)
+	do { inflight_crash_point(); \
+	     __atomic_signal_fence(__ATOMIC_SEQ_CST); \
+	     __atomic_store_n((p), (v), __ATOMIC_RELAXED); \
+	     __atomic_signal_fence(__ATOMIC_SEQ_CST); \
+	     inflight_crash_point(); } while (0)
 
 static inline void inflight_take(struct inflight_log *log, uint16_t head, uint16_t pop_idx)
 {
@@ -81,9 +94,10 @@ static inline void inflight_publish_begin(struct inflight_log *log, uint16_t use
 static inline void inflight_publish_end(struct inflight_log *log, uint16_t used_idx,
 					const uint16_t *heads, unsigned int nr)
 {
-	inflight_store(&log->used_idx, used_idx);
+	/* The heads first: while used_idx is old, pending_used_idx says they were published. */
 	for (unsigned int i = 0; i < nr; i++)
 		inflight_store(&log->heads[heads[i]], 0);
+	inflight_store(&log->used_idx, used_idx);
 }
 
 /**
