@@ -41,6 +41,7 @@ struct vdb_state {
 	uint16_t nr_queues;
 	uint16_t queue_size;
 	char why[512];                /* why vdb_state_check() refused */
+	const char *boot_id_path;     /* the kernel's boot id (tests point it elsewhere) */
 };
 
 /**

@@ -56,9 +56,9 @@ static uint64_t header_checksum(const struct vdb_state_header *h)
 	return fnv1a(h, offsetof(struct vdb_state_header, checksum));
 }
 
-static void read_boot_id(char buf[40])
+static void read_boot_id(const struct vdb_state *st, char buf[40])
 {
-	_cleanup_close_ int fd = open(BOOT_ID_PATH, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fd = open(st->boot_id_path, O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd < 0 ? -1 : read(fd, buf, 39);
 
 	memset(buf + (n > 0 ? n : 0), 0, 40 - (size_t)(n > 0 ? n : 0));
@@ -86,6 +86,7 @@ int vdb_state_open(struct vdb_state *st, const char *dir, const char *name, int 
 
 	memset(st, 0, sizeof(*st));
 	st->fd = -1;
+	st->boot_id_path = BOOT_ID_PATH;
 	*ret_pid = 0;
 	if ((size_t)snprintf(st->path, sizeof(st->path), "%s/%s.state", dir, name) >=
 	    sizeof(st->path))
@@ -156,7 +157,7 @@ int vdb_state_init(struct vdb_state *st, const char *name, const struct vdb_iden
 	h->file_bytes = bytes;
 	h->queue_bytes = inflight_log_bytes(id->queue_size);
 	snprintf(h->name, sizeof(h->name), "%s", name);
-	read_boot_id(h->boot_id);
+	read_boot_id(st, h->boot_id);
 	h->id = *id;
 	h->checksum = header_checksum(h);
 	st->nr_queues = id->nr_queues;
@@ -233,7 +234,7 @@ int vdb_state_check(struct vdb_state *st, const char *name, const struct vdb_ide
 	h.name[sizeof(h.name) - 1] = 0;
 	if (strcmp(h.name, name))
 		return refuse(st, "its state file %s belongs to device '%s'", st->path, h.name);
-	read_boot_id(boot_id);
+	read_boot_id(st, boot_id);
 	if (memcmp(h.boot_id, boot_id, sizeof(boot_id)))
 		return refuse(st, "its state file %s is from another boot", st->path);
 	r = check_identity(st, &h.id, id);
