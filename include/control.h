@@ -21,6 +21,13 @@ struct control {
 	enum vdpa_bus_driver attach_driver;
 	struct vduse_dev *dev;
 	int sfd;                      /* signalfd: SIGTERM, SIGINT, SIGHUP */
+	/*
+	 * Called once the device is set up: created or taken over, and attached
+	 * with is_attach.  Privileges go here.  Returns 0, or -errno to stop.
+	 */
+	int (*on_ready)(struct control *c, void *opaque);
+	void *opaque;
+	bool is_ready;
 
 	struct vdpa_job job;
 	bool is_attached;             /* by us, or found attached when taking over */

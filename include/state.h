@@ -91,7 +91,10 @@ void vdb_state_beat(struct vdb_state *st);
 /* vdb_state_silence_ms() - milliseconds since the last beat (claim() keeps the old one). */
 uint64_t vdb_state_silence_ms(const struct vdb_state *st);
 
-/* vdb_state_remove() - the device is gone: delete the file and close. */
+/*
+ * vdb_state_remove() - the device is gone: delete the file (or, without the
+ * right to, empty it: an empty file is no state) and close.
+ */
 void vdb_state_remove(struct vdb_state *st);
 
 /* vdb_state_close() - unmap and close, keeping the file. NULL-safe, idempotent. */

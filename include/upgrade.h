@@ -5,7 +5,8 @@
 /*
  * Live upgrade: the daemon executes the binary installed at the path it was
  * started from, in place (same pid, same arguments), handing the new image
- * the device fd and the state file through the environment.  The new image
+ * the device fd, the state file, the image and the control device through the
+ * environment.  The new image
  * takes the device over as a restarted daemon would, without reopening it.
  */
 
@@ -14,9 +15,12 @@
 
 #define UPGRADE_ENV "VDUSE_BLKD_HANDOVER"
 
+/* What the new image needs and may no longer be allowed to open (privileges dropped). */
 struct handover {
 	int dev_fd;                   /* /dev/vduse/NAME, or -1 */
 	int state_fd;                 /* the locked state file, or -1 */
+	int image_fd;                 /* the image, as the old image opened it, or -1 */
+	int ctl_fd;                   /* /dev/vduse/control, or -1 */
 	uint64_t paused_at_ms;        /* CLOCK_MONOTONIC when the old image paused */
 };
 

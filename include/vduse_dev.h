@@ -55,6 +55,7 @@ struct vduse_queue {
 struct vduse_dev {
 	char name[256];
 	int fd;                       /* /dev/vduse/NAME, -1 when closed */
+	int ctl_fd;                   /* /dev/vduse/control, kept to destroy the device, or -1 */
 	bool is_created;              /* ours to destroy: created, or taken over */
 	struct vdb_state *state;      /* its state file, or NULL */
 	uint64_t features;            /* offered */
@@ -115,6 +116,8 @@ bool vduse_dev_exists(const char *name);
  * vduse_dev_open() - take over a device that exists: a restart or a re-exec
  * @fd: /dev/vduse/NAME handed over by a re-exec, or -1 to open it
  *
+ * Also opens /dev/vduse/control unless dev->ctl_fd was handed over too: the
+ * device is destroyed through it, maybe after privileges are gone.
  * The kernel sends again the control messages nobody answered.  Returns 0;
  * -EBUSY when another process has the device open; -ERANGE when its queue
  * count is not ours; other -errno of open/ioctl.  Then vduse_dev_resume().

@@ -89,6 +89,21 @@ static bool begin_stop(struct control *c)
 	return false;
 }
 
+/* Set up: tell the caller once.  Returns true when the loop must stop now. */
+static bool become_ready(struct control *c)
+{
+	int r;
+
+	if (c->is_ready)
+		return false;
+	c->is_ready = true;
+	r = c->on_ready ? c->on_ready(c, c->opaque) : 0;
+	if (r == 0)
+		return false;
+	c->has_failed = true;
+	return c->is_stopping || begin_stop(c);
+}
+
 /* The job is over.  Returns true when the loop can end now. */
 static bool job_done(struct control *c)
 {
@@ -114,7 +129,9 @@ static bool job_done(struct control *c)
 		 vdpa_driver_name(c->job.drv), c->job.node);
 	printf("%s\n", c->job.node);
 	fflush(stdout);
-	return c->is_stopping ? begin_stop(c) : false;
+	if (c->is_stopping)
+		return begin_stop(c);
+	return become_ready(c);
 }
 
 /*
@@ -172,6 +189,8 @@ int control_serve(struct control *c)
 			log_err("attaching '%s': %s", c->name, strerror(-r));
 			return r;
 		}
+	} else if (become_ready(c)) {
+		return CONTROL_STOP;
 	}
 	for (;;) {
 		struct pollfd pfd[3] = {

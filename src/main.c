@@ -23,6 +23,7 @@
 #include "config.h"
 #include "control.h"
 #include "log.h"
+#include "privileges.h"
 #include "state.h"
 #include "takeover.h"
 #include "upgrade.h"
@@ -48,6 +49,8 @@ struct options {
 	const char *serial;
 	const char *backend;
 	const char *state_dir;
+	const char *user;
+	struct run_as run_as;         /* --user, looked up */
 	bool is_readonly;
 	bool is_direct;
 	bool is_verbose;
@@ -83,6 +86,8 @@ static void usage(FILE *out)
 "                          or vhost (/dev/vhost-vdpa-N for a VM); detached again on exit\n"
 "      --state-dir DIR     where NAME.state records requests in flight, so a restarted\n"
 "                          daemon takes the device over (default %s)\n"
+"      --user USER         once the device serves, run as USER (a name or UID[:GID])\n"
+"                          with no capability (CAP_NET_ADMIN with --attach)\n"
 "  -v, --verbose           log more\n"
 "  -h, --help              show this help and exit\n"
 "  -V, --version           show the version and exit\n"
@@ -149,6 +154,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "direct", no_argument, NULL, 'd' },
 		{ "attach", optional_argument, NULL, 'a' },
 		{ "state-dir", required_argument, NULL, 'D' },
+		{ "user", required_argument, NULL, 'u' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -214,6 +220,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return -EINVAL;
 			}
 			o->state_dir = optarg;
+			break;
+		case 'u':
+			if (privileges_lookup(optarg, &o->run_as) < 0) {
+				log_err("--user: no user '%s' (a name, or UID[:GID] other than 0)",
+					optarg);
+				return -EINVAL;
+			}
+			o->user = optarg;
 			break;
 		case 'v':
 			o->is_verbose = true;
@@ -382,9 +396,12 @@ static void log_kernel(void)
 }
 
 /* SIGHUP: pause the queues and execute the installed binary in place. */
-static void live_upgrade(char **argv, struct vduse_dev *dev, struct vdb_state *state)
+static void live_upgrade(char **argv, struct vduse_dev *dev, struct vdb_state *state,
+			 const struct image *img)
 {
-	struct handover h = { .dev_fd = dev->fd, .state_fd = state->fd };
+	struct handover h = {
+		.dev_fd = dev->fd, .state_fd = state->fd, .image_fd = img->fd, .ctl_fd = dev->ctl_fd,
+	};
 	int r;
 
 	log_info("live upgrade: re-executing %s", upgrade_exe());
@@ -397,6 +414,27 @@ static void live_upgrade(char **argv, struct vduse_dev *dev, struct vdb_state *s
 	r = vduse_dev_resume(dev);
 	if (r < 0)
 		log_err("live upgrade: restarting the queues of '%s': %s", dev->name, strerror(-r));
+}
+
+/* The device serves: from here on only what serving needs. */
+static int on_ready(struct control *c, void *opaque)
+{
+	struct options *o = opaque;
+	int r;
+
+	(void)c;
+	if (!o->user)
+		return 0;
+	o->run_as.keeps_net_admin = o->is_attach;
+	r = privileges_drop(&o->run_as);
+	if (r < 0) {
+		log_err("dropping privileges to user '%s': %s", o->user, strerror(-r));
+		return r;
+	}
+	log_info("running as uid %u, gid %u, %s", (unsigned int)o->run_as.uid,
+		 (unsigned int)o->run_as.gid, o->is_attach ?
+		 "with CAP_NET_ADMIN alone (to detach at exit)" : "without capabilities");
+	return 0;
 }
 
 /* Stopping: flush, destroy, and forget the state of a device that is gone. */
@@ -455,8 +493,15 @@ int main(int argc, char **argv)
 		log_max_level = LOG_DEBUG;
 	if (upgrade_save_exe() < 0)
 		log_warn("cannot tell this binary's path: SIGHUP (live upgrade) will fail");
-	if (open_image(&o, &img) < 0)
+	if (handover.image_fd >= 0)
+		r = image_adopt(handover.image_fd, o.image, &img);
+	else
+		r = open_image(&o, &img);
+	if (r < 0) {
+		if (handover.image_fd >= 0)
+			log_err("live upgrade: the image handed over: %s", strerror(-r));
 		return EXIT_FAILURE_RUNTIME;
+	}
 	if (describe_device(&o, &img, &blk) < 0)
 		goto out_image;
 	r = image_fit_direct(&img, blk.logical_block_size);
@@ -493,10 +538,10 @@ int main(int argc, char **argv)
 
 	struct control c = { .name = o.name, .is_attach = o.is_attach,
 			     .attach_driver = o.attach_driver, .dev = &dev, .sfd = sfd,
-			     .job = { .done_fd = -1 } };
+			     .on_ready = on_ready, .opaque = &o, .job = { .done_fd = -1 } };
 
 	while ((r = control_serve(&c)) == CONTROL_RELOAD)
-		live_upgrade(argv, &dev, &state);
+		live_upgrade(argv, &dev, &state, &img);
 	control_exit(&c);
 	code = teardown(&o, &dev, &state, &img);
 	if (r < 0 || c.has_failed)

@@ -310,6 +310,9 @@ void vdb_state_remove(struct vdb_state *st)
 {
 	if (!st || st->fd < 0)
 		return;
-	unlink(st->path);
+	/* Not allowed to unlink (privileges dropped): an empty file means "no state" too. */
+	if (unlink(st->path) < 0 && ftruncate(st->fd, 0) < 0) {
+		/* Left as it is: with no device, the next daemon rewrites it. */
+	}
 	vdb_state_close(st);
 }

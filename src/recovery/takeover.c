@@ -156,6 +156,7 @@ int device_setup(struct device_setup *s)
 	}
 	r = vduse_dev_init(s->dev, s->name, blk, s->img, s->be, s->state);
 	if (r == 0) {
+		s->dev->ctl_fd = s->handover->ctl_fd;
 		if (s->handover->dev_fd < 0 && !vduse_dev_exists(s->name))
 			r = create(s, &id);
 		else

@@ -56,17 +56,24 @@ bool upgrade_take_handover(struct handover *h)
 {
 	const char *v = getenv(UPGRADE_ENV);
 	unsigned long long at;
-	int dev_fd, state_fd;
+	int fd[4];
 
-	h->dev_fd = h->state_fd = -1;
+	h->dev_fd = h->state_fd = h->image_fd = h->ctl_fd = -1;
 	h->paused_at_ms = 0;
 	if (!v)
 		return false;
-	if (sscanf(v, "%d,%d,%llu", &dev_fd, &state_fd, &at) == 3 && dev_fd > 2 &&
-	    state_fd > 2 && set_cloexec(dev_fd, true) == 0 && set_cloexec(state_fd, true) == 0) {
-		h->dev_fd = dev_fd;
-		h->state_fd = state_fd;
-		h->paused_at_ms = at;
+	if (sscanf(v, "%d,%d,%d,%d,%llu", &fd[0], &fd[1], &fd[2], &fd[3], &at) == 5) {
+		bool is_valid = true;
+
+		for (int i = 0; i < 4; i++)
+			is_valid = is_valid && fd[i] > 2 && set_cloexec(fd[i], true) == 0;
+		if (is_valid) {
+			h->dev_fd = fd[0];
+			h->state_fd = fd[1];
+			h->image_fd = fd[2];
+			h->ctl_fd = fd[3];
+			h->paused_at_ms = at;
+		}
 	}
 	unsetenv(UPGRADE_ENV);
 	return h->dev_fd >= 0;
@@ -74,14 +81,14 @@ bool upgrade_take_handover(struct handover *h)
 
 int upgrade_exec(char **argv, const struct handover *h)
 {
-	char v[64];
-	int r;
+	const int fd[4] = { h->dev_fd, h->state_fd, h->image_fd, h->ctl_fd };
+	char v[96];
+	int r = 0;
 
-	snprintf(v, sizeof(v), "%d,%d,%llu", h->dev_fd, h->state_fd,
+	snprintf(v, sizeof(v), "%d,%d,%d,%d,%llu", fd[0], fd[1], fd[2], fd[3],
 		 (unsigned long long)h->paused_at_ms);
-	r = set_cloexec(h->dev_fd, false);
-	if (r == 0)
-		r = set_cloexec(h->state_fd, false);
+	for (int i = 0; i < 4 && r == 0; i++)
+		r = fd[i] < 0 ? -EBADF : set_cloexec(fd[i], false);
 	if (r == 0 && setenv(UPGRADE_ENV, v, 1) < 0)
 		r = -errno;
 	if (r == 0) {
@@ -89,7 +96,8 @@ int upgrade_exec(char **argv, const struct handover *h)
 		r = -errno;
 	}
 	unsetenv(UPGRADE_ENV);
-	set_cloexec(h->dev_fd, true);
-	set_cloexec(h->state_fd, true);
+	for (int i = 0; i < 4; i++)
+		if (fd[i] >= 0)
+			set_cloexec(fd[i], true);
 	return r;
 }

@@ -93,36 +93,47 @@ int vduse_api_negotiate(uint64_t *ret_kernel)
 	return api_negotiate(ctl, ret_kernel);
 }
 
-static int destroy_by_name(const char *name)
+/*
+ * /dev/vduse/control, opened once while the daemon may still open it: the
+ * device is destroyed through it after privileges are dropped.
+ */
+static int dev_control(struct vduse_dev *dev)
+{
+	if (dev->ctl_fd < 0)
+		dev->ctl_fd = open_control();
+	return dev->ctl_fd;
+}
+
+static int destroy_by_name(struct vduse_dev *dev)
 {
 	char buf[VDUSE_NAME_MAX] = { 0 };
-	_cleanup_close_ int ctl = open_control();
+	int ctl = dev_control(dev);
 
 	if (ctl < 0)
 		return ctl;
-	snprintf(buf, sizeof(buf), "%s", name);
+	snprintf(buf, sizeof(buf), "%s", dev->name);
 	return ioctl(ctl, VDUSE_DESTROY_DEV, buf) < 0 ? -errno : 0;
 }
 
-static int create_dev(const char *name, const struct blk_dev *blk, uint64_t features)
+static int create_dev(struct vduse_dev *dev)
 {
 	struct {
 		struct vduse_dev_config c;
 		struct virtio_blk_config blk;
 	} __attribute__((packed)) cfg;
-	_cleanup_close_ int ctl = open_control();
+	int ctl = dev_control(dev);
 
 	if (ctl < 0)
 		return ctl;
 	memset(&cfg, 0, sizeof(cfg));
-	snprintf(cfg.c.name, sizeof(cfg.c.name), "%s", name);
+	snprintf(cfg.c.name, sizeof(cfg.c.name), "%s", dev->name);
 	cfg.c.device_id = VIRTIO_ID_BLOCK;
 	cfg.c.vendor_id = 0;
-	cfg.c.features = features;
-	cfg.c.vq_num = blk->num_queues;
+	cfg.c.features = dev->features;
+	cfg.c.vq_num = dev->blk->num_queues;
 	cfg.c.vq_align = VQ_ALIGN;
 	cfg.c.config_size = sizeof(cfg.blk);
-	blk_dev_config(blk, &cfg.blk);
+	blk_dev_config(dev->blk, &cfg.blk);
 	return ioctl(ctl, VDUSE_CREATE_DEV, &cfg) < 0 ? -errno : 0;
 }
 
@@ -147,6 +158,7 @@ int vduse_dev_init(struct vduse_dev *dev, const char *name, const struct blk_dev
 {
 	memset(dev, 0, sizeof(*dev));
 	dev->fd = -1;
+	dev->ctl_fd = -1;
 	if (!name[0] || strlen(name) >= VDUSE_NAME_MAX || strchr(name, '/'))
 		return -EINVAL;
 	snprintf(dev->name, sizeof(dev->name), "%s", name);
@@ -169,7 +181,7 @@ int vduse_dev_create(struct vduse_dev *dev)
 {
 	int r;
 
-	r = create_dev(dev->name, dev->blk, dev->features);
+	r = create_dev(dev);
 	if (r < 0)
 		return r;
 	dev->is_created = true;
@@ -190,7 +202,7 @@ fail:
 	if (dev->fd >= 0)
 		close(dev->fd);
 	dev->fd = -1;
-	destroy_by_name(dev->name);
+	destroy_by_name(dev);
 	dev->is_created = false;
 	return r;
 }
@@ -232,6 +244,8 @@ int vduse_dev_open(struct vduse_dev *dev, int fd)
 	r = check_queue_count(dev);
 	if (r < 0)
 		goto fail;
+	/* Destroying it later needs the control device: open it while we may. */
+	dev_control(dev);
 	/* Ours from now on: destroyed when we stop. */
 	dev->is_created = true;
 	return 0;
@@ -268,10 +282,13 @@ int vduse_dev_destroy(struct vduse_dev *dev)
 		close(dev->fd);
 	dev->fd = -1;
 	if (dev->is_created) {
-		r = destroy_by_name(dev->name);
+		r = destroy_by_name(dev);
 		if (r == 0)
 			dev->is_created = false;
 	}
+	if (dev->ctl_fd >= 0)
+		close(dev->ctl_fd);
+	dev->ctl_fd = -1;
 	iotlb_exit(&dev->iotlb);
 	free(dev->queues);
 	dev->queues = NULL;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,6 +75,8 @@ static void *queue_thread(void *arg)
 
 	snprintf(name, sizeof(name), "vdb-q%u", run->vq->index);
 	pthread_setname_np(pthread_self(), name);
+	/* A queue thread never executes anything; it must never gain privileges either. */
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	if (!run->prev || wait_for_abandoned(run) == 0) {
 		run->result = blk_queue_run(&run->q);
 		if (run->result < 0)
