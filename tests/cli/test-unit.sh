@@ -31,7 +31,7 @@ is() {
 
 no_placeholder() { ! grep -n '@[a-z_]*@' "$unit"; }
 exec_start_in_sbindir() { [[ $(value Service ExecStart) == "$sbindir/vduse-blkd "* ]]; }
-no_runtime_directory() { ! grep -n '^RuntimeDirectory' "$unit"; }
+has() { grep -qx "$1" "$unit" || { echo "  missing: $1"; return 1; }; }
 
 check unit-configured no_placeholder
 check exec-start-in-sbindir exec_start_in_sbindir
@@ -42,7 +42,16 @@ check reload-sends-sighup is Service ExecReload '/bin/kill -HUP $MAINPID'
 check stop-sigterm-to-daemon is Service KillMode mixed
 check start-limit-interval is Unit StartLimitIntervalSec 60s
 check start-limit-burst is Unit StartLimitBurst 5
-check state-dir-not-removed-on-stop no_runtime_directory
+check state-dir-kept is Service RuntimeDirectoryPreserve yes
+check state-dir-is-ours is Service RuntimeDirectory vduse-blkd
+# Least privilege (vduse-blkd(8), SECURITY MODEL).
+check runs-as-user has "ExecStart=$sbindir/vduse-blkd --name %i --image \${IMAGE} --attach --user vduse-blkd \$OPTIONS"
+check capabilities is Service CapabilityBoundingSet 'CAP_NET_ADMIN CAP_SETUID CAP_SETGID CAP_SETPCAP'
+check no-new-privileges is Service NoNewPrivileges yes
+check protect-system is Service ProtectSystem strict
+check device-policy is Service DevicePolicy closed
+check address-families is Service RestrictAddressFamilies 'AF_NETLINK AF_UNIX'
+check syscall-filter is Service SystemCallFilter @system-service
 
 if ! command -v systemd-analyze >/dev/null; then
 	echo "SKIP: systemd-analyze-verify: systemd-analyze is not installed"
