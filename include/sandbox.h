@@ -13,11 +13,11 @@
  * create files or map new executable memory.  The filter is a second wall
  * behind correct parsing, not a substitute for it.
  *
- * A forbidden call never runs.  The thread that made it gets SIGSYS; our
- * handler writes one line to stderr naming the call and re-raises SIGSYS
- * with its default action, so the whole process dies of SIGSYS (core dump,
- * systemd's "status=31/SYS"); the kernel also writes an audit record
- * (type=1326, dmesg or the audit log).
+ * A forbidden call never runs.  The thread that made it gets SIGSYS
+ * (SCMP_ACT_TRAP); our handler writes one line to stderr naming the call
+ * and re-raises SIGSYS with its default action, so the whole process dies
+ * of SIGSYS (core dump, systemd's "status=31/SYS").  A handler an attacker
+ * installs instead cannot make the call run either: the kernel skips it.
  */
 
 #include <stdbool.h>

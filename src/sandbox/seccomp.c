@@ -60,6 +60,9 @@ struct rule {
 #define HAS_NONE(arg, bits) { (arg), SCMP_CMP_MASKED_EQ, (scmp_datum_t)(bits), 0 }
 #define HAS_EXACTLY(arg, mask, v) { (arg), SCMP_CMP_MASKED_EQ, (scmp_datum_t)(mask), (v) }
 
+/* O_TMPFILE without the O_DIRECTORY that glibc's O_TMPFILE includes (opendir needs that). */
+#define O_TMPFILE_BIT 020000000
+
 /* clone(2) flags that make a new namespace or a process rather than a thread. */
 #define CLONE_THREAD_MASK (CLONE_THREAD | CLONE_VM | CLONE_NEWNS | CLONE_NEWCGROUP |        \
 			   CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |        \
@@ -145,7 +148,7 @@ static const struct rule rules[] = {
 	 * writes sysfs, a re-exec opens its libraries, the image, boot_id.  No
 	 * file is created after setup (the state file exists and is handed over).
 	 */
-	ALLOW_IF(G_CORE, openat, 1, HAS_NONE(2, O_CREAT | __O_TMPFILE)),
+	ALLOW_IF(G_CORE, openat, 1, HAS_NONE(2, O_CREAT | O_TMPFILE_BIT)),
 	ALLOW(G_CORE, readlink),
 	ALLOW(G_CORE, getdents64),
 	/* Teardown removes the state file of a device it destroyed. */
@@ -335,9 +338,10 @@ int sandbox_seccomp_apply(const struct sandbox_opts *o)
 		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1);
 	if (r == 0)
 		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
-	/* The kernel's audit record for each violation, besides our log line (4.14+). */
-	if (r == 0 && seccomp_api_get() >= 3)
-		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1);
+	/*
+	 * No SCMP_FLTATR_CTL_LOG: it would audit-log every refusal, including the
+	 * clone3 ENOSYS of each thread created, not only the violations.
+	 */
 	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(rules); i++) {
 		const struct rule *ru = &rules[i];
 

@@ -5,7 +5,9 @@
  * SIGSYS and a log line naming the call.  Each case runs in a forked child,
  * which installs the filter (it cannot be removed again).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <liburing.h>
 #include <pthread.h>
 #include <sched.h>
@@ -105,6 +107,7 @@ static void child_allowed(void *arg)
 	struct io_uring ring;
 	struct io_uring_cqe *cqe;
 	struct io_uring_sqe *sqe;
+	DIR *d;
 	pthread_t t;
 	void *ret;
 	uint64_t v;
@@ -140,6 +143,13 @@ static void child_allowed(void *arg)
 	io_uring_cqe_seen(&ring, cqe);
 	io_uring_queue_exit(&ring);
 	CHECK(close(efd) == 0);
+	/* Reading sysfs as the vdpa job does: opendir (O_DIRECTORY), open, read. */
+	d = opendir("/proc/self");
+	CHECK(d && readdir(d));
+	closedir(d);
+	efd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	CHECK(efd >= 0 && read(efd, &v, sizeof(v)) == sizeof(v));
+	close(efd);
 	/* Applying again (a re-exec's image) keeps the filter in place. */
 	CHECK(sandbox_seccomp_apply(&o) == 1);
 }
@@ -271,6 +281,26 @@ static void test_executable_memory_kills(void **state)
 	expect_sigsys(&out, "mmap");
 }
 
+static void child_create_file(void *arg)
+{
+	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true };
+
+	(void)arg;
+	apply(&o);
+	open("/tmp/test_sandbox.must-not-exist", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	_exit(102);
+}
+
+static void test_creating_a_file_kills(void **state)
+{
+	struct outcome out;
+
+	(void)state;
+	run_child(child_create_file, NULL, &out);
+	expect_sigsys(&out, "openat");
+	assert_int_equal(access("/tmp/test_sandbox.must-not-exist", F_OK), -1);
+}
+
 static void child_fork(void *arg)
 {
 	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true };
@@ -383,6 +413,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_network_socket_kills),
 		cmocka_unit_test(test_netlink_without_attach_kills),
 		cmocka_unit_test(test_executable_memory_kills),
+		cmocka_unit_test(test_creating_a_file_kills),
 		cmocka_unit_test(test_fork_kills),
 		cmocka_unit_test(test_other_backend_io_uring_refused),
 		cmocka_unit_test(test_reexec_under_filter),
