@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <termios.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "sandbox.h"
@@ -163,6 +164,9 @@ static const struct rule rules[] = {
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_VQ_SETUP_KICKFD)),
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_VQ_GET_INFO)),
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_DEV_GET_FEATURES)),
+	/* Teardown: /dev/vduse/control, opened (API version set again) to destroy. */
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_GET_API_VERSION)),
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_SET_API_VERSION)),
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_DESTROY_DEV)),
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, BLKDISCARD)),
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, BLKZEROOUT)),
@@ -245,14 +249,16 @@ static size_t put_str(char *buf, size_t pos, size_t cap, const char *s)
 	return pos;
 }
 
-static size_t put_uint(char *buf, size_t pos, size_t cap, unsigned long v)
+static size_t put_uint(char *buf, size_t pos, size_t cap, unsigned long v, unsigned int base)
 {
 	char digits[24];
 	size_t n = 0;
 
+	if (base == 16)
+		pos = put_str(buf, pos, cap, "0x");
 	do {
-		digits[n++] = (char)('0' + v % 10);
-		v /= 10;
+		digits[n++] = "0123456789abcdef"[v % base];
+		v /= base;
 	} while (v);
 	while (n && pos < cap)
 		buf[pos++] = digits[--n];
@@ -270,13 +276,25 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucontext)
 	const char *name = nr >= 0 && nr < MAX_NAMED_NR && syscall_names[nr] ?
 		syscall_names[nr] : "(unknown)";
 
-	(void)ucontext;
 	n = put_str(line, n, cap, "vduse-blkd: error: seccomp: forbidden system call ");
 	n = put_str(line, n, cap, name);
 	n = put_str(line, n, cap, " (nr ");
-	n = put_uint(line, n, cap, (unsigned long)(unsigned int)nr);
+	n = put_uint(line, n, cap, (unsigned long)(unsigned int)nr, 10);
+#ifdef __x86_64__
+	/* The first three arguments say which ioctl, socket family, flags. */
+	{
+		const ucontext_t *uc = ucontext;
+		static const int regs[] = { REG_RDI, REG_RSI, REG_RDX };
+
+		n = put_str(line, n, cap, ", args");
+		for (size_t i = 0; i < ARRAY_SIZE(regs); i++) {
+			n = put_str(line, n, cap, " ");
+			n = put_uint(line, n, cap, (unsigned long)uc->uc_mcontext.gregs[regs[i]], 16);
+		}
+	}
+#endif
 	n = put_str(line, n, cap, ", thread ");
-	n = put_uint(line, n, cap, (unsigned long)syscall(SYS_gettid));
+	n = put_uint(line, n, cap, (unsigned long)syscall(SYS_gettid), 10);
 	n = put_str(line, n, cap, "); exiting");
 	line[n++] = '\n';
 	(void)!write(STDERR_FILENO, line, n);
