@@ -106,6 +106,7 @@ static const struct rule rules[] = {
 	ALLOW(G_CORE, rt_sigreturn),
 	ALLOW(G_CORE, restart_syscall),
 	ALLOW(G_CORE, signalfd4),
+	/* To this process only (its pid, kept across a re-exec): see add_rules(). */
 	ALLOW_IF(G_CORE, tgkill, 1, EQ32(2, SIGSYS)),
 	ALLOW_IF(G_CORE, tgkill, 1, EQ32(2, SIGABRT)),   /* abort() */
 
@@ -331,6 +332,24 @@ static unsigned int groups_of(const struct sandbox_opts *o)
 	return g;
 }
 
+static int add_rules(scmp_filter_ctx ctx, unsigned int groups)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
+		struct rule ru = rules[i];
+		int r;
+
+		if (!(ru.groups & groups))
+			continue;
+		/* Signals go to our own threads: tgkill's tgid is this pid. */
+		if (ru.nr == SCMP_SYS(tgkill) && ru.nr_args < MAX_ARGS)
+			ru.args[ru.nr_args++] = (struct scmp_arg_cmp)EQ32(0, getpid());
+		r = seccomp_rule_add_array(ctx, ru.action, ru.nr, ru.nr_args, ru.args);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 bool sandbox_seccomp_is_active(void)
 {
 	return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 2;
@@ -360,13 +379,8 @@ int sandbox_seccomp_apply(const struct sandbox_opts *o)
 	 * No SCMP_FLTATR_CTL_LOG: it would audit-log every refusal, including the
 	 * clone3 ENOSYS of each thread created, not only the violations.
 	 */
-	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(rules); i++) {
-		const struct rule *ru = &rules[i];
-
-		if (!(ru->groups & groups))
-			continue;
-		r = seccomp_rule_add_array(ctx, ru->action, ru->nr, ru->nr_args, ru->args);
-	}
+	if (r == 0)
+		r = add_rules(ctx, groups);
 	if (r == 0)
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);

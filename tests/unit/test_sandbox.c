@@ -301,6 +301,27 @@ static void test_creating_a_file_kills(void **state)
 	assert_int_equal(access("/tmp/test_sandbox.must-not-exist", F_OK), -1);
 }
 
+static void child_signal_other(void *arg)
+{
+	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING };
+	pid_t parent = getppid();
+
+	(void)arg;
+	apply(&o);
+	/* SIGABRT is allowed to our own threads only, not to the parent. */
+	syscall(SYS_tgkill, parent, parent, SIGABRT);
+	_exit(102);
+}
+
+static void test_signal_to_other_process_kills(void **state)
+{
+	struct outcome out;
+
+	(void)state;
+	run_child(child_signal_other, NULL, &out);
+	expect_sigsys(&out, "tgkill");
+}
+
 static void child_fork(void *arg)
 {
 	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true };
@@ -415,6 +436,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_executable_memory_kills),
 		cmocka_unit_test(test_creating_a_file_kills),
 		cmocka_unit_test(test_fork_kills),
+		cmocka_unit_test(test_signal_to_other_process_kills),
 		cmocka_unit_test(test_other_backend_io_uring_refused),
 		cmocka_unit_test(test_reexec_under_filter),
 		cmocka_unit_test(test_exec_without_upgrade_kills),

@@ -30,12 +30,12 @@ io_check() {
 		cmp /tmp/pat /tmp/back
 }
 
-# stop_clean NAME: SIGTERM, exit 0, nothing left, no seccomp line in the log.
+# stop_clean NAME: SIGTERM, exit 0, nothing left, no forbidden call in the log.
 stop_clean() {
 	kill -TERM $DPID
 	wait $DPID
 	_rc=$?
-	if [ $_rc -eq 0 ] && gone "$1" && ! grep -q seccomp "/tmp/$1.log"; then
+	if [ $_rc -eq 0 ] && gone "$1" && ! grep -q "forbidden system call" "/tmp/$1.log"; then
 		pass "$1-stop-under-filter"
 	else
 		fail "$1-stop-under-filter" "exit $_rc: $(cat "/tmp/$1.log")"
