@@ -40,7 +40,16 @@ enum {
 	G_ATTACH = 1 << 4,      /* vdpa netlink and sysfs (attach, detach) */
 	G_NOTIFY = 1 << 5,      /* sd_notify over an AF_UNIX datagram socket */
 	G_NO_IO_URING = 1 << 6, /* not the io_uring backend: answer its probe ENOSYS */
+	G_SANITIZER = 1 << 7,   /* a build with ASan or TSan: their runtime's own calls */
 };
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define HAS_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define HAS_SANITIZER 1
+#endif
+#endif
 
 #define MAX_ARGS 3
 
@@ -228,6 +237,14 @@ static const struct rule rules[] = {
 	ALLOW(G_ATTACH, sendto),
 	ALLOW(G_ATTACH, recvfrom),
 
+	/*
+	 * Sanitizer runtimes (test builds): raw open(2) at a re-exec's start
+	 * (TSan creates its /tmp/tsan.rodata.PID), an alternate signal stack per thread, no core dumps (RLIMIT_CORE).
+	 */
+	ALLOW_IF(G_SANITIZER, prlimit64, 2, EQ(0, 0), EQ32(1, RLIMIT_CORE)),
+	ALLOW(G_SANITIZER, open),
+	ALLOW(G_SANITIZER, sigaltstack),
+
 	/* sd_notify(): READY=1, RELOADING=1 to $NOTIFY_SOCKET. */
 	ALLOW_IF(G_NOTIFY, socket, 1, EQ32(0, AF_UNIX)),
 	ALLOW(G_NOTIFY, connect),
@@ -329,6 +346,9 @@ static unsigned int groups_of(const struct sandbox_opts *o)
 		g |= G_ATTACH;
 	if (o->may_notify)
 		g |= G_NOTIFY;
+#ifdef HAS_SANITIZER
+	g |= G_SANITIZER;
+#endif
 	return g;
 }
 
