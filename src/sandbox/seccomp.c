@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The seccomp allowlist (see sandbox.h).  One table below says which system
+ * call each part of the daemon needs after setup; nothing else runs.
+ *
+ * The list was measured, not only read: strace -f of the harness (queue
+ * threads on io_uring and libaio), of the unit test, and the guest suites
+ * run with the filter on (tests/vm), including a live upgrade's re-exec.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/netlink.h>
+#include <linux/vduse.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+#include "util.h"
+
+/* Which part of the daemon needs a rule: a rule applies when its group is on. */
+enum {
+	G_CORE = 1 << 0,        /* always: control loop, queue threads, teardown */
+	G_IO_URING = 1 << 1,    /* the io_uring backend */
+	G_AIO = 1 << 2,         /* the libaio backend */
+	G_EXEC = 1 << 3,        /* live upgrade: execve and the new image's startup */
+	G_ATTACH = 1 << 4,      /* vdpa netlink and sysfs (attach, detach) */
+	G_NOTIFY = 1 << 5,      /* sd_notify over an AF_UNIX datagram socket */
+	G_NO_IO_URING = 1 << 6, /* not the io_uring backend: answer its probe ENOSYS */
+	G_SANITIZER = 1 << 7,   /* a build with ASan or TSan: their runtime's own calls */
+};
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define HAS_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define HAS_SANITIZER 1
+#endif
+#endif
+
+#define MAX_ARGS 3
+
+struct rule {
+	unsigned int groups;
+	int nr;                 /* SCMP_SYS(name) */
+	uint32_t action;        /* SCMP_ACT_ALLOW or an SCMP_ACT_ERRNO() */
+	unsigned int nr_args;   /* all comparisons must hold (AND); rows for one call are ORed */
+	struct scmp_arg_cmp args[MAX_ARGS];
+};
+
+#define ALLOW(g, name) { (g), SCMP_SYS(name), SCMP_ACT_ALLOW, 0, { { 0 } } }
+#define ALLOW_IF(g, name, n, ...) { (g), SCMP_SYS(name), SCMP_ACT_ALLOW, (n), { __VA_ARGS__ } }
+#define REFUSE(g, name, err) { (g), SCMP_SYS(name), SCMP_ACT_ERRNO(err), 0, { { 0 } } }
+#define EQ(arg, v) { (arg), SCMP_CMP_EQ, (scmp_datum_t)(v), 0 }
+/* The low 32 bits only: the kernel reads an int or unsigned int from that register. */
+#define EQ32(arg, v) { (arg), SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)(uint32_t)(v) }
+#define HAS_NONE(arg, bits) { (arg), SCMP_CMP_MASKED_EQ, (scmp_datum_t)(bits), 0 }
+#define HAS_EXACTLY(arg, mask, v) { (arg), SCMP_CMP_MASKED_EQ, (scmp_datum_t)(mask), (v) }
+
+/* O_TMPFILE without the O_DIRECTORY that glibc's O_TMPFILE includes (opendir needs that). */
+#define O_TMPFILE_BIT 020000000
+
+/* clone(2) flags that make a new namespace or a process rather than a thread. */
+#define CLONE_THREAD_MASK (CLONE_THREAD | CLONE_VM | CLONE_NEWNS | CLONE_NEWCGROUP |        \
+			   CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |        \
+			   CLONE_NEWNET | CLONE_PTRACE | CLONE_UNTRACED)
+
+static const struct rule rules[] = {
+	/*
+	 * Threads and memory: glibc's pthread_create() (queue threads at
+	 * DRIVER_OK, the vdpa job), malloc, thread exit.  clone3 passes its
+	 * flags in memory seccomp cannot read: refuse it with ENOSYS, glibc then
+	 * falls back to clone, whose flags must make a thread in our namespaces.
+	 */
+	ALLOW_IF(G_CORE, clone, 1, HAS_EXACTLY(0, CLONE_THREAD_MASK, CLONE_THREAD | CLONE_VM)),
+	REFUSE(G_CORE, clone3, ENOSYS),
+	ALLOW(G_CORE, set_robust_list),
+	ALLOW(G_CORE, rseq),
+	ALLOW(G_CORE, futex),
+	ALLOW(G_CORE, exit),
+	ALLOW(G_CORE, exit_group),
+	ALLOW(G_CORE, sched_yield),
+	ALLOW(G_CORE, sched_getaffinity),
+	ALLOW(G_CORE, brk),
+	ALLOW(G_CORE, munmap),
+	ALLOW(G_CORE, mremap),
+	ALLOW(G_CORE, madvise),
+	/* No new executable memory: mprotect never adds PROT_EXEC, mmap only a file's. */
+	ALLOW_IF(G_CORE, mprotect, 1, HAS_NONE(2, PROT_EXEC)),
+	ALLOW_IF(G_CORE, mmap, 1, HAS_NONE(2, PROT_EXEC)),
+	/* Thread names (pthread_setname_np on itself); the re-exec asks whether it is filtered. */
+	ALLOW_IF(G_CORE, prctl, 1, EQ32(0, PR_SET_NAME)),
+	ALLOW_IF(G_CORE, prctl, 1, EQ32(0, PR_GET_SECCOMP)),
+	/* Reading a limit (glibc reads RLIMIT_STACK, liburing RLIMIT_NOFILE), never setting one. */
+	ALLOW_IF(G_CORE, prlimit64, 2, EQ(0, 0), EQ(2, 0)),
+	ALLOW(G_CORE, getpid),
+	ALLOW(G_CORE, gettid),
+
+	/* Signals: the control loop's signalfd, the SIGSYS handler of this file re-raising. */
+	ALLOW(G_CORE, rt_sigprocmask),
+	ALLOW(G_CORE, rt_sigaction),
+	ALLOW(G_CORE, rt_sigreturn),
+	ALLOW(G_CORE, restart_syscall),
+	ALLOW(G_CORE, signalfd4),
+	/* To this process only (its pid, kept across a re-exec): see add_rules(). */
+	ALLOW_IF(G_CORE, tgkill, 1, EQ32(2, SIGSYS)),
+	ALLOW_IF(G_CORE, tgkill, 1, EQ32(2, SIGABRT)),   /* abort() */
+
+	/* Time: log rate limits, the heartbeat, waits for queues and the vdpa job. */
+	ALLOW(G_CORE, clock_gettime),
+	ALLOW(G_CORE, gettimeofday),
+	ALLOW(G_CORE, nanosleep),
+	ALLOW(G_CORE, clock_nanosleep),
+
+	/*
+	 * I/O on fds the daemon holds: /dev/vduse/NAME messages, eventfds (kick,
+	 * done, quiet, the job's), the signalfd, the image (pread/pwrite/fallocate
+	 * of zeroes, flushes), logs to stderr, the state file.
+	 */
+	ALLOW(G_CORE, read),
+	ALLOW(G_CORE, write),
+	ALLOW(G_CORE, readv),
+	ALLOW(G_CORE, writev),
+	ALLOW(G_CORE, pread64),
+	ALLOW(G_CORE, pwrite64),
+	ALLOW(G_CORE, preadv),
+	ALLOW(G_CORE, pwritev),
+	ALLOW(G_CORE, preadv2),
+	ALLOW(G_CORE, pwritev2),
+	ALLOW(G_CORE, lseek),
+	ALLOW(G_CORE, fallocate),
+	ALLOW(G_CORE, fdatasync),
+	ALLOW(G_CORE, fsync),
+	ALLOW(G_CORE, eventfd2),
+	ALLOW(G_CORE, poll),
+	ALLOW(G_CORE, ppoll),
+	ALLOW(G_CORE, close),
+	ALLOW(G_CORE, fstat),
+	ALLOW(G_CORE, newfstatat),
+	ALLOW(G_CORE, statx),
+	ALLOW_IF(G_CORE, fcntl, 1, EQ32(1, F_GETFD)),
+	ALLOW_IF(G_CORE, fcntl, 1, EQ32(1, F_SETFD)),
+	ALLOW_IF(G_CORE, fcntl, 1, EQ32(1, F_GETFL)),
+	/*
+	 * Opening files: teardown opens /dev/vduse/control, attaching reads and
+	 * writes sysfs, a re-exec opens its libraries, the image, boot_id.  No
+	 * file is created after setup (the state file exists and is handed over).
+	 */
+	ALLOW_IF(G_CORE, openat, 1, HAS_NONE(2, O_CREAT | O_TMPFILE_BIT)),
+	ALLOW(G_CORE, readlink),
+	ALLOW(G_CORE, getdents64),
+	/* Teardown removes the state file of a device it destroyed. */
+	ALLOW(G_CORE, unlink),
+
+	/*
+	 * ioctl by request number, whatever the fd: VDUSE on /dev/vduse/NAME
+	 * and control, block device requests on the image, TCGETS from stdio.
+	 */
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_VQ_INJECT_IRQ)),
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_IOTLB_GET_FD)),
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_VQ_SETUP_KICKFD)),
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_VQ_GET_INFO)),
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_DEV_GET_FEATURES)),
+	/* Teardown: /dev/vduse/control, opened (API version set again) to destroy. */
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_GET_API_VERSION)),
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_SET_API_VERSION)),
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_DESTROY_DEV)),
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, BLKDISCARD)),
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, BLKZEROOUT)),
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, BLKGETSIZE64)),
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, BLKSSZGET)),
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, BLKPBSZGET)),
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, BLKIOMIN)),
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, BLKIOOPT)),
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, TCGETS)),
+
+	/* The io_uring backend: one ring per queue, made at DRIVER_OK. */
+	ALLOW(G_IO_URING, io_uring_setup),
+	ALLOW(G_IO_URING, io_uring_enter),
+	ALLOW(G_IO_URING, io_uring_register),
+	/* Another backend: a re-exec's probe learns that io_uring is unavailable. */
+	REFUSE(G_NO_IO_URING, io_uring_setup, ENOSYS),
+
+	/* The libaio backend: one context per queue. */
+	ALLOW(G_AIO, io_setup),
+	ALLOW(G_AIO, io_submit),
+	ALLOW(G_AIO, io_getevents),
+	ALLOW(G_AIO, io_pgetevents),
+	ALLOW(G_AIO, io_destroy),
+	ALLOW(G_AIO, io_cancel),
+
+	/*
+	 * Live upgrade: execve of the installed binary (the pid and this filter
+	 * stay), then the new image's dynamic loader and setup up to the point
+	 * it would apply the sandbox itself: executable mappings of its files,
+	 * its TLS, flock of the handed-over state file.
+	 */
+	ALLOW(G_EXEC, execve),
+	ALLOW_IF(G_EXEC, mmap, 1, HAS_NONE(3, MAP_ANONYMOUS)),
+	ALLOW(G_EXEC, arch_prctl),
+	ALLOW(G_EXEC, set_tid_address),
+	ALLOW(G_EXEC, access),
+	ALLOW(G_EXEC, faccessat2),
+	ALLOW(G_EXEC, getrandom),
+	ALLOW(G_EXEC, uname),
+	ALLOW(G_EXEC, flock),
+	ALLOW(G_EXEC, ftruncate),
+	ALLOW(G_EXEC, getuid),
+	ALLOW(G_EXEC, geteuid),
+	ALLOW(G_EXEC, getgid),
+	ALLOW(G_EXEC, getegid),
+
+	/*
+	 * vdpa attach and detach: generic netlink ("vdpa" family) through libnl,
+	 * sysfs reads and writes through openat (above).
+	 */
+	ALLOW_IF(G_ATTACH, socket, 2, EQ32(0, AF_NETLINK), EQ32(2, NETLINK_GENERIC)),
+	ALLOW(G_ATTACH, bind),
+	ALLOW(G_ATTACH, getsockname),
+	ALLOW(G_ATTACH, setsockopt),
+	ALLOW(G_ATTACH, getsockopt),
+	ALLOW(G_ATTACH, sendmsg),
+	ALLOW(G_ATTACH, recvmsg),
+	ALLOW(G_ATTACH, sendto),
+	ALLOW(G_ATTACH, recvfrom),
+
+	/*
+	 * Sanitizer runtimes (test builds): raw open(2) at a re-exec's start
+	 * (TSan creates its /tmp/tsan.rodata.PID), an alternate signal stack per thread, no core dumps (RLIMIT_CORE).
+	 */
+	ALLOW_IF(G_SANITIZER, prlimit64, 2, EQ(0, 0), EQ32(1, RLIMIT_CORE)),
+	ALLOW(G_SANITIZER, open),
+	ALLOW(G_SANITIZER, sigaltstack),
+
+	/* sd_notify(): READY=1, RELOADING=1 to $NOTIFY_SOCKET. */
+	ALLOW_IF(G_NOTIFY, socket, 1, EQ32(0, AF_UNIX)),
+	ALLOW(G_NOTIFY, connect),
+	ALLOW(G_NOTIFY, sendmsg),
+	ALLOW(G_NOTIFY, sendto),
+};
+
+/*
+ * Names of the calls for the SIGSYS handler, resolved when the filter is
+ * installed: the handler may run in any thread at any instruction, where
+ * malloc (which libseccomp's resolver uses) is not safe.
+ */
+#define MAX_NAMED_NR 512
+static char *syscall_names[MAX_NAMED_NR];
+
+static size_t put_str(char *buf, size_t pos, size_t cap, const char *s)
+{
+	while (*s && pos < cap)
+		buf[pos++] = *s++;
+	return pos;
+}
+
+static size_t put_uint(char *buf, size_t pos, size_t cap, unsigned long v, unsigned int base)
+{
+	char digits[24];
+	size_t n = 0;
+
+	if (base == 16)
+		pos = put_str(buf, pos, cap, "0x");
+	do {
+		digits[n++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
+	while (n && pos < cap)
+		buf[pos++] = digits[--n];
+	return pos;
+}
+
+/* Async-signal-safe: builds the line by hand, one write(2), then dies of SIGSYS. */
+static void on_sigsys(int sig, siginfo_t *si, void *ucontext)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	int saved_errno = errno;
+	char line[200];
+	size_t n = 0, cap = sizeof(line) - 1;
+	int nr = si->si_syscall;
+	const char *name = nr >= 0 && nr < MAX_NAMED_NR && syscall_names[nr] ?
+		syscall_names[nr] : "(unknown)";
+
+	n = put_str(line, n, cap, "vduse-blkd: error: seccomp: forbidden system call ");
+	n = put_str(line, n, cap, name);
+	n = put_str(line, n, cap, " (nr ");
+	n = put_uint(line, n, cap, (unsigned long)(unsigned int)nr, 10);
+#ifdef __x86_64__
+	/* The first three arguments say which ioctl, socket family, flags. */
+	{
+		const ucontext_t *uc = ucontext;
+		static const int regs[] = { REG_RDI, REG_RSI, REG_RDX };
+
+		n = put_str(line, n, cap, ", args");
+		for (size_t i = 0; i < ARRAY_SIZE(regs); i++) {
+			n = put_str(line, n, cap, " ");
+			n = put_uint(line, n, cap, (unsigned long)uc->uc_mcontext.gregs[regs[i]], 16);
+		}
+	}
+#endif
+	n = put_str(line, n, cap, ", thread ");
+	n = put_uint(line, n, cap, (unsigned long)syscall(SYS_gettid), 10);
+	n = put_str(line, n, cap, "); exiting");
+	line[n++] = '\n';
+	(void)!write(STDERR_FILENO, line, n);
+	/* Blocked while this handler runs: delivered, with the default action, as it returns. */
+	sigaction(sig, &dfl, NULL);
+	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
+	errno = saved_errno;
+}
+
+static void resolve_names(void)
+{
+	for (int nr = 0; nr < MAX_NAMED_NR; nr++) {
+		if (!syscall_names[nr])
+			syscall_names[nr] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+	}
+}
+
+static unsigned int groups_of(const struct sandbox_opts *o)
+{
+	unsigned int g = G_CORE;
+
+	if (o->backend == SANDBOX_BACKEND_IO_URING)
+		g |= G_IO_URING;
+	else
+		g |= G_NO_IO_URING;
+	if (o->backend == SANDBOX_BACKEND_AIO)
+		g |= G_AIO;
+	if (o->may_exec)
+		g |= G_EXEC;
+	if (o->may_attach)
+		g |= G_ATTACH;
+	if (o->may_notify)
+		g |= G_NOTIFY;
+#ifdef HAS_SANITIZER
+	g |= G_SANITIZER;
+#endif
+	return g;
+}
+
+static int add_rules(scmp_filter_ctx ctx, unsigned int groups)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
+		struct rule ru = rules[i];
+		int r;
+
+		if (!(ru.groups & groups))
+			continue;
+		/* Signals go to our own threads: tgkill's tgid is this pid. */
+		if (ru.nr == SCMP_SYS(tgkill) && ru.nr_args < MAX_ARGS)
+			ru.args[ru.nr_args++] = (struct scmp_arg_cmp)EQ32(0, getpid());
+		r = seccomp_rule_add_array(ctx, ru.action, ru.nr, ru.nr_args, ru.args);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+bool sandbox_seccomp_is_active(void)
+{
+	return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 2;
+}
+
+int sandbox_seccomp_apply(const struct sandbox_opts *o)
+{
+	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
+	unsigned int groups = groups_of(o);
+	scmp_filter_ctx ctx;
+	int r;
+
+	resolve_names();
+	if (sigaction(SIGSYS, &sa, NULL) < 0)
+		return -errno;
+	if (sandbox_seccomp_is_active())
+		return 1;
+	ctx = seccomp_init(SCMP_ACT_TRAP);
+	if (!ctx)
+		return -ENOMEM;
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	if (r == 0)
+		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1);
+	if (r == 0)
+		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	/*
+	 * No SCMP_FLTATR_CTL_LOG: it would audit-log every refusal, including the
+	 * clone3 ENOSYS of each thread created, not only the violations.
+	 */
+	if (r == 0)
+		r = add_rules(ctx, groups);
+	if (r == 0)
+		r = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return r > 0 ? -r : r;
+}
+
+#ifdef VDB_TEST_HOOKS
+int sandbox_test_violation(void)
+{
+	return syscall(SYS_mount, NULL, NULL, NULL, 0, NULL) < 0 ? -errno : 0;
+}
+#endif

@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The seccomp sandbox (src/sandbox/seccomp.c): what the daemon needs keeps
+ * working under the filter, what it never needs kills the process with
+ * SIGSYS and a log line naming the call.  Each case runs in a forked child,
+ * which installs the filter (it cannot be removed again).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/netlink.h>
+#include <cmocka.h>
+
+#include "sandbox.h"
+
+static char *self_exe;
+
+/* In the child: a failed check exits with the line's number, so the parent names it. */
+#define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "check failed at line %d: %s\n", \
+					__LINE__, #cond); _exit(100); } } while (0)
+
+struct outcome {
+	int status;
+	char err[4096];         /* the child's stderr */
+};
+
+/* Runs fn in a child with stderr captured; returns how the child ended. */
+static void run_child(void (*fn)(void *), void *arg, struct outcome *out)
+{
+	int pfd[2];
+	pid_t pid;
+	size_t len = 0;
+	ssize_t n;
+
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pfd[0]);
+		dup2(pfd[1], STDERR_FILENO);
+		fn(arg);
+		_exit(0);
+	}
+	close(pfd[1]);
+	while (len < sizeof(out->err) - 1 &&
+	       (n = read(pfd[0], out->err + len, sizeof(out->err) - 1 - len)) > 0)
+		len += (size_t)n;
+	out->err[len] = '\0';
+	close(pfd[0]);
+	assert_int_equal(waitpid(pid, &out->status, 0), pid);
+}
+
+static void expect_exit0(const struct outcome *out)
+{
+	if (!WIFEXITED(out->status) || WEXITSTATUS(out->status) != 0)
+		fail_msg("child ended with status 0x%x, stderr: %s", out->status, out->err);
+}
+
+static void expect_sigsys(const struct outcome *out, const char *call)
+{
+	char want[128];
+
+	if (!WIFSIGNALED(out->status) || WTERMSIG(out->status) != SIGSYS)
+		fail_msg("child was not killed by SIGSYS (status 0x%x), stderr: %s",
+			 out->status, out->err);
+	snprintf(want, sizeof(want), "seccomp: forbidden system call %s (nr ", call);
+	if (!strstr(out->err, want))
+		fail_msg("no line naming %s in the child's stderr: %s", call, out->err);
+}
+
+static void apply(const struct sandbox_opts *o)
+{
+	int r = sandbox_seccomp_apply(o);
+
+	if (r != 0) {
+		fprintf(stderr, "sandbox_seccomp_apply: %s\n", strerror(-r));
+		_exit(101);
+	}
+}
+
+static void *thread_fn(void *arg)
+{
+	return arg;
+}
+
+/* What the queue threads and the control loop do, under the io_uring filter. */
+static void child_allowed(void *arg)
+{
+	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING };
+	struct io_uring ring;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	DIR *d;
+	pthread_t t;
+	void *ret;
+	uint64_t v;
+	int efd, pfd[2];
+	void *p;
+
+	(void)arg;
+	CHECK(pipe(pfd) == 0);
+	apply(&o);
+	CHECK(sandbox_seccomp_is_active());
+	CHECK(write(pfd[1], "x", 1) == 1);
+	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	CHECK(efd >= 0);
+	CHECK(eventfd_write(efd, 3) == 0 && eventfd_read(efd, &v) == 0 && v == 3);
+	CHECK(pthread_create(&t, NULL, thread_fn, &o) == 0);
+	CHECK(pthread_join(t, &ret) == 0 && ret == &o);
+	p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(p != MAP_FAILED);
+	CHECK(mprotect(p, 4096, PROT_READ) == 0);
+	CHECK(munmap(p, 1 << 20) == 0);
+	p = malloc(64 << 20);   /* malloc's own mmap */
+	CHECK(p);
+	free(p);
+	/* A ring as a queue makes it: setup, a read of the eventfd, submit and wait. */
+	CHECK(io_uring_queue_init(8, &ring, 0) == 0);
+	CHECK(io_uring_register_files(&ring, &efd, 1) == 0);
+	CHECK(eventfd_write(efd, 5) == 0);
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_read(sqe, 0, &v, sizeof(v), 0);
+	io_uring_sqe_set_flags(sqe, IOSQE_FIXED_FILE);
+	CHECK(io_uring_submit_and_wait(&ring, 1) == 1);
+	CHECK(io_uring_peek_cqe(&ring, &cqe) == 0 && cqe->res == sizeof(v) && v == 5);
+	io_uring_cqe_seen(&ring, cqe);
+	io_uring_queue_exit(&ring);
+	CHECK(close(efd) == 0);
+	/* Reading sysfs as the vdpa job does: opendir (O_DIRECTORY), open, read. */
+	d = opendir("/proc/self");
+	CHECK(d && readdir(d));
+	closedir(d);
+	efd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	CHECK(efd >= 0 && read(efd, &v, sizeof(v)) == sizeof(v));
+	close(efd);
+	/* Applying again (a re-exec's image) keeps the filter in place. */
+	CHECK(sandbox_seccomp_apply(&o) == 1);
+}
+
+static void test_allowed_calls_work(void **state)
+{
+	struct outcome out;
+
+	(void)state;
+	run_child(child_allowed, NULL, &out);
+	expect_exit0(&out);
+}
+
+/* The forbidden call comes from a thread that ran before the filter: TSYNC covers it. */
+static int go_fd = -1;
+
+static void *violating_thread(void *arg)
+{
+	uint64_t v;
+
+	(void)arg;
+	while (eventfd_read(go_fd, &v) < 0)
+		;
+	sandbox_test_violation();
+	return NULL;
+}
+
+static void child_violation(void *arg)
+{
+	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_AIO };
+	pthread_t t;
+
+	(void)arg;
+	go_fd = eventfd(0, 0);
+	CHECK(go_fd >= 0);
+	CHECK(pthread_create(&t, NULL, violating_thread, NULL) == 0);
+	apply(&o);
+	CHECK(eventfd_write(go_fd, 1) == 0);
+	pthread_join(t, NULL);
+	/* The violation must not return. */
+	fprintf(stderr, "sandbox_test_violation() returned\n");
+	_exit(102);
+}
+
+static void test_violation_in_older_thread_kills(void **state)
+{
+	struct outcome out;
+
+	(void)state;
+	run_child(child_violation, NULL, &out);
+	expect_sigsys(&out, "mount");
+}
+
+/* Without the filter the trigger is harmless: mount(2) with no arguments fails. */
+static void test_trigger_without_filter_fails_harmlessly(void **state)
+{
+	(void)state;
+	assert_true(sandbox_test_violation() < 0);
+}
+
+static void child_socket_inet(void *arg)
+{
+	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_attach = true };
+	int fd;
+
+	(void)arg;
+	apply(&o);
+	/* The vdpa job's socket works... */
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	CHECK(fd >= 0);
+	close(fd);
+	/* ...a network socket does not. */
+	socket(AF_INET, SOCK_STREAM, 0);
+	_exit(102);
+}
+
+static void test_network_socket_kills(void **state)
+{
+	struct outcome out;
+
+	(void)state;
+	run_child(child_socket_inet, NULL, &out);
+	expect_sigsys(&out, "socket");
+}
+
+static void child_netlink_without_attach(void *arg)
+{
+	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING };
+
+	(void)arg;
+	apply(&o);
+	socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	_exit(102);
+}
+
+static void test_netlink_without_attach_kills(void **state)
+{
+	struct outcome out;
+
+	(void)state;
+	run_child(child_netlink_without_attach, NULL, &out);
+	expect_sigsys(&out, "socket");
+}
+
+static void child_exec_memory(void *arg)
+{
+	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true };
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	(void)arg;
+	CHECK(p != MAP_FAILED);
+	apply(&o);
+	/* Even with live upgrade on: no anonymous executable memory. */
+	if (arg)
+		mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	else
+		mprotect(p, 4096, PROT_READ | PROT_EXEC);
+	_exit(102);
+}
+
+static void test_executable_memory_kills(void **state)
+{
+	struct outcome out;
+
+	(void)state;
+	run_child(child_exec_memory, NULL, &out);
+	expect_sigsys(&out, "mprotect");
+	run_child(child_exec_memory, &out, &out);
+	expect_sigsys(&out, "mmap");
+}
+
+static void child_create_file(void *arg)
+{
+	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true };
+
+	(void)arg;
+	apply(&o);
+	open("/tmp/test_sandbox.must-not-exist", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	_exit(102);
+}
+
+static void test_creating_a_file_kills(void **state)
+{
+	struct outcome out;
+
+	(void)state;
+	run_child(child_create_file, NULL, &out);
+	expect_sigsys(&out, "openat");
+	assert_int_equal(access("/tmp/test_sandbox.must-not-exist", F_OK), -1);
+}
+
+static void child_signal_other(void *arg)
+{
+	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING };
+	pid_t parent = getppid();
+
+	(void)arg;
+	apply(&o);
+	/* SIGABRT is allowed to our own threads only, not to the parent. */
+	syscall(SYS_tgkill, parent, parent, SIGABRT);
+	_exit(102);
+}
+
+static void test_signal_to_other_process_kills(void **state)
+{
+	struct outcome out;
+
+	(void)state;
+	run_child(child_signal_other, NULL, &out);
+	expect_sigsys(&out, "tgkill");
+}
+
+static void child_fork(void *arg)
+{
+	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true };
+
+	(void)arg;
+	apply(&o);
+	/* A process, not a thread: glibc's fork() is clone without CLONE_THREAD. */
+	syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
+	_exit(102);
+}
+
+static void test_fork_kills(void **state)
+{
+	struct outcome out;
+
+	(void)state;
+	run_child(child_fork, NULL, &out);
+	expect_sigsys(&out, "clone");
+}
+
+static void child_io_uring_refused(void *arg)
+{
+	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_AIO };
+	struct io_uring ring;
+
+	(void)arg;
+	apply(&o);
+	/* The aio backend: io_uring's probe is told "unavailable", nothing dies. */
+	CHECK(io_uring_queue_init(2, &ring, 0) == -ENOSYS);
+}
+
+static void test_other_backend_io_uring_refused(void **state)
+{
+	struct outcome out;
+
+	(void)state;
+	run_child(child_io_uring_refused, NULL, &out);
+	expect_exit0(&out);
+}
+
+/*
+ * A live upgrade: execve of a dynamically linked binary (this test) under the
+ * inherited filter; the new image's loader and libc start, find the filter
+ * active, keep it, and work.  The re-executed image runs exec_main().
+ */
+static void child_exec(void *arg)
+{
+	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true };
+	char *argv[] = { self_exe, "--exec-child", NULL };
+
+	(void)arg;
+	apply(&o);
+	execv(self_exe, argv);
+	fprintf(stderr, "execv %s: %s\n", self_exe, strerror(errno));
+	_exit(103);
+}
+
+static int exec_main(void)
+{
+	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true };
+	pthread_t t;
+
+	CHECK(sandbox_seccomp_is_active());
+	CHECK(sandbox_seccomp_apply(&o) == 1);
+	CHECK(pthread_create(&t, NULL, thread_fn, NULL) == 0);
+	CHECK(pthread_join(t, NULL) == 0);
+	fprintf(stderr, "exec child: running under the inherited filter\n");
+	fflush(stderr);
+	/* The handler is installed again in the new image: the line still comes. */
+	sandbox_test_violation();
+	return 104;
+}
+
+static void test_reexec_under_filter(void **state)
+{
+	struct outcome out;
+
+	(void)state;
+	run_child(child_exec, NULL, &out);
+	expect_sigsys(&out, "mount");
+	assert_non_null(strstr(out.err, "exec child: running under the inherited filter"));
+}
+
+static void child_exec_forbidden(void *arg)
+{
+	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING };
+	char *argv[] = { self_exe, "--exec-child", NULL };
+
+	(void)arg;
+	apply(&o);
+	execv(self_exe, argv);
+	_exit(103);
+}
+
+static void test_exec_without_upgrade_kills(void **state)
+{
+	struct outcome out;
+
+	(void)state;
+	run_child(child_exec_forbidden, NULL, &out);
+	expect_sigsys(&out, "execve");
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_allowed_calls_work),
+		cmocka_unit_test(test_trigger_without_filter_fails_harmlessly),
+		cmocka_unit_test(test_violation_in_older_thread_kills),
+		cmocka_unit_test(test_network_socket_kills),
+		cmocka_unit_test(test_netlink_without_attach_kills),
+		cmocka_unit_test(test_executable_memory_kills),
+		cmocka_unit_test(test_creating_a_file_kills),
+		cmocka_unit_test(test_fork_kills),
+		cmocka_unit_test(test_signal_to_other_process_kills),
+		cmocka_unit_test(test_other_backend_io_uring_refused),
+		cmocka_unit_test(test_reexec_under_filter),
+		cmocka_unit_test(test_exec_without_upgrade_kills),
+	};
+	struct io_uring ring;
+
+	if (argc == 2 && strcmp(argv[1], "--exec-child") == 0)
+		return exec_main();
+	self_exe = realpath("/proc/self/exe", NULL);
+	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0) {
+		printf("SKIP: this kernel has no seccomp (prctl PR_GET_SECCOMP: %s)\n",
+		       strerror(errno));
+		return 77;
+	}
+	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 0) {
+		printf("SKIP: this test already runs under a seccomp filter, which would "
+		       "refuse what it checks\n");
+		return 77;
+	}
+	if (io_uring_queue_init(2, &ring, 0) < 0) {
+		printf("SKIP: io_uring is unavailable here; the allowlist's io_uring cases "
+		       "cannot run\n");
+		return 77;
+	}
+	io_uring_queue_exit(&ring);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
