@@ -14,10 +14,12 @@ if (($#)) && [[ $1 != -- ]]; then build=$1; shift; fi
 [[ ${1:-} == -- ]] && shift
 
 scripts/install-deps.sh
+# Test hooks (e.g. the sandbox suite's deliberate forbidden call) are compiled
+# in; they act only when a test sets their environment variable.
 if [[ -d $build/meson-private ]]; then
-	meson setup --reconfigure "$build" >/dev/null
+	meson setup --reconfigure -Dtest_hooks=true "$build" >/dev/null
 else
-	meson setup "$build" >/dev/null
+	meson setup -Dtest_hooks=true "$build" >/dev/null
 fi
 ninja -C "$build"
 

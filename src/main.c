@@ -24,6 +24,7 @@
 #include "control.h"
 #include "log.h"
 #include "privileges.h"
+#include "sandbox.h"
 #include "state.h"
 #include "takeover.h"
 #include "upgrade.h"
@@ -51,6 +52,8 @@ struct options {
 	const char *state_dir;
 	const char *user;
 	struct run_as run_as;         /* --user, looked up */
+	bool is_sandboxed;            /* --sandbox on (the default) */
+	const struct backend_ops *be;
 	bool is_readonly;
 	bool is_direct;
 	bool is_verbose;
@@ -88,6 +91,8 @@ static void usage(FILE *out)
 "                          daemon takes the device over (default %s)\n"
 "      --user USER         once the device serves, run as USER (a name or UID[:GID])\n"
 "                          with no capability (CAP_NET_ADMIN with --attach)\n"
+"      --sandbox on|off    once the device serves, allow only the system calls serving\n"
+"                          makes (seccomp; default on)\n"
 "  -v, --verbose           log more\n"
 "  -h, --help              show this help and exit\n"
 "  -V, --version           show the version and exit\n"
@@ -155,6 +160,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "attach", optional_argument, NULL, 'a' },
 		{ "state-dir", required_argument, NULL, 'D' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "sandbox", required_argument, NULL, 'Z' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -164,6 +170,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 	*o = (struct options){
 		.nr_queues = default_queues(), .queue_size = 256, .state_dir = VDB_STATE_DIR,
+		.is_sandboxed = true,
 	};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":i:n:q:s:rb:S:B:da::vhV", longopts, NULL)) != -1) {
@@ -228,6 +235,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return -EINVAL;
 			}
 			o->user = optarg;
+			break;
+		case 'Z':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				log_err("--sandbox: '%s' is not on or off", optarg);
+				return -EINVAL;
+			}
+			o->is_sandboxed = !strcmp(optarg, "on");
 			break;
 		case 'v':
 			o->is_verbose = true;
@@ -416,16 +430,15 @@ static void live_upgrade(char **argv, struct vduse_dev *dev, struct vdb_state *s
 		log_err("live upgrade: restarting the queues of '%s': %s", dev->name, strerror(-r));
 }
 
-/* The device serves: from here on only what serving needs. */
-static int on_ready(struct control *c, void *opaque)
+/* --user: the uid, gid and capabilities of a serving daemon. */
+static int drop_privileges(struct options *o)
 {
-	struct options *o = opaque;
 	int r;
 
-	(void)c;
-	if (!o->user)
-		return 0;
 	o->run_as.keeps_net_admin = o->is_attach;
+	/* A live upgrade's new image: the old one dropped them, and its filter forbids capset. */
+	if (sandbox_seccomp_is_active() && getuid() == o->run_as.uid)
+		return 0;
 	r = privileges_drop(&o->run_as);
 	if (r < 0) {
 		log_err("dropping privileges to user '%s': %s", o->user, strerror(-r));
@@ -435,6 +448,56 @@ static int on_ready(struct control *c, void *opaque)
 		 (unsigned int)o->run_as.gid, o->is_attach ?
 		 "with CAP_NET_ADMIN alone (to detach at exit)" : "without capabilities");
 	return 0;
+}
+
+/* --sandbox on: the seccomp allowlist, in every thread, after privileges are dropped. */
+static int start_sandbox(const struct options *o)
+{
+	struct sandbox_opts so = {
+		.backend = o->be == &backend_io_uring ? SANDBOX_BACKEND_IO_URING :
+#if HAVE_LIBAIO
+			   o->be == &backend_aio ? SANDBOX_BACKEND_AIO :
+#endif
+			   SANDBOX_BACKEND_NULL,
+		.may_exec = true,
+		.may_attach = o->is_attach,
+		.may_notify = getenv("NOTIFY_SOCKET") != NULL,
+	};
+	int r = sandbox_seccomp_apply(&so);
+
+	if (r < 0) {
+		log_err("installing the seccomp sandbox: %s (--sandbox off serves without it)",
+			strerror(-r));
+		return r;
+	}
+	log_info(r == 1 ? "seccomp sandbox: kept the filter of the previous binary" :
+		 "seccomp sandbox on");
+	if (getenv("VDUSE_BLKD_TEST_SECCOMP_VIOLATION")) {
+#ifdef VDB_TEST_HOOKS
+		log_info("test hook: making a forbidden system call");
+		r = sandbox_test_violation();
+		log_err("test hook: the forbidden call returned %d", r);
+#else
+		log_err("VDUSE_BLKD_TEST_SECCOMP_VIOLATION: test hooks are not compiled in");
+#endif
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* The device serves: from here on only what serving needs (a failure stops the daemon). */
+static int on_ready(struct control *c, void *opaque)
+{
+	struct options *o = opaque;
+	int r;
+
+	(void)c;
+	if (o->user) {
+		r = drop_privileges(o);
+		if (r < 0)
+			return r;
+	}
+	return o->is_sandboxed ? start_sandbox(o) : 0;
 }
 
 /* Stopping: flush, destroy, and forget the state of a device that is gone. */
@@ -517,6 +580,7 @@ int main(int argc, char **argv)
 	be = choose_backend(&o);
 	if (!be)
 		goto out_image;
+	o.be = be;
 	if (block_signals(&sfd) < 0) {
 		log_err("setting up signal handling: %s", strerror(errno));
 		goto out_image;

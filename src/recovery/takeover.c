@@ -149,6 +149,11 @@ int device_setup(struct device_setup *s)
 			"process (pid %d)", s->name, pid);
 		return r;
 	}
+	if (r == -EACCES || r == -EPERM) {
+		log_err("opening state file %s/%s.state: permission denied (run as root, or "
+			"give --state-dir a directory you may write)", s->state_dir, s->name);
+		return r;
+	}
 	if (r < 0) {
 		log_err("opening state file %s/%s.state: %s", s->state_dir, s->name,
 			strerror(-r));

@@ -169,7 +169,9 @@ if start_daemon vdup --image $IMG; then
 	first=$DPID
 	"$VDUSE_BLKD" --image $IMG --name vdup >/tmp/err.out 2>&1
 	rc=$?
-	if [ $rc -ne 0 ] && grep -q "already exists" /tmp/err.out && kill -0 $first; then
+	# The name is taken by a serving daemon: no takeover, the first goes on.
+	if [ $rc -ne 0 ] && grep -q "being served by another process" /tmp/err.out &&
+		kill -0 $first; then
 		pass cli-name-in-use "exit $rc"
 	else
 		fail cli-name-in-use "exit $rc: $(cat /tmp/err.out)"

@@ -88,6 +88,74 @@ else
 	fail $n-start "no node: $(cat /tmp/$n.log)"
 fi
 
+# --- --user: unprivileged once serving; upgrade, stop and crash still work --
+# ids NAME PID: the four uids and gids of PID are all 65534.
+ids() {
+	[ "$(status_of $2 Uid)" = "65534	65534	65534	65534" ] &&
+		[ "$(status_of $2 Gid)" = "65534	65534	65534	65534" ] &&
+		[ "$(status_of $2 Groups | tr -d " \t")" = "65534" ] || {
+		echo "Uid $(status_of $2 Uid) Gid $(status_of $2 Gid) Groups $(status_of $2 Groups)"
+		return 1
+	}
+}
+NET_ADMIN=0000000000001000
+n=sb-user
+if daemon_start $n --image $IMG --attach --queues 2 --user 65534 --state-dir /tmp/sb-state; then
+	pid=$DPID
+	run_case $n-unprivileged ids $n $pid
+	run_case $n-capeff-net-admin-only [ "$(status_of $pid CapEff)" = $NET_ADMIN ]
+	run_case $n-capprm-net-admin-only [ "$(status_of $pid CapPrm)" = $NET_ADMIN ]
+	run_case $n-capbnd-net-admin-only [ "$(status_of $pid CapBnd)" = $NET_ADMIN ]
+	run_case $n-no-new-privs [ "$(status_of $pid NoNewPrivs)" = 1 ]
+	run_case $n-seccomp-mode [ "$(status_of $pid Seccomp)" = 2 ]
+	run_case $n-queue-threads-unprivileged sh -c "for t in /proc/$pid/task/*; do
+		grep -q '^CapEff:.*0000000000000000\|^CapEff:.*$NET_ADMIN' \$t/status &&
+		grep -q '^Uid:.*65534' \$t/status || exit 1; done"
+	run_case $n-io io_check $n "$NODE" 10
+	# A live upgrade as the unprivileged user: the new binary gets the fds.
+	kill -HUP $pid
+	t=100
+	until [ "$(grep -c "serving '" /tmp/$n.log)" -ge 2 ] || [ $t -le 0 ]; do
+		kill -0 $pid 2>/dev/null || break
+		t=$((t - 1))
+		sleep 0.1
+	done
+	run_case $n-upgrade-as-user [ "$(grep -c "serving '" /tmp/$n.log)" -ge 2 ]
+	run_case $n-upgrade-same-pid kill -0 $pid
+	run_case $n-unprivileged-after-upgrade ids $n $pid
+	run_case $n-capeff-after-upgrade [ "$(status_of $pid CapEff)" = $NET_ADMIN ]
+	run_case $n-io-after-upgrade io_check $n "$NODE" 50
+	# A crash: the restarted daemon (root again, then unprivileged) takes it over.
+	kill -9 $pid
+	wait $pid 2>/dev/null
+	if daemon_start $n --image $IMG --attach --queues 2 --user 65534 --state-dir /tmp/sb-state &&
+	   grep -q "taking over device '$n'" /tmp/$n.log; then
+		pass $n-takeover-after-kill "$NODE"
+		run_case $n-unprivileged-after-takeover ids $n $DPID
+		run_case $n-io-after-takeover io_check $n "$NODE" 90
+		# SIGTERM: detach (CAP_NET_ADMIN), destroy (the kept control fd), state gone or empty.
+		stop_clean $n
+		run_case $n-state-forgotten sh -c "[ ! -s /tmp/sb-state/$n.state ]"
+	else
+		fail $n-takeover-after-kill "$(cat /tmp/$n.log)"
+	fi
+else
+	fail $n-start "no node: $(cat /tmp/$n.log)"
+fi
+n=sb-user-noattach
+if "$VDUSE_BLKD" --name $n --image $IMG --user 65534:65534 --state-dir /tmp/sb-state \
+	>/tmp/$n.out 2>/tmp/$n.log &
+then
+	DPID=$!
+	t=100
+	until grep -q "running as uid 65534" /tmp/$n.log || [ $t -le 0 ]; do
+		t=$((t - 1)); sleep 0.1
+	done
+	run_case $n-no-capabilities [ "$(status_of $DPID CapEff)" = 0000000000000000 ]
+	run_case $n-unprivileged ids $n $DPID
+	stop_clean $n
+fi
+
 # --- a forbidden call: SIGSYS and the call named in the log -----------------
 n=sb-kill
 VDUSE_BLKD_TEST_SECCOMP_VIOLATION=1 "$VDUSE_BLKD" --name $n --image $IMG >/tmp/$n.out 2>/tmp/$n.log &
