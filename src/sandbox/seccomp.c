@@ -104,6 +104,8 @@ static const struct rule rules[] = {
 	/* Thread names (pthread_setname_np on itself); the re-exec asks whether it is filtered. */
 	ALLOW_IF(G_CORE, prctl, 1, EQ32(0, PR_SET_NAME)),
 	ALLOW_IF(G_CORE, prctl, 1, EQ32(0, PR_GET_SECCOMP)),
+	/* Each queue thread sets no_new_privs for itself (it can only take privileges away). */
+	ALLOW_IF(G_CORE, prctl, 1, EQ32(0, PR_SET_NO_NEW_PRIVS)),
 	/* Reading a limit (glibc reads RLIMIT_STACK, liburing RLIMIT_NOFILE), never setting one. */
 	ALLOW_IF(G_CORE, prlimit64, 2, EQ(0, 0), EQ(2, 0)),
 	ALLOW(G_CORE, getpid),
