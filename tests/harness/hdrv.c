@@ -273,12 +273,30 @@ void *hdrv_ptr(struct hdrv *h, uint64_t iova)
 	return h->arena + (iova - HDRV_ARENA_IOVA);
 }
 
+/* The queue on @ring, and its thread. */
+static int hdrv_launch(struct hdrv *h, const struct blk_queue_ring *ring)
+{
+	pthread_t t;
+	int r;
+
+	r = blk_queue_init(&h->q, 0, &h->dev, &h->img, h->be,
+			   h->memfd >= 0 ? &h->hooked : &h->hm.mem, ring, h->kick_fd,
+			   hdrv_notify, h);
+	if (r < 0)
+		return r;
+	r = pthread_create(&t, NULL, hdrv_thread, h);
+	if (r)
+		return -r;
+	h->thread = (unsigned long)t;
+	h->is_running = true;
+	return 0;
+}
+
 int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *opts)
 {
 	struct blk_queue_ring ring;
 	const struct backend_ops *be;
 	uint8_t *map;
-	pthread_t t;
 	int r;
 
 	memset(h, 0, sizeof(*h));
@@ -353,17 +371,7 @@ int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *o
 	};
 	h->ring = ring;
 	h->be = be;
-	r = blk_queue_init(&h->q, 0, &h->dev, &h->img, be,
-			   h->memfd >= 0 ? &h->hooked : &h->hm.mem, &ring, h->kick_fd,
-			   hdrv_notify, h);
-	if (r < 0)
-		return r;
-	r = pthread_create(&t, NULL, hdrv_thread, h);
-	if (r)
-		return -r;
-	h->thread = (unsigned long)t;
-	h->is_running = true;
-	return 0;
+	return hdrv_launch(h, &ring);
 }
 
 int hdrv_join(struct hdrv *h)
@@ -378,8 +386,6 @@ int hdrv_join(struct hdrv *h)
 int hdrv_restart(struct hdrv *h)
 {
 	struct blk_queue_ring ring = h->ring;
-	pthread_t t;
-	int r;
 
 	hdrv_join(h);
 	if (h->has_dead_q)
@@ -396,17 +402,7 @@ int hdrv_restart(struct hdrv *h)
 	if (h->kick_fd < 0)
 		return -errno;
 	ring.is_resume = true;
-	r = blk_queue_init(&h->q, 0, &h->dev, &h->img, h->be,
-			   h->memfd >= 0 ? &h->hooked : &h->hm.mem, &ring, h->kick_fd,
-			   hdrv_notify, h);
-	if (r < 0)
-		return r;
-	r = pthread_create(&t, NULL, hdrv_thread, h);
-	if (r)
-		return -r;
-	h->thread = (unsigned long)t;
-	h->is_running = true;
-	return 0;
+	return hdrv_launch(h, &ring);
 }
 
 int hdrv_stop(struct hdrv *h)

@@ -30,6 +30,17 @@ io_check() {
 		cmp /tmp/pat /tmp/back
 }
 
+# wait_serving NAME PID N: up to 10 s for the N-th "serving" line (a live
+# upgrade's new image says it again), while PID lives.
+wait_serving() {
+	_t=100
+	until [ "$(grep -c "serving '" /tmp/$1.log)" -ge $3 ] || [ $_t -le 0 ]; do
+		kill -0 $2 2>/dev/null || break
+		_t=$((_t - 1))
+		sleep 0.1
+	done
+}
+
 # stop_clean NAME: SIGTERM, exit 0, nothing left, no forbidden call in the log.
 stop_clean() {
 	kill -TERM $DPID
@@ -63,12 +74,7 @@ n=sb-up
 if daemon_start $n --image $IMG --attach --queues 2; then
 	pid=$DPID
 	kill -HUP $pid
-	t=100
-	until [ "$(grep -c "serving '" /tmp/$n.log)" -ge 2 ] || [ $t -le 0 ]; do
-		kill -0 $pid 2>/dev/null || break
-		t=$((t - 1))
-		sleep 0.1
-	done
+	wait_serving $n $pid 2
 	if kill -0 $pid 2>/dev/null && [ "$(grep -c "serving '" /tmp/$n.log)" -ge 2 ]; then
 		pass $n-reexec-under-filter "same pid $pid"
 	else
@@ -114,12 +120,7 @@ if daemon_start $n --image $IMG --attach --queues 2 --user 65534 --state-dir /tm
 	run_case $n-io io_check $n "$NODE" 10
 	# A live upgrade as the unprivileged user: the new binary gets the fds.
 	kill -HUP $pid
-	t=100
-	until [ "$(grep -c "serving '" /tmp/$n.log)" -ge 2 ] || [ $t -le 0 ]; do
-		kill -0 $pid 2>/dev/null || break
-		t=$((t - 1))
-		sleep 0.1
-	done
+	wait_serving $n $pid 2
 	run_case $n-upgrade-as-user [ "$(grep -c "serving '" /tmp/$n.log)" -ge 2 ]
 	run_case $n-upgrade-same-pid kill -0 $pid
 	run_case $n-unprivileged-after-upgrade ids $n $pid
