@@ -38,6 +38,15 @@ const char *upgrade_exe(void);
 bool upgrade_take_handover(struct handover *h);
 
 /**
+ * upgrade_check_exe() - can the saved path be executed: a regular, executable
+ * ELF file?  Checked before the queues pause: a failed exec costs a pause
+ * for nothing, and on some kernels (7.2) an exec that fails after io_uring
+ * use leaves the process spinning in the kernel.
+ * Returns 0 or -errno (-ENOENT, -EACCES, -ENOEXEC).
+ */
+int upgrade_check_exe(void);
+
+/**
  * upgrade_exec() - execute the saved binary with @argv, handing @h over
  * Returns only on failure, -errno, with the fds as they were.
  */

@@ -418,6 +418,12 @@ static void live_upgrade(char **argv, struct vduse_dev *dev, struct vdb_state *s
 	};
 	int r;
 
+	r = upgrade_check_exe();
+	if (r < 0) {
+		log_err("live upgrade: %s cannot be executed: %s; serving on with this binary",
+			upgrade_exe(), strerror(-r));
+		return;
+	}
 	log_info("live upgrade: re-executing %s", upgrade_exe());
 	h.paused_at_ms = upgrade_now_ms();
 	/* Requests in flight finish first: the new image starts with none. */

@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "upgrade.h"
+#include "util.h"
 
 static char exe[PATH_MAX];
 
@@ -77,6 +79,25 @@ bool upgrade_take_handover(struct handover *h)
 	}
 	unsetenv(UPGRADE_ENV);
 	return h->dev_fd >= 0;
+}
+
+int upgrade_check_exe(void)
+{
+	_cleanup_close_ int fd = open(exe, O_RDONLY | O_CLOEXEC);
+	unsigned char magic[4];
+	struct stat st;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EACCES;
+	if (access(exe, X_OK) < 0)
+		return -errno;
+	if (pread(fd, magic, sizeof(magic), 0) != sizeof(magic) || memcmp(magic, "\x7f" "ELF", 4))
+		return -ENOEXEC;
+	return 0;
 }
 
 int upgrade_exec(char **argv, const struct handover *h)
