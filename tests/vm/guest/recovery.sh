@@ -379,22 +379,22 @@ fi
 # hup CASE NAME: SIGHUP to DPID; passes when the same process logs one more
 # "serving again after N ms" within 30 s (UP_MS = N).
 hup() {
-	_before=$(grep -c "live upgrade: serving again after" "/tmp/$2.log")
+	_before=$(grep -c "live upgrade: serving .*again after" "/tmp/$2.log")
 	_th=$(now)
 	kill -HUP "$DPID"
 	_t=300
-	while [ "$(grep -c "live upgrade: serving again after" "/tmp/$2.log")" -le "$_before" ]; do
+	while [ "$(grep -c "live upgrade: serving .*again after" "/tmp/$2.log")" -le "$_before" ]; do
 		alive "$DPID" || break
 		_t=$((_t - 1))
 		[ $_t -le 0 ] && break
 		sleep 0.1
 	done
-	UP_MS=$(sed -n 's/.*live upgrade: serving again after \([0-9]*\) ms.*/\1/p' "/tmp/$2.log" | tail -n 1)
+	UP_MS=$(sed -n 's/.*live upgrade: serving .*again after \([0-9]*\) ms.*/\1/p' "/tmp/$2.log" | tail -n 1)
 	if ! alive "$DPID"; then
 		fail "$1" "the daemon is gone: $(tail -n 5 "/tmp/$2.log" | tr '\n' '|')"
 		return 1
 	fi
-	if [ "$(grep -c "live upgrade: serving again after" "/tmp/$2.log")" -le "$_before" ]; then
+	if [ "$(grep -c "live upgrade: serving .*again after" "/tmp/$2.log")" -le "$_before" ]; then
 		fail "$1" "no 'serving again' within 30 s: $(tail -n 5 "/tmp/$2.log" | tr '\n' '|')"
 		return 1
 	fi
