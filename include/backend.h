@@ -46,6 +46,13 @@ struct image {
  */
 int image_open(const char *path, bool is_readonly, bool is_direct, struct image *img);
 
+/**
+ * image_adopt() - the same for an image already open as @fd (a live upgrade
+ * hands it over); read-only and O_DIRECT are as @fd was opened.  @fd is the
+ * image's from now on, closed on failure too.
+ */
+int image_adopt(int fd, const char *path, struct image *img);
+
 /* image_close() - NULL-safe. */
 void image_close(struct image *img);
 

@@ -18,6 +18,7 @@
 
 #include "backend.h"
 #include "blk.h"
+#include "inflight.h"
 #include "vq.h"
 
 struct blk_queue;
@@ -43,6 +44,14 @@ struct blk_queue_ring {
 	uint64_t used_iova;
 	uint16_t last_avail_idx;
 	bool has_event_idx;
+	/*
+	 * The queue's in-flight log (or NULL: the queue keeps a private one).
+	 * With is_resume the log is an earlier run's, maybe cut short by a
+	 * crash: the queue resumes where it says and executes again what was
+	 * in flight; last_avail_idx is then ignored.
+	 */
+	struct inflight_log *log;
+	bool is_resume;
 };
 
 /* How a queue interrupts the driver; returns 0 or -errno. */
@@ -69,7 +78,15 @@ struct blk_queue {
 	unsigned int nr_inflight_writes;  /* in the backend and may change the image */
 	int quiet_fd;                /* eventfd: abandoned, and no write left in the backend (or -1) */
 	bool has_signalled_quiet;
-	unsigned int nr_pushed;      /* pushed, not yet flushed */
+	struct inflight_log *log;    /* in-flight log: the state file's, or own_log */
+	struct inflight_log *own_log;
+	uint16_t *pushed_heads;      /* heads pushed, not yet flushed */
+	unsigned int nr_pushed;
+	bool has_unsignalled;        /* flushed since the last interrupt decision */
+	uint16_t *replay_heads;      /* in flight when an earlier run ended: run them again */
+	unsigned int nr_replay;
+	bool may_retake;             /* until the first poll: the chain taken last may be seen again */
+	bool must_notify;            /* interrupt once whatever the driver asked (resumed) */
 	struct blk_req **deferred;   /* done while the rings were unmapped */
 	unsigned int nr_deferred;    /* stored atomically: tests watch it */
 	int setup_err;               /* the backend could not start: every request fails */
@@ -92,6 +109,13 @@ int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *de
 		   const struct image *img, const struct backend_ops *be,
 		   struct mem *mem, const struct blk_queue_ring *ring, int kick_fd,
 		   blk_queue_notify_fn notify, void *notify_opaque);
+
+/*
+ * blk_queue_init() with ring->is_resume: -EBADMSG when the log cannot
+ * belong to these rings (logged with the reason).  q->nr_replay requests
+ * then run again first thing in blk_queue_run(), the queue polls its ring
+ * and the driver is interrupted once.
+ */
 
 /**
  * blk_queue_run() - serve the queue until blk_queue_stop()

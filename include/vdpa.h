@@ -65,6 +65,7 @@ struct vdpa_job {
 	char name[256];
 	enum vdpa_bus_driver drv;
 	bool is_detach;
+	bool was_attached;           /* the device was on the bus already: not added */
 	int done_fd;
 	int result;                  /* 0 or -errno */
 	enum vdpa_job_step step;     /* where it failed */
@@ -75,7 +76,9 @@ struct vdpa_job {
 
 /*
  * vdpa_job_attach() - add @name to the bus, bind @drv, wait for its node.
- * On failure after the add, the job detaches the device again.
+ * A device already on the bus (taken over from a daemon before us) is not
+ * added again: job->was_attached.  On failure after its own add, the job
+ * detaches the device again.
  */
 int vdpa_job_attach(struct vdpa_job *job, const char *name, enum vdpa_bus_driver drv);
 

@@ -15,6 +15,7 @@
 #include "blk.h"
 #include "iotlb.h"
 #include "queue.h"
+#include "state.h"
 
 #define VDUSE_CONTROL_PATH "/dev/vduse/control"
 #define VDUSE_DEV_DIR "/dev/vduse"
@@ -54,7 +55,9 @@ struct vduse_queue {
 struct vduse_dev {
 	char name[256];
 	int fd;                       /* /dev/vduse/NAME, -1 when closed */
-	bool is_created;
+	int ctl_fd;                   /* /dev/vduse/control, kept to destroy the device, or -1 */
+	bool is_created;              /* ours to destroy: created, or taken over */
+	struct vdb_state *state;      /* its state file, or NULL */
 	uint64_t features;            /* offered */
 	uint64_t driver_features;     /* negotiated, valid after FEATURES_OK */
 	uint8_t status;
@@ -88,17 +91,47 @@ int vduse_api_negotiate(uint64_t *ret_kernel);
 uint64_t vduse_dev_features(const struct blk_dev *blk);
 
 /**
- * vduse_dev_create() - create /dev/vduse/NAME and open it
+ * vduse_dev_init() - describe the device; nothing is asked of the kernel yet
  * @dev: filled in
  * @name: device name (1..255 bytes)
  * @blk, @img, @be: what the queues serve; must outlive the device
- *
+ * @state: its state file (acknowledged status, in-flight logs), or NULL
+ * Returns 0, -EINVAL (bad name) or -ENOMEM.  vduse_dev_destroy() frees it.
+ */
+int vduse_dev_init(struct vduse_dev *dev, const char *name, const struct blk_dev *blk,
+		   const struct image *img, const struct backend_ops *be, struct vdb_state *state);
+
+/**
+ * vduse_dev_create() - create /dev/vduse/NAME, open it and set its queues up
  * Returns 0, or -errno: -ENOENT (no /dev/vduse/control: module not loaded),
  * -EEXIST (name in use), -EACCES/-EPERM, -EINVAL (the kernel refused the
  * configuration).  On failure nothing is left behind.
  */
-int vduse_dev_create(struct vduse_dev *dev, const char *name, const struct blk_dev *blk,
-		     const struct image *img, const struct backend_ops *be);
+int vduse_dev_create(struct vduse_dev *dev);
+
+/* vduse_dev_exists() - is there a VDUSE device of this name (/dev/vduse/NAME)? */
+bool vduse_dev_exists(const char *name);
+
+/**
+ * vduse_dev_open() - take over a device that exists: a restart or a re-exec
+ * @fd: /dev/vduse/NAME handed over by a re-exec, or -1 to open it
+ *
+ * Also opens /dev/vduse/control unless dev->ctl_fd was handed over too: the
+ * device is destroyed through it, maybe after privileges are gone.
+ * The kernel sends again the control messages nobody answered.  Returns 0;
+ * -EBUSY when another process has the device open; -ERANGE when its queue
+ * count is not ours; other -errno of open/ioctl.  Then vduse_dev_resume().
+ */
+int vduse_dev_open(struct vduse_dev *dev, int fd);
+
+/**
+ * vduse_dev_resume() - serve again from the state file's status
+ * If the driver had set DRIVER_OK, its queues start where their in-flight
+ * logs say, running again what was in flight.  Returns 0; -EPROTO when the
+ * driver's features are not a subset of ours; -EBADMSG when a log does not
+ * fit its rings (logged); other -errno.
+ */
+int vduse_dev_resume(struct vduse_dev *dev);
 
 /**
  * vduse_dev_handle_msg() - read and answer one control message

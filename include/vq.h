@@ -140,6 +140,13 @@ void vq_exit(struct vq *vq);
  */
 int vq_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov);
 
+/**
+ * vq_pop_head() - take the chain at @head, not from the avail ring
+ * For a chain taken before (by a daemon that died): the driver made it
+ * available once and it is still the device's.  Returns as vq_pop(), never 0.
+ */
+int vq_pop_head(struct vq *vq, uint16_t head, struct vq_elem *elem, unsigned int max_iov);
+
 /* vq_push() - record a used entry; the driver sees it after vq_flush(). */
 void vq_push(struct vq *vq, uint16_t head, uint32_t len_bytes);
 

@@ -21,7 +21,12 @@
 #include "backend.h"
 #include "blk.h"
 #include "config.h"
+#include "control.h"
 #include "log.h"
+#include "privileges.h"
+#include "state.h"
+#include "takeover.h"
+#include "upgrade.h"
 #include "util.h"
 #include "vdpa.h"
 #include "vduse_dev.h"
@@ -43,6 +48,9 @@ struct options {
 	unsigned int block_size;
 	const char *serial;
 	const char *backend;
+	const char *state_dir;
+	const char *user;
+	struct run_as run_as;         /* --user, looked up */
 	bool is_readonly;
 	bool is_direct;
 	bool is_verbose;
@@ -76,6 +84,10 @@ static void usage(FILE *out)
 "  -a, --attach[=DRIVER]   add the device to the vdpa bus and bind it to DRIVER:\n"
 "                          virtio (default: /dev/vdX on this host, printed on stdout)\n"
 "                          or vhost (/dev/vhost-vdpa-N for a VM); detached again on exit\n"
+"      --state-dir DIR     where NAME.state records requests in flight, so a restarted\n"
+"                          daemon takes the device over (default %s)\n"
+"      --user USER         once the device serves, run as USER (a name or UID[:GID])\n"
+"                          with no capability (CAP_NET_ADMIN with --attach)\n"
 "  -v, --verbose           log more\n"
 "  -h, --help              show this help and exit\n"
 "  -V, --version           show the version and exit\n"
@@ -83,9 +95,11 @@ static void usage(FILE *out)
 "Runs in the foreground and logs to stderr.  SIGTERM or SIGINT stops the queues,\n"
 "flushes the image and destroys the device.  Without --attach, detach it first\n"
 "(vdpa dev del NAME); with --attach the daemon detaches it itself.\n"
+"SIGHUP re-executes the binary in place (live upgrade) keeping the device; a daemon\n"
+"started for a device that exists takes it over and replays requests in flight.\n"
 "\n"
 "Exit status: 0 on success, 1 on failure, 2 on a command-line error.\n",
-		DEFAULT_MAX_QUEUES, MAX_QUEUES);
+		DEFAULT_MAX_QUEUES, MAX_QUEUES, VDB_STATE_DIR);
 }
 
 static int parse_uint(const char *opt, const char *s, unsigned int min, unsigned int max,
@@ -139,6 +153,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "backend", required_argument, NULL, 'B' },
 		{ "direct", no_argument, NULL, 'd' },
 		{ "attach", optional_argument, NULL, 'a' },
+		{ "state-dir", required_argument, NULL, 'D' },
+		{ "user", required_argument, NULL, 'u' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -147,7 +163,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	int c;
 
 	*o = (struct options){
-		.nr_queues = default_queues(), .queue_size = 256,
+		.nr_queues = default_queues(), .queue_size = 256, .state_dir = VDB_STATE_DIR,
 	};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":i:n:q:s:rb:S:B:da::vhV", longopts, NULL)) != -1) {
@@ -197,6 +213,21 @@ static int parse_options(int argc, char **argv, struct options *o)
 				log_err("--attach: unknown driver '%s' (virtio or vhost)", optarg);
 				return -EINVAL;
 			}
+			break;
+		case 'D':
+			if (!optarg[0]) {
+				log_err("--state-dir: the directory must not be empty");
+				return -EINVAL;
+			}
+			o->state_dir = optarg;
+			break;
+		case 'u':
+			if (privileges_lookup(optarg, &o->run_as) < 0) {
+				log_err("--user: no user '%s' (a name, or UID[:GID] other than 0)",
+					optarg);
+				return -EINVAL;
+			}
+			o->user = optarg;
 			break;
 		case 'v':
 			o->is_verbose = true;
@@ -308,29 +339,6 @@ static int describe_device(const struct options *o, const struct image *img, str
 	return 0;
 }
 
-static void explain_create_error(const struct options *o, int r)
-{
-	switch (r) {
-	case -ENOENT:
-	case -ENODEV:
-	case -ENXIO:
-		log_err("creating VDUSE device '%s': %s is missing: load the vduse module "
-			"(modprobe vduse)", o->name, VDUSE_CONTROL_PATH);
-		break;
-	case -EEXIST:
-		log_err("creating VDUSE device '%s': a device of that name already exists "
-			"(another vduse-blkd, or one that was not cleaned up)", o->name);
-		break;
-	case -EACCES:
-	case -EPERM:
-		log_err("creating VDUSE device '%s': permission denied (run as root)", o->name);
-		break;
-	default:
-		log_err("creating VDUSE device '%s': %s", o->name, strerror(-r));
-		break;
-	}
-}
-
 static int block_signals(int *ret_sfd)
 {
 	sigset_t set;
@@ -344,194 +352,6 @@ static int block_signals(int *ret_sfd)
 		return -EINVAL;
 	*ret_sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	return *ret_sfd < 0 ? -errno : 0;
-}
-
-static const char *msg_name(uint32_t type)
-{
-	switch (type) {
-	case VDUSE_GET_VQ_STATE:
-		return "GET_VQ_STATE";
-	case VDUSE_SET_STATUS:
-		return "SET_STATUS";
-	case VDUSE_UPDATE_IOTLB:
-		return "UPDATE_IOTLB";
-	default:
-		return "unknown message";
-	}
-}
-
-static void explain_attach_error(const char *name, const struct vdpa_job *job)
-{
-	const char *drv = vdpa_driver_name(job->drv);
-	int r = job->result;
-
-	if (job->step == VDPA_STEP_ADD && r == -ENOENT)
-		log_err("attaching '%s': the vdpa netlink family is missing: load the vdpa "
-			"module (modprobe vdpa)", name);
-	else if (job->step == VDPA_STEP_ADD && (r == -EPERM || r == -EACCES))
-		log_err("attaching '%s': permission denied (needs CAP_NET_ADMIN)", name);
-	else if (job->step == VDPA_STEP_ADD && r == -EEXIST)
-		log_err("attaching '%s': a vdpa device of that name already exists", name);
-	else if (job->step == VDPA_STEP_ADD)
-		log_err("attaching '%s' (vdpa dev add): %s", name, strerror(-r));
-	else if (job->step == VDPA_STEP_BIND && r == -ENOENT)
-		log_err("attaching '%s': the %s bus driver is not loaded (modprobe %s)", name,
-			drv, drv);
-	else if (job->step == VDPA_STEP_BIND)
-		log_err("attaching '%s': binding it to %s: %s", name, drv, strerror(-r));
-	else
-		log_err("attaching '%s': no %s appeared%s", name,
-			job->drv == VDPA_DRIVER_VHOST ? "/dev/vhost-vdpa-N" : "/dev/vdX",
-			job->drv == VDPA_DRIVER_VIRTIO ? " (is virtio_blk loaded?)" : "");
-}
-
-/* The control loop: messages, signals, and the attach/detach job. */
-struct control {
-	const struct options *o;
-	struct vduse_dev *dev;
-	int sfd;
-	struct vdpa_job job;
-	bool is_attached;     /* by us, with --attach */
-	bool is_stopping;     /* a signal came, or attaching failed */
-	bool is_broken;       /* the kernel gave up on the device */
-	int code;
-	uint8_t old_status;
-};
-
-static void log_status_change(struct control *c)
-{
-	uint8_t status = c->dev->status;
-
-	if (status == c->old_status)
-		return;
-	if ((status & 0x4 /* DRIVER_OK */) && !(c->old_status & 0x4))
-		log_info("driver ready: serving %u queue(s)", c->dev->nr_queues);
-	else if (status == 0)
-		log_info("driver reset the device");
-	c->old_status = status;
-}
-
-/* Begin shutting down; returns true when the loop can end now. */
-static bool begin_stop(struct control *c)
-{
-	int r;
-
-	c->is_stopping = true;
-	if (c->job.is_running)
-		return false;   /* an attach in progress: detach once it is done */
-	if (!c->is_attached)
-		return true;
-	r = vdpa_job_detach(&c->job, c->o->name);
-	if (r < 0) {
-		log_err("detaching '%s': %s", c->o->name, strerror(-r));
-		return true;
-	}
-	return false;
-}
-
-/* The job is over.  Returns true when the loop can end now. */
-static bool job_done(struct control *c)
-{
-	bool was_detach = c->job.is_detach;
-	int r = vdpa_job_finish(&c->job);
-
-	if (was_detach) {
-		if (r < 0)
-			log_err("detaching '%s' (vdpa dev del): %s", c->o->name, strerror(-r));
-		else
-			log_info("detached '%s' from the vdpa bus", c->o->name);
-		c->is_attached = r < 0;
-		return true;
-	}
-	if (r < 0) {
-		explain_attach_error(c->o->name, &c->job);
-		c->code = EXIT_FAILURE_RUNTIME;
-		c->is_stopping = true;
-		return true;
-	}
-	c->is_attached = true;
-	log_info("attached '%s' to %s: %s", c->o->name, vdpa_driver_name(c->job.drv), c->job.node);
-	printf("%s\n", c->job.node);
-	fflush(stdout);
-	return c->is_stopping ? begin_stop(c) : false;
-}
-
-/*
- * The kernel marked the device broken (a control message went unanswered
- * for its timeout): nothing can use it again.  Detach what we attached, so
- * that its disk goes away and a new daemon can create the device again,
- * then exit with an error.  Returns true when the loop can end now.
- */
-static bool device_broken(struct control *c)
-{
-	log_err("the kernel marked device '%s' broken (a control message went "
-		"unanswered); it must be recreated", c->dev->name);
-	c->is_broken = true;
-	c->code = EXIT_FAILURE_RUNTIME;
-	return c->is_stopping || begin_stop(c);
-}
-
-/* Serve control messages until a signal.  Returns 0 or -errno. */
-static int serve(struct control *c)
-{
-	struct vduse_dev *dev = c->dev;
-
-	if (c->o->is_attach) {
-		int r = vdpa_job_attach(&c->job, c->o->name, c->o->attach_driver);
-
-		if (r < 0) {
-			log_err("attaching '%s': %s", c->o->name, strerror(-r));
-			return r;
-		}
-	}
-	for (;;) {
-		struct pollfd pfd[3] = {
-			{ .fd = c->is_broken ? -1 : dev->fd, .events = POLLIN },
-			{ .fd = c->sfd, .events = POLLIN },
-			{ .fd = c->job.is_running ? c->job.done_fd : -1, .events = POLLIN },
-		};
-		int r;
-
-		if (poll(pfd, 3, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (pfd[0].revents & POLLERR) {
-			if (device_broken(c))
-				return -EIO;
-			continue;
-		}
-		if (pfd[0].revents & POLLIN) {
-			r = vduse_dev_handle_msg(dev);
-			/* Answered too late: the kernel gave up on the message. */
-			if (r == -ENOENT) {
-				if (device_broken(c))
-					return -EIO;
-				continue;
-			}
-			if (r < 0 && r != -EAGAIN) {
-				log_err("reading control messages of '%s': %s", dev->name,
-					strerror(-r));
-				return r;
-			}
-			if (r == 0 && dev->last_msg_error)
-				log_err("%s refused: %s", msg_name(dev->last_msg_type),
-					strerror(-dev->last_msg_error));
-			log_status_change(c);
-		}
-		if ((pfd[2].revents & POLLIN) && job_done(c))
-			return 0;
-		if (pfd[1].revents & POLLIN) {
-			struct signalfd_siginfo si;
-
-			if (read(c->sfd, &si, sizeof(si)) == sizeof(si)) {
-				log_info("%s received: shutting down", strsignal((int)si.ssi_signo));
-				if (!c->is_stopping && begin_stop(c))
-					return 0;
-			}
-		}
-	}
 }
 
 /* The backend: as asked, or io_uring with libaio as the fallback. */
@@ -575,16 +395,93 @@ static void log_kernel(void)
 			 u.release, version, (unsigned long long)kernel_max);
 }
 
+/* SIGHUP: pause the queues and execute the installed binary in place. */
+static void live_upgrade(char **argv, struct vduse_dev *dev, struct vdb_state *state,
+			 const struct image *img)
+{
+	struct handover h = {
+		.dev_fd = dev->fd, .state_fd = state->fd, .image_fd = img->fd, .ctl_fd = dev->ctl_fd,
+	};
+	int r;
+
+	log_info("live upgrade: re-executing %s", upgrade_exe());
+	h.paused_at_ms = upgrade_now_ms();
+	/* Requests in flight finish first: the new image starts with none. */
+	vduse_dev_stop_queues(dev);
+	r = upgrade_exec(argv, &h);
+	log_err("live upgrade: executing %s: %s; serving on with this binary", upgrade_exe(),
+		strerror(-r));
+	r = vduse_dev_resume(dev);
+	if (r < 0)
+		log_err("live upgrade: restarting the queues of '%s': %s", dev->name, strerror(-r));
+}
+
+/* The device serves: from here on only what serving needs. */
+static int on_ready(struct control *c, void *opaque)
+{
+	struct options *o = opaque;
+	int r;
+
+	(void)c;
+	if (!o->user)
+		return 0;
+	o->run_as.keeps_net_admin = o->is_attach;
+	r = privileges_drop(&o->run_as);
+	if (r < 0) {
+		log_err("dropping privileges to user '%s': %s", o->user, strerror(-r));
+		return r;
+	}
+	log_info("running as uid %u, gid %u, %s", (unsigned int)o->run_as.uid,
+		 (unsigned int)o->run_as.gid, o->is_attach ?
+		 "with CAP_NET_ADMIN alone (to detach at exit)" : "without capabilities");
+	return 0;
+}
+
+/* Stopping: flush, destroy, and forget the state of a device that is gone. */
+static int teardown(const struct options *o, struct vduse_dev *dev, struct vdb_state *state,
+		    const struct image *img)
+{
+	int code = EXIT_OK;
+	int r;
+
+	vduse_dev_stop_queues(dev);
+	if (!img->is_readonly && fdatasync(img->fd) < 0) {
+		log_err("flushing '%s': %s", o->image, strerror(errno));
+		code = EXIT_FAILURE_RUNTIME;
+	}
+	r = vduse_dev_destroy(dev);
+	if (r == -EBUSY) {
+		log_err("device '%s' is still attached to the vdpa bus and was not destroyed; "
+			"its I/O waits for a new vduse-blkd with the same options, which takes it "
+			"over (or detach it with 'vdpa dev del %s' before stopping)", o->name,
+			o->name);
+		vdb_state_close(state);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (r < 0) {
+		log_err("destroying device '%s': %s", o->name, strerror(-r));
+		vdb_state_close(state);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	log_info("device '%s' destroyed", o->name);
+	vdb_state_remove(state);
+	return code;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
 	struct image img = { .fd = -1 };
 	struct blk_dev blk;
 	struct vduse_dev dev;
+	struct vdb_state state;
+	struct handover handover;
+	struct device_setup setup;
 	const struct backend_ops *be;
 	_cleanup_close_ int sfd = -1;
 	int r, code = EXIT_FAILURE_RUNTIME;
 
+	upgrade_take_handover(&handover);
 	r = parse_options(argc, argv, &o);
 	if (r == 1)
 		return EXIT_OK;
@@ -594,8 +491,17 @@ int main(int argc, char **argv)
 	}
 	if (o.is_verbose)
 		log_max_level = LOG_DEBUG;
-	if (open_image(&o, &img) < 0)
+	if (upgrade_save_exe() < 0)
+		log_warn("cannot tell this binary's path: SIGHUP (live upgrade) will fail");
+	if (handover.image_fd >= 0)
+		r = image_adopt(handover.image_fd, o.image, &img);
+	else
+		r = open_image(&o, &img);
+	if (r < 0) {
+		if (handover.image_fd >= 0)
+			log_err("live upgrade: the image handed over: %s", strerror(-r));
 		return EXIT_FAILURE_RUNTIME;
+	}
 	if (describe_device(&o, &img, &blk) < 0)
 		goto out_image;
 	r = image_fit_direct(&img, blk.logical_block_size);
@@ -615,42 +521,31 @@ int main(int argc, char **argv)
 		log_err("setting up signal handling: %s", strerror(errno));
 		goto out_image;
 	}
-	r = vduse_dev_create(&dev, o.name, &blk, &img, be);
-	if (r < 0) {
-		explain_create_error(&o, r);
+	if (handover.dev_fd < 0)
+		log_kernel();
+	setup = (struct device_setup){
+		.name = o.name, .state_dir = o.state_dir, .blk = &blk, .img = &img, .be = be,
+		.handover = &handover, .state = &state, .dev = &dev,
+	};
+	if (device_setup(&setup) < 0)
 		goto out_image;
-	}
-	log_kernel();
 	log_info("serving '%s' as /dev/vduse/%s: %llu sectors, %u queue(s) of %u, block size %u, "
 		 "backend %s%s%s", o.image, o.name, (unsigned long long)blk.capacity_sectors,
 		 blk.num_queues, blk.queue_size, blk.logical_block_size, be->name,
 		 blk.is_readonly ? ", read-only" : "", img.is_direct ? ", O_DIRECT" : "");
-	if (!o.is_attach)
+	if (!o.is_attach && !setup.is_taken_over)
 		log_info("attach with: vdpa dev add name %s mgmtdev vduse", o.name);
 
-	struct control c = { .o = &o, .dev = &dev, .sfd = sfd, .code = EXIT_OK,
-			     .job = { .done_fd = -1 } };
+	struct control c = { .name = o.name, .is_attach = o.is_attach,
+			     .attach_driver = o.attach_driver, .dev = &dev, .sfd = sfd,
+			     .on_ready = on_ready, .opaque = &o, .job = { .done_fd = -1 } };
 
-	r = serve(&c);
-	code = r < 0 ? EXIT_FAILURE_RUNTIME : c.code;
-	vdpa_job_finish(&c.job);
-	vduse_dev_stop_queues(&dev);
-	if (!img.is_readonly && fdatasync(img.fd) < 0) {
-		log_err("flushing '%s': %s", o.image, strerror(errno));
+	while ((r = control_serve(&c)) == CONTROL_RELOAD)
+		live_upgrade(argv, &dev, &state, &img);
+	control_exit(&c);
+	code = teardown(&o, &dev, &state, &img);
+	if (r < 0 || c.has_failed)
 		code = EXIT_FAILURE_RUNTIME;
-	}
-	r = vduse_dev_destroy(&dev);
-	if (r == -EBUSY) {
-		log_err("device '%s' is still attached to the vdpa bus and was not destroyed; "
-			"detach it with 'vdpa dev del %s' before stopping vduse-blkd "
-			"(its I/O now waits for a new daemon)", o.name, o.name);
-		code = EXIT_FAILURE_RUNTIME;
-	} else if (r < 0) {
-		log_err("destroying device '%s': %s", o.name, strerror(-r));
-		code = EXIT_FAILURE_RUNTIME;
-	} else {
-		log_info("device '%s' destroyed", o.name);
-	}
 out_image:
 	image_close(&img);
 	return code;

@@ -68,17 +68,32 @@ static void dio_alignment(struct image *img)
 
 int image_open(const char *path, bool is_readonly, bool is_direct, struct image *img)
 {
-	struct stat st;
 	int flags = O_CLOEXEC | (is_readonly ? O_RDONLY : O_RDWR);
+	int fd = open(path, flags | (is_direct ? O_DIRECT : 0));
+
+	if (fd < 0) {
+		memset(img, 0, sizeof(*img));
+		img->fd = -1;
+		return -errno;
+	}
+	return image_adopt(fd, path, img);
+}
+
+int image_adopt(int fd, const char *path, struct image *img)
+{
+	struct stat st;
+	int fl = fcntl(fd, F_GETFL);
 	int r;
 
 	memset(img, 0, sizeof(*img));
 	img->path = path;
-	img->is_readonly = is_readonly;
-	img->is_direct = is_direct;
-	img->fd = open(path, flags | (is_direct ? O_DIRECT : 0));
-	if (img->fd < 0)
-		return -errno;
+	img->fd = fd;
+	if (fl < 0) {
+		r = -errno;
+		goto fail;
+	}
+	img->is_readonly = (fl & O_ACCMODE) == O_RDONLY;
+	img->is_direct = fl & O_DIRECT;
 	if (fstat(img->fd, &st) < 0) {
 		r = -errno;
 		goto fail;
@@ -99,7 +114,7 @@ int image_open(const char *path, bool is_readonly, bool is_direct, struct image 
 		r = -EINVAL;
 		goto fail;
 	}
-	if (is_direct)
+	if (img->is_direct)
 		dio_alignment(img);
 	return 0;
 fail:

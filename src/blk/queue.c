@@ -40,6 +40,46 @@ static void flip_head(struct blk_queue *q, uint16_t head)
 	q->inflight_heads[head / 64] ^= 1ULL << (head % 64);
 }
 
+/*
+ * The in-flight log: a fresh start records the rings; a resume settles what
+ * an earlier run left and lists the heads to run again.  Without a log of
+ * the caller's the queue keeps its own, so the data path is the same.
+ */
+static int queue_log_init(struct blk_queue *q, const struct blk_queue_ring *ring)
+{
+	const char *why = NULL;
+	int r;
+
+	/* Also where an abandoned queue writes: the next run owns the caller's. */
+	q->own_log = calloc(1, inflight_log_bytes(q->dev->queue_size));
+	if (!q->own_log)
+		return -ENOMEM;
+	q->log = ring->log ? ring->log : q->own_log;
+	/* The ring keeps the driver's view of used->idx: a new run goes on from there. */
+	if (!ring->is_resume) {
+		inflight_start(q->log, q->dev->queue_size, ring->num, ring->desc_iova,
+			       ring->avail_iova, ring->used_iova, ring->last_avail_idx,
+			       q->vq.used_idx);
+		return 0;
+	}
+	if (!inflight_matches(q->log, ring->num, ring->desc_iova, ring->avail_iova,
+			      ring->used_iova)) {
+		log_err("queue %u: the state file describes other rings than the driver's",
+			q->index);
+		return -EBADMSG;
+	}
+	r = inflight_recover(q->log, q->dev->queue_size, q->vq.used_idx, q->replay_heads,
+			     &q->nr_replay, &why);
+	if (r == -EBADMSG)
+		log_err("queue %u: the state file does not fit the rings: %s", q->index, why);
+	if (r < 0)
+		return r;
+	q->vq.last_avail_idx = q->log->avail_idx;
+	q->may_retake = true;
+	q->must_notify = true;
+	return 0;
+}
+
 int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *dev,
 		   const struct image *img, const struct backend_ops *be,
 		   struct mem *mem, const struct blk_queue_ring *ring, int kick_fd,
@@ -72,7 +112,10 @@ int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *de
 	q->free_slots = calloc(num, sizeof(*q->free_slots));
 	q->inflight_heads = calloc((num + 63) / 64, sizeof(uint64_t));
 	q->deferred = calloc(num, sizeof(*q->deferred));
-	if (!q->slots || !q->iovs || !q->free_slots || !q->inflight_heads || !q->deferred) {
+	q->pushed_heads = calloc(num, sizeof(*q->pushed_heads));
+	q->replay_heads = calloc(num, sizeof(*q->replay_heads));
+	if (!q->slots || !q->iovs || !q->free_slots || !q->inflight_heads || !q->deferred ||
+	    !q->pushed_heads || !q->replay_heads) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -82,6 +125,9 @@ int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *de
 		q->free_slots[i] = (uint16_t)(num - 1 - i);
 	}
 	q->nr_free = num;
+	r = queue_log_init(q, ring);
+	if (r < 0)
+		goto fail;
 	return 0;
 fail:
 	blk_queue_exit(q);
@@ -101,7 +147,14 @@ void blk_queue_exit(struct blk_queue *q)
 	free(q->free_slots);
 	free(q->inflight_heads);
 	free(q->deferred);
+	free(q->pushed_heads);
+	free(q->replay_heads);
+	free(q->own_log);
 	q->deferred = NULL;
+	q->pushed_heads = NULL;
+	q->replay_heads = NULL;
+	q->own_log = NULL;
+	q->log = NULL;
 	q->slots = NULL;
 	q->iovs = NULL;
 	q->free_slots = NULL;
@@ -147,6 +200,7 @@ static void queue_check_abandon(struct blk_queue *q)
 	q->is_abandoned = true;
 	__atomic_store_n(&q->vq.is_unmapped, true, __ATOMIC_RELAXED);
 	q->nr_pushed = 0;
+	q->log = q->own_log;
 	/* What the backend still writes must not land in memory the driver reuses. */
 	if (q->vq.mem->ops->detach)
 		q->vq.mem->ops->detach(q->vq.mem);
@@ -189,6 +243,29 @@ static void queue_req_release(struct blk_queue *q, struct blk_req *req)
 	q->nr_inflight--;
 	queue_mem_release(q, req->mem_token);
 	q->free_slots[q->nr_free++] = req->slot;
+}
+
+/* Make the pushed used entries visible to the driver: one store of used->idx. */
+static void queue_flush(struct blk_queue *q)
+{
+	if (!q->nr_pushed)
+		return;
+	inflight_publish_begin(q->log, q->vq.used_idx);
+	vq_flush(&q->vq);
+	inflight_publish_end(q->log, q->vq.used_idx, q->pushed_heads, q->nr_pushed);
+	q->nr_pushed = 0;
+	q->has_unsignalled = true;
+}
+
+/* Return a chain to the driver (visible at the next flush). */
+static void queue_push(struct blk_queue *q, uint16_t head, uint32_t len)
+{
+	vq_push(&q->vq, head, len);
+	inflight_push(q->log, head);
+	q->pushed_heads[q->nr_pushed++] = head;
+	/* Only a driver offering one head twice fills it: publish what we have. */
+	if (q->nr_pushed == q->vq.num)
+		queue_flush(q);
 }
 
 /* The image failed a request: say where, at most once a second. */
@@ -238,8 +315,7 @@ static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res
 	stat_add(&q->stats.nr_reqs, 1);
 	log_debug("queue %u: head %u done: op %d res %d used.len %u", q->index,
 		  req->elem.head, req->op, res, len);
-	vq_push(&q->vq, req->elem.head, len);
-	q->nr_pushed++;
+	queue_push(q, req->elem.head, len);
 	queue_req_release(q, req);
 }
 
@@ -352,6 +428,37 @@ static void queue_req_start(struct blk_queue *q, struct blk_req *req, int pop_re
 		queue_req_complete(q, req, r);
 }
 
+/*
+ * A chain is taken from the driver (popped, or to run again after a restart):
+ * malformed, it goes straight back; otherwise it starts in its slot.
+ */
+static void queue_take(struct blk_queue *q, struct blk_req *req, int pop_result)
+{
+	if (pop_result == -EINVAL) {
+		log_warn_ratelimited("queue %u: bad chain at head %u: %s", q->index,
+				     req->elem.head, vq_err_str(q->vq.last_err));
+		stat_add(&q->stats.nr_bad_chains, 1);
+		queue_mem_release(q, req->mem_token);
+		queue_push(q, req->elem.head, 0);
+		return;
+	}
+	q->nr_free--;
+	queue_req_start(q, req, pop_result);
+}
+
+/*
+ * Was the chain just popped taken already, by the run before a restart that
+ * died between recording it and consuming its avail entry?  It is running
+ * again (queue_replay()) and must not run twice.
+ */
+static bool queue_is_retaken(struct blk_queue *q, uint16_t head)
+{
+	uint32_t e = q->log->heads[head];
+	uint16_t pop_idx = (uint16_t)(q->vq.last_avail_idx - 1);
+
+	return q->may_retake && (e & INFLIGHT_TAKEN) && (e & INFLIGHT_POP_MASK) == pop_idx;
+}
+
 /* Pop chains into free slots until the ring is empty. Returns chains popped. */
 static unsigned int queue_pop_all(struct blk_queue *q)
 {
@@ -371,41 +478,71 @@ static unsigned int queue_pop_all(struct blk_queue *q)
 		/* Hold before translating: an IOTLB update mid-chain must not unmap it. */
 		req->mem_token = queue_mem_hold(q);
 		r = vq_pop(&q->vq, &req->elem, q->iov_per_req);
-		if (r == 0 || r == -EIO || r == -EINVAL || test_head(q, req->elem.head))
-			queue_mem_release(q, req->mem_token);   /* it will not be in flight */
-		if (r == 0)
-			break;
-		if (r == -EIO) {
-			queue_broken(q, vq_err_str(q->vq.last_err));
+		if (r == 0 || r == -EIO) {
+			queue_mem_release(q, req->mem_token);
+			inflight_consume(q->log, q->vq.last_avail_idx);   /* skipped heads */
+			if (r == -EIO)
+				queue_broken(q, vq_err_str(q->vq.last_err));
 			break;
 		}
+		if (queue_is_retaken(q, req->elem.head)) {
+			queue_mem_release(q, req->mem_token);
+			inflight_consume(q->log, q->vq.last_avail_idx);
+			continue;
+		}
 		if (test_head(q, req->elem.head)) {
+			queue_mem_release(q, req->mem_token);
+			inflight_consume(q->log, q->vq.last_avail_idx);
 			queue_broken(q, "head already in flight");
 			break;
 		}
-		if (r == -EINVAL) {
-			log_warn_ratelimited("queue %u: bad chain at head %u: %s", q->index,
-					     req->elem.head, vq_err_str(q->vq.last_err));
-			stat_add(&q->stats.nr_bad_chains, 1);
-			vq_push(&q->vq, req->elem.head, 0);
-			q->nr_pushed++;
-			continue;
-		}
-		q->nr_free--;
-		nr++;
-		queue_req_start(q, req, r);
+		/* Recorded before it is consumed: a crash between the two runs it again. */
+		inflight_take(q->log, req->elem.head, (uint16_t)(q->vq.last_avail_idx - 1));
+		inflight_consume(q->log, q->vq.last_avail_idx);
+		if (r != -EINVAL)
+			nr++;
+		queue_take(q, req, r);
 	}
 	return nr;
+}
+
+/*
+ * Run again what was in flight when the last run ended (a crash, a re-exec):
+ * each head's chain is still the device's, so it is translated afresh.
+ */
+static void queue_replay(struct blk_queue *q)
+{
+	unsigned int nr = q->nr_replay;
+
+	q->nr_replay = 0;
+	for (unsigned int i = 0; i < nr; i++) {
+		struct blk_req *req = &q->slots[q->free_slots[q->nr_free - 1]];
+		int r;
+
+		req->mem_token = queue_mem_hold(q);
+		r = vq_pop_head(&q->vq, q->replay_heads[i], &req->elem, q->iov_per_req);
+		if (r == -EIO) {
+			queue_mem_release(q, req->mem_token);
+			break;
+		}
+		queue_take(q, req, r);
+	}
+	if (nr)
+		log_info("queue %u: %u request(s) in flight before the restart run again",
+			 q->index, nr);
 }
 
 static void queue_poll(struct blk_queue *q)
 {
 	unsigned int nr = 0;
 
+	if (q->nr_replay)
+		queue_replay(q);
 	do {
 		vq_disable_notify(&q->vq);
 		nr += queue_pop_all(q);
 	} while (!q->vq.is_broken && q->nr_free && vq_enable_notify(&q->vq));
+	q->may_retake = false;
 	if (nr)
 		stat_add(&q->stats.nr_batches, 1);
 }
@@ -413,12 +550,19 @@ static void queue_poll(struct blk_queue *q)
 /* Make pushed entries visible and interrupt once, if the driver wants it. */
 static int queue_publish(struct blk_queue *q)
 {
-	if (!q->nr_pushed)
+	queue_flush(q);
+	if (q->must_notify) {
+		/* Resumed: what the last run published may never have been signalled. */
+		q->must_notify = false;
+		q->has_unsignalled = false;
+		vq_should_notify(&q->vq);    /* primes the event index */
+	} else if (!q->has_unsignalled) {
 		return 0;
-	vq_flush(&q->vq);
-	q->nr_pushed = 0;
-	if (!vq_should_notify(&q->vq))
-		return 0;
+	} else {
+		q->has_unsignalled = false;
+		if (!vq_should_notify(&q->vq))
+			return 0;
+	}
 	stat_add(&q->stats.nr_notifies, 1);
 	return q->notify(q, q->notify_opaque);
 }

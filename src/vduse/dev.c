@@ -93,36 +93,47 @@ int vduse_api_negotiate(uint64_t *ret_kernel)
 	return api_negotiate(ctl, ret_kernel);
 }
 
-static int destroy_by_name(const char *name)
+/*
+ * /dev/vduse/control, opened once while the daemon may still open it: the
+ * device is destroyed through it after privileges are dropped.
+ */
+static int dev_control(struct vduse_dev *dev)
+{
+	if (dev->ctl_fd < 0)
+		dev->ctl_fd = open_control();
+	return dev->ctl_fd;
+}
+
+static int destroy_by_name(struct vduse_dev *dev)
 {
 	char buf[VDUSE_NAME_MAX] = { 0 };
-	_cleanup_close_ int ctl = open_control();
+	int ctl = dev_control(dev);
 
 	if (ctl < 0)
 		return ctl;
-	snprintf(buf, sizeof(buf), "%s", name);
+	snprintf(buf, sizeof(buf), "%s", dev->name);
 	return ioctl(ctl, VDUSE_DESTROY_DEV, buf) < 0 ? -errno : 0;
 }
 
-static int create_dev(const char *name, const struct blk_dev *blk, uint64_t features)
+static int create_dev(struct vduse_dev *dev)
 {
 	struct {
 		struct vduse_dev_config c;
 		struct virtio_blk_config blk;
 	} __attribute__((packed)) cfg;
-	_cleanup_close_ int ctl = open_control();
+	int ctl = dev_control(dev);
 
 	if (ctl < 0)
 		return ctl;
 	memset(&cfg, 0, sizeof(cfg));
-	snprintf(cfg.c.name, sizeof(cfg.c.name), "%s", name);
+	snprintf(cfg.c.name, sizeof(cfg.c.name), "%s", dev->name);
 	cfg.c.device_id = VIRTIO_ID_BLOCK;
 	cfg.c.vendor_id = 0;
-	cfg.c.features = features;
-	cfg.c.vq_num = blk->num_queues;
+	cfg.c.features = dev->features;
+	cfg.c.vq_num = dev->blk->num_queues;
 	cfg.c.vq_align = VQ_ALIGN;
 	cfg.c.config_size = sizeof(cfg.blk);
-	blk_dev_config(blk, &cfg.blk);
+	blk_dev_config(dev->blk, &cfg.blk);
 	return ioctl(ctl, VDUSE_CREATE_DEV, &cfg) < 0 ? -errno : 0;
 }
 
@@ -142,38 +153,45 @@ static int open_dev_node(const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
-int vduse_dev_create(struct vduse_dev *dev, const char *name, const struct blk_dev *blk,
-		     const struct image *img, const struct backend_ops *be)
+int vduse_dev_init(struct vduse_dev *dev, const char *name, const struct blk_dev *blk,
+		   const struct image *img, const struct backend_ops *be, struct vdb_state *state)
 {
-	int r;
-
 	memset(dev, 0, sizeof(*dev));
 	dev->fd = -1;
+	dev->ctl_fd = -1;
 	if (!name[0] || strlen(name) >= VDUSE_NAME_MAX || strchr(name, '/'))
 		return -EINVAL;
 	snprintf(dev->name, sizeof(dev->name), "%s", name);
 	dev->blk = blk;
 	dev->img = img;
 	dev->be = be;
+	dev->state = state;
 	dev->nr_queues = blk->num_queues;
 	dev->features = vduse_dev_features(blk);
 	iotlb_init(&dev->iotlb, iotlb_get_fd, dev);
 	dev->queues = calloc(dev->nr_queues, sizeof(*dev->queues));
 	if (!dev->queues)
 		return -ENOMEM;
+	for (uint16_t i = 0; i < dev->nr_queues; i++)
+		dev->queues[i] = (struct vduse_queue){ .dev = dev, .index = i };
+	return 0;
+}
 
-	r = create_dev(name, blk, dev->features);
+int vduse_dev_create(struct vduse_dev *dev)
+{
+	int r;
+
+	r = create_dev(dev);
 	if (r < 0)
-		goto fail;
+		return r;
 	dev->is_created = true;
-	r = open_dev_node(name);
+	r = open_dev_node(dev->name);
 	if (r < 0)
 		goto fail;
 	dev->fd = r;
 	for (uint16_t i = 0; i < dev->nr_queues; i++) {
-		struct vduse_vq_config vc = { .index = i, .max_size = blk->queue_size };
+		struct vduse_vq_config vc = { .index = i, .max_size = dev->blk->queue_size };
 
-		dev->queues[i] = (struct vduse_queue){ .dev = dev, .index = i };
 		if (ioctl(dev->fd, VDUSE_VQ_SETUP, &vc) < 0) {
 			r = -errno;
 			goto fail;
@@ -184,12 +202,72 @@ fail:
 	if (dev->fd >= 0)
 		close(dev->fd);
 	dev->fd = -1;
-	if (dev->is_created)
-		destroy_by_name(name);
+	destroy_by_name(dev);
 	dev->is_created = false;
-	free(dev->queues);
-	dev->queues = NULL;
-	iotlb_exit(&dev->iotlb);
+	return r;
+}
+
+bool vduse_dev_exists(const char *name)
+{
+	char path[sizeof(VDUSE_DEV_DIR) + VDUSE_NAME_MAX + 1];
+
+	snprintf(path, sizeof(path), "%s/%s", VDUSE_DEV_DIR, name);
+	return access(path, F_OK) == 0;
+}
+
+/* Does the kernel's device have as many queues as ours? */
+static int check_queue_count(struct vduse_dev *dev)
+{
+	struct vduse_vq_info info = { .index = dev->nr_queues - 1 };
+
+	if (ioctl(dev->fd, VDUSE_VQ_GET_INFO, &info) < 0)
+		return errno == EINVAL ? -ERANGE : -errno;
+	info = (struct vduse_vq_info){ .index = dev->nr_queues };
+	if (dev->nr_queues < UINT16_MAX && ioctl(dev->fd, VDUSE_VQ_GET_INFO, &info) == 0)
+		return -ERANGE;
+	return 0;
+}
+
+int vduse_dev_open(struct vduse_dev *dev, int fd)
+{
+	int r;
+
+	if (fd < 0) {
+		char path[sizeof(VDUSE_DEV_DIR) + VDUSE_NAME_MAX + 1];
+
+		snprintf(path, sizeof(path), "%s/%s", VDUSE_DEV_DIR, dev->name);
+		fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			return -errno;
+	}
+	dev->fd = fd;
+	r = check_queue_count(dev);
+	if (r < 0)
+		goto fail;
+	/* Destroying it later needs the control device: open it while we may. */
+	dev_control(dev);
+	/* Ours from now on: destroyed when we stop. */
+	dev->is_created = true;
+	return 0;
+fail:
+	close(dev->fd);
+	dev->fd = -1;
+	return r;
+}
+
+int vduse_dev_resume(struct vduse_dev *dev)
+{
+	uint8_t status = dev->state ? vdb_state_status(dev->state) : dev->status;
+	int r;
+
+	dev->status = status;
+	if (!(status & VIRTIO_CONFIG_S_DRIVER_OK))
+		return 0;
+	if (ioctl(dev->fd, VDUSE_DEV_GET_FEATURES, &dev->driver_features) < 0)
+		return -errno;
+	if (dev->driver_features & ~dev->features)
+		return -EPROTO;
+	r = vduse_dev_start_queues(dev);
 	return r;
 }
 
@@ -204,10 +282,13 @@ int vduse_dev_destroy(struct vduse_dev *dev)
 		close(dev->fd);
 	dev->fd = -1;
 	if (dev->is_created) {
-		r = destroy_by_name(dev->name);
+		r = destroy_by_name(dev);
 		if (r == 0)
 			dev->is_created = false;
 	}
+	if (dev->ctl_fd >= 0)
+		close(dev->ctl_fd);
+	dev->ctl_fd = -1;
 	iotlb_exit(&dev->iotlb);
 	free(dev->queues);
 	dev->queues = NULL;
@@ -224,8 +305,13 @@ static int handle_status(struct vduse_dev *dev, uint8_t status)
 		iotlb_invalidate(&dev->iotlb, 0, UINT64_MAX);
 		dev->driver_features = 0;
 		/* A reset rings start from 0: GET_VQ_STATE must not report the old index. */
-		for (uint16_t i = 0; i < dev->nr_queues; i++)
+		for (uint16_t i = 0; i < dev->nr_queues; i++) {
+			struct inflight_log *log = vdb_state_queue(dev->state, i);
+
 			dev->queues[i].last_avail_idx = 0;
+			if (log)
+				inflight_store(&log->is_active, 0);
+		}
 	} else if ((status & VIRTIO_CONFIG_S_DRIVER_OK) &&
 		   !(dev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
 		if (ioctl(dev->fd, VDUSE_DEV_GET_FEATURES, &dev->driver_features) < 0)
@@ -235,6 +321,9 @@ static int handle_status(struct vduse_dev *dev, uint8_t status)
 			return r;
 	}
 	dev->status = status;
+	/* Before the answer: a daemon taking over must know what the driver was told. */
+	if (dev->state)
+		vdb_state_set_status(dev->state, status);
 	return 0;
 }
 

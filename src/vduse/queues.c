@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,6 +75,8 @@ static void *queue_thread(void *arg)
 
 	snprintf(name, sizeof(name), "vdb-q%u", run->vq->index);
 	pthread_setname_np(pthread_self(), name);
+	/* A queue thread never executes anything; it must never gain privileges either. */
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	if (!run->prev || wait_for_abandoned(run) == 0) {
 		run->result = blk_queue_run(&run->q);
 		if (run->result < 0)
@@ -140,8 +143,10 @@ static int queue_prepare(struct vduse_queue *vq, struct vduse_queue_run **ret_ru
 {
 	struct vduse_dev *dev = vq->dev;
 	struct vduse_vq_info info = { .index = vq->index };
+	struct inflight_log *log = vdb_state_queue(dev->state, vq->index);
 	struct vduse_queue_run *run;
 	struct blk_queue_ring ring;
+	bool is_resume = false;
 	int r;
 
 	*ret_run = NULL;
@@ -150,6 +155,17 @@ static int queue_prepare(struct vduse_queue *vq, struct vduse_queue_run **ret_ru
 	vq->last_avail_idx = info.split.avail_index;
 	if (!info.ready)
 		return 0;
+	/* A log left active by a daemon before us (no reset since): go on where it ends. */
+	if (log && log->is_active) {
+		if (!inflight_matches(log, (uint16_t)info.num, info.desc_addr, info.driver_addr,
+				      info.device_addr)) {
+			log_err("queue %u: the state file describes other rings than the driver's "
+				"(size %u, desc %#llx)", vq->index, info.num,
+				(unsigned long long)info.desc_addr);
+			return -EBADMSG;
+		}
+		is_resume = true;
+	}
 	/* Split rings are a power of two in size (virtio 1.2, 2.7), at most what we offered. */
 	if (info.num == 0 || info.num > dev->blk->queue_size || (info.num & (info.num - 1))) {
 		log_err("queue %u: the driver set size %u; it must be a power of two up to %u",
@@ -177,6 +193,8 @@ static int queue_prepare(struct vduse_queue *vq, struct vduse_queue_run **ret_ru
 		.used_iova = info.device_addr,
 		.last_avail_idx = info.split.avail_index,
 		.has_event_idx = dev->driver_features & (1ULL << VIRTIO_RING_F_EVENT_IDX),
+		.log = log,
+		.is_resume = is_resume,
 	};
 	r = blk_queue_init(&run->q, vq->index, dev->blk, dev->img, dev->be, &run->view.mem,
 			   &ring, run->kick_fd, queue_notify, vq);

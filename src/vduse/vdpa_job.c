@@ -18,7 +18,9 @@ static void *attach_thread(void *arg)
 	int r;
 
 	job->step = VDPA_STEP_ADD;
-	r = vdpa_dev_add(job->name);
+	/* A device taken over may be on the bus already: adopt it as it is. */
+	job->was_attached = vdpa_dev_is_attached(job->name);
+	r = job->was_attached ? 0 : vdpa_dev_add(job->name);
 	if (r == 0) {
 		job->step = VDPA_STEP_BIND;
 		r = vdpa_dev_bind(job->name, job->drv);
@@ -28,7 +30,7 @@ static void *attach_thread(void *arg)
 		r = vdpa_dev_node(job->name, job->drv, job->node, sizeof(job->node),
 				  NODE_TIMEOUT_MS);
 	}
-	if (r < 0 && job->step != VDPA_STEP_ADD)
+	if (r < 0 && job->step != VDPA_STEP_ADD && !job->was_attached)
 		vdpa_dev_del(job->name);   /* leave nothing half attached */
 	job->result = r;
 	eventfd_write(job->done_fd, 1);

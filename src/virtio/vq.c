@@ -202,12 +202,7 @@ static int device_fault(struct vq *vq, struct vq_elem *elem, int err)
 
 int vq_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov)
 {
-	const struct vring_desc *table = vq->desc;
-	uint32_t table_size = vq->num, seen = 0, nr_bufs = 0;
-	unsigned int nr_iov = 0;
-	bool is_indirect = false, has_write = false;
-	uint16_t avail_idx, head, i;
-	int r;
+	uint16_t avail_idx, head;
 
 	if (vq->is_broken)
 		return -EIO;
@@ -231,7 +226,22 @@ int vq_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov)
 		vq->nr_errs[VQ_ERR_HEAD_RANGE]++;
 		vq->nr_bad_chains++;
 	}
+	return vq_pop_head(vq, head, elem, max_iov);
+}
 
+int vq_pop_head(struct vq *vq, uint16_t head, struct vq_elem *elem, unsigned int max_iov)
+{
+	const struct vring_desc *table = vq->desc;
+	uint32_t table_size = vq->num, seen = 0, nr_bufs = 0;
+	unsigned int nr_iov = 0;
+	bool is_indirect = false, has_write = false;
+	uint16_t i;
+	int r;
+
+	if (vq->is_broken)
+		return -EIO;
+	if (head >= vq->num)
+		return chain_error(vq, VQ_ERR_HEAD_RANGE);
 	elem->head = head;
 	elem->nr_out = elem->nr_in = 0;
 	elem->out_bytes = elem->in_bytes = 0;

@@ -771,7 +771,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	d.img.fd = -1;
 	d.next_buf = BUFS_OFF;
 
-	r = vduse_dev_create(&d.dev, DEV_NAME, &d.blk, &d.img, &backend_null);
+	r = vduse_dev_init(&d.dev, DEV_NAME, &d.blk, &d.img, &backend_null, NULL);
+	check(r == 0);
+	r = vduse_dev_create(&d.dev);
 	check(r == 0 && fake.is_created);
 
 	for (unsigned int n = 0; n < MAX_OPS && has_more(&rd); n++) {

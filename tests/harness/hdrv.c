@@ -349,7 +349,10 @@ int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *o
 		.num = h->num, .desc_iova = h->desc_iova, .avail_iova = h->avail_iova,
 		.used_iova = h->used_iova, .last_avail_idx = 0,
 		.has_event_idx = opts && opts->has_event_idx,
+		.log = opts ? opts->log : NULL,
 	};
+	h->ring = ring;
+	h->be = be;
 	r = blk_queue_init(&h->q, 0, &h->dev, &h->img, be,
 			   h->memfd >= 0 ? &h->hooked : &h->hm.mem, &ring, h->kick_fd,
 			   hdrv_notify, h);
@@ -372,6 +375,40 @@ int hdrv_join(struct hdrv *h)
 	return h->run_result;
 }
 
+int hdrv_restart(struct hdrv *h)
+{
+	struct blk_queue_ring ring = h->ring;
+	pthread_t t;
+	int r;
+
+	hdrv_join(h);
+	if (h->has_dead_q)
+		blk_queue_exit(&h->dead_q);
+	/* Its requests may still be in its backend ring: keep that open, as the kernel would. */
+	h->dead_q = h->q;
+	h->has_dead_q = true;
+	memset(&h->q, 0, sizeof(h->q));
+	/* A new kick eventfd, as a new daemon gives the kernel: the dead ring reads the old. */
+	if (h->dead_kick_fd > 0)
+		close(h->dead_kick_fd);
+	h->dead_kick_fd = h->kick_fd;
+	h->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (h->kick_fd < 0)
+		return -errno;
+	ring.is_resume = true;
+	r = blk_queue_init(&h->q, 0, &h->dev, &h->img, h->be,
+			   h->memfd >= 0 ? &h->hooked : &h->hm.mem, &ring, h->kick_fd,
+			   hdrv_notify, h);
+	if (r < 0)
+		return r;
+	r = pthread_create(&t, NULL, hdrv_thread, h);
+	if (r)
+		return -r;
+	h->thread = (unsigned long)t;
+	h->is_running = true;
+	return 0;
+}
+
 int hdrv_stop(struct hdrv *h)
 {
 	if (h->is_running) {
@@ -379,6 +416,12 @@ int hdrv_stop(struct hdrv *h)
 		hdrv_join(h);
 	}
 	blk_queue_exit(&h->q);
+	if (h->has_dead_q)
+		blk_queue_exit(&h->dead_q);
+	h->has_dead_q = false;
+	if (h->dead_kick_fd > 0)
+		close(h->dead_kick_fd);
+	h->dead_kick_fd = 0;
 	if (h->memfd >= 0) {
 		iotlb_view_exit(&h->view);
 		iotlb_exit(&h->tlb);
@@ -608,6 +651,12 @@ static bool type_writes_data(uint32_t type)
 
 void hdrv_blk_submit(struct hdrv *h, struct hreq *r)
 {
+	hdrv_blk_chain(h, r);
+	hdrv_publish(h, r->head);
+}
+
+void hdrv_blk_chain(struct hdrv *h, struct hreq *r)
+{
 	const struct virtio_blk_outhdr *hdr = hdrv_ptr(h, r->hdr_iova);
 	bool is_in = type_writes_data(le32toh(hdr->type));
 	struct hbuf bufs[3];
@@ -618,7 +667,6 @@ void hdrv_blk_submit(struct hdrv *h, struct hreq *r)
 		bufs[n++] = (struct hbuf){ r->data_iova, r->data_len, is_in };
 	bufs[n++] = (struct hbuf){ r->status_iova, 1, true };
 	r->head = hdrv_chain(h, bufs, n);
-	hdrv_publish(h, r->head);
 }
 
 uint8_t hdrv_status(struct hdrv *h, const struct hreq *r)

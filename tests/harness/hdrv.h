@@ -68,6 +68,8 @@ struct hdrv_opts {
 	 */
 	bool is_iotlb;
 	uint16_t advertised_queue_size; /* the device's queue size (seg_max); default: the ring's */
+	/* The queue's in-flight log (e.g. shared with the test), or NULL for its own. */
+	struct inflight_log *log;
 };
 
 /* A range the driver mapped, as VDUSE_IOTLB_GET_FD reports it (iotlb mode). */
@@ -119,6 +121,11 @@ struct hdrv {
 	struct image img;
 	struct blk_dev dev;
 	struct blk_queue q;
+	struct blk_queue dead_q;      /* a queue whose thread died (hdrv_restart()) */
+	bool has_dead_q;
+	int dead_kick_fd;             /* its kick eventfd: its ring still reads it */
+	struct blk_queue_ring ring;
+	const struct backend_ops *be;
 	bool is_running;
 	int run_result;
 	unsigned long thread;         /* pthread_t */
@@ -135,6 +142,14 @@ int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *o
 
 /* hdrv_join() - wait for the queue thread to return (after blk_queue_stop()); its result. */
 int hdrv_join(struct hdrv *h);
+
+/*
+ * hdrv_restart() - serve the rings again after the queue's thread died (a
+ * daemon killed mid-request): a new queue resumes from the same in-flight
+ * log, as a restarted daemon does.  The dead queue's backend ring lives on,
+ * unread, until hdrv_stop().  Returns blk_queue_init()'s result.
+ */
+int hdrv_restart(struct hdrv *h);
 
 /* hdrv_stop() - stop the queue (draining in flight requests), free everything. */
 int hdrv_stop(struct hdrv *h);
@@ -227,6 +242,9 @@ struct hreq {
  */
 void hdrv_blk_req(struct hdrv *h, struct hreq *r, uint32_t type, uint64_t sector,
 		  const void *data, uint32_t data_len);
+
+/* hdrv_blk_chain() - build the chain for @r (direct), not published: r->head. */
+void hdrv_blk_chain(struct hdrv *h, struct hreq *r);
 
 /* hdrv_blk_submit() - build the chain for @r (direct), publish it. */
 void hdrv_blk_submit(struct hdrv *h, struct hreq *r);

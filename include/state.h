@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef VDB_STATE_H
+#define VDB_STATE_H
+
+/*
+ * The state file of a device, DIR/NAME.state: what a daemon started for a
+ * device that already exists needs to take it over.  It is mapped shared and
+ * outlives the daemon (not a reboot: it lives under /run):
+ *
+ *   header   identity (checked once, with a checksum), the device status the
+ *            daemon acknowledged, its pid and a heartbeat
+ *   queues   one struct inflight_log per queue (inflight.h)
+ *
+ * The serving daemon holds an flock on it; a second one is refused.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "inflight.h"
+
+#define VDB_STATE_DIR "/run/vduse-blkd"
+
+/* What a device is: a daemon takes over only a device its options describe. */
+struct vdb_identity {
+	uint64_t capacity_sectors;
+	uint64_t features;            /* offered to the driver */
+	uint32_t block_size;
+	uint16_t nr_queues;
+	uint16_t queue_size;
+	uint8_t is_readonly;
+	uint8_t reserved[7];
+};
+
+struct vdb_state {
+	int fd;
+	char path[4096];
+	void *map;
+	uint64_t map_bytes;
+	struct vdb_state_header *hdr;
+	uint16_t nr_queues;
+	uint16_t queue_size;
+	char why[512];                /* why vdb_state_check() refused */
+	const char *boot_id_path;     /* the kernel's boot id (tests point it elsewhere) */
+};
+
+/**
+ * vdb_state_open() - open (creating if needed) and lock DIR/NAME.state
+ * @dir: directory, created 0700 when missing
+ * @fd: an open state file handed over by a re-exec, or -1
+ *
+ * Returns 0; -EBUSY when another process holds the lock (its pid, if the file
+ * says, in *ret_pid); -errno of mkdir/open.  The file may be empty: see
+ * vdb_state_is_empty().
+ */
+int vdb_state_open(struct vdb_state *st, const char *dir, const char *name, int fd,
+		   int *ret_pid);
+
+/* vdb_state_is_empty() - true when the file holds no state (it was just created). */
+bool vdb_state_is_empty(const struct vdb_state *st);
+
+/**
+ * vdb_state_init() - write a fresh state for a device about to be created
+ * Returns 0 or -errno.
+ */
+int vdb_state_init(struct vdb_state *st, const char *name, const struct vdb_identity *id);
+
+/**
+ * vdb_state_check() - map the state of an existing device, if it is ours
+ * Checks the format, checksum, name, boot and identity against @id.
+ * Returns 0, or -EBADMSG with the reason in st->why.
+ */
+int vdb_state_check(struct vdb_state *st, const char *name, const struct vdb_identity *id);
+
+/* vdb_state_queue() - the in-flight log of queue @index. */
+struct inflight_log *vdb_state_queue(struct vdb_state *st, uint16_t index);
+
+/* The status acknowledged to the driver: set before the answer is written. */
+uint8_t vdb_state_status(const struct vdb_state *st);
+void vdb_state_set_status(struct vdb_state *st, uint8_t status);
+
+/* vdb_state_claim() - record this process as the one serving the device. */
+void vdb_state_claim(struct vdb_state *st);
+
+/* vdb_state_last_pid() - the pid that served the device before this one claimed it. */
+int vdb_state_last_pid(const struct vdb_state *st);
+
+/* vdb_state_beat() - the serving daemon is alive now. */
+void vdb_state_beat(struct vdb_state *st);
+
+/* vdb_state_silence_ms() - milliseconds since the last beat (claim() keeps the old one). */
+uint64_t vdb_state_silence_ms(const struct vdb_state *st);
+
+/*
+ * vdb_state_remove() - the device is gone: delete the file (or, without the
+ * right to, empty it: an empty file is no state) and close.
+ */
+void vdb_state_remove(struct vdb_state *st);
+
+/* vdb_state_close() - unmap and close, keeping the file. NULL-safe, idempotent. */
+void vdb_state_close(struct vdb_state *st);
+
+#endif

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Starting and recovering a queue's in-flight log (the data path's stores
+ * are inline, in inflight.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inflight.h"
+
+void inflight_start(struct inflight_log *log, uint16_t queue_size, uint16_t num,
+		    uint64_t desc_iova, uint64_t avail_iova, uint64_t used_iova,
+		    uint16_t avail_idx, uint16_t used_idx)
+{
+	/* Inactive while it is rewritten: a crash here leaves a queue that starts afresh. */
+	inflight_store(&log->is_active, 0);
+	memset(log->heads, 0, 4ULL * queue_size);
+	log->num = num;
+	log->desc_iova = desc_iova;
+	log->avail_iova = avail_iova;
+	log->used_iova = used_iova;
+	log->avail_idx = avail_idx;
+	log->used_idx = used_idx;
+	log->pending_used_idx = used_idx;
+	inflight_store(&log->is_active, 1);
+}
+
+bool inflight_matches(const struct inflight_log *log, uint16_t num, uint64_t desc_iova,
+		      uint64_t avail_iova, uint64_t used_iova)
+{
+	return log->is_active == 1 && log->num == num && log->desc_iova == desc_iova &&
+	       log->avail_iova == avail_iova && log->used_iova == used_iova;
+}
+
+struct taken {
+	uint16_t head;
+	uint16_t age;      /* pops since it was taken */
+};
+
+static int older_first(const void *a, const void *b)
+{
+	const struct taken *x = a, *y = b;
+
+	return (int)y->age - (int)x->age;
+}
+
+int inflight_recover(struct inflight_log *log, uint16_t queue_size, uint16_t ring_used_idx,
+		     uint16_t *ret_heads, unsigned int *ret_nr, const char **ret_why)
+{
+	struct taken *taken;
+	bool is_published;
+	unsigned int nr = 0;
+	uint16_t num = log->num;
+
+	*ret_nr = 0;
+	if (log->is_active != 1 || num == 0 || num > queue_size || (num & (num - 1))) {
+		*ret_why = "its ring size is not one the device offers";
+		return -EBADMSG;
+	}
+	/* Did the last publish reach the ring before the daemon died? */
+	if (ring_used_idx == log->used_idx) {
+		is_published = false;
+	} else if (ring_used_idx == log->pending_used_idx) {
+		is_published = true;
+	} else {
+		*ret_why = "the ring's used index is neither the one published nor the one "
+			   "being published";
+		return -EBADMSG;
+	}
+	taken = calloc(num, sizeof(*taken));
+	if (!taken)
+		return -ENOMEM;
+	for (uint32_t h = 0; h < queue_size; h++) {
+		uint32_t e = log->heads[h];
+
+		if (e == 0)
+			continue;
+		if (h >= num || !(e & INFLIGHT_TAKEN) ||
+		    (e & ~(INFLIGHT_TAKEN | INFLIGHT_PUSHED | INFLIGHT_POP_MASK))) {
+			free(taken);
+			*ret_why = "a descriptor head entry is not valid";
+			return -EBADMSG;
+		}
+		if (e & INFLIGHT_PUSHED) {
+			/* Its used entry reached the driver, or it runs again. */
+			log->heads[h] = is_published ? 0 : e & ~INFLIGHT_PUSHED;
+			if (is_published)
+				continue;
+		}
+		taken[nr].head = (uint16_t)h;
+		taken[nr].age = (uint16_t)(log->avail_idx - (e & INFLIGHT_POP_MASK));
+		nr++;
+	}
+	qsort(taken, nr, sizeof(*taken), older_first);
+	for (unsigned int i = 0; i < nr; i++)
+		ret_heads[i] = taken[i].head;
+	free(taken);
+	log->used_idx = ring_used_idx;
+	log->pending_used_idx = ring_used_idx;
+	*ret_nr = nr;
+	return 0;
+}

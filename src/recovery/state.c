@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The state file of a device (see state.h): created before the device, read
+ * by a daemon that takes an existing device over, removed with the device.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "state.h"
+#include "util.h"
+
+#define STATE_MAGIC "VDBSTATE"
+#define STATE_VERSION 1
+#define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+
+struct vdb_state_header {
+	/* Written once; covered by checksum. */
+	char magic[8];
+	uint32_t version;
+	uint32_t header_bytes;
+	uint64_t file_bytes;
+	uint64_t queue_bytes;         /* one inflight_log section */
+	char name[256];
+	char boot_id[40];
+	struct vdb_identity id;
+	uint64_t checksum;
+	/* Changed while serving. */
+	int32_t pid;                  /* the daemon serving it */
+	int32_t last_pid;             /* the one before */
+	uint64_t beat_ms;             /* CLOCK_BOOTTIME of the last heartbeat */
+	uint8_t status;               /* acknowledged to the driver */
+	uint8_t reserved[63];
+} __attribute__((aligned(64)));
+
+static uint64_t fnv1a(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static uint64_t header_checksum(const struct vdb_state_header *h)
+{
+	return fnv1a(h, offsetof(struct vdb_state_header, checksum));
+}
+
+static void read_boot_id(const struct vdb_state *st, char buf[40])
+{
+	_cleanup_close_ int fd = open(st->boot_id_path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, 39);
+
+	memset(buf + (n > 0 ? n : 0), 0, 40 - (size_t)(n > 0 ? n : 0));
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[n - 1] = 0;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t queues_offset(void)
+{
+	return sizeof(struct vdb_state_header);
+}
+
+int vdb_state_open(struct vdb_state *st, const char *dir, const char *name, int fd,
+		   int *ret_pid)
+{
+	struct vdb_state_header h;
+
+	memset(st, 0, sizeof(*st));
+	st->fd = -1;
+	st->boot_id_path = BOOT_ID_PATH;
+	*ret_pid = 0;
+	if ((size_t)snprintf(st->path, sizeof(st->path), "%s/%s.state", dir, name) >=
+	    sizeof(st->path))
+		return -ENAMETOOLONG;
+	if (fd < 0) {
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0)
+			return -errno;
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+			if (pread(fd, &h, sizeof(h), 0) == sizeof(h) &&
+			    !memcmp(h.magic, STATE_MAGIC, 8))
+				*ret_pid = h.pid;
+			close(fd);
+			return r;
+		}
+	}
+	st->fd = fd;
+	return 0;
+}
+
+bool vdb_state_is_empty(const struct vdb_state *st)
+{
+	struct stat s;
+
+	return fstat(st->fd, &s) == 0 && s.st_size == 0;
+}
+
+static int state_map(struct vdb_state *st, uint64_t bytes)
+{
+	void *map = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, st->fd, 0);
+
+	if (map == MAP_FAILED)
+		return -errno;
+	st->map = map;
+	st->map_bytes = bytes;
+	st->hdr = map;
+	return 0;
+}
+
+static uint64_t state_bytes(const struct vdb_identity *id)
+{
+	return queues_offset() + (uint64_t)id->nr_queues * inflight_log_bytes(id->queue_size);
+}
+
+int vdb_state_init(struct vdb_state *st, const char *name, const struct vdb_identity *id)
+{
+	uint64_t bytes = state_bytes(id);
+	struct vdb_state_header *h;
+	int r;
+
+	if (st->map)
+		munmap(st->map, st->map_bytes);
+	st->map = NULL;
+	/* Empty first: a file cut short by a crash here reads as missing, not as stale. */
+	if (ftruncate(st->fd, 0) < 0 || ftruncate(st->fd, (off_t)bytes) < 0)
+		return -errno;
+	r = state_map(st, bytes);
+	if (r < 0)
+		return r;
+	h = st->hdr;
+	memcpy(h->magic, STATE_MAGIC, 8);
+	h->version = STATE_VERSION;
+	h->header_bytes = sizeof(*h);
+	h->file_bytes = bytes;
+	h->queue_bytes = inflight_log_bytes(id->queue_size);
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	read_boot_id(st, h->boot_id);
+	h->id = *id;
+	h->checksum = header_checksum(h);
+	st->nr_queues = id->nr_queues;
+	st->queue_size = id->queue_size;
+	vdb_state_claim(st);
+	return 0;
+}
+
+/* Set st->why and return -EBADMSG. */
+__attribute__((format(printf, 2, 3)))
+static int refuse(struct vdb_state *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->why, sizeof(st->why), fmt, ap);
+	va_end(ap);
+	return -EBADMSG;
+}
+
+static int check_identity(struct vdb_state *st, const struct vdb_identity *had,
+			  const struct vdb_identity *want)
+{
+	if (had->capacity_sectors != want->capacity_sectors)
+		return refuse(st, "capacity differs: the device has %llu sectors, the options "
+			      "give %llu", (unsigned long long)had->capacity_sectors,
+			      (unsigned long long)want->capacity_sectors);
+	if (had->block_size != want->block_size)
+		return refuse(st, "block size differs: the device has %u, the options give %u",
+			      had->block_size, want->block_size);
+	if (had->nr_queues != want->nr_queues)
+		return refuse(st, "queue count differs: the device has %u, the options give %u",
+			      had->nr_queues, want->nr_queues);
+	if (had->queue_size != want->queue_size)
+		return refuse(st, "queue size differs: the device has %u, the options give %u",
+			      had->queue_size, want->queue_size);
+	if (had->is_readonly != want->is_readonly)
+		return refuse(st, "read-only state differs: the device is %s, the options make "
+			      "it %s", had->is_readonly ? "read-only" : "writable",
+			      want->is_readonly ? "read-only" : "writable");
+	if (had->features != want->features)
+		return refuse(st, "features differ: the device offers %#llx, the options give "
+			      "%#llx (discard, write-zeroes or flush support changed?)",
+			      (unsigned long long)had->features,
+			      (unsigned long long)want->features);
+	return 0;
+}
+
+int vdb_state_check(struct vdb_state *st, const char *name, const struct vdb_identity *id)
+{
+	struct vdb_state_header h;
+	struct stat s;
+	char boot_id[40];
+	int r;
+
+	if (fstat(st->fd, &s) < 0)
+		return -errno;
+	if (s.st_size == 0)
+		return refuse(st, "its state file %s is missing", st->path);
+	if ((uint64_t)s.st_size < sizeof(h) || pread(st->fd, &h, sizeof(h), 0) != sizeof(h))
+		return refuse(st, "its state file %s is corrupt (too short)", st->path);
+	if (memcmp(h.magic, STATE_MAGIC, 8))
+		return refuse(st, "%s is not a vduse-blkd state file", st->path);
+	if (h.version != STATE_VERSION)
+		return refuse(st, "its state file %s has format version %u; this vduse-blkd "
+			      "reads version %u", st->path, h.version, STATE_VERSION);
+	if (h.checksum != header_checksum(&h))
+		return refuse(st, "its state file %s is corrupt (bad checksum)", st->path);
+	if (h.header_bytes != sizeof(h) || h.file_bytes != (uint64_t)s.st_size ||
+	    h.file_bytes != state_bytes(&h.id) ||
+	    h.queue_bytes != inflight_log_bytes(h.id.queue_size) ||
+	    h.id.queue_size == 0 || h.id.queue_size > 32768)
+		return refuse(st, "its state file %s is corrupt (sizes do not add up)", st->path);
+	h.name[sizeof(h.name) - 1] = 0;
+	if (strcmp(h.name, name))
+		return refuse(st, "its state file %s belongs to device '%s'", st->path, h.name);
+	read_boot_id(st, boot_id);
+	if (memcmp(h.boot_id, boot_id, sizeof(boot_id)))
+		return refuse(st, "its state file %s is from another boot", st->path);
+	r = check_identity(st, &h.id, id);
+	if (r < 0)
+		return r;
+	r = state_map(st, h.file_bytes);
+	if (r < 0)
+		return r;
+	st->nr_queues = h.id.nr_queues;
+	st->queue_size = h.id.queue_size;
+	return 0;
+}
+
+struct inflight_log *vdb_state_queue(struct vdb_state *st, uint16_t index)
+{
+	if (!st || !st->map || index >= st->nr_queues)
+		return NULL;
+	return (struct inflight_log *)((char *)st->map + queues_offset() +
+				       (uint64_t)index * inflight_log_bytes(st->queue_size));
+}
+
+uint8_t vdb_state_status(const struct vdb_state *st)
+{
+	return st->hdr->status;
+}
+
+void vdb_state_set_status(struct vdb_state *st, uint8_t status)
+{
+	inflight_store(&st->hdr->status, status);
+}
+
+void vdb_state_claim(struct vdb_state *st)
+{
+	int32_t pid = (int32_t)getpid();
+
+	if (st->hdr->pid != pid)
+		st->hdr->last_pid = st->hdr->pid;
+	st->hdr->pid = pid;
+}
+
+int vdb_state_last_pid(const struct vdb_state *st)
+{
+	return st->hdr->last_pid;
+}
+
+void vdb_state_beat(struct vdb_state *st)
+{
+	if (st && st->hdr)
+		__atomic_store_n(&st->hdr->beat_ms, now_ms(), __ATOMIC_RELAXED);
+}
+
+uint64_t vdb_state_silence_ms(const struct vdb_state *st)
+{
+	uint64_t now = now_ms(), then = st->hdr->beat_ms;
+
+	return now > then ? now - then : 0;
+}
+
+void vdb_state_close(struct vdb_state *st)
+{
+	if (!st)
+		return;
+	if (st->map)
+		munmap(st->map, st->map_bytes);
+	st->map = NULL;
+	st->hdr = NULL;
+	if (st->fd >= 0)
+		close(st->fd);
+	st->fd = -1;
+}
+
+void vdb_state_remove(struct vdb_state *st)
+{
+	if (!st || st->fd < 0)
+		return;
+	/* Not allowed to unlink (privileges dropped): an empty file means "no state" too. */
+	if (unlink(st->path) < 0 && ftruncate(st->fd, 0) < 0) {
+		/* Left as it is: with no device, the next daemon rewrites it. */
+	}
+	vdb_state_close(st);
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The systemd unit as meson configured it: systemd-analyze verify finds nothing
+# to say about it, and it keeps the promises vduse-blkd(8) makes about crashes,
+# reloads and stops.  Exit 77 (skip) without systemd-analyze.
+set -u
+unit=${1:?usage: test-unit.sh BUILD/vduse-blkd@.service SBINDIR path/to/vduse-blkd}
+sbindir=${2:?usage: test-unit.sh BUILD/vduse-blkd@.service SBINDIR path/to/vduse-blkd}
+bin=${3:?usage: test-unit.sh BUILD/vduse-blkd@.service SBINDIR path/to/vduse-blkd}
+npass=0 nfail=0
+
+check() {
+	if "${@:2}"; then echo "PASS: $1"; npass=$((npass + 1)); else echo "FAIL: $1"; nfail=$((nfail + 1)); fi
+}
+
+# value SECTION KEY: the value of KEY in [SECTION], empty if absent.
+value() {
+	awk -v sect="[$1]" -v key="$2" '
+		/^\[/ { in_sect = ($0 == sect); next }
+		in_sect && index($0, key "=") == 1 { print substr($0, length(key) + 2) }
+	' "$unit"
+}
+
+# is SECTION KEY WANT: KEY in [SECTION] is exactly WANT.
+is() {
+	local got
+	got=$(value "$1" "$2")
+	[[ $got == "$3" ]] || { echo "  [$1] $2=$got, want $2=$3"; return 1; }
+}
+
+no_placeholder() { ! grep -n '@[a-z_]*@' "$unit"; }
+exec_start_in_sbindir() { [[ $(value Service ExecStart) == "$sbindir/vduse-blkd "* ]]; }
+no_runtime_directory() { ! grep -n '^RuntimeDirectory' "$unit"; }
+
+check unit-configured no_placeholder
+check exec-start-in-sbindir exec_start_in_sbindir
+check restart-on-failure is Service Restart on-failure
+check restart-sec is Service RestartSec 1s
+check usage-error-not-restarted is Service RestartPreventExitStatus 2
+check reload-sends-sighup is Service ExecReload '/bin/kill -HUP $MAINPID'
+check stop-sigterm-to-daemon is Service KillMode mixed
+check start-limit-interval is Unit StartLimitIntervalSec 60s
+check start-limit-burst is Unit StartLimitBurst 5
+check state-dir-not-removed-on-stop no_runtime_directory
+
+if ! command -v systemd-analyze >/dev/null; then
+	echo "SKIP: systemd-analyze-verify: systemd-analyze is not installed"
+	echo "$npass passed, $nfail failed, 1 skipped"
+	[[ $nfail -eq 0 ]] || exit 1
+	exit 77
+fi
+
+# verify checks that ExecStart's program exists: point it at the one just built.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+sed "s|^ExecStart=$sbindir/vduse-blkd |ExecStart=$(realpath "$bin") |" "$unit" >"$tmp/vduse-blkd@.service"
+verify() {
+	# It exits 0 on unknown keys and unparsable values too: anything said is a failure.
+	local out
+	out=$(cd "$tmp" && systemd-analyze verify --man=no ./vduse-blkd@.service 2>&1)
+	local rc=$?
+	[[ $rc -eq 0 && -z $out ]] || { echo "  systemd-analyze verify: exit $rc"; sed 's/^/  /' <<<"$out"; return 1; }
+}
+check systemd-analyze-verify verify
+
+echo "$npass passed, $nfail failed, 0 skipped"
+[[ $nfail -eq 0 ]]

@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The state file (state.c) and the recovery of an in-flight log
+ * (inflight.c): what a daemon taking a device over accepts and refuses.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "inflight.h"
+#include "state.h"
+
+static const struct vdb_identity ident = {
+	.capacity_sectors = 2048, .features = 0x1234, .block_size = 512,
+	.nr_queues = 2, .queue_size = 64, .is_readonly = 0,
+};
+
+struct dir {
+	char path[256];
+};
+
+static int dir_setup(void **state)
+{
+	struct dir *d = calloc(1, sizeof(*d));
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(d->path, sizeof(d->path), "%s/test_state.XXXXXX", tmp ? tmp : "/tmp");
+	if (!mkdtemp(d->path))
+		return -1;
+	*state = d;
+	return 0;
+}
+
+static int dir_teardown(void **state)
+{
+	struct dir *d = *state;
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->path);
+	if (system(cmd) != 0)
+		return -1;
+	free(d);
+	return 0;
+}
+
+/* A state written for "disk0" with ident, closed again. */
+static void make_state(const struct dir *d)
+{
+	struct vdb_state st;
+	int pid;
+
+	assert_int_equal(vdb_state_open(&st, d->path, "disk0", -1, &pid), 0);
+	assert_int_equal(vdb_state_init(&st, "disk0", &ident), 0);
+	vdb_state_set_status(&st, 0xf);
+	vdb_state_close(&st);
+}
+
+static int check(const struct dir *d, const char *name, const struct vdb_identity *id,
+		 char *why, size_t why_len)
+{
+	struct vdb_state st;
+	int pid, r;
+
+	assert_int_equal(vdb_state_open(&st, d->path, name, -1, &pid), 0);
+	r = vdb_state_check(&st, name, id);
+	snprintf(why, why_len, "%s", st.why);
+	if (r == 0)
+		assert_int_equal(vdb_state_status(&st), 0xf);
+	vdb_state_close(&st);
+	return r;
+}
+
+static void test_round_trip(void **state)
+{
+	struct dir *d = *state;
+	char why[512];
+
+	make_state(d);
+	assert_int_equal(check(d, "disk0", &ident, why, sizeof(why)), 0);
+}
+
+static void test_second_opener_is_refused(void **state)
+{
+	struct dir *d = *state;
+	struct vdb_state a, b;
+	int pid;
+
+	assert_int_equal(vdb_state_open(&a, d->path, "disk0", -1, &pid), 0);
+	assert_int_equal(vdb_state_init(&a, "disk0", &ident), 0);
+	assert_int_equal(vdb_state_open(&b, d->path, "disk0", -1, &pid), -EBUSY);
+	assert_int_equal(pid, getpid());
+	vdb_state_remove(&a);
+	assert_int_equal(access(a.path, F_OK), -1);
+}
+
+static void expect_refusal(const struct dir *d, const struct vdb_identity *id, const char *what)
+{
+	char why[512];
+
+	assert_int_equal(check(d, "disk0", id, why, sizeof(why)), -EBADMSG);
+	if (!strstr(why, what))
+		fail_msg("'%s' does not say '%s'", why, what);
+}
+
+static void test_identity_differences_are_named(void **state)
+{
+	struct dir *d = *state;
+	struct vdb_identity id;
+
+	make_state(d);
+	id = ident;
+	id.capacity_sectors++;
+	expect_refusal(d, &id, "capacity differs: the device has 2048 sectors, the options give 2049");
+	id = ident;
+	id.block_size = 4096;
+	expect_refusal(d, &id, "block size differs");
+	id = ident;
+	id.nr_queues = 4;
+	expect_refusal(d, &id, "queue count differs");
+	id = ident;
+	id.queue_size = 128;
+	expect_refusal(d, &id, "queue size differs");
+	id = ident;
+	id.is_readonly = 1;
+	expect_refusal(d, &id, "read-only state differs");
+	id = ident;
+	id.features ^= 1;
+	expect_refusal(d, &id, "features differ");
+}
+
+/* Overwrite @len bytes at @off of disk0's state file. */
+static void poke(const struct dir *d, off_t off, const void *bytes, size_t len)
+{
+	char path[300];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/disk0.state", d->path);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, bytes, len, off), (ssize_t)len);
+	close(fd);
+}
+
+static void test_corrupt_foreign_and_missing(void **state)
+{
+	struct dir *d = *state;
+	char why[512], path[300];
+	struct vdb_state st;
+	int pid;
+
+	/* Missing: a fresh, empty file. */
+	assert_int_equal(vdb_state_open(&st, d->path, "disk0", -1, &pid), 0);
+	assert_true(vdb_state_is_empty(&st));
+	vdb_state_close(&st);
+	assert_int_equal(check(d, "disk0", &ident, why, sizeof(why)), -EBADMSG);
+	assert_non_null(strstr(why, "is missing"));
+	make_state(d);
+	/* One bit of the identity: the checksum catches it. */
+	poke(d, 300, "\x01", 1);
+	expect_refusal(d, &ident, "corrupt (bad checksum)");
+	make_state(d);
+	poke(d, 0, "NOTSTATE", 8);
+	expect_refusal(d, &ident, "is not a vduse-blkd state file");
+	make_state(d);
+	/* Cut short. */
+	snprintf(path, sizeof(path), "%s/disk0.state", d->path);
+	assert_int_equal(truncate(path, 100), 0);
+	expect_refusal(d, &ident, "corrupt (too short)");
+	/* Another device's file under this name. */
+	make_state(d);
+	snprintf(path, sizeof(path), "%s/disk1.state", d->path);
+	assert_int_equal(vdb_state_open(&st, d->path, "disk1", -1, &pid), 0);
+	vdb_state_close(&st);
+	snprintf(why, sizeof(why), "%s/disk0.state", d->path);
+	assert_int_equal(rename(why, path), 0);
+	assert_int_equal(check(d, "disk1", &ident, why, sizeof(why)), -EBADMSG);
+	assert_non_null(strstr(why, "belongs to device 'disk0'"));
+}
+
+static void test_other_boot(void **state)
+{
+	struct dir *d = *state;
+	char boot[300];
+	struct vdb_state st;
+	FILE *f;
+	int pid;
+
+	make_state(d);
+	snprintf(boot, sizeof(boot), "%s/boot_id", d->path);
+	f = fopen(boot, "w");
+	assert_non_null(f);
+	fprintf(f, "00000000-1111-2222-3333-444444444444\n");
+	fclose(f);
+	assert_int_equal(vdb_state_open(&st, d->path, "disk0", -1, &pid), 0);
+	st.boot_id_path = boot;
+	assert_int_equal(vdb_state_check(&st, "disk0", &ident), -EBADMSG);
+	assert_non_null(strstr(st.why, "from another boot"));
+	vdb_state_close(&st);
+}
+
+static void test_queues_do_not_overlap(void **state)
+{
+	struct dir *d = *state;
+	struct vdb_state st;
+	struct inflight_log *q0, *q1;
+	int pid;
+
+	assert_int_equal(vdb_state_open(&st, d->path, "disk0", -1, &pid), 0);
+	assert_int_equal(vdb_state_init(&st, "disk0", &ident), 0);
+	q0 = vdb_state_queue(&st, 0);
+	q1 = vdb_state_queue(&st, 1);
+	assert_non_null(q0);
+	assert_non_null(q1);
+	assert_null(vdb_state_queue(&st, 2));
+	assert_true((char *)&q0->heads[ident.queue_size] <= (char *)q1);
+	assert_true((char *)&q1->heads[ident.queue_size] <= (char *)st.map + st.map_bytes);
+	vdb_state_close(&st);
+}
+
+/* A log of 8 descriptors: @heads taken at pop indices 10, 11, ... */
+static struct inflight_log *log_with(const uint16_t *heads, unsigned int nr)
+{
+	struct inflight_log *log = calloc(1, inflight_log_bytes(64));
+
+	inflight_start(log, 64, 8, 0x1000, 0x2000, 0x3000, 10, 10);
+	for (unsigned int i = 0; i < nr; i++) {
+		inflight_take(log, heads[i], (uint16_t)(10 + i));
+		inflight_consume(log, (uint16_t)(11 + i));
+	}
+	return log;
+}
+
+static void test_recover_published_or_not(void **state)
+{
+	const uint16_t heads[] = { 5, 2, 7 };
+	uint16_t out[8];
+	unsigned int nr;
+	const char *why;
+	struct inflight_log *log;
+
+	(void)state;
+	/* 2 pushed, publish begun; the ring shows it: only 7 runs again. */
+	log = log_with(heads, 3);
+	inflight_push(log, 5);
+	inflight_push(log, 2);
+	inflight_publish_begin(log, 12);
+	assert_int_equal(inflight_recover(log, 64, 12, out, &nr, &why), 0);
+	assert_int_equal(nr, 1);
+	assert_int_equal(out[0], 7);
+	assert_int_equal(log->used_idx, 12);
+	free(log);
+	/* The same, but the ring does not show it: all three, oldest first. */
+	log = log_with(heads, 3);
+	inflight_push(log, 5);
+	inflight_push(log, 2);
+	inflight_publish_begin(log, 12);
+	assert_int_equal(inflight_recover(log, 64, 10, out, &nr, &why), 0);
+	assert_int_equal(nr, 3);
+	assert_int_equal(out[0], 5);
+	assert_int_equal(out[1], 2);
+	assert_int_equal(out[2], 7);
+	assert_int_equal(log->heads[5], INFLIGHT_TAKEN | 10);
+	free(log);
+	/* A used->idx the log never wrote: refused. */
+	log = log_with(heads, 3);
+	assert_int_equal(inflight_recover(log, 64, 11, out, &nr, &why), -EBADMSG);
+	free(log);
+}
+
+static void test_recover_refuses_garbage(void **state)
+{
+	const uint16_t heads[] = { 1 };
+	uint16_t out[8];
+	unsigned int nr;
+	const char *why;
+	struct inflight_log *log;
+
+	(void)state;
+	log = log_with(heads, 1);
+	log->heads[9] = INFLIGHT_TAKEN | 3;     /* beyond the ring's 8 */
+	assert_int_equal(inflight_recover(log, 64, 10, out, &nr, &why), -EBADMSG);
+	free(log);
+	log = log_with(heads, 1);
+	log->heads[3] = 0x1234;                 /* not taken */
+	assert_int_equal(inflight_recover(log, 64, 10, out, &nr, &why), -EBADMSG);
+	free(log);
+	log = log_with(heads, 1);
+	log->num = 6;                           /* not a power of two */
+	assert_int_equal(inflight_recover(log, 64, 10, out, &nr, &why), -EBADMSG);
+	free(log);
+	log = log_with(heads, 1);
+	assert_true(inflight_matches(log, 8, 0x1000, 0x2000, 0x3000));
+	assert_false(inflight_matches(log, 8, 0x1000, 0x2000, 0x4000));
+	free(log);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_round_trip, dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(test_second_opener_is_refused, dir_setup,
+						dir_teardown),
+		cmocka_unit_test_setup_teardown(test_identity_differences_are_named, dir_setup,
+						dir_teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_foreign_and_missing, dir_setup,
+						dir_teardown),
+		cmocka_unit_test_setup_teardown(test_other_boot, dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(test_queues_do_not_overlap, dir_setup,
+						dir_teardown),
+		cmocka_unit_test(test_recover_published_or_not),
+		cmocka_unit_test(test_recover_refuses_garbage),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
