@@ -316,7 +316,7 @@ if wants noattach && [ -z "$STUCK" ]; then
 	truncate -s 64M /tmp/na.img
 	dmesg_mark
 	set -- --image /tmp/na.img --queues 2 --state-dir $SDIR
-	if plain_start "serving 'na'" na "$@" && $VDPA dev add name na mgmtdev vduse && DEV=$(wait_vdisk na 20); then
+	if plain_start "serving .* as /dev/vduse/na:" na "$@" && $VDPA dev add name na mgmtdev vduse && DEV=$(wait_vdisk na 20); then
 		info "na is $DEV"
 		fio_start "$DEV"
 		sleep 2
