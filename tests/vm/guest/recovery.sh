@@ -165,6 +165,15 @@ dmesg_clean() {
 # keep_log NAME: append the log of the daemon that just ended to /tmp/NAME.all.
 keep_log() { cat "/tmp/$1.log" >> "/tmp/$1.all" 2>/dev/null; }
 
+# replays NAME: "N request(s) run again in M takeover(s)", from the logs of
+# NAME's daemons so far (the queue threads log it once they replayed).
+replays() {
+	cat "/tmp/$1.all" "/tmp/$1.log" 2>/dev/null | awk '
+		/taking over device/ { t++ }
+		/in flight before the restart run again/ { for (i = 1; i < NF; i++) if ($i ~ /^[0-9]+:?$/ && $(i + 1) == "request(s)") n += $i }
+		END { printf "%d request(s) run again in %d takeover(s)", n, t }'
+}
+
 # kill9 NAME: SIGKILL the daemon DPID and reap it; KILLED_AT is the time.
 kill9() {
 	KILLED_AT=$(now)
@@ -194,7 +203,7 @@ restart() {
 		return 1
 	fi
 	pass "$_c-restart" "$NODE again, $_node_ms ms after the kill"
-	info "$_c: $(grep -E 'taking over|replayed' "/tmp/$_nm.log" | tr '\n' '|')"
+	info "$_c: $(grep -E 'taking over|replayed|run again' "/tmp/$_nm.log" | tr '\n' '|')"
 	if [ -n "$FLOOP" ] && alive "$FLOOP"; then
 		if wait_progress "$_dev" "$_done" 30; then
 			pass "$_c-io-resumes" "requests complete again $(ms_since "$KILLED_AT") ms after the kill"
@@ -287,6 +296,7 @@ if wants kill9; then
 		# Without a daemon fio cannot end: do not wait long for it.
 		if alive "$DPID"; then fio_finish kill9; else fio_finish kill9 5; fi
 		dmesg_clean kill9
+		info "kill9: $(replays k9)"
 		[ -z "$STUCK" ] && stop_check kill9 k9
 	else
 		fail kill9-start "$(oneline /tmp/k9.log)"
@@ -325,7 +335,7 @@ if wants noattach && [ -z "$STUCK" ]; then
 		done_n=$(ios "$DEV")
 		if plain_start "taking over device 'na'" na "$@"; then
 			pass noattach-restart "'taking over' $(ms_since "$KILLED_AT") ms after the kill"
-			info "noattach: $(grep -E 'taking over|replayed' /tmp/na.log | tr '\n' '|')"
+			info "noattach: $(grep -E 'taking over|replayed|run again' /tmp/na.log | tr '\n' '|')"
 			if wait_progress "$DEV" "$done_n" 30; then
 				pass noattach-io-resumes "$(ms_since "$KILLED_AT") ms after the kill"
 			else
@@ -338,6 +348,7 @@ if wants noattach && [ -z "$STUCK" ]; then
 		sleep 2
 		if alive "$DPID"; then fio_finish noattach; else fio_finish noattach 5; fi
 		dmesg_clean noattach
+		info "noattach: $(replays na)"
 		if [ -z "$STUCK" ] && alive "$DPID"; then
 			$VDPA dev del na
 			stop_check noattach na
