@@ -133,7 +133,7 @@ fio_finish() {
 	touch /tmp/fio.stop
 	if ! wait_gone $FLOOP "${2:-120}"; then
 		fail "$1-fio-completes" "fio still running ${2:-120} s after it was told to stop (I/O stuck?)"
-		ps -o pid,stat,args | grep -e fio -e vduse | grep -v grep
+		diag "$1: fio stuck"
 		STUCK=1
 		return 1
 	fi
@@ -174,11 +174,29 @@ replays() {
 		END { printf "%d request(s) run again in %d takeover(s)", n, t }'
 }
 
+# diag WHAT: what the daemon's threads and the kernel are doing, for a report
+# when I/O or the daemon seems stuck.
+diag() {
+	info "diagnostics ($1): processes in D or R state, the daemon's threads, the kernel's last lines"
+	ps -o pid,stat,args | awk '$2 ~ /^[DR]/' | grep -v -e ' ps ' -e awk
+	if [ -n "$DPID" ] && [ -d "/proc/$DPID" ]; then
+		for _task in /proc/"$DPID"/task/*; do
+			echo "thread ${_task##*/}: $(sed 's/.*) //' "$_task/stat" | cut -d' ' -f1) wchan=$(cat "$_task/wchan" 2>/dev/null)"
+			sed 's/^/    /' "$_task/stack" 2>/dev/null
+		done
+	fi
+	dmesg | tail -n 60
+}
+
 # kill9 NAME: SIGKILL the daemon DPID and reap it; KILLED_AT is the time.
 kill9() {
 	KILLED_AT=$(now)
 	kill -KILL "$DPID"
-	wait "$DPID" 2>/dev/null
+	if ! wait_gone "$DPID" 10; then
+		fail "$1-dies-on-sigkill" "pid $DPID still there 10 s after SIGKILL"
+		diag "$1 after SIGKILL"
+		STUCK=1
+	fi
 	keep_log "$1"
 }
 
@@ -248,7 +266,10 @@ cleanup() {
 		# Not attached by the daemon (it printed no node): detach first.
 		[ -s "/tmp/$_nm.out" ] || $VDPA dev del "$_nm" 2>/dev/null
 		kill -TERM "$DPID"
-		wait_gone "$DPID" 30 || { kill -KILL "$DPID"; wait "$DPID" 2>/dev/null; }
+		if ! wait_gone "$DPID" 30; then
+			kill -KILL "$DPID"
+			wait_gone "$DPID" 10 || { info "pid $DPID survives SIGKILL: leaving it"; STUCK=1; }
+		fi
 	fi
 	DPID=
 	if [ -e "/sys/bus/vdpa/devices/$_nm" ]; then
@@ -465,6 +486,7 @@ if wants upgrade && [ -z "$STUCK" ]; then
 				pass upgrade-failed-exec-keeps-serving
 			else
 				fail upgrade-failed-exec-keeps-serving "no request completed within 10 s"
+				diag "upgrade after a failed exec"
 			fi
 		else
 			fail upgrade-failed-exec-keeps-serving "the daemon is gone or runs another binary: $(tail -n 5 /tmp/lu.log | tr '\n' '|')"
@@ -500,7 +522,7 @@ expect_refusal() {
 	if ! wait_gone $_p 30; then
 		fail "$_c" "it runs: $(oneline /tmp/ref.log)"
 		kill -KILL $_p
-		wait $_p 2>/dev/null
+		wait_gone $_p 10 || info "pid $_p survives SIGKILL"
 		return
 	fi
 	_why=$(untouched)
