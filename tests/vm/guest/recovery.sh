@@ -615,6 +615,9 @@ fi
 # Last: on 7.2.13 it left the daemon spinning in the kernel (RCU stalls) and
 # the disk stuck, which nothing after it could survive.
 if wants badexec && [ -z "$STUCK" ]; then
+	# Should this part wedge the guest, the results so far are on record.
+	# shellcheck disable=SC2154  # lib.sh's counters
+	info "before badexec: $_n_pass passed, $_n_fail failed${_failed:+ (failed:$_failed)}"
 	t0=$(now)
 	truncate -s 64M /tmp/bx.img
 	cp "$VDUSE_BLKD" /tmp/vdb-bad
