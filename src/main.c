@@ -229,11 +229,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->state_dir = optarg;
 			break;
 		case 'u':
-			if (privileges_lookup(optarg, &o->run_as) < 0) {
-				log_err("--user: no user '%s' (a name, or UID[:GID] other than 0)",
-					optarg);
-				return -EINVAL;
-			}
 			o->user = optarg;
 			break;
 		case 'Z':
@@ -562,6 +557,17 @@ int main(int argc, char **argv)
 	}
 	if (o.is_verbose)
 		log_max_level = LOG_DEBUG;
+	/*
+	 * The new image of a live upgrade runs as the user already, under a
+	 * filter that refuses what a passwd lookup may do (nscd's socket).
+	 */
+	if (o.user && handover.dev_fd >= 0) {
+		o.run_as = (struct run_as){ .uid = getuid(), .gid = getgid() };
+	} else if (o.user && privileges_lookup(o.user, &o.run_as) < 0) {
+		log_err("--user: no user '%s' (a name, or UID[:GID] other than 0)", o.user);
+		fprintf(stderr, "Try 'vduse-blkd --help' for more information.\n");
+		return EXIT_USAGE;
+	}
 	if (upgrade_save_exe() < 0)
 		log_warn("cannot tell this binary's path: SIGHUP (live upgrade) will fail");
 	if (handover.image_fd >= 0)
