@@ -431,7 +431,7 @@ static void live_upgrade(char **argv, struct vduse_dev *dev, struct vdb_state *s
 		log_err("live upgrade: restarting the queues of '%s': %s", dev->name, strerror(-r));
 }
 
-/* --user: the uid, gid and capabilities of a serving daemon. */
+/* --user: the uid, gid and capabilities of a serving daemon.  Returns 1 when dropped now. */
 static int drop_privileges(struct options *o)
 {
 	int r;
@@ -448,7 +448,7 @@ static int drop_privileges(struct options *o)
 	log_info("running as uid %u, gid %u, %s", (unsigned int)o->run_as.uid,
 		 (unsigned int)o->run_as.gid, o->is_attach ?
 		 "with CAP_NET_ADMIN alone (to detach at exit)" : "without capabilities");
-	return 0;
+	return 1;
 }
 
 /* --sandbox on: the seccomp allowlist, in every thread, after privileges are dropped. */
@@ -492,11 +492,25 @@ static int on_ready(struct control *c, void *opaque)
 	struct options *o = opaque;
 	int r;
 
-	(void)c;
 	if (o->user) {
 		r = drop_privileges(o);
 		if (r < 0)
 			return r;
+		/*
+		 * Queues that served before the drop have io_uring workers, kernel
+		 * threads that keep the credentials they were made with: root's.
+		 * Start the queues again (the in-flight log carries them over), so
+		 * their workers are made as the user.
+		 */
+		if (r == 1) {
+			vduse_dev_stop_queues(c->dev);
+			r = vduse_dev_resume(c->dev);
+			if (r < 0) {
+				log_err("restarting the queues of '%s' as user '%s': %s",
+					c->dev->name, o->user, strerror(-r));
+				return r;
+			}
+		}
 	}
 	return o->is_sandboxed ? start_sandbox(o) : 0;
 }

@@ -108,6 +108,11 @@ NET_ADMIN=0000000000001000
 n=sb-user
 if daemon_start $n --image $IMG --attach --queues 2 --user 65534 --state-dir /tmp/sb-state; then
 	pid=$DPID
+	# The node is printed before privileges go: wait for the line that says they went.
+	t=100
+	until grep -q "seccomp sandbox on" /tmp/$n.log || [ $t -le 0 ]; do
+		t=$((t - 1)); sleep 0.1
+	done
 	run_case $n-unprivileged ids $n $pid
 	run_case $n-capeff-net-admin-only [ "$(status_of $pid CapEff)" = $NET_ADMIN ]
 	run_case $n-capprm-net-admin-only [ "$(status_of $pid CapPrm)" = $NET_ADMIN ]
