@@ -154,6 +154,21 @@ fio_finish() {
 # dmesg_mark / dmesg_clean CASE: no new kernel line about an I/O error since
 # the mark.
 dmesg_mark() { DMESG_N=$(dmesg | wc -l); }
+
+# start_copy NAME BIN IMG: a 64 MiB IMG served by NAME from BIN, a copy of the
+# installed binary (a live upgrade may then replace BIN), attached, 2 queues;
+# dmesg marked.  Returns daemon_start's status.
+start_copy() {
+	truncate -s 64M "$3"
+	cp "$VDUSE_BLKD" "$2"
+	dmesg_mark
+	_saved=$VDUSE_BLKD
+	VDUSE_BLKD=$2
+	daemon_start "$1" --image "$3" --queues 2 --state-dir $SDIR --attach
+	_sc_rc=$?
+	VDUSE_BLKD=$_saved
+	return $_sc_rc
+}
 dmesg_clean() {
 	dmesg | tail -n +$((DMESG_N + 1)) > /tmp/dmesg.new
 	_k=$(grep -i -E 'vduse|vdpa|virtio' /tmp/dmesg.new | tail -n 8 | tr '\n' '|')
@@ -437,15 +452,8 @@ hup() {
 }
 if wants upgrade && [ -z "$STUCK" ]; then
 	t0=$(now)
-	truncate -s 64M /tmp/lu.img
-	cp "$VDUSE_BLKD" /tmp/vdb-new
-	dmesg_mark
-	set -- --image /tmp/lu.img --queues 2 --state-dir $SDIR --attach
-	saved=$VDUSE_BLKD
-	VDUSE_BLKD=/tmp/vdb-new
-	daemon_start lu "$@"
+	start_copy lu /tmp/vdb-new /tmp/lu.img
 	ok=$?
-	VDUSE_BLKD=$saved
 	if [ $ok -eq 0 ]; then
 		DEV=$NODE
 		pid0=$DPID
@@ -619,15 +627,8 @@ if wants badexec && [ -z "$STUCK" ]; then
 	# shellcheck disable=SC2154  # lib.sh's counters
 	info "before badexec: $_n_pass passed, $_n_fail failed${_failed:+ (failed:$_failed)}"
 	t0=$(now)
-	truncate -s 64M /tmp/bx.img
-	cp "$VDUSE_BLKD" /tmp/vdb-bad
-	dmesg_mark
-	set -- --image /tmp/bx.img --queues 2 --state-dir $SDIR --attach
-	saved=$VDUSE_BLKD
-	VDUSE_BLKD=/tmp/vdb-bad
-	daemon_start bx "$@"
+	start_copy bx /tmp/vdb-bad /tmp/bx.img
 	ok=$?
-	VDUSE_BLKD=$saved
 	if [ $ok -eq 0 ]; then
 		DEV=$NODE
 		ino0=$(stat -L -c %i /proc/"$DPID"/exe)
