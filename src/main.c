@@ -46,6 +46,7 @@ struct options {
 	const char *name;
 	unsigned int nr_queues;
 	unsigned int queue_size;
+	unsigned int poll_us;
 	unsigned int block_size;
 	const char *serial;
 	const char *backend;
@@ -84,6 +85,8 @@ static void usage(FILE *out)
 "  -B, --backend NAME      io_uring (default; aio is used when io_uring is unavailable),\n"
 "                          aio (libaio), or null (discards writes, reads zeroes)\n"
 "  -d, --direct            open the image with O_DIRECT (bypass the host page cache)\n"
+"      --poll-us N         when a queue runs empty, watch its ring for N microseconds\n"
+"                          before sleeping (0..1000; default 0: sleep at once)\n"
 "  -a, --attach[=DRIVER]   add the device to the vdpa bus and bind it to DRIVER:\n"
 "                          virtio (default: /dev/vdX on this host, printed on stdout)\n"
 "                          or vhost (/dev/vhost-vdpa-N for a VM); detached again on exit\n"
@@ -152,6 +155,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "name", required_argument, NULL, 'n' },
 		{ "queues", required_argument, NULL, 'q' },
 		{ "queue-size", required_argument, NULL, 's' },
+		{ "poll-us", required_argument, NULL, 'P' },
 		{ "readonly", no_argument, NULL, 'r' },
 		{ "block-size", required_argument, NULL, 'b' },
 		{ "serial", required_argument, NULL, 'S' },
@@ -230,6 +234,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'u':
 			o->user = optarg;
+			break;
+		case 'P':
+			if (parse_uint("--poll-us", optarg, 0, 1000, &o->poll_us) < 0)
+				return -EINVAL;
 			break;
 		case 'Z':
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
@@ -336,6 +344,7 @@ static int describe_device(const struct options *o, const struct image *img, str
 	blk->opt_io_bytes = img->opt_io_bytes;
 	blk->num_queues = (uint16_t)o->nr_queues;
 	blk->queue_size = (uint16_t)o->queue_size;
+	blk->poll_us = o->poll_us;
 	blk->is_readonly = img->is_readonly;
 	blk->has_discard = !img->is_readonly && img->can_discard;
 	blk->has_write_zeroes = !img->is_readonly;
