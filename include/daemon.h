@@ -42,7 +42,7 @@ struct options {
 	const struct backend_ops *be;
 	bool is_readonly;
 	bool is_direct;
-	bool is_verbose;
+	unsigned int debug_mask;      /* --verbose: enum log_category bits */
 	bool is_attach;
 	enum vdpa_bus_driver attach_driver;
 };

@@ -59,7 +59,9 @@ static void usage(FILE *out)
 "                          with no capability (CAP_NET_ADMIN with --attach)\n"
 "      --sandbox on|off    once the device serves, allow only the system calls serving\n"
 "                          makes (seccomp; default on)\n"
-"  -v, --verbose           log more\n"
+"  -v, --verbose[=LIST]    debug messages: all, or the categories in LIST, comma-separated\n"
+"                          from %s\n"
+"                          (trace: every request, in builds with -Dtrace only)\n"
 "  -h, --help              show this help and exit\n"
 "  -V, --version           show the version and exit\n"
 "\n"
@@ -70,7 +72,7 @@ static void usage(FILE *out)
 "started for a device that exists takes it over and replays requests in flight.\n"
 "\n"
 "Exit status: 0 on success, 1 on failure, 2 on a command-line error.\n",
-		DEFAULT_MAX_QUEUES, MAX_QUEUES, VDB_STATE_DIR);
+		DEFAULT_MAX_QUEUES, MAX_QUEUES, VDB_STATE_DIR, LOG_CAT_NAMES);
 }
 
 static int parse_uint(const char *opt, const char *s, unsigned int min, unsigned int max,
@@ -127,7 +129,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "state-dir", required_argument, NULL, 'D' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "sandbox", required_argument, NULL, 'Z' },
-		{ "verbose", no_argument, NULL, 'v' },
+		{ "verbose", optional_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -139,7 +141,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		.is_sandboxed = true,
 	};
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":i:n:q:s:rb:S:B:da::vhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":i:n:q:s:rb:S:B:da::v::hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			o->image = optarg;
@@ -205,7 +207,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->is_sandboxed = !strcmp(optarg, "on");
 			break;
 		case 'v':
-			o->is_verbose = true;
+			if (!optarg) {
+				o->debug_mask = LOG_CAT_ALL;
+			} else if (log_parse_debug(optarg, &o->debug_mask) < 0) {
+				log_err("--verbose: '%s' is not a list of %s or all", optarg,
+					LOG_CAT_NAMES);
+				return -EINVAL;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -246,6 +254,7 @@ int main(int argc, char **argv)
 	struct handover handover;
 	int r;
 
+	log_init();
 	/* The new image of a live upgrade runs under the old one's filter: name what it refuses. */
 	if (upgrade_take_handover(&handover) && sandbox_seccomp_is_active())
 		sandbox_seccomp_apply(&(struct sandbox_opts){ .backend = SANDBOX_BACKEND_NULL });
@@ -256,8 +265,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "Try 'vduse-blkd --help' for more information.\n");
 		return EXIT_USAGE;
 	}
-	if (o.is_verbose)
-		log_max_level = LOG_DEBUG;
+	if (o.debug_mask)
+		log_set_debug(o.debug_mask);
 	/*
 	 * The new image of a live upgrade runs as the user already, under a
 	 * filter that refuses what a passwd lookup may do (nscd's socket).

@@ -6,12 +6,14 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/vduse.h>
 
@@ -21,6 +23,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
 #include "privileges.h"
 #include "sandbox.h"
 #include "state.h"
@@ -160,10 +163,117 @@ static void log_kernel(void)
 			 u.release, version, (unsigned long long)kernel_max);
 }
 
-/* SIGHUP: pause the queues and execute the installed binary in place. */
-static void live_upgrade(char **argv, struct vduse_dev *dev, struct vdb_state *state,
-			 const struct image *img)
+/* One run of the daemon: the options and what the service manager hears. */
+struct daemon {
+	struct options *o;
+	int64_t watchdog_usec;        /* the unit's WatchdogSec=, 0 without a watchdog */
+	uint64_t watchdog_sent_usec;  /* CLOCK_MONOTONIC of the last WATCHDOG=1 */
+	bool has_said_stopping;
+};
+
+static uint64_t now_usec(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Tell the service manager (notify.h); it missing a message never stops the daemon. */
+static void tell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void tell(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	int r;
+
+	if (!notify_is_enabled())
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r = notify_send("%s", msg);
+	if (log_debug_enabled(LOG_CAT_DAEMON)) {
+		for (char *p = msg; *p; p++)
+			*p = *p == '\n' ? ' ' : *p;
+		log_debug_cat(LOG_CAT_DAEMON, "told the service manager: %s%s%s", msg,
+			      r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+	}
+}
+
+/* $NOTIFY_SOCKET and the watchdog: before privileges drop and the sandbox starts. */
+static void start_notify(struct daemon *d)
+{
+	int64_t wd = notify_watchdog_usec(getenv("WATCHDOG_USEC"), getenv("WATCHDOG_PID"),
+					  getpid());
+	int r = notify_open();
+
+	if (r < 0)
+		log_warn("NOTIFY_SOCKET '%s': %s: the service manager will not hear that the "
+			 "device is ready", getenv("NOTIFY_SOCKET"), strerror(-r));
+	if (wd < 0)
+		log_warn("WATCHDOG_USEC '%s' or WATCHDOG_PID '%s' is malformed: no watchdog",
+			 getenv("WATCHDOG_USEC"), getenv("WATCHDOG_PID") ?: "");
+	d->watchdog_usec = wd > 0 && notify_is_enabled() ? wd : 0;
+	log_debug_cat(LOG_CAT_DAEMON, "service manager: %s, watchdog %s%lld ms",
+		      notify_is_enabled() ? "notified" : "not notified (no NOTIFY_SOCKET)",
+		      d->watchdog_usec ? "every " : "off, ",
+		      (long long)(d->watchdog_usec / 1000));
+}
+
+/* From the control loop (control.h): WATCHDOG=1 at half the interval. */
+static void on_beat(struct control *c, void *opaque)
+{
+	struct daemon *d = opaque;
+	uint64_t now;
+
+	(void)c;
+	if (!d->watchdog_usec)
+		return;
+	now = now_usec();
+	if (d->watchdog_sent_usec && now - d->watchdog_sent_usec < (uint64_t)d->watchdog_usec / 2)
+		return;
+	d->watchdog_sent_usec = now;
+	notify_send("WATCHDOG=1");
+}
+
+/* How often the control loop looks at the watchdog: a quarter of its interval, 0 without. */
+static unsigned int watchdog_beat_ms(const struct daemon *d)
+{
+	int64_t ms = d->watchdog_usec / 4000;
+
+	if (!d->watchdog_usec)
+		return 0;
+	return ms < 1 ? 1 : ms > 60000 ? 60000 : (unsigned int)ms;
+}
+
+/* READY=1: the device exists, attached when asked, privileges narrowed. */
+static void say_ready(struct daemon *d, const struct control *c, const char *note)
+{
+	if (c->is_attached)
+		tell("READY=1\nSTATUS=serving %u queue(s) on %s%s", c->dev->nr_queues, c->job.node,
+		     note);
+	else
+		tell("READY=1\nSTATUS=serving %u queue(s) as /dev/vduse/%s, not attached (vdpa dev "
+		     "add name %s mgmtdev vduse)%s", c->dev->nr_queues, d->o->name, d->o->name, note);
+}
+
+static void on_stopping(struct control *c, void *opaque)
+{
+	struct daemon *d = opaque;
+
+	(void)c;
+	if (d->has_said_stopping)
+		return;
+	d->has_said_stopping = true;
+	tell("STOPPING=1\nSTATUS=stopping: draining, detaching and destroying %s", d->o->name);
+}
+
+/* SIGHUP: pause the queues and execute the installed binary in place. */
+static void live_upgrade(char **argv, struct daemon *d, struct control *c,
+			 struct vdb_state *state, const struct image *img)
+{
+	struct vduse_dev *dev = c->dev;
 	struct handover h = {
 		.dev_fd = dev->fd, .state_fd = state->fd, .image_fd = img->fd, .ctl_fd = dev->ctl_fd,
 	};
@@ -176,15 +286,23 @@ static void live_upgrade(char **argv, struct vduse_dev *dev, struct vdb_state *s
 		return;
 	}
 	log_info("live upgrade: re-executing %s", upgrade_exe());
+	/* The new image says READY=1 once it serves (same pid: NotifyAccess=main). */
+	tell("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=live upgrade: re-executing %s",
+	     (unsigned long long)now_usec(), upgrade_exe());
 	h.paused_at_ms = upgrade_now_ms();
 	/* Requests in flight finish first: the new image starts with none. */
 	vduse_dev_stop_queues(dev);
-	r = upgrade_exec(argv, &h);
+	r = notify_prepare_exec();
+	if (r == 0) {
+		r = upgrade_exec(argv, &h);
+		notify_exec_failed();
+	}
 	log_err("live upgrade: executing %s: %s; serving on with this binary", upgrade_exe(),
 		strerror(-r));
 	r = vduse_dev_resume(dev);
 	if (r < 0)
 		log_err("live upgrade: restarting the queues of '%s': %s", dev->name, strerror(-r));
+	say_ready(d, c, " (live upgrade failed)");
 }
 
 /* --user: the uid, gid and capabilities of a serving daemon.  Returns 1 when dropped now. */
@@ -218,10 +336,14 @@ static int start_sandbox(const struct options *o)
 			   SANDBOX_BACKEND_NULL,
 		.may_exec = true,
 		.may_attach = o->is_attach,
-		.may_notify = getenv("NOTIFY_SOCKET") != NULL,
+		.may_notify = notify_is_enabled(),
 	};
-	int r = sandbox_seccomp_apply(&so);
+	int r;
 
+	log_debug_cat(LOG_CAT_SANDBOX, "seccomp allowlist: backend %s%s%s%s", o->be->name,
+		      so.may_exec ? ", live upgrade" : "", so.may_attach ? ", vdpa netlink" : "",
+		      so.may_notify ? ", sd_notify" : "");
+	r = sandbox_seccomp_apply(&so);
 	if (r < 0) {
 		log_err("installing the seccomp sandbox: %s (--sandbox off serves without it)",
 			strerror(-r));
@@ -245,7 +367,8 @@ static int start_sandbox(const struct options *o)
 /* The device serves: from here on only what serving needs (a failure stops the daemon). */
 static int on_ready(struct control *c, void *opaque)
 {
-	struct options *o = opaque;
+	struct daemon *d = opaque;
+	struct options *o = d->o;
 	int r;
 
 	if (o->user) {
@@ -268,7 +391,10 @@ static int on_ready(struct control *c, void *opaque)
 			}
 		}
 	}
-	return o->is_sandboxed ? start_sandbox(o) : 0;
+	r = o->is_sandboxed ? start_sandbox(o) : 0;
+	if (r == 0)
+		say_ready(d, c, "");
+	return r;
 }
 
 /* Stopping: flush, destroy, and forget the state of a device that is gone. */
@@ -309,10 +435,17 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 	struct vduse_dev dev;
 	struct vdb_state state;
 	struct device_setup setup;
+	struct daemon d = { .o = o };
 	const struct backend_ops *be;
 	_cleanup_close_ int sfd = -1;
 	int r, code = EXIT_FAILURE_RUNTIME;
 
+	start_notify(&d);
+	if (handover->dev_fd >= 0)
+		log_debug_cat(LOG_CAT_RECOVERY, "live upgrade: handed fds device %d, state %d, image "
+			      "%d, control %d; paused %llu ms ago", handover->dev_fd,
+			      handover->state_fd, handover->image_fd, handover->ctl_fd,
+			      (unsigned long long)(upgrade_now_ms() - handover->paused_at_ms));
 	if (upgrade_save_exe() < 0)
 		log_warn("cannot tell this binary's path: SIGHUP (live upgrade) will fail");
 	if (handover->image_fd >= 0)
@@ -346,6 +479,8 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 	}
 	if (handover->dev_fd < 0)
 		log_kernel();
+	tell(handover->dev_fd >= 0 ? "STATUS=live upgrade: taking over device %s" :
+	     "STATUS=setting up device %s (created, or taken over if it exists)", o->name);
 	setup = (struct device_setup){
 		.name = o->name, .state_dir = o->state_dir, .blk = &blk, .img = &img, .be = be,
 		.handover = handover, .state = &state, .dev = &dev,
@@ -358,18 +493,27 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 		 blk.is_readonly ? ", read-only" : "", img.is_direct ? ", O_DIRECT" : "");
 	if (!o->is_attach && !setup.is_taken_over)
 		log_info("attach with: vdpa dev add name %s mgmtdev vduse", o->name);
+	log_debug_cat(LOG_CAT_RECOVERY, "%s device '%s', state file in %s", setup.is_taken_over ?
+		      "took over" : "created", o->name, o->state_dir);
+	tell("STATUS=%s device %s%s", setup.is_taken_over ? "took over" : "created", o->name,
+	     o->is_attach ? ", attaching it" : "");
 
 	struct control c = { .name = o->name, .is_attach = o->is_attach,
 			     .attach_driver = o->attach_driver, .dev = &dev, .sfd = sfd,
-			     .on_ready = on_ready, .opaque = o, .job = { .done_fd = -1 } };
+			     .on_ready = on_ready, .on_stopping = on_stopping, .on_beat = on_beat,
+			     .beat_ms = watchdog_beat_ms(&d), .opaque = &d,
+			     .job = { .done_fd = -1 } };
 
 	while ((r = control_serve(&c)) == CONTROL_RELOAD)
-		live_upgrade(argv, &dev, &state, &img);
+		live_upgrade(argv, &d, &c, &state, &img);
+	on_stopping(&c, &d);
 	control_exit(&c);
 	code = teardown(o, &dev, &state, &img);
 	if (r < 0 || c.has_failed)
 		code = EXIT_FAILURE_RUNTIME;
 out_image:
 	image_close(&img);
+	if (code != EXIT_OK)
+		tell("STATUS=failed: device %s (see the log)", o->name);
 	return code;
 }
