@@ -228,7 +228,8 @@ static void on_beat(struct control *c, void *opaque)
 	uint64_t now;
 
 	(void)c;
-	if (!d->watchdog_usec)
+	/* Stopping: the manager no longer watches; a hung stop meets TimeoutStopSec=. */
+	if (!d->watchdog_usec || d->has_said_stopping)
 		return;
 	now = now_usec();
 	if (d->watchdog_sent_usec && now - d->watchdog_sent_usec < (uint64_t)d->watchdog_usec / 2)

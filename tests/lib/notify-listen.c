@@ -54,8 +54,14 @@ static void print_devs(FILE *out, long long ms, int pid)
 
 	fprintf(out, "%lld %d @devs=", ms, pid);
 	if (glob("/dev/vd[a-z]*", 0, NULL, &g) == 0) {
-		for (size_t i = 0; i < g.gl_pathc; i++)
-			fprintf(out, "%s%s", i ? "," : "", g.gl_pathv[i]);
+		const char *sep = "";
+
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			if (!strcmp(g.gl_pathv[i], "/dev/vduse"))
+				continue;
+			fprintf(out, "%s%s", sep, g.gl_pathv[i]);
+			sep = ",";
+		}
 		globfree(&g);
 	}
 	fputc('\n', out);
