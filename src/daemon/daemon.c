@@ -270,6 +270,28 @@ static void on_stopping(struct control *c, void *opaque)
 	tell("STOPPING=1\nSTATUS=stopping: draining, detaching and destroying %s", d->o->name);
 }
 
+/*
+ * Test hook: with $VDUSE_BLKD_TEST_STALL_ON_HUP=SECONDS, SIGHUP stops the
+ * control loop for that long instead of upgrading, while the queues serve
+ * on (tests/vm notify: no watchdog ping from a stuck loop).
+ */
+static bool test_stall_on_hup(void)
+{
+	const char *v = getenv("VDUSE_BLKD_TEST_STALL_ON_HUP");
+
+	if (!v)
+		return false;
+#ifdef VDB_TEST_HOOKS
+	log_info("test hook: the control loop stalls for %d s", atoi(v));
+	sleep((unsigned int)atoi(v));
+	log_info("test hook: the control loop runs again");
+	return true;
+#else
+	log_err("VDUSE_BLKD_TEST_STALL_ON_HUP: test hooks are not compiled in");
+	return false;
+#endif
+}
+
 /* SIGHUP: pause the queues and execute the installed binary in place. */
 static void live_upgrade(char **argv, struct daemon *d, struct control *c,
 			 struct vdb_state *state, const struct image *img)
@@ -505,8 +527,10 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 			     .beat_ms = watchdog_beat_ms(&d), .opaque = &d,
 			     .job = { .done_fd = -1 } };
 
-	while ((r = control_serve(&c)) == CONTROL_RELOAD)
-		live_upgrade(argv, &d, &c, &state, &img);
+	while ((r = control_serve(&c)) == CONTROL_RELOAD) {
+		if (!test_stall_on_hup())
+			live_upgrade(argv, &d, &c, &state, &img);
+	}
 	on_stopping(&c, &d);
 	control_exit(&c);
 	code = teardown(o, &dev, &state, &img);

@@ -19,6 +19,8 @@
 #             the disk there
 #   detached  an abstract socket, no --attach: READY=1 naming how to attach
 #   wd-pid    WATCHDOG_PID of another process: no pings
+#   stuck     a control loop stuck for 4 s (test hook; -Dtest_hooks=true
+#             builds) sends no ping meanwhile, while the queues serve I/O
 #
 # Each case prints PASS/FAIL; the summary line decides the exit status.
 . /tests/lib.sh
@@ -213,6 +215,40 @@ if listen $ASOCK; then
 	run_case detached-stopping grep -qE " STOPPING=1\$" $N
 else
 	fail listener-abstract "notify-listen did not start on $ASOCK"
+fi
+
+
+# --- stuck: no ping from a stuck control loop, though the queues serve ----
+export NOTIFY_SOCKET=$SOCK WATCHDOG_USEC=1000000 VDUSE_BLKD_TEST_STALL_ON_HUP=4
+if listen $SOCK && t_listen=$(now_ms) && daemon_start nt3 --image $IMG --queues 1 --attach &&
+	wait_line ' READY=1$'; then
+	unset NOTIFY_SOCKET WATCHDOG_USEC VDUSE_BLKD_TEST_STALL_ON_HUP
+	sleep 1
+	kill -HUP $DPID
+	sleep 0.5
+	if grep -q "test hooks are not compiled in" /tmp/nt3.log; then
+		skip stuck "built without -Dtest_hooks=true"
+	else
+		t_hup=$(($(now_ms) - t_listen - 500))
+		dd if=/dev/urandom of=/tmp/sp bs=4096 count=16 2>/dev/null
+		dd if=/tmp/sp of="$NODE" bs=4096 seek=9 oflag=direct conv=notrunc 2>/dev/null
+		t_io=$(($(now_ms) - t_listen))
+		sleep 6
+		dd if=$IMG of=/tmp/sb bs=4096 skip=9 count=16 2>/dev/null
+		# From a second before the stall: the last ping before it counts.
+		set -- $(pings $((t_hup - 1000)))
+		info "stuck: HUP at $t_hup ms, I/O done at $t_io ms; $1 pings since, largest gap $2 ms"
+		run_case stuck-io-served-meanwhile sh -c "cmp /tmp/sp /tmp/sb && [ $t_io -lt $((t_hup + 3500)) ]"
+		run_case stuck-no-ping-meanwhile [ "$2" -ge 3500 ]
+		run_case stuck-pings-again sh -c "grep -q 'control loop runs again' /tmp/nt3.log && [ $1 -ge 2 ]"
+	fi
+	kill -TERM $DPID
+	wait $DPID
+	unlisten
+else
+	unset NOTIFY_SOCKET WATCHDOG_USEC VDUSE_BLKD_TEST_STALL_ON_HUP
+	fail stuck "no READY=1: $(tr '\n' '|' < $N) log: $(tail -n 5 /tmp/nt3.log | tr '\n' '|')"
+	unlisten
 fi
 
 summary
