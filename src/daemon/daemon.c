@@ -6,14 +6,12 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 #include <linux/vduse.h>
 
@@ -25,6 +23,7 @@
 #include "log.h"
 #include "notify.h"
 #include "privileges.h"
+#include "service.h"
 #include "sandbox.h"
 #include "state.h"
 #include "takeover.h"
@@ -166,97 +165,16 @@ static void log_kernel(void)
 /* One run of the daemon: the options and what the service manager hears. */
 struct daemon {
 	struct options *o;
-	int64_t watchdog_usec;        /* the unit's WatchdogSec=, 0 without a watchdog */
-	uint64_t watchdog_sent_usec;  /* CLOCK_MONOTONIC of the last WATCHDOG=1 */
-	bool has_said_stopping;
+	struct service svc;
 };
 
-static uint64_t now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-/* Tell the service manager (notify.h); it missing a message never stops the daemon. */
-static void tell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void tell(const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	int r;
-
-	if (!notify_is_enabled())
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	r = notify_send("%s", msg);
-	if (log_debug_enabled(LOG_CAT_DAEMON)) {
-		for (char *p = msg; *p; p++)
-			*p = *p == '\n' ? ' ' : *p;
-		log_debug_cat(LOG_CAT_DAEMON, "told the service manager: %s%s%s", msg,
-			      r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
-	}
-}
-
-/* $NOTIFY_SOCKET and the watchdog: before privileges drop and the sandbox starts. */
-static void start_notify(struct daemon *d)
-{
-	int64_t wd = notify_watchdog_usec(getenv("WATCHDOG_USEC"), getenv("WATCHDOG_PID"),
-					  getpid());
-	int r = notify_open();
-
-	if (r < 0)
-		log_warn("NOTIFY_SOCKET '%s': %s: the service manager will not hear that the "
-			 "device is ready", getenv("NOTIFY_SOCKET"), strerror(-r));
-	if (wd < 0)
-		log_warn("WATCHDOG_USEC '%s' or WATCHDOG_PID '%s' is malformed: no watchdog",
-			 getenv("WATCHDOG_USEC"), getenv("WATCHDOG_PID") ?: "");
-	d->watchdog_usec = wd > 0 && notify_is_enabled() ? wd : 0;
-	log_debug_cat(LOG_CAT_DAEMON, "service manager: %s, watchdog %s%lld ms",
-		      notify_is_enabled() ? "notified" : "not notified (no NOTIFY_SOCKET)",
-		      d->watchdog_usec ? "every " : "off, ",
-		      (long long)(d->watchdog_usec / 1000));
-}
-
-/* From the control loop (control.h): WATCHDOG=1 at half the interval. */
+/* From the control loop (control.h): the watchdog pings. */
 static void on_beat(struct control *c, void *opaque)
 {
 	struct daemon *d = opaque;
-	uint64_t now;
 
 	(void)c;
-	/* Stopping: the manager no longer watches; a hung stop meets TimeoutStopSec=. */
-	if (!d->watchdog_usec || d->has_said_stopping)
-		return;
-	now = now_usec();
-	if (d->watchdog_sent_usec && now - d->watchdog_sent_usec < (uint64_t)d->watchdog_usec / 2)
-		return;
-	d->watchdog_sent_usec = now;
-	notify_send("WATCHDOG=1");
-}
-
-/* How often the control loop looks at the watchdog: a quarter of its interval, 0 without. */
-static unsigned int watchdog_beat_ms(const struct daemon *d)
-{
-	int64_t ms = d->watchdog_usec / 4000;
-
-	if (!d->watchdog_usec)
-		return 0;
-	return ms < 1 ? 1 : ms > 60000 ? 60000 : (unsigned int)ms;
-}
-
-/* READY=1: the device exists, attached when asked, privileges narrowed. */
-static void say_ready(struct daemon *d, const struct control *c, const char *note)
-{
-	if (c->is_attached)
-		tell("READY=1\nSTATUS=serving %u queue(s) on %s%s", c->dev->nr_queues, c->job.node,
-		     note);
-	else
-		tell("READY=1\nSTATUS=serving %u queue(s) as /dev/vduse/%s, not attached (vdpa dev "
-		     "add name %s mgmtdev vduse)%s", c->dev->nr_queues, d->o->name, d->o->name, note);
+	service_beat(&d->svc);
 }
 
 static void on_stopping(struct control *c, void *opaque)
@@ -264,10 +182,7 @@ static void on_stopping(struct control *c, void *opaque)
 	struct daemon *d = opaque;
 
 	(void)c;
-	if (d->has_said_stopping)
-		return;
-	d->has_said_stopping = true;
-	tell("STOPPING=1\nSTATUS=stopping: draining, detaching and destroying %s", d->o->name);
+	service_stopping(&d->svc);
 }
 
 /*
@@ -309,9 +224,7 @@ static void live_upgrade(char **argv, struct daemon *d, struct control *c,
 		return;
 	}
 	log_info("live upgrade: re-executing %s", upgrade_exe());
-	/* The new image says READY=1 once it serves (same pid: NotifyAccess=main). */
-	tell("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=live upgrade: re-executing %s",
-	     (unsigned long long)now_usec(), upgrade_exe());
+	service_reloading(&d->svc, upgrade_exe());
 	h.paused_at_ms = upgrade_now_ms();
 	/* Requests in flight finish first: the new image starts with none. */
 	vduse_dev_stop_queues(dev);
@@ -325,7 +238,7 @@ static void live_upgrade(char **argv, struct daemon *d, struct control *c,
 	r = vduse_dev_resume(dev);
 	if (r < 0)
 		log_err("live upgrade: restarting the queues of '%s': %s", dev->name, strerror(-r));
-	say_ready(d, c, " (live upgrade failed)");
+	service_ready(&d->svc, c, " (live upgrade failed)");
 }
 
 /* --user: the uid, gid and capabilities of a serving daemon.  Returns 1 when dropped now. */
@@ -416,7 +329,7 @@ static int on_ready(struct control *c, void *opaque)
 	}
 	r = o->is_sandboxed ? start_sandbox(o) : 0;
 	if (r == 0)
-		say_ready(d, c, "");
+		service_ready(&d->svc, c, "");
 	return r;
 }
 
@@ -463,7 +376,7 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 	_cleanup_close_ int sfd = -1;
 	int r, code = EXIT_FAILURE_RUNTIME;
 
-	start_notify(&d);
+	service_start(&d.svc, o->name);
 	if (handover->dev_fd >= 0)
 		log_debug_cat(LOG_CAT_RECOVERY, "live upgrade: handed fds device %d, state %d, image "
 			      "%d, control %d; paused %llu ms ago", handover->dev_fd,
@@ -502,8 +415,8 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 	}
 	if (handover->dev_fd < 0)
 		log_kernel();
-	tell(handover->dev_fd >= 0 ? "STATUS=live upgrade: taking over device %s" :
-	     "STATUS=setting up device %s (created, or taken over if it exists)", o->name);
+	service_tell(handover->dev_fd >= 0 ? "STATUS=live upgrade: taking over device %s" :
+		     "STATUS=setting up device %s (created, or taken over if it exists)", o->name);
 	setup = (struct device_setup){
 		.name = o->name, .state_dir = o->state_dir, .blk = &blk, .img = &img, .be = be,
 		.handover = handover, .state = &state, .dev = &dev,
@@ -518,13 +431,13 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 		log_info("attach with: vdpa dev add name %s mgmtdev vduse", o->name);
 	log_debug_cat(LOG_CAT_RECOVERY, "%s device '%s', state file in %s", setup.is_taken_over ?
 		      "took over" : "created", o->name, o->state_dir);
-	tell("STATUS=%s device %s%s", setup.is_taken_over ? "took over" : "created", o->name,
-	     o->is_attach ? ", attaching it" : "");
+	service_tell("STATUS=%s device %s%s", setup.is_taken_over ? "took over" : "created",
+		     o->name, o->is_attach ? ", attaching it" : "");
 
 	struct control c = { .name = o->name, .is_attach = o->is_attach,
 			     .attach_driver = o->attach_driver, .dev = &dev, .sfd = sfd,
 			     .on_ready = on_ready, .on_stopping = on_stopping, .on_beat = on_beat,
-			     .beat_ms = watchdog_beat_ms(&d), .opaque = &d,
+			     .beat_ms = service_beat_ms(&d.svc), .opaque = &d,
 			     .job = { .done_fd = -1 } };
 
 	while ((r = control_serve(&c)) == CONTROL_RELOAD) {
@@ -539,6 +452,6 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 out_image:
 	image_close(&img);
 	if (code != EXIT_OK)
-		tell("STATUS=failed: device %s (see the log)", o->name);
+		service_tell("STATUS=failed: device %s (see the log)", o->name);
 	return code;
 }
