@@ -14,9 +14,9 @@
 # change, where TCG's noise is shared; BENCH_BASE_ENV: VAR=VALUE words and
 # BENCH_BASE_ARGS: options it runs with; BENCH_BASE may name the same binary),
 # BENCH_ONLY (which peers to measure besides vduse-blkd: default "loop qsd
-# ublk"; "none": vduse-blkd and base alone), BENCH_PERF=1 (also profile vduse-blkd with perf in the last round: guest
-# kernel and daemon together), VM_KERNEL (bookworm, newest or a path, as for
-# tests/vm/run.sh).
+# ublk"; "none": vduse-blkd and base alone), BENCH_PERF=1 (also profile
+# vduse-blkd with perf in the last round: guest kernel and daemon together),
+# VM_KERNEL (bookworm, newest or a path, as for tests/vm/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -56,7 +56,7 @@ rm -f "build/tests-vm/console-bench$sfx.log"
 VM_KERNEL=$kernel VM_ADD="$add" VM_TIMEOUT=${VM_TIMEOUT:-1800} tests/vm/run.sh build bench >/dev/null || true
 [[ -f build/tests-vm/console-bench$sfx.log ]] || { echo "bench: no guest ran on the $kernel kernel" >&2; exit 77; }
 echo "# kernel: $kernel, $(sed -n 's/^vm-init: up at .*, kernel //p' "build/tests-vm/console-bench$sfx.log" | tr -d '\r' | head -n1)"
-tr -d '\r' < "build/tests-vm/console-bench$sfx.log" | sed -n '/^# guest:/p;/BENCH-TABLE-BEGIN/,/BENCH-TABLE-END/p' |
+tr -d '\r' < "build/tests-vm/console-bench$sfx.log" | sed -n '/^# guest:/p;/idle: /p;/BENCH-TABLE-BEGIN/,/BENCH-TABLE-END/p' |
 	grep -v 'BENCH-TABLE'
 if [[ ${BENCH_PERF:-0} == 1 ]]; then
 	echo

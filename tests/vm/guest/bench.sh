@@ -161,6 +161,13 @@ for q in $QUEUES; do
 	vpid=$!
 	# The redirection creates /tmp/vdb.out at once: wait for the line itself.
 	if wait_line /tmp/vdb.out && DEV=$(head -n1 /tmp/vdb.out) && wait_node "$DEV" && [ -b "$DEV" ]; then
+		if [ "$round" = 1 ]; then
+			# idle: no I/O for 3 s, the daemon should use no CPU at all
+			sleep 1
+			i0=$(cpu_ticks $vpid)
+			sleep 3
+			info "$tag-${q}q idle: $(( $(cpu_ticks $vpid) - i0 )) clock ticks of CPU in 3 s"
+		fi
 		if [ $tag = vduse-blkd ]; then
 			PERF_TAG=1 run_jobs $tag-${q}q "$DEV" $vpid
 		else
