@@ -153,6 +153,7 @@ static const struct rule rules[] = {
 	ALLOW(G_CORE, fstat),
 	ALLOW(G_CORE, newfstatat),
 	ALLOW(G_CORE, statx),
+	ALLOW(G_CORE, fstatfs),      /* image_adopt(): is the image in memory (tmpfs)? */
 	ALLOW_IF(G_CORE, fcntl, 1, EQ32(1, F_GETFD)),
 	ALLOW_IF(G_CORE, fcntl, 1, EQ32(1, F_SETFD)),
 	ALLOW_IF(G_CORE, fcntl, 1, EQ32(1, F_GETFL)),

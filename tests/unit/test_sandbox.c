@@ -28,6 +28,7 @@
 #include <linux/netlink.h>
 #include <cmocka.h>
 
+#include "backend.h"
 #include "sandbox.h"
 
 static char *self_exe;
@@ -111,11 +112,16 @@ static void child_allowed(void *arg)
 	pthread_t t;
 	void *ret;
 	uint64_t v;
-	int efd, pfd[2];
+	int efd, pfd[2], img_fd;
+	struct image img;
+	char img_path[] = "/tmp/vdb-sandbox-XXXXXX";
 	void *p;
 
 	(void)arg;
 	CHECK(pipe(pfd) == 0);
+	img_fd = mkstemp(img_path);
+	CHECK(img_fd >= 0 && ftruncate(img_fd, 1 << 20) == 0);
+	unlink(img_path);
 	apply(&o);
 	CHECK(sandbox_seccomp_is_active());
 	CHECK(write(pfd[1], "x", 1) == 1);
@@ -150,6 +156,9 @@ static void child_allowed(void *arg)
 	efd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
 	CHECK(efd >= 0 && read(efd, &v, sizeof(v)) == sizeof(v));
 	close(efd);
+	/* A live upgrade's new image adopts the image it is handed (fstat, fstatfs...). */
+	CHECK(image_adopt(img_fd, img_path, &img) == 0 && img.size_bytes == 1 << 20);
+	image_close(&img);
 	/* Applying again (a re-exec's image) keeps the filter in place. */
 	CHECK(sandbox_seccomp_apply(&o) == 1);
 }
