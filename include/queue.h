@@ -19,11 +19,12 @@
 #include "backend.h"
 #include "blk.h"
 #include "inflight.h"
+#include "stats.h"
 #include "vq.h"
 
 struct blk_queue;
 
-/* Counters a queue keeps (all uint64_t); other threads read them with blk_queue_get_stats(). */
+/* The counters of stats.h under their older names (the harness reads these). */
 struct blk_queue_stats {
 	uint64_t nr_reqs;
 	uint64_t nr_read_bytes;
@@ -96,7 +97,8 @@ struct blk_queue {
 	bool is_abandoned;
 	bool has_reported_broken;
 
-	struct blk_queue_stats stats;
+	struct blk_stats *stats;     /* own_stats, or the device queue's across runs */
+	struct blk_stats own_stats;
 };
 
 /**
@@ -147,7 +149,7 @@ void blk_queue_abandon(struct blk_queue *q);
 /* blk_queue_has_let_go() - true once an abandoned queue touches driver rings no more. */
 bool blk_queue_has_let_go(struct blk_queue *q);
 
-/* blk_queue_get_stats() - a copy of the counters; any thread. */
+/* blk_queue_get_stats() - a snapshot of q->stats; any thread. */
 void blk_queue_get_stats(const struct blk_queue *q, struct blk_queue_stats *ret);
 
 /* blk_queue_exit() - free what blk_queue_init() allocated; NULL-safe. */

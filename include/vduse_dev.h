@@ -50,6 +50,7 @@ struct vduse_queue {
 	uint16_t last_avail_idx;      /* saved when the queue stops */
 	struct vduse_queue_run *run;  /* serving, or NULL */
 	struct vduse_queue_run *abandoned; /* runs let go of at resets, newest first */
+	struct blk_stats stats;       /* written by the serving run's thread (stats.h) */
 };
 
 struct vduse_dev {
