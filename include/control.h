@@ -14,6 +14,8 @@
 #include "vdpa.h"
 #include "vduse_dev.h"
 
+struct ctl_server;
+
 struct control {
 	/* Set by the caller. */
 	const char *name;
@@ -27,6 +29,7 @@ struct control {
 	 */
 	int (*on_ready)(struct control *c, void *opaque);
 	void *opaque;
+	struct ctl_server *ctl;       /* the control socket (ctl.h), or NULL */
 	bool is_ready;
 
 	struct vdpa_job job;

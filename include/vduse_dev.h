@@ -165,6 +165,13 @@ void vduse_dev_stop_queues(struct vduse_dev *dev);
 unsigned int vduse_dev_reset_queues(struct vduse_dev *dev);
 
 /**
+ * vduse_dev_config_changed() - hand the kernel the config space of dev->blk
+ * again (VDUSE_DEV_SET_CONFIG) and interrupt the driver so that it reads it
+ * (VDUSE_DEV_INJECT_CONFIG_IRQ): after a resize.  Returns 0 or -errno.
+ */
+int vduse_dev_config_changed(struct vduse_dev *dev);
+
+/**
  * vduse_dev_destroy() - stop queues, close the device and destroy it
  * Returns 0 or -EBUSY when the device is still attached to the vdpa bus (it
  * is then left to the kernel, closed); other -errno from VDUSE_DESTROY_DEV.

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "ctl.h"
 #include "log.h"
 #include "state.h"
 
@@ -193,15 +194,17 @@ int control_serve(struct control *c)
 		return CONTROL_STOP;
 	}
 	for (;;) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[3 + CTL_NR_POLLFDS] = {
 			{ .fd = c->is_broken ? -1 : dev->fd, .events = POLLIN },
 			{ .fd = c->sfd, .events = POLLIN },
 			{ .fd = c->job.is_running ? c->job.done_fd : -1, .events = POLLIN },
 		};
+		unsigned int nr_ctl = ctl_server_pollfds(c->ctl, pfd + 3);
 		int r;
 
 		vdb_state_beat(dev->state);
-		if (poll(pfd, 3, dev->state ? HEARTBEAT_MS : -1) < 0) {
+		/* The heartbeat's timeout also ends control socket clients that stall. */
+		if (poll(pfd, 3 + nr_ctl, dev->state || nr_ctl ? HEARTBEAT_MS : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
@@ -229,6 +232,7 @@ int control_serve(struct control *c)
 					strerror(-dev->last_msg_error));
 			log_status_change(c);
 		}
+		ctl_server_handle(c->ctl, pfd + 3, nr_ctl);
 		if ((pfd[2].revents & POLLIN) && job_done(c))
 			return 0;
 		if (pfd[1].revents & POLLIN) {
