@@ -69,7 +69,9 @@ struct ctl_server {
  *
  * A socket file left by a daemon that is gone (connect refused) is
  * replaced.  Returns 0; -EADDRINUSE when a live process answers on it;
- * -ENAMETOOLONG; other -errno of socket/bind/listen/chown.  s->listen_fd is
+ * -EPERM in a re-exec under a seccomp filter with no socket handed over (a
+ * binary from before the control socket); -ENAMETOOLONG; other -errno of
+ * socket/bind/listen/chown.  s->listen_fd is
  * -1 on failure and the other calls then do nothing.
  */
 int ctl_server_open(struct ctl_server *s, const char *dir, const struct ctl_target *t,

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "sandbox.h"
 #include "util.h"
 
 static uint64_t now_ms(void)
@@ -96,6 +97,12 @@ int ctl_server_open(struct ctl_server *s, const char *dir, const struct ctl_targ
 	if (is_reexec)
 		fd = adopt();
 	unsetenv(CTL_FD_ENV);
+	/*
+	 * A re-exec from a binary without the socket runs under its filter,
+	 * which may not allow socket(2): a forbidden call would kill us.
+	 */
+	if (fd < 0 && is_reexec && sandbox_seccomp_is_active())
+		return -EPERM;
 	if (fd < 0)
 		fd = create(s, owner);
 	if (fd < 0)
