@@ -31,7 +31,7 @@
 enum exit_code { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 /* A daemon that has not answered by then is not responding. */
-#define REPLY_TIMEOUT_MS 1500
+#define REPLY_TIMEOUT_MS 1000
 
 struct opts {
 	const char *state_dir;
@@ -406,7 +406,7 @@ static int cmd_list(const struct opts *o)
 	}
 	if (o->is_json) {
 		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
-							       JSON_C_TO_STRING_SPACED));
+							       JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	} else {
 		for (int k = 0; k < 8; k++) {
 			width[k] = strlen(heads[k]);
@@ -525,7 +525,7 @@ static int cmd_stats(const struct opts *o, const char *name)
 		json_object_object_del(prev, "ok");
 		if (o->is_json)
 			printf("%s\n", json_object_to_json_string_ext(prev, JSON_C_TO_STRING_PRETTY |
-								      JSON_C_TO_STRING_SPACED));
+								      JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 		else
 			print_stats(prev);
 		json_object_put(prev);

@@ -255,7 +255,8 @@ struct json_object *ctl_stats_json(const struct blk_stats *st)
 /* The object as one line with a newline; takes @obj over. */
 static char *to_line(struct json_object *obj)
 {
-	const char *s = obj ? json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN) : NULL;
+	const char *s = obj ? json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+							       JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
 	char *line = NULL;
 
 	if (s && asprintf(&line, "%s\n", s) < 0)
