@@ -466,6 +466,7 @@ static unsigned int queue_pop_all(struct blk_queue *q)
 
 	while (!q->vq.is_broken) {
 		struct blk_req *req;
+		uint64_t nr_bad;
 		int r;
 
 		if (q->nr_free == 0) {
@@ -477,7 +478,11 @@ static unsigned int queue_pop_all(struct blk_queue *q)
 		req = &q->slots[q->free_slots[q->nr_free - 1]];
 		/* Hold before translating: an IOTLB update mid-chain must not unmap it. */
 		req->mem_token = queue_mem_hold(q);
+		nr_bad = q->vq.nr_bad_chains;
 		r = vq_pop(&q->vq, &req->elem, q->iov_per_req);
+		/* Heads out of range are skipped inside vq_pop(): count them here. */
+		for (nr_bad = q->vq.nr_bad_chains - nr_bad - (r == -EINVAL); nr_bad; nr_bad--)
+			stats_driver_fault(q->stats, VQ_ERR_HEAD_RANGE);
 		if (r == 0 || r == -EIO) {
 			queue_mem_release(q, req->mem_token);
 			inflight_consume(q->log, q->vq.last_avail_idx);   /* skipped heads */

@@ -181,6 +181,7 @@ static void test_bad_head_range(void **state)
 	assert_no_used(f, 50);
 	assert_int_equal(f->h.q.vq.last_err, VQ_ERR_HEAD_RANGE);
 	assert_int_equal(f->h.q.vq.nr_bad_chains, 2);
+	assert_int_equal(qstats(f).nr_bad_chains, 2);     /* the queue's counters saw them too */
 	check_image(f);
 	assert_valid_served(f);
 }
