@@ -167,7 +167,9 @@ unsigned int vduse_dev_reset_queues(struct vduse_dev *dev);
 /**
  * vduse_dev_config_changed() - hand the kernel the config space of dev->blk
  * again (VDUSE_DEV_SET_CONFIG) and interrupt the driver so that it reads it
- * (VDUSE_DEV_INJECT_CONFIG_IRQ): after a resize.  Returns 0 or -errno.
+ * (VDUSE_DEV_INJECT_CONFIG_IRQ): after a resize.  Returns 0; 1 when the
+ * config changed but the driver could not be interrupted (it sees the new
+ * one when it reads it again); -errno when the config did not change.
  */
 int vduse_dev_config_changed(struct vduse_dev *dev);
 

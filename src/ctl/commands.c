@@ -148,11 +148,18 @@ static int resize(struct ctl_target *t, const struct ctl_request *req, const cha
 	vdb_state_set_capacity(t->state, new_sectors);
 	r = vduse_dev_config_changed(t->dev);
 	if (r < 0) {
+		/* The driver did not hear of it: serve the old size (a grown file is harmless). */
+		blk_dev_set_capacity(t->blk, old_sectors);
+		t->img->size_bytes = old_sectors << BLK_SECTOR_SHIFT;
+		vdb_state_set_capacity(t->state, old_sectors);
 		*ret_why = "updating the config space (VDUSE_DEV_SET_CONFIG, INJECT_CONFIG_IRQ)";
 		log_err("resizing '%s' to %llu bytes: %s: %s", t->name,
 			(unsigned long long)req->size_bytes, *ret_why, strerror(-r));
 		return r;
 	}
+	if (r == 1)
+		log_warn("resizing '%s': the driver could not be interrupted; it sees the new "
+			 "size when it reads the config space again", t->name);
 	if (!is_growing) {
 		r = image_resize(t->img, req->size_bytes, false, ret_why);
 		if (r < 0)

@@ -311,7 +311,7 @@ int vduse_dev_config_changed(struct vduse_dev *dev)
 	/* Without a driver (not DRIVER_OK) there is nobody to tell: it reads the new one. */
 	if (ioctl(dev->fd, VDUSE_DEV_INJECT_CONFIG_IRQ) < 0 &&
 	    (errno != EINVAL || (dev->status & VIRTIO_CONFIG_S_DRIVER_OK)))
-		return -errno;
+		return 1;
 	return 0;
 }
 
