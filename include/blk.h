@@ -20,9 +20,12 @@
 #define BLK_SEG_MAX_CAP 254u              /* seg_max never exceeds this */
 #define BLK_IOV_SLACK 16u                 /* iovecs for header, status and split mappings */
 
-/* What the device is: fixed for its lifetime, shared read-only by every queue. */
+/*
+ * What the device is: fixed for its lifetime, shared read-only by every queue,
+ * but for the capacity (a resize), read and written through the calls below.
+ */
 struct blk_dev {
-	uint64_t capacity_sectors;        /* in 512-byte sectors */
+	uint64_t capacity_sectors;        /* in 512-byte sectors: blk_dev_capacity() */
 	uint32_t logical_block_size;      /* bytes, 512 .. 4096 */
 	uint32_t physical_block_size;     /* bytes, >= logical */
 	uint32_t min_io_bytes;
@@ -35,6 +38,21 @@ struct blk_dev {
 	char serial[VIRTIO_BLK_ID_BYTES]; /* not NUL-terminated when 20 bytes long */
 	uint32_t poll_us;                 /* --poll-us: spin for new chains before sleeping */
 };
+
+/* blk_dev_capacity() - the capacity in sectors now; any thread. */
+static inline uint64_t blk_dev_capacity(const struct blk_dev *dev)
+{
+	return __atomic_load_n(&dev->capacity_sectors, __ATOMIC_RELAXED);
+}
+
+/*
+ * blk_dev_set_capacity() - resize; the control thread only.  Requests the
+ * queues check after it see the new end.
+ */
+static inline void blk_dev_set_capacity(struct blk_dev *dev, uint64_t nr_sectors)
+{
+	__atomic_store_n(&dev->capacity_sectors, nr_sectors, __ATOMIC_RELAXED);
+}
 
 /* blk_seg_max() - data segments per request we advertise for a queue size. */
 uint32_t blk_seg_max(uint16_t queue_size);
@@ -93,6 +111,7 @@ struct blk_req {
 		struct iovec bounce_iov; /* what is left of it to transfer */
 	} be;
 	uint32_t mem_token;              /* pins the mappings the request uses */
+	uint64_t started_ns;             /* CLOCK_MONOTONIC at its start (stats.h) */
 	bool is_device_fault;            /* failed by the device, not the driver */
 	bool is_mutating;                /* in the backend, may change the image */
 	uint16_t slot;                   /* index in the queue's slot array */

@@ -14,6 +14,8 @@
 #include "vdpa.h"
 #include "vduse_dev.h"
 
+struct ctl_server;
+
 struct control {
 	/* Set by the caller. */
 	const char *name;
@@ -36,6 +38,7 @@ struct control {
 	void (*on_beat)(struct control *c, void *opaque);
 	unsigned int beat_ms;
 	void *opaque;
+	struct ctl_server *ctl;       /* the control socket (ctl.h), or NULL */
 	bool is_ready;
 
 	struct vdpa_job job;

@@ -19,11 +19,12 @@
 #include "backend.h"
 #include "blk.h"
 #include "inflight.h"
+#include "stats.h"
 #include "vq.h"
 
 struct blk_queue;
 
-/* Counters a queue keeps (all uint64_t); other threads read them with blk_queue_get_stats(). */
+/* The counters of stats.h under their older names (the harness reads these). */
 struct blk_queue_stats {
 	uint64_t nr_reqs;
 	uint64_t nr_read_bytes;
@@ -99,7 +100,8 @@ struct blk_queue {
 	bool has_reported_broken;
 	uint64_t poll_ns;            /* busy-poll window now: dev->poll_us, halved by each miss */
 
-	struct blk_queue_stats stats;
+	struct blk_stats *stats;     /* own_stats, or the device queue's across runs */
+	struct blk_stats own_stats;
 };
 
 /**
@@ -150,7 +152,7 @@ void blk_queue_abandon(struct blk_queue *q);
 /* blk_queue_has_let_go() - true once an abandoned queue touches driver rings no more. */
 bool blk_queue_has_let_go(struct blk_queue *q);
 
-/* blk_queue_get_stats() - a copy of the counters; any thread. */
+/* blk_queue_get_stats() - a snapshot of q->stats; any thread. */
 void blk_queue_get_stats(const struct blk_queue *q, struct blk_queue_stats *ret);
 
 /* blk_queue_exit() - free what blk_queue_init() allocated; NULL-safe. */

@@ -56,6 +56,12 @@ struct vdb_state {
 int vdb_state_open(struct vdb_state *st, const char *dir, const char *name, int fd,
 		   int *ret_pid);
 
+/*
+ * vdb_state_exists() - does DIR/NAME.state hold a device's state (a device
+ * that exists, served or waiting for a daemon)?  For vduse-blkctl.
+ */
+bool vdb_state_exists(const char *dir, const char *name);
+
 /* vdb_state_is_empty() - true when the file holds no state (it was just created). */
 bool vdb_state_is_empty(const struct vdb_state *st);
 
@@ -71,6 +77,12 @@ int vdb_state_init(struct vdb_state *st, const char *name, const struct vdb_iden
  * Returns 0, or -EBADMSG with the reason in st->why.
  */
 int vdb_state_check(struct vdb_state *st, const char *name, const struct vdb_identity *id);
+
+/*
+ * vdb_state_set_capacity() - the device was resized: a daemon that takes it
+ * over must describe the new capacity.  NULL-safe.
+ */
+void vdb_state_set_capacity(struct vdb_state *st, uint64_t capacity_sectors);
 
 /* vdb_state_queue() - the in-flight log of queue @index. */
 struct inflight_log *vdb_state_queue(struct vdb_state *st, uint16_t index);

@@ -50,6 +50,7 @@ struct vduse_queue {
 	uint16_t last_avail_idx;      /* saved when the queue stops */
 	struct vduse_queue_run *run;  /* serving, or NULL */
 	struct vduse_queue_run *abandoned; /* runs let go of at resets, newest first */
+	struct blk_stats stats;       /* written by the serving run's thread (stats.h) */
 };
 
 struct vduse_dev {
@@ -162,6 +163,15 @@ void vduse_dev_stop_queues(struct vduse_dev *dev);
  * Returns the number of queues abandoned.
  */
 unsigned int vduse_dev_reset_queues(struct vduse_dev *dev);
+
+/**
+ * vduse_dev_config_changed() - hand the kernel the config space of dev->blk
+ * again (VDUSE_DEV_SET_CONFIG) and interrupt the driver so that it reads it
+ * (VDUSE_DEV_INJECT_CONFIG_IRQ): after a resize.  Returns 0; 1 when the
+ * config changed but the driver could not be interrupted (it sees the new
+ * one when it reads it again); -errno when the config did not change.
+ */
+int vduse_dev_config_changed(struct vduse_dev *dev);
 
 /**
  * vduse_dev_destroy() - stop queues, close the device and destroy it

@@ -75,7 +75,6 @@ struct vq {
 	struct vring_used *used;
 	struct vring_desc *indirect;     /* scratch: an indirect table copied once */
 	uint64_t nr_bad_chains;          /* chains rejected so far */
-	uint64_t nr_errs[VQ_ERR_COUNT];  /* ... by reason */
 	uint64_t nr_device_faults;       /* chains the device could not translate */
 };
 

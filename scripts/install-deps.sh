@@ -7,7 +7,7 @@
 set -euo pipefail
 
 build_pkgs=(build-essential meson ninja-build pkg-config liburing-dev libaio-dev
-	libnl-3-dev libnl-genl-3-dev libseccomp-dev libcmocka-dev)
+	libnl-3-dev libnl-genl-3-dev libseccomp-dev libjson-c-dev libcmocka-dev)
 vm_pkgs=(qemu-system-x86 qemu-system-common busybox-static fio iproute2 e2fsprogs
 	util-linux cpio xz-utils zstd kmod binutils dmsetup)
 # The fuzz targets: clang with libFuzzer (scripts/fuzz.sh).

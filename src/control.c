@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "ctl.h"
 #include "log.h"
 #include "state.h"
 
@@ -202,12 +203,14 @@ int control_serve(struct control *c)
 		return CONTROL_STOP;
 	}
 	for (;;) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[3 + CTL_NR_POLLFDS] = {
 			{ .fd = c->is_broken ? -1 : dev->fd, .events = POLLIN },
 			{ .fd = c->sfd, .events = POLLIN },
 			{ .fd = c->job.is_running ? c->job.done_fd : -1, .events = POLLIN },
 		};
-		int timeout_ms = dev->state ? HEARTBEAT_MS : -1;
+		unsigned int nr_ctl = ctl_server_pollfds(c->ctl, pfd + 3);
+		/* The heartbeat's timeout also ends control socket clients that stall. */
+		int timeout_ms = dev->state || nr_ctl ? HEARTBEAT_MS : -1;
 		int r;
 
 		if (c->beat_ms && (timeout_ms < 0 || c->beat_ms < (unsigned int)timeout_ms))
@@ -215,7 +218,7 @@ int control_serve(struct control *c)
 		vdb_state_beat(dev->state);
 		if (c->on_beat)
 			c->on_beat(c, c->opaque);
-		if (poll(pfd, 3, timeout_ms) < 0) {
+		if (poll(pfd, 3 + nr_ctl, timeout_ms) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
@@ -246,6 +249,7 @@ int control_serve(struct control *c)
 					      msg_name(dev->last_msg_type), dev->status);
 			log_status_change(c);
 		}
+		ctl_server_handle(c->ctl, pfd + 3, nr_ctl);
 		if ((pfd[2].revents & POLLIN) && job_done(c))
 			return 0;
 		if (pfd[1].revents & POLLIN) {

@@ -55,7 +55,7 @@ void blk_dev_config(const struct blk_dev *dev, struct virtio_blk_config *cfg)
 	uint32_t pbs = dev->physical_block_size > lbs ? dev->physical_block_size : lbs;
 
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->capacity = htole64(dev->capacity_sectors);
+	cfg->capacity = htole64(blk_dev_capacity(dev));
 	cfg->seg_max = htole32(blk_seg_max(dev->queue_size));
 	cfg->blk_size = htole32(lbs);
 	cfg->physical_block_exp = log2_u32(pbs / lbs);

@@ -16,19 +16,20 @@
 
 #define EVENTS_PER_WAIT 64
 
-/* Counters have one writer, this thread; others read them (blk_queue_get_stats()). */
-static inline void stat_add(uint64_t *counter, uint64_t n)
-{
-	__atomic_store_n(counter, *counter + n, __ATOMIC_RELAXED);
-}
-
+/* Counters have one writer, this thread (stats.h); others read a snapshot. */
 void blk_queue_get_stats(const struct blk_queue *q, struct blk_queue_stats *ret)
 {
-	const uint64_t *src = (const uint64_t *)&q->stats;
-	uint64_t *dst = (uint64_t *)ret;
+	struct blk_stats st;
 
-	for (size_t i = 0; i < sizeof(*ret) / sizeof(uint64_t); i++)
-		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	stats_snapshot(q->stats, &st);
+	*ret = (struct blk_queue_stats){
+		.nr_reqs = stats_nr_ops(&st), .nr_read_bytes = st.read_bytes,
+		.nr_write_bytes = st.write_bytes, .nr_io_errors = st.errors,
+		.nr_bad_chains = st.driver_faults, .nr_device_faults = st.device_faults,
+		.nr_kicks = st.kicks, .nr_notifies = st.interrupts, .nr_batches = st.batches,
+		.nr_remaps = st.remaps, .nr_poll_hits = st.poll_hits,
+		.nr_poll_misses = st.poll_misses,
+	};
 }
 
 static bool test_head(const struct blk_queue *q, uint16_t head)
@@ -103,6 +104,7 @@ int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *de
 	q->kick_fd = kick_fd;
 	q->notify = notify;
 	q->notify_opaque = notify_opaque;
+	q->stats = &q->own_stats;
 	/* Accept what we advertised (seg_max), whatever ring size the driver chose. */
 	r = vq_accept_chains(&q->vq, blk_seg_max(dev->queue_size) + 2);
 	if (r < 0)
@@ -202,6 +204,8 @@ static void queue_check_abandon(struct blk_queue *q)
 	__atomic_store_n(&q->vq.is_unmapped, true, __ATOMIC_RELAXED);
 	q->nr_pushed = 0;
 	q->log = q->own_log;
+	stats_store(&q->stats->in_flight, 0);
+	q->stats = &q->own_stats;      /* the next run writes the queue's counters */
 	/* What the backend still writes must not land in memory the driver reuses. */
 	if (q->vq.mem->ops->detach)
 		q->vq.mem->ops->detach(q->vq.mem);
@@ -286,6 +290,7 @@ static void queue_log_error(const struct blk_queue *q, const struct blk_req *req
 static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res)
 {
 	uint32_t len = 0;
+	int status = -1;
 
 	/* The backend is done with it, whatever becomes of the used entry. */
 	if (req->is_mutating) {
@@ -304,16 +309,11 @@ static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res
 		len = blk_req_finish(req, res);
 		if (res < 0 && req->op != BLK_OP_NONE)
 			queue_log_error(q, req, res);
-		if (*req->status_ptr != VIRTIO_BLK_S_OK)
-			stat_add(&q->stats.nr_io_errors, 1);
-		else if (req->op == BLK_OP_READ)
-			stat_add(&q->stats.nr_read_bytes, req->data_bytes);
-		else if (req->op == BLK_OP_WRITE)
-			stat_add(&q->stats.nr_write_bytes, req->data_bytes);
+		status = *req->status_ptr;
 	} else if (!req->is_device_fault) {
-		stat_add(&q->stats.nr_bad_chains, 1);
+		stats_driver_fault(q->stats, VQ_ERR_NONE);
 	}
-	stat_add(&q->stats.nr_reqs, 1);
+	stats_req_done(q->stats, req, status, q->nr_inflight - 1);
 	log_debug("queue %u: head %u done: op %d res %d used.len %u", q->index,
 		  req->elem.head, req->op, res, len);
 	queue_push(q, req->elem.head, len);
@@ -328,7 +328,7 @@ static void queue_remap(struct blk_queue *q)
 {
 	bool was_unmapped = q->vq.is_unmapped;
 
-	stat_add(&q->stats.nr_remaps, 1);
+	stats_add(&q->stats->remaps, 1);
 	if (vq_remap(&q->vq) < 0) {
 		if (!was_unmapped)
 			log_warn_ratelimited("queue %u: rings not mapped after an IOTLB update; "
@@ -359,7 +359,7 @@ static bool queue_follow_mem(struct blk_queue *q)
  */
 static void queue_req_fail(struct blk_queue *q, struct blk_req *req, int err)
 {
-	stat_add(&q->stats.nr_device_faults, 1);
+	stats_add(&q->stats->device_faults, 1);
 	req->is_device_fault = true;
 	req->op = BLK_OP_NONE;
 	req->status = VIRTIO_BLK_S_IOERR;
@@ -393,6 +393,7 @@ static void queue_req_start(struct blk_queue *q, struct blk_req *req, int pop_re
 
 	flip_head(q, req->elem.head);
 	q->nr_inflight++;
+	stats_req_start(q->stats, req, q->nr_inflight);
 	req->is_device_fault = false;
 	req->is_mutating = false;
 	if (pop_result < 0)
@@ -438,7 +439,7 @@ static void queue_take(struct blk_queue *q, struct blk_req *req, int pop_result)
 	if (pop_result == -EINVAL) {
 		log_warn_ratelimited("queue %u: bad chain at head %u: %s", q->index,
 				     req->elem.head, vq_err_str(q->vq.last_err));
-		stat_add(&q->stats.nr_bad_chains, 1);
+		stats_driver_fault(q->stats, q->vq.last_err);
 		queue_mem_release(q, req->mem_token);
 		queue_push(q, req->elem.head, 0);
 		return;
@@ -467,6 +468,7 @@ static unsigned int queue_pop_all(struct blk_queue *q)
 
 	while (!q->vq.is_broken) {
 		struct blk_req *req;
+		uint64_t nr_bad;
 		int r;
 
 		if (q->nr_free == 0) {
@@ -478,12 +480,18 @@ static unsigned int queue_pop_all(struct blk_queue *q)
 		req = &q->slots[q->free_slots[q->nr_free - 1]];
 		/* Hold before translating: an IOTLB update mid-chain must not unmap it. */
 		req->mem_token = queue_mem_hold(q);
+		nr_bad = q->vq.nr_bad_chains;
 		r = vq_pop(&q->vq, &req->elem, q->iov_per_req);
+		/* Heads out of range are skipped inside vq_pop(): count them here. */
+		for (nr_bad = q->vq.nr_bad_chains - nr_bad - (r == -EINVAL); nr_bad; nr_bad--)
+			stats_driver_fault(q->stats, VQ_ERR_HEAD_RANGE);
 		if (r == 0 || r == -EIO) {
 			queue_mem_release(q, req->mem_token);
 			inflight_consume(q->log, q->vq.last_avail_idx);   /* skipped heads */
-			if (r == -EIO)
+			if (r == -EIO) {
+				stats_driver_fault(q->stats, q->vq.last_err);
 				queue_broken(q, vq_err_str(q->vq.last_err));
+			}
 			break;
 		}
 		if (queue_is_retaken(q, req->elem.head)) {
@@ -545,7 +553,7 @@ static void queue_poll(struct blk_queue *q)
 	} while (!q->vq.is_broken && q->nr_free && vq_enable_notify(&q->vq));
 	q->may_retake = false;
 	if (nr) {
-		stat_add(&q->stats.nr_batches, 1);
+		stats_add(&q->stats->batches, 1);
 		q->poll_ns = (uint64_t)q->dev->poll_us * 1000u;   /* busy: open the window */
 	}
 }
@@ -580,13 +588,13 @@ static bool queue_busy_poll(struct blk_queue *q)
 	do {
 		if (vq_has_avail(&q->vq) ||
 		    __atomic_load_n(&q->is_stop_requested, __ATOMIC_RELAXED)) {
-			stat_add(&q->stats.nr_poll_hits, 1);
+			stats_add(&q->stats->poll_hits, 1);
 			q->poll_ns = (uint64_t)q->dev->poll_us * 1000u;
 			return true;
 		}
 		__builtin_ia32_pause();
 	} while (now_ns() < deadline);
-	stat_add(&q->stats.nr_poll_misses, 1);
+	stats_add(&q->stats->poll_misses, 1);
 	q->poll_ns /= 2;
 	return vq_enable_notify(&q->vq);
 }
@@ -607,7 +615,7 @@ static int queue_publish(struct blk_queue *q)
 		if (!vq_should_notify(&q->vq))
 			return 0;
 	}
-	stat_add(&q->stats.nr_notifies, 1);
+	stats_add(&q->stats->interrupts, 1);
 	return q->notify(q, q->notify_opaque);
 }
 
@@ -617,15 +625,20 @@ static void queue_report_faults(const struct blk_queue *q)
 	char line[512];
 	size_t n = 0;
 
-	for (int e = VQ_ERR_NONE + 1; e < VQ_ERR_COUNT && n < sizeof(line); e++)
-		if (q->vq.nr_errs[e])
+	struct blk_stats st;
+
+	stats_snapshot(q->stats, &st);
+	for (int e = VQ_ERR_NONE; e < VQ_ERR_COUNT && n < sizeof(line); e++)
+		if (st.driver_fault_reasons[e])
 			n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s: %llu", n ? "; " : "",
-					      vq_err_str(e), (unsigned long long)q->vq.nr_errs[e]);
+					      e == VQ_ERR_NONE ? "no room for header or status" :
+					      vq_err_str(e),
+					      (unsigned long long)st.driver_fault_reasons[e]);
 	if (n)
 		log_info("queue %u: driver faults: %s", q->index, line);
-	if (q->stats.nr_device_faults)
+	if (st.device_faults)
 		log_info("queue %u: %llu request(s) failed by the device itself", q->index,
-			 (unsigned long long)q->stats.nr_device_faults);
+			 (unsigned long long)st.device_faults);
 }
 
 int blk_queue_run(struct blk_queue *q)
@@ -681,7 +694,7 @@ int blk_queue_run(struct blk_queue *q)
 		was_full = q->nr_free == 0;
 		for (int i = 0; i < r; i++) {
 			if (evs[i].type == BACKEND_EV_KICK) {
-				stat_add(&q->stats.nr_kicks, 1);
+				stats_add(&q->stats->kicks, 1);
 				need_poll = true;
 			} else {
 				queue_req_complete(q, evs[i].req, evs[i].res);
@@ -694,6 +707,7 @@ int blk_queue_run(struct blk_queue *q)
 	/* Stopped while the rings were unmapped: the reset forgets these. */
 	while (q->nr_deferred)
 		queue_req_release(q, q->deferred[--q->nr_deferred]);
+	stats_store(&q->stats->in_flight, q->nr_inflight);
 	if (!q->vq.is_unmapped)
 		queue_publish(q);
 	q->be->queue_exit(q->bq);

@@ -40,7 +40,7 @@ static bool range_ok(const struct blk_dev *dev, uint64_t sector, uint64_t nr_sec
 
 	if (__builtin_add_overflow(sector, nr_sectors, &end))
 		return false;
-	return end <= dev->capacity_sectors;
+	return end <= blk_dev_capacity(dev);
 }
 
 static int parse_rw(const struct blk_dev *dev, struct blk_req *req, bool is_write,

@@ -19,6 +19,7 @@
 #include "blk.h"
 #include "config.h"
 #include "control.h"
+#include "ctl.h"
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
@@ -435,17 +436,30 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 	service_tell("STATUS=%s device %s%s", setup.is_taken_over ? "took over" : "created",
 		     o->name, o->is_attach ? ", attaching it" : "");
 
+	struct ctl_server ctl;
 	struct control c = { .name = o->name, .is_attach = o->is_attach,
 			     .attach_driver = o->attach_driver, .dev = &dev, .sfd = sfd,
 			     .on_ready = on_ready, .on_stopping = on_stopping, .on_beat = on_beat,
 			     .beat_ms = service_beat_ms(&d.svc), .opaque = &d,
-			     .job = { .done_fd = -1 } };
+			     .job = { .done_fd = -1 }, .ctl = &ctl };
 
-	while ((r = control_serve(&c)) == CONTROL_RELOAD) {
+	/* The control socket (vduse-blkctl), made before privileges are dropped. */
+	r = ctl_server_open(&ctl, o->state_dir, &(struct ctl_target){ .name = o->name,
+			    .image_path = o->image, .backend_name = be->name, .dev = &dev,
+			    .blk = &blk, .img = &img, .state = &state, .control = &c },
+			    o->user ? &o->run_as : NULL, handover->dev_fd >= 0);
+	if (r == -EADDRINUSE)
+		log_err("control socket %s: a live process listens on it", ctl.path);
+	else if (r < 0)
+		log_warn("control socket %s: %s: vduse-blkctl cannot reach this daemon", ctl.path,
+			 strerror(-r));
+	c.has_failed = r == -EADDRINUSE;
+	while (!c.has_failed && (r = control_serve(&c)) == CONTROL_RELOAD) {
 		if (!test_stall_on_hup())
 			live_upgrade(argv, &d, &c, &state, &img);
 	}
 	on_stopping(&c, &d);
+	ctl_server_close(&ctl);
 	control_exit(&c);
 	code = teardown(o, &dev, &state, &img);
 	if (r < 0 || c.has_failed)

@@ -111,6 +111,18 @@ int vdb_state_open(struct vdb_state *st, const char *dir, const char *name, int 
 	return 0;
 }
 
+bool vdb_state_exists(const char *dir, const char *name)
+{
+	char path[4096], magic[8];
+	_cleanup_close_ int fd = -1;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s.state", dir, name) >= sizeof(path))
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	return fd >= 0 && pread(fd, magic, sizeof(magic), 0) == sizeof(magic) &&
+	       !memcmp(magic, STATE_MAGIC, sizeof(magic));
+}
+
 bool vdb_state_is_empty(const struct vdb_state *st)
 {
 	struct stat s;
@@ -246,6 +258,15 @@ int vdb_state_check(struct vdb_state *st, const char *name, const struct vdb_ide
 	st->nr_queues = h.id.nr_queues;
 	st->queue_size = h.id.queue_size;
 	return 0;
+}
+
+void vdb_state_set_capacity(struct vdb_state *st, uint64_t capacity_sectors)
+{
+	if (!st || !st->hdr)
+		return;
+	/* A crash between the two stores leaves a bad checksum: refused, never misread. */
+	st->hdr->id.capacity_sectors = capacity_sectors;
+	st->hdr->checksum = header_checksum(st->hdr);
 }
 
 struct inflight_log *vdb_state_queue(struct vdb_state *st, uint16_t index)

@@ -165,8 +165,16 @@ static const struct rule rules[] = {
 	ALLOW_IF(G_CORE, openat, 1, HAS_NONE(2, O_CREAT | O_TMPFILE_BIT)),
 	ALLOW(G_CORE, readlink),
 	ALLOW(G_CORE, getdents64),
-	/* Teardown removes the state file of a device it destroyed. */
+	/* Teardown removes the state file of a device it destroyed, and the control socket. */
 	ALLOW(G_CORE, unlink),
+	/*
+	 * The control socket (src/ctl/): clients of the listening socket made
+	 * before the filter, replies sent without SIGPIPE; a resize grows the
+	 * image file (and a re-exec's new image sizes its state file).
+	 */
+	ALLOW(G_CORE, accept4),
+	ALLOW(G_CORE, sendto),
+	ALLOW(G_CORE, ftruncate),
 
 	/*
 	 * ioctl by request number, whatever the fd: VDUSE on /dev/vduse/NAME
@@ -177,6 +185,9 @@ static const struct rule rules[] = {
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_VQ_SETUP_KICKFD)),
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_VQ_GET_INFO)),
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_DEV_GET_FEATURES)),
+	/* A resize: the new capacity in the config space, then the driver told. */
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_DEV_SET_CONFIG)),
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_DEV_INJECT_CONFIG_IRQ)),
 	/* Teardown: /dev/vduse/control, opened (API version set again) to destroy. */
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_GET_API_VERSION)),
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_SET_API_VERSION)),
@@ -220,7 +231,7 @@ static const struct rule rules[] = {
 	ALLOW(G_EXEC, getrandom),
 	ALLOW(G_EXEC, uname),
 	ALLOW(G_EXEC, flock),
-	ALLOW(G_EXEC, ftruncate),
+
 	ALLOW(G_EXEC, getuid),
 	ALLOW(G_EXEC, geteuid),
 	ALLOW(G_EXEC, getgid),

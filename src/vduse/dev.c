@@ -295,6 +295,26 @@ int vduse_dev_destroy(struct vduse_dev *dev)
 	return r;
 }
 
+int vduse_dev_config_changed(struct vduse_dev *dev)
+{
+	struct {
+		struct vduse_config_data hdr;
+		struct virtio_blk_config blk;
+	} __attribute__((packed)) cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	blk_dev_config(dev->blk, &cfg.blk);
+	cfg.hdr.offset = 0;
+	cfg.hdr.length = sizeof(cfg.blk);
+	if (ioctl(dev->fd, VDUSE_DEV_SET_CONFIG, &cfg) < 0)
+		return -errno;
+	/* Without a driver (not DRIVER_OK) there is nobody to tell: it reads the new one. */
+	if (ioctl(dev->fd, VDUSE_DEV_INJECT_CONFIG_IRQ) < 0 &&
+	    (errno != EINVAL || (dev->status & VIRTIO_CONFIG_S_DRIVER_OK)))
+		return 1;
+	return 0;
+}
+
 static int handle_status(struct vduse_dev *dev, uint8_t status)
 {
 	int r = 0;

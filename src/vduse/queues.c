@@ -206,6 +206,7 @@ static int queue_prepare(struct vduse_queue *vq, struct vduse_queue_run **ret_ru
 	if (r < 0)
 		goto fail;
 	run->q.quiet_fd = run->quiet_fd;
+	run->q.stats = &vq->stats;       /* counted across runs, read by the control socket */
 	*ret_run = run;
 	return 0;
 fail:

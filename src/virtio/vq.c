@@ -163,7 +163,6 @@ static int chain_error(struct vq *vq, enum vq_err err)
 {
 	vq->last_err = err;
 	vq->nr_bad_chains++;
-	vq->nr_errs[err]++;
 	return -EINVAL;
 }
 
@@ -212,7 +211,6 @@ int vq_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov)
 			return 0;
 		if ((uint16_t)(avail_idx - vq->last_avail_idx) > vq->num) {
 			vq->last_err = VQ_ERR_AVAIL_IDX;
-			vq->nr_errs[VQ_ERR_AVAIL_IDX]++;
 			__atomic_store_n(&vq->is_broken, true, __ATOMIC_RELAXED);
 			return -EIO;
 		}
@@ -223,7 +221,6 @@ int vq_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov)
 			break;
 		/* Nothing can be returned for a head we cannot name: skip it. */
 		vq->last_err = VQ_ERR_HEAD_RANGE;
-		vq->nr_errs[VQ_ERR_HEAD_RANGE]++;
 		vq->nr_bad_chains++;
 	}
 	return vq_pop_head(vq, head, elem, max_iov);

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # The docs are in step with --help: README.md holds the exact options block of
-# --help, and the man page documents every long option.
+# --help, and the man page documents every long option; the same for
+# vduse-blkctl (third argument) and its man page and commands.
 set -u
-bin=${1:?usage: test-docs.sh path/to/vduse-blkd SOURCE_DIR}
+bin=${1:?usage: test-docs.sh path/to/vduse-blkd SOURCE_DIR [path/to/vduse-blkctl]}
 src=${2:?usage: test-docs.sh path/to/vduse-blkd SOURCE_DIR}
 npass=0 nfail=0
 
@@ -29,6 +30,21 @@ for opt in $(grep -oE -- '--[a-z][a-z-]+' <<<"$opts" | sort -u); do
 	check "man-documents-$opt" grep -qE -- "$man_opt" "$src/man/vduse-blkd.8"
 	check "readme-mentions-$opt" grep -qF -- "$opt" "$src/README.md"
 done
+
+# vduse-blkctl: its man page documents every long option and command of its --help.
+ctl=${3:-}
+if [[ -n $ctl ]]; then
+	ctl_help=$("$ctl" --help)
+	for opt in $(sed -n '/^Options:$/,/^$/p' <<<"$ctl_help" | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+		man_opt=$(sed 's/-/\\\\-/g' <<<"$opt")
+		check "blkctl-man-documents-$opt" grep -qE -- "$man_opt" "$src/man/vduse-blkctl.8"
+	done
+	for cmd in $(sed -n '/^Commands:$/,/^$/p' <<<"$ctl_help" | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p'); do
+		man_cmd=$(sed 's/-/\\\\-/g' <<<"$cmd")
+		check "blkctl-man-documents-$cmd" grep -qE -- "^\.BI? $man_cmd" "$src/man/vduse-blkctl.8"
+		check "readme-mentions-blkctl-$cmd" grep -qE -- "vduse-blkctl .*$cmd" "$src/README.md"
+	done
+fi
 
 echo "$npass passed, $nfail failed, 0 skipped"
 [[ $nfail -eq 0 ]]

@@ -132,7 +132,7 @@ static void test_bad_next_range(void **state)
 		bad_init(f, &b);
 		hdrv_set_desc(&f->h, d0, b.hdr, 16, VRING_DESC_F_NEXT, d1);
 		hdrv_set_desc(&f->h, d1, b.data, 512, VRING_DESC_F_NEXT, nexts[k]);
-		__atomic_store_n(&f->h.q.stats.nr_bad_chains, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&f->h.q.stats->driver_faults, 0, __ATOMIC_RELAXED);
 		publish_bad(f, d0, hptr(f, b.status), VQ_ERR_NEXT_RANGE);
 	}
 }
@@ -181,6 +181,7 @@ static void test_bad_head_range(void **state)
 	assert_no_used(f, 50);
 	assert_int_equal(f->h.q.vq.last_err, VQ_ERR_HEAD_RANGE);
 	assert_int_equal(f->h.q.vq.nr_bad_chains, 2);
+	assert_int_equal(qstats(f).nr_bad_chains, 2);     /* the queue's counters saw them too */
 	check_image(f);
 	assert_valid_served(f);
 }
@@ -301,7 +302,7 @@ static void test_bad_indirect_len(void **state)
 		bad_init(f, &b);
 		head = hdrv_alloc_desc(&f->h);
 		hdrv_set_desc(&f->h, head, bad_table(f, &b), lens[k], VRING_DESC_F_INDIRECT, 0);
-		__atomic_store_n(&f->h.q.stats.nr_bad_chains, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&f->h.q.stats->driver_faults, 0, __ATOMIC_RELAXED);
 		publish_bad(f, head, hptr(f, b.status), VQ_ERR_INDIRECT_LEN);
 	}
 }

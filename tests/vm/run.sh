@@ -116,6 +116,11 @@ if [[ -x $build/src/vduse-blkd ]]; then
 else
 	log "note: $build/src/vduse-blkd not built; the guest has no vduse-blkd"
 fi
+if [[ -x $build/src/vduse-blkctl ]]; then
+	adds+=(--add "$build/src/vduse-blkctl:/usr/bin/vduse-blkctl")
+fi
+# The ctl suite grows a file system on a resized disk.
+[[ -x /usr/sbin/resize2fs ]] && adds+=(--add "/usr/sbin/resize2fs:/usr/sbin/resize2fs")
 if [[ -x $build/tests/vm/vhost-blk-test ]]; then
 	adds+=(--add "$build/tests/vm/vhost-blk-test:/usr/bin/vhost-blk-test")
 fi

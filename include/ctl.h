@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef VDB_CTL_H
+#define VDB_CTL_H
+
+/*
+ * The daemon's control socket, DIR/NAME.sock (the state directory): what
+ * vduse-blkctl talks to (protocol: ctl_proto.h).
+ *
+ * Served from the control thread's poll loop, never from a queue thread:
+ * every fd is non-blocking, a request is at most CTL_MAX_REQUEST bytes, a
+ * client has CTL_CLIENT_TIMEOUT_MS to send its request and take its reply
+ * and at most CTL_MAX_CLIENTS are served at once; a client that stalls is
+ * dropped, it cannot hold the loop.  The socket is mode 0600, owned by
+ * root or the daemon's --user; created after the device exists, before
+ * privileges are dropped, and kept across a live upgrade.
+ */
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "blk.h"
+#include "control.h"
+#include "ctl_proto.h"
+#include "privileges.h"
+#include "state.h"
+#include "vduse_dev.h"
+
+#define CTL_MAX_CLIENTS 8
+#define CTL_CLIENT_TIMEOUT_MS 5000
+#define CTL_NR_POLLFDS (1 + CTL_MAX_CLIENTS)
+/* A re-executed daemon finds its listening socket here (a live upgrade). */
+#define CTL_FD_ENV "VDUSE_BLKD_CTL_FD"
+
+/* What the socket reports on and acts on: the daemon's own objects. */
+struct ctl_target {
+	const char *name;
+	const char *image_path;
+	const char *backend_name;
+	struct vduse_dev *dev;
+	struct blk_dev *blk;          /* its capacity changes at a resize */
+	struct image *img;
+	struct vdb_state *state;      /* its identity follows a resize */
+	const struct control *control; /* attachment, stopping, broken */
+};
+
+struct ctl_client {
+	int fd;                       /* -1: a free slot */
+	uint64_t deadline_ms;
+	size_t in_len;
+	char in[CTL_MAX_REQUEST];
+	char *out;                    /* the reply, once the request is read */
+	size_t out_len;
+	size_t out_done;
+};
+
+struct ctl_server {
+	int listen_fd;
+	char path[108];
+	struct ctl_target t;
+	struct ctl_client clients[CTL_MAX_CLIENTS];
+};
+
+/**
+ * ctl_server_open() - create (or, in a re-exec, adopt) DIR/NAME.sock
+ * @owner: the --user the daemon will run as (the socket is chowned), or NULL
+ * @is_reexec: a live upgrade's new image: take the socket CTL_FD_ENV names
+ *
+ * A socket file left by a daemon that is gone (connect refused) is
+ * replaced.  Returns 0; -EADDRINUSE when a live process answers on it;
+ * -EPERM in a re-exec under a seccomp filter with no socket handed over (a
+ * binary from before the control socket); -ENAMETOOLONG; other -errno of
+ * socket/bind/listen/chown.  s->listen_fd is
+ * -1 on failure and the other calls then do nothing.
+ */
+int ctl_server_open(struct ctl_server *s, const char *dir, const struct ctl_target *t,
+		    const struct run_as *owner, bool is_reexec);
+
+/* ctl_server_pollfds() - fill at most CTL_NR_POLLFDS entries; returns how many. NULL-safe. */
+unsigned int ctl_server_pollfds(struct ctl_server *s, struct pollfd *pfd);
+
+/*
+ * ctl_server_handle() - after poll(): accept, read, answer, write, and drop
+ * clients past their deadline.  @pfd, @nr: what ctl_server_pollfds() filled.
+ * NULL-safe.
+ */
+void ctl_server_handle(struct ctl_server *s, const struct pollfd *pfd, unsigned int nr);
+
+/* ctl_server_close() - close every fd and remove the socket file. NULL-safe. */
+void ctl_server_close(struct ctl_server *s);
+
+/*
+ * ctl_execute() - the reply line (free() it) to @req for the target; NULL
+ * without memory.  Called by the server; a call of its own for the tests.
+ */
+char *ctl_execute(struct ctl_target *t, const struct ctl_request *req);
+
+#endif
