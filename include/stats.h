@@ -72,17 +72,23 @@ uint64_t stats_now_ns(void);
 /* stats_bucket() - the histogram bucket of @us microseconds. */
 unsigned int stats_bucket(uint64_t us);
 
-/* stats_req_start() - a request starts: stamp it, count it in flight. */
-void stats_req_start(struct blk_stats *st, struct blk_req *req, unsigned int nr_inflight);
+/*
+ * stats_req_start() - a request starts at @now_ns: stamp it, count it in flight.
+ * The queue reads the clock once per wakeup, not per request: a request's
+ * latency runs from the wakeup that started it to the one that completed it.
+ */
+void stats_req_start(struct blk_stats *st, struct blk_req *req, unsigned int nr_inflight,
+		     uint64_t now_ns);
 
 /**
  * stats_req_done() - a request completed with status byte @status
  * @status: the status byte written, or -1 when none could be (a driver fault)
  * @nr_inflight: requests of the queue still in flight after it
+ * @now_ns: the queue's clock (stats_now_ns() at this wakeup)
  * Counts its kind, bytes (on success), errors and latency.
  */
 void stats_req_done(struct blk_stats *st, const struct blk_req *req, int status,
-		    unsigned int nr_inflight);
+		    unsigned int nr_inflight, uint64_t now_ns);
 
 /* stats_driver_fault() - a malformed chain or ring, for @reason (VQ_ERR_NONE: no room). */
 static inline void stats_driver_fault(struct blk_stats *st, enum vq_err reason)

@@ -313,7 +313,7 @@ static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res
 	} else if (!req->is_device_fault) {
 		stats_driver_fault(q->stats, VQ_ERR_NONE);
 	}
-	stats_req_done(q->stats, req, status, q->nr_inflight - 1);
+	stats_req_done(q->stats, req, status, q->nr_inflight - 1, q->now_ns);
 	log_debug("queue %u: head %u done: op %d res %d used.len %u", q->index,
 		  req->elem.head, req->op, res, len);
 	queue_push(q, req->elem.head, len);
@@ -393,7 +393,7 @@ static void queue_req_start(struct blk_queue *q, struct blk_req *req, int pop_re
 
 	flip_head(q, req->elem.head);
 	q->nr_inflight++;
-	stats_req_start(q->stats, req, q->nr_inflight);
+	stats_req_start(q->stats, req, q->nr_inflight, q->now_ns);
 	req->is_device_fault = false;
 	req->is_mutating = false;
 	if (pop_result < 0)
@@ -666,8 +666,10 @@ int blk_queue_run(struct blk_queue *q)
 			need_poll = true;
 		if (is_stopping && q->nr_inflight == q->nr_deferred)
 			break;
-		if (need_poll && !is_stopping && !q->vq.is_unmapped)
+		if (need_poll && !is_stopping && !q->vq.is_unmapped) {
+			q->now_ns = stats_now_ns();
 			queue_poll(q);
+		}
 		need_poll = false;
 		/* Nothing in the backend to wait for: maybe the driver is about to submit. */
 		is_polling = !is_stopping && queue_may_busy_poll(q);
@@ -686,6 +688,7 @@ int blk_queue_run(struct blk_queue *q)
 			log_err("queue %u: backend %s: %s", q->index, q->be->name, strerror(-r));
 			break;
 		}
+		q->now_ns = stats_now_ns();
 		/* Before touching either ring: were they taken from us, or remapped? */
 		queue_check_abandon(q);
 		if (queue_follow_mem(q))

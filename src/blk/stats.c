@@ -57,16 +57,16 @@ static enum stats_op op_kind(const struct blk_req *req)
 	}
 }
 
-void stats_req_start(struct blk_stats *st, struct blk_req *req, unsigned int nr_inflight)
+void stats_req_start(struct blk_stats *st, struct blk_req *req, unsigned int nr_inflight,
+		     uint64_t now_ns)
 {
-	req->started_ns = stats_now_ns();
+	req->started_ns = now_ns;
 	stats_store(&st->in_flight, nr_inflight);
 }
 
 void stats_req_done(struct blk_stats *st, const struct blk_req *req, int status,
-		    unsigned int nr_inflight)
+		    unsigned int nr_inflight, uint64_t now)
 {
-	uint64_t now = stats_now_ns();
 	uint64_t us = now > req->started_ns ? (now - req->started_ns) / 1000 : 0;
 
 	stats_add(&st->ops[op_kind(req)], 1);
