@@ -43,12 +43,15 @@ enum exit_code {
 
 struct options {
 	const char *image;
+	const char *image_path;       /* --image without a backend's prefix */
 	const char *name;
 	unsigned int nr_queues;
 	unsigned int queue_size;
 	unsigned int block_size;
 	const char *serial;
 	const char *backend;
+	const char *ceph_conf;
+	const char *ceph_id;
 	const char *state_dir;
 	const char *user;
 	struct run_as run_as;         /* --user, looked up */
@@ -70,7 +73,8 @@ static void usage(FILE *out)
 "Attach it with: vdpa dev add name NAME mgmtdev vduse\n"
 "\n"
 "Options:\n"
-"  -i, --image PATH        image file or block device to serve (required)\n"
+"  -i, --image PATH        image file or block device to serve (required), or\n"
+"                          rbd:POOL/IMAGE[@SNAP], a Ceph RBD image (a snapshot read-only)\n"
 "  -n, --name NAME         VDUSE device name, /dev/vduse/NAME (required)\n"
 "  -q, --queues N          virtqueues, one thread each (default: online CPUs, at most %d;\n"
 "                          1..%d)\n"
@@ -82,8 +86,13 @@ static void usage(FILE *out)
 "  -S, --serial STR        serial reported by GET_ID, at most 20 bytes\n"
 "                          (default: derived from the image path)\n"
 "  -B, --backend NAME      io_uring (default; aio is used when io_uring is unavailable),\n"
-"                          aio (libaio), or null (discards writes, reads zeroes)\n"
+"                          aio (libaio), null (discards writes, reads zeroes), or rbd\n"
+"                          (chosen by an rbd: image)\n"
 "  -d, --direct            open the image with O_DIRECT (bypass the host page cache)\n"
+"      --ceph-conf PATH    rbd: the Ceph configuration (default: librados' search,\n"
+"                          /etc/ceph/ceph.conf)\n"
+"      --ceph-id NAME      rbd: the cephx client name without \"client.\" (default admin);\n"
+"                          the keyring is found where ceph.conf says\n"
 "  -a, --attach[=DRIVER]   add the device to the vdpa bus and bind it to DRIVER:\n"
 "                          virtio (default: /dev/vdX on this host, printed on stdout)\n"
 "                          or vhost (/dev/vhost-vdpa-N for a VM); detached again on exit\n"
@@ -144,6 +153,36 @@ static unsigned int default_queues(void)
 	return n > DEFAULT_MAX_QUEUES ? DEFAULT_MAX_QUEUES : (unsigned int)n;
 }
 
+/* --image: a path, or a backend's prefix (rbd:) that chooses the backend. */
+static int parse_image(struct options *o)
+{
+	const struct backend_ops *be;
+	int r = backend_for_image(o->image, &be, &o->image_path);
+
+	if (r == -ENOTSUP) {
+		log_err("--image '%s': this build has no rbd backend (librbd was not found at "
+			"build time: install librbd-dev, -Drbd=enabled)", o->image);
+		return -EINVAL;
+	}
+	if (o->backend && be && strcmp(o->backend, be->name) != 0) {
+		log_err("--image '%s' is served by the %s backend, not --backend %s", o->image,
+			be->name, o->backend);
+		return -EINVAL;
+	}
+	if (!be && o->backend && backend_find(o->backend)->image_prefix) {
+		log_err("--backend %s: --image must be %s...", o->backend,
+			backend_find(o->backend)->image_prefix);
+		return -EINVAL;
+	}
+	if (be)
+		o->be = be;
+	if ((o->ceph_conf || o->ceph_id) && (!be || strcmp(be->name, "rbd") != 0)) {
+		log_err("--ceph-conf and --ceph-id are for an rbd:POOL/IMAGE --image");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Returns 0 to go on, 1 to exit successfully (--help, --version), -EINVAL. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
@@ -161,6 +200,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "state-dir", required_argument, NULL, 'D' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "sandbox", required_argument, NULL, 'Z' },
+		{ "ceph-conf", required_argument, NULL, 'C' },
+		{ "ceph-id", required_argument, NULL, 'I' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -238,6 +279,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			o->is_sandboxed = !strcmp(optarg, "on");
 			break;
+		case 'C':
+			o->ceph_conf = optarg;
+			break;
+		case 'I':
+			o->ceph_id = optarg;
+			break;
 		case 'v':
 			o->is_verbose = true;
 			break;
@@ -268,10 +315,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 		return -EINVAL;
 	}
 	if (o->backend && !backend_find(o->backend)) {
-		log_err("--backend: unknown backend '%s' (%s)", o->backend, backend_names());
+		if (strcmp(o->backend, "rbd") == 0)
+			log_err("--backend rbd: this build has no rbd backend (librbd was not "
+				"found at build time: install librbd-dev, -Drbd=enabled)");
+		else
+			log_err("--backend: unknown backend '%s' (%s)", o->backend,
+				backend_names());
 		return -EINVAL;
 	}
-	return 0;
+	return parse_image(o);
 }
 
 /* A serial stable across restarts: a hash of the image's canonical path. */
@@ -290,20 +342,29 @@ static void default_serial(const char *image, char serial[VIRTIO_BLK_ID_BYTES])
 	memcpy(serial, buf, strlen(buf));
 }
 
-static int open_image(const struct options *o, struct image *img)
+/* The backend opens its image; an image that refuses writes is served read-only. */
+static int open_image(const struct options *o, int adopt_fd, struct image *img)
 {
-	int r = image_open(o->image, o->is_readonly, o->is_direct, img);
+	struct image_spec spec = {
+		.path = o->image_path, .is_readonly = o->is_readonly, .is_direct = o->is_direct,
+		.adopt_fd = adopt_fd, .ceph_conf = o->ceph_conf, .ceph_id = o->ceph_id,
+	};
+	int r = o->be->open(&spec, img);
 
-	if (!o->is_readonly && (r == -EACCES || r == -EROFS || r == -EPERM)) {
-		r = image_open(o->image, true, o->is_direct, img);
+	if (adopt_fd < 0 && !o->is_readonly && (r == -EACCES || r == -EROFS || r == -EPERM)) {
+		spec.is_readonly = true;
+		r = o->be->open(&spec, img);
 		if (r == 0)
 			log_warn("image '%s' cannot be opened for writing: serving it read-only",
 				 o->image);
 	}
-	if (r == -EINVAL)
+	if (r < 0 && adopt_fd >= 0)
+		log_err("live upgrade: the image handed over: %s", strerror(-r));
+	else if (r == -EINVAL && !o->be->image_prefix)
 		log_err("image '%s': not a regular file or block device", o->image);
-	else if (r < 0)
+	else if (r < 0 && !o->be->image_prefix)
 		log_err("image '%s': %s", o->image, strerror(-r));
+	/* A backend with its own prefix (rbd:) logged its reason itself. */
 	return r;
 }
 
@@ -338,7 +399,7 @@ static int describe_device(const struct options *o, const struct image *img, str
 	blk->queue_size = (uint16_t)o->queue_size;
 	blk->is_readonly = img->is_readonly;
 	blk->has_discard = !img->is_readonly && img->can_discard;
-	blk->has_write_zeroes = !img->is_readonly;
+	blk->has_write_zeroes = !img->is_readonly && img->can_write_zeroes;
 	if (o->serial) {
 		memset(blk->serial, 0, sizeof(blk->serial));
 		memcpy(blk->serial, o->serial, strlen(o->serial));
@@ -368,6 +429,8 @@ static const struct backend_ops *choose_backend(const struct options *o)
 {
 	int r;
 
+	if (o->be)
+		return o->be;
 	if (o->backend && strcmp(o->backend, "io_uring") != 0)
 		return backend_find(o->backend);
 	r = backend_io_uring_probe();
@@ -408,6 +471,7 @@ static void log_kernel(void)
 static void live_upgrade(char **argv, struct vduse_dev *dev, struct vdb_state *state,
 			 const struct image *img)
 {
+	/* An image without an fd (rbd) is not handed over: the new image opens it again. */
 	struct handover h = {
 		.dev_fd = dev->fd, .state_fd = state->fd, .image_fd = img->fd, .ctl_fd = dev->ctl_fd,
 	};
@@ -458,6 +522,9 @@ static int start_sandbox(const struct options *o)
 		.backend = o->be == &backend_io_uring ? SANDBOX_BACKEND_IO_URING :
 #if HAVE_LIBAIO
 			   o->be == &backend_aio ? SANDBOX_BACKEND_AIO :
+#endif
+#if HAVE_LIBRBD
+			   o->be == &backend_rbd ? SANDBOX_BACKEND_RBD :
 #endif
 			   SANDBOX_BACKEND_NULL,
 		.may_exec = true,
@@ -523,8 +590,9 @@ static int teardown(const struct options *o, struct vduse_dev *dev, struct vdb_s
 	int r;
 
 	vduse_dev_stop_queues(dev);
-	if (!img->is_readonly && fdatasync(img->fd) < 0) {
-		log_err("flushing '%s': %s", o->image, strerror(errno));
+	r = o->be->flush((struct image *)img);
+	if (r < 0) {
+		log_err("flushing '%s': %s", o->image, strerror(-r));
 		code = EXIT_FAILURE_RUNTIME;
 	}
 	r = vduse_dev_destroy(dev);
@@ -584,15 +652,12 @@ int main(int argc, char **argv)
 	}
 	if (upgrade_save_exe() < 0)
 		log_warn("cannot tell this binary's path: SIGHUP (live upgrade) will fail");
-	if (handover.image_fd >= 0)
-		r = image_adopt(handover.image_fd, o.image, &img);
-	else
-		r = open_image(&o, &img);
-	if (r < 0) {
-		if (handover.image_fd >= 0)
-			log_err("live upgrade: the image handed over: %s", strerror(-r));
+	be = choose_backend(&o);
+	if (!be)
 		return EXIT_FAILURE_RUNTIME;
-	}
+	o.be = be;
+	if (open_image(&o, handover.image_fd, &img) < 0)
+		return EXIT_FAILURE_RUNTIME;
 	if (describe_device(&o, &img, &blk) < 0)
 		goto out_image;
 	r = image_fit_direct(&img, blk.logical_block_size);
@@ -605,10 +670,6 @@ int main(int argc, char **argv)
 			 "are %u bytes: serving it through the page cache instead (--block-size %u "
 			 "keeps O_DIRECT)", o.image, img.dio_offset_align, blk.logical_block_size,
 			 img.dio_offset_align);
-	be = choose_backend(&o);
-	if (!be)
-		goto out_image;
-	o.be = be;
 	if (block_signals(&sfd) < 0) {
 		log_err("setting up signal handling: %s", strerror(errno));
 		goto out_image;
@@ -639,6 +700,6 @@ int main(int argc, char **argv)
 	if (r < 0 || c.has_failed)
 		code = EXIT_FAILURE_RUNTIME;
 out_image:
-	image_close(&img);
+	be->close(&img);
 	return code;
 }
