@@ -41,6 +41,7 @@ enum {
 	G_NOTIFY = 1 << 5,      /* sd_notify over an AF_UNIX datagram socket */
 	G_NO_IO_URING = 1 << 6, /* not the io_uring backend: answer its probe ENOSYS */
 	G_SANITIZER = 1 << 7,   /* a build with ASan or TSan: their runtime's own calls */
+	G_RBD = 1 << 8,         /* the rbd backend: librbd's messenger and timer threads */
 };
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -342,6 +343,8 @@ static unsigned int groups_of(const struct sandbox_opts *o)
 		g |= G_NO_IO_URING;
 	if (o->backend == SANDBOX_BACKEND_AIO)
 		g |= G_AIO;
+	if (o->backend == SANDBOX_BACKEND_RBD)
+		g |= G_RBD;
 	if (o->may_exec)
 		g |= G_EXEC;
 	if (o->may_attach)

@@ -60,6 +60,7 @@ struct hdrv_opts {
 	bool is_movable;              /* hmem_init_movable(): the test may remap memory */
 	uint32_t block_size;          /* default 512 */
 	bool is_direct;               /* open the image with O_DIRECT (image_open's is_direct) */
+	const char *ceph_conf;        /* the rbd backend: the cluster's ceph.conf */
 	/*
 	 * The daemon's real memory path: the queue reads driver memory through
 	 * an iotlb_view over a struct iotlb, whose regions a fake

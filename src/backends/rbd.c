@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * rbd backend: a Ceph RBD image through librbd's asynchronous API.
+ *
+ * --image rbd:POOL/IMAGE[@SNAP].  open() connects to the cluster (one
+ * connection for the daemon), checks the pool and the image and reads the
+ * size; each queue then opens its own image handle on that connection, so
+ * its completions are its own: librbd signals the queue's eventfd
+ * (rbd_set_image_notification) and the queue's thread collects them with
+ * rbd_poll_io_events() in its wait, beside the kick eventfd.  No lock and no
+ * thread of ours between the queues.
+ *
+ * Requests go straight from the driver's buffers: rbd_aio_readv/writev on
+ * the request's iovecs, rbd_aio_flush, rbd_aio_discard per range,
+ * rbd_aio_write_zeroes per range (discard inside an object leaves the old
+ * data readable, so WRITE_ZEROES never uses it).
+ *
+ * librbd's client cache is off: with a handle per queue, a FLUSH on one
+ * queue could not flush another queue's cache, and a write librbd completed
+ * without its cache is on the OSDs.  A request that cannot reach the
+ * cluster fails after rados_osd_op_timeout (30 s unless ceph.conf says
+ * otherwise) and completes as IOERR; the queue says so once and once more
+ * when requests succeed again.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <rados/librados.h>
+#include <rbd/librbd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "blk.h"
+#include "log.h"
+#include "util.h"
+
+#define RBD_PREFIX "rbd:"
+#define RBD_DEFAULT_OSD_OP_TIMEOUT "30"
+
+/* The daemon's connection to the cluster: image->priv. */
+struct rbd_conn {
+	rados_t cluster;
+	rados_ioctx_t ioctx;
+	rbd_image_t image;          /* for teardown's flush */
+	char *pool;
+	char *name;
+	char *snap;                 /* or NULL */
+	bool is_readonly;
+};
+
+/* Per request (req->be_priv): ranges still in librbd and the first error. */
+struct rbd_req {
+	uint32_t nr_pending;
+	int error;
+};
+
+struct backend_queue {
+	struct rbd_conn *conn;
+	rbd_image_t image;
+	int kick_fd;
+	int ev_fd;                  /* librbd writes it when completions are ready */
+	unsigned int depth;
+	struct blk_req **pending;   /* prepared, submitted in wait() */
+	unsigned int nr_pending;
+	struct blk_req **done;      /* finished without reaching librbd */
+	unsigned int nr_done;
+	unsigned int nr_in_librbd;  /* completions librbd owes us */
+	rbd_completion_t *comps;    /* for rbd_poll_io_events() */
+	unsigned int nr_comps;
+	bool is_failing;            /* the last request failed: said so once */
+};
+
+/* rbd:POOL/IMAGE[@SNAP] less the prefix: split into @c's pool, name and snap. */
+static int parse_spec(const char *spec, struct rbd_conn *c)
+{
+	const char *slash = strchr(spec, '/');
+	const char *at;
+
+	if (!slash || slash == spec || !slash[1])
+		return -EINVAL;
+	at = strchr(slash + 1, '@');
+	if (at && (at == slash + 1 || !at[1]))
+		return -EINVAL;
+	if (strchr(slash + 1, '/'))
+		return -EINVAL;
+	c->pool = strndup(spec, (size_t)(slash - spec));
+	c->name = at ? strndup(slash + 1, (size_t)(at - slash - 1)) : strdup(slash + 1);
+	c->snap = at ? strdup(at + 1) : NULL;
+	if (!c->pool || !c->name || (at && !c->snap))
+		return -ENOMEM;
+	return 0;
+}
+
+static int open_handle(struct rbd_conn *c, rbd_image_t *ret)
+{
+	if (c->is_readonly)
+		return rbd_open_read_only(c->ioctx, c->name, ret, c->snap);
+	return rbd_open(c->ioctx, c->name, ret, NULL);
+}
+
+static void rbd_close_image(struct image *img)
+{
+	struct rbd_conn *c = img ? img->priv : NULL;
+
+	if (!c)
+		return;
+	if (c->image)
+		rbd_close(c->image);
+	if (c->ioctx)
+		rados_ioctx_destroy(c->ioctx);
+	if (c->cluster)
+		rados_shutdown(c->cluster);
+	free(c->pool);
+	free(c->name);
+	free(c->snap);
+	free(c);
+	img->priv = NULL;
+}
+
+static int connect_cluster(const struct image_spec *spec, struct rbd_conn *c)
+{
+	char timeout[32] = "";
+	int r;
+
+	r = rados_create(&c->cluster, spec->ceph_id);
+	if (r < 0) {
+		log_err("rbd: creating a cluster handle for client '%s': %s",
+			spec->ceph_id ? spec->ceph_id : "admin", strerror(-r));
+		return r;
+	}
+	r = rados_conf_read_file(c->cluster, spec->ceph_conf);
+	if (r < 0 && spec->ceph_conf) {
+		log_err("rbd: reading --ceph-conf '%s': %s", spec->ceph_conf, strerror(-r));
+		return r;
+	}
+	if (r < 0)
+		log_warn("rbd: no ceph.conf found (/etc/ceph/ceph.conf, $CEPH_CONF): "
+			 "using the environment and defaults");
+	r = rados_conf_parse_env(c->cluster, NULL);
+	if (r < 0) {
+		log_err("rbd: parsing $CEPH_ARGS: %s", strerror(-r));
+		return r;
+	}
+	/* A completed write is on the OSDs, so any queue's FLUSH covers it. */
+	rados_conf_set(c->cluster, "rbd_cache", "false");
+	/* A cluster that is gone fails requests (IOERR) instead of hanging the driver. */
+	if (rados_conf_get(c->cluster, "rados_osd_op_timeout", timeout, sizeof(timeout)) == 0 &&
+	    strcmp(timeout, "0") == 0)
+		rados_conf_set(c->cluster, "rados_osd_op_timeout", RBD_DEFAULT_OSD_OP_TIMEOUT);
+	r = rados_connect(c->cluster);
+	if (r < 0) {
+		char mount_timeout[32] = "?";
+
+		rados_conf_get(c->cluster, "client_mount_timeout", mount_timeout,
+			       sizeof(mount_timeout));
+		if (r == -ETIMEDOUT)
+			log_err("rbd: the cluster did not answer within client mount timeout (%s s): "
+				"are the monitors in %s reachable?", mount_timeout,
+				spec->ceph_conf ? spec->ceph_conf : "ceph.conf");
+		else if (r == -EACCES || r == -EPERM || r == -ENOENT || r == -EINVAL)
+			log_err("rbd: connecting as client.%s: %s (wrong credentials, or no "
+				"keyring: --ceph-id, the keyring in ceph.conf)",
+				spec->ceph_id ? spec->ceph_id : "admin", strerror(-r));
+		else
+			log_err("rbd: connecting to the cluster: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+static int rbd_open_image(const struct image_spec *spec, struct image *img)
+{
+	struct rbd_conn *c = calloc(1, sizeof(*c));
+	rbd_image_info_t info;
+	uint64_t size;
+	int r;
+
+	memset(img, 0, sizeof(*img));
+	img->fd = -1;
+	img->path = spec->path;
+	if (!c)
+		return -ENOMEM;
+	img->priv = c;
+	r = parse_spec(spec->path, c);
+	if (r == -EINVAL)
+		log_err("--image '" RBD_PREFIX "%s': not POOL/IMAGE or POOL/IMAGE@SNAP", spec->path);
+	if (r < 0)
+		goto fail;
+	c->is_readonly = spec->is_readonly || c->snap;
+	r = connect_cluster(spec, c);
+	if (r < 0)
+		goto fail;
+	r = rados_ioctx_create(c->cluster, c->pool, &c->ioctx);
+	if (r < 0) {
+		log_err("rbd: pool '%s': %s", c->pool, r == -ENOENT ? "no such pool" : strerror(-r));
+		goto fail;
+	}
+	r = open_handle(c, &c->image);
+	if (r < 0) {
+		if (r == -ENOENT && c->snap)
+			log_err("rbd: no image '%s' with snapshot '%s' in pool '%s'", c->name,
+				c->snap, c->pool);
+		else if (r == -ENOENT)
+			log_err("rbd: no image '%s' in pool '%s'", c->name, c->pool);
+		else
+			log_err("rbd: opening image %s/%s: %s", c->pool, c->name, strerror(-r));
+		goto fail;
+	}
+	r = rbd_get_size(c->image, &size);
+	if (r == 0)
+		r = rbd_stat(c->image, &info, sizeof(info));
+	if (r < 0) {
+		log_err("rbd: image %s/%s: reading its size: %s", c->pool, c->name, strerror(-r));
+		goto fail;
+	}
+	img->size_bytes = size;
+	img->logical_block_size = 512;
+	img->physical_block_size = 4096;
+	img->min_io_bytes = 4096;
+	img->opt_io_bytes = info.obj_size <= (1u << 30) ? (uint32_t)info.obj_size : 0;
+	img->is_readonly = c->is_readonly;
+	img->can_discard = true;
+	img->can_write_zeroes = true;
+	return 0;
+fail:
+	rbd_close_image(img);
+	return r;
+}
+
+static int rbd_flush_image(struct image *img)
+{
+	struct rbd_conn *c = img->priv;
+
+	return c && !c->is_readonly ? rbd_flush(c->image) : 0;
+}
+
+static int rbd_queue_init(const struct image *img, int kick_fd, unsigned int depth,
+			  struct backend_queue **ret_bq)
+{
+	struct backend_queue *bq = calloc(1, sizeof(*bq));
+	int r;
+
+	if (!bq)
+		return -ENOMEM;
+	bq->conn = img->priv;
+	bq->kick_fd = kick_fd;
+	bq->depth = depth;
+	bq->ev_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	bq->pending = calloc(depth, sizeof(*bq->pending));
+	bq->done = calloc(depth, sizeof(*bq->done));
+	/* A request has at most BLK_MAX_DWZ_SEG completions. */
+	bq->nr_comps = depth * BLK_MAX_DWZ_SEG;
+	bq->comps = calloc(bq->nr_comps, sizeof(*bq->comps));
+	if (bq->ev_fd < 0 || !bq->pending || !bq->done || !bq->comps) {
+		r = bq->ev_fd < 0 ? -errno : -ENOMEM;
+		goto fail;
+	}
+	r = open_handle(bq->conn, &bq->image);
+	if (r < 0) {
+		bq->image = NULL;
+		goto fail;
+	}
+	r = rbd_set_image_notification(bq->image, bq->ev_fd, EVENT_TYPE_EVENTFD);
+	if (r < 0)
+		goto fail;
+	*ret_bq = bq;
+	return 0;
+fail:
+	if (bq->image)
+		rbd_close(bq->image);
+	if (bq->ev_fd >= 0)
+		close(bq->ev_fd);
+	free(bq->pending);
+	free(bq->done);
+	free(bq->comps);
+	free(bq);
+	return r;
+}
+
+static void rbd_queue_exit(struct backend_queue *bq)
+{
+	if (!bq)
+		return;
+	/* rbd_close() waits for what librbd still has of ours. */
+	if (bq->image)
+		rbd_close(bq->image);
+	close(bq->ev_fd);
+	free(bq->pending);
+	free(bq->done);
+	free(bq->comps);
+	free(bq);
+}
+
+static int rbd_queue_req(struct backend_queue *bq, struct blk_req *req)
+{
+	if (bq->nr_pending == bq->depth)
+		return -EBUSY;
+	bq->pending[bq->nr_pending++] = req;
+	return 0;
+}
+
+/* One asynchronous call for @req: @op with a fresh completion carrying @req. */
+static int submit_one(struct backend_queue *bq, struct blk_req *req, unsigned int seg)
+{
+	struct rbd_req *rr = req->be_priv;
+	rbd_completion_t comp;
+	int r;
+
+	r = rbd_aio_create_completion(req, NULL, &comp);
+	if (r < 0)
+		return r;
+	switch (req->op) {
+	case BLK_OP_READ:
+		r = rbd_aio_readv(bq->image, req->data_iov, (int)req->nr_data_iov,
+				  req->offset_bytes, comp);
+		break;
+	case BLK_OP_WRITE:
+		r = rbd_aio_writev(bq->image, req->data_iov, (int)req->nr_data_iov,
+				   req->offset_bytes, comp);
+		break;
+	case BLK_OP_FLUSH:
+		r = rbd_aio_flush(bq->image, comp);
+		break;
+	case BLK_OP_DISCARD:
+		r = rbd_aio_discard(bq->image, req->segs[seg].offset_bytes,
+				    req->segs[seg].len_bytes, comp);
+		break;
+	case BLK_OP_WRITE_ZEROES:
+		r = rbd_aio_write_zeroes(bq->image, req->segs[seg].offset_bytes,
+					 req->segs[seg].len_bytes, comp, 0, 0);
+		break;
+	default:
+		r = -EOPNOTSUPP;
+		break;
+	}
+	if (r < 0) {
+		rbd_aio_release(comp);
+		return r;
+	}
+	rr->nr_pending++;
+	bq->nr_in_librbd++;
+	return 0;
+}
+
+static void finish_now(struct backend_queue *bq, struct blk_req *req, int res)
+{
+	((struct rbd_req *)req->be_priv)->error = res;
+	bq->done[bq->nr_done++] = req;
+}
+
+static void submit(struct backend_queue *bq, struct blk_req *req)
+{
+	struct rbd_req *rr = req->be_priv;
+	unsigned int nr = req->op == BLK_OP_DISCARD || req->op == BLK_OP_WRITE_ZEROES ?
+			  req->nr_segs : 1;
+	int r = 0;
+
+	*rr = (struct rbd_req){ 0 };
+	for (unsigned int i = 0; i < nr && r == 0; i++)
+		r = submit_one(bq, req, i);
+	if (r < 0)
+		rr->error = r;
+	/* Nothing reached librbd: finish here; else the last completion does. */
+	if (rr->nr_pending == 0)
+		finish_now(bq, req, r);
+}
+
+/* Failures of the cluster: say so when they start and when they stop. */
+static void note_result(struct backend_queue *bq, int res)
+{
+	if (res < 0 && !bq->is_failing)
+		log_err("rbd: image %s/%s: requests fail: %s (IOERR for the driver until the "
+			"cluster serves again)", bq->conn->pool, bq->conn->name, strerror(-res));
+	else if (res == 0 && bq->is_failing)
+		log_info("rbd: image %s/%s: requests succeed again", bq->conn->pool,
+			 bq->conn->name);
+	bq->is_failing = res < 0;
+}
+
+static int rbd_wait(struct backend_queue *bq, struct backend_event *evs, unsigned int max,
+		    bool may_block)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = bq->kick_fd, .events = POLLIN },
+		{ .fd = bq->ev_fd, .events = POLLIN },
+	};
+	unsigned int n = 0;
+	uint64_t v;
+	int nr;
+
+	for (unsigned int i = 0; i < bq->nr_pending; i++)
+		submit(bq, bq->pending[i]);
+	bq->nr_pending = 0;
+	if (bq->nr_done)
+		may_block = false;
+	if (poll(pfd, 2, may_block ? -1 : 0) < 0 && errno != EINTR)
+		return -errno;
+	if ((pfd[0].revents & POLLIN) && read(bq->kick_fd, &v, sizeof(v)) == sizeof(v))
+		evs[n++] = (struct backend_event){ .type = BACKEND_EV_KICK };
+	if (pfd[1].revents & POLLIN) {
+		if (read(bq->ev_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			return -errno;
+		/* The eventfd is read first: completions after this poll write it again. */
+		nr = rbd_poll_io_events(bq->image, bq->comps, (int)bq->nr_comps);
+		if (nr < 0)
+			return nr;
+		for (int i = 0; i < nr; i++) {
+			struct blk_req *req = rbd_aio_get_arg(bq->comps[i]);
+			struct rbd_req *rr = req->be_priv;
+			ssize_t res = rbd_aio_get_return_value(bq->comps[i]);
+
+			rbd_aio_release(bq->comps[i]);
+			bq->nr_in_librbd--;
+			if (res < 0 && !rr->error)
+				rr->error = (int)res;
+			if (--rr->nr_pending == 0)
+				bq->done[bq->nr_done++] = req;
+		}
+	}
+	while (bq->nr_done && n < max) {
+		struct blk_req *req = bq->done[--bq->nr_done];
+		int res = ((struct rbd_req *)req->be_priv)->error;
+
+		note_result(bq, res);
+		evs[n++] = (struct backend_event){ .type = BACKEND_EV_DONE, .req = req, .res = res };
+	}
+	return (int)n;
+}
+
+const struct backend_ops backend_rbd = {
+	.name = "rbd",
+	.image_prefix = RBD_PREFIX,
+	.req_priv_bytes = sizeof(struct rbd_req),
+	.open = rbd_open_image,
+	.close = rbd_close_image,
+	.flush = rbd_flush_image,
+	.queue_init = rbd_queue_init,
+	.queue_exit = rbd_queue_exit,
+	.queue_req = rbd_queue_req,
+	.wait = rbd_wait,
+};
