@@ -35,6 +35,7 @@
 #include "backend.h"
 #include "blk.h"
 #include "log.h"
+#include "sandbox.h"
 #include "util.h"
 
 #define RBD_PREFIX "rbd:"
@@ -143,6 +144,16 @@ static int connect_cluster(const struct image_spec *spec, struct rbd_conn *c)
 	if (r < 0) {
 		log_err("rbd: parsing $CEPH_ARGS: %s", strerror(-r));
 		return r;
+	}
+	/*
+	 * Under the seccomp sandbox (a live upgrade's new image connects under
+	 * the old one's filter) no file may be created and no socket bound:
+	 * librados' log thread would die opening a client "log file" with
+	 * O_CREAT, its admin socket binding and listening.
+	 */
+	if (sandbox_seccomp_is_active()) {
+		rados_conf_set(c->cluster, "log_file", "");
+		rados_conf_set(c->cluster, "admin_socket", "");
 	}
 	/* A completed write is on the OSDs, so any queue's FLUSH covers it. */
 	rados_conf_set(c->cluster, "rbd_cache", "false");

@@ -241,6 +241,34 @@ static const struct rule rules[] = {
 	ALLOW(G_ATTACH, recvfrom),
 
 	/*
+	 * The rbd backend: librbd's messenger threads talk TCP to the monitors
+	 * and OSDs (and connect again after a reset or a re-exec), its event
+	 * loops wait in epoll, its timers and finisher threads sleep on futexes.
+	 * Sockets are AF_INET/AF_INET6 streams only: no raw sockets, no netlink.
+	 */
+	ALLOW_IF(G_RBD, socket, 2, EQ32(0, AF_INET), HAS_EXACTLY(1, 0xf, SOCK_STREAM)),
+	ALLOW_IF(G_RBD, socket, 2, EQ32(0, AF_INET6), HAS_EXACTLY(1, 0xf, SOCK_STREAM)),
+	ALLOW(G_RBD, connect),
+	ALLOW(G_RBD, getsockname),
+	ALLOW(G_RBD, getpeername),
+	ALLOW(G_RBD, setsockopt),
+	ALLOW(G_RBD, getsockopt),
+	ALLOW(G_RBD, shutdown),
+	ALLOW(G_RBD, sendmsg),
+	ALLOW(G_RBD, recvmsg),
+	ALLOW(G_RBD, sendto),
+	ALLOW(G_RBD, recvfrom),
+	ALLOW(G_RBD, epoll_create),
+	ALLOW(G_RBD, epoll_create1),
+	ALLOW(G_RBD, epoll_ctl),
+	ALLOW(G_RBD, epoll_wait),
+	ALLOW(G_RBD, epoll_pwait),
+	ALLOW(G_RBD, pipe2),
+	ALLOW_IF(G_RBD, fcntl, 1, EQ32(1, F_SETFL)),
+	ALLOW(G_RBD, getrandom),
+	ALLOW(G_RBD, uname),
+
+	/*
 	 * Sanitizer runtimes (test builds): raw open(2) at a re-exec's start
 	 * (TSan creates its /tmp/tsan.rodata.PID), an alternate signal stack per thread, no core dumps (RLIMIT_CORE).
 	 */
