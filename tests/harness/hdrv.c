@@ -342,7 +342,10 @@ int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *o
 	snprintf(h->image_path, sizeof(h->image_path), "%s", image_path);
 	/* The backend opens its image; a test's own backend (no open()) gets a file. */
 	h->be = be;
-	if (be->open)
+	if (opts && opts->shared_img) {
+		h->img = *opts->shared_img;
+		h->is_img_shared = true;
+	} else if (be->open)
 		r = be->open(&(struct image_spec){
 			.path = h->image_path, .is_readonly = opts && opts->is_readonly,
 			.is_direct = opts && opts->is_direct, .adopt_fd = -1,
@@ -433,7 +436,9 @@ int hdrv_stop(struct hdrv *h)
 		close(h->memfd);
 		h->memfd = -1;
 	}
-	if (h->be && h->be->close)
+	if (h->is_img_shared)
+		;
+	else if (h->be && h->be->close)
 		h->be->close(&h->img);
 	else
 		image_close(&h->img);
