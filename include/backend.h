@@ -74,7 +74,7 @@ int image_open(const char *path, bool is_readonly, bool is_direct, struct image 
 int image_fd_open(const struct image_spec *spec, struct image *img);
 
 /* image_fd_flush() - the fd backends' flush(): fdatasync (read-only: nothing). */
-int image_fd_flush(struct image *img);
+int image_fd_flush(const struct image *img);
 
 /**
  * image_adopt() - the same for an image already open as @fd (a live upgrade
@@ -147,7 +147,7 @@ struct backend_ops {
 	/* close() - NULL-safe, and safe on an image whose open() failed (required). */
 	void (*close)(struct image *img);
 	/* flush() - make every completed write durable, at teardown (required). */
-	int (*flush)(struct image *img);
+	int (*flush)(const struct image *img);
 	/**
 	 * queue_init() - per-virtqueue state
 	 * @img: the image

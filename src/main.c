@@ -590,7 +590,7 @@ static int teardown(const struct options *o, struct vduse_dev *dev, struct vdb_s
 	int r;
 
 	vduse_dev_stop_queues(dev);
-	r = o->be->flush((struct image *)img);
+	r = o->be->flush(img);
 	if (r < 0) {
 		log_err("flushing '%s': %s", o->image, strerror(-r));
 		code = EXIT_FAILURE_RUNTIME;

@@ -90,7 +90,7 @@ int image_fd_open(const struct image_spec *spec, struct image *img)
 	return image_open(spec->path, spec->is_readonly, spec->is_direct, img);
 }
 
-int image_fd_flush(struct image *img)
+int image_fd_flush(const struct image *img)
 {
 	if (img->is_readonly || img->fd < 0)
 		return 0;

@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <rados/librados.h>
+#include <sched.h>
 #include <rbd/librbd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +64,8 @@ struct backend_queue;
 
 /* Per request (req->be_priv): ranges still in librbd and the first error. */
 struct rbd_req {
-	struct backend_queue *bq;
+	struct backend_queue *bq;   /* stored last (release): complete() acquires it */
+	struct blk_req *req;
 	struct blk_req *next;       /* on bq->completed */
 	uint32_t nr_pending;        /* atomic: librbd's finisher thread decrements it */
 	int error;                  /* atomic: the first error */
@@ -81,6 +83,7 @@ struct backend_queue {
 	unsigned int nr_done;
 	unsigned int nr_in_librbd;  /* requests librbd still has */
 	struct blk_req *completed;  /* atomic: pushed by complete(), taken by wait() */
+	unsigned int nr_notifying;  /* atomic: complete() calls between push and eventfd write */
 	bool is_failing;            /* the last request failed: said so once */
 };
 
@@ -251,7 +254,7 @@ fail:
 	return r;
 }
 
-static int rbd_flush_image(struct image *img)
+static int rbd_flush_image(const struct image *img)
 {
 	struct rbd_conn *c = img->priv;
 
@@ -304,6 +307,9 @@ static void rbd_queue_exit(struct backend_queue *bq)
 		take_completed(bq);
 		bq->nr_done = 0;
 	}
+	/* A callback that pushed our last request may still be writing the eventfd. */
+	while (__atomic_load_n(&bq->nr_notifying, __ATOMIC_ACQUIRE))
+		sched_yield();
 	close(bq->ev_fd);
 	free(bq->pending);
 	free(bq->done);
@@ -324,9 +330,9 @@ static int rbd_queue_req(struct backend_queue *bq, struct blk_req *req)
  */
 static void complete(rbd_completion_t comp, void *arg)
 {
-	struct blk_req *req = arg;
-	struct rbd_req *rr = req->be_priv;
-	struct backend_queue *bq = rr->bq;
+	struct rbd_req *rr = arg;
+	struct backend_queue *bq = __atomic_load_n(&rr->bq, __ATOMIC_ACQUIRE);
+	struct blk_req *req = rr->req;
 	ssize_t res = rbd_aio_get_return_value(comp);
 	int no_error = 0;
 
@@ -336,11 +342,14 @@ static void complete(rbd_completion_t comp, void *arg)
 					    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 	if (__atomic_sub_fetch(&rr->nr_pending, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
+	/* Once pushed, the request may finish and the queue exit: it waits for this count. */
+	__atomic_add_fetch(&bq->nr_notifying, 1, __ATOMIC_ACQ_REL);
 	rr->next = __atomic_load_n(&bq->completed, __ATOMIC_RELAXED);
 	while (!__atomic_compare_exchange_n(&bq->completed, &rr->next, req, true,
 					    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
 		;
 	eventfd_write(bq->ev_fd, 1);
+	__atomic_sub_fetch(&bq->nr_notifying, 1, __ATOMIC_RELEASE);
 }
 
 /* wait(): everything complete() pushed, onto bq->done. */
@@ -363,7 +372,7 @@ static int submit_one(struct backend_queue *bq, struct blk_req *req, unsigned in
 	rbd_completion_t comp;
 	int r;
 
-	r = rbd_aio_create_completion(req, complete, &comp);
+	r = rbd_aio_create_completion(req->be_priv, complete, &comp);
 	if (r < 0)
 		return r;
 	switch (req->op) {
@@ -402,8 +411,18 @@ static void submit(struct backend_queue *bq, struct blk_req *req)
 			  req->nr_segs : 1;
 	int r = 0;
 
-	/* One reference for each range and one for us: no completion finishes it early. */
-	*rr = (struct rbd_req){ .bq = bq, .nr_pending = nr + 1 };
+	/* A read-only image (a snapshot) has nothing to flush. */
+	if (req->op == BLK_OP_FLUSH && bq->conn->is_readonly) {
+		*rr = (struct rbd_req){ .bq = bq, .req = req };
+		bq->done[bq->nr_done++] = req;
+		return;
+	}
+	/*
+	 * One reference for each range and one for us: no completion finishes
+	 * it early.  @bq last, with release: librbd's thread sees all of it.
+	 */
+	*rr = (struct rbd_req){ .req = req, .nr_pending = nr + 1 };
+	__atomic_store_n(&rr->bq, bq, __ATOMIC_RELEASE);
 	bq->nr_in_librbd++;
 	for (unsigned int i = 0; i < nr; i++) {
 		r = submit_one(bq, req, i);

@@ -288,6 +288,34 @@ static void test_object_boundary_and_end(void **state)
 	stop(h);
 }
 
+/* A snapshot is served read-only, with the data it was taken with. */
+static void test_snapshot(void **state)
+{
+	struct hdrv_opts o = { .queue_size = 64, .backend = "rbd", .ceph_conf = ceph_conf,
+			       .is_readonly = true };
+	uint8_t then[8192], now[8192];
+	struct hdrv *h = start(), *hs = calloc(1, sizeof(*hs));
+
+	(void)state;
+	assert_non_null(hs);
+	fill(then, sizeof(then), 16);
+	write_ok(h, 900, then, sizeof(then));
+	assert_int_equal(rbd_snap_create(test_image, "s1"), 0);
+	fill(now, sizeof(now), 17);
+	write_ok(h, 900, now, sizeof(now));
+	stop(h);
+
+	assert_int_equal(hdrv_start(hs, "rbd/disk0@s1", &o), 0);
+	assert_true(hs->img.is_readonly);
+	read_expect(hs, 900, then, sizeof(then));
+	assert_int_equal(hdrv_blk_do(hs, VIRTIO_BLK_T_OUT, 900, now, sizeof(now), NULL),
+			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(hdrv_blk_do(hs, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
+	stop(hs);
+	assert_image(900 * 512, now, sizeof(now));
+	assert_int_equal(rbd_snap_remove(test_image, "s1"), 0);
+}
+
 /* Submit a request and wait for it for up to @ms: the status byte, or -ETIMEDOUT. */
 static int do_slow(struct hdrv *h, uint32_t type, uint64_t sector, void *data, uint32_t len,
 		   int ms)
@@ -449,6 +477,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_flush),
 		cmocka_unit_test(test_discard_write_zeroes),
 		cmocka_unit_test(test_object_boundary_and_end),
+		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_sandboxed),
 		cmocka_unit_test(test_osd_down_and_back),
 	};
