@@ -275,6 +275,8 @@ static const struct rule rules[] = {
 	ALLOW_IF(G_SANITIZER, prlimit64, 2, EQ(0, 0), EQ32(1, RLIMIT_CORE)),
 	ALLOW(G_SANITIZER, open),
 	ALLOW(G_SANITIZER, sigaltstack),
+	/* ASan asks at a thread's start (librbd's threads, made after the filter). */
+	ALLOW_IF(G_SANITIZER, prctl, 1, EQ32(0, PR_GET_DUMPABLE)),
 
 	/* sd_notify(): READY=1, RELOADING=1 to $NOTIFY_SOCKET. */
 	ALLOW_IF(G_NOTIFY, socket, 1, EQ32(0, AF_UNIX)),
