@@ -26,8 +26,8 @@
  * survive the daemon's crash or live upgrade (the device lives on, the
  * driver sees no power loss), so it must be on the OSDs, not in our memory.  A request that cannot reach the
  * cluster fails after rados_osd_op_timeout (30 s unless ceph.conf says
- * otherwise) and completes as IOERR; the queue says so once and once more
- * when requests succeed again.
+ * otherwise) and completes as IOERR; the backend says so once for the
+ * image, and once more when requests succeed again.
  */
 #include <errno.h>
 #include <poll.h>
@@ -58,6 +58,7 @@ struct rbd_conn {
 	char *name;
 	char *snap;                 /* or NULL */
 	bool is_readonly;
+	bool is_failing;            /* atomic: the last request failed, and we said so */
 };
 
 struct backend_queue;
@@ -84,7 +85,6 @@ struct backend_queue {
 	unsigned int nr_in_librbd;  /* requests librbd still has */
 	struct blk_req *completed;  /* atomic: pushed by complete(), taken by wait() */
 	unsigned int nr_notifying;  /* atomic: complete() calls between push and eventfd write */
-	bool is_failing;            /* the last request failed: said so once */
 };
 
 /* rbd:POOL/IMAGE[@SNAP] less the prefix: split into @c's pool, name and snap. */
@@ -442,16 +442,20 @@ static void submit(struct backend_queue *bq, struct blk_req *req)
 	}
 }
 
-/* Failures of the cluster: say so when they start and when they stop. */
+/* Failures of the cluster: say so, for the image, when they start and when they stop. */
 static void note_result(struct backend_queue *bq, int res)
 {
-	if (res < 0 && !bq->is_failing)
+	struct rbd_conn *c = bq->conn;
+	bool is_failing = res < 0;
+
+	if (__atomic_load_n(&c->is_failing, __ATOMIC_RELAXED) == is_failing ||
+	    __atomic_exchange_n(&c->is_failing, is_failing, __ATOMIC_RELAXED) == is_failing)
+		return;
+	if (is_failing)
 		log_err("rbd: image %s/%s: requests fail: %s (IOERR for the driver until the "
-			"cluster serves again)", bq->conn->pool, bq->conn->name, strerror(-res));
-	else if (res == 0 && bq->is_failing)
-		log_info("rbd: image %s/%s: requests succeed again", bq->conn->pool,
-			 bq->conn->name);
-	bq->is_failing = res < 0;
+			"cluster serves again)", c->pool, c->name, strerror(-res));
+	else
+		log_info("rbd: image %s/%s: requests succeed again", c->pool, c->name);
 }
 
 static int rbd_wait(struct backend_queue *bq, struct backend_event *evs, unsigned int max,

@@ -4,8 +4,8 @@
 # test-cli-rbd.sh path/to/vduse-blkd: the rbd backend's start errors are
 # clear, against a throwaway cluster (cluster.sh): no such pool, image or
 # snapshot, a malformed spec, an unreachable cluster (within client mount
-# timeout), a missing --ceph-conf.  A build without librbd must say so.
-# Exit 77 when the Ceph packages are missing.
+# timeout), a missing --ceph-conf, no keyring, refused credentials.  A build
+# without librbd must say so.  Exit 77 when the Ceph packages are missing.
 set -u
 bin=${1:?usage: test-cli-rbd.sh path/to/vduse-blkd}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -64,6 +64,15 @@ expect no-pool 1 "rbd: pool 'nopool': no such pool" --image rbd:nopool/disk0 --c
 expect no-image 1 "rbd: no image 'nosuch' in pool 'rbd'" --image rbd:rbd/nosuch --ceph-conf "$conf"
 expect no-snapshot 1 "rbd: no image 'disk0' with snapshot 'snap1' in pool 'rbd'" \
 	--image rbd:rbd/disk0@snap1 --ceph-conf "$conf"
+# cephx where the cluster has none: with no keyring, and with one it refuses.
+sed 's/^auth client required = none/auth client required = cephx/' "$conf" >"$tmp/nokey.conf"
+expect no-keyring 1 "rbd: connecting as client.admin: No such file or directory \(wrong credentials, or no keyring" \
+	--image rbd:rbd/disk0 --ceph-conf "$tmp/nokey.conf"
+printf '[client.nobody]\n\tkey = AQBxuyxlAAAAABAAc9G4dzTzZ3D8ALjzmYYNLw==\n' >"$tmp/bad.keyring"
+sed "s|^auth client required = none|auth client required = cephx\nkeyring = $tmp/bad.keyring|" \
+	"$conf" >"$tmp/badkey.conf"
+expect credentials-refused 1 "rbd: connecting as client.nobody: Permission denied \(wrong credentials" \
+	--image rbd:rbd/disk0 --ceph-conf "$tmp/badkey.conf" --ceph-id nobody
 # The image opens and is described; only the missing VDUSE module stops it here.
 expect opens 1 "(serving 'rbd:rbd/disk0'|/dev/vduse/control|VDUSE)" --image rbd:rbd/disk0 --ceph-conf "$conf"
 

@@ -70,11 +70,7 @@ static void *bench_thread(void *arg)
 	struct hreq **by_head = calloc(RING_SIZE, sizeof(*by_head));
 	double end;
 
-	if (!reqs || !by_head) {
-		b->err = -ENOMEM;
-		return NULL;
-	}
-	b->err = hdrv_start(&b->h, b->image, &o);
+	b->err = reqs && by_head ? hdrv_start(&b->h, b->image, &o) : -ENOMEM;
 	pthread_barrier_wait(b->started);
 	if (b->err < 0)
 		return NULL;

@@ -7,15 +7,17 @@
  * Round trips, many segments, FLUSH, DISCARD of a whole object and
  * WRITE_ZEROES of part of one read back as zeroes, I/O across the 4 MiB
  * object boundary and at the image's end, every write checked through a
- * librbd handle of the test's own; then the OSD is stopped mid-run (requests
- * complete with IOERR, the queue keeps serving) and started again (requests
- * succeed, the data written before is there).
+ * librbd handle of the test's own; a snapshot served read-only; the seccomp
+ * filter on; then the OSD is stopped mid-run (requests complete with IOERR,
+ * the queue keeps serving, the failure is logged once) and started again
+ * (requests succeed, the data written before is there).
  *
  * Exit 77 with the reason when this build has no librbd or the Ceph
  * packages are missing (scripts/install-deps.sh installs them).
  */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -334,8 +336,28 @@ static int do_slow(struct hdrv *h, uint32_t type, uint64_t sector, void *data, u
 	return hdrv_status(h, &r);
 }
 
+/* Lines of @path that contain @what (the log is printed as well, for the record). */
+static int count_lines(const char *path, const char *what)
+{
+	FILE *f = fopen(path, "re");
+	char line[1024];
+	int n = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, what))
+			n++;
+		if (strstr(what, "fail"))
+			fputs(line, stderr);
+	}
+	fclose(f);
+	return n;
+}
+
 static void test_osd_down_and_back(void **state)
 {
+	char log_path[PATH_MAX + 32];
+	int saved_stderr, log_fd;
 	struct hdrv *h = start();
 	uint8_t before[8192], buf[8192], id[VIRTIO_BLK_ID_BYTES];
 	int rc = -1;
@@ -343,6 +365,14 @@ static void test_osd_down_and_back(void **state)
 	(void)state;
 	fill(before, sizeof(before), 11);
 	write_ok(h, 300, before, sizeof(before));
+	/* What the daemon logs from here on, to count it. */
+	snprintf(log_path, sizeof(log_path), "%s/test-log.txt", cluster_dir);
+	fflush(stderr);
+	saved_stderr = dup(2);
+	log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(saved_stderr >= 0 && log_fd >= 0);
+	assert_true(dup2(log_fd, 2) == 2);
+	close(log_fd);
 	assert_int_equal(cluster("stop-osd"), 0);
 
 	/* Writes and reads fail with IOERR once librbd gives up (rados osd op timeout). */
@@ -361,9 +391,15 @@ static void test_osd_down_and_back(void **state)
 	for (int i = 0; i < 10 && rc != VIRTIO_BLK_S_OK; i++)
 		rc = do_slow(h, VIRTIO_BLK_T_IN, 300, buf, sizeof(buf), OSD_DOWN_WAIT_MS);
 	assert_int_equal(rc, VIRTIO_BLK_S_OK);
+	fflush(stderr);
+	dup2(saved_stderr, 2);
+	close(saved_stderr);
 	assert_memory_equal(buf, before, sizeof(before));
 	round_trip(h, 600, 8192, 13);
 	stop(h);
+	/* The backend said once that requests fail and once that they succeed again. */
+	assert_int_equal(count_lines(log_path, "requests fail: Connection timed out"), 1);
+	assert_int_equal(count_lines(log_path, "requests succeed again"), 1);
 }
 
 /*
