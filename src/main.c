@@ -468,10 +468,15 @@ static void log_kernel(void)
 }
 
 /* SIGHUP: pause the queues and execute the installed binary in place. */
-static void live_upgrade(char **argv, struct vduse_dev *dev, struct vdb_state *state,
-			 const struct image *img)
+static void live_upgrade(char **argv, const struct options *o, struct vduse_dev *dev,
+			 struct vdb_state *state, struct image *img)
 {
-	/* An image without an fd (rbd) is not handed over: the new image opens it again. */
+	/*
+	 * An image without an fd (rbd) is not handed over: it is closed before
+	 * the exec, releasing what it holds (the image's exclusive lock, which
+	 * the new image would otherwise wait for), and the new image opens it.
+	 */
+	bool is_reopened = img->fd < 0;
 	struct handover h = {
 		.dev_fd = dev->fd, .state_fd = state->fd, .image_fd = img->fd, .ctl_fd = dev->ctl_fd,
 	};
@@ -487,9 +492,16 @@ static void live_upgrade(char **argv, struct vduse_dev *dev, struct vdb_state *s
 	h.paused_at_ms = upgrade_now_ms();
 	/* Requests in flight finish first: the new image starts with none. */
 	vduse_dev_stop_queues(dev);
+	if (is_reopened)
+		o->be->close(img);
 	r = upgrade_exec(argv, &h);
 	log_err("live upgrade: executing %s: %s; serving on with this binary", upgrade_exe(),
 		strerror(-r));
+	if (is_reopened && open_image(o, -1, img) < 0) {
+		/* As a crash: the device waits for a new daemon, which takes it over. */
+		log_err("live upgrade: cannot open the image again: exiting");
+		exit(EXIT_FAILURE_RUNTIME);
+	}
 	r = vduse_dev_resume(dev);
 	if (r < 0)
 		log_err("live upgrade: restarting the queues of '%s': %s", dev->name, strerror(-r));
@@ -694,7 +706,7 @@ int main(int argc, char **argv)
 			     .on_ready = on_ready, .opaque = &o, .job = { .done_fd = -1 } };
 
 	while ((r = control_serve(&c)) == CONTROL_RELOAD)
-		live_upgrade(argv, &dev, &state, &img);
+		live_upgrade(argv, &o, &dev, &state, &img);
 	control_exit(&c);
 	code = teardown(&o, &dev, &state, &img);
 	if (r < 0 || c.has_failed)
