@@ -7,15 +7,16 @@
  * handle for the daemon, shared by every queue.  (A handle per queue, each
  * with rbd_set_image_notification() on its own eventfd, was measured
  * first: with the exclusive-lock feature, on by default, two handles that
- * write pass the lock back and forth; 4 KiB random writes at depth 32 on
- * 2 queues ran at 0.35x one queue's rate, and at 0.65-0.67x the shared
- * handle's on 2 queues.  With one queue both ways were even.)  A
- * completion comes back to the queue that
- * started it: librbd's finisher thread runs complete(), which pushes the
- * request on that queue's lock-free list and writes the queue's eventfd,
- * the one write librbd's own image notification (rbd_set_image_notification)
- * would make; the queue's wait polls it beside the kick and takes the whole
- * list in one exchange.  No lock of ours and no thread of ours.
+ * write pass the lock back and forth; 4 KiB random writes at depth 32 on 2
+ * queues ran at 0.35x one queue's rate, and at 0.65-0.67x the shared
+ * handle's on 2 queues.  With one queue both ways were even.)
+ *
+ * A completion comes back to the queue that started it: librbd's finisher
+ * thread runs complete(), which pushes the request on that queue's
+ * lock-free list and writes the queue's eventfd (the one write librbd's own
+ * image notification would make); the queue's wait polls it beside the
+ * kick and takes the whole list in one exchange.  No lock of ours and no
+ * thread of ours.
  *
  * Requests go straight from the driver's buffers: rbd_aio_readv/writev on
  * the request's iovecs, rbd_aio_flush, rbd_aio_discard per range,
@@ -24,16 +25,20 @@
  *
  * librbd's client cache is off: a write the driver saw complete must
  * survive the daemon's crash or live upgrade (the device lives on, the
- * driver sees no power loss), so it must be on the OSDs, not in our memory.  A request that cannot reach the
- * cluster fails after rados_osd_op_timeout (30 s unless ceph.conf says
- * otherwise) and completes as IOERR; the backend says so once for the
- * image, and once more when requests succeed again.
+ * driver sees no power loss), so it must be on the OSDs, not in our
+ * memory.  A request that cannot reach the cluster fails after
+ * rados_osd_op_timeout (30 s unless ceph.conf says otherwise) and
+ * completes as IOERR; the backend says so once for the image, and once
+ * more when requests succeed again.
+ *
+ * Unlike the other backends it logs its start errors itself: only it can
+ * tell a missing pool from a missing image (both -ENOENT).
  */
 #include <errno.h>
 #include <poll.h>
 #include <rados/librados.h>
-#include <sched.h>
 #include <rbd/librbd.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,7 +173,7 @@ static int connect_cluster(const struct image_spec *spec, struct rbd_conn *c)
 		rados_conf_set(c->cluster, "log_file", "");
 		rados_conf_set(c->cluster, "admin_socket", "");
 	}
-	/* A completed write is on the OSDs, so any queue's FLUSH covers it. */
+	/* A completed write is on the OSDs: it survives the daemon (see the top). */
 	rados_conf_set(c->cluster, "rbd_cache", "false");
 	/* A cluster that is gone fails requests (IOERR) instead of hanging the driver. */
 	if (rados_conf_get(c->cluster, "rados_osd_op_timeout", timeout, sizeof(timeout)) == 0 &&
