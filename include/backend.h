@@ -55,6 +55,13 @@ struct image {
 	bool is_direct;
 	bool can_discard;              /* files: punch holes; devices: discard_max_bytes > 0 */
 	bool can_write_zeroes;         /* reads return zeroes after WRITE_ZEROES */
+	/*
+	 * A file in memory (tmpfs, ramfs): reads and writes never wait for a
+	 * device, yet cannot be done without blocking (no RWF_NOWAIT), so
+	 * io_uring would hand every one to a worker thread.  Backends do them
+	 * in place instead.
+	 */
+	bool is_in_memory;
 };
 
 /**

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# bench.sh: measure vduse-blkd against the kernel loop device and
-# qemu-storage-daemon's vduse-blk export (and ublk, if UBLK=/path/to/ublk
-# names a ublk server binary) in one QEMU guest boot, and print IOPS and
-# ratios.  A measurement, not a test: it never fails on numbers.
+# bench.sh: measure vduse-blkd against the kernel loop device,
+# qemu-storage-daemon's vduse-blk export and ublk's loop target in one QEMU
+# guest boot, and print IOPS, ratios and each daemon's CPU time per I/O.
+# A measurement, not a test: it never fails on numbers.
 # Environment: BENCH_RUNTIME (seconds per fio job, default 8), BENCH_ROUNDS
 # (rounds over all paths, interleaved; the median of each cell is printed;
-# default 1), UBLK, VM_KERNEL (bookworm, newest or a path, as for
-# tests/vm/run.sh: compare the same table across kernels).
+# default 3), BENCH_QUEUES (queue counts to compare, default "2"),
+# UBLKSRV (a built ublksrv: bin/ublk, bin/ublk.loop, lib/; default
+# ../shared/anchors/ublksrv when it exists), BENCH_PERF=1 (also profile
+# vduse-blkd with perf in the last round: guest kernel and daemon together),
+# VM_KERNEL (bookworm, newest or a path, as for tests/vm/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -16,10 +19,31 @@ scripts/install-deps.sh
 ninja -C build >/dev/null
 env=build/tests-vm/bench.env
 mkdir -p build/tests-vm
-printf 'BENCH_RUNTIME=%s\nBENCH_ROUNDS=%s\n' "${BENCH_RUNTIME:-8}" "${BENCH_ROUNDS:-1}" > "$env"
+rounds=${BENCH_ROUNDS:-3} queues=${BENCH_QUEUES:-2}
+printf 'BENCH_RUNTIME=%s\nBENCH_ROUNDS=%s\nBENCH_QUEUES="%s"\nBENCH_PERF=%s\n' "${BENCH_RUNTIME:-8}" \
+	"$rounds" "$queues" "${BENCH_PERF:-0}" > "$env"
 add="$PWD/$env:/tests/bench.env"
-[[ -n ${UBLK:-} ]] && add="$add $UBLK:/usr/bin/ublk"
-echo "bench: booting the guest; about $(( (${BENCH_RUNTIME:-8} + 1) * 4 * 7 * ${BENCH_ROUNDS:-1} / 60 + 1 )) minutes" >&2
+ublksrv=${UBLKSRV:-../shared/anchors/ublksrv}
+if [[ -x $ublksrv/bin/ublk ]]; then
+	ublksrv=$(cd "$ublksrv" && pwd)
+	# the binaries on their own as well, so that the guest gets their libraries
+	add="$add $ublksrv:/opt/ublksrv $ublksrv/bin/ublk:/opt/ublksrv/bin/ublk"
+	add="$add $ublksrv/bin/ublk.loop:/opt/ublksrv/bin/ublk.loop"
+	export LD_LIBRARY_PATH=$ublksrv/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+else
+	echo "bench: no ublksrv at $ublksrv (UBLKSRV=...): ublk is not measured" >&2
+fi
+if [[ ${BENCH_PERF:-0} == 1 ]]; then
+	perf=$(command -v perf || true)
+	[[ -n $perf ]] || { echo "bench: BENCH_PERF=1 wants perf (apt-get install linux-perf)" >&2; exit 2; }
+	add="$add $(readlink -f "$perf"):/usr/bin/perf"
+fi
+if [[ -n ${BENCH_BASE:-} ]]; then
+	[[ -x $BENCH_BASE ]] || { echo "bench: BENCH_BASE=$BENCH_BASE is not an executable" >&2; exit 2; }
+	add="$add $(readlink -f "$BENCH_BASE"):/usr/bin/vduse-blkd-base"
+fi
+nq=$(wc -w <<<"$queues")
+echo "bench: booting the guest; about $(( (${BENCH_RUNTIME:-8} + 1) * 5 * (1 + 3 * nq) * rounds / 60 + 2 )) minutes" >&2
 kernel=${VM_KERNEL:-bookworm}
 case $kernel in bookworm) sfx="" ;; newest) sfx=-newest ;; *) sfx=-custom ;; esac
 rm -f "build/tests-vm/console-bench$sfx.log"
@@ -28,3 +52,7 @@ VM_KERNEL=$kernel VM_ADD="$add" VM_TIMEOUT=${VM_TIMEOUT:-1800} tests/vm/run.sh b
 echo "# kernel: $kernel, $(sed -n 's/^vm-init: up at .*, kernel //p' "build/tests-vm/console-bench$sfx.log" | tr -d '\r' | head -n1)"
 tr -d '\r' < "build/tests-vm/console-bench$sfx.log" | sed -n '/^# guest:/p;/BENCH-TABLE-BEGIN/,/BENCH-TABLE-END/p' |
 	grep -v 'BENCH-TABLE'
+if [[ ${BENCH_PERF:-0} == 1 ]]; then
+	echo
+	tr -d '\r' < "build/tests-vm/console-bench$sfx.log" | sed -n '/^PERF-BEGIN/,/^PERF-END/p'
+fi

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <sys/vfs.h>
 
 #include "backend.h"
 #include "blk.h"
@@ -97,6 +99,16 @@ int image_fd_flush(const struct image *img)
 	return fdatasync(img->fd) < 0 ? -errno : 0;
 }
 
+/* Is @fd's file system memory itself (tmpfs, ramfs)? */
+static bool is_memory_fs(int fd)
+{
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs) < 0)
+		return false;
+	return sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC;
+}
+
 int image_adopt(int fd, const char *path, struct image *img)
 {
 	struct stat st;
@@ -129,6 +141,7 @@ int image_adopt(int fd, const char *path, struct image *img)
 		if (img->physical_block_size > 4096 || !is_power_of_2(img->physical_block_size))
 			img->physical_block_size = 4096;
 		img->can_discard = true;
+		img->is_in_memory = is_memory_fs(img->fd);
 	} else {
 		r = -EINVAL;
 		goto fail;

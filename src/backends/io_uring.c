@@ -7,6 +7,11 @@
  * Short reads and writes are resubmitted for the rest, -EAGAIN is retried;
  * a request is reported once, when all of its operations are done.
  *
+ * An image in memory (tmpfs) is read and written in place, with preadv and
+ * pwritev: such files cannot do I/O without blocking, so io_uring would hand
+ * each request to an io-wq worker thread, a thread switch per request for
+ * what is a copy of a few pages.
+ *
  * The ring holds what a compromised daemon could do with it, and seccomp
  * cannot see io_uring opcodes: so it is created disabled, given the image and
  * the kick eventfd as its only (fixed) files, restricted to the opcodes and
@@ -293,6 +298,33 @@ static void blockdev_discard(struct backend_queue *bq, struct blk_req *req)
 	sync_done(bq, req, r);
 }
 
+/* READ or WRITE of an image in memory, in place: finished at the next wait(). */
+static void rw_in_place(struct backend_queue *bq, struct blk_req *req)
+{
+	int r = 0;
+
+	while (req->be.done_bytes < req->data_bytes) {
+		uint64_t off = req->offset_bytes + req->be.done_bytes;
+		unsigned int nr;
+		const struct iovec *iov = backend_req_iov(req, &nr);
+		ssize_t n = req->op == BLK_OP_READ ? preadv(bq->img->fd, iov, (int)nr, (off_t)off)
+						   : pwritev(bq->img->fd, iov, (int)nr, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* 0: end of file inside the device, the image shrank */
+			r = n < 0 ? -errno : -EIO;
+			break;
+		}
+		req->be.done_bytes += (uint64_t)n;
+		if (req->be.done_bytes < req->data_bytes)
+			backend_req_advance(req, (size_t)n);
+	}
+	image_bounce_end(req, r);
+	sync_done(bq, req, r);
+}
+
 static int uring_queue_req(struct backend_queue *bq, struct blk_req *req)
 {
 	int r = 0;
@@ -303,6 +335,10 @@ static int uring_queue_req(struct backend_queue *bq, struct blk_req *req)
 		r = image_bounce_prepare(bq->img, req);
 		if (r < 0)
 			return r;
+		if (bq->img->is_in_memory) {
+			rw_in_place(bq, req);
+			return 0;
+		}
 		r = prep_rw(bq, req);
 		if (r < 0)
 			image_bounce_end(req, r);

@@ -6,10 +6,14 @@
  * the last data descriptor, indirect tables, buffers spanning two memory
  * regions, and many requests in flight.  On io_uring, aio and null.
  */
+#include <dirent.h>
 #include <endian.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/vfs.h>
+#include <linux/magic.h>
 
 #include "hcommon.h"
 
@@ -279,6 +283,53 @@ static void test_seg_max_segments(void **state)
 	free(data);
 }
 
+/* io_uring's worker threads of this process (iou-wrk-*) alive now. */
+static unsigned int nr_io_workers(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	unsigned int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		char path[300], comm[64] = "";
+		FILE *fp;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		fp = fopen(path, "r");
+		if (!fp)
+			continue;
+		if (fgets(comm, sizeof(comm), fp) && strncmp(comm, "iou-wrk-", 8) == 0)
+			n++;
+		fclose(fp);
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * An image in memory (tmpfs) is read and written in place: io_uring cannot
+ * do such I/O without blocking and would start a worker thread for each
+ * request.  Run with TMPDIR on tmpfs (the _tmpfs variant) to check it.
+ */
+static void test_in_memory_in_place(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	struct statfs sfs;
+
+	assert_int_equal(fstatfs(f->h.img.fd, &sfs), 0);
+	if (sfs.f_type != TMPFS_MAGIC) {
+		assert_false(f->h.img.is_in_memory);
+		fixture_skip(f, "the image is not on tmpfs (TMPDIR=/dev/shm runs this case)");
+		fixture_require(f);
+	}
+	assert_true(f->h.img.is_in_memory);
+	many_in_flight(f);
+	assert_int_equal(nr_io_workers(), 0);
+}
+
 /* Every backend; the options' suffix (queue size) applies to all three. */
 #define T3(fn, sfx) T(fn, o_uring##sfx), T(fn, o_aio##sfx), T(fn, o_null##sfx)
 
@@ -295,6 +346,7 @@ int main(void)
 		T3(test_span_regions, ),
 		T3(test_many_in_flight, _q128),
 		T3(test_seg_max_segments, _q512),
+		T(test_in_memory_in_place, o_uring_q128),
 	};
 
 	return hc_run("io", tests, sizeof(tests) / sizeof(tests[0]));

@@ -3,8 +3,13 @@
 #
 # bench.sh: vduse-blkd against its peers in one guest boot: the kernel loop
 # device (direct I/O), qemu-storage-daemon's vduse-blk export and, when a
-# ublk server is provided as /usr/bin/ublk, ublk.  Same image on tmpfs, same
-# fio jobs.  Prints IOPS and ratios; it measures, it does not judge.
+# ublk server is provided in /opt/ublksrv (or as /usr/bin/ublk), ublk's loop
+# target (and a vduse-blkd binary to compare with, as "base", when
+# /usr/bin/vduse-blkd-base exists).  Same image on tmpfs, same fio jobs, same queue counts, rounds
+# interleaved.  Prints IOPS, ratios, and each daemon's CPU time per I/O (all
+# of its threads, io_uring's io-wq workers included, from /proc/PID/stat;
+# io-wq's share apart); BENCH_PERF=1 adds a perf profile of vduse-blkd.
+# It measures, it does not judge.
 . /tests/lib.sh
 [ -f /tests/bench.env ] && . /tests/bench.env
 
@@ -15,21 +20,76 @@ SIZE_MB=512
 RESULTS=/tmp/bench.results
 : > $RESULTS
 
-JOBS="randread4k-qd32:randread:4k:32 randwrite4k-qd32:randwrite:4k:32 randread4k-qd1:randread:4k:1 read128k-qd8:read:128k:8"
+QUEUES=${BENCH_QUEUES:-2}
+JOBS="randread4k-qd32:randread:4k:32:1 randwrite4k-qd32:randwrite:4k:32:1 randread4k-qd1:randread:4k:1:1 read128k-qd8:read:128k:8:1 randread4k-qd16x2:randread:4k:16:2"
+CPU=/tmp/bench.cpu
+: > $CPU
+UBLK=""
+if [ -x /opt/ublksrv/bin/ublk ]; then
+	UBLK="env LD_LIBRARY_PATH=/opt/ublksrv/lib /opt/ublksrv/bin/ublk"
+elif [ -x /usr/bin/ublk ]; then
+	UBLK=/usr/bin/ublk
+fi
 
-# run_jobs PATH_NAME DEV: every job on DEV, one line per job into $RESULTS.
+# cpu_ticks PID: user + system clock ticks of every thread the process had.
+cpu_ticks() {
+	[ -n "$1" ] && [ -r "/proc/$1/stat" ] || { echo 0; return; }
+	# the fields after "(comm)": state is 3, utime 14, stime 15
+	sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
+# iowq_ticks PID: the same for its io_uring io-wq workers (iou-wrk-*) alive now.
+iowq_ticks() {
+	_s=0
+	for _t in /proc/$1/task/*; do
+		case "$(cat "$_t/comm" 2>/dev/null)" in
+		iou-wrk-*) _s=$((_s + $(sed 's/.*) //' "$_t/stat" | awk '{ print $12 + $13 }'))) ;;
+		esac
+	done
+	echo $_s
+}
+
+# run_jobs PATH_NAME DEV [DAEMON_PID]: every job on DEV, one line per job
+# into $RESULTS (and the daemon's CPU time per I/O into $CPU).
 run_jobs() {
 	for j in $JOBS; do
-		IFS=: read -r jname rw bs qd <<JOB
+		IFS=: read -r jname rw bs qd nj <<JOB
 $j
 JOB
+		c0=$(cpu_ticks "$3")
+		w0=$(iowq_ticks "$3")
 		out=$($FIO --name=b --filename="$2" --ioengine=libaio --direct=1 --rw=$rw \
-			--bs=$bs --iodepth=$qd --runtime=$RUNTIME --time_based --size=${SIZE_MB}M \
-			--randrepeat=0 --norandommap --group_reporting --minimal 2>/dev/null)
+			--bs=$bs --iodepth=$qd --numjobs=$nj --runtime=$RUNTIME --time_based \
+			--size=${SIZE_MB}M --randrepeat=0 --norandommap --group_reporting \
+			--minimal 2>/dev/null)
+		c1=$(cpu_ticks "$3")
+		w1=$(iowq_ticks "$3")
 		# terse v3: field 8 = read IOPS, field 49 = write IOPS
 		iops=$(echo "$out" | awk -F';' '{ print $8 + $49 }')
 		echo "$1 $jname ${iops:-0}" >> $RESULTS
+		if [ -n "$3" ] && [ "${iops:-0}" -gt 0 ]; then
+			# ticks are 10 ms: microseconds of CPU per I/O
+			awk -v n=$(( c1 - c0 )) -v w=$(( w1 - w0 )) -v i="$iops" -v t="$RUNTIME" \
+				-v k="$1 $jname" 'BEGIN { printf "%s %.1f %.1f\n", k, n * 1e4 / (i * t), w * 1e4 / (i * t) }' >> $CPU
+		fi
 		echo "# $1 $jname: ${iops:-0} IOPS"
+		if [ "${BENCH_PERF:-0}" = 1 ] && [ "$round" = "$ROUNDS" ] && [ -n "${PERF_TAG:-}" ] && [ -x /usr/bin/perf ]; then
+			case $jname in randread4k-qd32|randwrite4k-qd32|randread4k-qd1)
+				/usr/bin/perf record -a -g -e cpu-clock -o /tmp/perf.data -- \
+					$FIO --name=b --filename="$2" --ioengine=libaio --direct=1 --rw=$rw \
+					--bs=$bs --iodepth=$qd --numjobs=$nj --runtime=$RUNTIME --time_based \
+					--size=${SIZE_MB}M --randrepeat=0 --norandommap --group_reporting \
+					--minimal >/dev/null 2>/tmp/perf.err
+				echo "PERF-BEGIN $1 $jname"
+				/usr/bin/perf report -i /tmp/perf.data --no-children --sort comm,dso,sym \
+					--stdio 2>/dev/null | grep -v '^#' | grep '%' | head -n 60
+				echo "PERF-SPLIT $1 $jname"
+				/usr/bin/perf report -i /tmp/perf.data --no-children --sort comm \
+					--stdio 2>/dev/null | grep -v '^#' | grep '%' | head -n 15
+				echo "PERF-END"
+				;;
+			esac
+		fi
 	done
 }
 
@@ -53,7 +113,7 @@ wait_line() {
 }
 
 dd if=/dev/zero of=$IMG bs=1M count=$SIZE_MB 2>/dev/null
-info "guest: $(nproc) vCPUs, kernel $(uname -r), image $SIZE_MB MiB on tmpfs, $RUNTIME s per job, $ROUNDS round(s), median per cell"
+info "guest: $(nproc) vCPUs, kernel $(uname -r), image $SIZE_MB MiB on tmpfs, $RUNTIME s per job, $ROUNDS round(s), $QUEUES queue(s), median per cell"
 
 round=1
 while [ $round -le $ROUNDS ]; do
@@ -66,14 +126,14 @@ if [ -b "$LOOP" ]; then
 fi
 
 # --- qemu-storage-daemon vduse-blk ---
-for q in 1 2; do
+for q in $QUEUES; do
 	$QSD --blockdev driver=file,node-name=f0,filename=$IMG,cache.direct=off,aio=io_uring \
 		--blockdev driver=raw,node-name=n0,file=f0 \
 		--export vduse-blk,id=v0,name=qsd$q,node-name=n0,num-queues=$q,writable=on \
 		2>/tmp/qsd.log &
 	qpid=$!
 	if wait_node /dev/vduse/qsd$q && $VDPA dev add name qsd$q mgmtdev vduse && DEV=$(wait_vdisk qsd$q 20); then
-		run_jobs qsd-${q}q "$DEV"
+		run_jobs qsd-${q}q "$DEV" $qpid
 		$VDPA dev del qsd$q
 	else
 		info "qemu-storage-daemon with $q queue(s) did not come up: $(cat /tmp/qsd.log)"
@@ -82,30 +142,47 @@ for q in 1 2; do
 	wait $qpid 2>/dev/null
 done
 
-# --- vduse-blkd ---
-for q in 1 2; do
-	"$VDUSE_BLKD" --image $IMG --name vdb$q --queues $q --attach >/tmp/vdb.out 2>/tmp/vdb.log &
+# --- vduse-blkd (and the binary to compare it with, if given) ---
+for bin in "$VDUSE_BLKD" /usr/bin/vduse-blkd-base; do
+[ -x "$bin" ] || continue
+tag=vduse-blkd
+[ "$bin" = "$VDUSE_BLKD" ] || tag=base
+for q in $QUEUES; do
+	"$bin" --image $IMG --name vdb$q --queues $q --attach >/tmp/vdb.out 2>/tmp/vdb.log &
 	vpid=$!
 	# The redirection creates /tmp/vdb.out at once: wait for the line itself.
 	if wait_line /tmp/vdb.out && DEV=$(head -n1 /tmp/vdb.out) && wait_node "$DEV" && [ -b "$DEV" ]; then
-		run_jobs vduse-blkd-${q}q "$DEV"
+		if [ $tag = vduse-blkd ]; then
+			PERF_TAG=1 run_jobs $tag-${q}q "$DEV" $vpid
+		else
+			run_jobs $tag-${q}q "$DEV" $vpid
+		fi
 	else
-		info "vduse-blkd with $q queue(s) did not come up: $(cat /tmp/vdb.log)"
+		info "$tag with $q queue(s) did not come up: $(cat /tmp/vdb.log)"
 	fi
 	kill -TERM $vpid
 	wait $vpid
 	rm -f /tmp/vdb.out
 done
+done
 
-# --- ublk, when a server was provided ---
-if [ -x /usr/bin/ublk ] && load_module ublk_drv 2>/dev/null; then
-	/usr/bin/ublk add -t loop -f $IMG -q 1 >/tmp/ublk.log 2>&1
-	if wait_node /dev/ublkb0; then
-		run_jobs ublk-loop-1q /dev/ublkb0
-		/usr/bin/ublk del -n 0 >/dev/null 2>&1
-	fi
+# --- ublk's loop target, when a server was provided ---
+if [ -n "$UBLK" ] && load_module ublk_drv 2>/dev/null; then
+	for q in $QUEUES; do
+		$UBLK add -t loop -f $IMG -q $q -d 128 >/tmp/ublk.log 2>&1
+		if wait_node /dev/ublkb0; then
+			upid=""
+			for p in /proc/[0-9]*; do
+				case "$(cat $p/comm 2>/dev/null)" in ublk*) upid=${p#/proc/} ;; esac
+			done
+			run_jobs ublk-${q}q /dev/ublkb0 $upid
+		else
+			info "ublk with $q queue(s) did not come up: $(cat /tmp/ublk.log)"
+		fi
+		$UBLK del -a >/dev/null 2>&1
+	done
 else
-	info "no ublk server in this guest (/usr/bin/ublk): ublk not measured"
+	info "no ublk server in this guest (/opt/ublksrv or /usr/bin/ublk): ublk not measured"
 fi
 
 round=$((round + 1))
@@ -113,7 +190,7 @@ done
 
 # --- table and ratios ---
 echo "BENCH-TABLE-BEGIN"
-awk -v jobs="$JOBS" '
+awk -v jobs="$JOBS" -v queues="$QUEUES" '
 	{
 		k = $1 "," $2; v[k, ++cnt[k]] = $3
 		if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 }
@@ -136,9 +213,15 @@ awk -v jobs="$JOBS" '
 			for (j = 1; j <= nj; j++) printf " %16d", iops[order[i] "," name[j]]
 			printf "\n"
 		}
-		split("qsd-1q:vduse-blkd-1q qsd-2q:vduse-blkd-2q loop:vduse-blkd-1q loop:vduse-blkd-2q ublk-loop-1q:vduse-blkd-1q", R, " ")
+		nq = split(queues, Q, " "); nr = 0
+		for (q = 1; q <= nq; q++) {
+			R[++nr] = "qsd-" Q[q] "q:vduse-blkd-" Q[q] "q"
+			R[++nr] = "ublk-" Q[q] "q:vduse-blkd-" Q[q] "q"
+			R[++nr] = "loop:vduse-blkd-" Q[q] "q"
+			R[++nr] = "base-" Q[q] "q:vduse-blkd-" Q[q] "q"
+		}
 		printf "\nratios (vduse-blkd / peer, same boot; >1 means vduse-blkd is ahead)\n"
-		for (r = 1; r <= 5; r++) {
+		for (r = 1; r <= nr; r++) {
 			split(R[r], pr, ":")
 			if (!(pr[1] in seen) || !(pr[2] in seen)) continue
 			printf "%-18s", pr[2] "/" pr[1]
@@ -149,6 +232,36 @@ awk -v jobs="$JOBS" '
 			printf "\n"
 		}
 	}' $RESULTS
+# CPU time per I/O, median of the rounds: "total (io-wq part)"
+awk -v jobs="$JOBS" '
+	{
+		k = $1 "," $2; c[k, ++cnt[k]] = $3; w[k, cnt[k]] = $4
+		if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 }
+	}
+	function med(a, k, m,   x, y, t, i, v) {
+		for (i = 1; i <= m; i++) v[i] = a[k, i]
+		for (x = 1; x <= m; x++) for (y = x + 1; y <= m; y++)
+			if (v[y] < v[x]) { t = v[x]; v[x] = v[y]; v[y] = t }
+		return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
+	}
+	END {
+		if (!n) exit
+		nj = split(jobs, J, " ")
+		for (j = 1; j <= nj; j++) { split(J[j], p, ":"); name[j] = p[1] }
+		printf "\ndaemon CPU time per I/O in microseconds, all threads (io-wq workers part)\n"
+		printf "%-18s", "us/IO"
+		for (j = 1; j <= nj; j++) printf " %16s", name[j]
+		printf "\n"
+		for (i = 1; i <= n; i++) {
+			printf "%-18s", order[i]
+			for (j = 1; j <= nj; j++) {
+				k = order[i] "," name[j]
+				if (cnt[k]) printf " %16s", sprintf("%.1f (%.1f)", med(c, k, cnt[k]), med(w, k, cnt[k]))
+				else printf " %16s", "-"
+			}
+			printf "\n"
+		}
+	}' $CPU
 echo "BENCH-TABLE-END"
 pass bench-ran
 summary
