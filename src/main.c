@@ -180,6 +180,10 @@ static int parse_image(struct options *o)
 		log_err("--ceph-conf and --ceph-id are for an rbd:POOL/IMAGE --image");
 		return -EINVAL;
 	}
+	if (be && o->is_direct) {
+		log_err("--direct: the %s backend has no page cache to bypass", be->name);
+		return -EINVAL;
+	}
 	return 0;
 }
 

@@ -43,6 +43,7 @@ expect bad-spec 1 "--image 'rbd:nopoolslash': not POOL/IMAGE or POOL/IMAGE@SNAP"
 expect missing-conf 1 "reading --ceph-conf '$tmp/nope.conf'" --image rbd:rbd/disk0 --ceph-conf "$tmp/nope.conf"
 expect ceph-opts-without-rbd 2 "--ceph-conf and --ceph-id are for an rbd:POOL/IMAGE --image" \
 	--image /dev/null --ceph-conf /dev/null
+expect direct-rbd 2 "--direct: the rbd backend has no page cache to bypass" --image rbd:rbd/disk0 --direct
 expect backend-mismatch 2 "is served by the rbd backend, not --backend aio" --image rbd:rbd/disk0 --backend aio
 
 # A cluster nobody answers for: a free port, a short mount timeout.
