@@ -17,7 +17,7 @@ bench=$build/tests/bench_rbd
 [[ -x $bench ]] || { echo "bench.sh: $bench is not built (no librbd?)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap '"$here/cluster.sh" stop "$tmp"; rm -rf "$tmp"' EXIT
-"$here/cluster.sh" start "$tmp" 256
+CLUSTER_OWNER_PID=$$ "$here/cluster.sh" start "$tmp" 256
 conf=$tmp/ceph.conf
 # Fill the image once, so that reads read data rather than absent objects,
 # and warm the OSD up with small random writes (the first round ran faster

@@ -12,6 +12,9 @@
 # caller's $(...)); they are stopped by PID, and waited for through
 # /proc/PID/task (a killed daemon may linger as a zombie here).
 #
+# With $CLUSTER_OWNER_PID set, start also stops the cluster once that
+# process is gone, in case it cannot (killed, or a sanitizer's exit).
+#
 # Exit status: 0, 1 on failure (the reason on stderr), 77 when the Ceph
 # packages are missing (install ceph-mon ceph-osd ceph-common).
 set -euo pipefail
@@ -61,6 +64,21 @@ start_osd() {
 		sleep 0.1
 	done
 	die "the OSD did not come up (see $dir/log)"
+}
+
+# $CLUSTER_OWNER_PID: stop the cluster once that process is gone, however it
+# ended (a sanitizer's report exits at once, skipping the owner's own stop).
+watch_owner() {
+	local owner=$1
+	(
+		exec </dev/null >/dev/null 2>&1
+		while [[ -d /proc/$owner ]] && ! grep -q '^State:.*Z' /proc/"$owner"/status; do
+			[[ -f $dir/mon.pid ]] || exit 0
+			sleep 1
+		done
+		stop
+	) &
+	disown
 }
 
 start() {
@@ -121,6 +139,7 @@ CONF
 	ceph_cli osd pool application enable rbd rbd >>"$dir/log/setup.out" 2>&1 || true
 	timeout 20 rbd -c "$dir/ceph.conf" create rbd/disk0 --size "${1:-64}M" >>"$dir/log/setup.out" 2>&1 ||
 		die "creating image rbd/disk0 failed (see $dir/log/setup.out)"
+	[[ -z ${CLUSTER_OWNER_PID:-} ]] || watch_owner "$CLUSTER_OWNER_PID"
 }
 
 stop() {

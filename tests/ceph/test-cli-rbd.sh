@@ -53,7 +53,7 @@ printf '[global]\nmon host = v2:127.0.0.1:%s\nauth client required = none\nclien
 expect unreachable 1 "did not answer within client mount timeout \(2" --image rbd:rbd/disk0 --ceph-conf "$tmp/dead.conf"
 
 mkdir "$tmp/cluster"
-"$here/cluster.sh" start "$tmp/cluster" 16
+CLUSTER_OWNER_PID=$$ "$here/cluster.sh" start "$tmp/cluster" 16
 rc=$?
 if [[ $rc -eq 77 ]]; then
 	echo "SKIP: the Ceph packages are missing (ceph-mon, ceph-osd, ceph-common)"

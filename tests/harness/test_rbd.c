@@ -519,6 +519,7 @@ int main(int argc, char **argv)
 	};
 	const char *tmp = getenv("TMPDIR");
 	const char *src = getenv("VDB_SOURCE_ROOT");
+	char owner[16];
 	int r;
 
 	if (argc == 3 && strcmp(argv[1], "--sandboxed-child") == 0) {
@@ -539,7 +540,11 @@ int main(int argc, char **argv)
 	snprintf(ceph_conf, sizeof(ceph_conf), "%s/ceph.conf", cluster_dir);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
+	/* Should this process end without stopping it (a sanitizer's report), the script does. */
+	snprintf(owner, sizeof(owner), "%d", (int)getpid());
+	setenv("CLUSTER_OWNER_PID", owner, 1);
 	r = cluster("start");
+	unsetenv("CLUSTER_OWNER_PID");
 	if (r != 0) {
 		cluster("stop");
 		if (r == 77)
