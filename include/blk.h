@@ -33,6 +33,7 @@ struct blk_dev {
 	bool has_discard;
 	bool has_write_zeroes;
 	char serial[VIRTIO_BLK_ID_BYTES]; /* not NUL-terminated when 20 bytes long */
+	uint32_t poll_us;                 /* --poll-us: spin for new chains before sleeping */
 };
 
 /* blk_seg_max() - data segments per request we advertise for a queue size. */

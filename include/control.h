@@ -26,6 +26,15 @@ struct control {
 	 * with is_attach.  Privileges go here.  Returns 0, or -errno to stop.
 	 */
 	int (*on_ready)(struct control *c, void *opaque);
+	/* Called once when stopping begins (a signal, a failure); may be NULL. */
+	void (*on_stopping)(struct control *c, void *opaque);
+	/*
+	 * Called from the loop on every pass and at least every beat_ms (0:
+	 * no minimum): the service manager's watchdog, which must hear from
+	 * this loop, not from a thread that would beat while the loop is stuck.
+	 */
+	void (*on_beat)(struct control *c, void *opaque);
+	unsigned int beat_ms;
 	void *opaque;
 	bool is_ready;
 

@@ -35,6 +35,8 @@ struct blk_queue_stats {
 	uint64_t nr_notifies;
 	uint64_t nr_batches;         /* wakeups that popped at least one chain */
 	uint64_t nr_remaps;          /* ring addresses translated again */
+	uint64_t nr_poll_hits;       /* busy-polls that found chains before sleeping */
+	uint64_t nr_poll_misses;
 };
 
 struct blk_queue_ring {
@@ -96,6 +98,7 @@ struct blk_queue {
 	bool has_let_go;             /* read by other threads: the rings are no longer touched */
 	bool is_abandoned;
 	bool has_reported_broken;
+	uint64_t poll_ns;            /* busy-poll window now: dev->poll_us, halved by each miss */
 
 	struct blk_queue_stats stats;
 };

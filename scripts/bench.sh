@@ -9,7 +9,12 @@
 # (rounds over all paths, interleaved; the median of each cell is printed;
 # default 3), BENCH_QUEUES (queue counts to compare, default "2"),
 # UBLKSRV (a built ublksrv: bin/ublk, bin/ublk.loop, lib/; default
-# ../shared/anchors/ublksrv when it exists), BENCH_PERF=1 (also profile
+# ../shared/anchors/ublksrv when it exists), BENCH_BASE (another
+# vduse-blkd binary measured in the same boot as "base": before and after a
+# change, where TCG's noise is shared; BENCH_BASE_ENV: VAR=VALUE words and
+# BENCH_BASE_ARGS: options it runs with; BENCH_BASE may name the same binary),
+# BENCH_ONLY (which peers to measure besides vduse-blkd: default "loop qsd
+# ublk"; "none": vduse-blkd and base alone), BENCH_PERF=1 (also profile
 # vduse-blkd with perf in the last round: guest kernel and daemon together),
 # VM_KERNEL (bookworm, newest or a path, as for tests/vm/run.sh).
 set -euo pipefail
@@ -20,8 +25,9 @@ ninja -C build >/dev/null
 env=build/tests-vm/bench.env
 mkdir -p build/tests-vm
 rounds=${BENCH_ROUNDS:-3} queues=${BENCH_QUEUES:-2}
-printf 'BENCH_RUNTIME=%s\nBENCH_ROUNDS=%s\nBENCH_QUEUES="%s"\nBENCH_PERF=%s\n' "${BENCH_RUNTIME:-8}" \
-	"$rounds" "$queues" "${BENCH_PERF:-0}" > "$env"
+printf 'BENCH_RUNTIME=%s\nBENCH_ROUNDS=%s\nBENCH_QUEUES="%s"\nBENCH_PERF=%s\nBENCH_BASE_ENV="%s"\nBENCH_BASE_ARGS="%s"\nBENCH_ONLY="%s"\n' \
+	"${BENCH_RUNTIME:-8}" "$rounds" "$queues" "${BENCH_PERF:-0}" "${BENCH_BASE_ENV:-}" \
+	"${BENCH_BASE_ARGS:-}" "${BENCH_ONLY:-loop qsd ublk}" > "$env"
 add="$PWD/$env:/tests/bench.env"
 ublksrv=${UBLKSRV:-../shared/anchors/ublksrv}
 if [[ -x $ublksrv/bin/ublk ]]; then
@@ -50,7 +56,7 @@ rm -f "build/tests-vm/console-bench$sfx.log"
 VM_KERNEL=$kernel VM_ADD="$add" VM_TIMEOUT=${VM_TIMEOUT:-1800} tests/vm/run.sh build bench >/dev/null || true
 [[ -f build/tests-vm/console-bench$sfx.log ]] || { echo "bench: no guest ran on the $kernel kernel" >&2; exit 77; }
 echo "# kernel: $kernel, $(sed -n 's/^vm-init: up at .*, kernel //p' "build/tests-vm/console-bench$sfx.log" | tr -d '\r' | head -n1)"
-tr -d '\r' < "build/tests-vm/console-bench$sfx.log" | sed -n '/^# guest:/p;/BENCH-TABLE-BEGIN/,/BENCH-TABLE-END/p' |
+tr -d '\r' < "build/tests-vm/console-bench$sfx.log" | sed -n '/^# guest:/p;/idle: /p;/BENCH-TABLE-BEGIN/,/BENCH-TABLE-END/p' |
 	grep -v 'BENCH-TABLE'
 if [[ ${BENCH_PERF:-0} == 1 ]]; then
 	echo

@@ -76,11 +76,14 @@ static bool begin_stop(struct control *c)
 {
 	int r;
 
+	if (!c->is_stopping && c->on_stopping)
+		c->on_stopping(c, c->opaque);
 	c->is_stopping = true;
 	if (c->job.is_running)
 		return false;   /* an attach in progress: detach once it is done */
 	if (!c->is_attached)
 		return true;
+	log_debug_cat(LOG_CAT_VDPA, "detaching '%s' (vdpa dev del)", c->name);
 	r = vdpa_job_detach(&c->job, c->name);
 	if (r < 0) {
 		log_err("detaching '%s': %s", c->name, strerror(-r));
@@ -110,6 +113,8 @@ static bool job_done(struct control *c)
 	bool was_detach = c->job.is_detach;
 	int r = vdpa_job_finish(&c->job);
 
+	log_debug_cat(LOG_CAT_VDPA, "vdpa %s job of '%s' done: %s", was_detach ? "detach" :
+		      "attach", c->name, r < 0 ? strerror(-r) : "ok");
 	if (was_detach) {
 		if (r < 0)
 			log_err("detaching '%s' (vdpa dev del): %s", c->name, strerror(-r));
@@ -183,7 +188,11 @@ int control_serve(struct control *c)
 	c->old_status = dev->status;
 	/* Taken over already attached: the job adopts the attachment and finds the node. */
 	if (c->is_attach && !c->is_attached) {
-		int r = vdpa_job_attach(&c->job, c->name, c->attach_driver);
+		int r;
+
+		log_debug_cat(LOG_CAT_VDPA, "attaching '%s' to %s (vdpa dev add)", c->name,
+			      vdpa_driver_name(c->attach_driver));
+		r = vdpa_job_attach(&c->job, c->name, c->attach_driver);
 
 		if (r < 0) {
 			log_err("attaching '%s': %s", c->name, strerror(-r));
@@ -198,10 +207,15 @@ int control_serve(struct control *c)
 			{ .fd = c->sfd, .events = POLLIN },
 			{ .fd = c->job.is_running ? c->job.done_fd : -1, .events = POLLIN },
 		};
+		int timeout_ms = dev->state ? HEARTBEAT_MS : -1;
 		int r;
 
+		if (c->beat_ms && (timeout_ms < 0 || c->beat_ms < (unsigned int)timeout_ms))
+			timeout_ms = (int)c->beat_ms;
 		vdb_state_beat(dev->state);
-		if (poll(pfd, 3, dev->state ? HEARTBEAT_MS : -1) < 0) {
+		if (c->on_beat)
+			c->on_beat(c, c->opaque);
+		if (poll(pfd, 3, timeout_ms) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
@@ -227,6 +241,9 @@ int control_serve(struct control *c)
 			if (r == 0 && dev->last_msg_error)
 				log_err("%s refused: %s", msg_name(dev->last_msg_type),
 					strerror(-dev->last_msg_error));
+			else if (r == 0)
+				log_debug_cat(LOG_CAT_VDUSE, "%s answered (device status 0x%x)",
+					      msg_name(dev->last_msg_type), dev->status);
 			log_status_change(c);
 		}
 		if ((pfd[2].revents & POLLIN) && job_done(c))

@@ -354,8 +354,14 @@ bool vq_should_notify(struct vq *vq)
 
 void vq_disable_notify(struct vq *vq)
 {
-	/* With EVENT_IDX a stale avail_event already suppresses kicks. */
-	if (!vq->has_event_idx)
+	/*
+	 * With EVENT_IDX: an avail_event the driver has already passed.  (The
+	 * one vq_enable_notify() left asks for a kick at the very next chain.)
+	 */
+	if (vq->has_event_idx)
+		__atomic_store_n(avail_event_ptr(vq), htole16((uint16_t)(vq->last_avail_idx - 1)),
+				 __ATOMIC_RELAXED);
+	else
 		__atomic_store_n(&vq->used->flags, htole16(VRING_USED_F_NO_NOTIFY),
 				 __ATOMIC_RELAXED);
 }

@@ -38,6 +38,7 @@ struct bench_opts {
 	unsigned int image_mb;
 	const char *dir;
 	bool is_iotlb;                /* the daemon's IOTLB memory path (default) */
+	unsigned int poll_us;
 };
 
 static double now_s(void)
@@ -53,7 +54,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: hbench [--backend null|io_uring|aio] [--qd N] [--bs BYTES] [--write]\n"
 		"              [--seconds S | --requests N] [--image-mb MB] [--dir DIR]\n"
-		"              [--simple-memory]\n"
+		"              [--simple-memory] [--poll-us N]\n"
 		"One queue, QD requests in flight, the real queue loop; prints requests/s.\n"
 		"Driver memory is reached through the daemon's IOTLB path unless\n"
 		"--simple-memory (the harness's flat model) is given.\n");
@@ -71,6 +72,7 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 		{ "image-mb", required_argument, NULL, 'm' },
 		{ "dir", required_argument, NULL, 'd' },
 		{ "simple-memory", no_argument, NULL, 'S' },
+		{ "poll-us", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -89,6 +91,7 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 		case 'm': o->image_mb = (unsigned int)strtoul(optarg, NULL, 0); break;
 		case 'd': o->dir = optarg; break;
 		case 'S': o->is_iotlb = false; break;
+		case 'p': o->poll_us = (unsigned int)strtoul(optarg, NULL, 0); break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}
@@ -154,7 +157,7 @@ int main(int argc, char **argv)
 	/* Queue size 256 as the daemon offers; every request is 3 descriptors. */
 	r = hdrv_start(&h, image, &(struct hdrv_opts){ .queue_size = 256, .has_event_idx = true,
 						       .backend = o.backend,
-						       .is_iotlb = o.is_iotlb });
+						       .is_iotlb = o.is_iotlb, .poll_us = o.poll_us });
 	unlink(image);
 	if (r < 0) {
 		fprintf(stderr, "hbench: starting the queue (%s): %s\n", o.backend, strerror(-r));
@@ -214,9 +217,11 @@ int main(int argc, char **argv)
 	elapsed = now_s() - t0;
 	blk_queue_get_stats(&h.q, &st);
 	printf("hbench: backend %s, %s %u B, QD%u: %lu requests in %.2f s, %.0f requests/s, "
-	       "%u kicks, %llu interrupts\n",
+	       "%u kicks (%u saved), %llu interrupts, %llu/%llu busy-polls hit\n",
 	       o.backend, o.is_write ? "write" : "read", o.bs, o.qd, nr_done, elapsed,
-	       (double)nr_done / elapsed, h.nr_kicks, (unsigned long long)st.nr_notifies);
+	       (double)nr_done / elapsed, h.nr_kicks, h.nr_kicks_suppressed, (unsigned long long)st.nr_notifies,
+	       (unsigned long long)st.nr_poll_hits,
+	       (unsigned long long)(st.nr_poll_hits + st.nr_poll_misses));
 	r = hdrv_stop(&h);
 	return r < 0 ? 1 : 0;
 }

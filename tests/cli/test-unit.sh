@@ -35,6 +35,9 @@ has() { grep -qx "$1" "$unit" || { echo "  missing: $1"; return 1; }; }
 
 check unit-configured no_placeholder
 check exec-start-in-sbindir exec_start_in_sbindir
+check type-notify is Service Type notify
+check notify-access-main is Service NotifyAccess main
+check watchdog is Service WatchdogSec 10s
 check restart-on-failure is Service Restart on-failure
 check restart-sec is Service RestartSec 1s
 check usage-error-not-restarted is Service RestartPreventExitStatus 2

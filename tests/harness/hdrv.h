@@ -70,6 +70,7 @@ struct hdrv_opts {
 	 */
 	bool is_iotlb;
 	uint16_t advertised_queue_size; /* the device's queue size (seg_max); default: the ring's */
+	uint32_t poll_us;             /* the device's --poll-us */
 	/* The queue's in-flight log (e.g. shared with the test), or NULL for its own. */
 	struct inflight_log *log;
 };

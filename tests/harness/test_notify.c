@@ -9,6 +9,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,45 @@ static struct hdrv_opts o_uring_q8_ev = { .queue_size = 8, .backend = "io_uring"
 static struct hdrv_opts o_aio_q8_ev = { .queue_size = 8, .backend = "aio", .has_event_idx = true };
 static struct hdrv_opts o_gate_q8 = { .queue_size = 8, .backend = "null", .backend_ops = &gate_ops };
 static struct hdrv_opts o_gate = { .queue_size = 64, .backend = "null", .backend_ops = &gate_ops };
+static struct hdrv_opts o_uring_poll = { .queue_size = 64, .backend = "io_uring", .poll_us = 1000 };
+static struct hdrv_opts o_uring_poll_ev = { .queue_size = 64, .backend = "io_uring", .poll_us = 1000,
+					    .has_event_idx = true };
+
+/* CPU time the queue's thread has used, in milliseconds. */
+static long queue_cpu_ms(struct fixture *f)
+{
+	struct timespec ts;
+	clockid_t cid;
+
+	assert_int_equal(pthread_getcpuclockid((pthread_t)f->h.thread, &cid), 0);
+	assert_int_equal(clock_gettime(cid, &ts), 0);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * --poll-us: a driver that submits again right after each completion finds
+ * the queue watching its ring, with kicks off, so it need not kick; once the
+ * driver stops, the queue stops watching and sleeps (no CPU while idle).
+ */
+static void test_busy_poll(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	struct timespec idle = { 0, 500000000L };
+	long cpu0;
+
+	for (unsigned int i = 0; i < 200; i++)
+		round_trip(f, (i * 8) % (IMAGE_SECTORS - 8));
+	assert_true(qstats(f).nr_poll_hits > 0);
+	assert_true(f->h.nr_kicks_suppressed > 0);
+	/* Idle: a window that only opened after work has closed by now. */
+	nanosleep(&(struct timespec){ 0, 100000000L }, NULL);
+	cpu0 = queue_cpu_ms(f);
+	nanosleep(&idle, NULL);
+	assert_true(queue_cpu_ms(f) - cpu0 < 50);
+	/* Asleep, it is woken by a kick as before. */
+	round_trip(f, 16);
+	assert_valid_served(f);
+}
 
 static void test_event_idx_round_trip(void **state)
 {
@@ -293,6 +333,8 @@ int main(void)
 		T(test_full_queue_then_more, o_aio_q8_ev),
 		T(test_more_chains_than_queue, o_gate_q8),
 		T(test_duplicate_head_in_flight, o_gate),
+		T(test_busy_poll, o_uring_poll),
+		T(test_busy_poll, o_uring_poll_ev),
 		T3(test_bad_avail_idx, ),
 		T3(test_bad_duplicate_head, ),
 	};

@@ -119,6 +119,10 @@ fi
 if [[ -x $build/tests/vm/vhost-blk-test ]]; then
 	adds+=(--add "$build/tests/vm/vhost-blk-test:/usr/bin/vhost-blk-test")
 fi
+# The notify suite's stand-in for systemd's notify socket.
+if [[ -x $build/tests/notify-listen ]]; then
+	adds+=(--add "$build/tests/notify-listen:/usr/bin/notify-listen")
+fi
 for a in ${VM_ADD:-}; do adds+=(--add "$a"); done
 
 t0=$(date +%s.%N)

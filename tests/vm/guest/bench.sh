@@ -31,6 +31,12 @@ elif [ -x /usr/bin/ublk ]; then
 	UBLK=/usr/bin/ublk
 fi
 
+# wants SYSTEM: is SYSTEM (loop, qsd, ublk) measured?  BENCH_ONLY limits them.
+wants() {
+	case " ${BENCH_ONLY:-loop qsd ublk} " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+
 # cpu_ticks PID: user + system clock ticks of every thread the process had.
 cpu_ticks() {
 	[ -n "$1" ] && [ -r "/proc/$1/stat" ] || { echo 0; return; }
@@ -119,13 +125,15 @@ round=1
 while [ $round -le $ROUNDS ]; do
 info "round $round of $ROUNDS"
 # --- kernel loop device, direct I/O ---
-LOOP=$($LOSETUP -f --show --direct-io=on $IMG)
+LOOP=""
+wants loop && LOOP=$($LOSETUP -f --show --direct-io=on $IMG)
 if [ -b "$LOOP" ]; then
 	run_jobs loop "$LOOP"
 	$LOSETUP -d "$LOOP"
 fi
 
 # --- qemu-storage-daemon vduse-blk ---
+wants qsd &&
 for q in $QUEUES; do
 	$QSD --blockdev driver=file,node-name=f0,filename=$IMG,cache.direct=off,aio=io_uring \
 		--blockdev driver=raw,node-name=n0,file=f0 \
@@ -145,13 +153,21 @@ done
 # --- vduse-blkd (and the binary to compare it with, if given) ---
 for bin in "$VDUSE_BLKD" /usr/bin/vduse-blkd-base; do
 [ -x "$bin" ] || continue
-tag=vduse-blkd
-[ "$bin" = "$VDUSE_BLKD" ] || tag=base
+tag=vduse-blkd envs="" args=""
+[ "$bin" = "$VDUSE_BLKD" ] || { tag=base; envs=${BENCH_BASE_ENV:-}; args=${BENCH_BASE_ARGS:-}; }
 for q in $QUEUES; do
-	"$bin" --image $IMG --name vdb$q --queues $q --attach >/tmp/vdb.out 2>/tmp/vdb.log &
+	# shellcheck disable=SC2086  # words
+	env $envs "$bin" $args --image $IMG --name vdb$q --queues $q --attach >/tmp/vdb.out 2>/tmp/vdb.log &
 	vpid=$!
 	# The redirection creates /tmp/vdb.out at once: wait for the line itself.
 	if wait_line /tmp/vdb.out && DEV=$(head -n1 /tmp/vdb.out) && wait_node "$DEV" && [ -b "$DEV" ]; then
+		if [ "$round" = 1 ]; then
+			# idle: no I/O for 3 s, the daemon should use no CPU at all
+			sleep 1
+			i0=$(cpu_ticks $vpid)
+			sleep 3
+			info "$tag-${q}q idle: $(( $(cpu_ticks $vpid) - i0 )) clock ticks of CPU in 3 s"
+		fi
 		if [ $tag = vduse-blkd ]; then
 			PERF_TAG=1 run_jobs $tag-${q}q "$DEV" $vpid
 		else
@@ -167,7 +183,9 @@ done
 done
 
 # --- ublk's loop target, when a server was provided ---
-if [ -n "$UBLK" ] && load_module ublk_drv 2>/dev/null; then
+if ! wants ublk; then
+	:
+elif [ -n "$UBLK" ] && load_module ublk_drv 2>/dev/null; then
 	for q in $QUEUES; do
 		$UBLK add -t loop -f $IMG -q $q -d 128 >/tmp/ublk.log 2>&1
 		if wait_node /dev/ublkb0; then

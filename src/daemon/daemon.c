@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The daemon's lifecycle (see daemon.h): setup, the step into the sandbox
+ * once the device serves, live upgrade and teardown.  Like main.c it decides
+ * policy: the messages and exit codes of a running daemon are chosen here.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <linux/vduse.h>
+
+#include "backend.h"
+#include "blk.h"
+#include "config.h"
+#include "control.h"
+#include "daemon.h"
+#include "log.h"
+#include "notify.h"
+#include "privileges.h"
+#include "service.h"
+#include "sandbox.h"
+#include "state.h"
+#include "takeover.h"
+#include "upgrade.h"
+#include "util.h"
+#include "vdpa.h"
+#include "vduse_dev.h"
+
+/* A serial stable across restarts: a hash of the image's canonical path. */
+static void default_serial(const char *image, char serial[VIRTIO_BLK_ID_BYTES])
+{
+	char path[PATH_MAX];
+	uint64_t h = 0xcbf29ce484222325ULL;
+	char buf[VIRTIO_BLK_ID_BYTES + 1];
+
+	if (!realpath(image, path))
+		snprintf(path, sizeof(path), "%s", image);
+	for (const char *p = path; *p; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	snprintf(buf, sizeof(buf), "vdb-%016llx", (unsigned long long)h);
+	memset(serial, 0, VIRTIO_BLK_ID_BYTES);
+	memcpy(serial, buf, strlen(buf));
+}
+
+/* The backend opens its image; an image that refuses writes is served read-only. */
+static int open_image(const struct options *o, int adopt_fd, struct image *img)
+{
+	struct image_spec spec = {
+		.path = o->image_path, .is_readonly = o->is_readonly, .is_direct = o->is_direct,
+		.adopt_fd = adopt_fd, .ceph_conf = o->ceph_conf, .ceph_id = o->ceph_id,
+	};
+	int r = o->be->open(&spec, img);
+
+	if (adopt_fd < 0 && !o->is_readonly && (r == -EACCES || r == -EROFS || r == -EPERM)) {
+		spec.is_readonly = true;
+		r = o->be->open(&spec, img);
+		if (r == 0)
+			log_warn("image '%s' cannot be opened for writing: serving it read-only",
+				 o->image);
+	}
+	if (r < 0 && adopt_fd >= 0)
+		log_err("live upgrade: the image handed over: %s", strerror(-r));
+	else if (r == -EINVAL && !o->be->image_prefix)
+		log_err("image '%s': not a regular file or block device", o->image);
+	else if (r < 0 && !o->be->image_prefix)
+		log_err("image '%s': %s", o->image, strerror(-r));
+	/* A backend with its own prefix (rbd:) logged its reason itself. */
+	return r;
+}
+
+static int describe_device(const struct options *o, const struct image *img, struct blk_dev *blk)
+{
+	/* By default the device's own logical block size (512 for files). */
+	uint32_t block_size = o->block_size ? o->block_size : MAX(img->logical_block_size, 512u);
+	uint64_t bytes = img->size_bytes;
+	uint64_t usable = bytes - bytes % block_size;
+
+	if (img->logical_block_size > block_size) {
+		log_err("--block-size %u is smaller than the logical block size %u of '%s'",
+			block_size, img->logical_block_size, o->image);
+		return -EINVAL;
+	}
+	if (usable < BLK_SECTOR_SIZE || usable < block_size) {
+		log_err("image '%s' is %llu bytes: too small to serve (at least %u bytes)",
+			o->image, (unsigned long long)bytes, MAX(block_size, BLK_SECTOR_SIZE));
+		return -EINVAL;
+	}
+	if (usable != bytes)
+		log_warn("image '%s' is %llu bytes, not a multiple of %u: serving the first %llu",
+			 o->image, (unsigned long long)bytes, block_size,
+			 (unsigned long long)usable);
+	memset(blk, 0, sizeof(*blk));
+	blk->capacity_sectors = usable >> BLK_SECTOR_SHIFT;
+	blk->logical_block_size = block_size;
+	blk->physical_block_size = MAX(img->physical_block_size, block_size);
+	blk->min_io_bytes = img->min_io_bytes;
+	blk->opt_io_bytes = img->opt_io_bytes;
+	blk->num_queues = (uint16_t)o->nr_queues;
+	blk->queue_size = (uint16_t)o->queue_size;
+	blk->poll_us = o->poll_us;
+	blk->is_readonly = img->is_readonly;
+	blk->has_discard = !img->is_readonly && img->can_discard;
+	blk->has_write_zeroes = !img->is_readonly && img->can_write_zeroes;
+	if (o->serial) {
+		memset(blk->serial, 0, sizeof(blk->serial));
+		memcpy(blk->serial, o->serial, strlen(o->serial));
+	} else {
+		default_serial(o->image, blk->serial);
+	}
+	return 0;
+}
+
+static int block_signals(int *ret_sfd)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	/* Blocked before any thread starts, so queue threads inherit the mask. */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+		return -EINVAL;
+	*ret_sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return *ret_sfd < 0 ? -errno : 0;
+}
+
+/* The backend: as asked, or io_uring with libaio as the fallback. */
+static const struct backend_ops *choose_backend(const struct options *o)
+{
+	int r;
+
+	if (o->be)
+		return o->be;
+	if (o->backend && strcmp(o->backend, "io_uring") != 0)
+		return backend_find(o->backend);
+	r = backend_io_uring_probe();
+	if (r == 0)
+		return &backend_io_uring;
+	if (o->backend) {
+		log_err("--backend io_uring: io_uring is unavailable here: %s%s", strerror(-r),
+			r == -EPERM ? " (kernel.io_uring_disabled?)" : "");
+		return NULL;
+	}
+#if HAVE_LIBAIO
+	log_warn("io_uring is unavailable (%s%s): using the aio backend", strerror(-r),
+		 r == -EPERM ? ", kernel.io_uring_disabled?" : r == -ENOSYS ? ", seccomp?" : "");
+	return &backend_aio;
+#else
+	log_err("io_uring is unavailable (%s) and this build has no aio backend", strerror(-r));
+	return NULL;
+#endif
+}
+
+/* Which kernel and VDUSE API this run uses: the first thing to ask in a bug report. */
+static void log_kernel(void)
+{
+	struct utsname u;
+	uint64_t kernel_max = 0;
+	int version = vduse_api_negotiate(&kernel_max);
+
+	if (uname(&u) < 0)
+		snprintf(u.release, sizeof(u.release), "(unknown)");
+	if (version < 0)
+		log_info("kernel %s, VDUSE API version unknown: %s", u.release, strerror(-version));
+	else
+		log_info("kernel %s, VDUSE API version %d (the kernel offers up to %llu)",
+			 u.release, version, (unsigned long long)kernel_max);
+}
+
+/* One run of the daemon: the options and what the service manager hears. */
+struct daemon {
+	struct options *o;
+	struct service svc;
+};
+
+/* From the control loop (control.h): the watchdog pings. */
+static void on_beat(struct control *c, void *opaque)
+{
+	struct daemon *d = opaque;
+
+	(void)c;
+	service_beat(&d->svc);
+}
+
+static void on_stopping(struct control *c, void *opaque)
+{
+	struct daemon *d = opaque;
+
+	(void)c;
+	service_stopping(&d->svc);
+}
+
+/*
+ * Test hook: with $VDUSE_BLKD_TEST_STALL_ON_HUP=SECONDS, SIGHUP stops the
+ * control loop for that long instead of upgrading, while the queues serve
+ * on (tests/vm notify: no watchdog ping from a stuck loop).
+ */
+static bool test_stall_on_hup(void)
+{
+	const char *v = getenv("VDUSE_BLKD_TEST_STALL_ON_HUP");
+
+	if (!v)
+		return false;
+#ifdef VDB_TEST_HOOKS
+	log_info("test hook: the control loop stalls for %d s", atoi(v));
+	sleep((unsigned int)atoi(v));
+	log_info("test hook: the control loop runs again");
+	return true;
+#else
+	log_err("VDUSE_BLKD_TEST_STALL_ON_HUP: test hooks are not compiled in");
+	return false;
+#endif
+}
+
+/* SIGHUP: pause the queues and execute the installed binary in place. */
+static void live_upgrade(char **argv, struct daemon *d, struct control *c,
+			 struct vdb_state *state, struct image *img)
+{
+	struct vduse_dev *dev = c->dev;
+	/*
+	 * An image without an fd (rbd) is not handed over: it is closed before
+	 * the exec, releasing what it holds (the image's exclusive lock, which
+	 * the new image would otherwise wait for), and the new image opens it.
+	 */
+	bool is_reopened = img->fd < 0;
+	struct handover h = {
+		.dev_fd = dev->fd, .state_fd = state->fd, .image_fd = img->fd, .ctl_fd = dev->ctl_fd,
+	};
+	int r;
+
+	r = upgrade_check_exe();
+	if (r < 0) {
+		log_err("live upgrade: %s cannot be executed: %s; serving on with this binary",
+			upgrade_exe(), strerror(-r));
+		return;
+	}
+	log_info("live upgrade: re-executing %s", upgrade_exe());
+	service_reloading(&d->svc, upgrade_exe());
+	h.paused_at_ms = upgrade_now_ms();
+	/* Requests in flight finish first: the new image starts with none. */
+	vduse_dev_stop_queues(dev);
+	if (is_reopened)
+		d->o->be->close(img);
+	r = notify_prepare_exec();
+	if (r == 0) {
+		r = upgrade_exec(argv, &h);
+		notify_exec_failed();
+	}
+	log_err("live upgrade: executing %s: %s; serving on with this binary", upgrade_exe(),
+		strerror(-r));
+	if (is_reopened && open_image(d->o, -1, img) < 0) {
+		/* As a crash: the device waits for a new daemon, which takes it over. */
+		log_err("live upgrade: cannot open the image again: exiting");
+		exit(EXIT_FAILURE_RUNTIME);
+	}
+	r = vduse_dev_resume(dev);
+	if (r < 0)
+		log_err("live upgrade: restarting the queues of '%s': %s", dev->name, strerror(-r));
+	service_ready(&d->svc, c, " (live upgrade failed)");
+}
+
+/* --user: the uid, gid and capabilities of a serving daemon.  Returns 1 when dropped now. */
+static int drop_privileges(struct options *o)
+{
+	int r;
+
+	o->run_as.keeps_net_admin = o->is_attach;
+	/* A live upgrade's new image: the old one dropped them, and its filter forbids capset. */
+	if (sandbox_seccomp_is_active() && getuid() == o->run_as.uid)
+		return 0;
+	r = privileges_drop(&o->run_as);
+	if (r < 0) {
+		log_err("dropping privileges to user '%s': %s", o->user, strerror(-r));
+		return r;
+	}
+	log_info("running as uid %u, gid %u, %s", (unsigned int)o->run_as.uid,
+		 (unsigned int)o->run_as.gid, o->is_attach ?
+		 "with CAP_NET_ADMIN alone (to detach at exit)" : "without capabilities");
+	return 1;
+}
+
+/* --sandbox on: the seccomp allowlist, in every thread, after privileges are dropped. */
+static int start_sandbox(const struct options *o)
+{
+	struct sandbox_opts so = {
+		.backend = o->be == &backend_io_uring ? SANDBOX_BACKEND_IO_URING :
+#if HAVE_LIBAIO
+			   o->be == &backend_aio ? SANDBOX_BACKEND_AIO :
+#endif
+#if HAVE_LIBRBD
+			   o->be == &backend_rbd ? SANDBOX_BACKEND_RBD :
+#endif
+			   SANDBOX_BACKEND_NULL,
+		.may_exec = true,
+		.may_attach = o->is_attach,
+		.may_notify = notify_is_enabled(),
+	};
+	int r;
+
+	log_debug_cat(LOG_CAT_SANDBOX, "seccomp allowlist: backend %s%s%s%s", o->be->name,
+		      so.may_exec ? ", live upgrade" : "", so.may_attach ? ", vdpa netlink" : "",
+		      so.may_notify ? ", sd_notify" : "");
+	r = sandbox_seccomp_apply(&so);
+	if (r < 0) {
+		log_err("installing the seccomp sandbox: %s (--sandbox off serves without it)",
+			strerror(-r));
+		return r;
+	}
+	log_info(r == 1 ? "seccomp sandbox: kept the filter of the previous binary" :
+		 "seccomp sandbox on");
+	if (getenv("VDUSE_BLKD_TEST_SECCOMP_VIOLATION")) {
+#ifdef VDB_TEST_HOOKS
+		log_info("test hook: making a forbidden system call");
+		r = sandbox_test_violation();
+		log_err("test hook: the forbidden call returned %d", r);
+#else
+		log_err("VDUSE_BLKD_TEST_SECCOMP_VIOLATION: test hooks are not compiled in");
+#endif
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* The device serves: from here on only what serving needs (a failure stops the daemon). */
+static int on_ready(struct control *c, void *opaque)
+{
+	struct daemon *d = opaque;
+	struct options *o = d->o;
+	int r;
+
+	if (o->user) {
+		r = drop_privileges(o);
+		if (r < 0)
+			return r;
+		/*
+		 * Queues that served before the drop have io_uring workers, kernel
+		 * threads that keep the credentials they were made with: root's.
+		 * Start the queues again (the in-flight log carries them over), so
+		 * their workers are made as the user.
+		 */
+		if (r == 1) {
+			vduse_dev_stop_queues(c->dev);
+			r = vduse_dev_resume(c->dev);
+			if (r < 0) {
+				log_err("restarting the queues of '%s' as user '%s': %s",
+					c->dev->name, o->user, strerror(-r));
+				return r;
+			}
+		}
+	}
+	r = o->is_sandboxed ? start_sandbox(o) : 0;
+	if (r == 0)
+		service_ready(&d->svc, c, "");
+	return r;
+}
+
+/* Stopping: flush, destroy, and forget the state of a device that is gone. */
+static int teardown(const struct options *o, struct vduse_dev *dev, struct vdb_state *state,
+		    const struct image *img)
+{
+	int code = EXIT_OK;
+	int r;
+
+	vduse_dev_stop_queues(dev);
+	r = o->be->flush(img);
+	if (r < 0) {
+		log_err("flushing '%s': %s", o->image, strerror(-r));
+		code = EXIT_FAILURE_RUNTIME;
+	}
+	r = vduse_dev_destroy(dev);
+	if (r == -EBUSY) {
+		log_err("device '%s' is still attached to the vdpa bus and was not destroyed; "
+			"its I/O waits for a new vduse-blkd with the same options, which takes it "
+			"over (or detach it with 'vdpa dev del %s' before stopping)", o->name,
+			o->name);
+		vdb_state_close(state);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (r < 0) {
+		log_err("destroying device '%s': %s", o->name, strerror(-r));
+		vdb_state_close(state);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	log_info("device '%s' destroyed", o->name);
+	vdb_state_remove(state);
+	return code;
+}
+
+int daemon_run(struct options *o, struct handover *handover, char **argv)
+{
+	struct image img = { .fd = -1 };
+	struct blk_dev blk;
+	struct vduse_dev dev;
+	struct vdb_state state;
+	struct device_setup setup;
+	struct daemon d = { .o = o };
+	const struct backend_ops *be;
+	_cleanup_close_ int sfd = -1;
+	int r, code = EXIT_FAILURE_RUNTIME;
+
+	service_start(&d.svc, o->name);
+	if (handover->dev_fd >= 0)
+		log_debug_cat(LOG_CAT_RECOVERY, "live upgrade: handed fds device %d, state %d, image "
+			      "%d, control %d; paused %llu ms ago", handover->dev_fd,
+			      handover->state_fd, handover->image_fd, handover->ctl_fd,
+			      (unsigned long long)(upgrade_now_ms() - handover->paused_at_ms));
+	if (upgrade_save_exe() < 0)
+		log_warn("cannot tell this binary's path: SIGHUP (live upgrade) will fail");
+	be = choose_backend(o);
+	if (!be)
+		return EXIT_FAILURE_RUNTIME;
+	o->be = be;
+	if (open_image(o, handover->image_fd, &img) < 0)
+		return EXIT_FAILURE_RUNTIME;
+	if (describe_device(o, &img, &blk) < 0)
+		goto out_image;
+	r = image_fit_direct(&img, blk.logical_block_size);
+	if (r < 0) {
+		log_err("reopening image '%s': %s", o->image, strerror(-r));
+		goto out_image;
+	}
+	if (r > 0)
+		log_warn("--direct: '%s' needs %u-byte aligned direct I/O but the device's blocks "
+			 "are %u bytes: serving it through the page cache instead (--block-size %u "
+			 "keeps O_DIRECT)", o->image, img.dio_offset_align, blk.logical_block_size,
+			 img.dio_offset_align);
+	if (block_signals(&sfd) < 0) {
+		log_err("setting up signal handling: %s", strerror(errno));
+		goto out_image;
+	}
+	if (handover->dev_fd < 0)
+		log_kernel();
+	service_tell(handover->dev_fd >= 0 ? "STATUS=live upgrade: taking over device %s" :
+		     "STATUS=setting up device %s (created, or taken over if it exists)", o->name);
+	setup = (struct device_setup){
+		.name = o->name, .state_dir = o->state_dir, .blk = &blk, .img = &img, .be = be,
+		.handover = handover, .state = &state, .dev = &dev,
+	};
+	if (device_setup(&setup) < 0)
+		goto out_image;
+	log_info("serving '%s' as /dev/vduse/%s: %llu sectors, %u queue(s) of %u, block size %u, "
+		 "backend %s%s%s", o->image, o->name, (unsigned long long)blk.capacity_sectors,
+		 blk.num_queues, blk.queue_size, blk.logical_block_size, be->name,
+		 blk.is_readonly ? ", read-only" : "", img.is_direct ? ", O_DIRECT" : "");
+	if (!o->is_attach && !setup.is_taken_over)
+		log_info("attach with: vdpa dev add name %s mgmtdev vduse", o->name);
+	log_debug_cat(LOG_CAT_RECOVERY, "%s device '%s', state file in %s", setup.is_taken_over ?
+		      "took over" : "created", o->name, o->state_dir);
+	service_tell("STATUS=%s device %s%s", setup.is_taken_over ? "took over" : "created",
+		     o->name, o->is_attach ? ", attaching it" : "");
+
+	struct control c = { .name = o->name, .is_attach = o->is_attach,
+			     .attach_driver = o->attach_driver, .dev = &dev, .sfd = sfd,
+			     .on_ready = on_ready, .on_stopping = on_stopping, .on_beat = on_beat,
+			     .beat_ms = service_beat_ms(&d.svc), .opaque = &d,
+			     .job = { .done_fd = -1 } };
+
+	while ((r = control_serve(&c)) == CONTROL_RELOAD) {
+		if (!test_stall_on_hup())
+			live_upgrade(argv, &d, &c, &state, &img);
+	}
+	on_stopping(&c, &d);
+	control_exit(&c);
+	code = teardown(o, &dev, &state, &img);
+	if (r < 0 || c.has_failed)
+		code = EXIT_FAILURE_RUNTIME;
+out_image:
+	be->close(&img);
+	if (code != EXIT_OK)
+		service_tell("STATUS=failed: device %s (see the log)", o->name);
+	return code;
+}
