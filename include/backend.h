@@ -6,9 +6,18 @@
  * Backends perform requests on the image.  One ops table per backend; each
  * virtqueue gets its own backend queue, used by that queue's thread only.
  *
+ * A backend owns its image: open() reads its own options from a struct
+ * image_spec and reports the size and abilities in a struct image; close()
+ * and flush() end it.  The fd-based backends (io_uring, aio, null) share the
+ * helpers of image.c (a regular file or a block device); a network backend
+ * (rbd) keeps its handle in image->priv and leaves image->fd at -1.
+ *
  * A backend also owns the queue's wait: it reports the kick eventfd becoming
  * readable as an event, so that io_uring can submit a batch and wait for
  * kicks and completions in a single system call.
+ *
+ * Adding a backend: one file with its ops table, one row in backend.c's
+ * table, one line in meson.build.
  */
 
 #include <stdbool.h>
@@ -19,9 +28,20 @@
 
 struct blk_req;
 
+/* What --image and the options name: the backend reads what it needs. */
+struct image_spec {
+	const char *path;              /* --image, less the backend's prefix ("rbd:") */
+	bool is_readonly;
+	bool is_direct;                /* fd backends: O_DIRECT */
+	int adopt_fd;                  /* fd backends: a live upgrade's image fd, or -1 */
+	const char *ceph_conf;         /* rbd: --ceph-conf, or NULL for the defaults */
+	const char *ceph_id;           /* rbd: --ceph-id, or NULL for "admin" */
+};
+
 /* The opened image, shared read-only by every queue. */
 struct image {
-	int fd;
+	int fd;                        /* fd backends; -1 for the others */
+	void *priv;                    /* the backend's own handle (rbd), or NULL */
 	const char *path;
 	uint64_t size_bytes;
 	uint32_t logical_block_size;   /* of the backing device; 512 for files */
@@ -34,6 +54,7 @@ struct image {
 	bool is_readonly;
 	bool is_direct;
 	bool can_discard;              /* files: punch holes; devices: discard_max_bytes > 0 */
+	bool can_write_zeroes;         /* reads return zeroes after WRITE_ZEROES */
 	/*
 	 * A file in memory (tmpfs, ramfs): reads and writes never wait for a
 	 * device, yet cannot be done without blocking (no RWF_NOWAIT), so
@@ -52,6 +73,15 @@ struct image {
  * Returns 0 or -errno (-ENOENT, -EACCES, -EINVAL for other file types).
  */
 int image_open(const char *path, bool is_readonly, bool is_direct, struct image *img);
+
+/**
+ * image_fd_open() - the fd backends' open(): image_adopt() of @spec->adopt_fd
+ * when it is >= 0, else image_open() of @spec->path.
+ */
+int image_fd_open(const struct image_spec *spec, struct image *img);
+
+/* image_fd_flush() - the fd backends' flush(): fdatasync (read-only: nothing). */
+int image_fd_flush(const struct image *img);
 
 /**
  * image_adopt() - the same for an image already open as @fd (a live upgrade
@@ -110,6 +140,21 @@ struct backend_queue;
 
 struct backend_ops {
 	const char *name;
+	/* "rbd:" when --image PREFIX... selects this backend; NULL for file paths. */
+	const char *image_prefix;
+	/* Bytes of per-request state the queue reserves in each slot (req->be_priv). */
+	size_t req_priv_bytes;
+	/**
+	 * open() - open the image @spec names (required)
+	 * Fills @img (size, block sizes, abilities, is_readonly) and sets
+	 * img->fd to -1 unless the backend has an fd.  Returns 0 or -errno;
+	 * @img needs no close() after a failure.
+	 */
+	int (*open)(const struct image_spec *spec, struct image *img);
+	/* close() - NULL-safe, and safe on an image whose open() failed (required). */
+	void (*close)(struct image *img);
+	/* flush() - make every completed write durable, at teardown (required). */
+	int (*flush)(const struct image *img);
 	/**
 	 * queue_init() - per-virtqueue state
 	 * @img: the image
@@ -139,6 +184,9 @@ extern const struct backend_ops backend_null;
 #if HAVE_LIBAIO
 extern const struct backend_ops backend_aio;
 #endif
+#if HAVE_LIBRBD
+extern const struct backend_ops backend_rbd;
+#endif
 
 /* backend_req_iov() - the iovecs a READ/WRITE transfers next (its bounce buffer, if any). */
 const struct iovec *backend_req_iov(const struct blk_req *req, unsigned int *ret_nr);
@@ -146,10 +194,21 @@ const struct iovec *backend_req_iov(const struct blk_req *req, unsigned int *ret
 /* backend_req_advance() - after a short transfer of @bytes: go on from where it stopped. */
 void backend_req_advance(struct blk_req *req, size_t bytes);
 
-/* backend_find() - ops by name ("io_uring", "aio", "null"), or NULL. */
+/* backend_find() - ops by name ("io_uring", "aio", "null", "rbd"), or NULL. */
 const struct backend_ops *backend_find(const char *name);
 
-/* backend_names() - the available names, for messages: "io_uring, aio, null". */
+/**
+ * backend_for_image() - which backend a prefixed --image names
+ * @ret_be: the backend whose image_prefix @image starts with, or NULL for a
+ *          plain path (a file backend serves it)
+ * @ret_path: @image without the prefix
+ * Returns 0, or -ENOTSUP when @image starts with a prefix this build has no
+ * backend for ("rbd:" without librbd).
+ */
+int backend_for_image(const char *image, const struct backend_ops **ret_be,
+		      const char **ret_path);
+
+/* backend_names() - the available names, for messages: "io_uring, aio or null". */
 const char *backend_names(void);
 
 /**

@@ -102,7 +102,8 @@ struct blk_req {
 	uint64_t data_bytes;
 	unsigned int nr_segs;            /* DISCARD/WRITE_ZEROES */
 	struct blk_dwz_seg segs[BLK_MAX_DWZ_SEG];
-	struct {                         /* backend bookkeeping */
+	void *be_priv;                   /* the backend's req_priv_bytes, per slot */
+	struct {                         /* the fd backends' bookkeeping */
 		uint64_t done_bytes;
 		uint32_t nr_pending;
 		int error;

@@ -29,6 +29,7 @@ enum exit_code {
 /* The command line, parsed and checked (main.c). */
 struct options {
 	const char *image;
+	const char *image_path;       /* --image without a backend's prefix */
 	const char *name;
 	unsigned int nr_queues;
 	unsigned int queue_size;
@@ -36,6 +37,8 @@ struct options {
 	unsigned int block_size;
 	const char *serial;
 	const char *backend;
+	const char *ceph_conf;        /* rbd: --ceph-conf */
+	const char *ceph_id;          /* rbd: --ceph-id */
 	const char *state_dir;
 	const char *user;
 	struct run_as run_as;         /* --user, looked up */

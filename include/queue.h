@@ -73,6 +73,7 @@ struct blk_queue {
 
 	unsigned int iov_per_req;
 	struct blk_req *slots;
+	void *be_privs;              /* the backend's per-request state, one per slot */
 	struct iovec *iovs;
 	uint16_t *free_slots;
 	unsigned int nr_free;

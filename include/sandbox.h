@@ -26,6 +26,7 @@ enum sandbox_backend {
 	SANDBOX_BACKEND_IO_URING,
 	SANDBOX_BACKEND_AIO,
 	SANDBOX_BACKEND_NULL,
+	SANDBOX_BACKEND_RBD,          /* librbd's messenger threads: TCP to the cluster */
 };
 
 struct sandbox_opts {

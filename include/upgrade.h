@@ -19,7 +19,8 @@
 struct handover {
 	int dev_fd;                   /* /dev/vduse/NAME, or -1 */
 	int state_fd;                 /* the locked state file, or -1 */
-	int image_fd;                 /* the image, as the old image opened it, or -1 */
+	int image_fd;                 /* the image, as the old image opened it, or -1
+					 (an image without an fd, rbd, is opened again) */
 	int ctl_fd;                   /* /dev/vduse/control, or -1 */
 	uint64_t paused_at_ms;        /* CLOCK_MONOTONIC when the old image paused */
 };

@@ -36,7 +36,8 @@ static void usage(FILE *out)
 "Attach it with: vdpa dev add name NAME mgmtdev vduse\n"
 "\n"
 "Options:\n"
-"  -i, --image PATH        image file or block device to serve (required)\n"
+"  -i, --image PATH        image file or block device to serve (required), or\n"
+"                          rbd:POOL/IMAGE[@SNAP], a Ceph RBD image (a snapshot read-only)\n"
 "  -n, --name NAME         VDUSE device name, /dev/vduse/NAME (required)\n"
 "  -q, --queues N          virtqueues, one thread each (default: online CPUs, at most %d;\n"
 "                          1..%d)\n"
@@ -48,8 +49,13 @@ static void usage(FILE *out)
 "  -S, --serial STR        serial reported by GET_ID, at most 20 bytes\n"
 "                          (default: derived from the image path)\n"
 "  -B, --backend NAME      io_uring (default; aio is used when io_uring is unavailable),\n"
-"                          aio (libaio), or null (discards writes, reads zeroes)\n"
+"                          aio (libaio), null (discards writes, reads zeroes), or rbd\n"
+"                          (chosen by an rbd: image)\n"
 "  -d, --direct            open the image with O_DIRECT (bypass the host page cache)\n"
+"      --ceph-conf PATH    rbd: the Ceph configuration (default: librados' search,\n"
+"                          /etc/ceph/ceph.conf)\n"
+"      --ceph-id NAME      rbd: the cephx client name without \"client.\" (default admin);\n"
+"                          the keyring is found where ceph.conf says\n"
 "      --poll-us N         when a queue runs empty, watch its ring for N microseconds\n"
 "                          before sleeping (0..1000; default 0: sleep at once)\n"
 "  -a, --attach[=DRIVER]   add the device to the vdpa bus and bind it to DRIVER:\n"
@@ -115,6 +121,8 @@ static unsigned int default_queues(void)
 }
 
 /* Returns 0 to go on, 1 to exit successfully (--help, --version), -EINVAL. */
+static int parse_image(struct options *o);
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -132,6 +140,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "state-dir", required_argument, NULL, 'D' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "sandbox", required_argument, NULL, 'Z' },
+		{ "ceph-conf", required_argument, NULL, 'C' },
+		{ "ceph-id", required_argument, NULL, 'I' },
 		{ "verbose", optional_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -213,6 +223,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			o->is_sandboxed = !strcmp(optarg, "on");
 			break;
+		case 'C':
+			o->ceph_conf = optarg;
+			break;
+		case 'I':
+			o->ceph_id = optarg;
+			break;
 		case 'v':
 			if (!optarg) {
 				o->debug_mask = LOG_CAT_ALL;
@@ -249,7 +265,48 @@ static int parse_options(int argc, char **argv, struct options *o)
 		return -EINVAL;
 	}
 	if (o->backend && !backend_find(o->backend)) {
-		log_err("--backend: unknown backend '%s' (%s)", o->backend, backend_names());
+		if (strcmp(o->backend, "rbd") == 0)
+			log_err("--backend rbd: this build has no rbd backend (librbd was not "
+				"found at build time: install librbd-dev, -Drbd=enabled)");
+		else
+			log_err("--backend: unknown backend '%s' (%s)", o->backend,
+				backend_names());
+		return -EINVAL;
+	}
+	if (parse_image(o) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* --image: a path, or a backend's prefix (rbd:) that chooses the backend. */
+static int parse_image(struct options *o)
+{
+	const struct backend_ops *be;
+	int r = backend_for_image(o->image, &be, &o->image_path);
+
+	if (r == -ENOTSUP) {
+		log_err("--image '%s': this build has no rbd backend (librbd was not found at "
+			"build time: install librbd-dev, -Drbd=enabled)", o->image);
+		return -EINVAL;
+	}
+	if (o->backend && be && strcmp(o->backend, be->name) != 0) {
+		log_err("--image '%s' is served by the %s backend, not --backend %s", o->image,
+			be->name, o->backend);
+		return -EINVAL;
+	}
+	if (!be && o->backend && backend_find(o->backend)->image_prefix) {
+		log_err("--backend %s: --image must be %s...", o->backend,
+			backend_find(o->backend)->image_prefix);
+		return -EINVAL;
+	}
+	if (be)
+		o->be = be;
+	if ((o->ceph_conf || o->ceph_id) && (!be || strcmp(be->name, "rbd") != 0)) {
+		log_err("--ceph-conf and --ceph-id are for an rbd:POOL/IMAGE --image");
+		return -EINVAL;
+	}
+	if (be && o->is_direct) {
+		log_err("--direct: the %s backend has no page cache to bypass", be->name);
 		return -EINVAL;
 	}
 	return 0;

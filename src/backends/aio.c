@@ -265,6 +265,9 @@ static int aio_wait(struct backend_queue *bq, struct backend_event *evs, unsigne
 
 const struct backend_ops backend_aio = {
 	.name = "aio",
+	.open = image_fd_open,
+	.close = image_close,
+	.flush = image_fd_flush,
 	.queue_init = aio_queue_init,
 	.queue_exit = aio_queue_exit,
 	.queue_req = aio_queue_req,

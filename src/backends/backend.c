@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The table of backends. */
+#include <errno.h>
 #include <liburing.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "backend.h"
@@ -15,7 +17,13 @@ static const struct backend_ops *const backends[] = {
 	&backend_aio,
 #endif
 	&backend_null,
+#if HAVE_LIBRBD
+	&backend_rbd,
+#endif
 };
+
+/* Prefixes of --image that name a backend, whether or not this build has it. */
+static const char *const known_prefixes[] = { "rbd:" };
 
 const struct backend_ops *backend_find(const char *name)
 {
@@ -25,13 +33,39 @@ const struct backend_ops *backend_find(const char *name)
 	return NULL;
 }
 
+int backend_for_image(const char *image, const struct backend_ops **ret_be,
+		      const char **ret_path)
+{
+	*ret_be = NULL;
+	*ret_path = image;
+	for (size_t i = 0; i < ARRAY_SIZE(backends); i++) {
+		const char *p = backends[i]->image_prefix;
+
+		if (p && strncmp(image, p, strlen(p)) == 0) {
+			*ret_be = backends[i];
+			*ret_path = image + strlen(p);
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(known_prefixes); i++)
+		if (strncmp(image, known_prefixes[i], strlen(known_prefixes[i])) == 0)
+			return -ENOTSUP;
+	return 0;
+}
+
 const char *backend_names(void)
 {
-#if HAVE_LIBAIO
-	return "io_uring, aio or null";
-#else
-	return "io_uring or null";
-#endif
+	static char names[64];
+
+	if (!names[0]) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < ARRAY_SIZE(backends); i++)
+			n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s",
+					      i == 0 ? "" : i + 1 == ARRAY_SIZE(backends) ?
+					      " or " : ", ", backends[i]->name);
+	}
+	return names;
 }
 
 int backend_io_uring_probe(void)

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Opening the image: a regular file or a block device, and its geometry. */
+/*
+ * The fd backends' image (io_uring, aio, null): a regular file or a block
+ * device, its geometry, O_DIRECT and its bounce buffers.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -10,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 #include <sys/vfs.h>
 
 #include "backend.h"
@@ -81,6 +85,20 @@ int image_open(const char *path, bool is_readonly, bool is_direct, struct image 
 	return image_adopt(fd, path, img);
 }
 
+int image_fd_open(const struct image_spec *spec, struct image *img)
+{
+	if (spec->adopt_fd >= 0)
+		return image_adopt(spec->adopt_fd, spec->path, img);
+	return image_open(spec->path, spec->is_readonly, spec->is_direct, img);
+}
+
+int image_fd_flush(const struct image *img)
+{
+	if (img->is_readonly || img->fd < 0)
+		return 0;
+	return fdatasync(img->fd) < 0 ? -errno : 0;
+}
+
 /* Is @fd's file system memory itself (tmpfs, ramfs)? */
 static bool is_memory_fs(int fd)
 {
@@ -106,6 +124,7 @@ int image_adopt(int fd, const char *path, struct image *img)
 	}
 	img->is_readonly = (fl & O_ACCMODE) == O_RDONLY;
 	img->is_direct = fl & O_DIRECT;
+	img->can_write_zeroes = true;
 	if (fstat(img->fd, &st) < 0) {
 		r = -errno;
 		goto fail;

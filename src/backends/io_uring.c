@@ -541,6 +541,9 @@ static int uring_wait(struct backend_queue *bq, struct backend_event *evs,
 
 const struct backend_ops backend_io_uring = {
 	.name = "io_uring",
+	.open = image_fd_open,
+	.close = image_close,
+	.flush = image_fd_flush,
 	.queue_init = uring_queue_init,
 	.queue_exit = uring_queue_exit,
 	.queue_req = uring_queue_req,

@@ -80,6 +80,9 @@ static int null_wait(struct backend_queue *bq, struct backend_event *evs,
 
 const struct backend_ops backend_null = {
 	.name = "null",
+	.open = image_fd_open,
+	.close = image_close,
+	.flush = image_fd_flush,
 	.queue_init = null_queue_init,
 	.queue_exit = null_queue_exit,
 	.queue_req = null_queue_req,

@@ -117,14 +117,16 @@ int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *de
 	q->deferred = calloc(num, sizeof(*q->deferred));
 	q->pushed_heads = calloc(num, sizeof(*q->pushed_heads));
 	q->replay_heads = calloc(num, sizeof(*q->replay_heads));
+	q->be_privs = calloc(num, be->req_priv_bytes ? be->req_priv_bytes : 1);
 	if (!q->slots || !q->iovs || !q->free_slots || !q->inflight_heads || !q->deferred ||
-	    !q->pushed_heads || !q->replay_heads) {
+	    !q->pushed_heads || !q->replay_heads || !q->be_privs) {
 		r = -ENOMEM;
 		goto fail;
 	}
 	for (unsigned int i = 0; i < num; i++) {
 		q->slots[i].slot = (uint16_t)i;
 		q->slots[i].elem.iov = &q->iovs[(size_t)i * q->iov_per_req];
+		q->slots[i].be_priv = (char *)q->be_privs + (size_t)i * be->req_priv_bytes;
 		q->free_slots[i] = (uint16_t)(num - 1 - i);
 	}
 	q->nr_free = num;
@@ -152,10 +154,12 @@ void blk_queue_exit(struct blk_queue *q)
 	free(q->deferred);
 	free(q->pushed_heads);
 	free(q->replay_heads);
+	free(q->be_privs);
 	free(q->own_log);
 	q->deferred = NULL;
 	q->pushed_heads = NULL;
 	q->replay_heads = NULL;
+	q->be_privs = NULL;
 	q->own_log = NULL;
 	q->log = NULL;
 	q->slots = NULL;

@@ -104,6 +104,11 @@ static int image_resize(struct image *img, uint64_t size_bytes, bool is_growing,
 	struct stat st;
 	uint64_t dev_bytes;
 
+	if (img->fd < 0) {
+		/* An image of the cluster (rbd): librbd resizes it, not ftruncate. */
+		*ret_why = "this backend's images cannot be resized by vduse-blkctl yet";
+		return -EOPNOTSUPP;
+	}
 	if (img->is_blockdev) {
 		*ret_why = "the image is a block device smaller than that: grow the block "
 			   "device itself first";

@@ -49,20 +49,29 @@ static void default_serial(const char *image, char serial[VIRTIO_BLK_ID_BYTES])
 	memcpy(serial, buf, strlen(buf));
 }
 
-static int open_image(const struct options *o, struct image *img)
+/* The backend opens its image; an image that refuses writes is served read-only. */
+static int open_image(const struct options *o, int adopt_fd, struct image *img)
 {
-	int r = image_open(o->image, o->is_readonly, o->is_direct, img);
+	struct image_spec spec = {
+		.path = o->image_path, .is_readonly = o->is_readonly, .is_direct = o->is_direct,
+		.adopt_fd = adopt_fd, .ceph_conf = o->ceph_conf, .ceph_id = o->ceph_id,
+	};
+	int r = o->be->open(&spec, img);
 
-	if (!o->is_readonly && (r == -EACCES || r == -EROFS || r == -EPERM)) {
-		r = image_open(o->image, true, o->is_direct, img);
+	if (adopt_fd < 0 && !o->is_readonly && (r == -EACCES || r == -EROFS || r == -EPERM)) {
+		spec.is_readonly = true;
+		r = o->be->open(&spec, img);
 		if (r == 0)
 			log_warn("image '%s' cannot be opened for writing: serving it read-only",
 				 o->image);
 	}
-	if (r == -EINVAL)
+	if (r < 0 && adopt_fd >= 0)
+		log_err("live upgrade: the image handed over: %s", strerror(-r));
+	else if (r == -EINVAL && !o->be->image_prefix)
 		log_err("image '%s': not a regular file or block device", o->image);
-	else if (r < 0)
+	else if (r < 0 && !o->be->image_prefix)
 		log_err("image '%s': %s", o->image, strerror(-r));
+	/* A backend with its own prefix (rbd:) logged its reason itself. */
 	return r;
 }
 
@@ -98,7 +107,7 @@ static int describe_device(const struct options *o, const struct image *img, str
 	blk->poll_us = o->poll_us;
 	blk->is_readonly = img->is_readonly;
 	blk->has_discard = !img->is_readonly && img->can_discard;
-	blk->has_write_zeroes = !img->is_readonly;
+	blk->has_write_zeroes = !img->is_readonly && img->can_write_zeroes;
 	if (o->serial) {
 		memset(blk->serial, 0, sizeof(blk->serial));
 		memcpy(blk->serial, o->serial, strlen(o->serial));
@@ -128,6 +137,8 @@ static const struct backend_ops *choose_backend(const struct options *o)
 {
 	int r;
 
+	if (o->be)
+		return o->be;
 	if (o->backend && strcmp(o->backend, "io_uring") != 0)
 		return backend_find(o->backend);
 	r = backend_io_uring_probe();
@@ -211,9 +222,15 @@ static bool test_stall_on_hup(void)
 
 /* SIGHUP: pause the queues and execute the installed binary in place. */
 static void live_upgrade(char **argv, struct daemon *d, struct control *c,
-			 struct vdb_state *state, const struct image *img)
+			 struct vdb_state *state, struct image *img)
 {
 	struct vduse_dev *dev = c->dev;
+	/*
+	 * An image without an fd (rbd) is not handed over: it is closed before
+	 * the exec, releasing what it holds (the image's exclusive lock, which
+	 * the new image would otherwise wait for), and the new image opens it.
+	 */
+	bool is_reopened = img->fd < 0;
 	struct handover h = {
 		.dev_fd = dev->fd, .state_fd = state->fd, .image_fd = img->fd, .ctl_fd = dev->ctl_fd,
 	};
@@ -230,6 +247,8 @@ static void live_upgrade(char **argv, struct daemon *d, struct control *c,
 	h.paused_at_ms = upgrade_now_ms();
 	/* Requests in flight finish first: the new image starts with none. */
 	vduse_dev_stop_queues(dev);
+	if (is_reopened)
+		d->o->be->close(img);
 	r = notify_prepare_exec();
 	if (r == 0) {
 		r = upgrade_exec(argv, &h);
@@ -237,6 +256,11 @@ static void live_upgrade(char **argv, struct daemon *d, struct control *c,
 	}
 	log_err("live upgrade: executing %s: %s; serving on with this binary", upgrade_exe(),
 		strerror(-r));
+	if (is_reopened && open_image(d->o, -1, img) < 0) {
+		/* As a crash: the device waits for a new daemon, which takes it over. */
+		log_err("live upgrade: cannot open the image again: exiting");
+		exit(EXIT_FAILURE_RUNTIME);
+	}
 	r = vduse_dev_resume(dev);
 	if (r < 0)
 		log_err("live upgrade: restarting the queues of '%s': %s", dev->name, strerror(-r));
@@ -270,6 +294,9 @@ static int start_sandbox(const struct options *o)
 		.backend = o->be == &backend_io_uring ? SANDBOX_BACKEND_IO_URING :
 #if HAVE_LIBAIO
 			   o->be == &backend_aio ? SANDBOX_BACKEND_AIO :
+#endif
+#if HAVE_LIBRBD
+			   o->be == &backend_rbd ? SANDBOX_BACKEND_RBD :
 #endif
 			   SANDBOX_BACKEND_NULL,
 		.may_exec = true,
@@ -343,8 +370,9 @@ static int teardown(const struct options *o, struct vduse_dev *dev, struct vdb_s
 	int r;
 
 	vduse_dev_stop_queues(dev);
-	if (!img->is_readonly && fdatasync(img->fd) < 0) {
-		log_err("flushing '%s': %s", o->image, strerror(errno));
+	r = o->be->flush(img);
+	if (r < 0) {
+		log_err("flushing '%s': %s", o->image, strerror(-r));
 		code = EXIT_FAILURE_RUNTIME;
 	}
 	r = vduse_dev_destroy(dev);
@@ -386,15 +414,12 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 			      (unsigned long long)(upgrade_now_ms() - handover->paused_at_ms));
 	if (upgrade_save_exe() < 0)
 		log_warn("cannot tell this binary's path: SIGHUP (live upgrade) will fail");
-	if (handover->image_fd >= 0)
-		r = image_adopt(handover->image_fd, o->image, &img);
-	else
-		r = open_image(o, &img);
-	if (r < 0) {
-		if (handover->image_fd >= 0)
-			log_err("live upgrade: the image handed over: %s", strerror(-r));
+	be = choose_backend(o);
+	if (!be)
 		return EXIT_FAILURE_RUNTIME;
-	}
+	o->be = be;
+	if (open_image(o, handover->image_fd, &img) < 0)
+		return EXIT_FAILURE_RUNTIME;
 	if (describe_device(o, &img, &blk) < 0)
 		goto out_image;
 	r = image_fit_direct(&img, blk.logical_block_size);
@@ -407,10 +432,6 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 			 "are %u bytes: serving it through the page cache instead (--block-size %u "
 			 "keeps O_DIRECT)", o->image, img.dio_offset_align, blk.logical_block_size,
 			 img.dio_offset_align);
-	be = choose_backend(o);
-	if (!be)
-		goto out_image;
-	o->be = be;
 	if (block_signals(&sfd) < 0) {
 		log_err("setting up signal handling: %s", strerror(errno));
 		goto out_image;
@@ -465,7 +486,7 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 	if (r < 0 || c.has_failed)
 		code = EXIT_FAILURE_RUNTIME;
 out_image:
-	image_close(&img);
+	be->close(&img);
 	if (code != EXIT_OK)
 		service_tell("STATUS=failed: device %s (see the log)", o->name);
 	return code;

@@ -67,8 +67,10 @@ bool upgrade_take_handover(struct handover *h)
 	if (sscanf(v, "%d,%d,%d,%d,%llu", &fd[0], &fd[1], &fd[2], &fd[3], &at) == 5) {
 		bool is_valid = true;
 
+		/* The image may have no fd (rbd): the new image opens it again. */
 		for (int i = 0; i < 4; i++)
-			is_valid = is_valid && fd[i] > 2 && set_cloexec(fd[i], true) == 0;
+			is_valid = is_valid && ((i == 2 && fd[i] == -1) ||
+						(fd[i] > 2 && set_cloexec(fd[i], true) == 0));
 		if (is_valid) {
 			h->dev_fd = fd[0];
 			h->state_fd = fd[1];
@@ -109,7 +111,7 @@ int upgrade_exec(char **argv, const struct handover *h)
 	snprintf(v, sizeof(v), "%d,%d,%d,%d,%llu", fd[0], fd[1], fd[2], fd[3],
 		 (unsigned long long)h->paused_at_ms);
 	for (int i = 0; i < 4 && r == 0; i++)
-		r = fd[i] < 0 ? -EBADF : set_cloexec(fd[i], false);
+		r = i == 2 && fd[i] < 0 ? 0 : fd[i] < 0 ? -EBADF : set_cloexec(fd[i], false);
 	if (r == 0 && setenv(UPGRADE_ENV, v, 1) < 0)
 		r = -errno;
 	if (r == 0) {

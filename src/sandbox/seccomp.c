@@ -41,6 +41,7 @@ enum {
 	G_NOTIFY = 1 << 5,      /* sd_notify over an AF_UNIX datagram socket */
 	G_NO_IO_URING = 1 << 6, /* not the io_uring backend: answer its probe ENOSYS */
 	G_SANITIZER = 1 << 7,   /* a build with ASan or TSan: their runtime's own calls */
+	G_RBD = 1 << 8,         /* the rbd backend: librbd's messenger and timer threads */
 };
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -230,6 +231,13 @@ static const struct rule rules[] = {
 	ALLOW(G_EXEC, faccessat2),
 	ALLOW(G_EXEC, getrandom),
 	ALLOW(G_EXEC, uname),
+	/*
+	 * Library constructors, before main() can name a refused call:
+	 * libselinux (through librbd's libdevmapper) statfs()s /sys/fs/selinux.
+	 */
+	ALLOW(G_EXEC, statfs),
+	/* The new image adopts the image's fd: image_adopt() asks its file system (tmpfs?). */
+	ALLOW(G_EXEC, fstatfs),
 	ALLOW(G_EXEC, flock),
 
 	ALLOW(G_EXEC, getuid),
@@ -252,12 +260,42 @@ static const struct rule rules[] = {
 	ALLOW(G_ATTACH, recvfrom),
 
 	/*
+	 * The rbd backend: librbd's messenger threads talk TCP to the monitors
+	 * and OSDs (and connect again after a reset or a re-exec), its event
+	 * loops wait in epoll, its timers and finisher threads sleep on futexes.
+	 * Sockets are AF_INET/AF_INET6 streams only: no raw sockets, no netlink.
+	 */
+	ALLOW_IF(G_RBD, socket, 2, EQ32(0, AF_INET), HAS_EXACTLY(1, 0xf, SOCK_STREAM)),
+	ALLOW_IF(G_RBD, socket, 2, EQ32(0, AF_INET6), HAS_EXACTLY(1, 0xf, SOCK_STREAM)),
+	ALLOW(G_RBD, connect),
+	ALLOW(G_RBD, getsockname),
+	ALLOW(G_RBD, getpeername),
+	ALLOW(G_RBD, setsockopt),
+	ALLOW(G_RBD, getsockopt),
+	ALLOW(G_RBD, shutdown),
+	ALLOW(G_RBD, sendmsg),
+	ALLOW(G_RBD, recvmsg),
+	ALLOW(G_RBD, sendto),
+	ALLOW(G_RBD, recvfrom),
+	ALLOW(G_RBD, epoll_create),
+	ALLOW(G_RBD, epoll_create1),
+	ALLOW(G_RBD, epoll_ctl),
+	ALLOW(G_RBD, epoll_wait),
+	ALLOW(G_RBD, epoll_pwait),
+	ALLOW(G_RBD, pipe2),
+	ALLOW_IF(G_RBD, fcntl, 1, EQ32(1, F_SETFL)),
+	ALLOW(G_RBD, getrandom),
+	ALLOW(G_RBD, uname),
+
+	/*
 	 * Sanitizer runtimes (test builds): raw open(2) at a re-exec's start
 	 * (TSan creates its /tmp/tsan.rodata.PID), an alternate signal stack per thread, no core dumps (RLIMIT_CORE).
 	 */
 	ALLOW_IF(G_SANITIZER, prlimit64, 2, EQ(0, 0), EQ32(1, RLIMIT_CORE)),
 	ALLOW(G_SANITIZER, open),
 	ALLOW(G_SANITIZER, sigaltstack),
+	/* ASan asks at a thread's start (librbd's threads, made after the filter). */
+	ALLOW_IF(G_SANITIZER, prctl, 1, EQ32(0, PR_GET_DUMPABLE)),
 
 	/* sd_notify(): READY=1, RELOADING=1 to $NOTIFY_SOCKET. */
 	ALLOW_IF(G_NOTIFY, socket, 1, EQ32(0, AF_UNIX)),
@@ -354,6 +392,8 @@ static unsigned int groups_of(const struct sandbox_opts *o)
 		g |= G_NO_IO_URING;
 	if (o->backend == SANDBOX_BACKEND_AIO)
 		g |= G_AIO;
+	if (o->backend == SANDBOX_BACKEND_RBD)
+		g |= G_RBD;
 	if (o->may_exec)
 		g |= G_EXEC;
 	if (o->may_attach)

@@ -42,7 +42,7 @@ expect queue-size-too-big 2 "from 2 to 1024" --image "$tmp/disk.img" --name x --
 expect block-size-bad 2 "--block-size: 1000 is not a power of two" --image "$tmp/disk.img" --name x --block-size 1000
 expect block-size-too-big 2 "from 512 to 4096" --image "$tmp/disk.img" --name x --block-size 8192
 expect serial-too-long 2 "longer than 20 bytes" --image "$tmp/disk.img" --name x --serial 123456789012345678901
-expect backend-unknown 2 "unknown backend 'spdk' \(io_uring, aio or null\)" --image "$tmp/disk.img" --name x --backend spdk
+expect backend-unknown 2 "unknown backend 'spdk' \(io_uring, aio, null( or rbd)?|io_uring, aio or null\)" --image "$tmp/disk.img" --name x --backend spdk
 expect name-with-slash 2 "without '/'" --image "$tmp/disk.img" --name a/b
 expect image-missing 1 "image '$tmp/nope.img': No such file or directory" --image "$tmp/nope.img" --name x
 expect image-directory 1 "image .*(Is a directory|not a regular file or block device)" --image "$tmp" --name x

@@ -60,6 +60,8 @@ struct hdrv_opts {
 	bool is_movable;              /* hmem_init_movable(): the test may remap memory */
 	uint32_t block_size;          /* default 512 */
 	bool is_direct;               /* open the image with O_DIRECT (image_open's is_direct) */
+	const char *ceph_conf;        /* the rbd backend: the cluster's ceph.conf */
+	const struct image *shared_img; /* another hdrv's image (queues of one device) */
 	/*
 	 * The daemon's real memory path: the queue reads driver memory through
 	 * an iotlb_view over a struct iotlb, whose regions a fake
@@ -120,6 +122,7 @@ struct hdrv {
 	int fail_err;
 	char image_path[256];
 	struct image img;
+	bool is_img_shared;           /* opts->shared_img: not ours to close */
 	struct blk_dev dev;
 	struct blk_queue q;
 	struct blk_queue dead_q;      /* a queue whose thread died (hdrv_restart()) */

@@ -414,6 +414,43 @@ static void test_reexec_under_filter(void **state)
 	assert_non_null(strstr(out.err, "exec child: running under the inherited filter"));
 }
 
+/*
+ * The same for the real daemon binary, with every library it links: their
+ * constructors run before main() installs the handler that names a refused
+ * call, so a call of theirs the filter refuses kills a live upgrade without
+ * a word (libselinux, pulled in through librbd's libdevmapper, statfs()s
+ * /sys/fs/selinux).  --version runs them and exits.
+ */
+static void child_exec_daemon(void *arg)
+{
+	struct sandbox_opts o = { .backend = *(const enum sandbox_backend *)arg,
+				  .may_exec = true };
+	char *daemon = getenv("VDB_DAEMON");
+	char *argv[] = { daemon, "--version", NULL };
+
+	apply(&o);
+	execv(daemon, argv);
+	fprintf(stderr, "execv %s: %s\n", daemon, strerror(errno));
+	_exit(103);
+}
+
+static void test_reexec_daemon_under_filter(void **state)
+{
+	static const enum sandbox_backend backends[] = {
+		SANDBOX_BACKEND_IO_URING, SANDBOX_BACKEND_AIO, SANDBOX_BACKEND_NULL,
+		SANDBOX_BACKEND_RBD,
+	};
+	struct outcome out;
+
+	(void)state;
+	if (!getenv("VDB_DAEMON"))
+		skip();
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		run_child(child_exec_daemon, (void *)&backends[i], &out);
+		expect_exit0(&out);
+	}
+}
+
 static void child_exec_forbidden(void *arg)
 {
 	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING };
@@ -449,6 +486,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_other_backend_io_uring_refused),
 		cmocka_unit_test(test_reexec_under_filter),
 		cmocka_unit_test(test_exec_without_upgrade_kills),
+		cmocka_unit_test(test_reexec_daemon_under_filter),
 	};
 	struct io_uring ring;
 

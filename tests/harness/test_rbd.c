@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The rbd backend against a real Ceph cluster: the harness plays the driver
+ * on the real data path (vq + blk + backends/rbd.c) while tests/ceph/
+ * cluster.sh runs a throwaway monitor and memstore OSD on loopback.
+ *
+ * Round trips, many segments, FLUSH, DISCARD of a whole object and
+ * WRITE_ZEROES of part of one read back as zeroes, I/O across the 4 MiB
+ * object boundary and at the image's end, every write checked through a
+ * librbd handle of the test's own; a snapshot served read-only; the seccomp
+ * filter on; then the OSD is stopped mid-run (requests complete with IOERR,
+ * the queue keeps serving, the failure is logged once) and started again
+ * (requests succeed, the data written before is there).
+ *
+ * Exit 77 with the reason when this build has no librbd or the Ceph
+ * packages are missing (scripts/install-deps.sh installs them).
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "hdrv.h"
+#include "sandbox.h"
+
+#if HAVE_LIBRBD
+#include <rados/librados.h>
+#include <rbd/librbd.h>
+
+#define IMAGE_MIB 64u
+#define IMAGE_BYTES ((uint64_t)IMAGE_MIB << 20)
+#define IMAGE_SECTORS (IMAGE_BYTES / 512u)
+#define OBJECT_BYTES (4u << 20)
+#define OSD_DOWN_WAIT_MS 30000   /* rados osd op timeout in cluster.sh is 3 s */
+
+static char cluster_dir[PATH_MAX];
+static char ceph_conf[PATH_MAX + 16];
+static char cluster_sh[PATH_MAX];
+static rados_t test_cluster;
+static rados_ioctx_t test_ioctx;
+static rbd_image_t test_image;   /* the test's own view of the image */
+
+static int cluster(const char *cmd)
+{
+	char line[3 * PATH_MAX];
+	int st;
+
+	snprintf(line, sizeof(line), "'%s' %s '%s' %u", cluster_sh, cmd, cluster_dir, IMAGE_MIB);
+	st = system(line);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+static struct hdrv *start(void)
+{
+	struct hdrv *h = calloc(1, sizeof(*h));
+	struct hdrv_opts o = { .queue_size = 64, .backend = "rbd", .ceph_conf = ceph_conf };
+
+	assert_non_null(h);
+	assert_int_equal(hdrv_start(h, "rbd/disk0", &o), 0);
+	assert_int_equal(h->img.size_bytes, IMAGE_BYTES);
+	return h;
+}
+
+static void stop(struct hdrv *h)
+{
+	assert_int_equal(hdrv_stop(h), 0);
+	free(h);
+}
+
+static void fill(uint8_t *buf, size_t len, unsigned int seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(i * 31 + seed * 7 + (i >> 9));
+}
+
+/* What the cluster holds, read through the test's own handle. */
+static void assert_image(uint64_t off, const void *want, size_t len)
+{
+	uint8_t *got = malloc(len);
+
+	assert_non_null(got);
+	assert_int_equal(rbd_read(test_image, off, len, (char *)got), (ssize_t)len);
+	assert_memory_equal(got, want, len);
+	free(got);
+}
+
+static void write_ok(struct hdrv *h, uint64_t sector, const void *data, uint32_t len)
+{
+	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_OUT, sector, (void *)data, len, NULL),
+			 VIRTIO_BLK_S_OK);
+}
+
+static void read_expect(struct hdrv *h, uint64_t sector, const void *want, uint32_t len)
+{
+	uint8_t *got = malloc(len);
+	uint32_t used = 0;
+
+	assert_non_null(got);
+	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_IN, sector, got, len, &used),
+			 VIRTIO_BLK_S_OK);
+	assert_int_equal(used, len + 1);
+	assert_memory_equal(got, want, len);
+	free(got);
+}
+
+static void round_trip(struct hdrv *h, uint64_t sector, uint32_t len, unsigned int seed)
+{
+	uint8_t *data = malloc(len);
+
+	assert_non_null(data);
+	fill(data, len, seed);
+	write_ok(h, sector, data, len);
+	assert_image(sector * 512, data, len);
+	read_expect(h, sector, data, len);
+	free(data);
+}
+
+static void test_round_trip(void **state)
+{
+	struct hdrv *h = start();
+
+	(void)state;
+	round_trip(h, 0, 4096, 1);
+	round_trip(h, 9, 512, 2);           /* one sector, not 4 KiB aligned */
+	round_trip(h, 1000, 128 << 10, 3);  /* 128 KiB */
+	stop(h);
+}
+
+static const uint32_t seg_sizes[8] = { 512, 1024, 4096, 8192, 1536, 2048, 512, 3584 };
+
+static void test_multi_segment(void **state)
+{
+	struct hdrv *h = start();
+	const uint64_t sector = 2048;
+	struct hbuf bufs[10];
+	uint32_t total = 0, off = 0, used = 0, id = 0;
+	uint8_t *data;
+	struct virtio_blk_outhdr *hdr;
+	uint64_t st;
+
+	(void)state;
+	for (int i = 0; i < 8; i++)
+		total += seg_sizes[i];
+	data = malloc(total);
+	assert_non_null(data);
+	fill(data, total, 4);
+	/* WRITE from 8 buffers. */
+	bufs[0] = (struct hbuf){ hdrv_alloc(h, sizeof(*hdr)), sizeof(*hdr), false };
+	hdr = hdrv_ptr(h, bufs[0].iova);
+	*hdr = (struct virtio_blk_outhdr){ .type = htole32(VIRTIO_BLK_T_OUT),
+					   .sector = htole64(sector) };
+	for (int i = 0; i < 8; i++) {
+		bufs[1 + i] = (struct hbuf){ hdrv_alloc(h, seg_sizes[i]), seg_sizes[i], false };
+		memcpy(hdrv_ptr(h, bufs[1 + i].iova), data + off, seg_sizes[i]);
+		off += seg_sizes[i];
+	}
+	st = hdrv_alloc(h, 1);
+	*(uint8_t *)hdrv_ptr(h, st) = 0xff;
+	bufs[9] = (struct hbuf){ st, 1, true };
+	hdrv_publish(h, hdrv_chain(h, bufs, 10));
+	assert_int_equal(hdrv_wait_used(h, &id, &used, 5000), 0);
+	assert_int_equal(*(uint8_t *)hdrv_ptr(h, st), VIRTIO_BLK_S_OK);
+	assert_image(sector * 512, data, total);
+
+	/* READ into 8 buffers, sizes in the reverse order. */
+	bufs[0] = (struct hbuf){ hdrv_alloc(h, sizeof(*hdr)), sizeof(*hdr), false };
+	hdr = hdrv_ptr(h, bufs[0].iova);
+	*hdr = (struct virtio_blk_outhdr){ .type = htole32(VIRTIO_BLK_T_IN),
+					   .sector = htole64(sector) };
+	for (int i = 0; i < 8; i++)
+		bufs[1 + i] = (struct hbuf){ hdrv_alloc(h, seg_sizes[7 - i]), seg_sizes[7 - i],
+					     true };
+	st = hdrv_alloc(h, 1);
+	*(uint8_t *)hdrv_ptr(h, st) = 0xff;
+	bufs[9] = (struct hbuf){ st, 1, true };
+	hdrv_publish(h, hdrv_chain(h, bufs, 10));
+	assert_int_equal(hdrv_wait_used(h, &id, &used, 5000), 0);
+	assert_int_equal(used, total + 1);
+	assert_int_equal(*(uint8_t *)hdrv_ptr(h, st), VIRTIO_BLK_S_OK);
+	off = 0;
+	for (int i = 0; i < 8; i++) {
+		assert_memory_equal(hdrv_ptr(h, bufs[1 + i].iova), data + off, seg_sizes[7 - i]);
+		off += seg_sizes[7 - i];
+	}
+	free(data);
+	stop(h);
+}
+
+static void test_many_in_flight(void **state)
+{
+	struct hdrv *h = start();
+	struct hreq r[20];  /* 3 descriptors each in a ring of 64 */
+	uint8_t data[4096];
+	uint32_t id, used;
+
+	(void)state;
+	for (int i = 0; i < 20; i++) {
+		fill(data, sizeof(data), 100 + i);
+		hdrv_blk_req(h, &r[i], VIRTIO_BLK_T_OUT, 4096 + 8 * i, data, sizeof(data));
+		hdrv_blk_submit(h, &r[i]);
+	}
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(hdrv_wait_used(h, &id, &used, 5000), 0);
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(hdrv_status(h, &r[i]), VIRTIO_BLK_S_OK);
+		fill(data, sizeof(data), 100 + i);
+		assert_image((4096 + 8 * i) * 512ULL, data, sizeof(data));
+	}
+	stop(h);
+}
+
+static void test_flush(void **state)
+{
+	struct hdrv *h = start();
+
+	(void)state;
+	round_trip(h, 64, 8192, 5);
+	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
+	stop(h);
+}
+
+static int dwz(struct hdrv *h, uint32_t type, uint64_t sector, uint32_t nr_sectors)
+{
+	struct virtio_blk_discard_write_zeroes seg = {
+		.sector = htole64(sector), .num_sectors = htole32(nr_sectors),
+	};
+
+	return hdrv_blk_do(h, type, 0, &seg, sizeof(seg), NULL);
+}
+
+static void test_discard_write_zeroes(void **state)
+{
+	struct hdrv *h = start();
+	const uint64_t obj = 2 * OBJECT_BYTES / 512;     /* the third object */
+	uint8_t *zeroes = calloc(1, 64 << 10);
+
+	(void)state;
+	assert_non_null(zeroes);
+	/* WRITE_ZEROES of part of an object: librbd writes zeroes, reads return them. */
+	round_trip(h, obj + 16, 64 << 10, 6);
+	assert_int_equal(dwz(h, VIRTIO_BLK_T_WRITE_ZEROES, obj + 24, 64), VIRTIO_BLK_S_OK);
+	assert_image((obj + 24) * 512, zeroes, 64 * 512);
+	read_expect(h, obj + 24, zeroes, 64 * 512);
+	/* The sectors beside the range keep their data. */
+	{
+		uint8_t *data = malloc(64 << 10);
+
+		assert_non_null(data);
+		fill(data, 64 << 10, 6);
+		assert_image((obj + 16) * 512, data, 8 * 512);
+		assert_image((obj + 88) * 512, data + 72 * 512, (64 << 10) - 72 * 512);
+		free(data);
+	}
+	/* DISCARD of a whole object: the object goes, reads return zeroes. */
+	round_trip(h, obj + OBJECT_BYTES / 512, 64 << 10, 7);
+	assert_int_equal(dwz(h, VIRTIO_BLK_T_DISCARD, obj + OBJECT_BYTES / 512, OBJECT_BYTES / 512),
+			 VIRTIO_BLK_S_OK);
+	assert_image((obj + OBJECT_BYTES / 512) * 512, zeroes, 64 << 10);
+	read_expect(h, obj + OBJECT_BYTES / 512, zeroes, 64 << 10);
+	free(zeroes);
+	stop(h);
+}
+
+static void test_object_boundary_and_end(void **state)
+{
+	struct hdrv *h = start();
+	uint8_t buf[4096];
+	uint32_t used;
+
+	(void)state;
+	/* 64 KiB across the boundary between the first and second objects. */
+	round_trip(h, OBJECT_BYTES / 512 - 64, 64 << 10, 8);
+	/* The last 8 sectors, and the very last alone. */
+	round_trip(h, IMAGE_SECTORS - 8, 4096, 9);
+	round_trip(h, IMAGE_SECTORS - 1, 512, 10);
+	/* Past the end: IOERR, decided before the backend. */
+	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_IN, IMAGE_SECTORS - 4, buf, 4096, &used),
+			 VIRTIO_BLK_S_IOERR);
+	stop(h);
+}
+
+/* A snapshot is served read-only, with the data it was taken with. */
+static void test_snapshot(void **state)
+{
+	struct hdrv_opts o = { .queue_size = 64, .backend = "rbd", .ceph_conf = ceph_conf,
+			       .is_readonly = true };
+	uint8_t then[8192], now[8192];
+	struct hdrv *h = start(), *hs = calloc(1, sizeof(*hs));
+
+	(void)state;
+	assert_non_null(hs);
+	fill(then, sizeof(then), 16);
+	write_ok(h, 900, then, sizeof(then));
+	assert_int_equal(rbd_snap_create(test_image, "s1"), 0);
+	fill(now, sizeof(now), 17);
+	write_ok(h, 900, now, sizeof(now));
+	stop(h);
+
+	assert_int_equal(hdrv_start(hs, "rbd/disk0@s1", &o), 0);
+	assert_true(hs->img.is_readonly);
+	read_expect(hs, 900, then, sizeof(then));
+	assert_int_equal(hdrv_blk_do(hs, VIRTIO_BLK_T_OUT, 900, now, sizeof(now), NULL),
+			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(hdrv_blk_do(hs, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
+	stop(hs);
+	assert_image(900 * 512, now, sizeof(now));
+	assert_int_equal(rbd_snap_remove(test_image, "s1"), 0);
+}
+
+/* Submit a request and wait for it for up to @ms: the status byte, or -ETIMEDOUT. */
+static int do_slow(struct hdrv *h, uint32_t type, uint64_t sector, void *data, uint32_t len,
+		   int ms)
+{
+	struct hreq r;
+	uint32_t id, used;
+	int rc;
+
+	hdrv_blk_req(h, &r, type, sector, data, len);
+	hdrv_blk_submit(h, &r);
+	rc = hdrv_wait_used(h, &id, &used, ms);
+	if (rc < 0)
+		return rc;
+	if (data && type == VIRTIO_BLK_T_IN)
+		memcpy(data, hdrv_ptr(h, r.data_iova), len);
+	return hdrv_status(h, &r);
+}
+
+/* Lines of @path that contain @what (the log is printed as well, for the record). */
+static int count_lines(const char *path, const char *what)
+{
+	FILE *f = fopen(path, "re");
+	char line[1024];
+	int n = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, what))
+			n++;
+		if (strstr(what, "fail"))
+			fputs(line, stderr);
+	}
+	fclose(f);
+	return n;
+}
+
+static void test_osd_down_and_back(void **state)
+{
+	char log_path[PATH_MAX + 32];
+	int saved_stderr, log_fd;
+	struct hdrv *h = start();
+	uint8_t before[8192], buf[8192], id[VIRTIO_BLK_ID_BYTES];
+	int rc = -1;
+
+	(void)state;
+	fill(before, sizeof(before), 11);
+	write_ok(h, 300, before, sizeof(before));
+	/* What the daemon logs from here on, to count it. */
+	snprintf(log_path, sizeof(log_path), "%s/test-log.txt", cluster_dir);
+	fflush(stderr);
+	saved_stderr = dup(2);
+	log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(saved_stderr >= 0 && log_fd >= 0);
+	assert_true(dup2(log_fd, 2) == 2);
+	close(log_fd);
+	assert_int_equal(cluster("stop-osd"), 0);
+
+	/* Writes and reads fail with IOERR once librbd gives up (rados osd op timeout). */
+	fill(buf, sizeof(buf), 12);
+	assert_int_equal(do_slow(h, VIRTIO_BLK_T_OUT, 600, buf, sizeof(buf), OSD_DOWN_WAIT_MS),
+			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(do_slow(h, VIRTIO_BLK_T_IN, 300, buf, sizeof(buf), OSD_DOWN_WAIT_MS),
+			 VIRTIO_BLK_S_IOERR);
+	/* The queue still serves: GET_ID needs no cluster. */
+	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_GET_ID, 0, id, sizeof(id), NULL),
+			 VIRTIO_BLK_S_OK);
+	assert_true(h->is_running);
+
+	assert_int_equal(cluster("start-osd"), 0);
+	/* Until the PGs peer, a request may still time out: a few tries. */
+	for (int i = 0; i < 10 && rc != VIRTIO_BLK_S_OK; i++)
+		rc = do_slow(h, VIRTIO_BLK_T_IN, 300, buf, sizeof(buf), OSD_DOWN_WAIT_MS);
+	assert_int_equal(rc, VIRTIO_BLK_S_OK);
+	fflush(stderr);
+	dup2(saved_stderr, 2);
+	close(saved_stderr);
+	assert_memory_equal(buf, before, sizeof(before));
+	round_trip(h, 600, 8192, 13);
+	stop(h);
+	/* The backend said once that requests fail and once that they succeed again. */
+	assert_int_equal(count_lines(log_path, "requests fail: Connection timed out"), 1);
+	assert_int_equal(count_lines(log_path, "requests succeed again"), 1);
+}
+
+/*
+ * The seccomp sandbox (the daemon's default) with the rbd backend: librbd's
+ * threads serve under it, and a queue started after it (a device reset)
+ * and a connection made under it (a live upgrade's new image) work too.
+ * In a fresh process (this program again: a fork of a process that runs
+ * librbd's threads may inherit their locks held); a forbidden call kills it
+ * with SIGSYS after naming the call on stderr.
+ */
+/* Outside cmocka's runner: say what failed and return nonzero. */
+#define CHILD_CHECK(cond)                                                             \
+	do {                                                                          \
+		if (!(cond)) {                                                        \
+			fprintf(stderr, "test_rbd: sandboxed child: %s failed (line %d)\n", \
+				#cond, __LINE__);                                     \
+			return 1;                                                     \
+		}                                                                     \
+	} while (0)
+
+/* A write and a read back of @len bytes at @sector through the queue. */
+static int child_round_trip(struct hdrv *h, uint64_t sector, uint8_t *buf, uint32_t len)
+{
+	uint8_t *got = malloc(len);
+
+	CHILD_CHECK(got);
+	CHILD_CHECK(hdrv_blk_do(h, VIRTIO_BLK_T_OUT, sector, buf, len, NULL) == VIRTIO_BLK_S_OK);
+	CHILD_CHECK(hdrv_blk_do(h, VIRTIO_BLK_T_IN, sector, got, len, NULL) == VIRTIO_BLK_S_OK);
+	CHILD_CHECK(memcmp(got, buf, len) == 0);
+	free(got);
+	return 0;
+}
+
+static int sandboxed_child(void)
+{
+	struct sandbox_opts so = { .backend = SANDBOX_BACKEND_RBD, .may_exec = true };
+	struct hdrv_opts o = { .queue_size = 64, .backend = "rbd", .ceph_conf = ceph_conf };
+	struct hdrv h;
+	uint8_t buf[8192];
+	int r;
+
+	alarm(60);
+	fill(buf, sizeof(buf), 14);
+	CHILD_CHECK((r = hdrv_start(&h, "rbd/disk0", &o)) == 0);
+	CHILD_CHECK((r = sandbox_seccomp_apply(&so)) >= 0);
+	CHILD_CHECK(child_round_trip(&h, 700, buf, sizeof(buf)) == 0);
+	CHILD_CHECK(hdrv_blk_do(&h, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL) == VIRTIO_BLK_S_OK);
+	CHILD_CHECK(hdrv_stop(&h) == 0);
+	/* A new connection and queue under the filter. */
+	CHILD_CHECK((r = hdrv_start(&h, "rbd/disk0", &o)) == 0);
+	CHILD_CHECK(child_round_trip(&h, 800, buf, 4096) == 0);
+	CHILD_CHECK(hdrv_stop(&h) == 0);
+	return 0;
+}
+
+static void test_sandboxed(void **state)
+{
+	pid_t pid;
+	int st;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl("/proc/self/exe", "test_rbd", "--sandboxed-child", ceph_conf, (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (WIFSIGNALED(st))
+		fail_msg("the sandboxed child died of signal %d (SIGSYS: see the call it named)",
+			 WTERMSIG(st));
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	if (rados_create(&test_cluster, NULL) < 0 ||
+	    rados_conf_read_file(test_cluster, ceph_conf) < 0 ||
+	    rados_connect(test_cluster) < 0 ||
+	    rados_ioctx_create(test_cluster, "rbd", &test_ioctx) < 0 ||
+	    rbd_open(test_ioctx, "disk0", &test_image, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	rbd_close(test_image);
+	rados_ioctx_destroy(test_ioctx);
+	rados_shutdown(test_cluster);
+	return 0;
+}
+
+/* Killed (meson's timeout): the cluster's daemons must not outlive the test. */
+static void on_signal(int sig)
+{
+	(void)sig;
+	cluster("stop");
+	_exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_multi_segment),
+		cmocka_unit_test(test_many_in_flight),
+		cmocka_unit_test(test_flush),
+		cmocka_unit_test(test_discard_write_zeroes),
+		cmocka_unit_test(test_object_boundary_and_end),
+		cmocka_unit_test(test_snapshot),
+		cmocka_unit_test(test_sandboxed),
+		cmocka_unit_test(test_osd_down_and_back),
+	};
+	const char *tmp = getenv("TMPDIR");
+	const char *src = getenv("VDB_SOURCE_ROOT");
+	char owner[16];
+	int r;
+
+	if (argc == 3 && strcmp(argv[1], "--sandboxed-child") == 0) {
+		snprintf(ceph_conf, sizeof(ceph_conf), "%s", argv[2]);
+		/* No exit handlers: LeakSanitizer's tracer is a process the filter refuses. */
+		_exit(sandboxed_child());
+	}
+	if (!src) {
+		fprintf(stderr, "test_rbd: VDB_SOURCE_ROOT is not set (meson sets it)\n");
+		return 1;
+	}
+	snprintf(cluster_sh, sizeof(cluster_sh), "%s/tests/ceph/cluster.sh", src);
+	snprintf(cluster_dir, sizeof(cluster_dir), "%s/vdb-ceph.XXXXXX", tmp ? tmp : "/tmp");
+	if (!mkdtemp(cluster_dir)) {
+		perror("test_rbd: mkdtemp");
+		return 1;
+	}
+	snprintf(ceph_conf, sizeof(ceph_conf), "%s/ceph.conf", cluster_dir);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	/* Should this process end without stopping it (a sanitizer's report), the script does. */
+	snprintf(owner, sizeof(owner), "%d", (int)getpid());
+	setenv("CLUSTER_OWNER_PID", owner, 1);
+	r = cluster("start");
+	unsetenv("CLUSTER_OWNER_PID");
+	if (r != 0) {
+		cluster("stop");
+		if (r == 77)
+			printf("SKIP: %s: the Ceph packages are missing (ceph-mon, ceph-osd, "
+			       "ceph-common: scripts/install-deps.sh)\n", argv[0]);
+		else
+			fprintf(stderr, "test_rbd: the cluster did not start (logs in %s)\n",
+				cluster_dir);
+		return r == 77 ? 77 : 1;
+	}
+	r = cmocka_run_group_tests(tests, group_setup, group_teardown);
+	cluster("stop");
+	if (r == 0 && !getenv("VDB_KEEP_CLUSTER")) {
+		char line[PATH_MAX + 16];
+
+		snprintf(line, sizeof(line), "rm -rf '%s'", cluster_dir);
+		if (system(line) != 0)
+			fprintf(stderr, "test_rbd: could not remove %s\n", cluster_dir);
+	}
+	return r;
+}
+#else
+int main(int argc, char **argv)
+{
+	(void)argc;
+	printf("SKIP: %s: this build has no rbd backend (librbd-dev was not found)\n", argv[0]);
+	return 77;
+}
+#endif
