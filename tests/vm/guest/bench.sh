@@ -80,7 +80,7 @@ JOB
 		fi
 		echo "# $1 $jname: ${iops:-0} IOPS"
 		if [ "${BENCH_PERF:-0}" = 1 ] && [ "$round" = "$ROUNDS" ] && [ -n "${PERF_TAG:-}" ] && [ -x /usr/bin/perf ]; then
-			case $jname in randread4k-qd32|randwrite4k-qd32|randread4k-qd1)
+			case $jname in randread4k-qd32|randread4k-qd16x2|read128k-qd8)
 				/usr/bin/perf record -a -g -e cpu-clock -o /tmp/perf.data -- \
 					$FIO --name=b --filename="$2" --ioengine=libaio --direct=1 --rw=$rw \
 					--bs=$bs --iodepth=$qd --numjobs=$nj --runtime=$RUNTIME --time_based \
