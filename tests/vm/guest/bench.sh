@@ -87,10 +87,10 @@ JOB
 					--size=${SIZE_MB}M --randrepeat=0 --norandommap --group_reporting \
 					--minimal >/dev/null 2>/tmp/perf.err
 				echo "PERF-BEGIN $1 $jname"
-				/usr/bin/perf report -i /tmp/perf.data --no-children --sort comm,dso,sym \
+				/usr/bin/perf report -i /tmp/perf.data --no-children -g none --sort comm,dso,sym \
 					--stdio 2>/dev/null | grep -v '^#' | grep '%' | head -n 60
 				echo "PERF-SPLIT $1 $jname"
-				/usr/bin/perf report -i /tmp/perf.data --no-children --sort comm \
+				/usr/bin/perf report -i /tmp/perf.data --no-children -g none --sort comm \
 					--stdio 2>/dev/null | grep -v '^#' | grep '%' | head -n 15
 				echo "PERF-END"
 				;;
