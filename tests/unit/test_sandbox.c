@@ -445,6 +445,11 @@ static void test_reexec_daemon_under_filter(void **state)
 	(void)state;
 	if (!getenv("VDB_DAEMON"))
 		skip();
+#ifdef __SANITIZE_ADDRESS__
+	/* ASan's runtime starts with calls of its own (not the daemon's) the filter refuses. */
+	fprintf(stderr, "skipped: an ASan build of the daemon cannot start under the filter\n");
+	skip();
+#endif
 	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
 		run_child(child_exec_daemon, (void *)&backends[i], &out);
 		expect_exit0(&out);
