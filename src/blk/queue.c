@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 
 #include "log.h"
 #include "queue.h"
@@ -562,32 +561,34 @@ static void queue_poll(struct blk_queue *q)
 	}
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/*
- * --poll-us: before sleeping, watch the avail ring for a while with kicks
- * off, so that a driver submitting again soon saves its kick and our wakeup.
- * Only when the queue is empty: completions never wait behind it.  Kicks go
- * off before the interrupt, so a driver that answers at once does not kick.
- * Adaptive and bounded: a batch of chains opens the window, each miss halves
- * it until it is gone, so an idle queue sleeps after one short watch.
- * Returns true when there are chains to pop.
- */
+/* The next watch of --poll-us: nothing in the backend to wait for, a window open. */
 static bool queue_may_busy_poll(const struct blk_queue *q)
 {
 	return q->poll_ns >= 1000 && q->nr_inflight == 0 && q->nr_free && !q->vq.is_broken &&
 	       !q->vq.is_unmapped;
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/*
+ * --poll-us: before sleeping, watch the avail ring for a while with kicks
+ * off, so that a driver submitting again soon saves its kick and our wakeup.
+ * Only when the queue is empty: completions never wait behind it.  Kicks go
+ * off before the interrupt (the caller), so a driver that answers at once
+ * does not kick.  Adaptive and bounded: a batch of chains opens the window,
+ * each miss halves it until it is gone, so an idle queue sleeps after one
+ * short watch.  Returns true when there are chains to pop.
+ */
 static bool queue_busy_poll(struct blk_queue *q)
 {
-	uint64_t deadline = now_ns() + q->poll_ns;
+	uint64_t deadline = stats_now_ns() + q->poll_ns;
 
 	do {
 		if (vq_has_avail(&q->vq) ||
@@ -596,8 +597,8 @@ static bool queue_busy_poll(struct blk_queue *q)
 			q->poll_ns = (uint64_t)q->dev->poll_us * 1000u;
 			return true;
 		}
-		__builtin_ia32_pause();
-	} while (now_ns() < deadline);
+		cpu_relax();
+	} while (stats_now_ns() < deadline);
 	stats_add(&q->stats->poll_misses, 1);
 	q->poll_ns /= 2;
 	return vq_enable_notify(&q->vq);
