@@ -235,9 +235,14 @@ int hdrv_make_image_in(const char *dir, char *path, size_t path_len, uint64_t by
 static int hdrv_notify(struct blk_queue *q, void *opaque)
 {
 	struct hdrv *h = opaque;
+	void (*hook)(struct hdrv *h) = __atomic_load_n(&h->on_notify, __ATOMIC_ACQUIRE);
 
 	(void)q;
-	return eventfd_write(h->call_fd, 1) < 0 ? -errno : 0;
+	if (eventfd_write(h->call_fd, 1) < 0)
+		return -errno;
+	if (hook)
+		hook(h);
+	return 0;
 }
 
 static void *hdrv_thread(void *arg)

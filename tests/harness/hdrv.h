@@ -117,6 +117,12 @@ struct hdrv {
 	 * The queue thread reads it atomically: set it with __atomic_store_n.
 	 */
 	void (*on_lookup)(struct hdrv *h, uint64_t iova);
+	/*
+	 * Called by the queue thread when it interrupts the driver, after the
+	 * call eventfd is written (a test's driver answering at once), if set.
+	 * Set it with __atomic_store_n.
+	 */
+	void (*on_notify)(struct hdrv *h);
 	/* A failure of the device's own that GET_FD returns: hdrv_fail_get_fd(). */
 	uint64_t fail_start, fail_last;
 	int fail_err;
