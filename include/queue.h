@@ -100,7 +100,7 @@ struct blk_queue {
 	bool is_abandoned;
 	bool has_reported_broken;
 	uint64_t poll_ns;            /* busy-poll window now: dev->poll_us, halved by each miss */
-	uint64_t now_ns;             /* the clock at this wakeup (stats_now_ns()), for latencies */
+	uint64_t now_ns;             /* the clock at this wakeup (monotonic_ns()), for latencies */
 
 	struct blk_stats *stats;     /* own_stats, or the device queue's across runs */
 	struct blk_stats own_stats;

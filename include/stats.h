@@ -66,8 +66,6 @@ static inline void stats_add(uint64_t *c, uint64_t n)
 	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
 }
 
-/* stats_now_ns() - CLOCK_MONOTONIC in nanoseconds (the vDSO: no system call). */
-uint64_t stats_now_ns(void);
 
 /* stats_bucket() - the histogram bucket of @us microseconds. */
 unsigned int stats_bucket(uint64_t us);
@@ -84,7 +82,7 @@ void stats_req_start(struct blk_stats *st, struct blk_req *req, unsigned int nr_
  * stats_req_done() - a request completed with status byte @status
  * @status: the status byte written, or -1 when none could be (a driver fault)
  * @nr_inflight: requests of the queue still in flight after it
- * @now_ns: the queue's clock (stats_now_ns() at this wakeup)
+ * @now_ns: the queue's clock (monotonic_ns() at this wakeup)
  * Counts its kind, bytes (on success), errors and latency.
  */
 void stats_req_done(struct blk_stats *st, const struct blk_req *req, int status,

@@ -53,7 +53,5 @@ int upgrade_check_exe(void);
  */
 int upgrade_exec(char **argv, const struct handover *h);
 
-/* upgrade_now_ms() - CLOCK_MONOTONIC in milliseconds (survives exec). */
-uint64_t upgrade_now_ms(void);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "queue.h"
+#include "util.h"
 
 #define EVENTS_PER_WAIT 64
 
@@ -588,7 +589,7 @@ static inline void cpu_relax(void)
  */
 static bool queue_busy_poll(struct blk_queue *q)
 {
-	uint64_t deadline = stats_now_ns() + q->poll_ns;
+	uint64_t deadline = monotonic_ns() + q->poll_ns;
 
 	do {
 		if (vq_has_avail(&q->vq) ||
@@ -598,7 +599,7 @@ static bool queue_busy_poll(struct blk_queue *q)
 			return true;
 		}
 		cpu_relax();
-	} while (stats_now_ns() < deadline);
+	} while (monotonic_ns() < deadline);
 	stats_add(&q->stats->poll_misses, 1);
 	q->poll_ns /= 2;
 	return vq_enable_notify(&q->vq);
@@ -672,7 +673,7 @@ int blk_queue_run(struct blk_queue *q)
 		if (is_stopping && q->nr_inflight == q->nr_deferred)
 			break;
 		if (need_poll && !is_stopping && !q->vq.is_unmapped) {
-			q->now_ns = stats_now_ns();
+			q->now_ns = monotonic_ns();
 			queue_poll(q);
 		}
 		need_poll = false;
@@ -693,7 +694,7 @@ int blk_queue_run(struct blk_queue *q)
 			log_err("queue %u: backend %s: %s", q->index, q->be->name, strerror(-r));
 			break;
 		}
-		q->now_ns = stats_now_ns();
+		q->now_ns = monotonic_ns();
 		/* Before touching either ring: were they taken from us, or remapped? */
 		queue_check_abandon(q);
 		if (queue_follow_mem(q))

@@ -1,17 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Per-queue counters and the latency histogram (see stats.h). */
 #include <string.h>
-#include <time.h>
 
 #include "stats.h"
-
-uint64_t stats_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 unsigned int stats_bucket(uint64_t us)
 {

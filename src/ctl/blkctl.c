@@ -137,7 +137,7 @@ static int cmd_stats(const struct opts *o, const char *name)
 	struct call_error e;
 	uint64_t t0, t1;
 
-	t0 = now_ms();
+	t0 = monotonic_ms();
 	if (call(o, name, &req, &prev, &e) < 0)
 		return report(&e);
 	if (!o->watch_s) {
@@ -153,7 +153,7 @@ static int cmd_stats(const struct opts *o, const char *name)
 	}
 	for (unsigned int i = 0; !o->count || i < o->count; i++) {
 		sleep(o->watch_s);
-		t1 = now_ms();
+		t1 = monotonic_ms();
 		if (call(o, name, &req, &cur, &e) < 0) {
 			json_object_put(prev);
 			return report(&e);

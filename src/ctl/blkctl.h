@@ -49,8 +49,6 @@ int call(const struct opts *o, const char *name, const struct ctl_request *req,
 const char *get_str(struct json_object *obj, const char *key);
 uint64_t get_u64(struct json_object *obj, const char *key);
 
-/* now_ms() - CLOCK_MONOTONIC in milliseconds. */
-uint64_t now_ms(void);
 
 /* format_size() - "64.0 MiB", or "512 B". */
 void format_size(uint64_t bytes, char *buf, size_t size);

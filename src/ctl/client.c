@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "blkctl.h"
@@ -25,14 +24,6 @@ void error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-}
-
-uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 
@@ -55,7 +46,7 @@ static ssize_t read_reply(int fd, char *buf, size_t size, uint64_t deadline)
 
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		uint64_t now = now_ms();
+		uint64_t now = monotonic_ms();
 		ssize_t n;
 
 		if (now >= deadline)
@@ -81,7 +72,7 @@ int call(const struct opts *o, const char *name, const struct ctl_request *req,
 		struct json_object **ret_obj, struct call_error *e)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	uint64_t deadline = now_ms() + REPLY_TIMEOUT_MS;
+	uint64_t deadline = monotonic_ms() + REPLY_TIMEOUT_MS;
 	char line[CTL_MAX_REQUEST], path[sizeof(sa.sun_path)];
 	_cleanup_close_ int fd = -1;
 	const char *why;

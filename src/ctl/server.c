@@ -8,20 +8,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ctl.h"
 #include "sandbox.h"
 #include "util.h"
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Is a process listening on @path?  Connect refused (or no file): no. */
 static bool is_live(const struct sockaddr_un *sa)
@@ -140,7 +131,7 @@ static void accept_all(struct ctl_server *s)
 			continue;
 		}
 		free_slot->fd = fd;
-		free_slot->deadline_ms = now_ms() + CTL_CLIENT_TIMEOUT_MS;
+		free_slot->deadline_ms = monotonic_ms() + CTL_CLIENT_TIMEOUT_MS;
 	}
 }
 
@@ -211,7 +202,7 @@ unsigned int ctl_server_pollfds(struct ctl_server *s, struct pollfd *pfd)
 
 void ctl_server_handle(struct ctl_server *s, const struct pollfd *pfd, unsigned int nr)
 {
-	uint64_t now = now_ms();
+	uint64_t now = monotonic_ms();
 
 	if (!s || s->listen_fd < 0 || nr < CTL_NR_POLLFDS)
 		return;

@@ -244,7 +244,7 @@ static void live_upgrade(char **argv, struct daemon *d, struct control *c,
 	}
 	log_info("live upgrade: re-executing %s", upgrade_exe());
 	service_reloading(&d->svc, upgrade_exe());
-	h.paused_at_ms = upgrade_now_ms();
+	h.paused_at_ms = monotonic_ms();
 	/* Requests in flight finish first: the new image starts with none. */
 	vduse_dev_stop_queues(dev);
 	if (is_reopened)
@@ -411,7 +411,7 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 		log_debug_cat(LOG_CAT_RECOVERY, "live upgrade: handed fds device %d, state %d, image "
 			      "%d, control %d; paused %llu ms ago", handover->dev_fd,
 			      handover->state_fd, handover->image_fd, handover->ctl_fd,
-			      (unsigned long long)(upgrade_now_ms() - handover->paused_at_ms));
+			      (unsigned long long)(monotonic_ms() - handover->paused_at_ms));
 	if (upgrade_save_exe() < 0)
 		log_warn("cannot tell this binary's path: SIGHUP (live upgrade) will fail");
 	be = choose_backend(o);

@@ -4,20 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "notify.h"
 #include "service.h"
-
-static uint64_t now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
+#include "util.h"
 
 void service_tell(const char *fmt, ...)
 {
@@ -66,7 +58,7 @@ void service_beat(struct service *s)
 	/* Stopping: systemd stops watching (it leaves the running state); TimeoutStopSec= rules. */
 	if (!s->watchdog_usec || s->has_said_stopping)
 		return;
-	now = now_usec();
+	now = (monotonic_ns() / 1000u);
 	if (s->watchdog_sent_usec && now - s->watchdog_sent_usec < (uint64_t)s->watchdog_usec / 2)
 		return;
 	s->watchdog_sent_usec = now;
@@ -98,7 +90,7 @@ void service_reloading(struct service *s, const char *exe)
 	(void)s;
 	/* The new image says READY=1 once it serves (same pid: NotifyAccess=main). */
 	service_tell("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=live upgrade: re-executing %s",
-		     (unsigned long long)now_usec(), exe);
+		     (unsigned long long)(monotonic_ns() / 1000u), exe);
 }
 
 void service_stopping(struct service *s)

@@ -69,7 +69,7 @@ static void log_takeover(struct device_setup *s, uint64_t silence_ms)
 
 	if (s->handover->dev_fd >= 0) {
 		log_info("live upgrade: serving '%s' again after %llu ms", s->name,
-			 (unsigned long long)(upgrade_now_ms() - s->handover->paused_at_ms));
+			 (unsigned long long)(monotonic_ms() - s->handover->paused_at_ms));
 		return;
 	}
 	log_info("taking over device '%s' (last served by pid %d; about %llu.%llu s without a "

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "upgrade.h"
@@ -34,14 +33,6 @@ int upgrade_save_exe(void)
 const char *upgrade_exe(void)
 {
 	return exe;
-}
-
-uint64_t upgrade_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static int set_cloexec(int fd, bool is_cloexec)

@@ -23,6 +23,7 @@
 #include "ctl.h"
 #include "ctl_proto.h"
 #include "stats.h"
+#include "util.h"
 
 static int parse(const char *s, struct ctl_request *req)
 {
@@ -270,15 +271,15 @@ static void test_stats_counting(void **state)
 	memset(&req, 0, sizeof(req));
 	req.op = BLK_OP_READ;
 	req.data_bytes = 4096;
-	stats_req_start(&st, &req, 1, stats_now_ns());
+	stats_req_start(&st, &req, 1, monotonic_ns());
 	assert_true(st.in_flight == 1);
-	stats_req_done(&st, &req, VIRTIO_BLK_S_OK, 0, stats_now_ns());
+	stats_req_done(&st, &req, VIRTIO_BLK_S_OK, 0, monotonic_ns());
 	req.op = BLK_OP_WRITE;
-	stats_req_start(&st, &req, 1, stats_now_ns());
-	stats_req_done(&st, &req, VIRTIO_BLK_S_IOERR, 0, stats_now_ns());      /* an error: no bytes */
+	stats_req_start(&st, &req, 1, monotonic_ns());
+	stats_req_done(&st, &req, VIRTIO_BLK_S_IOERR, 0, monotonic_ns());      /* an error: no bytes */
 	req.op = BLK_OP_NONE;
-	stats_req_start(&st, &req, 1, stats_now_ns());
-	stats_req_done(&st, &req, -1, 0, stats_now_ns());                      /* no status: a driver fault */
+	stats_req_start(&st, &req, 1, monotonic_ns());
+	stats_req_done(&st, &req, -1, 0, monotonic_ns());                      /* no status: a driver fault */
 	stats_driver_fault(&st, VQ_ERR_NONE);
 	stats_driver_fault(&st, VQ_ERR_LOOP);
 	stats_snapshot(&st, &snap);
@@ -321,8 +322,8 @@ static int srv_setup(void **state)
 	f->dev.fd = -1;
 	/* Three reads on queue 1. */
 	for (int i = 0; i < 3; i++) {
-		stats_req_start(&f->queues[1].stats, &req, 1, stats_now_ns());
-		stats_req_done(&f->queues[1].stats, &req, VIRTIO_BLK_S_OK, 0, stats_now_ns());
+		stats_req_start(&f->queues[1].stats, &req, 1, monotonic_ns());
+		stats_req_done(&f->queues[1].stats, &req, VIRTIO_BLK_S_OK, 0, monotonic_ns());
 	}
 	t = (struct ctl_target){ .name = "disk0", .image_path = "/img", .backend_name = "null",
 				 .dev = &f->dev, .blk = &f->blk };
