@@ -65,6 +65,7 @@ static struct {
 	unsigned int left;         /* writes still to complete */
 	bool has_failed;
 	bool is_done;              /* stored with release by the queue thread */
+	pthread_mutex_t lock;      /* the driver's state: the first submit races the hook */
 } bb;
 
 static void bb_submit(unsigned int i)
@@ -79,6 +80,7 @@ static void bb_submit(unsigned int i)
 
 static void bb_on_notify(struct hdrv *h)
 {
+	pthread_mutex_lock(&bb.lock);
 	while (!bb.is_done && h->last_used_idx != hdrv_used_idx(h)) {
 		uint32_t id = le32toh(h->used->ring[h->last_used_idx % h->num].id);
 
@@ -91,18 +93,23 @@ static void bb_on_notify(struct hdrv *h)
 		else
 			__atomic_store_n(&bb.is_done, true, __ATOMIC_RELEASE);
 	}
+	pthread_mutex_unlock(&bb.lock);
 }
 
 static void writes_back_to_back(struct fixture *f, unsigned int nr)
 {
 	struct timespec ms = { 0, 1000000L };
 
-	bb = (typeof(bb)){ .f = f, .left = nr };
+	bb = (typeof(bb)){ .f = f, .left = nr, .lock = PTHREAD_MUTEX_INITIALIZER };
 	__atomic_store_n(&f->h.on_notify, bb_on_notify, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&bb.lock);
 	bb_submit(nr);
+	pthread_mutex_unlock(&bb.lock);
 	for (int i = 0; i < WAIT_MS && !__atomic_load_n(&bb.is_done, __ATOMIC_ACQUIRE); i++)
 		nanosleep(&ms, NULL);
 	__atomic_store_n(&f->h.on_notify, NULL, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&bb.lock);      /* the hook's last run is over */
+	pthread_mutex_unlock(&bb.lock);
 	assert_true(__atomic_load_n(&bb.is_done, __ATOMIC_ACQUIRE));
 	assert_false(bb.has_failed);
 	check_image(f);
