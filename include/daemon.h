@@ -34,6 +34,7 @@ struct options {
 	unsigned int nr_queues;
 	unsigned int queue_size;
 	unsigned int poll_us;
+	int ring;                     /* --ring: enum vq_ring_choice */
 	unsigned int block_size;
 	const char *serial;
 	const char *backend;

@@ -3,29 +3,39 @@
 #define VDB_INFLIGHT_H
 
 /*
- * The in-flight log of one virtqueue: which descriptor heads the device took
- * and has not yet returned, kept in memory that outlives the daemon (a
- * section of the device's state file, see state.h).  A restarted daemon
- * reads it to execute again what was in flight, and to return nothing twice.
+ * The in-flight log of one virtqueue: which chains the device took and has
+ * not yet returned, kept in memory that outlives the daemon (a section of
+ * the device's state file, see state.h).  A restarted daemon reads it to
+ * execute again what was in flight, and to return nothing twice.
  *
- * The queue's thread updates it with plain stores, in this order:
+ * Chains are named by what the driver gets back: the split ring's head, the
+ * packed ring's buffer ID.  Positions are the virtqueue's (vq.h): a split
+ * avail index, or a packed ring index with its wrap counter in bit 15.
+ * The queue's thread updates the log with plain stores, in this order:
  *
- *   take:     heads[h] = TAKEN | pop index      (the chain at avail[pop index])
- *   consume:  avail_idx = next avail entry
+ *   take:     packed only: the chain's descriptors into the pool, chains[h]
+ *             heads[h] = TAKEN | pop sequence
+ *   consume:  avail_idx = next avail position (packed: then pop_seq)
  *   push:     heads[h] |= PUSHED                (used entry written, not visible)
- *   publish:  pending_used_idx = new used->idx
- *             used->idx = new used->idx         (the driver may now see them)
- *             heads[h] = 0 for each pushed head; used_idx = new used->idx
+ *   publish:  pending_used_idx = new used position
+ *             the ring's publish                (the driver may now see them)
+ *             heads[h] = 0 for each pushed head; used_idx = new used position
  *
- * The daemon can die after any of these stores.  inflight_recover() reads
- * the ring's used->idx to tell whether a publish in progress reached the
- * driver: if it did, the PUSHED heads are done; if not, they run again.
- * Nothing here is a system call; stores are ordered against a kill of the
- * process (not against other CPUs: only a later process reads the log).
+ * The pop sequence counts chains taken: on a split ring the avail index
+ * itself, on a packed ring pop_seq.  A packed ring reuses a chain's slots
+ * for used entries while other chains are in flight, so the log keeps a
+ * copy of each chain's ring descriptors (never more than the ring holds).
+ *
+ * The daemon can die after any of these stores.  inflight_recover() is told
+ * whether a publish in progress reached the driver (vq_used_seen()): if it
+ * did, the PUSHED heads are done; if not, they run again.  Nothing here is a
+ * system call; stores are ordered against a kill of the process (not against
+ * other CPUs: only a later process reads the log).
  */
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <linux/virtio_ring.h>
 
 #define INFLIGHT_TAKEN  0x80000000u
 #define INFLIGHT_PUSHED 0x40000000u
@@ -35,20 +45,49 @@
 struct inflight_log {
 	uint32_t is_active;          /* the queue serves a driver (cleared at reset) */
 	uint16_t num;                /* ring size the driver chose */
-	uint16_t avail_idx;          /* next avail entry to consume */
-	uint16_t used_idx;           /* used->idx last published */
-	uint16_t pending_used_idx;   /* used->idx being published */
-	uint32_t reserved;
+	uint16_t avail_idx;          /* next avail position to consume */
+	uint16_t used_idx;           /* used position last published */
+	uint16_t pending_used_idx;   /* used position being published */
+	uint16_t pop_seq;            /* packed: chains taken so far (the next one's sequence) */
+	uint8_t layout;              /* enum vq_layout (0, split, in logs of version 1) */
+	uint8_t reserved;
 	uint64_t desc_iova, avail_iova, used_iova;
-	uint32_t heads[];            /* 0, or TAKEN [| PUSHED] | pop index */
+	uint32_t heads[];            /* 0, or TAKEN [| PUSHED] | pop sequence */
+	/*
+	 * Then, from version 2 of the state file (inflight_chains(), inflight_pool()):
+	 *   uint32_t chains[queue size]   packed: pool index of the first copy | count << 16
+	 *   struct vring_packed_desc pool[queue size]   copies; .id links to the next
+	 */
 };
 
-/* Bytes of a section for queues of up to @queue_size descriptors. */
-static inline uint64_t inflight_log_bytes(uint16_t queue_size)
+#define INFLIGHT_POOL_END 0xffffu
+
+/* Bytes of a section for queues of up to @queue_size descriptors (state file version 1). */
+static inline uint64_t inflight_log_bytes_v1(uint16_t queue_size)
 {
 	uint64_t n = sizeof(struct inflight_log) + 4ULL * queue_size;
 
 	return (n + 63) & ~63ULL;
+}
+
+/* Bytes of a section for queues of up to @queue_size descriptors. */
+static inline uint64_t inflight_log_bytes(uint16_t queue_size)
+{
+	uint64_t n = sizeof(struct inflight_log) + 8ULL * queue_size +
+		     sizeof(struct vring_packed_desc) * queue_size;
+
+	return (n + 63) & ~63ULL;
+}
+
+static inline uint32_t *inflight_chains(struct inflight_log *log, uint16_t queue_size)
+{
+	return &log->heads[queue_size];
+}
+
+static inline struct vring_packed_desc *inflight_pool(struct inflight_log *log,
+						      uint16_t queue_size)
+{
+	return (struct vring_packed_desc *)&log->heads[2u * queue_size];
 }
 
 /*
@@ -69,14 +108,36 @@ static inline void inflight_crash_point(void) {}
 	     __atomic_signal_fence(__ATOMIC_SEQ_CST); \
 	     inflight_crash_point(); } while (0)
 
-static inline void inflight_take(struct inflight_log *log, uint16_t head, uint16_t pop_idx)
+static inline void inflight_take(struct inflight_log *log, uint16_t head, uint16_t pop_seq)
 {
-	inflight_store(&log->heads[head], INFLIGHT_TAKEN | pop_idx);
+	inflight_store(&log->heads[head], INFLIGHT_TAKEN | pop_seq);
 }
 
-static inline void inflight_consume(struct inflight_log *log, uint16_t avail_idx)
+/*
+ * Packed: copy the chain's @nr descriptors into free pool entries @slots
+ * (linked through .id), then name them in chains[@head].  Before
+ * inflight_take(): a chain is never recorded without its copy.
+ */
+static inline void inflight_keep_chain(struct inflight_log *log, uint16_t queue_size,
+				       uint16_t head, const struct vring_packed_desc *descs,
+				       const uint16_t *slots, uint16_t nr)
+{
+	struct vring_packed_desc *pool = inflight_pool(log, queue_size);
+
+	for (uint16_t i = 0; i < nr; i++) {
+		pool[slots[i]] = descs[i];
+		pool[slots[i]].id = i + 1 < nr ? slots[i + 1] : INFLIGHT_POOL_END;
+	}
+	inflight_store(&inflight_chains(log, queue_size)[head], slots[0] | (uint32_t)nr << 16);
+}
+
+/* The chain taken last is consumed: the avail position moves on (packed: and the sequence). */
+static inline void inflight_consume(struct inflight_log *log, uint16_t avail_idx,
+				    uint16_t pop_seq)
 {
 	inflight_store(&log->avail_idx, avail_idx);
+	if (log->layout)
+		inflight_store(&log->pop_seq, pop_seq);
 }
 
 static inline void inflight_push(struct inflight_log *log, uint16_t head)
@@ -103,29 +164,40 @@ static inline void inflight_publish_end(struct inflight_log *log, uint16_t used_
 /**
  * inflight_start() - a queue starts serving a driver afresh
  * @log: its section, @queue_size entries of heads
+ * @layout: enum vq_layout
  * @num, @desc_iova, @avail_iova, @used_iova: the rings (VDUSE_VQ_GET_INFO)
- * @avail_idx: where consuming starts; @used_idx: the ring's used->idx
+ * @avail_idx: where consuming starts; @used_idx: where used entries go on
  */
-void inflight_start(struct inflight_log *log, uint16_t queue_size, uint16_t num,
-		    uint64_t desc_iova, uint64_t avail_iova, uint64_t used_iova,
+void inflight_start(struct inflight_log *log, uint16_t queue_size, uint8_t layout,
+		    uint16_t num, uint64_t desc_iova, uint64_t avail_iova, uint64_t used_iova,
 		    uint16_t avail_idx, uint16_t used_idx);
 
 /* inflight_matches() - does an active @log describe these rings? */
-bool inflight_matches(const struct inflight_log *log, uint16_t num, uint64_t desc_iova,
-		      uint64_t avail_iova, uint64_t used_iova);
+bool inflight_matches(const struct inflight_log *log, uint8_t layout, uint16_t num,
+		      uint64_t desc_iova, uint64_t avail_iova, uint64_t used_iova);
 
 /**
  * inflight_recover() - settle a log the daemon may have died writing
  * @log: an active section; rewritten so that it records only what must run again
- * @ring_used_idx: used->idx as the ring holds it now
+ * @ring_used_idx: the used position the driver can see now (vq_used_seen())
  * @ret_heads: filled with the heads to execute again, oldest first (num entries)
  * @ret_nr: how many
  * @ret_why: on failure, what does not fit
  *
  * Returns 0, or -EBADMSG when the log cannot come from these rings (an index
- * out of range, used->idx neither the published nor the pending value).
+ * out of range, a used position neither the published nor the pending one,
+ * a packed chain whose copy is not whole or shares the pool with another).
  */
 int inflight_recover(struct inflight_log *log, uint16_t queue_size, uint16_t ring_used_idx,
 		     uint16_t *ret_heads, unsigned int *ret_nr, const char **ret_why);
+
+/**
+ * inflight_chain() - a packed chain's copy, as inflight_recover() checked it
+ * @ret_descs: filled with its descriptors (the log's num entries)
+ * @ret_slots: filled with the pool entries holding them, or NULL
+ * Returns the number of descriptors.
+ */
+uint16_t inflight_chain(struct inflight_log *log, uint16_t queue_size, uint16_t head,
+			struct vring_packed_desc *ret_descs, uint16_t *ret_slots);
 
 #endif

@@ -41,17 +41,13 @@ struct blk_queue_stats {
 };
 
 struct blk_queue_ring {
-	uint16_t num;
-	uint64_t desc_iova;
-	uint64_t avail_iova;
-	uint64_t used_iova;
-	uint16_t last_avail_idx;
-	bool has_event_idx;
+	struct vq_config cfg;        /* layout, size and ring addresses */
+	struct vq_state state;       /* where to start (VDUSE_VQ_GET_INFO) */
 	/*
 	 * The queue's in-flight log (or NULL: the queue keeps a private one).
 	 * With is_resume the log is an earlier run's, maybe cut short by a
 	 * crash: the queue resumes where it says and executes again what was
-	 * in flight; last_avail_idx is then ignored.
+	 * in flight; state is then ignored.
 	 */
 	struct inflight_log *log;
 	bool is_resume;
@@ -87,6 +83,11 @@ struct blk_queue {
 	uint16_t *pushed_heads;      /* heads pushed, not yet flushed */
 	unsigned int nr_pushed;
 	bool has_unsignalled;        /* flushed since the last interrupt decision */
+	uint16_t pop_seq;            /* chains taken (packed; a split ring counts with its avail index) */
+	struct vring_packed_desc *pop_descs;  /* packed: the chain just popped, for the log */
+	uint16_t *pool_free;         /* packed: log pool entries free for chain copies */
+	unsigned int nr_pool_free;
+	uint16_t *pool_slots;        /* scratch: the entries one chain takes */
 	uint16_t *replay_heads;      /* in flight when an earlier run ended: run them again */
 	unsigned int nr_replay;
 	bool may_retake;             /* until the first poll: the chain taken last may be seen again */

@@ -40,6 +40,8 @@ struct vdb_state {
 	struct vdb_state_header *hdr;
 	uint16_t nr_queues;
 	uint16_t queue_size;
+	uint64_t queue_bytes;         /* one queue's section (by the file's version) */
+	uint64_t features_either;     /* vdb_state_check(): may differ from the options */
 	char why[512];                /* why vdb_state_check() refused */
 	const char *boot_id_path;     /* the kernel's boot id (tests point it elsewhere) */
 };
@@ -77,6 +79,9 @@ int vdb_state_init(struct vdb_state *st, const char *name, const struct vdb_iden
  * Returns 0, or -EBADMSG with the reason in st->why.
  */
 int vdb_state_check(struct vdb_state *st, const char *name, const struct vdb_identity *id);
+
+/* vdb_state_features() - the features the device was created with (after a check). */
+uint64_t vdb_state_features(const struct vdb_state *st);
 
 /*
  * vdb_state_set_capacity() - the device was resized: a daemon that takes it

@@ -47,7 +47,8 @@ struct vduse_queue_run {
 struct vduse_queue {
 	struct vduse_dev *dev;
 	uint16_t index;
-	uint16_t last_avail_idx;      /* saved when the queue stops */
+	enum vq_layout layout;        /* of the last run */
+	struct vq_state state;        /* saved when the queue stops (GET_VQ_STATE) */
 	struct vduse_queue_run *run;  /* serving, or NULL */
 	struct vduse_queue_run *abandoned; /* runs let go of at resets, newest first */
 	struct blk_stats stats;       /* written by the serving run's thread (stats.h) */
@@ -148,8 +149,9 @@ int vduse_dev_handle_msg(struct vduse_dev *dev);
  */
 int vduse_dev_start_queues(struct vduse_dev *dev);
 
-/* vduse_queue_avail_index() - next avail index the queue will consume (GET_VQ_STATE). */
-uint16_t vduse_queue_avail_index(struct vduse_queue *vq);
+/* vduse_queue_get_state() - where the queue is in its rings (GET_VQ_STATE). */
+void vduse_queue_get_state(struct vduse_queue *vq, enum vq_layout *ret_layout,
+			   struct vq_state *ret_state);
 
 /* vduse_dev_stop_queues() - stop every queue thread, draining in-flight requests. */
 void vduse_dev_stop_queues(struct vduse_dev *dev);

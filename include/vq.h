@@ -3,14 +3,20 @@
 #define VDB_VQ_H
 
 /*
- * A split virtqueue (virtio 1.2, 2.7), seen from the device.
+ * A virtqueue seen from the device: split (virtio 1.2, 2.7) or packed (2.8).
  *
  * The rings live in driver memory reached through struct mem.  The driver is
- * untrusted: every index, length and address read from the rings is
+ * untrusted: every index, flag, length and address read from the rings is
  * validated, and each descriptor is read exactly once into local memory.
  *
- * A queue is driven by one thread; nothing here locks.  Fields other threads
- * read (last_avail_idx, is_broken, is_unmapped) are stored with relaxed atomics.
+ * Callers see one interface whatever the layout: a config (where the rings
+ * are), a state (where the device is in them, as VDUSE reports it), pop a
+ * chain, push its used entry, flush, and the notification decisions.  The
+ * layouts live in split.c and packed.c behind struct vq_ops.
+ *
+ * A queue is driven by one thread; nothing here locks.  What other threads
+ * read goes through vq_get_state(), vq_is_broken() and vq_is_unmapped()
+ * (relaxed atomics).
  */
 
 #include <stdbool.h>
@@ -23,11 +29,11 @@
 /* Largest queue the device accepts (also the longest legal chain). */
 #define VQ_MAX_SIZE 1024
 
-/* Why a chain or the ring was rejected; kept in vq->last_err for tests and stats. */
+/* Why a chain or the ring was rejected; vq_last_err() for tests and stats. */
 enum vq_err {
 	VQ_ERR_NONE,
 	VQ_ERR_AVAIL_IDX,        /* ring: avail.idx moved by more than the queue size */
-	VQ_ERR_HEAD_RANGE,       /* ring: head index >= queue size */
+	VQ_ERR_HEAD_RANGE,       /* ring: head index (split) or buffer ID (packed) >= queue size */
 	VQ_ERR_NEXT_RANGE,       /* chain: next index outside the table */
 	VQ_ERR_LOOP,             /* chain: longer than its table (a loop) */
 	VQ_ERR_ADDR_OVERFLOW,    /* chain: addr + len wraps */
@@ -37,16 +43,69 @@ enum vq_err {
 	VQ_ERR_INDIRECT_NEXT,    /* chain: INDIRECT together with NEXT */
 	VQ_ERR_READ_AFTER_WRITE, /* chain: device-readable descriptor after a writable one */
 	VQ_ERR_TOO_MANY_SEGS,    /* chain: more buffers than the device accepts (vq_accept_chains) */
+	VQ_ERR_HEAD_IN_FLIGHT,   /* ring: a head or buffer ID made available again while in flight */
+	VQ_ERR_PACKED_FLAGS,     /* packed ring: AVAIL/USED bits say used by the current lap */
+	VQ_ERR_PACKED_WRAP,      /* packed ring: a chain's later descriptor not available for its lap */
+	VQ_ERR_RING_OVERRUN,     /* packed ring: more descriptors in flight than the ring holds */
+	VQ_ERR_INDIRECT_IN_CHAIN,/* packed ring: an indirect descriptor that is not alone */
+	VQ_ERR_EVENT_OFFSET,     /* packed ring: event suppression offset outside the ring */
 	VQ_ERR_COUNT,
 };
 
 const char *vq_err_str(enum vq_err err);
 
+enum vq_layout {
+	VQ_LAYOUT_SPLIT,
+	VQ_LAYOUT_PACKED,
+};
+
+const char *vq_layout_name(enum vq_layout layout);
+
+/* Which layouts a device offers (--ring): both, the driver picks; or one. */
+enum vq_ring_choice {
+	VQ_RING_AUTO,
+	VQ_RING_SPLIT,
+	VQ_RING_PACKED,
+};
+
+/* Where the driver put the rings (VDUSE_VQ_GET_INFO). */
+struct vq_config {
+	enum vq_layout layout;
+	uint16_t num;            /* queue size: 1 .. VQ_MAX_SIZE (split: a power of two) */
+	uint64_t desc_iova;      /* descriptor table, or the packed descriptor ring */
+	uint64_t driver_iova;    /* split: avail ring; packed: driver event suppression */
+	uint64_t device_iova;    /* split: used ring; packed: device event suppression */
+	bool has_event_idx;      /* VIRTIO_RING_F_EVENT_IDX was negotiated */
+};
+
+/*
+ * Where the device is in the rings; mirrors struct vduse_vq_state.
+ * Positions are 16 bits.  Split: a free-running index (used is used->idx).
+ * Packed: the ring index in bits 0..14 and the wrap counter in bit 15, the
+ * format of the event suppression structures (virtio 1.2, 2.8.10).
+ */
+struct vq_state {
+	uint16_t avail;          /* next chain to consume */
+	uint16_t used;           /* next used entry to write */
+};
+
+#define VQ_POS_WRAP 0x8000u
+#define VQ_POS_IDX_MASK 0x7fffu
+
+/* vq_state_initial() - the state of rings a driver just set up. */
+static inline struct vq_state vq_state_initial(enum vq_layout layout)
+{
+	uint16_t pos = layout == VQ_LAYOUT_PACKED ? VQ_POS_WRAP : 0;
+
+	return (struct vq_state){ .avail = pos, .used = pos };
+}
+
 #define VQ_NO_STATUS UINT64_MAX
 
 /* One popped chain: device-readable iovecs first, then device-writable ones. */
 struct vq_elem {
-	uint16_t head;
+	uint16_t head;           /* what vq_push() returns: split head, packed buffer ID */
+	uint16_t nr_descs;       /* ring descriptors the chain occupies (packed) */
 	unsigned int nr_out;     /* readable iovecs: iov[0 .. nr_out) */
 	unsigned int nr_in;      /* writable iovecs: iov[nr_out .. nr_out + nr_in) */
 	uint64_t out_bytes;
@@ -54,52 +113,72 @@ struct vq_elem {
 	struct iovec *iov;       /* provided by the caller */
 	uint64_t last_in_iova;   /* IOVA of the last device-writable byte, or VQ_NO_STATUS */
 	int fault;               /* vq_pop() returned -ENOMEM: the device's own -errno */
+	/*
+	 * Packed: the chain's ring descriptors as read (nr_descs of them), when
+	 * the caller provides room (vq_chain_max() entries): what a restarted
+	 * daemon needs to run the chain again once its slots are reused.
+	 */
+	struct vring_packed_desc *descs;
 };
 
+struct vq_ops;
+
 struct vq {
+	const struct vq_ops *ops;
 	struct mem *mem;
+	enum vq_layout layout;
 	uint16_t num;                    /* queue size */
-	uint16_t last_avail_idx;         /* next avail entry to consume */
-	uint16_t used_idx;               /* shadow of used->idx, published by vq_flush() */
-	uint16_t signalled_used;         /* used_idx when we last decided about an interrupt */
-	bool is_signalled_used_valid;
 	bool has_event_idx;
 	bool is_broken;                  /* ring state is nonsense: stop serving */
 	bool is_unmapped;                /* the rings' memory is gone: touch nothing */
 	uint32_t mem_gen;                /* mem generation the ring pointers belong to */
-	uint64_t desc_iova, avail_iova, used_iova;
+	uint64_t desc_iova, driver_iova, device_iova;
 	enum vq_err last_err;
 	uint32_t max_chain;              /* buffers in one chain (entries of an indirect table) */
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
-	struct vring_desc *indirect;     /* scratch: an indirect table copied once */
+	void *indirect;                  /* scratch: an indirect table copied once */
 	uint64_t nr_bad_chains;          /* chains rejected so far */
 	uint64_t nr_device_faults;       /* chains the device could not translate */
+	struct vq_state state;           /* written by the queue's thread, read by others */
+	bool has_signalled;              /* an interrupt decision was made (event index valid) */
+	uint16_t signalled_used;         /* state.used at that decision */
+	union {
+		struct {
+			struct vring_desc *desc;
+			struct vring_avail *avail;
+			struct vring_used *used;
+		} split;
+		struct {
+			struct vring_packed_desc *desc;
+			struct vring_packed_desc_event *driver;   /* driver's wishes */
+			struct vring_packed_desc_event *device;   /* ours */
+			struct vring_packed_desc *chain;   /* scratch: the chain being popped */
+			uint16_t *nr_descs;      /* by buffer ID: descriptors of the chain in flight */
+			uint16_t nr_inflight_descs;
+			uint16_t flush_pos;      /* first used entry pushed and not yet flushed */
+			uint16_t first_flags;    /* its flags, stored last by the flush */
+			bool has_pushed;
+		} packed;
+	};
 };
 
 /**
- * vq_init() - attach to rings at the given IOVAs
+ * vq_init() - attach to rings
  * @vq: the queue
  * @mem: address space of the rings and buffers
- * @num: queue size (1 .. VQ_MAX_SIZE)
- * @desc_iova, @avail_iova, @used_iova: ring addresses
- * @last_avail_idx: where to resume consuming (VDUSE's split state)
- * @has_event_idx: VIRTIO_RING_F_EVENT_IDX was negotiated
+ * @cfg: where the rings are
+ * @state: where to resume (VDUSE_VQ_GET_INFO); split takes used from used->idx
  *
- * Each ring must lie in one host mapping.  used_idx resumes from used->idx.
- * Returns 0, -EINVAL for a bad size or misaligned rings (desc 16, avail 2,
- * used 4 bytes), -EFAULT for unmapped rings, -ENOMEM.
+ * Each ring must lie in one host mapping.  Returns 0, -EINVAL for a bad size,
+ * state or misaligned rings, -EFAULT for unmapped rings, -ENOMEM.
  */
-int vq_init(struct vq *vq, struct mem *mem, uint16_t num, uint64_t desc_iova,
-	    uint64_t avail_iova, uint64_t used_iova, uint16_t last_avail_idx,
-	    bool has_event_idx);
+int vq_init(struct vq *vq, struct mem *mem, const struct vq_config *cfg,
+	    const struct vq_state *state);
 
 /**
  * vq_remap() - translate the ring addresses again
  * For when the driver remapped memory (the mem generation moved).  On
- * failure vq->is_unmapped is set and nothing may touch the rings until a
- * later vq_remap() succeeds.  Returns 0 or -EFAULT.
+ * failure the queue is unmapped (vq_is_unmapped()) and nothing may touch the
+ * rings until a later vq_remap() succeeds.  Returns 0 or -EFAULT.
  */
 int vq_remap(struct vq *vq);
 
@@ -113,11 +192,82 @@ bool vq_mem_moved(const struct vq *vq);
  */
 int vq_accept_chains(struct vq *vq, uint32_t max_buffers);
 
-/* vq_last_avail_idx() - next avail entry the queue consumes; any thread. */
-uint16_t vq_last_avail_idx(const struct vq *vq);
+/* vq_chain_max() - entries a vq_elem.descs array needs. */
+static inline uint32_t vq_chain_max(const struct vq *vq)
+{
+	return vq->num;
+}
 
 /* vq_exit() - free what vq_init() allocated; NULL-safe and idempotent. */
 void vq_exit(struct vq *vq);
+
+/* Accessors; any thread. */
+static inline uint16_t vq_num(const struct vq *vq)
+{
+	return vq->num;
+}
+
+static inline enum vq_layout vq_layout(const struct vq *vq)
+{
+	return vq->layout;
+}
+
+static inline bool vq_is_broken(const struct vq *vq)
+{
+	return __atomic_load_n(&vq->is_broken, __ATOMIC_RELAXED);
+}
+
+static inline bool vq_is_unmapped(const struct vq *vq)
+{
+	return __atomic_load_n(&vq->is_unmapped, __ATOMIC_RELAXED);
+}
+
+static inline enum vq_err vq_last_err(const struct vq *vq)
+{
+	return vq->last_err;
+}
+
+static inline uint64_t vq_nr_bad_chains(const struct vq *vq)
+{
+	return vq->nr_bad_chains;
+}
+
+static inline struct mem *vq_mem(const struct vq *vq)
+{
+	return vq->mem;
+}
+
+/* vq_set_broken() - stop serving until the driver resets the queue. */
+static inline void vq_set_broken(struct vq *vq)
+{
+	__atomic_store_n(&vq->is_broken, true, __ATOMIC_RELAXED);
+}
+
+/* vq_set_unmapped() - the rings are not ours to touch until vq_remap(). */
+static inline void vq_set_unmapped(struct vq *vq)
+{
+	__atomic_store_n(&vq->is_unmapped, true, __ATOMIC_RELAXED);
+}
+
+/* vq_get_state() - where the device is (GET_VQ_STATE); any thread. */
+void vq_get_state(const struct vq *vq, struct vq_state *ret);
+
+/**
+ * vq_set_state() - move the device's positions (a resumed queue)
+ * Returns 0 or -EINVAL when @state does not fit the ring.
+ */
+int vq_set_state(struct vq *vq, const struct vq_state *state);
+
+/**
+ * vq_used_seen() - the used position the driver can see now
+ * @published: the used position last made visible
+ * @pending: the used position a flush was making visible
+ *
+ * For a daemon that died while flushing: split reads used->idx; packed looks
+ * whether the entry at @published is marked used.  Returns @published or
+ * @pending, or another value when the ring fits neither.
+ */
+uint16_t vq_used_seen(struct vq *vq, uint16_t published, uint16_t pending);
 
 /**
  * vq_pop() - take the next available chain
@@ -127,34 +277,39 @@ void vq_exit(struct vq *vq);
  *
  * Returns 1 with a chain in @elem, 0 when the ring is empty,
  * -EINVAL when the chain at @elem->head is malformed (the driver's fault: the
- * caller returns it with vq_push(head, 0); vq->last_err says why), -EIO when
- * the ring itself is broken (vq->is_broken is set; stop serving the queue),
+ * caller returns it with vq_push(head, 0); vq_last_err() says why), -EIO when
+ * the ring itself is broken (vq_is_broken(); stop serving the queue),
  * or -ENOMEM when the chain is well formed but the device could not reach
  * its buffers (mmap failed, a table is full, more mapping pieces than
  * @max_iov: the device's fault, errno in @elem->fault).  The caller then
  * fails the request where the driver looks for the result: the last
  * writable byte, @elem->last_in_iova.
- * A head outside the table is consumed and skipped: there is nothing to
- * return to the driver.
+ * A split head outside the table is consumed and skipped: there is nothing
+ * to return to the driver.
  */
 int vq_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov);
 
 /**
- * vq_pop_head() - take the chain at @head, not from the avail ring
- * For a chain taken before (by a daemon that died): the driver made it
- * available once and it is still the device's.  Returns as vq_pop(), never 0.
+ * vq_pop_again() - take a chain taken before (by a daemon that died)
+ * @head: its head (split) or buffer ID (packed)
+ * @descs, @nr_descs: packed only: the chain's descriptors as first read
+ *
+ * The driver made it available once and it is still the device's.
+ * Returns as vq_pop(), never 0.
  */
-int vq_pop_head(struct vq *vq, uint16_t head, struct vq_elem *elem, unsigned int max_iov);
+int vq_pop_again(struct vq *vq, uint16_t head, const struct vring_packed_desc *descs,
+		 uint16_t nr_descs, struct vq_elem *elem, unsigned int max_iov);
 
 /* vq_push() - record a used entry; the driver sees it after vq_flush(). */
 void vq_push(struct vq *vq, uint16_t head, uint32_t len_bytes);
 
-/* vq_flush() - publish every pushed entry (one release store of used->idx). */
+/* vq_flush() - publish every pushed entry (one release store). */
 void vq_flush(struct vq *vq);
 
 /**
  * vq_should_notify() - does the driver want an interrupt for what was flushed?
- * Honours VRING_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX.
+ * Honours the driver's suppression: split NO_INTERRUPT or used_event,
+ * packed the driver event suppression structure.
  */
 bool vq_should_notify(struct vq *vq);
 

@@ -58,6 +58,9 @@ static void usage(FILE *out)
 "                          the keyring is found where ceph.conf says\n"
 "      --poll-us N         when a queue runs empty, watch its ring for N microseconds\n"
 "                          before sleeping (0..1000; default 0: sleep at once)\n"
+"      --ring LAYOUT       virtqueue layout: auto (offer packed and split, the driver\n"
+"                          picks), split, or packed (the driver must accept it)\n"
+"                          (default split)\n"
 "  -a, --attach[=DRIVER]   add the device to the vdpa bus and bind it to DRIVER:\n"
 "                          virtio (default: /dev/vdX on this host, printed on stdout)\n"
 "                          or vhost (/dev/vhost-vdpa-N for a VM); detached again on exit\n"
@@ -131,6 +134,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "queues", required_argument, NULL, 'q' },
 		{ "queue-size", required_argument, NULL, 's' },
 		{ "poll-us", required_argument, NULL, 'P' },
+		{ "ring", required_argument, NULL, 'R' },
 		{ "readonly", no_argument, NULL, 'r' },
 		{ "block-size", required_argument, NULL, 'b' },
 		{ "serial", required_argument, NULL, 'S' },
@@ -152,6 +156,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	*o = (struct options){
 		.nr_queues = default_queues(), .queue_size = 256, .state_dir = VDB_STATE_DIR,
 		.is_sandboxed = true,
+		.ring = VQ_RING_SPLIT,
 	};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":i:n:q:s:rb:S:B:da::v::hV", longopts, NULL)) != -1) {
@@ -215,6 +220,18 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'P':
 			if (parse_uint("--poll-us", optarg, 0, 1000, &o->poll_us) < 0)
 				return -EINVAL;
+			break;
+		case 'R':
+			if (!strcmp(optarg, "auto")) {
+				o->ring = VQ_RING_AUTO;
+			} else if (!strcmp(optarg, "split")) {
+				o->ring = VQ_RING_SPLIT;
+			} else if (!strcmp(optarg, "packed")) {
+				o->ring = VQ_RING_PACKED;
+			} else {
+				log_err("--ring: '%s' is not auto, split or packed", optarg);
+				return -EINVAL;
+			}
 			break;
 		case 'Z':
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {

@@ -42,6 +42,30 @@ static void flip_head(struct blk_queue *q, uint16_t head)
 	q->inflight_heads[head / 64] ^= 1ULL << (head % 64);
 }
 
+static bool is_packed(const struct blk_queue *q)
+{
+	return vq_layout(&q->vq) == VQ_LAYOUT_PACKED;
+}
+
+/* Packed: the log pool's entries not holding a chain copy of the given heads. */
+static void queue_pool_init(struct blk_queue *q, const uint16_t *heads, unsigned int nr)
+{
+	uint16_t qs = q->dev->queue_size;
+	uint8_t *is_busy = (uint8_t *)q->pool_slots;   /* scratch, before any pop */
+
+	memset(is_busy, 0, qs);
+	for (unsigned int i = 0; i < nr; i++) {
+		uint16_t n = inflight_chain(q->log, qs, heads[i], q->pop_descs, q->pool_slots + qs);
+
+		for (uint16_t j = 0; j < n; j++)
+			is_busy[q->pool_slots[qs + j]] = 1;
+	}
+	q->nr_pool_free = 0;
+	for (uint16_t e = qs; e-- > 0;)
+		if (!is_busy[e])
+			q->pool_free[q->nr_pool_free++] = e;
+}
+
 /*
  * The in-flight log: a fresh start records the rings; a resume settles what
  * an earlier run left and lists the heads to run again.  Without a log of
@@ -49,7 +73,10 @@ static void flip_head(struct blk_queue *q, uint16_t head)
  */
 static int queue_log_init(struct blk_queue *q, const struct blk_queue_ring *ring)
 {
+	const struct vq_config *cfg = &ring->cfg;
+	struct vq_state state;
 	const char *why = NULL;
+	uint16_t seen;
 	int r;
 
 	/* Also where an abandoned queue writes: the next run owns the caller's. */
@@ -57,26 +84,34 @@ static int queue_log_init(struct blk_queue *q, const struct blk_queue_ring *ring
 	if (!q->own_log)
 		return -ENOMEM;
 	q->log = ring->log ? ring->log : q->own_log;
-	/* The ring keeps the driver's view of used->idx: a new run goes on from there. */
+	vq_get_state(&q->vq, &state);
+	/* The ring keeps the driver's view of the used position: a new run goes on from there. */
 	if (!ring->is_resume) {
-		inflight_start(q->log, q->dev->queue_size, ring->num, ring->desc_iova,
-			       ring->avail_iova, ring->used_iova, ring->last_avail_idx,
-			       q->vq.used_idx);
+		inflight_start(q->log, q->dev->queue_size, cfg->layout, cfg->num, cfg->desc_iova,
+			       cfg->driver_iova, cfg->device_iova, state.avail, state.used);
+		queue_pool_init(q, NULL, 0);
 		return 0;
 	}
-	if (!inflight_matches(q->log, ring->num, ring->desc_iova, ring->avail_iova,
-			      ring->used_iova)) {
+	if (!inflight_matches(q->log, cfg->layout, cfg->num, cfg->desc_iova, cfg->driver_iova,
+			      cfg->device_iova)) {
 		log_err("queue %u: the state file describes other rings than the driver's",
 			q->index);
 		return -EBADMSG;
 	}
-	r = inflight_recover(q->log, q->dev->queue_size, q->vq.used_idx, q->replay_heads,
-			     &q->nr_replay, &why);
+	seen = vq_used_seen(&q->vq, q->log->used_idx, q->log->pending_used_idx);
+	r = inflight_recover(q->log, q->dev->queue_size, seen, q->replay_heads, &q->nr_replay,
+			     &why);
+	if (r == 0 && vq_set_state(&q->vq, &(struct vq_state){ .avail = q->log->avail_idx,
+							       .used = seen }) < 0) {
+		why = "its positions do not fit the ring";
+		r = -EBADMSG;
+	}
 	if (r == -EBADMSG)
 		log_err("queue %u: the state file does not fit the rings: %s", q->index, why);
 	if (r < 0)
 		return r;
-	q->vq.last_avail_idx = q->log->avail_idx;
+	q->pop_seq = q->log->pop_seq;
+	queue_pool_init(q, q->replay_heads, q->nr_replay);
 	q->may_retake = true;
 	q->must_notify = true;
 	return 0;
@@ -91,11 +126,10 @@ int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *de
 	int r;
 
 	memset(q, 0, sizeof(*q));
-	r = vq_init(&q->vq, mem, ring->num, ring->desc_iova, ring->avail_iova,
-		    ring->used_iova, ring->last_avail_idx, ring->has_event_idx);
+	r = vq_init(&q->vq, mem, &ring->cfg, &ring->state);
 	if (r < 0)
 		goto fail;
-	num = ring->num;
+	num = ring->cfg.num;
 	q->index = index;
 	q->quiet_fd = -1;
 	q->dev = dev;
@@ -118,8 +152,12 @@ int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *de
 	q->pushed_heads = calloc(num, sizeof(*q->pushed_heads));
 	q->replay_heads = calloc(num, sizeof(*q->replay_heads));
 	q->be_privs = calloc(num, be->req_priv_bytes ? be->req_priv_bytes : 1);
+	q->pop_descs = calloc(dev->queue_size, sizeof(*q->pop_descs));
+	q->pool_free = calloc(dev->queue_size, sizeof(*q->pool_free));
+	q->pool_slots = calloc(2u * dev->queue_size, sizeof(*q->pool_slots));
 	if (!q->slots || !q->iovs || !q->free_slots || !q->inflight_heads || !q->deferred ||
-	    !q->pushed_heads || !q->replay_heads || !q->be_privs) {
+	    !q->pushed_heads || !q->replay_heads || !q->be_privs || !q->pop_descs ||
+	    !q->pool_free || !q->pool_slots) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -155,7 +193,13 @@ void blk_queue_exit(struct blk_queue *q)
 	free(q->pushed_heads);
 	free(q->replay_heads);
 	free(q->be_privs);
+	free(q->pop_descs);
+	free(q->pool_free);
+	free(q->pool_slots);
 	free(q->own_log);
+	q->pop_descs = NULL;
+	q->pool_free = NULL;
+	q->pool_slots = NULL;
 	q->deferred = NULL;
 	q->pushed_heads = NULL;
 	q->replay_heads = NULL;
@@ -205,14 +249,14 @@ static void queue_check_abandon(struct blk_queue *q)
 	if (q->is_abandoned || !__atomic_load_n(&q->is_abandon_requested, __ATOMIC_ACQUIRE))
 		return;
 	q->is_abandoned = true;
-	__atomic_store_n(&q->vq.is_unmapped, true, __ATOMIC_RELAXED);
+	vq_set_unmapped(&q->vq);
 	q->nr_pushed = 0;
 	q->log = q->own_log;
 	stats_store(&q->stats->in_flight, 0);
 	q->stats = &q->own_stats;      /* the next run writes the queue's counters */
 	/* What the backend still writes must not land in memory the driver reuses. */
-	if (q->vq.mem->ops->detach)
-		q->vq.mem->ops->detach(q->vq.mem);
+	if (vq_mem(&q->vq)->ops->detach)
+		vq_mem(&q->vq)->ops->detach(vq_mem(&q->vq));
 	log_warn("queue %u: abandoned with %u request(s) still in the backend; the driver will "
 		 "not hear of them", q->index, q->nr_inflight - q->nr_deferred);
 	queue_check_quiet(q);
@@ -221,7 +265,7 @@ static void queue_check_abandon(struct blk_queue *q)
 
 static void queue_broken(struct blk_queue *q, const char *why)
 {
-	__atomic_store_n(&q->vq.is_broken, true, __ATOMIC_RELAXED);
+	vq_set_broken(&q->vq);
 	if (!q->has_reported_broken)
 		log_err("queue %u: driver broke the ring (%s); serving stopped until reset",
 			q->index, why);
@@ -230,20 +274,26 @@ static void queue_broken(struct blk_queue *q, const char *why)
 
 static uint32_t queue_mem_hold(struct blk_queue *q)
 {
-	return q->vq.mem->ops->hold ? q->vq.mem->ops->hold(q->vq.mem) : 0;
+	struct mem *m = vq_mem(&q->vq);
+
+	return m->ops->hold ? m->ops->hold(m) : 0;
 }
 
 /* The request's chain is translated: later mappings are not its. */
 static void queue_mem_seal(struct blk_queue *q, uint32_t token)
 {
-	if (q->vq.mem->ops->seal)
-		q->vq.mem->ops->seal(q->vq.mem, token);
+	struct mem *m = vq_mem(&q->vq);
+
+	if (m->ops->seal)
+		m->ops->seal(m, token);
 }
 
 static void queue_mem_release(struct blk_queue *q, uint32_t token)
 {
-	if (q->vq.mem->ops->release)
-		q->vq.mem->ops->release(q->vq.mem, token);
+	struct mem *m = vq_mem(&q->vq);
+
+	if (m->ops->release)
+		m->ops->release(m, token);
 }
 
 static void queue_req_release(struct blk_queue *q, struct blk_req *req)
@@ -254,14 +304,33 @@ static void queue_req_release(struct blk_queue *q, struct blk_req *req)
 	q->free_slots[q->nr_free++] = req->slot;
 }
 
-/* Make the pushed used entries visible to the driver: one store of used->idx. */
+/* Packed: the log pool entries of chains the driver has back are free again. */
+static void queue_pool_put(struct blk_queue *q)
+{
+	uint16_t qs = q->dev->queue_size;
+
+	for (unsigned int i = 0; i < q->nr_pushed; i++) {
+		uint16_t n = inflight_chain(q->log, qs, q->pushed_heads[i], q->pop_descs,
+					    q->pool_slots);
+
+		for (uint16_t j = 0; j < n && q->nr_pool_free < qs; j++)
+			q->pool_free[q->nr_pool_free++] = q->pool_slots[j];
+	}
+}
+
+/* Make the pushed used entries visible to the driver: one store on the ring. */
 static void queue_flush(struct blk_queue *q)
 {
+	struct vq_state state;
+
 	if (!q->nr_pushed)
 		return;
-	inflight_publish_begin(q->log, q->vq.used_idx);
+	vq_get_state(&q->vq, &state);
+	inflight_publish_begin(q->log, state.used);
 	vq_flush(&q->vq);
-	inflight_publish_end(q->log, q->vq.used_idx, q->pushed_heads, q->nr_pushed);
+	if (is_packed(q))
+		queue_pool_put(q);
+	inflight_publish_end(q->log, state.used, q->pushed_heads, q->nr_pushed);
 	q->nr_pushed = 0;
 	q->has_unsignalled = true;
 }
@@ -273,7 +342,7 @@ static void queue_push(struct blk_queue *q, uint16_t head, uint32_t len)
 	inflight_push(q->log, head);
 	q->pushed_heads[q->nr_pushed++] = head;
 	/* Only a driver offering one head twice fills it: publish what we have. */
-	if (q->nr_pushed == q->vq.num)
+	if (q->nr_pushed == vq_num(&q->vq))
 		queue_flush(q);
 }
 
@@ -302,7 +371,7 @@ static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res
 		q->nr_inflight_writes--;
 		queue_check_quiet(q);
 	}
-	if (q->vq.is_unmapped) {
+	if (vq_is_unmapped(&q->vq)) {
 		/* No ring to put it in until the driver maps its memory again. */
 		req->be.error = res;
 		q->deferred[q->nr_deferred] = req;
@@ -330,7 +399,7 @@ static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res
  */
 static void queue_remap(struct blk_queue *q)
 {
-	bool was_unmapped = q->vq.is_unmapped;
+	bool was_unmapped = vq_is_unmapped(&q->vq);
 
 	stats_add(&q->stats->remaps, 1);
 	if (vq_remap(&q->vq) < 0) {
@@ -386,7 +455,7 @@ static void queue_req_find_status(struct blk_queue *q, struct blk_req *req)
 
 	req->status_ptr = NULL;
 	if (req->elem.last_in_iova != VQ_NO_STATUS &&
-	    mem_to_iov(q->vq.mem, req->elem.last_in_iova, 1, MEM_WRITE, &iov, &nr, 1) == 0)
+	    mem_to_iov(vq_mem(&q->vq), req->elem.last_in_iova, 1, MEM_WRITE, &iov, &nr, 1) == 0)
 		req->status_ptr = iov.iov_base;
 }
 
@@ -442,8 +511,8 @@ static void queue_take(struct blk_queue *q, struct blk_req *req, int pop_result)
 {
 	if (pop_result == -EINVAL) {
 		log_warn_ratelimited("queue %u: bad chain at head %u: %s", q->index,
-				     req->elem.head, vq_err_str(q->vq.last_err));
-		stats_driver_fault(q->stats, q->vq.last_err);
+				     req->elem.head, vq_err_str(vq_last_err(&q->vq)));
+		stats_driver_fault(q->stats, vq_last_err(&q->vq));
 		queue_mem_release(q, req->mem_token);
 		queue_push(q, req->elem.head, 0);
 		return;
@@ -452,17 +521,58 @@ static void queue_take(struct blk_queue *q, struct blk_req *req, int pop_result)
 	queue_req_start(q, req, pop_result);
 }
 
+/* The pop sequence of the chain just popped (inflight.h). */
+static uint16_t queue_popped_seq(const struct blk_queue *q)
+{
+	struct vq_state state;
+
+	if (is_packed(q))
+		return q->pop_seq;
+	vq_get_state(&q->vq, &state);
+	return (uint16_t)(state.avail - 1);
+}
+
+/* The chain just popped is consumed: say so in the log. */
+static void queue_consume(struct blk_queue *q, bool is_taken)
+{
+	struct vq_state state;
+
+	if (is_taken && is_packed(q))
+		q->pop_seq++;
+	vq_get_state(&q->vq, &state);
+	inflight_consume(q->log, state.avail, q->pop_seq);
+}
+
 /*
  * Was the chain just popped taken already, by the run before a restart that
- * died between recording it and consuming its avail entry?  It is running
- * again (queue_replay()) and must not run twice.
+ * died between recording it and consuming it?  It is running again
+ * (queue_replay()) and must not run twice.
  */
 static bool queue_is_retaken(struct blk_queue *q, uint16_t head)
 {
 	uint32_t e = q->log->heads[head];
-	uint16_t pop_idx = (uint16_t)(q->vq.last_avail_idx - 1);
 
-	return q->may_retake && (e & INFLIGHT_TAKEN) && (e & INFLIGHT_POP_MASK) == pop_idx;
+	return q->may_retake && (e & INFLIGHT_TAKEN) &&
+	       (e & INFLIGHT_POP_MASK) == queue_popped_seq(q);
+}
+
+/*
+ * Record the chain just popped before it is consumed: a crash between the
+ * two runs it again.  A packed chain's descriptors are kept too: its slots
+ * take used entries while it is still in flight.
+ */
+static void queue_record_take(struct blk_queue *q, const struct vq_elem *elem)
+{
+	uint16_t qs = q->dev->queue_size;
+
+	if (is_packed(q)) {
+		/* vq_pop() keeps chains within the ring, and the pool is as large. */
+		for (uint16_t i = 0; i < elem->nr_descs; i++)
+			q->pool_slots[i] = q->pool_free[--q->nr_pool_free];
+		inflight_keep_chain(q->log, qs, elem->head, q->pop_descs, q->pool_slots,
+				    elem->nr_descs);
+	}
+	inflight_take(q->log, elem->head, queue_popped_seq(q));
 }
 
 /* Pop chains into free slots until the ring is empty. Returns chains popped. */
@@ -470,7 +580,7 @@ static unsigned int queue_pop_all(struct blk_queue *q)
 {
 	unsigned int nr = 0;
 
-	while (!q->vq.is_broken) {
+	while (!vq_is_broken(&q->vq)) {
 		struct blk_req *req;
 		uint64_t nr_bad;
 		int r;
@@ -484,34 +594,35 @@ static unsigned int queue_pop_all(struct blk_queue *q)
 		req = &q->slots[q->free_slots[q->nr_free - 1]];
 		/* Hold before translating: an IOTLB update mid-chain must not unmap it. */
 		req->mem_token = queue_mem_hold(q);
-		nr_bad = q->vq.nr_bad_chains;
+		req->elem.descs = q->pop_descs;
+		nr_bad = vq_nr_bad_chains(&q->vq);
 		r = vq_pop(&q->vq, &req->elem, q->iov_per_req);
 		/* Heads out of range are skipped inside vq_pop(): count them here. */
-		for (nr_bad = q->vq.nr_bad_chains - nr_bad - (r == -EINVAL); nr_bad; nr_bad--)
+		for (nr_bad = vq_nr_bad_chains(&q->vq) - nr_bad - (r == -EINVAL); nr_bad; nr_bad--)
 			stats_driver_fault(q->stats, VQ_ERR_HEAD_RANGE);
 		if (r == 0 || r == -EIO) {
 			queue_mem_release(q, req->mem_token);
-			inflight_consume(q->log, q->vq.last_avail_idx);   /* skipped heads */
+			queue_consume(q, false);   /* skipped heads */
 			if (r == -EIO) {
-				stats_driver_fault(q->stats, q->vq.last_err);
-				queue_broken(q, vq_err_str(q->vq.last_err));
+				stats_driver_fault(q->stats, vq_last_err(&q->vq));
+				queue_broken(q, vq_err_str(vq_last_err(&q->vq)));
 			}
 			break;
 		}
 		if (queue_is_retaken(q, req->elem.head)) {
 			queue_mem_release(q, req->mem_token);
-			inflight_consume(q->log, q->vq.last_avail_idx);
+			queue_consume(q, true);
 			continue;
 		}
 		if (test_head(q, req->elem.head)) {
 			queue_mem_release(q, req->mem_token);
-			inflight_consume(q->log, q->vq.last_avail_idx);
-			queue_broken(q, "head already in flight");
+			queue_consume(q, false);
+			stats_driver_fault(q->stats, VQ_ERR_HEAD_IN_FLIGHT);
+			queue_broken(q, vq_err_str(VQ_ERR_HEAD_IN_FLIGHT));
 			break;
 		}
-		/* Recorded before it is consumed: a crash between the two runs it again. */
-		inflight_take(q->log, req->elem.head, (uint16_t)(q->vq.last_avail_idx - 1));
-		inflight_consume(q->log, q->vq.last_avail_idx);
+		queue_record_take(q, &req->elem);
+		queue_consume(q, true);
 		if (r != -EINVAL)
 			nr++;
 		queue_take(q, req, r);
@@ -530,10 +641,16 @@ static void queue_replay(struct blk_queue *q)
 	q->nr_replay = 0;
 	for (unsigned int i = 0; i < nr; i++) {
 		struct blk_req *req = &q->slots[q->free_slots[q->nr_free - 1]];
+		uint16_t head = q->replay_heads[i], nr_descs = 0;
 		int r;
 
 		req->mem_token = queue_mem_hold(q);
-		r = vq_pop_head(&q->vq, q->replay_heads[i], &req->elem, q->iov_per_req);
+		req->elem.descs = NULL;
+		if (is_packed(q))
+			nr_descs = inflight_chain(q->log, q->dev->queue_size, head, q->pop_descs,
+						  NULL);
+		r = vq_pop_again(&q->vq, head, q->pop_descs, nr_descs, &req->elem,
+				 q->iov_per_req);
 		if (r == -EIO) {
 			queue_mem_release(q, req->mem_token);
 			break;
@@ -554,7 +671,7 @@ static void queue_poll(struct blk_queue *q)
 	do {
 		vq_disable_notify(&q->vq);
 		nr += queue_pop_all(q);
-	} while (!q->vq.is_broken && q->nr_free && vq_enable_notify(&q->vq));
+	} while (!vq_is_broken(&q->vq) && q->nr_free && vq_enable_notify(&q->vq));
 	q->may_retake = false;
 	if (nr) {
 		stats_add(&q->stats->batches, 1);
@@ -565,8 +682,8 @@ static void queue_poll(struct blk_queue *q)
 /* The next watch of --poll-us: nothing in the backend to wait for, a window open. */
 static bool queue_may_busy_poll(const struct blk_queue *q)
 {
-	return q->poll_ns >= 1000 && q->nr_inflight == 0 && q->nr_free && !q->vq.is_broken &&
-	       !q->vq.is_unmapped;
+	return q->poll_ns >= 1000 && q->nr_inflight == 0 && q->nr_free && !vq_is_broken(&q->vq) &&
+	       !vq_is_unmapped(&q->vq);
 }
 
 static inline void cpu_relax(void)
@@ -653,14 +770,14 @@ int blk_queue_run(struct blk_queue *q)
 	bool need_poll = true, is_stopping = false, was_full, is_polling;
 	int r;
 
-	r = q->be->queue_init(q->img, q->kick_fd, q->vq.num, &q->bq);
+	r = q->be->queue_init(q->img, q->kick_fd, vq_num(&q->vq), &q->bq);
 	if (r < 0) {
 		/* Serve the ring all the same, failing each request: a silent queue hangs the disk. */
 		log_err("queue %u: backend %s could not start: %s; every request fails with IOERR",
 			q->index, q->be->name, strerror(-r));
 		q->setup_err = r;
 		q->be = &backend_null;
-		r = q->be->queue_init(q->img, q->kick_fd, q->vq.num, &q->bq);
+		r = q->be->queue_init(q->img, q->kick_fd, vq_num(&q->vq), &q->bq);
 		if (r < 0)
 			return r;
 	}
@@ -672,7 +789,7 @@ int blk_queue_run(struct blk_queue *q)
 			need_poll = true;
 		if (is_stopping && q->nr_inflight == q->nr_deferred)
 			break;
-		if (need_poll && !is_stopping && !q->vq.is_unmapped) {
+		if (need_poll && !is_stopping && !vq_is_unmapped(&q->vq)) {
 			q->now_ns = monotonic_ns();
 			queue_poll(q);
 		}
@@ -681,7 +798,7 @@ int blk_queue_run(struct blk_queue *q)
 		is_polling = !is_stopping && queue_may_busy_poll(q);
 		if (is_polling)
 			vq_disable_notify(&q->vq);
-		r = q->vq.is_unmapped ? 0 : queue_publish(q);
+		r = vq_is_unmapped(&q->vq) ? 0 : queue_publish(q);
 		if (r < 0)
 			log_warn_ratelimited("queue %u: interrupting the driver: %s",
 					     q->index, strerror(-r));
@@ -710,14 +827,14 @@ int blk_queue_run(struct blk_queue *q)
 			}
 		}
 		/* Slots came back: chains a full queue left behind can go now. */
-		if (q->nr_free && !q->vq.is_unmapped && (was_full || vq_has_avail(&q->vq)))
+		if (q->nr_free && !vq_is_unmapped(&q->vq) && (was_full || vq_has_avail(&q->vq)))
 			need_poll = true;
 	}
 	/* Stopped while the rings were unmapped: the reset forgets these. */
 	while (q->nr_deferred)
 		queue_req_release(q, q->deferred[--q->nr_deferred]);
 	stats_store(&q->stats->in_flight, q->nr_inflight);
-	if (!q->vq.is_unmapped)
+	if (!vq_is_unmapped(&q->vq))
 		queue_publish(q);
 	q->be->queue_exit(q->bq);
 	q->bq = NULL;

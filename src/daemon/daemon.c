@@ -105,6 +105,7 @@ static int describe_device(const struct options *o, const struct image *img, str
 	blk->num_queues = (uint16_t)o->nr_queues;
 	blk->queue_size = (uint16_t)o->queue_size;
 	blk->poll_us = o->poll_us;
+	blk->ring = (uint8_t)o->ring;
 	blk->is_readonly = img->is_readonly;
 	blk->has_discard = !img->is_readonly && img->can_discard;
 	blk->has_write_zeroes = !img->is_readonly && img->can_write_zeroes;

@@ -9,14 +9,16 @@
 
 #include "inflight.h"
 
-void inflight_start(struct inflight_log *log, uint16_t queue_size, uint16_t num,
-		    uint64_t desc_iova, uint64_t avail_iova, uint64_t used_iova,
+void inflight_start(struct inflight_log *log, uint16_t queue_size, uint8_t layout,
+		    uint16_t num, uint64_t desc_iova, uint64_t avail_iova, uint64_t used_iova,
 		    uint16_t avail_idx, uint16_t used_idx)
 {
 	/* Inactive while it is rewritten: a crash here leaves a queue that starts afresh. */
 	inflight_store(&log->is_active, 0);
 	memset(log->heads, 0, 4ULL * queue_size);
 	log->num = num;
+	log->layout = layout;
+	log->pop_seq = 0;
 	log->desc_iova = desc_iova;
 	log->avail_iova = avail_iova;
 	log->used_iova = used_iova;
@@ -26,10 +28,10 @@ void inflight_start(struct inflight_log *log, uint16_t queue_size, uint16_t num,
 	inflight_store(&log->is_active, 1);
 }
 
-bool inflight_matches(const struct inflight_log *log, uint16_t num, uint64_t desc_iova,
-		      uint64_t avail_iova, uint64_t used_iova)
+bool inflight_matches(const struct inflight_log *log, uint8_t layout, uint16_t num,
+		      uint64_t desc_iova, uint64_t avail_iova, uint64_t used_iova)
 {
-	return log->is_active == 1 && log->num == num && log->desc_iova == desc_iova &&
+	return log->is_active == 1 && log->layout == layout && log->num == num && log->desc_iova == desc_iova &&
 	       log->avail_iova == avail_iova && log->used_iova == used_iova;
 }
 
@@ -45,16 +47,55 @@ static int older_first(const void *a, const void *b)
 	return (int)y->age - (int)x->age;
 }
 
+/* The chain's copy: 1 .. num entries, linked inside the pool, none shared. */
+static bool chain_is_whole(struct inflight_log *log, uint16_t queue_size, uint16_t head,
+			   uint8_t *pool_owner)
+{
+	const struct vring_packed_desc *pool = inflight_pool(log, queue_size);
+	uint32_t c = inflight_chains(log, queue_size)[head];
+	uint16_t slot = c & 0xffff, n = c >> 16;
+
+	if (n == 0 || n > log->num)
+		return false;
+	for (uint16_t i = 0; i < n; i++) {
+		if (slot >= queue_size || pool_owner[slot])
+			return false;
+		pool_owner[slot] = 1;
+		slot = pool[slot].id;
+	}
+	return slot == INFLIGHT_POOL_END;
+}
+
+uint16_t inflight_chain(struct inflight_log *log, uint16_t queue_size, uint16_t head,
+			struct vring_packed_desc *ret_descs, uint16_t *ret_slots)
+{
+	const struct vring_packed_desc *pool = inflight_pool(log, queue_size);
+	uint32_t c = inflight_chains(log, queue_size)[head];
+	uint16_t slot = c & 0xffff, n = c >> 16;
+
+	for (uint16_t i = 0; i < n; i++) {
+		ret_descs[i] = pool[slot];
+		if (ret_slots)
+			ret_slots[i] = slot;
+		slot = pool[slot].id;
+	}
+	return n;
+}
+
 int inflight_recover(struct inflight_log *log, uint16_t queue_size, uint16_t ring_used_idx,
 		     uint16_t *ret_heads, unsigned int *ret_nr, const char **ret_why)
 {
 	struct taken *taken;
+	uint8_t *pool_owner = NULL;
 	bool is_published;
 	unsigned int nr = 0;
-	uint16_t num = log->num;
+	uint16_t num = log->num, next_seq = log->avail_idx;
+	const char *why = NULL;
 
 	*ret_nr = 0;
-	if (log->is_active != 1 || num == 0 || num > queue_size || (num & (num - 1))) {
+	/* Split rings are a power of two in size; packed rings any size. */
+	if (log->is_active != 1 || num == 0 || num > queue_size || log->layout > 1 ||
+	    (!log->layout && (num & (num - 1)))) {
 		*ret_why = "its ring size is not one the device offers";
 		return -EBADMSG;
 	}
@@ -71,6 +112,15 @@ int inflight_recover(struct inflight_log *log, uint16_t queue_size, uint16_t rin
 	taken = calloc(num, sizeof(*taken));
 	if (!taken)
 		return -ENOMEM;
+	if (log->layout) {
+		/* Packed: numbered by pop_seq, and every chain's copy whole and its own. */
+		next_seq = log->pop_seq;
+		pool_owner = calloc(queue_size, sizeof(*pool_owner));
+		if (!pool_owner) {
+			free(taken);
+			return -ENOMEM;
+		}
+	}
 	for (uint32_t h = 0; h < queue_size; h++) {
 		uint32_t e = log->heads[h];
 
@@ -78,9 +128,8 @@ int inflight_recover(struct inflight_log *log, uint16_t queue_size, uint16_t rin
 			continue;
 		if (h >= num || !(e & INFLIGHT_TAKEN) ||
 		    (e & ~(INFLIGHT_TAKEN | INFLIGHT_PUSHED | INFLIGHT_POP_MASK))) {
-			free(taken);
-			*ret_why = "a descriptor head entry is not valid";
-			return -EBADMSG;
+			why = "a descriptor head entry is not valid";
+			break;
 		}
 		if (e & INFLIGHT_PUSHED) {
 			/* Its used entry reached the driver, or it runs again. */
@@ -88,9 +137,19 @@ int inflight_recover(struct inflight_log *log, uint16_t queue_size, uint16_t rin
 			if (is_published)
 				continue;
 		}
+		if (pool_owner && !chain_is_whole(log, queue_size, (uint16_t)h, pool_owner)) {
+			why = "a packed chain's copy is not whole";
+			break;
+		}
 		taken[nr].head = (uint16_t)h;
-		taken[nr].age = (uint16_t)(log->avail_idx - (e & INFLIGHT_POP_MASK));
+		taken[nr].age = (uint16_t)(next_seq - (e & INFLIGHT_POP_MASK));
 		nr++;
+	}
+	free(pool_owner);
+	if (why) {
+		free(taken);
+		*ret_why = why;
+		return -EBADMSG;
 	}
 	qsort(taken, nr, sizeof(*taken), older_first);
 	for (unsigned int i = 0; i < nr; i++)

@@ -19,7 +19,8 @@
 #include "util.h"
 
 #define STATE_MAGIC "VDBSTATE"
-#define STATE_VERSION 1
+/* Version 2 added the packed ring's chain copies to each queue's section. */
+#define STATE_VERSION 2
 #define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
 
 struct vdb_state_header {
@@ -142,14 +143,20 @@ static int state_map(struct vdb_state *st, uint64_t bytes)
 	return 0;
 }
 
-static uint64_t state_bytes(const struct vdb_identity *id)
+/* One queue's section in a file of @version (1: split rings only). */
+static uint64_t section_bytes(uint32_t version, uint16_t queue_size)
 {
-	return queues_offset() + (uint64_t)id->nr_queues * inflight_log_bytes(id->queue_size);
+	return version == 1 ? inflight_log_bytes_v1(queue_size) : inflight_log_bytes(queue_size);
+}
+
+static uint64_t state_bytes(uint32_t version, const struct vdb_identity *id)
+{
+	return queues_offset() + (uint64_t)id->nr_queues * section_bytes(version, id->queue_size);
 }
 
 int vdb_state_init(struct vdb_state *st, const char *name, const struct vdb_identity *id)
 {
-	uint64_t bytes = state_bytes(id);
+	uint64_t bytes = state_bytes(STATE_VERSION, id);
 	struct vdb_state_header *h;
 	int r;
 
@@ -167,13 +174,14 @@ int vdb_state_init(struct vdb_state *st, const char *name, const struct vdb_iden
 	h->version = STATE_VERSION;
 	h->header_bytes = sizeof(*h);
 	h->file_bytes = bytes;
-	h->queue_bytes = inflight_log_bytes(id->queue_size);
+	h->queue_bytes = section_bytes(STATE_VERSION, id->queue_size);
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	read_boot_id(st, h->boot_id);
 	h->id = *id;
 	h->checksum = header_checksum(h);
 	st->nr_queues = id->nr_queues;
 	st->queue_size = id->queue_size;
+	st->queue_bytes = h->queue_bytes;
 	vdb_state_claim(st);
 	return 0;
 }
@@ -210,9 +218,10 @@ static int check_identity(struct vdb_state *st, const struct vdb_identity *had,
 		return refuse(st, "read-only state differs: the device is %s, the options make "
 			      "it %s", had->is_readonly ? "read-only" : "writable",
 			      want->is_readonly ? "read-only" : "writable");
-	if (had->features != want->features)
+	/* Bits the options leave to the device (--ring auto) go as it was created. */
+	if ((had->features ^ want->features) & ~st->features_either)
 		return refuse(st, "features differ: the device offers %#llx, the options give "
-			      "%#llx (discard, write-zeroes or flush support changed?)",
+			      "%#llx (discard, write-zeroes, flush support or --ring changed?)",
 			      (unsigned long long)had->features,
 			      (unsigned long long)want->features);
 	return 0;
@@ -233,14 +242,15 @@ int vdb_state_check(struct vdb_state *st, const char *name, const struct vdb_ide
 		return refuse(st, "its state file %s is corrupt (too short)", st->path);
 	if (memcmp(h.magic, STATE_MAGIC, 8))
 		return refuse(st, "%s is not a vduse-blkd state file", st->path);
-	if (h.version != STATE_VERSION)
+	/* Version 1 (before packed rings) is read as it is: its queues are split. */
+	if (h.version != STATE_VERSION && h.version != 1)
 		return refuse(st, "its state file %s has format version %u; this vduse-blkd "
-			      "reads version %u", st->path, h.version, STATE_VERSION);
+			      "reads versions 1 to %u", st->path, h.version, STATE_VERSION);
 	if (h.checksum != header_checksum(&h))
 		return refuse(st, "its state file %s is corrupt (bad checksum)", st->path);
 	if (h.header_bytes != sizeof(h) || h.file_bytes != (uint64_t)s.st_size ||
-	    h.file_bytes != state_bytes(&h.id) ||
-	    h.queue_bytes != inflight_log_bytes(h.id.queue_size) ||
+	    h.file_bytes != state_bytes(h.version, &h.id) ||
+	    h.queue_bytes != section_bytes(h.version, h.id.queue_size) ||
 	    h.id.queue_size == 0 || h.id.queue_size > 32768)
 		return refuse(st, "its state file %s is corrupt (sizes do not add up)", st->path);
 	h.name[sizeof(h.name) - 1] = 0;
@@ -257,7 +267,13 @@ int vdb_state_check(struct vdb_state *st, const char *name, const struct vdb_ide
 		return r;
 	st->nr_queues = h.id.nr_queues;
 	st->queue_size = h.id.queue_size;
+	st->queue_bytes = h.queue_bytes;
 	return 0;
+}
+
+uint64_t vdb_state_features(const struct vdb_state *st)
+{
+	return st->hdr->id.features;
 }
 
 void vdb_state_set_capacity(struct vdb_state *st, uint64_t capacity_sectors)
@@ -274,7 +290,7 @@ struct inflight_log *vdb_state_queue(struct vdb_state *st, uint16_t index)
 	if (!st || !st->map || index >= st->nr_queues)
 		return NULL;
 	return (struct inflight_log *)((char *)st->map + queues_offset() +
-				       (uint64_t)index * inflight_log_bytes(st->queue_size));
+				       (uint64_t)index * st->queue_bytes);
 }
 
 uint8_t vdb_state_status(const struct vdb_state *st)

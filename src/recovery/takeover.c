@@ -2,6 +2,7 @@
 /* Create a device or take an existing one over (see takeover.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/virtio_config.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -87,6 +88,9 @@ static int take_over(struct device_setup *s, const struct vdb_identity *id)
 	uint64_t silence_ms;
 	int r;
 
+	/* --ring auto serves the rings the device was created with, packed or not. */
+	if (s->blk->ring == VQ_RING_AUTO)
+		s->state->features_either = 1ULL << VIRTIO_F_RING_PACKED;
 	r = vdb_state_check(s->state, s->name, id);
 	if (r == -EBADMSG) {
 		/* An empty file is one we just created: do not leave it behind. */
@@ -98,6 +102,8 @@ static int take_over(struct device_setup *s, const struct vdb_identity *id)
 	}
 	if (r < 0)
 		return r;
+	/* What the device offers is what it was created with. */
+	s->dev->features = vdb_state_features(s->state);
 	silence_ms = vdb_state_silence_ms(s->state);
 	r = vduse_dev_open(s->dev, s->handover->dev_fd);
 	if (r == -EBUSY)

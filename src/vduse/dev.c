@@ -23,7 +23,9 @@
 
 uint64_t vduse_dev_features(const struct blk_dev *blk)
 {
-	return blk_dev_features(blk) |
+	uint64_t packed = blk->ring != VQ_RING_SPLIT ? 1ULL << VIRTIO_F_RING_PACKED : 0;
+
+	return blk_dev_features(blk) | packed |
 	       1ULL << VIRTIO_F_VERSION_1 |
 	       1ULL << VIRTIO_F_ACCESS_PLATFORM |
 	       1ULL << VIRTIO_RING_F_INDIRECT_DESC |
@@ -315,6 +317,23 @@ int vduse_dev_config_changed(struct vduse_dev *dev)
 	return 0;
 }
 
+/* GET_VQ_STATE: the split avail index, or the packed positions and wrap counters. */
+static void answer_vq_state(struct vduse_queue *vq, struct vduse_vq_state *ret)
+{
+	enum vq_layout layout;
+	struct vq_state st;
+
+	vduse_queue_get_state(vq, &layout, &st);
+	if (layout == VQ_LAYOUT_SPLIT) {
+		ret->split.avail_index = st.avail;
+		return;
+	}
+	ret->packed.last_avail_counter = !!(st.avail & VQ_POS_WRAP);
+	ret->packed.last_avail_idx = st.avail & VQ_POS_IDX_MASK;
+	ret->packed.last_used_counter = !!(st.used & VQ_POS_WRAP);
+	ret->packed.last_used_idx = st.used & VQ_POS_IDX_MASK;
+}
+
 static int handle_status(struct vduse_dev *dev, uint8_t status)
 {
 	int r = 0;
@@ -328,7 +347,8 @@ static int handle_status(struct vduse_dev *dev, uint8_t status)
 		for (uint16_t i = 0; i < dev->nr_queues; i++) {
 			struct inflight_log *log = vdb_state_queue(dev->state, i);
 
-			dev->queues[i].last_avail_idx = 0;
+			dev->queues[i].layout = VQ_LAYOUT_SPLIT;
+			dev->queues[i].state = (struct vq_state){ 0 };
 			if (log)
 				inflight_store(&log->is_active, 0);
 		}
@@ -370,8 +390,7 @@ int vduse_dev_handle_msg(struct vduse_dev *dev)
 			break;
 		}
 		resp.vq_state.index = req.vq_state.index;
-		resp.vq_state.split.avail_index =
-			vduse_queue_avail_index(&dev->queues[req.vq_state.index]);
+		answer_vq_state(&dev->queues[req.vq_state.index], &resp.vq_state);
 		break;
 	case VDUSE_SET_STATUS:
 		r = handle_status(dev, req.s.status);

@@ -133,6 +133,21 @@ static struct vduse_queue_run *reap_abandoned(struct vduse_queue_run *chain, boo
 	return chain;
 }
 
+/* The kernel's record of where the rings are (set by the driver, or 0 at first). */
+static struct vq_state queue_info_state(enum vq_layout layout, const struct vduse_vq_info *info)
+{
+	const struct vduse_vq_state_packed *p = &info->packed;
+
+	if (layout == VQ_LAYOUT_SPLIT)
+		return (struct vq_state){ .avail = info->split.avail_index };
+	return (struct vq_state){
+		.avail = (uint16_t)((p->last_avail_idx & VQ_POS_IDX_MASK) |
+				    (p->last_avail_counter ? VQ_POS_WRAP : 0)),
+		.used = (uint16_t)((p->last_used_idx & VQ_POS_IDX_MASK) |
+				   (p->last_used_counter ? VQ_POS_WRAP : 0)),
+	};
+}
+
 /*
  * Everything a queue needs before its thread runs: ring addresses, a view,
  * request slots.  Nothing is popped yet, so a DRIVER_OK refused later (another
@@ -152,13 +167,15 @@ static int queue_prepare(struct vduse_queue *vq, struct vduse_queue_run **ret_ru
 	*ret_run = NULL;
 	if (ioctl(dev->fd, VDUSE_VQ_GET_INFO, &info) < 0)
 		return -errno;
-	vq->last_avail_idx = info.split.avail_index;
+	vq->layout = dev->driver_features & (1ULL << VIRTIO_F_RING_PACKED) ? VQ_LAYOUT_PACKED
+									  : VQ_LAYOUT_SPLIT;
+	vq->state = queue_info_state(vq->layout, &info);
 	if (!info.ready)
 		return 0;
 	/* A log left active by a daemon before us (no reset since): go on where it ends. */
 	if (log && log->is_active) {
-		if (!inflight_matches(log, (uint16_t)info.num, info.desc_addr, info.driver_addr,
-				      info.device_addr)) {
+		if (!inflight_matches(log, vq->layout, (uint16_t)info.num, info.desc_addr,
+				      info.driver_addr, info.device_addr)) {
 			log_err("queue %u: the state file describes other rings than the driver's "
 				"(size %u, desc %#llx)", vq->index, info.num,
 				(unsigned long long)info.desc_addr);
@@ -167,9 +184,11 @@ static int queue_prepare(struct vduse_queue *vq, struct vduse_queue_run **ret_ru
 		is_resume = true;
 	}
 	/* Split rings are a power of two in size (virtio 1.2, 2.7), at most what we offered. */
-	if (info.num == 0 || info.num > dev->blk->queue_size || (info.num & (info.num - 1))) {
-		log_err("queue %u: the driver set size %u; it must be a power of two up to %u",
-			vq->index, info.num, dev->blk->queue_size);
+	if (info.num == 0 || info.num > dev->blk->queue_size ||
+	    (vq->layout == VQ_LAYOUT_SPLIT && (info.num & (info.num - 1)))) {
+		log_err("queue %u: the driver set size %u; it must be %s up to %u", vq->index,
+			info.num, vq->layout == VQ_LAYOUT_SPLIT ? "a power of two" : "at least 1",
+			dev->blk->queue_size);
 		return -EINVAL;
 	}
 	run = calloc(1, sizeof(*run));
@@ -187,22 +206,26 @@ static int queue_prepare(struct vduse_queue *vq, struct vduse_queue_run **ret_ru
 	if (r < 0)
 		goto fail;
 	ring = (struct blk_queue_ring){
-		.num = (uint16_t)info.num,
-		.desc_iova = info.desc_addr,
-		.avail_iova = info.driver_addr,
-		.used_iova = info.device_addr,
-		.last_avail_idx = info.split.avail_index,
-		.has_event_idx = dev->driver_features & (1ULL << VIRTIO_RING_F_EVENT_IDX),
+		.cfg = {
+			.layout = vq->layout,
+			.num = (uint16_t)info.num,
+			.desc_iova = info.desc_addr,
+			.driver_iova = info.driver_addr,
+			.device_iova = info.device_addr,
+			.has_event_idx = dev->driver_features & (1ULL << VIRTIO_RING_F_EVENT_IDX),
+		},
+		.state = vq->state,
 		.log = log,
 		.is_resume = is_resume,
 	};
 	r = blk_queue_init(&run->q, vq->index, dev->blk, dev->img, dev->be, &run->view.mem,
 			   &ring, run->kick_fd, queue_notify, vq);
 	if (r == -EFAULT || r == -EINVAL)
-		log_err("queue %u: rings at desc %#llx, avail %#llx, used %#llx (size %u) are "
-			"not mapped or misaligned", vq->index, (unsigned long long)info.desc_addr,
+		log_err("queue %u: %s rings at desc %#llx, driver %#llx, device %#llx (size %u, "
+			"avail %#x, used %#x) are not mapped, misaligned or out of range", vq->index,
+			vq_layout_name(vq->layout), (unsigned long long)info.desc_addr,
 			(unsigned long long)info.driver_addr, (unsigned long long)info.device_addr,
-			info.num);
+			info.num, vq->state.avail, vq->state.used);
 	if (r < 0)
 		goto fail;
 	run->q.quiet_fd = run->quiet_fd;
@@ -241,7 +264,7 @@ static void queue_finish(struct vduse_queue *vq)
 	struct vduse_queue_run *run = vq->run;
 
 	vq->run = NULL;
-	vq->last_avail_idx = vq_last_avail_idx(&run->q.vq);
+	vq_get_state(&run->q.vq, &vq->state);
 	set_kickfd(vq, VDUSE_EVENTFD_DEASSIGN);
 	/* The abandoned runs it knew of are the next run's to wait for. */
 	vq->abandoned = run->prev;
@@ -327,7 +350,7 @@ static bool queue_abandon(struct vduse_queue *vq)
 		return false;
 	/* It heads the chain of abandoned runs; older ones stay behind it. */
 	vq->run = NULL;
-	vq->last_avail_idx = vq_last_avail_idx(&run->q.vq);
+	vq_get_state(&run->q.vq, &vq->state);
 	set_kickfd(vq, VDUSE_EVENTFD_DEASSIGN);
 	vq->abandoned = run;
 	return true;
@@ -368,9 +391,12 @@ unsigned int vduse_dev_reset_queues(struct vduse_dev *dev)
 	return nr_abandoned;
 }
 
-uint16_t vduse_queue_avail_index(struct vduse_queue *vq)
+void vduse_queue_get_state(struct vduse_queue *vq, enum vq_layout *ret_layout,
+			   struct vq_state *ret_state)
 {
+	*ret_layout = vq->layout;
 	if (vq->run)
-		return vq_last_avail_idx(&vq->run->q.vq);
-	return vq->last_avail_idx;
+		vq_get_state(&vq->run->q.vq, ret_state);
+	else
+		*ret_state = vq->state;
 }

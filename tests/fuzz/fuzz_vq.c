@@ -624,9 +624,14 @@ static void serve(struct world *w, const struct fz_hdr *h)
 
 	if (!iov || !orig || !req)
 		abort();
-	r = vq_init(&vq, &w->mem, w->num, FZ_RING_IOVA, FZ_RING_IOVA + 16u * w->num,
-		    FZ_RING_IOVA + ((uint8_t *)w->used - w->ring), h->last_avail_idx,
-		    h->flags & FZ_F_EVENT_IDX);
+	r = vq_init(&vq, &w->mem,
+		    &(struct vq_config){
+			    .layout = VQ_LAYOUT_SPLIT, .num = w->num, .desc_iova = FZ_RING_IOVA,
+			    .driver_iova = FZ_RING_IOVA + 16u * w->num,
+			    .device_iova = FZ_RING_IOVA + ((uint8_t *)w->used - w->ring),
+			    .has_event_idx = h->flags & FZ_F_EVENT_IDX,
+		    },
+		    &(struct vq_state){ .avail = h->last_avail_idx });
 	check(r == 0);
 	req->elem.iov = iov;
 	vq_disable_notify(&vq);
@@ -705,7 +710,7 @@ static void serve(struct world *w, const struct fz_hdr *h)
 	vq_should_notify(&vq);
 	vq_enable_notify(&vq);
 	check(le16toh(w->used->idx) == nr_pushed % 65536u);
-	check(vq_has_avail(&vq) == (le16toh(w->avail->idx) != vq.last_avail_idx));
+	check(vq_has_avail(&vq) == (le16toh(w->avail->idx) != vq.state.avail));
 
 	for (unsigned int i = 0; i < NR_MAPS; i++) {
 		struct map *m = &w->maps[i];

@@ -382,9 +382,12 @@ int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *o
 		return -errno;
 	h->has_event_idx = opts && opts->has_event_idx;
 	ring = (struct blk_queue_ring){
-		.num = h->num, .desc_iova = h->desc_iova, .avail_iova = h->avail_iova,
-		.used_iova = h->used_iova, .last_avail_idx = 0,
-		.has_event_idx = opts && opts->has_event_idx,
+		.cfg = {
+			.layout = VQ_LAYOUT_SPLIT, .num = h->num, .desc_iova = h->desc_iova,
+			.driver_iova = h->avail_iova, .device_iova = h->used_iova,
+			.has_event_idx = opts && opts->has_event_idx,
+		},
+		.state = vq_state_initial(VQ_LAYOUT_SPLIT),
 		.log = opts ? opts->log : NULL,
 	};
 	h->ring = ring;

@@ -229,10 +229,10 @@ static struct inflight_log *log_with(const uint16_t *heads, unsigned int nr)
 {
 	struct inflight_log *log = calloc(1, inflight_log_bytes(64));
 
-	inflight_start(log, 64, 8, 0x1000, 0x2000, 0x3000, 10, 10);
+	inflight_start(log, 64, 0, 8, 0x1000, 0x2000, 0x3000, 10, 10);
 	for (unsigned int i = 0; i < nr; i++) {
 		inflight_take(log, heads[i], (uint16_t)(10 + i));
-		inflight_consume(log, (uint16_t)(11 + i));
+		inflight_consume(log, (uint16_t)(11 + i), 0);
 	}
 	return log;
 }
@@ -296,8 +296,8 @@ static void test_recover_refuses_garbage(void **state)
 	assert_int_equal(inflight_recover(log, 64, 10, out, &nr, &why), -EBADMSG);
 	free(log);
 	log = log_with(heads, 1);
-	assert_true(inflight_matches(log, 8, 0x1000, 0x2000, 0x3000));
-	assert_false(inflight_matches(log, 8, 0x1000, 0x2000, 0x4000));
+	assert_true(inflight_matches(log, 0, 8, 0x1000, 0x2000, 0x3000));
+	assert_false(inflight_matches(log, 0, 8, 0x1000, 0x2000, 0x4000));
 	free(log);
 }
 

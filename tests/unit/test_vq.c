@@ -59,6 +59,21 @@ static void *ptr(uint64_t iova)
 	return fx.arena + (iova - ARENA_IOVA);
 }
 
+/* The split ring's vq_init() with the ring addresses and avail index as arguments. */
+static int init_split(struct vq *vq, struct mem *mem, uint16_t num, uint64_t desc_iova,
+		      uint64_t avail_iova, uint64_t used_iova, uint16_t last_avail_idx,
+		      bool has_event_idx)
+{
+	const struct vq_config cfg = {
+		.layout = VQ_LAYOUT_SPLIT, .num = num, .desc_iova = desc_iova,
+		.driver_iova = avail_iova, .device_iova = used_iova,
+		.has_event_idx = has_event_idx,
+	};
+	const struct vq_state st = { .avail = last_avail_idx };
+
+	return vq_init(vq, mem, &cfg, &st);
+}
+
 /* Lay out rings for @num in a fresh arena (guard pages around it). */
 static void rings(uint16_t num)
 {
@@ -77,7 +92,7 @@ static int init(uint16_t num, bool has_event_idx, uint16_t last_avail_idx)
 	rings(num);
 	fx.avail_idx = last_avail_idx;
 	fx.avail->idx = htole16(last_avail_idx);
-	return vq_init(&fx.vq, &fx.hm.mem, num, fx.desc_iova, fx.avail_iova, fx.used_iova,
+	return init_split(&fx.vq, &fx.hm.mem, num, fx.desc_iova, fx.avail_iova, fx.used_iova,
 		       last_avail_idx, has_event_idx);
 }
 
@@ -179,7 +194,7 @@ static void assert_bad(uint16_t head, enum vq_err err)
 	assert_int_equal(fx.vq.last_err, err);
 	assert_int_equal(fx.vq.nr_bad_chains, nr_bad + 1);
 	assert_false(fx.vq.is_broken);
-	assert_int_equal(fx.vq.last_avail_idx, fx.avail_idx);
+	assert_int_equal(fx.vq.state.avail, fx.avail_idx);
 	assert_false(vq_has_avail(&fx.vq));
 
 	good_chain(fx.desc, good, &b);
@@ -201,25 +216,25 @@ static void test_init(void **state)
 
 	/* Unmapped, or mapped without the permission the ring needs. */
 	rings(8);
-	assert_int_equal(vq_init(&fx.vq, &fx.hm.mem, 8, 0x1000, fx.avail_iova, fx.used_iova, 0,
+	assert_int_equal(init_split(&fx.vq, &fx.hm.mem, 8, 0x1000, fx.avail_iova, fx.used_iova, 0,
 				 false), -EFAULT);
-	assert_int_equal(vq_init(&fx.vq, &fx.hm.mem, 8, fx.desc_iova, fx.avail_iova, RO_IOVA, 0,
+	assert_int_equal(init_split(&fx.vq, &fx.hm.mem, 8, fx.desc_iova, fx.avail_iova, RO_IOVA, 0,
 				 false), -EFAULT);
-	assert_int_equal(vq_init(&fx.vq, &fx.hm.mem, 8, WO_IOVA, fx.avail_iova, fx.used_iova, 0,
+	assert_int_equal(init_split(&fx.vq, &fx.hm.mem, 8, WO_IOVA, fx.avail_iova, fx.used_iova, 0,
 				 false), -EFAULT);
-	assert_int_equal(vq_init(&fx.vq, &fx.hm.mem, 8, fx.desc_iova, WO_IOVA, fx.used_iova, 0,
+	assert_int_equal(init_split(&fx.vq, &fx.hm.mem, 8, fx.desc_iova, WO_IOVA, fx.used_iova, 0,
 				 false), -EFAULT);
 	/* A ring running off its region, and one across two regions. */
-	assert_int_equal(vq_init(&fx.vq, &fx.hm.mem, 8, RO_IOVA + PAGE - 64, fx.avail_iova,
+	assert_int_equal(init_split(&fx.vq, &fx.hm.mem, 8, RO_IOVA + PAGE - 64, fx.avail_iova,
 				 fx.used_iova, 0, false), -EFAULT);
-	assert_int_equal(vq_init(&fx.vq, &fx.hm.mem, 8, SPLIT_IOVA + PAGE - 64, fx.avail_iova,
+	assert_int_equal(init_split(&fx.vq, &fx.hm.mem, 8, SPLIT_IOVA + PAGE - 64, fx.avail_iova,
 				 fx.used_iova, 0, false), -EFAULT);
 	/* Misaligned rings (16, 2, 4). */
-	assert_int_equal(vq_init(&fx.vq, &fx.hm.mem, 8, fx.desc_iova + 8, fx.avail_iova,
+	assert_int_equal(init_split(&fx.vq, &fx.hm.mem, 8, fx.desc_iova + 8, fx.avail_iova,
 				 fx.used_iova, 0, false), -EINVAL);
-	assert_int_equal(vq_init(&fx.vq, &fx.hm.mem, 8, fx.desc_iova, fx.avail_iova + 1,
+	assert_int_equal(init_split(&fx.vq, &fx.hm.mem, 8, fx.desc_iova, fx.avail_iova + 1,
 				 fx.used_iova, 0, false), -EINVAL);
-	assert_int_equal(vq_init(&fx.vq, &fx.hm.mem, 8, fx.desc_iova, fx.avail_iova,
+	assert_int_equal(init_split(&fx.vq, &fx.hm.mem, 8, fx.desc_iova, fx.avail_iova,
 				 fx.used_iova + 2, 0, false), -EINVAL);
 	vq_exit(&fx.vq);
 	vq_exit(&fx.vq);   /* idempotent */
@@ -228,10 +243,10 @@ static void test_init(void **state)
 	/* Resuming: used_idx from used->idx, last_avail_idx as given. */
 	rings(8);
 	fx.used->idx = htole16(1234);
-	assert_int_equal(vq_init(&fx.vq, &fx.hm.mem, 8, fx.desc_iova, fx.avail_iova, fx.used_iova,
+	assert_int_equal(init_split(&fx.vq, &fx.hm.mem, 8, fx.desc_iova, fx.avail_iova, fx.used_iova,
 				 1230, false), 0);
-	assert_int_equal(fx.vq.used_idx, 1234);
-	assert_int_equal(fx.vq.last_avail_idx, 1230);
+	assert_int_equal(fx.vq.state.used, 1234);
+	assert_int_equal(fx.vq.state.avail, 1230);
 	assert_int_equal(fx.vq.max_chain, 8);
 }
 
@@ -268,7 +283,7 @@ static void test_pop_direct(void **state)
 	assert_int_equal(pop(MAX_IOV), 1);
 	assert_good_elem(2, &b);
 	assert_int_equal(fx.vq.last_err, VQ_ERR_NONE);
-	assert_int_equal(fx.vq.last_avail_idx, 1);
+	assert_int_equal(fx.vq.state.avail, 1);
 	assert_int_equal(pop(MAX_IOV), 0);
 }
 
@@ -362,7 +377,7 @@ static void test_pop_avail_wrap(void **state)
 		assert_int_equal(pop(MAX_IOV), 1);
 		assert_int_equal(fx.elem.head, k % 2 ? 3 : 0);
 	}
-	assert_int_equal(fx.vq.last_avail_idx, 2);
+	assert_int_equal(fx.vq.state.avail, 2);
 	assert_int_equal(pop(MAX_IOV), 0);
 }
 
@@ -487,11 +502,11 @@ static void test_bad_head_range(void **state)
 	assert_good_elem(0, &b);
 	assert_int_equal(fx.vq.last_err, VQ_ERR_HEAD_RANGE);
 	assert_int_equal(fx.vq.nr_bad_chains, 2);
-	assert_int_equal(fx.vq.last_avail_idx, 3);
+	assert_int_equal(fx.vq.state.avail, 3);
 	/* A bad head alone: consumed, nothing to return. */
 	publish(100);
 	assert_int_equal(pop(MAX_IOV), 0);
-	assert_int_equal(fx.vq.last_avail_idx, 4);
+	assert_int_equal(fx.vq.state.avail, 4);
 	assert_int_equal(fx.vq.nr_bad_chains, 3);
 	assert_false(fx.vq.is_broken);
 }
@@ -506,7 +521,7 @@ static void test_bad_avail_idx(void **state)
 	assert_int_equal(pop(MAX_IOV), -EIO);
 	assert_true(fx.vq.is_broken);
 	assert_int_equal(fx.vq.last_err, VQ_ERR_AVAIL_IDX);
-	assert_int_equal(fx.vq.last_avail_idx, 0);
+	assert_int_equal(fx.vq.state.avail, 0);
 	/* Broken until reset, even when the index looks fine again. */
 	fx.avail->idx = htole16(1);
 	assert_int_equal(pop(MAX_IOV), -EIO);
@@ -734,7 +749,7 @@ static void test_push_flush(void **state)
 	assert_int_equal(le16toh(fx.used->idx), 2);
 	assert_int_equal(le32toh(fx.used->ring[1].id), 2);
 	assert_int_equal(le32toh(fx.used->ring[1].len), 0);
-	assert_int_equal(fx.vq.used_idx, 2);
+	assert_int_equal(fx.vq.state.used, 2);
 	vq_flush(&fx.vq);
 	assert_int_equal(le16toh(fx.used->idx), 2);
 }
@@ -746,7 +761,7 @@ static void test_push_wrap(void **state)
 	vq_exit(&fx.vq);
 	rings(8);
 	fx.used->idx = htole16(65535);
-	assert_int_equal(vq_init(&fx.vq, &fx.hm.mem, 8, fx.desc_iova, fx.avail_iova, fx.used_iova,
+	assert_int_equal(init_split(&fx.vq, &fx.hm.mem, 8, fx.desc_iova, fx.avail_iova, fx.used_iova,
 				 0, false), 0);
 	vq_push(&fx.vq, 1, 11);
 	vq_push(&fx.vq, 2, 22);
@@ -791,7 +806,7 @@ static void event_idx_cases(uint16_t start)
 	vq_exit(&fx.vq);
 	rings(8);
 	fx.used->idx = htole16(start);
-	assert_int_equal(vq_init(&fx.vq, &fx.hm.mem, 8, fx.desc_iova, fx.avail_iova, fx.used_iova,
+	assert_int_equal(init_split(&fx.vq, &fx.hm.mem, 8, fx.desc_iova, fx.avail_iova, fx.used_iova,
 				 0, true), 0);
 	/* The first decision after start is always yes: we do not know what was signalled. */
 	assert_true(push_and_ask(1, (uint16_t)(start + 1000)));
@@ -833,21 +848,21 @@ static void test_notify_event_idx_wrap(void **state)
 	vq_exit(&fx.vq);
 	rings(8);
 	fx.used->idx = htole16(65533);
-	assert_int_equal(vq_init(&fx.vq, &fx.hm.mem, 8, fx.desc_iova, fx.avail_iova, fx.used_iova,
+	assert_int_equal(init_split(&fx.vq, &fx.hm.mem, 8, fx.desc_iova, fx.avail_iova, fx.used_iova,
 				 0, true), 0);
 	assert_true(push_and_ask(1, 0));    /* first: always; signalled = 65534 */
 	/* old 65534, new 1: events 65534, 65535 and 0 fire; 1 and 65533 do not. */
 	assert_true(push_and_ask(3, 65535));
-	fx.vq.used_idx = 65534;
+	fx.vq.state.used = 65534;
 	fx.vq.signalled_used = 65534;
 	assert_true(push_and_ask(3, 0));
-	fx.vq.used_idx = 65534;
+	fx.vq.state.used = 65534;
 	fx.vq.signalled_used = 65534;
 	assert_true(push_and_ask(3, 65534));
-	fx.vq.used_idx = 65534;
+	fx.vq.state.used = 65534;
 	fx.vq.signalled_used = 65534;
 	assert_false(push_and_ask(3, 1));
-	fx.vq.used_idx = 65534;
+	fx.vq.state.used = 65534;
 	fx.vq.signalled_used = 65534;
 	assert_false(push_and_ask(3, 65533));
 }
