@@ -154,9 +154,8 @@ struct vq {
 			struct vring_packed_desc *chain;   /* scratch: the chain being popped */
 			uint16_t *nr_descs;      /* by buffer ID: descriptors of the chain in flight */
 			uint16_t nr_inflight_descs;
-			uint16_t flush_pos;      /* first used entry pushed and not yet flushed */
-			uint16_t first_flags;    /* its flags, stored last by the flush */
-			bool has_pushed;
+			uint16_t *pushed;        /* positions of used entries pushed, not flushed */
+			uint16_t nr_pushed;
 		} packed;
 	};
 };
@@ -264,8 +263,10 @@ int vq_set_state(struct vq *vq, const struct vq_state *state);
  * @pending: the used position a flush was making visible
  *
  * For a daemon that died while flushing: split reads used->idx; packed looks
- * whether the entry at @published is marked used.  Returns @published or
- * @pending, or another value when the ring fits neither.
+ * whether the entry at @published is marked used, and if not, unmarks the
+ * entries behind it the flush may have marked (the driver must never read
+ * them).  Returns @published or @pending, or another value when the ring
+ * fits neither.
  */
 uint16_t vq_used_seen(struct vq *vq, uint16_t published, uint16_t pending);
 

@@ -82,7 +82,8 @@ static int packed_init(struct vq *vq, const struct vq_state *state)
 		return -EINVAL;
 	vq->packed.nr_descs = calloc(vq->num, sizeof(*vq->packed.nr_descs));
 	vq->packed.chain = calloc(vq->num, sizeof(*vq->packed.chain));
-	if (!vq->packed.nr_descs || !vq->packed.chain)
+	vq->packed.pushed = calloc(vq->num, sizeof(*vq->packed.pushed));
+	if (!vq->packed.nr_descs || !vq->packed.chain || !vq->packed.pushed)
 		return -ENOMEM;
 	return 0;
 }
@@ -91,8 +92,10 @@ static void packed_exit(struct vq *vq)
 {
 	free(vq->packed.nr_descs);
 	free(vq->packed.chain);
+	free(vq->packed.pushed);
 	vq->packed.nr_descs = NULL;
 	vq->packed.chain = NULL;
+	vq->packed.pushed = NULL;
 }
 
 static uint64_t packed_ring_bytes(const struct vq *vq, int which)
@@ -122,7 +125,7 @@ static int packed_set_state(struct vq *vq, const struct vq_state *state)
 		return -EINVAL;
 	memset(vq->packed.nr_descs, 0, vq->num * sizeof(*vq->packed.nr_descs));
 	vq->packed.nr_inflight_descs = (uint16_t)nr_inflight;
-	vq->packed.has_pushed = false;
+	vq->packed.nr_pushed = 0;
 	__atomic_store_n(&vq->state.avail, state->avail, __ATOMIC_RELAXED);
 	__atomic_store_n(&vq->state.used, state->used, __ATOMIC_RELAXED);
 	vq->signalled_used = state->used;
@@ -130,13 +133,37 @@ static int packed_set_state(struct vq *vq, const struct vq_state *state)
 	return 0;
 }
 
-/* A flush publishes by marking its first entry used, last: did it get there? */
+static inline uint16_t used_flags(bool wrap)
+{
+	return wrap ? F_AVAIL | F_USED : 0;
+}
+
+/*
+ * A flush publishes by marking its first entry used, last: did it get
+ * there?  If not, the entries behind it it may have marked are unmarked
+ * (flags that say "available", which the device does not read again this
+ * lap and the driver does not take for used): re-executed chains write
+ * their used entries afresh, maybe elsewhere, and the driver must not read
+ * a stale one when it gets there.  The slots are the device's: all in flight.
+ */
 static uint16_t packed_used_seen(struct vq *vq, uint16_t published, uint16_t pending)
 {
-	if (published == pending || pos_idx(published) >= vq->num)
+	int nr = pos_distance(vq, published, pending);
+	uint16_t pos = published;
+
+	if (published == pending || pos_idx(published) >= vq->num || pos_idx(pending) >= vq->num ||
+	    nr < 0)
 		return published;
-	return is_used(load_flags(vq, pos_idx(published)), pos_wrap(published)) ? pending
-										     : published;
+	if (is_used(load_flags(vq, pos_idx(published)), pos_wrap(published)))
+		return pending;
+	for (int i = 0; i < nr; i++, pos = pos_add(vq, pos, 1)) {
+		uint16_t *flags = &vq->packed.desc[pos_idx(pos)].flags;
+
+		if (is_used(le16toh(*flags), pos_wrap(pos)))
+			__atomic_store_n(flags, htole16(pos_wrap(pos) ? F_AVAIL : F_USED),
+					 __ATOMIC_RELAXED);
+	}
+	return published;
 }
 
 /*
@@ -250,14 +277,13 @@ static int packed_pop_again(struct vq *vq, uint16_t id, const struct vring_packe
 
 /*
  * A used entry at the used position, which then skips the chain's slots.
- * The first entry of a batch gets its flags at the flush, after the others:
- * the driver reads in order and sees the batch at once.
+ * Its flags wait for the flush: entries marked used before a crash could be
+ * read by the driver once the next daemon wrote others before them.
  */
 static void packed_push(struct vq *vq, uint16_t id, uint32_t len_bytes)
 {
 	uint16_t pos = vq->state.used, n = 1;
 	struct vring_packed_desc *d = &vq->packed.desc[pos_idx(pos)];
-	uint16_t flags = pos_wrap(pos) ? F_AVAIL | F_USED : 0;
 
 	if (id < vq->num && vq->packed.nr_descs[id]) {
 		n = vq->packed.nr_descs[id];
@@ -265,25 +291,32 @@ static void packed_push(struct vq *vq, uint16_t id, uint32_t len_bytes)
 	}
 	d->id = htole16(id);
 	d->len = htole32(len_bytes);
-	if (!vq->packed.has_pushed) {
-		vq->packed.has_pushed = true;
-		vq->packed.flush_pos = pos;
-		vq->packed.first_flags = flags;
-	} else {
-		__atomic_store_n(&d->flags, htole16(flags), __ATOMIC_RELAXED);
-	}
+	if (vq->packed.nr_pushed < vq->num)
+		vq->packed.pushed[vq->packed.nr_pushed++] = pos;
 	vq->packed.nr_inflight_descs -= n < vq->packed.nr_inflight_descs ?
 					 n : vq->packed.nr_inflight_descs;
 	__atomic_store_n(&vq->state.used, pos_add(vq, pos, n), __ATOMIC_RELAXED);
 }
 
+/*
+ * Mark the pushed entries used, the first one last with a release store:
+ * the driver reads in order and sees the batch at once.
+ */
 static void packed_flush(struct vq *vq)
 {
-	if (!vq->packed.has_pushed)
+	uint16_t nr = vq->packed.nr_pushed, pos;
+
+	if (!nr)
 		return;
-	vq->packed.has_pushed = false;
-	__atomic_store_n(&vq->packed.desc[pos_idx(vq->packed.flush_pos)].flags,
-			 htole16(vq->packed.first_flags), __ATOMIC_RELEASE);
+	vq->packed.nr_pushed = 0;
+	for (uint16_t i = nr - 1; i > 0; i--) {
+		pos = vq->packed.pushed[i];
+		__atomic_store_n(&vq->packed.desc[pos_idx(pos)].flags,
+				 htole16(used_flags(pos_wrap(pos))), __ATOMIC_RELAXED);
+	}
+	pos = vq->packed.pushed[0];
+	__atomic_store_n(&vq->packed.desc[pos_idx(pos)].flags, htole16(used_flags(pos_wrap(pos))),
+			 __ATOMIC_RELEASE);
 }
 
 /*
