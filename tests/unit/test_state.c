@@ -301,6 +301,113 @@ static void test_recover_refuses_garbage(void **state)
 	free(log);
 }
 
+/* A packed log (ring of 8 in a device of 64): @heads take @counts descriptors each. */
+static struct inflight_log *packed_log_with(const uint16_t *heads, const uint16_t *counts,
+					    unsigned int nr)
+{
+	struct inflight_log *log = calloc(1, inflight_log_bytes(64));
+	uint16_t next_slot = 63, pos = 0x8000;
+
+	inflight_start(log, 64, 1, 8, 0x1000, 0x2000, 0x3000, pos, pos);
+	for (unsigned int i = 0; i < nr; i++) {
+		struct vring_packed_desc d[4];
+		uint16_t slots[4];
+
+		for (uint16_t j = 0; j < counts[i]; j++) {
+			d[j] = (struct vring_packed_desc){ .addr = 0x10000u * heads[i] + j,
+							   .len = 512u + j, .id = heads[i],
+							   .flags = j + 1 < counts[i] ? 1 : 2 };
+			slots[j] = next_slot;
+			next_slot -= 3;       /* not in order: the pool links them */
+		}
+		inflight_keep_chain(log, 64, heads[i], d, slots, counts[i]);
+		inflight_take(log, heads[i], (uint16_t)i);
+		pos = (uint16_t)(pos + counts[i]);
+		inflight_consume(log, pos, (uint16_t)(i + 1));
+	}
+	return log;
+}
+
+static void test_packed_chains_come_back(void **state)
+{
+	const uint16_t heads[] = { 3, 6, 0 }, counts[] = { 2, 1, 3 };
+	struct vring_packed_desc d[8];
+	uint16_t out[8], slots[8];
+	unsigned int nr;
+	const char *why;
+	struct inflight_log *log = packed_log_with(heads, counts, 3);
+
+	(void)state;
+	assert_int_equal(log->pop_seq, 3);
+	/* 6 pushed and published: 3 and 0 run again, oldest first, their copies whole. */
+	inflight_push(log, 6);
+	inflight_publish_begin(log, 0x8001);
+	assert_int_equal(inflight_recover(log, 64, 0x8001, out, &nr, &why), 0);
+	assert_int_equal(nr, 2);
+	assert_int_equal(out[0], 3);
+	assert_int_equal(out[1], 0);
+	assert_int_equal(inflight_chain(log, 64, 3, d, slots), 2);
+	assert_int_equal(d[0].addr, 0x30000);
+	assert_int_equal(d[0].len, 512);
+	assert_int_equal(d[0].flags, 1);
+	assert_int_equal(d[1].addr, 0x30001);
+	assert_int_equal(d[1].flags, 2);
+	assert_int_equal(slots[0], 63);
+	assert_int_equal(slots[1], 60);
+	assert_int_equal(inflight_chain(log, 64, 0, d, NULL), 3);
+	assert_int_equal(d[2].addr, 2);
+	assert_int_equal(d[2].len, 514);
+	free(log);
+	/* A packed ring may be any size. */
+	log = packed_log_with(heads, counts, 1);
+	log->num = 6;
+	assert_int_equal(inflight_recover(log, 64, 0x8000, out, &nr, &why), 0);
+	assert_int_equal(nr, 1);
+	free(log);
+}
+
+static void test_packed_copies_must_be_whole(void **state)
+{
+	const uint16_t heads[] = { 3, 6 }, counts[] = { 2, 1 };
+	uint32_t *chains;
+	uint16_t out[8];
+	unsigned int nr;
+	const char *why = NULL;
+	struct inflight_log *log;
+
+	(void)state;
+	/* No descriptor, more than the ring, a pool entry outside, a link cut, a shared entry. */
+	for (int c = 0; c < 5; c++) {
+		log = packed_log_with(heads, counts, 2);
+		chains = inflight_chains(log, 64);
+		switch (c) {
+		case 0:
+			chains[3] &= 0xffff;
+			break;
+		case 1:
+			chains[3] = (chains[3] & 0xffff) | 9u << 16;
+			break;
+		case 2:
+			chains[6] = 64;
+			break;
+		case 3:
+			inflight_pool(log, 64)[63].id = INFLIGHT_POOL_END;
+			break;
+		default:
+			chains[6] = 60 | 1u << 16;    /* 3's second copy */
+			break;
+		}
+		assert_int_equal(inflight_recover(log, 64, 0x8000, out, &nr, &why), -EBADMSG);
+		assert_non_null(strstr(why, "copy"));
+		free(log);
+	}
+	/* The layout is part of what a log must match. */
+	log = packed_log_with(heads, counts, 1);
+	assert_true(inflight_matches(log, 1, 8, 0x1000, 0x2000, 0x3000));
+	assert_false(inflight_matches(log, 0, 8, 0x1000, 0x2000, 0x3000));
+	free(log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +423,8 @@ int main(void)
 						dir_teardown),
 		cmocka_unit_test(test_recover_published_or_not),
 		cmocka_unit_test(test_recover_refuses_garbage),
+		cmocka_unit_test(test_packed_chains_come_back),
+		cmocka_unit_test(test_packed_copies_must_be_whole),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
