@@ -121,7 +121,27 @@ struct vq_elem {
 	struct vring_packed_desc *descs;
 };
 
-struct vq_ops;
+struct vq;
+
+/* What a layout implements (split.c, packed.c); callers use the vq_*() calls below. */
+struct vq_ops {
+	int (*init)(struct vq *vq, const struct vq_state *state);
+	void (*exit)(struct vq *vq);
+	/* Pointers from the pinned host addresses of the three rings. */
+	int (*set_rings)(struct vq *vq, void *desc, void *driver, void *device);
+	uint64_t (*ring_bytes)(const struct vq *vq, int which);   /* 0 desc, 1 driver, 2 device */
+	int (*set_state)(struct vq *vq, const struct vq_state *state);
+	uint16_t (*used_seen)(struct vq *vq, uint16_t published, uint16_t pending);
+	int (*pop)(struct vq *vq, struct vq_elem *elem, unsigned int max_iov);
+	int (*pop_again)(struct vq *vq, uint16_t head, const struct vring_packed_desc *descs,
+			 uint16_t nr_descs, struct vq_elem *elem, unsigned int max_iov);
+	void (*push)(struct vq *vq, uint16_t head, uint32_t len_bytes);
+	void (*flush)(struct vq *vq);
+	bool (*should_notify)(struct vq *vq);
+	void (*disable_notify)(struct vq *vq);
+	bool (*enable_notify)(struct vq *vq);
+	bool (*has_avail)(struct vq *vq);
+};
 
 struct vq {
 	const struct vq_ops *ops;
@@ -249,7 +269,11 @@ static inline void vq_set_unmapped(struct vq *vq)
 }
 
 /* vq_get_state() - where the device is (GET_VQ_STATE); any thread. */
-void vq_get_state(const struct vq *vq, struct vq_state *ret);
+static inline void vq_get_state(const struct vq *vq, struct vq_state *ret)
+{
+	ret->avail = __atomic_load_n(&vq->state.avail, __ATOMIC_RELAXED);
+	ret->used = __atomic_load_n(&vq->state.used, __ATOMIC_RELAXED);
+}
 
 /**
  * vq_set_state() - move the device's positions (a resumed queue)
@@ -288,7 +312,10 @@ uint16_t vq_used_seen(struct vq *vq, uint16_t published, uint16_t pending);
  * A split head outside the table is consumed and skipped: there is nothing
  * to return to the driver.
  */
-int vq_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov);
+static inline int vq_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov)
+{
+	return vq->ops->pop(vq, elem, max_iov);
+}
 
 /**
  * vq_pop_again() - take a chain taken before (by a daemon that died)
@@ -302,29 +329,47 @@ int vq_pop_again(struct vq *vq, uint16_t head, const struct vring_packed_desc *d
 		 uint16_t nr_descs, struct vq_elem *elem, unsigned int max_iov);
 
 /* vq_push() - record a used entry; the driver sees it after vq_flush(). */
-void vq_push(struct vq *vq, uint16_t head, uint32_t len_bytes);
+static inline void vq_push(struct vq *vq, uint16_t head, uint32_t len_bytes)
+{
+	vq->ops->push(vq, head, len_bytes);
+}
 
 /* vq_flush() - publish every pushed entry (one release store). */
-void vq_flush(struct vq *vq);
+static inline void vq_flush(struct vq *vq)
+{
+	vq->ops->flush(vq);
+}
 
 /**
  * vq_should_notify() - does the driver want an interrupt for what was flushed?
  * Honours the driver's suppression: split NO_INTERRUPT or used_event,
  * packed the driver event suppression structure.
  */
-bool vq_should_notify(struct vq *vq);
+static inline bool vq_should_notify(struct vq *vq)
+{
+	return vq->ops->should_notify(vq);
+}
 
 /* vq_disable_notify() - ask the driver not to kick while we are polling. */
-void vq_disable_notify(struct vq *vq);
+static inline void vq_disable_notify(struct vq *vq)
+{
+	vq->ops->disable_notify(vq);
+}
 
 /**
  * vq_enable_notify() - ask for kicks again
  * Returns true when chains arrived meanwhile: pop again before sleeping,
  * since the driver may have decided not to kick for them.
  */
-bool vq_enable_notify(struct vq *vq);
+static inline bool vq_enable_notify(struct vq *vq)
+{
+	return vq->ops->enable_notify(vq);
+}
 
 /* vq_has_avail() - true when the driver made chains available we did not pop. */
-bool vq_has_avail(struct vq *vq);
+static inline bool vq_has_avail(struct vq *vq)
+{
+	return vq->ops->has_avail(vq);
+}
 
 #endif

@@ -135,12 +135,6 @@ void vq_exit(struct vq *vq)
 		vq->ops->exit(vq);
 }
 
-void vq_get_state(const struct vq *vq, struct vq_state *ret)
-{
-	ret->avail = __atomic_load_n(&vq->state.avail, __ATOMIC_RELAXED);
-	ret->used = __atomic_load_n(&vq->state.used, __ATOMIC_RELAXED);
-}
-
 int vq_set_state(struct vq *vq, const struct vq_state *state)
 {
 	return vq->ops->set_state(vq, state);
@@ -183,88 +177,8 @@ int vq_load_indirect(struct vq *vq, uint64_t addr, uint32_t len, uint32_t *ret_s
 	return 0;
 }
 
-int vq_walk_buffer(struct vq *vq, struct vq_walk *w, struct vq_elem *elem, uint64_t addr,
-		   uint32_t len, bool is_write, unsigned int max_iov)
-{
-	unsigned int perm = is_write ? MEM_WRITE : MEM_READ;
-	uint64_t end;
-	int r;
-
-	if (__builtin_add_overflow(addr, (uint64_t)len, &end))
-		return vq_chain_error(vq, VQ_ERR_ADDR_OVERFLOW);
-	if (is_write) {
-		w->has_write = true;
-		if (len)
-			elem->last_in_iova = end - 1;
-	} else if (w->has_write) {
-		/* Even an empty writable buffer ends the readable part. */
-		return vq_chain_error(vq, VQ_ERR_READ_AFTER_WRITE);
-	}
-	if (++w->nr_bufs > vq->max_chain)
-		return vq_chain_error(vq, VQ_ERR_TOO_MANY_SEGS);
-	/* After a fault of our own, walk on: the chain may still be malformed. */
-	if (elem->fault)
-		return 0;
-	r = mem_to_iov(vq->mem, addr, len, perm, elem->iov, &w->nr_iov, max_iov);
-	if (r == -EFAULT)
-		return vq_chain_error(vq, VQ_ERR_FAULT);
-	if (r < 0) {
-		elem->fault = r;
-	} else if (is_write) {
-		elem->nr_in = w->nr_iov - elem->nr_out;
-		elem->in_bytes += len;
-	} else {
-		elem->nr_out = w->nr_iov;
-		elem->out_bytes += len;
-	}
-	return 0;
-}
-
-int vq_walk_end(struct vq *vq, struct vq_elem *elem)
-{
-	if (!elem->fault)
-		return 1;
-	vq->nr_device_faults++;
-	return -ENOMEM;
-}
-
-int vq_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov)
-{
-	return vq->ops->pop(vq, elem, max_iov);
-}
-
 int vq_pop_again(struct vq *vq, uint16_t head, const struct vring_packed_desc *descs,
 		 uint16_t nr_descs, struct vq_elem *elem, unsigned int max_iov)
 {
 	return vq->ops->pop_again(vq, head, descs, nr_descs, elem, max_iov);
-}
-
-void vq_push(struct vq *vq, uint16_t head, uint32_t len_bytes)
-{
-	vq->ops->push(vq, head, len_bytes);
-}
-
-void vq_flush(struct vq *vq)
-{
-	vq->ops->flush(vq);
-}
-
-bool vq_should_notify(struct vq *vq)
-{
-	return vq->ops->should_notify(vq);
-}
-
-void vq_disable_notify(struct vq *vq)
-{
-	vq->ops->disable_notify(vq);
-}
-
-bool vq_enable_notify(struct vq *vq)
-{
-	return vq->ops->enable_notify(vq);
-}
-
-bool vq_has_avail(struct vq *vq)
-{
-	return vq->ops->has_avail(vq);
 }

@@ -9,25 +9,6 @@
 
 #include "vq.h"
 
-struct vq_ops {
-	int (*init)(struct vq *vq, const struct vq_state *state);
-	void (*exit)(struct vq *vq);
-	/* Pointers from the pinned host addresses of the three rings. */
-	int (*set_rings)(struct vq *vq, void *desc, void *driver, void *device);
-	uint64_t (*ring_bytes)(const struct vq *vq, int which);   /* 0 desc, 1 driver, 2 device */
-	int (*set_state)(struct vq *vq, const struct vq_state *state);
-	uint16_t (*used_seen)(struct vq *vq, uint16_t published, uint16_t pending);
-	int (*pop)(struct vq *vq, struct vq_elem *elem, unsigned int max_iov);
-	int (*pop_again)(struct vq *vq, uint16_t head, const struct vring_packed_desc *descs,
-			 uint16_t nr_descs, struct vq_elem *elem, unsigned int max_iov);
-	void (*push)(struct vq *vq, uint16_t head, uint32_t len_bytes);
-	void (*flush)(struct vq *vq);
-	bool (*should_notify)(struct vq *vq);
-	void (*disable_notify)(struct vq *vq);
-	bool (*enable_notify)(struct vq *vq);
-	bool (*has_avail)(struct vq *vq);
-};
-
 extern const struct vq_ops vq_split_ops;
 extern const struct vq_ops vq_packed_ops;
 
@@ -47,9 +28,6 @@ static inline void vq_walk_start(struct vq_walk *w, struct vq_elem *elem)
 	elem->fault = 0;
 }
 
-/* Returns 0, or -EINVAL (malformed: vq->last_err says why). */
-int vq_walk_buffer(struct vq *vq, struct vq_walk *w, struct vq_elem *elem, uint64_t addr,
-		   uint32_t len, bool is_write, unsigned int max_iov);
 
 /*
  * Copy the indirect table at @addr/@len into vq->indirect.  Returns 0 with
@@ -63,8 +41,53 @@ int vq_chain_error(struct vq *vq, enum vq_err err);
 /* The ring is broken: stop serving.  Returns -EIO. */
 int vq_ring_error(struct vq *vq, enum vq_err err);
 
+
+/* One buffer of the chain.  Returns 0, or -EINVAL (malformed: vq->last_err says why). */
+static inline int vq_walk_buffer(struct vq *vq, struct vq_walk *w, struct vq_elem *elem, uint64_t addr,
+		   uint32_t len, bool is_write, unsigned int max_iov)
+{
+	unsigned int perm = is_write ? MEM_WRITE : MEM_READ;
+	uint64_t end;
+	int r;
+
+	if (__builtin_add_overflow(addr, (uint64_t)len, &end))
+		return vq_chain_error(vq, VQ_ERR_ADDR_OVERFLOW);
+	if (is_write) {
+		w->has_write = true;
+		if (len)
+			elem->last_in_iova = end - 1;
+	} else if (w->has_write) {
+		/* Even an empty writable buffer ends the readable part. */
+		return vq_chain_error(vq, VQ_ERR_READ_AFTER_WRITE);
+	}
+	if (++w->nr_bufs > vq->max_chain)
+		return vq_chain_error(vq, VQ_ERR_TOO_MANY_SEGS);
+	/* After a fault of our own, walk on: the chain may still be malformed. */
+	if (elem->fault)
+		return 0;
+	r = mem_to_iov(vq->mem, addr, len, perm, elem->iov, &w->nr_iov, max_iov);
+	if (r == -EFAULT)
+		return vq_chain_error(vq, VQ_ERR_FAULT);
+	if (r < 0) {
+		elem->fault = r;
+	} else if (is_write) {
+		elem->nr_in = w->nr_iov - elem->nr_out;
+		elem->in_bytes += len;
+	} else {
+		elem->nr_out = w->nr_iov;
+		elem->out_bytes += len;
+	}
+	return 0;
+}
+
 /* The walk ended: -ENOMEM when the device faulted on a sound chain, else 1. */
-int vq_walk_end(struct vq *vq, struct vq_elem *elem);
+static inline int vq_walk_end(struct vq *vq, struct vq_elem *elem)
+{
+	if (!elem->fault)
+		return 1;
+	vq->nr_device_faults++;
+	return -ENOMEM;
+}
 
 /* Load 16 bytes once: two 64-bit loads the compiler may not repeat. */
 static inline void vq_load16(const void *src, void *dst)
