@@ -71,10 +71,25 @@ int fixture_setup_skipped(void **state, const char *why)
 	return 0;
 }
 
-/* Start the queue on f->path (created by the caller) with the options @o. */
-static int fixture_start(struct fixture *f, const struct hdrv_opts *o)
+bool hc_is_packed(void)
 {
-	int r = hdrv_start(&f->h, f->path, o);
+	const char *layout = getenv("HDRV_LAYOUT");
+
+	if (layout && strcmp(layout, "packed") && strcmp(layout, "split")) {
+		fprintf(stderr, "HDRV_LAYOUT=%s: want split or packed\n", layout);
+		exit(1);
+	}
+	return layout && strcmp(layout, "packed") == 0;
+}
+
+/* Start the queue on f->path (created by the caller) with the options @opts. */
+static int fixture_start(struct fixture *f, const struct hdrv_opts *opts)
+{
+	struct hdrv_opts copy = *opts, *o = &copy;
+	int r;
+
+	copy.is_packed = opts->is_packed || hc_is_packed();
+	r = hdrv_start(&f->h, f->path, o);
 
 	if (r == -EINVAL && o->is_direct) {
 		hdrv_stop(&f->h);

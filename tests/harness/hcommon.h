@@ -65,6 +65,25 @@ static inline struct blk_queue_stats qstats(struct fixture *f)
 /* The same with another setup (e.g. an image in a different directory). */
 #define TS(fn, o, su, td) { #fn "@" #o "+" #su, fn, su, td, &(o) }
 
+/*
+ * hc_is_packed() - run the suite on packed rings: HDRV_LAYOUT=packed in the
+ * environment (split, the default, when unset or "split").  setup() then
+ * starts every queue with is_packed.
+ */
+bool hc_is_packed(void);
+
+/* hc_require_split() - skip the running test on packed rings, saying @why. */
+#define hc_require_split(f, why) do { \
+		if ((f)->h.is_packed) \
+			hc_skip("split rings only: %s", why); \
+	} while (0)
+
+/* hc_require_packed() - skip the running test on split rings. */
+#define hc_require_packed(f) do { \
+		if (!(f)->h.is_packed) \
+			hc_skip("packed rings only (HDRV_LAYOUT=packed)"); \
+	} while (0)
+
 /* setup() - create the image in $TMPDIR, start the queue with the hdrv_opts in *state. */
 int setup(void **state);
 

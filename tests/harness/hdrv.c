@@ -278,6 +278,33 @@ void *hdrv_ptr(struct hdrv *h, uint64_t iova)
 	return h->arena + (iova - HDRV_ARENA_IOVA);
 }
 
+/* The packed driver's buffer IDs: all free, 0 handed out first. */
+static int packed_init(struct hdrv *h)
+{
+	h->ids = calloc(h->num, sizeof(*h->ids));
+	h->free_ids = calloc(h->num, sizeof(*h->free_ids));
+	if (!h->ids || !h->free_ids)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < h->num; i++)
+		h->free_ids[i] = (uint16_t)(h->num - 1 - i);
+	h->nr_free_ids = h->num;
+	h->avail_pos = h->used_pos = VQ_POS_WRAP;
+	return 0;
+}
+
+void hdrv_rings_moved(struct hdrv *h)
+{
+	if (h->is_packed) {
+		h->pdesc = hdrv_ptr(h, h->desc_iova);
+		h->driver_event = hdrv_ptr(h, h->avail_iova);
+		h->device_event = hdrv_ptr(h, h->used_iova);
+	} else {
+		h->desc = hdrv_ptr(h, h->desc_iova);
+		h->avail = hdrv_ptr(h, h->avail_iova);
+		h->used = hdrv_ptr(h, h->used_iova);
+	}
+}
+
 /* The queue on @ring, and its thread. */
 static int hdrv_launch(struct hdrv *h, const struct blk_queue_ring *ring)
 {
@@ -336,13 +363,20 @@ int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *o
 		hmem_add(&h->hm, HDRV_ARENA_IOVA, ARENA_BYTES, MEM_READ | MEM_WRITE, h->arena);
 	}
 
+	h->is_packed = opts && opts->is_packed;
 	h->desc_iova = hdrv_alloc(h, 16ULL * h->num);
-	h->avail_iova = hdrv_alloc(h, 6ULL + 2ULL * h->num);
-	h->used_iova = hdrv_alloc(h, 6ULL + 8ULL * h->num);
+	if (h->is_packed) {
+		r = packed_init(h);
+		if (r < 0)
+			return r;
+		h->avail_iova = hdrv_alloc(h, sizeof(struct vring_packed_desc_event));
+		h->used_iova = hdrv_alloc(h, sizeof(struct vring_packed_desc_event));
+	} else {
+		h->avail_iova = hdrv_alloc(h, 6ULL + 2ULL * h->num);
+		h->used_iova = hdrv_alloc(h, 6ULL + 8ULL * h->num);
+	}
 	h->next_free = (h->next_free + PAGE - 1) & ~(uint64_t)(PAGE - 1);
-	h->desc = hdrv_ptr(h, h->desc_iova);
-	h->avail = hdrv_ptr(h, h->avail_iova);
-	h->used = hdrv_ptr(h, h->used_iova);
+	hdrv_rings_moved(h);
 
 	snprintf(h->image_path, sizeof(h->image_path), "%s", image_path);
 	/* The backend opens its image; a test's own backend (no open()) gets a file. */
@@ -381,13 +415,19 @@ int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *o
 	if (h->kick_fd < 0 || h->call_fd < 0)
 		return -errno;
 	h->has_event_idx = opts && opts->has_event_idx;
+	if (h->is_packed && h->has_event_idx) {
+		/* As split's used_event starts at 0: an interrupt for the first entry. */
+		h->driver_event->off_wrap = htole16(VQ_POS_WRAP);
+		h->driver_event->flags = htole16(VRING_PACKED_EVENT_FLAG_DESC);
+	}
 	ring = (struct blk_queue_ring){
 		.cfg = {
-			.layout = VQ_LAYOUT_SPLIT, .num = h->num, .desc_iova = h->desc_iova,
+			.layout = h->is_packed ? VQ_LAYOUT_PACKED : VQ_LAYOUT_SPLIT,
+			.num = h->num, .desc_iova = h->desc_iova,
 			.driver_iova = h->avail_iova, .device_iova = h->used_iova,
 			.has_event_idx = opts && opts->has_event_idx,
 		},
-		.state = vq_state_initial(VQ_LAYOUT_SPLIT),
+		.state = vq_state_initial(h->is_packed ? VQ_LAYOUT_PACKED : VQ_LAYOUT_SPLIT),
 		.log = opts ? opts->log : NULL,
 	};
 	h->ring = ring;
@@ -462,6 +502,13 @@ int hdrv_stop(struct hdrv *h)
 	for (unsigned int i = 0; i < h->nr_extra; i++)
 		munmap(h->extra[i].map, h->extra[i].len);
 	h->nr_extra = 0;
+	if (h->ids)
+		for (unsigned int i = 0; i < h->num; i++)
+			free(h->ids[i].descs);
+	free(h->ids);
+	free(h->free_ids);
+	h->ids = NULL;
+	h->free_ids = NULL;
 	return h->run_result;
 }
 
@@ -496,11 +543,21 @@ void *hdrv_add_region(struct hdrv *h, uint64_t iova, size_t len, unsigned int pe
 	return map + PAGE;
 }
 
+/* A test driver's misuse of a call: say which and stop. */
+static void hdrv_misuse(const char *what)
+{
+	fprintf(stderr, "hdrv: %s\n", what);
+	abort();
+}
+
 void hdrv_set_desc(struct hdrv *h, uint16_t i, uint64_t addr, uint32_t len,
 		   uint16_t flags, uint16_t next)
 {
-	struct vring_desc *d = &h->desc[i];
+	struct vring_desc *d;
 
+	if (h->is_packed)
+		hdrv_misuse("hdrv_set_desc() on a packed ring");
+	d = &h->desc[i];
 	d->addr = htole64(addr);
 	d->len = htole32(len);
 	d->flags = htole16(flags);
@@ -515,12 +572,17 @@ uint16_t hdrv_alloc_desc(struct hdrv *h)
 	return i;
 }
 
+static uint16_t buf_flags(const struct hbuf *b)
+{
+	return (uint16_t)((b->is_write ? VRING_DESC_F_WRITE : 0) | b->flags);
+}
+
 static void fill_chain(struct vring_desc *table, const uint16_t *idx, const struct hbuf *bufs,
 		       unsigned int nr)
 {
 	for (unsigned int k = 0; k < nr; k++) {
 		struct vring_desc *d = &table[idx[k]];
-		uint16_t flags = bufs[k].is_write ? VRING_DESC_F_WRITE : 0;
+		uint16_t flags = buf_flags(&bufs[k]);
 
 		if (k + 1 < nr)
 			flags |= VRING_DESC_F_NEXT;
@@ -531,10 +593,253 @@ static void fill_chain(struct vring_desc *table, const uint16_t *idx, const stru
 	}
 }
 
+/* ---- packed ring --------------------------------------------------------- */
+
+#define P_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
+#define P_USED (1u << VRING_PACKED_DESC_F_USED)
+
+uint16_t hdrv_packed_avail_flags(uint16_t pos)
+{
+	/* 2.8.1: AVAIL equal to the driver's wrap counter, USED the inverse. */
+	return (pos & VQ_POS_WRAP) ? P_AVAIL : P_USED;
+}
+
+uint16_t hdrv_packed_pos_add(const struct hdrv *h, uint16_t pos, int n)
+{
+	int idx = (int)(pos & VQ_POS_IDX_MASK) + n;
+	uint16_t wrap = pos & VQ_POS_WRAP;
+
+	if (idx >= h->num) {
+		idx -= h->num;
+		wrap ^= VQ_POS_WRAP;
+	} else if (idx < 0) {
+		idx += h->num;
+		wrap ^= VQ_POS_WRAP;
+	}
+	return (uint16_t)idx | wrap;
+}
+
+uint16_t hdrv_packed_alloc_id(struct hdrv *h)
+{
+	uint16_t id;
+
+	if (!h->nr_free_ids)
+		hdrv_misuse("no free buffer ID: every one is staged or in flight");
+	id = h->free_ids[--h->nr_free_ids];
+	h->ids[id].is_allocated = true;
+	return id;
+}
+
+/* The driver saw @id used: its chain's slots and (once no copy is in flight) the ID are free. */
+static void packed_free_id(struct hdrv *h, uint16_t id)
+{
+	struct hid *e = &h->ids[id];
+
+	if (e->nr_published)
+		e->nr_published--;
+	if (e->nr_published || !e->is_allocated)
+		return;
+	e->is_allocated = false;
+	free(e->descs);
+	e->descs = NULL;
+	e->nr = 0;
+	h->free_ids[h->nr_free_ids++] = id;
+}
+
+/* Stage @nr descriptors (flags without AVAIL/USED) as the chain of a new buffer ID. */
+static uint16_t packed_stage(struct hdrv *h, const struct hbuf *bufs, unsigned int nr)
+{
+	uint16_t id = hdrv_packed_alloc_id(h);
+	struct hid *e = &h->ids[id];
+
+	e->descs = calloc(nr ? nr : 1, sizeof(*e->descs));
+	if (!e->descs)
+		abort();
+	for (unsigned int k = 0; k < nr; k++) {
+		uint16_t flags = buf_flags(&bufs[k]);
+
+		if (k + 1 < nr)
+			flags |= VRING_DESC_F_NEXT;
+		e->descs[k] = (struct vring_packed_desc){
+			.addr = htole64(bufs[k].iova), .len = htole32(bufs[k].len),
+			.id = htole16(id), .flags = htole16(flags),
+		};
+	}
+	e->nr = (uint16_t)nr;
+	return id;
+}
+
+void hdrv_packed_write(struct hdrv *h, uint16_t pos, const struct vring_packed_desc *descs,
+		       unsigned int nr)
+{
+	uint16_t first = pos;
+
+	for (unsigned int k = 0; k < nr; k++) {
+		struct vring_packed_desc *d = &h->pdesc[pos & VQ_POS_IDX_MASK];
+
+		d->addr = descs[k].addr;
+		d->len = descs[k].len;
+		d->id = descs[k].id;
+		if (k)
+			__atomic_store_n(&d->flags, descs[k].flags, __ATOMIC_RELAXED);
+		pos = hdrv_packed_pos_add(h, pos, 1);
+	}
+	/* The head's flags last: the device sees the whole chain or none of it. */
+	if (nr)
+		__atomic_store_n(&h->pdesc[first & VQ_POS_IDX_MASK].flags, descs[0].flags,
+				 __ATOMIC_RELEASE);
+}
+
+/* The driver published a chain of @nr slots for @id (if in range). */
+static void packed_note_published(struct hdrv *h, uint16_t id, unsigned int nr)
+{
+	if (id >= h->num)
+		return;
+	h->ids[id].nr_ring = (uint16_t)nr;
+	h->ids[id].nr_published++;
+	if (!h->ids[id].is_allocated) {
+		/* Taken straight from the free list. */
+		for (unsigned int i = 0; i < h->nr_free_ids; i++)
+			if (h->free_ids[i] == id) {
+				memmove(&h->free_ids[i], &h->free_ids[i + 1],
+					(h->nr_free_ids - i - 1) * sizeof(*h->free_ids));
+				h->nr_free_ids--;
+				break;
+			}
+		h->ids[id].is_allocated = true;
+	}
+}
+
+void hdrv_packed_put(struct hdrv *h, const struct vring_packed_desc *descs, unsigned int nr)
+{
+	if (!h->is_packed)
+		hdrv_misuse("hdrv_packed_put() on a split ring");
+	hdrv_packed_write(h, h->avail_pos, descs, nr);
+	h->avail_pos = hdrv_packed_pos_add(h, h->avail_pos, (int)nr);
+	if (nr)
+		packed_note_published(h, le16toh(descs[nr - 1].id), nr);
+	hdrv_kick(h);
+}
+
+/*
+ * Write the staged chains of @ids into the ring, one after another; the
+ * first slot's flags last, so the device sees the batch at once.
+ */
+static void packed_place(struct hdrv *h, const uint16_t *ids, unsigned int nr)
+{
+	struct vring_packed_desc *first = NULL;
+	uint16_t first_flags = 0;
+
+	for (unsigned int k = 0; k < nr; k++) {
+		struct hid *e;
+
+		if (ids[k] >= h->num || !h->ids[ids[k]].descs)
+			hdrv_misuse("publishing a buffer ID with no staged chain");
+		e = &h->ids[ids[k]];
+		for (unsigned int i = 0; i < e->nr; i++) {
+			struct vring_packed_desc *d = &h->pdesc[h->avail_pos & VQ_POS_IDX_MASK];
+			uint16_t flags = (uint16_t)(le16toh(e->descs[i].flags) |
+						    hdrv_packed_avail_flags(h->avail_pos));
+
+			d->addr = e->descs[i].addr;
+			d->len = e->descs[i].len;
+			d->id = e->descs[i].id;
+			if (first)
+				__atomic_store_n(&d->flags, htole16(flags), __ATOMIC_RELAXED);
+			else {
+				first = d;
+				first_flags = flags;
+			}
+			h->avail_pos = hdrv_packed_pos_add(h, h->avail_pos, 1);
+		}
+		packed_note_published(h, ids[k], e->nr);
+	}
+	if (first)
+		__atomic_store_n(&first->flags, htole16(first_flags), __ATOMIC_RELEASE);
+}
+
+/* Kick unless the device event suppression structure says not to (2.8.10, 2.8.21.3). */
+static void packed_kick_if_needed(struct hdrv *h, uint16_t old_pos)
+{
+	uint16_t flags, off_wrap, new_idx, old_idx, event_idx;
+	bool need;
+
+	/* Order the ring stores before reading the device's wishes. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	flags = le16toh(__atomic_load_n(&h->device_event->flags, __ATOMIC_RELAXED));
+	off_wrap = le16toh(__atomic_load_n(&h->device_event->off_wrap, __ATOMIC_RELAXED));
+	if (flags != VRING_PACKED_EVENT_FLAG_DESC || !h->has_event_idx) {
+		need = flags != VRING_PACKED_EVENT_FLAG_DISABLE;
+	} else {
+		/* As Linux: indices on one line, the event one lap back if its wrap differs. */
+		new_idx = h->avail_pos & VQ_POS_IDX_MASK;
+		old_idx = old_pos & VQ_POS_IDX_MASK;
+		if ((old_pos & VQ_POS_WRAP) != (h->avail_pos & VQ_POS_WRAP))
+			old_idx = (uint16_t)(old_idx - h->num);
+		event_idx = off_wrap & VQ_POS_IDX_MASK;
+		if ((off_wrap & VQ_POS_WRAP) != (h->avail_pos & VQ_POS_WRAP))
+			event_idx = (uint16_t)(event_idx - h->num);
+		need = vring_need_event(event_idx, new_idx, old_idx);
+	}
+	if (!need) {
+		h->nr_kicks_suppressed++;
+		return;
+	}
+	hdrv_kick(h);
+}
+
+/* Is the slot at the driver's used position a used entry for its lap? */
+static bool packed_used_at(struct hdrv *h, uint16_t pos, struct vring_packed_desc *ret)
+{
+	const struct vring_packed_desc *d = &h->pdesc[pos & VQ_POS_IDX_MASK];
+	uint16_t flags = le16toh(__atomic_load_n(&d->flags, __ATOMIC_ACQUIRE));
+	bool wrap = pos & VQ_POS_WRAP;
+
+	if (!!(flags & P_AVAIL) != wrap || !!(flags & P_USED) != wrap)
+		return false;
+	ret->id = d->id;
+	ret->len = d->len;
+	return true;
+}
+
+/* Slots the chain of @id took (1 for an ID the driver never published). */
+static uint16_t packed_chain_slots(struct hdrv *h, uint16_t id)
+{
+	return id < h->num && h->ids[id].nr_ring ? h->ids[id].nr_ring : 1;
+}
+
+/* ---- both layouts -------------------------------------------------------- */
+
+uint64_t hdrv_table(struct hdrv *h, const struct hbuf *bufs, unsigned int nr)
+{
+	uint64_t table_iova = hdrv_alloc(h, 16ULL * (nr ? nr : 1));
+	uint16_t idx[VQ_MAX_SIZE + 1];
+
+	if (h->is_packed) {
+		struct vring_packed_desc *t = hdrv_ptr(h, table_iova);
+
+		/* 2.8.13: the table's entries in order; NEXT and ID mean nothing there. */
+		for (unsigned int k = 0; k < nr; k++)
+			t[k] = (struct vring_packed_desc){
+				.addr = htole64(bufs[k].iova), .len = htole32(bufs[k].len),
+				.flags = htole16(buf_flags(&bufs[k])),
+			};
+		return table_iova;
+	}
+	if (nr > VQ_MAX_SIZE + 1)
+		hdrv_misuse("indirect table too large");
+	for (unsigned int k = 0; k < nr; k++)
+		idx[k] = (uint16_t)k;
+	fill_chain(hdrv_ptr(h, table_iova), idx, bufs, nr);
+	return table_iova;
+}
+
 uint16_t hdrv_chain(struct hdrv *h, const struct hbuf *bufs, unsigned int nr)
 {
 	uint16_t idx[VQ_MAX_SIZE];
 
+	if (h->is_packed)
+		return packed_stage(h, bufs, nr);
 	for (unsigned int k = 0; k < nr; k++)
 		idx[k] = hdrv_alloc_desc(h);
 	fill_chain(h->desc, idx, bufs, nr);
@@ -543,15 +848,15 @@ uint16_t hdrv_chain(struct hdrv *h, const struct hbuf *bufs, unsigned int nr)
 
 uint16_t hdrv_chain_indirect(struct hdrv *h, const struct hbuf *bufs, unsigned int nr)
 {
-	uint64_t table_iova = hdrv_alloc(h, 16ULL * nr);
-	uint16_t idx[VQ_MAX_SIZE];
-	uint16_t head = hdrv_alloc_desc(h);
+	struct hbuf head = { hdrv_table(h, bufs, nr), 16u * nr, false, VRING_DESC_F_INDIRECT };
 
-	for (unsigned int k = 0; k < nr; k++)
-		idx[k] = (uint16_t)k;
-	fill_chain(hdrv_ptr(h, table_iova), idx, bufs, nr);
-	hdrv_set_desc(h, head, table_iova, 16u * nr, VRING_DESC_F_INDIRECT, 0);
-	return head;
+	return hdrv_chain(h, &head, 1);
+}
+
+void hdrv_kick(struct hdrv *h)
+{
+	h->nr_kicks++;
+	eventfd_write(h->kick_fd, 1);
 }
 
 /* Kick unless the device said it does not need one (virtio 1.2, 2.7.10 and 2.7.13.4). */
@@ -574,8 +879,7 @@ static void kick_if_needed(struct hdrv *h, uint16_t old_idx)
 		h->nr_kicks_suppressed++;
 		return;
 	}
-	h->nr_kicks++;
-	eventfd_write(h->kick_fd, 1);
+	hdrv_kick(h);
 }
 
 void hdrv_publish(struct hdrv *h, uint16_t head)
@@ -583,29 +887,109 @@ void hdrv_publish(struct hdrv *h, uint16_t head)
 	hdrv_publish_batch(h, &head, 1);
 }
 
-void hdrv_publish_batch(struct hdrv *h, const uint16_t *heads, unsigned int nr)
+static void place_batch(struct hdrv *h, const uint16_t *heads, unsigned int nr)
 {
-	uint16_t old_idx = h->avail_idx;
-
+	if (h->is_packed) {
+		packed_place(h, heads, nr);
+		return;
+	}
 	for (unsigned int k = 0; k < nr; k++) {
 		h->avail->ring[h->avail_idx % h->num] = htole16(heads[k]);
 		h->avail_idx++;
 	}
 	__atomic_store_n(&h->avail->idx, htole16(h->avail_idx), __ATOMIC_RELEASE);
-	kick_if_needed(h, old_idx);
+}
+
+void hdrv_place(struct hdrv *h, uint16_t head)
+{
+	place_batch(h, &head, 1);
+}
+
+void hdrv_publish_batch(struct hdrv *h, const uint16_t *heads, unsigned int nr)
+{
+	uint16_t old = h->is_packed ? h->avail_pos : h->avail_idx;
+
+	place_batch(h, heads, nr);
+	if (h->is_packed)
+		packed_kick_if_needed(h, old);
+	else
+		kick_if_needed(h, old);
 }
 
 uint16_t hdrv_used_idx(struct hdrv *h)
 {
-	return le16toh(__atomic_load_n(&h->used->idx, __ATOMIC_ACQUIRE));
+	struct vring_packed_desc d;
+	uint16_t pos, n = 0;
+
+	if (!h->is_packed)
+		return le16toh(__atomic_load_n(&h->used->idx, __ATOMIC_ACQUIRE));
+	/* Walk the used entries the driver has not taken, at most a lap. */
+	for (pos = h->used_pos; n < h->num && packed_used_at(h, pos, &d); n++)
+		pos = hdrv_packed_pos_add(h, pos, packed_chain_slots(h, le16toh(d.id)));
+	return (uint16_t)(h->last_used_idx + n);
 }
 
 void hdrv_publish_idx(struct hdrv *h, uint16_t idx)
 {
+	if (h->is_packed)
+		hdrv_misuse("hdrv_publish_idx() on a packed ring");
 	h->avail_idx = idx;
 	__atomic_store_n(&h->avail->idx, htole16(idx), __ATOMIC_RELEASE);
-	h->nr_kicks++;
-	eventfd_write(h->kick_fd, 1);
+	hdrv_kick(h);
+}
+
+int hdrv_take_used(struct hdrv *h, uint32_t *ret_id, uint32_t *ret_len)
+{
+	if (h->is_packed) {
+		struct vring_packed_desc d;
+		uint16_t id;
+
+		if (!packed_used_at(h, h->used_pos, &d))
+			return -EAGAIN;
+		id = le16toh(d.id);
+		*ret_id = id;
+		*ret_len = le32toh(d.len);
+		h->used_pos = hdrv_packed_pos_add(h, h->used_pos, packed_chain_slots(h, id));
+		if (id < h->num)
+			packed_free_id(h, id);
+	} else {
+		uint16_t idx = le16toh(__atomic_load_n(&h->used->idx, __ATOMIC_ACQUIRE));
+		struct vring_used_elem *e;
+
+		if (idx == h->last_used_idx)
+			return -EAGAIN;
+		e = &h->used->ring[h->last_used_idx % h->num];
+		*ret_id = le32toh(e->id);
+		*ret_len = le32toh(e->len);
+	}
+	h->last_used_idx++;
+	return 0;
+}
+
+void hdrv_set_used_event(struct hdrv *h, int delta)
+{
+	if (!h->is_packed) {
+		__atomic_store_n(&h->avail->ring[h->num], htole16((uint16_t)(h->last_used_idx + delta)),
+				 __ATOMIC_SEQ_CST);
+		return;
+	}
+	/* As Linux: off_wrap, then the flags that make it count. */
+	__atomic_store_n(&h->driver_event->off_wrap,
+			 htole16(hdrv_packed_pos_add(h, h->used_pos, delta)), __ATOMIC_SEQ_CST);
+	__atomic_store_n(&h->driver_event->flags, htole16(VRING_PACKED_EVENT_FLAG_DESC),
+			 __ATOMIC_SEQ_CST);
+}
+
+void hdrv_set_interrupts(struct hdrv *h, bool is_enabled)
+{
+	if (h->is_packed)
+		__atomic_store_n(&h->driver_event->flags,
+				 htole16(is_enabled ? VRING_PACKED_EVENT_FLAG_ENABLE :
+					 VRING_PACKED_EVENT_FLAG_DISABLE), __ATOMIC_SEQ_CST);
+	else
+		__atomic_store_n(&h->avail->flags,
+				 htole16(is_enabled ? 0 : VRING_AVAIL_F_NO_INTERRUPT),
+				 __ATOMIC_SEQ_CST);
 }
 
 static long now_ms(void)
@@ -621,19 +1005,12 @@ int hdrv_wait_used(struct hdrv *h, uint32_t *ret_id, uint32_t *ret_len, int time
 	long deadline = now_ms() + timeout_ms;
 
 	for (;;) {
-		uint16_t idx = le16toh(__atomic_load_n(&h->used->idx, __ATOMIC_ACQUIRE));
 		struct pollfd pfd = { .fd = h->call_fd, .events = POLLIN };
 		long left;
 		eventfd_t v;
 
-		if (idx != h->last_used_idx) {
-			struct vring_used_elem *e = &h->used->ring[h->last_used_idx % h->num];
-
-			*ret_id = le32toh(e->id);
-			*ret_len = le32toh(e->len);
-			h->last_used_idx++;
+		if (hdrv_take_used(h, ret_id, ret_len) == 0)
 			return 0;
-		}
 		left = deadline - now_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;

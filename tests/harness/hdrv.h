@@ -3,10 +3,19 @@
 #define HDRV_H
 
 /*
- * An in-process virtio-blk driver for tests: it lays out split rings in a
- * memory arena (reached through IOVAs, with PROT_NONE guard pages around it),
- * builds descriptor chains, kicks, and waits for used entries, while the
- * real queue loop (vq + blk + backend) runs in a thread against a real image.
+ * An in-process virtio-blk driver for tests: it lays out split or packed
+ * rings in a memory arena (reached through IOVAs, with PROT_NONE guard pages
+ * around it), builds descriptor chains, kicks, and waits for used entries,
+ * while the real queue loop (vq + blk + backend) runs in a thread against a
+ * real image.
+ *
+ * The packed layout is driven as Linux's packed driver does
+ * (drivers/virtio/virtio_ring.c): buffer IDs from a free list, chains
+ * written into consecutive ring slots with the head's flags stored last,
+ * used entries read at the driver's used position, which then skips as many
+ * slots as that ID's chain took.  The same calls work in both layouts; in
+ * packed mode a "head" is a buffer ID, and hdrv_chain() only stages the
+ * chain: it reaches the ring when published.
  */
 
 #include <stdbool.h>
@@ -53,6 +62,7 @@ void hmem_add(struct hmem *hm, uint64_t iova, uint64_t len, unsigned int perm, v
 
 struct hdrv_opts {
 	uint16_t queue_size;          /* default 64 */
+	bool is_packed;               /* a packed ring (virtio 1.2, 2.8) instead of split rings */
 	bool has_event_idx;
 	bool is_readonly;
 	const char *backend;          /* default "io_uring" */
@@ -88,13 +98,26 @@ struct hdrv {
 	size_t arena_bytes;
 	uint64_t next_free;           /* bump allocator, offset in the arena */
 	uint16_t num;
+	bool is_packed;
+	/* Split: descriptor table, avail ring, used ring.  Packed: NULL. */
 	struct vring_desc *desc;
 	struct vring_avail *avail;
 	struct vring_used *used;
+	/* Packed: the descriptor ring and the two event suppression structures. */
+	struct vring_packed_desc *pdesc;
+	struct vring_packed_desc_event *driver_event;  /* the driver's wishes (ours) */
+	struct vring_packed_desc_event *device_event;  /* the device's */
+	/* Split: table, avail, used.  Packed: ring, driver event, device event. */
 	uint64_t desc_iova, avail_iova, used_iova;
-	uint16_t next_desc;           /* next free descriptor (round robin) */
-	uint16_t avail_idx;           /* driver's shadow */
-	uint16_t last_used_idx;
+	uint16_t next_desc;           /* split: next free descriptor (round robin) */
+	uint16_t avail_idx;           /* split: driver's shadow */
+	uint16_t last_used_idx;       /* used entries taken (both layouts: a count) */
+	/* Packed: positions are a slot index with the wrap counter in bit 15 (VQ_POS_WRAP). */
+	uint16_t avail_pos;           /* next slot the driver writes */
+	uint16_t used_pos;            /* next slot the driver reads a used entry from */
+	struct hid *ids;              /* by buffer ID */
+	uint16_t *free_ids;           /* a stack: the next ID to use on top */
+	uint16_t nr_free_ids;
 	bool has_event_idx;
 	unsigned int nr_kicks;        /* kicks sent */
 	unsigned int nr_kicks_suppressed; /* kicks the device said it did not need */
@@ -202,15 +225,35 @@ struct hbuf {
 	uint64_t iova;
 	uint32_t len;
 	bool is_write;                /* device-writable */
+	uint16_t flags;               /* more descriptor flags (e.g. VRING_DESC_F_INDIRECT) */
 };
 
-/* hdrv_chain() - write @nr descriptors linked in order; returns the head index. */
+/* Packed: a buffer ID's chain, staged by hdrv_chain() until published. */
+struct hid {
+	struct vring_packed_desc *descs;  /* flags without AVAIL/USED */
+	uint16_t nr;
+	uint16_t nr_ring;             /* slots its last publication took */
+	uint16_t nr_published;        /* publications not yet returned used */
+	bool is_allocated;            /* taken from the free list */
+};
+
+/*
+ * hdrv_chain() - @nr descriptors in order (NEXT on all but the last, WRITE
+ * for is_write, plus each buffer's flags); returns the head index (split),
+ * or the buffer ID whose chain is staged for publishing (packed).
+ */
 uint16_t hdrv_chain(struct hdrv *h, const struct hbuf *bufs, unsigned int nr);
 
 /* hdrv_chain_indirect() - one descriptor pointing at a table of @nr; returns the head. */
 uint16_t hdrv_chain_indirect(struct hdrv *h, const struct hbuf *bufs, unsigned int nr);
 
-/* hdrv_set_desc() - write descriptor @i directly (for malformed chains). */
+/*
+ * hdrv_table() - an indirect table of @nr entries in the ring's layout (split:
+ * linked by NEXT; packed: in order, no NEXT), in the arena; returns its IOVA.
+ */
+uint64_t hdrv_table(struct hdrv *h, const struct hbuf *bufs, unsigned int nr);
+
+/* hdrv_set_desc() - write descriptor @i directly (for malformed chains; split only). */
 void hdrv_set_desc(struct hdrv *h, uint16_t i, uint64_t addr, uint32_t len,
 		   uint16_t flags, uint16_t next);
 
@@ -224,17 +267,70 @@ void hdrv_publish(struct hdrv *h, uint16_t head);
 /* hdrv_publish_batch() - put @nr heads on the avail ring with one avail->idx store. */
 void hdrv_publish_batch(struct hdrv *h, const uint16_t *heads, unsigned int nr);
 
-/* hdrv_publish_idx() - set avail->idx to @idx without ring entries, and always kick. */
+/* hdrv_place() - make @head available (as hdrv_publish()) without kicking. */
+void hdrv_place(struct hdrv *h, uint16_t head);
+
+/* hdrv_kick() - kick the device, whatever it asked for. */
+void hdrv_kick(struct hdrv *h);
+
+/* hdrv_publish_idx() - set avail->idx to @idx without ring entries, and always kick (split). */
 void hdrv_publish_idx(struct hdrv *h, uint16_t idx);
 
-/* hdrv_used_idx() - the device's used->idx as the driver sees it now. */
+/*
+ * hdrv_used_idx() - the device's used->idx as the driver sees it now; packed:
+ * hdrv.last_used_idx plus the used entries visible from the driver's position.
+ */
 uint16_t hdrv_used_idx(struct hdrv *h);
+
+/* hdrv_take_used() - the next used entry if there is one (0), else -EAGAIN; no waiting. */
+int hdrv_take_used(struct hdrv *h, uint32_t *ret_id, uint32_t *ret_len);
 
 /*
  * hdrv_wait_used() - wait up to @timeout_ms for the next used entry.
  * Returns 0 with *ret_id and *ret_len, or -ETIMEDOUT.
  */
 int hdrv_wait_used(struct hdrv *h, uint32_t *ret_id, uint32_t *ret_len, int timeout_ms);
+
+/*
+ * hdrv_set_used_event() - with EVENT_IDX, ask for an interrupt when the used
+ * entry @delta past the next one the driver takes is written (split:
+ * used_event = last_used_idx + delta).  Packed: driver event DESC at the
+ * driver's used position moved by @delta slots, so 0 is exact and large or
+ * negative values mean "far ahead" and "just passed" as in split.
+ */
+void hdrv_set_used_event(struct hdrv *h, int delta);
+
+/* hdrv_set_interrupts() - split: clear or set VRING_AVAIL_F_NO_INTERRUPT; packed: ENABLE/DISABLE. */
+void hdrv_set_interrupts(struct hdrv *h, bool is_enabled);
+
+/* hdrv_rings_moved() - the arena moved (h->arena): point the ring pointers at it again. */
+void hdrv_rings_moved(struct hdrv *h);
+
+/* ---- packed only: raw ring writes for malformed rings -------------------- */
+
+/* hdrv_packed_avail_flags() - AVAIL/USED bits that make a slot available in lap @pos. */
+uint16_t hdrv_packed_avail_flags(uint16_t pos);
+
+/* hdrv_packed_pos_add() - position @pos moved on by @n slots (n may be negative, |n| <= num). */
+uint16_t hdrv_packed_pos_add(const struct hdrv *h, uint16_t pos, int n);
+
+/*
+ * hdrv_packed_write() - write @descs verbatim (flags as given) into the slots
+ * from @pos on, wrapping at the ring end, the first one's flags last (release).
+ * Nothing else: no bookkeeping, no kick.
+ */
+void hdrv_packed_write(struct hdrv *h, uint16_t pos, const struct vring_packed_desc *descs,
+		       unsigned int nr);
+
+/*
+ * hdrv_packed_put() - hdrv_packed_write() at the driver's avail position,
+ * which moves on by @nr; the last descriptor's ID (if < num) is recorded as
+ * in flight with @nr slots, as a published chain is; kicks always.
+ */
+void hdrv_packed_put(struct hdrv *h, const struct vring_packed_desc *descs, unsigned int nr);
+
+/* hdrv_packed_alloc_id() - a buffer ID from the free list, for hdrv_packed_put(). */
+uint16_t hdrv_packed_alloc_id(struct hdrv *h);
 
 /* A complete virtio-blk request in the arena: header, data, status. */
 struct hreq {
