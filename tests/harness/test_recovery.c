@@ -7,7 +7,10 @@
  * the image, reads return the image's data, and the driver is interrupted.
  *
  * The memory path is the daemon's own (iotlb mode: an iotlb_view over a
- * memfd); the backend is io_uring on a real file.
+ * memfd); the backend is io_uring on a real file.  Both ring layouts: a
+ * packed ring reuses a chain's slots for used entries while other chains
+ * are in flight, so its log keeps copies of the chains, and a flush cut
+ * short must leave no used mark behind.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -112,9 +115,20 @@ static void post_round(struct hdrv *h, struct round *rd)
 	hdrv_blk_req(h, &rd->get_id, VIRTIO_BLK_T_GET_ID, 0, NULL, VIRTIO_BLK_ID_BYTES);
 	hdrv_blk_chain(h, &rd->get_id);
 	rd->heads[rd->nr_heads++] = rd->get_id.head;
-	/* A chain whose next index is outside the table: returned with used.len 0. */
-	rd->bad_head = hdrv_alloc_desc(h);
-	hdrv_set_desc(h, rd->bad_head, rd->read.hdr_iova, 16, VRING_DESC_F_NEXT, QSIZE + 3);
+	if (h->is_packed) {
+		/* An indirect descriptor behind another: returned with used.len 0. */
+		const struct hbuf bad[2] = {
+			{ rd->read.hdr_iova, 16, false, 0 },
+			{ rd->read.hdr_iova, 16, false, VRING_DESC_F_INDIRECT },
+		};
+
+		rd->bad_head = hdrv_chain(h, bad, 2);
+	} else {
+		/* A chain whose next index is outside the table: returned with used.len 0. */
+		rd->bad_head = hdrv_alloc_desc(h);
+		hdrv_set_desc(h, rd->bad_head, rd->read.hdr_iova, 16, VRING_DESC_F_NEXT,
+			      QSIZE + 3);
+	}
 	rd->heads[rd->nr_heads++] = rd->bad_head;
 	hdrv_publish_batch(h, rd->heads, rd->nr_heads);
 }
@@ -140,11 +154,23 @@ static void check_round(struct hdrv *h, struct round *rd, const char *image)
 	usleep(20000);
 	assert_int_equal(hdrv_used_idx(h), rd->nr_heads);
 	for (uint16_t i = 0; i < used; i++) {
-		struct vring_used_elem *e = &h->used->ring[i % h->num];
+		uint32_t id, len;
 
-		assert_true(e->id < QSIZE);
-		rd->seen[e->id]++;
-		rd->len[e->id] = e->len;
+		if (h->is_packed) {
+			assert_int_equal(hdrv_take_used(h, &id, &len), 0);
+		} else {
+			id = h->used->ring[i % h->num].id;
+			len = h->used->ring[i % h->num].len;
+		}
+		assert_true(id < QSIZE);
+		rd->seen[id]++;
+		rd->len[id] = len;
+	}
+	if (h->is_packed) {
+		uint32_t id, len;
+
+		/* Nothing stale behind the last entry either. */
+		assert_int_equal(hdrv_take_used(h, &id, &len), -EAGAIN);
 	}
 	for (unsigned int i = 0; i < rd->nr_heads; i++)
 		assert_int_equal(rd->seen[rd->heads[i]], 1);
@@ -171,11 +197,12 @@ static void check_round(struct hdrv *h, struct round *rd, const char *image)
 }
 
 /* One round with the crash at store @at; returns true when it crashed. */
-static bool crash_round(int at, bool has_event_idx)
+static bool crash_round(int at, bool has_event_idx, bool is_packed)
 {
 	struct inflight_log *log = calloc(1, inflight_log_bytes(QSIZE));
 	struct hdrv_opts o = {
 		.queue_size = QSIZE, .is_iotlb = true, .log = log, .has_event_idx = has_event_idx,
+		.is_packed = is_packed,
 	};
 	struct hdrv h;
 	struct round rd;
@@ -208,12 +235,12 @@ static bool crash_round(int at, bool has_event_idx)
 	return has_crashed_now;
 }
 
-static void crash_at_every_step(bool has_event_idx)
+static void crash_at_every_step(bool has_event_idx, bool is_packed)
 {
 	int at;
 
 	/* Until a round runs through without reaching the crash point. */
-	for (at = 1; at < 2000 && crash_round(at, has_event_idx); at++)
+	for (at = 1; at < 2000 && crash_round(at, has_event_idx, is_packed); at++)
 		;
 	print_message("crash points covered: %d\n", at - 1);
 	/* Each request stores a few times: fewer points means the log is not on the path. */
@@ -224,25 +251,38 @@ static void crash_at_every_step(bool has_event_idx)
 static void test_crash_at_every_step(void **state)
 {
 	(void)state;
-	crash_at_every_step(false);
+	crash_at_every_step(false, false);
 }
 
 static void test_crash_at_every_step_event_idx(void **state)
 {
 	(void)state;
-	crash_at_every_step(true);
+	crash_at_every_step(true, false);
+}
+
+static void test_crash_at_every_step_packed(void **state)
+{
+	(void)state;
+	crash_at_every_step(false, true);
+}
+
+static void test_crash_at_every_step_packed_event_idx(void **state)
+{
+	(void)state;
+	crash_at_every_step(true, true);
 }
 
 /* Two crashes in a row: the second queue dies too, the third finishes. */
-static void test_crash_twice(void **state)
+static void crash_twice(bool is_packed)
 {
 	struct inflight_log *log = calloc(1, inflight_log_bytes(QSIZE));
-	struct hdrv_opts o = { .queue_size = QSIZE, .is_iotlb = true, .log = log };
+	struct hdrv_opts o = {
+		.queue_size = QSIZE, .is_iotlb = true, .log = log, .is_packed = is_packed,
+	};
 	struct hdrv h;
 	struct round rd;
 	char image[256];
 
-	(void)state;
 	assert_int_equal(hdrv_make_image(image, sizeof(image), IMAGE_BYTES, IMAGE_FILL), 0);
 	assert_int_equal(hdrv_start(&h, image, &o), 0);
 	arm(7);
@@ -261,6 +301,18 @@ static void test_crash_twice(void **state)
 	hdrv_stop(&h);
 	unlink(image);
 	free(log);
+}
+
+static void test_crash_twice(void **state)
+{
+	(void)state;
+	crash_twice(false);
+}
+
+static void test_crash_twice_packed(void **state)
+{
+	(void)state;
+	crash_twice(true);
 }
 
 /* A log of other rings is refused, not guessed at. */
@@ -294,7 +346,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crash_at_every_step),
 		cmocka_unit_test(test_crash_at_every_step_event_idx),
+		cmocka_unit_test(test_crash_at_every_step_packed),
+		cmocka_unit_test(test_crash_at_every_step_packed_event_idx),
 		cmocka_unit_test(test_crash_twice),
+		cmocka_unit_test(test_crash_twice_packed),
 		cmocka_unit_test(test_resume_refuses_other_rings),
 	};
 
