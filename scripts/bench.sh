@@ -12,7 +12,8 @@
 # ../shared/anchors/ublksrv when it exists), BENCH_BASE (another
 # vduse-blkd binary measured in the same boot as "base": before and after a
 # change, where TCG's noise is shared; BENCH_BASE_ENV: VAR=VALUE words and
-# BENCH_BASE_ARGS: options it runs with; BENCH_BASE may name the same binary),
+# BENCH_BASE_ARGS: options it runs with; BENCH_BASE may name the same binary;
+# BENCH_ARGS: options vduse-blkd itself runs with, e.g. --ring split),
 # BENCH_ONLY (which peers to measure besides vduse-blkd: default "loop qsd
 # ublk"; "none": vduse-blkd and base alone), BENCH_PERF=1 (also profile
 # vduse-blkd with perf in the last round: guest kernel and daemon together),
@@ -25,9 +26,9 @@ ninja -C build >/dev/null
 env=build/tests-vm/bench.env
 mkdir -p build/tests-vm
 rounds=${BENCH_ROUNDS:-3} queues=${BENCH_QUEUES:-2}
-printf 'BENCH_RUNTIME=%s\nBENCH_ROUNDS=%s\nBENCH_QUEUES="%s"\nBENCH_PERF=%s\nBENCH_BASE_ENV="%s"\nBENCH_BASE_ARGS="%s"\nBENCH_ONLY="%s"\n' \
+printf 'BENCH_RUNTIME=%s\nBENCH_ROUNDS=%s\nBENCH_QUEUES="%s"\nBENCH_PERF=%s\nBENCH_BASE_ENV="%s"\nBENCH_BASE_ARGS="%s"\nBENCH_ARGS="%s"\nBENCH_ONLY="%s"\n' \
 	"${BENCH_RUNTIME:-8}" "$rounds" "$queues" "${BENCH_PERF:-0}" "${BENCH_BASE_ENV:-}" \
-	"${BENCH_BASE_ARGS:-}" "${BENCH_ONLY:-loop qsd ublk}" > "$env"
+	"${BENCH_BASE_ARGS:-}" "${BENCH_ARGS:-}" "${BENCH_ONLY:-loop qsd ublk}" > "$env"
 add="$PWD/$env:/tests/bench.env"
 ublksrv=${UBLKSRV:-../shared/anchors/ublksrv}
 if [[ -x $ublksrv/bin/ublk ]]; then

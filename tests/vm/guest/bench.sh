@@ -153,7 +153,7 @@ done
 # --- vduse-blkd (and the binary to compare it with, if given) ---
 for bin in "$VDUSE_BLKD" /usr/bin/vduse-blkd-base; do
 [ -x "$bin" ] || continue
-tag=vduse-blkd envs="" args=""
+tag=vduse-blkd envs="" args=${BENCH_ARGS:-}
 [ "$bin" = "$VDUSE_BLKD" ] || { tag=base; envs=${BENCH_BASE_ENV:-}; args=${BENCH_BASE_ARGS:-}; }
 for q in $QUEUES; do
 	# shellcheck disable=SC2086  # words
