@@ -39,6 +39,7 @@ struct bench_opts {
 	const char *dir;
 	bool is_iotlb;                /* the daemon's IOTLB memory path (default) */
 	unsigned int poll_us;
+	bool is_packed;               /* --ring packed */
 };
 
 static double now_s(void)
@@ -54,7 +55,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: hbench [--backend null|io_uring|aio] [--qd N] [--bs BYTES] [--write]\n"
 		"              [--seconds S | --requests N] [--image-mb MB] [--dir DIR]\n"
-		"              [--simple-memory] [--poll-us N]\n"
+		"              [--simple-memory] [--poll-us N] [--ring split|packed]\n"
 		"One queue, QD requests in flight, the real queue loop; prints requests/s.\n"
 		"Driver memory is reached through the daemon's IOTLB path unless\n"
 		"--simple-memory (the harness's flat model) is given.\n");
@@ -73,6 +74,7 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "simple-memory", no_argument, NULL, 'S' },
 		{ "poll-us", required_argument, NULL, 'p' },
+		{ "ring", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -92,6 +94,13 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 		case 'd': o->dir = optarg; break;
 		case 'S': o->is_iotlb = false; break;
 		case 'p': o->poll_us = (unsigned int)strtoul(optarg, NULL, 0); break;
+		case 'r':
+			if (strcmp(optarg, "split") && strcmp(optarg, "packed")) {
+				usage(stderr);
+				exit(2);
+			}
+			o->is_packed = !strcmp(optarg, "packed");
+			break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}
@@ -120,14 +129,14 @@ static uint64_t next_sector(uint64_t *seed, uint64_t nr_blocks, unsigned int bs)
  */
 static int wait_used(struct hdrv *h)
 {
-	uint16_t *used_event = &h->avail->ring[h->num];
 	struct pollfd pfd = { .fd = h->call_fd, .events = POLLIN };
 	eventfd_t v;
 
 	for (;;) {
 		if (h->last_used_idx != hdrv_used_idx(h))
 			return 0;
-		__atomic_store_n(used_event, htole16(h->last_used_idx), __ATOMIC_SEQ_CST);
+		hdrv_set_used_event(h, 0);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		if (h->last_used_idx != hdrv_used_idx(h))
 			return 0;
 		if (poll(&pfd, 1, 5000) <= 0)
@@ -157,7 +166,8 @@ int main(int argc, char **argv)
 	/* Queue size 256 as the daemon offers; every request is 3 descriptors. */
 	r = hdrv_start(&h, image, &(struct hdrv_opts){ .queue_size = 256, .has_event_idx = true,
 						       .backend = o.backend,
-						       .is_iotlb = o.is_iotlb, .poll_us = o.poll_us });
+						       .is_iotlb = o.is_iotlb, .poll_us = o.poll_us,
+						       .is_packed = o.is_packed });
 	unlink(image);
 	if (r < 0) {
 		fprintf(stderr, "hbench: starting the queue (%s): %s\n", o.backend, strerror(-r));
@@ -186,11 +196,12 @@ int main(int argc, char **argv)
 		is_ending = o.nr_requests ? nr_started >= o.nr_requests
 					  : now_s() - t0 >= o.seconds;
 		/* Every used entry there is, then the chains go out again in one batch. */
-		while (h.last_used_idx != hdrv_used_idx(&h)) {
-			uint32_t id = le32toh(h.used->ring[h.last_used_idx % h.num].id);
+		for (;;) {
+			uint32_t id, len;
 			unsigned int k;
 
-			h.last_used_idx++;
+			if (hdrv_take_used(&h, &id, &len) < 0)
+				break;
 			for (k = 0; k < o.qd && reqs[k].head != id; k++)
 				;
 			if (k == o.qd || hdrv_status(&h, &reqs[k]) != VIRTIO_BLK_S_OK) {
@@ -205,6 +216,9 @@ int main(int argc, char **argv)
 			((struct virtio_blk_outhdr *)hdrv_ptr(&h, reqs[k].hdr_iova))->sector =
 				htole64(next_sector(&seed, nr_blocks, o.bs));
 			*(uint8_t *)hdrv_ptr(&h, reqs[k].status_iova) = 0xff;
+			/* A packed ring's buffer ID went back to the free list: take one again. */
+			if (o.is_packed)
+				hdrv_blk_chain(&h, &reqs[k]);
 			again[nr_again++] = reqs[k].head;
 		}
 		if (nr_again) {
