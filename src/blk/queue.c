@@ -54,7 +54,8 @@ static void queue_pool_init(struct blk_queue *q, const uint16_t *heads, unsigned
 	uint8_t *is_busy = (uint8_t *)q->pool_slots;   /* scratch, before any pop */
 
 	memset(is_busy, 0, qs);
-	for (unsigned int i = 0; i < nr; i++) {
+	/* Only a packed log has the pool (a state file of version 1 has none). */
+	for (unsigned int i = 0; i < nr && is_packed(q); i++) {
 		uint16_t n = inflight_chain(q->log, qs, heads[i], q->pop_descs, q->pool_slots + qs);
 
 		for (uint16_t j = 0; j < n; j++)
