@@ -88,6 +88,7 @@ struct blk_queue {
 	uint16_t *pool_free;         /* packed: log pool entries free for chain copies */
 	unsigned int nr_pool_free;
 	uint16_t *pool_slots;        /* scratch: the entries one chain takes */
+	uint16_t *pool_next;         /* the log pool's links, kept here too for freeing */
 	uint16_t *replay_heads;      /* in flight when an earlier run ended: run them again */
 	unsigned int nr_replay;
 	bool may_retake;             /* until the first poll: the chain taken last may be seen again */

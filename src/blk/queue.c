@@ -58,8 +58,11 @@ static void queue_pool_init(struct blk_queue *q, const uint16_t *heads, unsigned
 	for (unsigned int i = 0; i < nr && is_packed(q); i++) {
 		uint16_t n = inflight_chain(q->log, qs, heads[i], q->pop_descs, q->pool_slots + qs);
 
-		for (uint16_t j = 0; j < n; j++)
+		for (uint16_t j = 0; j < n; j++) {
 			is_busy[q->pool_slots[qs + j]] = 1;
+			if (j + 1 < n)
+				q->pool_next[q->pool_slots[qs + j]] = q->pool_slots[qs + j + 1];
+		}
 	}
 	q->nr_pool_free = 0;
 	for (uint16_t e = qs; e-- > 0;)
@@ -156,9 +159,10 @@ int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *de
 	q->pop_descs = calloc(dev->queue_size, sizeof(*q->pop_descs));
 	q->pool_free = calloc(dev->queue_size, sizeof(*q->pool_free));
 	q->pool_slots = calloc(2u * dev->queue_size, sizeof(*q->pool_slots));
+	q->pool_next = calloc(dev->queue_size, sizeof(*q->pool_next));
 	if (!q->slots || !q->iovs || !q->free_slots || !q->inflight_heads || !q->deferred ||
 	    !q->pushed_heads || !q->replay_heads || !q->be_privs || !q->pop_descs ||
-	    !q->pool_free || !q->pool_slots) {
+	    !q->pool_free || !q->pool_slots || !q->pool_next) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -197,10 +201,12 @@ void blk_queue_exit(struct blk_queue *q)
 	free(q->pop_descs);
 	free(q->pool_free);
 	free(q->pool_slots);
+	free(q->pool_next);
 	free(q->own_log);
 	q->pop_descs = NULL;
 	q->pool_free = NULL;
 	q->pool_slots = NULL;
+	q->pool_next = NULL;
 	q->deferred = NULL;
 	q->pushed_heads = NULL;
 	q->replay_heads = NULL;
@@ -308,14 +314,16 @@ static void queue_req_release(struct blk_queue *q, struct blk_req *req)
 /* Packed: the log pool entries of chains the driver has back are free again. */
 static void queue_pool_put(struct blk_queue *q)
 {
-	uint16_t qs = q->dev->queue_size;
+	const uint32_t *chains = inflight_chains(q->log, q->dev->queue_size);
 
 	for (unsigned int i = 0; i < q->nr_pushed; i++) {
-		uint16_t n = inflight_chain(q->log, qs, q->pushed_heads[i], q->pop_descs,
-					    q->pool_slots);
+		uint32_t c = chains[q->pushed_heads[i]];
+		uint16_t slot = c & 0xffff;
 
-		for (uint16_t j = 0; j < n && q->nr_pool_free < qs; j++)
-			q->pool_free[q->nr_pool_free++] = q->pool_slots[j];
+		for (uint16_t j = c >> 16; j > 0; j--) {
+			q->pool_free[q->nr_pool_free++] = slot;
+			slot = q->pool_next[slot];
+		}
 	}
 }
 
@@ -568,8 +576,11 @@ static void queue_record_take(struct blk_queue *q, const struct vq_elem *elem)
 
 	if (is_packed(q)) {
 		/* vq_pop() keeps chains within the ring, and the pool is as large. */
-		for (uint16_t i = 0; i < elem->nr_descs; i++)
+		for (uint16_t i = 0; i < elem->nr_descs; i++) {
 			q->pool_slots[i] = q->pool_free[--q->nr_pool_free];
+			if (i)
+				q->pool_next[q->pool_slots[i - 1]] = q->pool_slots[i];
+		}
 		inflight_keep_chain(q->log, qs, elem->head, q->pop_descs, q->pool_slots,
 				    elem->nr_descs);
 	}

@@ -225,7 +225,8 @@ static int packed_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov)
 {
 	uint16_t pos = vq->state.avail, idx = pos_idx(pos), flags, id, n = 0;
 	bool wrap = pos_wrap(pos);
-	struct vring_packed_desc d;
+	/* Straight into the caller's copy when it keeps one. */
+	struct vring_packed_desc d, *chain = elem->descs ? elem->descs : vq->packed.chain;
 
 	if (vq->is_broken)
 		return -EIO;
@@ -243,7 +244,7 @@ static int packed_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov)
 		vq_load16(&vq->packed.desc[idx], &d);
 		if (n && !is_avail(le16toh(d.flags), wrap))
 			return vq_ring_error(vq, VQ_ERR_PACKED_WRAP);
-		vq->packed.chain[n++] = d;
+		chain[n++] = d;
 		if (!(le16toh(d.flags) & VRING_DESC_F_NEXT))
 			break;
 		if (++idx == vq->num) {
@@ -258,9 +259,7 @@ static int packed_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov)
 	/* Consumed: the slots are the device's until their used entry. */
 	vq->packed.nr_inflight_descs += n;
 	__atomic_store_n(&vq->state.avail, pos_add(vq, pos, n), __ATOMIC_RELAXED);
-	if (elem->descs)
-		memcpy(elem->descs, vq->packed.chain, n * sizeof(*elem->descs));
-	return packed_walk(vq, id, vq->packed.chain, n, elem, max_iov);
+	return packed_walk(vq, id, chain, n, elem, max_iov);
 }
 
 static int packed_pop_again(struct vq *vq, uint16_t id, const struct vring_packed_desc *descs,
