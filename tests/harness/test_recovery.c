@@ -7,7 +7,8 @@
  * the image, reads return the image's data, and the driver is interrupted.
  *
  * The memory path is the daemon's own (iotlb mode: an iotlb_view over a
- * memfd); the backend is io_uring on a real file.
+ * memfd); the backend is io_uring on a real file.  HDRV_LAYOUT=packed runs
+ * it all on a packed ring.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,7 @@
 #define WAIT_MS 5000
 
 /* The crash: the queue thread ends at the crash_at-th store of its log. */
+static bool is_packed;             /* HDRV_LAYOUT=packed */
 static int crash_at;               /* 0: never */
 static int nr_points;              /* stores seen since armed */
 static bool has_crashed;
@@ -112,9 +114,18 @@ static void post_round(struct hdrv *h, struct round *rd)
 	hdrv_blk_req(h, &rd->get_id, VIRTIO_BLK_T_GET_ID, 0, NULL, VIRTIO_BLK_ID_BYTES);
 	hdrv_blk_chain(h, &rd->get_id);
 	rd->heads[rd->nr_heads++] = rd->get_id.head;
-	/* A chain whose next index is outside the table: returned with used.len 0. */
-	rd->bad_head = hdrv_alloc_desc(h);
-	hdrv_set_desc(h, rd->bad_head, rd->read.hdr_iova, 16, VRING_DESC_F_NEXT, QSIZE + 3);
+	/* A malformed chain, returned with used.len 0. */
+	if (h->is_packed) {
+		/* No next links: a readable descriptor after a writable one. */
+		rd->bad_head = hdrv_chain(h, (struct hbuf[]){
+			{ rd->read.hdr_iova, 16, false }, { rd->read.status_iova, 1, true },
+			{ rd->read.hdr_iova, 16, false } }, 3);
+	} else {
+		/* A chain whose next index is outside the table. */
+		rd->bad_head = hdrv_alloc_desc(h);
+		hdrv_set_desc(h, rd->bad_head, rd->read.hdr_iova, 16, VRING_DESC_F_NEXT,
+			      QSIZE + 3);
+	}
 	rd->heads[rd->nr_heads++] = rd->bad_head;
 	hdrv_publish_batch(h, rd->heads, rd->nr_heads);
 }
@@ -140,11 +151,12 @@ static void check_round(struct hdrv *h, struct round *rd, const char *image)
 	usleep(20000);
 	assert_int_equal(hdrv_used_idx(h), rd->nr_heads);
 	for (uint16_t i = 0; i < used; i++) {
-		struct vring_used_elem *e = &h->used->ring[i % h->num];
+		uint32_t id, len;
 
-		assert_true(e->id < QSIZE);
-		rd->seen[e->id]++;
-		rd->len[e->id] = e->len;
+		assert_int_equal(hdrv_take_used(h, &id, &len), 0);
+		assert_true(id < QSIZE);
+		rd->seen[id]++;
+		rd->len[id] = len;
 	}
 	for (unsigned int i = 0; i < rd->nr_heads; i++)
 		assert_int_equal(rd->seen[rd->heads[i]], 1);
@@ -176,6 +188,7 @@ static bool crash_round(int at, bool has_event_idx)
 	struct inflight_log *log = calloc(1, inflight_log_bytes(QSIZE));
 	struct hdrv_opts o = {
 		.queue_size = QSIZE, .is_iotlb = true, .log = log, .has_event_idx = has_event_idx,
+		.is_packed = is_packed,
 	};
 	struct hdrv h;
 	struct round rd;
@@ -237,7 +250,9 @@ static void test_crash_at_every_step_event_idx(void **state)
 static void test_crash_twice(void **state)
 {
 	struct inflight_log *log = calloc(1, inflight_log_bytes(QSIZE));
-	struct hdrv_opts o = { .queue_size = QSIZE, .is_iotlb = true, .log = log };
+	struct hdrv_opts o = {
+		.queue_size = QSIZE, .is_iotlb = true, .log = log, .is_packed = is_packed,
+	};
 	struct hdrv h;
 	struct round rd;
 	char image[256];
@@ -267,20 +282,23 @@ static void test_crash_twice(void **state)
 static void test_resume_refuses_other_rings(void **state)
 {
 	struct inflight_log *log = calloc(1, inflight_log_bytes(QSIZE));
-	struct hdrv_opts o = { .queue_size = QSIZE, .is_iotlb = true, .log = log };
+	struct hdrv_opts o = {
+		.queue_size = QSIZE, .is_iotlb = true, .log = log, .is_packed = is_packed,
+	};
 	struct hdrv h;
 	char image[256];
 
 	(void)state;
 	assert_int_equal(hdrv_make_image(image, sizeof(image), IMAGE_BYTES, IMAGE_FILL), 0);
 	assert_int_equal(hdrv_start(&h, image, &o), 0);
+	assert_int_equal(vq_layout(&h.q.vq), is_packed ? VQ_LAYOUT_PACKED : VQ_LAYOUT_SPLIT);
 	assert_int_equal(hdrv_blk_do(&h, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
 	blk_queue_stop(&h.q);
 	hdrv_join(&h);
 	log->used_iova += 4096;
 	assert_int_equal(hdrv_restart(&h), -EBADMSG);
 	log->used_iova -= 4096;
-	/* used->idx neither published nor being published: a log of another life. */
+	/* A used position neither published nor being published: a log of another life. */
 	log->used_idx += 5;
 	log->pending_used_idx = log->used_idx;
 	assert_int_equal(hdrv_restart(&h), -EBADMSG);
@@ -291,6 +309,9 @@ static void test_resume_refuses_other_rings(void **state)
 
 int main(void)
 {
+	const char *layout = getenv("HDRV_LAYOUT");
+
+	is_packed = layout && strcmp(layout, "packed") == 0;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crash_at_every_step),
 		cmocka_unit_test(test_crash_at_every_step_event_idx),
