@@ -477,6 +477,19 @@ static void bad_descs(struct fixture *f, const struct bad *b, uint16_t id,
 }
 
 /*
+ * Stop the queue's thread, then check why the ring broke: vq_last_err() is
+ * the queue thread's plain field, only safe to read once it is joined.
+ */
+static void stop_and_check_err(struct fixture *f, enum vq_err err)
+{
+	gate_open();
+	blk_queue_stop(&f->h.q);
+	hdrv_join(&f->h);
+	assert_string_equal(vq_err_str(vq_last_err(&f->h.q.vq)), vq_err_str(err));
+	assert_int_equal(f->h.q.stats->driver_fault_reasons[err], 1);
+}
+
+/*
  * The ring is broken for @err: the queue stops, nothing comes back (the
  * status byte stays 0xff, the image as it was), and a valid request is not
  * served until a reset.
@@ -486,7 +499,6 @@ static void assert_ring_broken(struct fixture *f, const uint8_t *status, enum vq
 	struct hreq r;
 
 	wait_broken(f);
-	assert_string_equal(vq_err_str(vq_last_err(&f->h.q.vq)), vq_err_str(err));
 	assert_no_used(f, QUIET_MS);
 	assert_int_equal(*status, 0xff);
 	check_image(f);
@@ -496,6 +508,7 @@ static void assert_ring_broken(struct fixture *f, const uint8_t *status, enum vq
 	assert_no_used(f, QUIET_MS);
 	assert_int_equal(hdrv_status(&f->h, &r), 0xff);
 	check_image(f);
+	stop_and_check_err(f, err);
 }
 
 /* The last descriptor names buffer ID @id >= num: nothing can come back for it. */
@@ -547,8 +560,6 @@ static void test_packed_id_in_flight(void **state)
 	bad_descs(f, &b, r.head, d);
 	hdrv_packed_put(&f->h, d, 3);
 	wait_broken(f);
-	assert_int_equal(__atomic_load_n(&f->h.q.stats->driver_fault_reasons[VQ_ERR_HEAD_IN_FLIGHT],
-					 __ATOMIC_RELAXED), 1);
 	assert_no_used(f, QUIET_MS);
 	gate_open();
 	wait_used(f, r.head, &len);
@@ -558,6 +569,10 @@ static void test_packed_id_in_flight(void **state)
 	assert_int_equal(gate_held(), 1);
 	assert_int_equal(*hptr(f, b.status), 0xff);
 	check_image(f);            /* the gate writes nothing */
+	/* The queue (not vq_pop()) knows which IDs are in flight: only its counter says so. */
+	blk_queue_stop(&f->h.q);
+	hdrv_join(&f->h);
+	assert_int_equal(f->h.q.stats->driver_fault_reasons[VQ_ERR_HEAD_IN_FLIGHT], 1);
 }
 
 /*
@@ -660,7 +675,6 @@ static void test_packed_more_in_flight_than_ring(void **state)
 	bad_descs(f, &b, id, d);
 	hdrv_packed_put(&f->h, d, 3);
 	wait_broken(f);
-	assert_string_equal(vq_err_str(vq_last_err(&f->h.q.vq)), vq_err_str(VQ_ERR_RING_OVERRUN));
 	assert_no_used(f, QUIET_MS);
 	gate_open();
 	collect(f, heads, st, 2, 1);
@@ -668,6 +682,7 @@ static void test_packed_more_in_flight_than_ring(void **state)
 	assert_int_equal(gate_held(), 2);
 	assert_int_equal(*hptr(f, b.status), 0xff);
 	check_image(f);
+	stop_and_check_err(f, VQ_ERR_RING_OVERRUN);
 }
 
 /* A direct descriptor, then an indirect one: an indirect descriptor must be alone (2.8.13). */
