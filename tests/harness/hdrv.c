@@ -669,6 +669,18 @@ static uint16_t packed_stage(struct hdrv *h, const struct hbuf *bufs, unsigned i
 	return id;
 }
 
+/*
+ * A descriptor's address, length and ID (not its flags).  Relaxed atomics:
+ * the tests' drivers may write slots the device still reads (a malformed
+ * ring), which the device's single atomic load of each descriptor allows.
+ */
+static void store_desc_body(struct vring_packed_desc *d, const struct vring_packed_desc *from)
+{
+	__atomic_store_n(&d->addr, from->addr, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->len, from->len, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->id, from->id, __ATOMIC_RELAXED);
+}
+
 void hdrv_packed_write(struct hdrv *h, uint16_t pos, const struct vring_packed_desc *descs,
 		       unsigned int nr)
 {
@@ -677,9 +689,7 @@ void hdrv_packed_write(struct hdrv *h, uint16_t pos, const struct vring_packed_d
 	for (unsigned int k = 0; k < nr; k++) {
 		struct vring_packed_desc *d = &h->pdesc[pos & VQ_POS_IDX_MASK];
 
-		d->addr = descs[k].addr;
-		d->len = descs[k].len;
-		d->id = descs[k].id;
+		store_desc_body(d, &descs[k]);
 		if (k)
 			__atomic_store_n(&d->flags, descs[k].flags, __ATOMIC_RELAXED);
 		pos = hdrv_packed_pos_add(h, pos, 1);
@@ -741,9 +751,7 @@ static void packed_place(struct hdrv *h, const uint16_t *ids, unsigned int nr)
 			uint16_t flags = (uint16_t)(le16toh(e->descs[i].flags) |
 						    hdrv_packed_avail_flags(h->avail_pos));
 
-			d->addr = e->descs[i].addr;
-			d->len = e->descs[i].len;
-			d->id = e->descs[i].id;
+			store_desc_body(d, &e->descs[i]);
 			if (first)
 				__atomic_store_n(&d->flags, htole16(flags), __ATOMIC_RELAXED);
 			else {

@@ -217,7 +217,7 @@ void hdrv_fail_get_fd(struct hdrv *h, uint64_t start, uint64_t last, int err);
 /* hdrv_nr_device_maps() - the queue's live mappings of driver memory (iotlb mode). */
 unsigned int hdrv_nr_device_maps(struct hdrv *h);
 
-/* hdrv_alloc_desc() - the next free descriptor index (round robin over the table). */
+/* hdrv_alloc_desc() - the next free descriptor index (round robin over the table; split). */
 uint16_t hdrv_alloc_desc(struct hdrv *h);
 
 /* One buffer of a chain. */

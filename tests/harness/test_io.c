@@ -26,6 +26,16 @@ static struct hdrv_opts o_null_q128 = { .queue_size = 128, .backend = "null" };
 static struct hdrv_opts o_uring_q512 = { .queue_size = 512, .backend = "io_uring" };
 static struct hdrv_opts o_aio_q512 = { .queue_size = 512, .backend = "aio" };
 static struct hdrv_opts o_null_q512 = { .queue_size = 512, .backend = "null" };
+static struct hdrv_opts o_uring_q100 = { .queue_size = 100, .backend = "io_uring" };
+static struct hdrv_opts o_uring_q11 = { .queue_size = 11, .backend = "io_uring" };
+
+/* Queue sizes that are not a power of two exist on packed rings only (2.8). */
+static int setup_packed_only(void **state)
+{
+	if (!hc_is_packed())
+		return fixture_setup_skipped(state, "queue size not a power of two: packed rings only");
+	return setup(state);
+}
 
 static void test_rw_first_sector(void **state)
 {
@@ -257,6 +267,60 @@ static void test_many_in_flight(void **state)
 	many_in_flight(fixture_get(state));
 }
 
+/*
+ * Batches of WRITEs whose chains take 1 (indirect), 3 and 5 descriptors,
+ * over several laps of the ring, completing in any order: on a packed ring
+ * each used entry must skip exactly its own chain's slots, wherever the
+ * batch starts and wraps.
+ */
+static void test_mixed_chains(void **state)
+{
+	enum { MAX_NR = 12, LEN = 1536, ROUNDS = 6 };
+	struct fixture *f = fixture_get(state);
+	/* A batch must fit the ring: 3 chains take 9 slots. */
+	const unsigned int NR = f->h.num < 36 ? 3 * (f->h.num / 9) : MAX_NR;
+
+	assert_true(NR > 0);
+	for (unsigned int round = 0; round < ROUNDS; round++) {
+		uint16_t heads[MAX_NR];
+		uint64_t st[MAX_NR];
+
+		for (unsigned int i = 0; i < NR; i++) {
+			uint64_t sector = 8 * (round * MAX_NR + i) + 4;
+			uint8_t data[LEN];
+			uint64_t buf;
+
+			fill_pattern(data, LEN, 1000 + round * MAX_NR + i);
+			st[i] = put_status(f);
+			buf = put_buf(f, data, LEN);
+			struct hbuf b[] = {
+				{ put_hdr(f, VIRTIO_BLK_T_OUT, sector), 16, false },
+				{ buf, 512, false }, { buf + 512, 512, false },
+				{ buf + 1024, 512, false }, { st[i], 1, true },
+			};
+			if (i % 3 == 0)
+				heads[i] = hdrv_chain_indirect(&f->h, b, 5);
+			else if (i % 3 == 1)
+				heads[i] = hdrv_chain(&f->h, (struct hbuf[]){
+					b[0], { buf, LEN, false }, b[4] }, 3);
+			else
+				heads[i] = hdrv_chain(&f->h, b, 5);
+			model_write(f, sector, data, LEN);
+		}
+		/* Odd rounds in one batch, even ones chain by chain. */
+		if (round % 2)
+			hdrv_publish_batch(&f->h, heads, NR);
+		else
+			for (unsigned int i = 0; i < NR; i++)
+				hdrv_publish(&f->h, heads[i]);
+		collect(f, heads, st, NR, 1);
+		assert_no_used(f, 0);
+	}
+	check_image(f);
+	for (unsigned int i = 0; i < ROUNDS * MAX_NR; i += 7)
+		do_read_check(f, 8 * i + 4, LEN);
+}
+
 /* What the device advertises (seg_max data segments) must work. */
 static void test_seg_max_segments(void **state)
 {
@@ -345,6 +409,9 @@ int main(void)
 		T3(test_indirect, ),
 		T3(test_span_regions, ),
 		T3(test_many_in_flight, _q128),
+		T3(test_mixed_chains, ),
+		TS(test_mixed_chains, o_uring_q100, setup_packed_only, teardown),
+		TS(test_mixed_chains, o_uring_q11, setup_packed_only, teardown),
 		T3(test_seg_max_segments, _q512),
 		T(test_in_memory_in_place, o_uring_q128),
 	};

@@ -6,9 +6,19 @@
  * the next valid request.  The chains are refused before any backend sees
  * them; io_uring serves the valid requests around them (and null and aio
  * where the chain reaches request parsing).
+ *
+ * With HDRV_LAYOUT=packed the same cases run on a packed ring where they
+ * mean the same thing; the split ring's next links and head index do not
+ * exist there (those cases skip), and the packed ring's own catalogue (at
+ * the end) runs instead: buffer IDs, AVAIL/USED and wrap counters, chains
+ * longer than the ring, indirect descriptors in chains, event suppression
+ * offsets.  A ring error stops the queue (vq_is_broken()) until reset.
  */
 #include <endian.h>
+#include <errno.h>
 #include <stdio.h>
+#include <sys/eventfd.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +28,14 @@ static struct hdrv_opts o_uring = { .queue_size = 64, .backend = "io_uring" };
 static struct hdrv_opts o_aio = { .queue_size = 64, .backend = "aio" };
 static struct hdrv_opts o_null = { .queue_size = 64, .backend = "null" };
 static struct hdrv_opts o_uring_q512 = { .queue_size = 512, .backend = "io_uring" };
+static struct hdrv_opts o_uring_q8 = { .queue_size = 8, .backend = "io_uring" };
+static struct hdrv_opts o_gate = { .queue_size = 64, .backend_ops = &gate_ops };
+static struct hdrv_opts o_gate_q8 = { .queue_size = 8, .backend_ops = &gate_ops };
+static struct hdrv_opts o_uring_ev = { .queue_size = 64, .backend = "io_uring", .has_event_idx = true };
+
+/* Why the split ring's next-link cases have no packed counterpart. */
+#define NO_NEXT_LINKS "packed rings have no next links: chains are consecutive slots, " \
+	"and NEXT in an indirect table means nothing (2.8.13)"
 
 /* The pieces of a WRITE of a distinct pattern at BAD_SECTOR, status preset 0xff. */
 struct bad {
@@ -64,6 +82,8 @@ static void publish_bad(struct fixture *f, uint16_t head, const uint8_t *status,
 static void test_bad_loop(void **state)
 {
 	struct fixture *f = fixture_get(state);
+
+	hc_require_split(f, NO_NEXT_LINKS);
 	struct bad b;
 	uint16_t d[5];
 
@@ -83,6 +103,8 @@ static void test_bad_loop(void **state)
 static void test_bad_loop_nonempty(void **state)
 {
 	struct fixture *f = fixture_get(state);
+
+	hc_require_split(f, NO_NEXT_LINKS);
 	struct bad b;
 	uint16_t d[4];
 
@@ -100,6 +122,8 @@ static void test_bad_loop_nonempty(void **state)
 static void test_bad_loop_indirect(void **state)
 {
 	struct fixture *f = fixture_get(state);
+
+	hc_require_split(f, NO_NEXT_LINKS);
 	struct bad b;
 	uint64_t t;
 	uint16_t head;
@@ -123,6 +147,8 @@ static void test_bad_loop_indirect(void **state)
 static void test_bad_next_range(void **state)
 {
 	struct fixture *f = fixture_get(state);
+
+	hc_require_split(f, NO_NEXT_LINKS);
 	const uint16_t nexts[] = { 64, 0xffff };
 
 	for (size_t k = 0; k < 2; k++) {
@@ -141,6 +167,8 @@ static void test_bad_next_range(void **state)
 static void test_bad_next_range_indirect(void **state)
 {
 	struct fixture *f = fixture_get(state);
+
+	hc_require_split(f, NO_NEXT_LINKS);
 	struct bad b;
 	uint64_t t;
 	uint16_t head;
@@ -164,6 +192,9 @@ static void test_bad_head_range(void **state)
 	struct hreq r;
 	uint16_t heads[3];
 	uint32_t len;
+
+	/* A packed buffer ID out of range breaks the ring: test_packed_id_range. */
+	hc_require_split(f, "a head outside the table is skipped; packed has test_packed_id_range");
 
 	fill_pattern(data, sizeof(data), 600);
 	hdrv_blk_req(&f->h, &r, VIRTIO_BLK_T_OUT, 96, data, sizeof(data));
@@ -260,16 +291,14 @@ static void test_bad_read_from_writeonly_region(void **state)
 	publish_bad(f, hdrv_chain(&f->h, bufs, 3), hptr(f, b.status), VQ_ERR_FAULT);
 }
 
-/* A valid indirect table for the bad WRITE: header, data, status. */
+/* A valid indirect table for the bad WRITE (in the ring's layout): header, data, status. */
 static uint64_t bad_table(struct fixture *f, const struct bad *b)
 {
-	uint64_t t = hdrv_alloc(&f->h, 3 * 16);
-	struct vring_desc *tab = hdrv_ptr(&f->h, t);
+	const struct hbuf bufs[] = {
+		{ b->hdr, 16, false }, { b->data, 512, false }, { b->status, 1, true },
+	};
 
-	tab[0] = (struct vring_desc){ htole64(b->hdr), htole32(16), htole16(VRING_DESC_F_NEXT), htole16(1) };
-	tab[1] = (struct vring_desc){ htole64(b->data), htole32(512), htole16(VRING_DESC_F_NEXT), htole16(2) };
-	tab[2] = (struct vring_desc){ htole64(b->status), htole32(1), htole16(VRING_DESC_F_WRITE), 0 };
-	return t;
+	return hdrv_table(&f->h, bufs, 3);
 }
 
 static void test_bad_nested_indirect(void **state)
@@ -281,12 +310,8 @@ static void test_bad_nested_indirect(void **state)
 
 	bad_init(f, &b);
 	inner = bad_table(f, &b);
-	outer = hdrv_alloc(&f->h, 16);
-	*(struct vring_desc *)hdrv_ptr(&f->h, outer) = (struct vring_desc){
-		htole64(inner), htole32(3 * 16), htole16(VRING_DESC_F_INDIRECT), 0,
-	};
-	head = hdrv_alloc_desc(&f->h);
-	hdrv_set_desc(&f->h, head, outer, 16, VRING_DESC_F_INDIRECT, 0);
+	outer = hdrv_table(&f->h, &(struct hbuf){ inner, 3 * 16, false, VRING_DESC_F_INDIRECT }, 1);
+	head = hdrv_chain(&f->h, &(struct hbuf){ outer, 16, false, VRING_DESC_F_INDIRECT }, 1);
 	publish_bad(f, head, hptr(f, b.status), VQ_ERR_NESTED_INDIRECT);
 }
 
@@ -300,8 +325,8 @@ static void test_bad_indirect_len(void **state)
 		uint16_t head;
 
 		bad_init(f, &b);
-		head = hdrv_alloc_desc(&f->h);
-		hdrv_set_desc(&f->h, head, bad_table(f, &b), lens[k], VRING_DESC_F_INDIRECT, 0);
+		head = hdrv_chain(&f->h, &(struct hbuf){ bad_table(f, &b), lens[k], false,
+							  VRING_DESC_F_INDIRECT }, 1);
 		__atomic_store_n(&f->h.q.stats->driver_faults, 0, __ATOMIC_RELAXED);
 		publish_bad(f, head, hptr(f, b.status), VQ_ERR_INDIRECT_LEN);
 	}
@@ -332,14 +357,13 @@ static void test_bad_indirect_with_next(void **state)
 {
 	struct fixture *f = fixture_get(state);
 	struct bad b;
-	uint16_t head, other;
+	uint16_t head;
 
 	bad_init(f, &b);
-	head = hdrv_alloc_desc(&f->h);
-	other = hdrv_alloc_desc(&f->h);
-	hdrv_set_desc(&f->h, other, b.status, 1, VRING_DESC_F_WRITE, 0);
-	hdrv_set_desc(&f->h, head, bad_table(f, &b), 3 * 16,
-		      VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, other);
+	/* hdrv_chain() adds NEXT to the first: INDIRECT | NEXT, then the status. */
+	head = hdrv_chain(&f->h, (struct hbuf[]){
+		{ bad_table(f, &b), 3 * 16, false, VRING_DESC_F_INDIRECT }, { b.status, 1, true },
+	}, 2);
 	publish_bad(f, head, hptr(f, b.status), VQ_ERR_INDIRECT_NEXT);
 }
 
@@ -427,6 +451,355 @@ static void test_bad_short_header(void **state)
 	assert_int_equal(*old, 0xff);
 }
 
+/* ---- the packed ring's own catalogue (HDRV_LAYOUT=packed) ---------------- */
+
+static struct vring_packed_desc pdesc(uint64_t addr, uint32_t len, uint16_t id, uint16_t flags)
+{
+	return (struct vring_packed_desc){
+		.addr = htole64(addr), .len = htole32(len), .id = htole16(id), .flags = htole16(flags),
+	};
+}
+
+/*
+ * The bad WRITE as 3 ring descriptors for the slots from the driver's avail
+ * position on: buffer ID @id, each available for its slot's lap.
+ */
+static void bad_descs(struct fixture *f, const struct bad *b, uint16_t id,
+		      struct vring_packed_desc *d)
+{
+	uint16_t pos = f->h.avail_pos;
+
+	d[0] = pdesc(b->hdr, 16, id, VRING_DESC_F_NEXT | hdrv_packed_avail_flags(pos));
+	pos = hdrv_packed_pos_add(&f->h, pos, 1);
+	d[1] = pdesc(b->data, 512, id, VRING_DESC_F_NEXT | hdrv_packed_avail_flags(pos));
+	pos = hdrv_packed_pos_add(&f->h, pos, 1);
+	d[2] = pdesc(b->status, 1, id, VRING_DESC_F_WRITE | hdrv_packed_avail_flags(pos));
+}
+
+/*
+ * Stop the queue's thread, then check why the ring broke: vq_last_err() is
+ * the queue thread's plain field, only safe to read once it is joined.
+ */
+static void stop_and_check_err(struct fixture *f, enum vq_err err)
+{
+	gate_open();
+	blk_queue_stop(&f->h.q);
+	hdrv_join(&f->h);
+	assert_string_equal(vq_err_str(vq_last_err(&f->h.q.vq)), vq_err_str(err));
+	assert_int_equal(f->h.q.stats->driver_fault_reasons[err], 1);
+}
+
+/*
+ * The ring is broken for @err: the queue stops, nothing comes back (the
+ * status byte stays 0xff, the image as it was), and a valid request is not
+ * served until a reset.
+ */
+static void assert_ring_broken(struct fixture *f, const uint8_t *status, enum vq_err err)
+{
+	struct hreq r;
+
+	wait_broken(f);
+	assert_no_used(f, QUIET_MS);
+	assert_int_equal(*status, 0xff);
+	check_image(f);
+	hdrv_blk_req(&f->h, &r, VIRTIO_BLK_T_OUT, BAD_SECTOR, NULL, 512);
+	hdrv_blk_submit(&f->h, &r);
+	hdrv_kick(&f->h);
+	assert_no_used(f, QUIET_MS);
+	assert_int_equal(hdrv_status(&f->h, &r), 0xff);
+	check_image(f);
+	stop_and_check_err(f, err);
+}
+
+/* The last descriptor names buffer ID @id >= num: nothing can come back for it. */
+static void packed_id_range(void **state, uint16_t id)
+{
+	struct fixture *f = fixture_get(state);
+	struct vring_packed_desc d[3];
+	struct bad b;
+
+	hc_require_packed(f);
+	assert_valid_served(f);
+	bad_init(f, &b);
+	bad_descs(f, &b, id, d);
+	hdrv_packed_put(&f->h, d, 3);
+	assert_ring_broken(f, hptr(f, b.status), VQ_ERR_HEAD_RANGE);
+}
+
+static void test_packed_id_range(void **state)
+{
+	packed_id_range(state, 64);
+}
+
+static void test_packed_id_range_ffff(void **state)
+{
+	packed_id_range(state, 0xffff);
+}
+
+/*
+ * A buffer ID made available again while its request is in flight (the gate
+ * holds it).  The queue catches it (vq_pop() returns the chain, the queue
+ * knows the ID is in flight): counted as VQ_ERR_HEAD_IN_FLIGHT, ring broken;
+ * the request in flight still completes, the second never starts.
+ */
+static void test_packed_id_in_flight(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	struct vring_packed_desc d[3];
+	uint8_t data[4096];
+	struct hreq r;
+	struct bad b;
+	uint32_t len;
+
+	hc_require_packed(f);
+	fill_pattern(data, sizeof(data), 901);
+	hdrv_blk_req(&f->h, &r, VIRTIO_BLK_T_OUT, 16, data, sizeof(data));
+	hdrv_blk_submit(&f->h, &r);
+	gate_wait_held(1);
+	bad_init(f, &b);
+	bad_descs(f, &b, r.head, d);
+	hdrv_packed_put(&f->h, d, 3);
+	wait_broken(f);
+	assert_no_used(f, QUIET_MS);
+	gate_open();
+	wait_used(f, r.head, &len);
+	assert_int_equal(len, 1);
+	assert_int_equal(hdrv_status(&f->h, &r), VIRTIO_BLK_S_OK);
+	assert_no_used(f, QUIET_MS);
+	assert_int_equal(gate_held(), 1);
+	assert_int_equal(*hptr(f, b.status), 0xff);
+	check_image(f);            /* the gate writes nothing */
+	/* The queue (not vq_pop()) knows which IDs are in flight: only its counter says so. */
+	blk_queue_stop(&f->h.q);
+	hdrv_join(&f->h);
+	assert_int_equal(f->h.q.stats->driver_fault_reasons[VQ_ERR_HEAD_IN_FLIGHT], 1);
+}
+
+/*
+ * The slot at the device's position says "used in this lap": only the
+ * driver could write that.  A request held in flight (the gate) keeps the
+ * driver's own used position behind that slot.
+ */
+static void test_packed_flags_used(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	struct vring_packed_desc d[3];
+	struct hreq r;
+	struct bad b;
+	uint16_t id;
+
+	hc_require_packed(f);
+	hdrv_blk_req(&f->h, &r, VIRTIO_BLK_T_IN, 0, NULL, 512);
+	hdrv_blk_submit(&f->h, &r);
+	gate_wait_held(1);
+	bad_init(f, &b);
+	id = hdrv_packed_alloc_id(&f->h);
+	bad_descs(f, &b, id, d);
+	/* AVAIL == USED == the current wrap counter. */
+	d[0].flags = htole16(VRING_DESC_F_NEXT | ((f->h.avail_pos & VQ_POS_WRAP) ?
+		(1u << VRING_PACKED_DESC_F_AVAIL) | (1u << VRING_PACKED_DESC_F_USED) : 0));
+	hdrv_packed_put(&f->h, d, 3);
+	assert_ring_broken(f, hptr(f, b.status), VQ_ERR_PACKED_FLAGS);
+}
+
+/*
+ * A chain crossing the ring's end whose slot 0 still has the old lap's
+ * AVAIL/USED bits (the driver forgot to flip its wrap counter there).
+ */
+static void test_packed_wrap_not_flipped(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	struct vring_packed_desc d[3];
+	struct bad b;
+	uint16_t id;
+
+	hc_require_packed(f);
+	assert_int_equal(f->h.num, 8);
+	assert_valid_served(f);           /* two chains of 3: the driver is at slot 6 */
+	assert_int_equal(f->h.avail_pos, 6 | VQ_POS_WRAP);
+	bad_init(f, &b);
+	id = hdrv_packed_alloc_id(&f->h);
+	bad_descs(f, &b, id, d);
+	d[2].flags = htole16(VRING_DESC_F_WRITE | hdrv_packed_avail_flags(f->h.avail_pos));
+	hdrv_packed_put(&f->h, d, 3);
+	assert_ring_broken(f, hptr(f, b.status), VQ_ERR_PACKED_WRAP);
+}
+
+/* Every slot of the ring available and linked, the last still with NEXT: longer than the ring. */
+static void test_packed_chain_longer_than_ring(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	struct vring_packed_desc d[8];
+	uint16_t id, pos;
+	struct bad b;
+
+	hc_require_packed(f);
+	assert_int_equal(f->h.num, 8);
+	bad_init(f, &b);
+	id = hdrv_packed_alloc_id(&f->h);
+	pos = f->h.avail_pos;
+	d[0] = pdesc(b.hdr, 16, id, VRING_DESC_F_NEXT | hdrv_packed_avail_flags(pos));
+	for (unsigned int i = 1; i < 8; i++) {
+		pos = hdrv_packed_pos_add(&f->h, pos, 1);
+		d[i] = pdesc(b.data, 64, id, VRING_DESC_F_NEXT | hdrv_packed_avail_flags(pos));
+	}
+	hdrv_packed_put(&f->h, d, 8);
+	assert_ring_broken(f, hptr(f, b.status), VQ_ERR_RING_OVERRUN);
+}
+
+/*
+ * Two requests of 3 slots held in flight in a ring of 8, then a third chain
+ * of 3: 9 slots the device would own.  The two in flight still complete.
+ */
+static void test_packed_more_in_flight_than_ring(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	struct vring_packed_desc d[3];
+	struct hreq r[2];
+	uint16_t heads[2];
+	uint64_t st[2];
+	struct bad b;
+	uint16_t id;
+
+	hc_require_packed(f);
+	assert_int_equal(f->h.num, 8);
+	for (int i = 0; i < 2; i++) {
+		hdrv_blk_req(&f->h, &r[i], VIRTIO_BLK_T_OUT, 16 + 8 * i, NULL, 512);
+		hdrv_blk_submit(&f->h, &r[i]);
+		heads[i] = r[i].head;
+		st[i] = r[i].status_iova;
+	}
+	gate_wait_held(2);
+	bad_init(f, &b);
+	id = hdrv_packed_alloc_id(&f->h);
+	bad_descs(f, &b, id, d);
+	hdrv_packed_put(&f->h, d, 3);
+	wait_broken(f);
+	assert_no_used(f, QUIET_MS);
+	gate_open();
+	collect(f, heads, st, 2, 1);
+	assert_no_used(f, QUIET_MS);
+	assert_int_equal(gate_held(), 2);
+	assert_int_equal(*hptr(f, b.status), 0xff);
+	check_image(f);
+	stop_and_check_err(f, VQ_ERR_RING_OVERRUN);
+}
+
+/* A direct descriptor, then an indirect one: an indirect descriptor must be alone (2.8.13). */
+static void test_packed_indirect_in_chain(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	struct bad b;
+	uint64_t t;
+	uint16_t id;
+
+	hc_require_packed(f);
+	bad_init(f, &b);
+	t = hdrv_table(&f->h, (struct hbuf[]){ { b.data, 512, false }, { b.status, 1, true } }, 2);
+	id = hdrv_chain(&f->h, (struct hbuf[]){
+		{ b.hdr, 16, false }, { t, 2 * 16, false, VRING_DESC_F_INDIRECT },
+	}, 2);
+	publish_bad(f, id, hptr(f, b.status), VQ_ERR_INDIRECT_IN_CHAIN);
+}
+
+/* The next used entry without reading the call eventfd. */
+static void take_used_quietly(struct fixture *f, uint16_t head, uint32_t want_len)
+{
+	struct timespec ms = { 0, 1000000L };
+	uint32_t id, len;
+	int r = -EAGAIN;
+
+	for (int i = 0; i < WAIT_MS && (r = hdrv_take_used(&f->h, &id, &len)) < 0; i++)
+		nanosleep(&ms, NULL);
+	assert_int_equal(r, 0);
+	assert_int_equal(id, head);
+	assert_int_equal(len, want_len);
+}
+
+/*
+ * EVENT_IDX, and the driver's event structure asks for an interrupt at a
+ * slot outside the ring: nothing to compare with, so the device interrupts
+ * (and records VQ_ERR_EVENT_OFFSET); the request itself is served.
+ */
+static void test_packed_event_offset(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	uint8_t data[2048];
+	struct hreq r;
+	eventfd_t v;
+	bool has_call = false;
+
+	hc_require_packed(f);
+	assert_valid_served(f);           /* past the first entry, which always interrupts */
+	/* A valid event far ahead first: that used entry must not interrupt. */
+	hdrv_set_used_event(&f->h, 40);
+	eventfd_read(f->h.call_fd, &v);
+	fill_pattern(data, sizeof(data), 902);
+	hdrv_blk_req(&f->h, &r, VIRTIO_BLK_T_OUT, 24, data, sizeof(data));
+	hdrv_blk_submit(&f->h, &r);
+	take_used_quietly(f, r.head, 1);
+	assert_int_not_equal(eventfd_read(f->h.call_fd, &v), 0);
+	model_write(f, 24, data, sizeof(data));
+
+	__atomic_store_n(&f->h.driver_event->off_wrap,
+			 htole16((uint16_t)(f->h.num | (f->h.used_pos & VQ_POS_WRAP))),
+			 __ATOMIC_SEQ_CST);
+	fill_pattern(data, sizeof(data), 903);
+	hdrv_blk_req(&f->h, &r, VIRTIO_BLK_T_OUT, 32, data, sizeof(data));
+	hdrv_blk_submit(&f->h, &r);
+	take_used_quietly(f, r.head, 1);
+	for (int i = 0; i < WAIT_MS && !has_call; i++) {
+		has_call = eventfd_read(f->h.call_fd, &v) == 0;
+		if (!has_call)
+			nanosleep(&(struct timespec){ 0, 1000000L }, NULL);
+	}
+	assert_true(has_call);
+	assert_int_equal(hdrv_status(&f->h, &r), VIRTIO_BLK_S_OK);
+	model_write(f, 32, data, sizeof(data));
+	assert_string_equal(vq_err_str(vq_last_err(&f->h.q.vq)), vq_err_str(VQ_ERR_EVENT_OFFSET));
+	assert_false(vq_is_broken(&f->h.q.vq));
+	assert_int_equal(QSTAT(f, nr_bad_chains), 0);
+	check_image(f);
+	hdrv_set_interrupts(&f->h, true);
+	assert_valid_served(f);
+}
+
+/*
+ * A driver that moves its wrap counter without making descriptors
+ * available: a whole chain at the device's position flagged available for
+ * the other lap.  Not available: no request runs, nothing breaks; a correct
+ * chain written there afterwards is served.
+ */
+static void test_packed_wrong_lap(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	struct vring_packed_desc d[3];
+	uint64_t nr_reqs;
+	uint16_t pos, id;
+	struct bad b;
+
+	hc_require_packed(f);
+	assert_valid_served(f);
+	nr_reqs = QSTAT(f, nr_reqs);
+	bad_init(f, &b);
+	id = hdrv_packed_alloc_id(&f->h);
+	pos = f->h.avail_pos ^ VQ_POS_WRAP;      /* the slots, the other lap's bits */
+	d[0] = pdesc(b.hdr, 16, id, VRING_DESC_F_NEXT | hdrv_packed_avail_flags(pos));
+	d[1] = pdesc(b.data, 512, id, VRING_DESC_F_NEXT | hdrv_packed_avail_flags(pos));
+	d[2] = pdesc(b.status, 1, id, VRING_DESC_F_WRITE | hdrv_packed_avail_flags(pos));
+	hdrv_packed_write(&f->h, f->h.avail_pos, d, 3);
+	hdrv_kick(&f->h);
+	assert_no_used(f, QUIET_MS);
+	assert_int_equal(QSTAT(f, nr_reqs), nr_reqs);
+	assert_int_equal(QSTAT(f, nr_bad_chains), 0);
+	assert_false(vq_is_broken(&f->h.q.vq));
+	assert_int_equal(*hptr(f, b.status), 0xff);
+	check_image(f);
+	/* The driver's position did not move: the next chain goes to the same slots. */
+	assert_valid_served(f);
+	assert_int_equal(*hptr(f, b.status), 0xff);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -453,6 +826,17 @@ int main(void)
 		T(test_bad_short_header, o_uring),
 		T(test_bad_short_header, o_aio),
 		T(test_bad_short_header, o_null),
+		/* The packed ring's own (they skip on split rings). */
+		T(test_packed_id_range, o_uring),
+		T(test_packed_id_range_ffff, o_uring),
+		T(test_packed_id_in_flight, o_gate),
+		T(test_packed_flags_used, o_gate),
+		T(test_packed_wrap_not_flipped, o_uring_q8),
+		T(test_packed_chain_longer_than_ring, o_uring_q8),
+		T(test_packed_more_in_flight_than_ring, o_gate_q8),
+		T(test_packed_indirect_in_chain, o_uring),
+		T(test_packed_event_offset, o_uring_ev),
+		T(test_packed_wrong_lap, o_uring),
 	};
 
 	return hc_run("malformed", tests, sizeof(tests) / sizeof(tests[0]));

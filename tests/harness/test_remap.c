@@ -27,14 +27,10 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Put @head on the avail ring without kicking. */
+/* Make @head available without kicking. */
 static void place(struct fixture *f, uint16_t head)
 {
-	struct hdrv *h = &f->h;
-
-	h->avail->ring[h->avail_idx % h->num] = htole16(head);
-	h->avail_idx++;
-	__atomic_store_n(&h->avail->idx, htole16(h->avail_idx), __ATOMIC_RELEASE);
+	hdrv_place(&f->h, head);
 }
 
 static void kick(struct fixture *f)
@@ -153,9 +149,7 @@ static void test_rings_follow_moved_memory(void **state)
 	memcpy(new, old, bytes);
 	__atomic_store_n(&h->hm.regions[0].host, new, __ATOMIC_RELEASE);
 	h->arena = new;
-	h->desc = hdrv_ptr(h, h->desc_iova);
-	h->avail = hdrv_ptr(h, h->avail_iova);
-	h->used = hdrv_ptr(h, h->used_iova);
+	hdrv_rings_moved(h);
 	hmem_moved(&h->hm);
 	assert_int_equal(mprotect(old, bytes, PROT_NONE), 0);
 
