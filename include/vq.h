@@ -231,9 +231,10 @@ static inline enum vq_layout vq_layout(const struct vq *vq)
 	return vq->layout;
 }
 
+/* Acquire: a thread that sees the ring broken also sees vq_last_err() say why. */
 static inline bool vq_is_broken(const struct vq *vq)
 {
-	return __atomic_load_n(&vq->is_broken, __ATOMIC_RELAXED);
+	return __atomic_load_n(&vq->is_broken, __ATOMIC_ACQUIRE);
 }
 
 static inline bool vq_is_unmapped(const struct vq *vq)
@@ -243,7 +244,7 @@ static inline bool vq_is_unmapped(const struct vq *vq)
 
 static inline enum vq_err vq_last_err(const struct vq *vq)
 {
-	return vq->last_err;
+	return __atomic_load_n(&vq->last_err, __ATOMIC_RELAXED);
 }
 
 static inline uint64_t vq_nr_bad_chains(const struct vq *vq)
@@ -259,7 +260,7 @@ static inline struct mem *vq_mem(const struct vq *vq)
 /* vq_set_broken() - stop serving until the driver resets the queue. */
 static inline void vq_set_broken(struct vq *vq)
 {
-	__atomic_store_n(&vq->is_broken, true, __ATOMIC_RELAXED);
+	__atomic_store_n(&vq->is_broken, true, __ATOMIC_RELEASE);
 }
 
 /* vq_set_unmapped() - the rings are not ours to touch until vq_remap(). */

@@ -349,7 +349,7 @@ static bool packed_should_notify(struct vq *vq)
 	off_wrap = le16toh(__atomic_load_n(&vq->packed.driver->off_wrap, __ATOMIC_RELAXED));
 	if (pos_idx(off_wrap) >= vq->num) {
 		/* Nothing to compare with: interrupt, as if the driver asked for every entry. */
-		vq->last_err = VQ_ERR_EVENT_OFFSET;
+		__atomic_store_n(&vq->last_err, VQ_ERR_EVENT_OFFSET, __ATOMIC_RELAXED);
 		return true;
 	}
 	if (!was_valid)

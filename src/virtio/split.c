@@ -167,7 +167,7 @@ static int split_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov)
 		if (head < vq->num)
 			break;
 		/* Nothing can be returned for a head we cannot name: skip it. */
-		vq->last_err = VQ_ERR_HEAD_RANGE;
+		__atomic_store_n(&vq->last_err, VQ_ERR_HEAD_RANGE, __ATOMIC_RELAXED);
 		vq->nr_bad_chains++;
 	}
 	return split_pop_again(vq, head, NULL, 0, elem, max_iov);

@@ -147,14 +147,14 @@ uint16_t vq_used_seen(struct vq *vq, uint16_t published, uint16_t pending)
 
 int vq_chain_error(struct vq *vq, enum vq_err err)
 {
-	vq->last_err = err;
+	__atomic_store_n(&vq->last_err, err, __ATOMIC_RELAXED);
 	vq->nr_bad_chains++;
 	return -EINVAL;
 }
 
 int vq_ring_error(struct vq *vq, enum vq_err err)
 {
-	vq->last_err = err;
+	__atomic_store_n(&vq->last_err, err, __ATOMIC_RELAXED);
 	vq_set_broken(vq);
 	return -EIO;
 }
