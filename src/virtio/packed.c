@@ -250,6 +250,7 @@ static int packed_pop_again(struct vq *vq, uint16_t id, const struct vring_packe
 
 /*
  * A used entry at the used position, which then skips the chain's slots.
+ * WRITE says the length counts: without it drivers ignore it (2.8.4, 2.8.5).
  * The first entry of a batch gets its flags at the flush, after the others:
  * the driver reads in order and sees the batch at once.
  */
@@ -257,7 +258,8 @@ static void packed_push(struct vq *vq, uint16_t id, uint32_t len_bytes)
 {
 	uint16_t pos = vq->state.used, n = 1;
 	struct vring_packed_desc *d = &vq->packed.desc[pos_idx(pos)];
-	uint16_t flags = pos_wrap(pos) ? F_AVAIL | F_USED : 0;
+	uint16_t flags = (pos_wrap(pos) ? F_AVAIL | F_USED : 0) |
+			 (len_bytes ? VRING_DESC_F_WRITE : 0);
 
 	if (id < vq->num && vq->packed.nr_descs[id]) {
 		n = vq->packed.nr_descs[id];
