@@ -678,30 +678,32 @@ static void test_pop_wrap_chain(void **state)
 }
 
 /*
- * Many laps of a ring whose size is not a power of two, with lists of 1..3
- * descriptors: completed in order, then out of order with several in
- * flight.  The driver checks every used descriptor where it expects it.
+ * Five laps' worth of lists of 1..3 descriptors, up to MAX_OUT of them in
+ * flight: completed in order (all at once), or out of order (one or two
+ * at a time, drawn at random).  The driver checks every used descriptor
+ * where it expects it.
  */
+#define MAX_OUT 6
+
 static void laps(uint16_t num, bool is_out_of_order)
 {
 	struct bufs b;
 	uint32_t rng = 12345;
 	uint16_t inflight[VQ_MAX_SIZE], lens[VQ_MAX_SIZE];
 	unsigned int nr_inflight = 0, nr_done = 0, nr_made = 0, total = 5u * num;
+	unsigned int max_inflight = 0, nr_wraps = 0;
 	uint16_t next_id = 0;
 
 	assert_int_equal(init_at(num, false, W), 0);
 	b = bufs();
 	while (nr_done < total) {
 		/* The driver makes buffers available while it has room. */
-		for (;;) {
+		for (unsigned int nr_out = nr_inflight; nr_out < MAX_OUT; nr_out++) {
 			unsigned int n = 1 + nr_made % (num < 3 ? num : 3);
 			struct pd e[3];
 			uint16_t id = next_id;
 
 			if (nr_made == total || fx.drv.nr_inflight + n > num)
-				break;
-			if (is_out_of_order && nr_inflight >= 4)
 				break;
 			while (fx.drv.sgs[id])
 				id = (uint16_t)((id + 1) % num);
@@ -711,8 +713,6 @@ static void laps(uint16_t num, bool is_out_of_order)
 						    k + 1 == n ? VRING_DESC_F_WRITE : 0 };
 			drv_add(e, n, id);
 			nr_made++;
-			if (!is_out_of_order)
-				break;
 		}
 		/* The device takes all of them. */
 		for (;;) {
@@ -725,19 +725,22 @@ static void laps(uint16_t num, bool is_out_of_order)
 			assert_int_equal(fx.elem.nr_in, 1);
 			assert_int_equal(fx.elem.nr_out, fx.elem.nr_descs - 1u);
 			inflight[nr_inflight++] = fx.elem.head;
+			if (nr_inflight > max_inflight)
+				max_inflight = nr_inflight;
 		}
 		/* ... completes some (in order: all; else a pseudo-random one or two) ... */
 		{
 			unsigned int nr = is_out_of_order ? 1 + (rng >> 16) % 2 : nr_inflight;
-			uint16_t pushed[4];
+			uint16_t pushed[MAX_OUT];
 
 			if (nr > nr_inflight)
 				nr = nr_inflight;
+			assert_true(nr_inflight <= MAX_OUT);
 			for (unsigned int k = 0; k < nr; k++) {
 				unsigned int at = is_out_of_order ? (rng >> 8) % nr_inflight : 0;
 
 				rng = rng * 1103515245u + 12345u;
-				pushed[k % 4] = inflight[at];
+				pushed[k] = inflight[at];
 				lens[inflight[at]] = (uint16_t)(nr_done + k) % 3;
 				vq_push(&fx.vq, inflight[at], lens[inflight[at]]);
 				memmove(&inflight[at], &inflight[at + 1],
@@ -745,6 +748,8 @@ static void laps(uint16_t num, bool is_out_of_order)
 				nr_inflight--;
 			}
 			vq_flush(&fx.vq);
+			if ((vq_pos().used & W) != fx.drv.used_wrap * W)
+				nr_wraps++;
 			/* ... and the driver finds them in push order. */
 			for (unsigned int k = 0; k < nr; k++) {
 				uint16_t id, flags;
@@ -764,6 +769,10 @@ static void laps(uint16_t num, bool is_out_of_order)
 		assert_int_equal(fx.vq.packed.nr_inflight_descs, fx.drv.nr_inflight);
 	}
 	assert_int_equal(nr_inflight, 0);
+	/* Five laps at least (lists of 2 on average), several lists in flight at once. */
+	assert_true(nr_wraps >= 5);
+	if (num >= 8)
+		assert_true(max_inflight >= 3);
 	assert_false(vq_is_broken(&fx.vq));
 	assert_int_equal(vq_nr_bad_chains(&fx.vq), 0);
 }
