@@ -174,7 +174,7 @@ struct vq {
 			struct vring_packed_desc *chain;   /* scratch: the chain being popped */
 			uint16_t *nr_descs;      /* by buffer ID: descriptors of the chain in flight */
 			uint16_t nr_inflight_descs;
-			uint16_t *pushed;        /* positions of used entries pushed, not flushed */
+			uint32_t *pushed;        /* used entries pushed, not flushed: position | flags << 16 */
 			uint16_t nr_pushed;
 		} packed;
 	};

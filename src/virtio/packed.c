@@ -278,6 +278,7 @@ static int packed_pop_again(struct vq *vq, uint16_t id, const struct vring_packe
  * A used entry at the used position, which then skips the chain's slots.
  * Its flags wait for the flush: entries marked used before a crash could be
  * read by the driver once the next daemon wrote others before them.
+ * WRITE says the length counts: without it drivers ignore it (2.8.4, 2.8.5).
  */
 static void packed_push(struct vq *vq, uint16_t id, uint32_t len_bytes)
 {
@@ -291,7 +292,9 @@ static void packed_push(struct vq *vq, uint16_t id, uint32_t len_bytes)
 	d->id = htole16(id);
 	d->len = htole32(len_bytes);
 	if (vq->packed.nr_pushed < vq->num)
-		vq->packed.pushed[vq->packed.nr_pushed++] = pos;
+		vq->packed.pushed[vq->packed.nr_pushed++] =
+			pos | (uint32_t)(used_flags(pos_wrap(pos)) |
+					 (len_bytes ? VRING_DESC_F_WRITE : 0)) << 16;
 	vq->packed.nr_inflight_descs -= n < vq->packed.nr_inflight_descs ?
 					 n : vq->packed.nr_inflight_descs;
 	__atomic_store_n(&vq->state.used, pos_add(vq, pos, n), __ATOMIC_RELAXED);
@@ -303,18 +306,19 @@ static void packed_push(struct vq *vq, uint16_t id, uint32_t len_bytes)
  */
 static void packed_flush(struct vq *vq)
 {
-	uint16_t nr = vq->packed.nr_pushed, pos;
+	uint16_t nr = vq->packed.nr_pushed;
+	uint32_t e;
 
 	if (!nr)
 		return;
 	vq->packed.nr_pushed = 0;
 	for (uint16_t i = nr - 1; i > 0; i--) {
-		pos = vq->packed.pushed[i];
-		__atomic_store_n(&vq->packed.desc[pos_idx(pos)].flags,
-				 htole16(used_flags(pos_wrap(pos))), __ATOMIC_RELAXED);
+		e = vq->packed.pushed[i];
+		__atomic_store_n(&vq->packed.desc[pos_idx((uint16_t)e)].flags, htole16(e >> 16),
+				 __ATOMIC_RELAXED);
 	}
-	pos = vq->packed.pushed[0];
-	__atomic_store_n(&vq->packed.desc[pos_idx(pos)].flags, htole16(used_flags(pos_wrap(pos))),
+	e = vq->packed.pushed[0];
+	__atomic_store_n(&vq->packed.desc[pos_idx((uint16_t)e)].flags, htole16(e >> 16),
 			 __ATOMIC_RELEASE);
 }
 

@@ -735,6 +735,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(fake.mem, 0, MEMFD_BYTES);
 	fake.nr_queues = cfg & 1 ? 2 : 1;
 	fake.driver_features = vduse_dev_features(&(struct blk_dev){ .num_queues = fake.nr_queues });
+	/* This driver lays out split rings: it declines the packed layout (--ring auto offers it). */
+	fake.driver_features &= ~(1ULL << VIRTIO_F_RING_PACKED);
 	if (cfg & 2)
 		fake.driver_features &= ~(1ULL << VIRTIO_RING_F_EVENT_IDX);
 	fake.maps[0] = (struct kmap){ GUEST_IOVA, GUEST_IOVA + MEMFD_BYTES - 1, MEM_READ | MEM_WRITE };

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * libFuzzer target: the split virtqueue and virtio-blk parsing over a fuzzed
- * ring and memory image (the input format is in fuzz_vq.h).
+ * libFuzzer target: the split or packed virtqueue and virtio-blk parsing over
+ * a fuzzed ring and memory image (the input format is in fuzz_vq.h).
  *
  * The target builds the driver's world, then serves it the way blk/queue.c
  * does: vq_pop() every available chain, blk_req_parse(), a backend that
@@ -19,6 +19,19 @@
  *    past the header; requests lie inside the device;
  *  - used.len never exceeds the writable bytes; the status byte is the one
  *    the result calls for; bytes the device may only read never change.
+ *
+ * Packed rings (FZ_F_PACKED) get a model of their own, reading the ring
+ * independently of packed.c: which slot is available for which lap (2.8.1),
+ * how long a list is, its buffer ID, whether it overruns the slots not in
+ * flight; then the same buffer rules (tables: every entry, NEXT ignored,
+ * 2.8.8).  vq_pop() must agree (1, -EINVAL, -ENOMEM, or -EIO for a broken
+ * ring), return the list's ID, length and descriptors, and move avail by
+ * it.  Completions go back in order or out of order; the model writes the
+ * used descriptors it expects (ID, length, AVAIL = USED = wrap, WRITE iff
+ * length, skipping the list's slots; a batch's first flags at the flush)
+ * and the ring must equal it before and after every flush.  vq_used_seen(),
+ * vq_should_notify() (driver event suppression, counted on its own line of
+ * positions) and vq_enable_notify() are checked against the model too.
  */
 #include <endian.h>
 #include <errno.h>
@@ -32,8 +45,13 @@
 #include "fuzz_vq.h"
 #include "vq.h"
 
-#define NR_MAPS (FZ_NR_REGIONS + 3)
-#define USED_MAP (NR_MAPS - 1)
+#define RING_MAP 0               /* split: desc + avail (RO); packed: the ring (RW) */
+#define TABLE_MAP 1
+#define USED_MAP (FZ_NR_REGIONS + 2) /* split: used ring; packed: device event */
+#define DRV_EVENT_MAP (USED_MAP + 1) /* packed: driver event (RO) */
+#define NR_MAPS (DRV_EVENT_MAP + 1)
+#define F_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
+#define F_USED (1u << VRING_PACKED_DESC_F_USED)
 #define CAPACITY_SECTORS 2048u
 #define HUGE_CAPACITY_SECTORS (1ULL << 40)
 #define TOUCH_BYTES 4096u        /* of a huge buffer: its first and last bytes */
@@ -65,6 +83,12 @@ struct world {
 	struct blk_dev dev;
 	unsigned int max_iov;
 	bool is_huge;                    /* region 3 is the huge mapping */
+	/* packed */
+	bool is_packed;
+	struct vring_packed_desc *pdesc;
+	struct vring_packed_desc_event *drv_event, *dev_event;
+	uint16_t start, start_used;      /* positions: index | wrap << 15 */
+	uint32_t max_chain;              /* buffers per list the device accepts */
 };
 
 static uint8_t *huge_host;               /* FZ_HUGE_BYTES, reserved once */
@@ -172,6 +196,101 @@ static struct vring_desc make_desc(struct world *w, const struct fz_desc *f)
 	};
 }
 
+static void *xalloc(size_t len);
+
+/* Packed: the same, the ID in place of next; @bits: AVAIL/USED. */
+static struct vring_packed_desc make_pdesc(struct world *w, const struct fz_desc *f, uint16_t bits)
+{
+	struct vring_desc d = make_desc(w, f);
+
+	return (struct vring_packed_desc){
+		.addr = d.addr, .len = d.len, .id = htole16(f->next),
+		.flags = htole16(le16toh(d.flags) | bits),
+	};
+}
+
+static uint16_t pk_num(const struct fz_hdr *h)
+{
+	return h->queue_log2 < 9 ? 1u << h->queue_log2 : h->queue_log2;
+}
+
+/* @pos moved by @n slots (forwards, or backwards when @n < 0) on a ring of @num. */
+static uint16_t pk_move(uint16_t num, uint16_t pos, int n)
+{
+	int idx = (pos & VQ_POS_IDX_MASK) + n;
+	uint16_t wrap = pos & VQ_POS_WRAP;
+
+	while (idx >= num) {
+		idx -= num;
+		wrap ^= VQ_POS_WRAP;
+	}
+	while (idx < 0) {
+		idx += num;
+		wrap ^= VQ_POS_WRAP;
+	}
+	return (uint16_t)idx | wrap;
+}
+
+/*
+ * The packed rings: descriptor ring (RW), driver event (RO), device event
+ * (WO), back to back; where the device starts; the driver's event wishes.
+ */
+static void build_packed_rings(struct world *w, const struct fz_hdr *h)
+{
+	uint16_t num = w->num, s_idx = (h->last_avail_idx & VQ_POS_IDX_MASK) % num;
+	unsigned int k0 = h->idx_skew & 0x80 ? (h->idx_skew & 0x3fu) % (num + 1u) : 0;
+	unsigned int off = h->used_event % (num + 2u);
+	uint16_t flags, off_wrap;
+
+	w->is_packed = true;
+	w->ring_bytes = 16u * num + 8u;
+	w->ring = xalloc(w->ring_bytes);
+	w->pdesc = (struct vring_packed_desc *)w->ring;
+	w->drv_event = (struct vring_packed_desc_event *)(w->ring + 16u * num);
+	w->dev_event = w->drv_event + 1;
+	w->maps[RING_MAP] = (struct map){ FZ_RING_IOVA, 16u * num, MEM_READ | MEM_WRITE, w->ring,
+					  NULL };
+	w->maps[DRV_EVENT_MAP] = (struct map){ FZ_RING_IOVA + 16u * num, 4, MEM_READ,
+					       (uint8_t *)w->drv_event, NULL };
+	w->maps[USED_MAP] = (struct map){ FZ_RING_IOVA + 16u * num + 4u, 4, MEM_WRITE,
+					  (uint8_t *)w->dev_event, NULL };
+	w->start = s_idx | (h->last_avail_idx & VQ_POS_WRAP);
+	w->start_used = pk_move(num, w->start, -(int)k0);
+	w->max_chain = h->idx_skew & 0x40 ? 1u + (h->idx_skew & 0x3fu) % num : num;
+
+	if (h->flags & FZ_F_NO_INTR)
+		flags = VRING_PACKED_EVENT_FLAG_DISABLE;
+	else if (h->flags & FZ_F_EVENT_IDX)
+		flags = VRING_PACKED_EVENT_FLAG_DESC;
+	else
+		flags = VRING_PACKED_EVENT_FLAG_ENABLE;
+	if (off >= num)
+		off_wrap = (uint16_t)off;        /* outside the ring */
+	else
+		off_wrap = pk_move(num, w->start, (int)off) ^ (h->used_event & 0x80 ? VQ_POS_WRAP : 0);
+	w->drv_event->flags = htole16(flags);
+	w->drv_event->off_wrap = htole16(off_wrap);
+}
+
+/* Slot @i of the packed ring from @f: available for its lap, or the lap before's. */
+static void packed_slot(struct world *w, const struct fz_hdr *h, uint16_t i, const struct fz_desc *f)
+{
+	uint16_t num = w->num, s_idx = w->start & VQ_POS_IDX_MASK;
+	unsigned int count = h->nr_avail % (num + 2u), k = (i + num - s_idx) % num;
+	bool lap = i >= s_idx ? !!(w->start & VQ_POS_WRAP) : !(w->start & VQ_POS_WRAP);
+	uint16_t bits;
+
+	if (f->flags & FZ_D_PK_FLIP)
+		lap = !lap;
+	if (f->flags & FZ_D_PK_USED)
+		bits = lap ? F_AVAIL | F_USED : 0;
+	else if (k < count)
+		bits = lap ? F_AVAIL : F_USED;           /* available in its lap */
+	else
+		bits = lap ? F_USED : F_AVAIL;           /* the lap before's available one */
+	w->pdesc[i] = make_pdesc(w, f, bits);
+}
+
 static void *xalloc(size_t len)
 {
 	void *p = NULL;
@@ -188,7 +307,7 @@ static void world_free(struct world *w)
 	free(w->ring);
 	free(w->tables);
 	for (unsigned int i = 0; i < NR_MAPS; i++) {
-		if (i >= 2 && i != USED_MAP && w->maps[i].host != huge_host)
+		if (i >= 2 && i < USED_MAP && w->maps[i].host != huge_host)
 			free(w->maps[i].host);
 		free(w->maps[i].snapshot);
 	}
@@ -202,17 +321,57 @@ static void snapshot(struct map *m, size_t len)
 	memcpy(m->snapshot, m->host, len);
 }
 
+/*
+ * The split rings: desc and avail (+ used_event) in a read-only mapping,
+ * used (+ avail_event) in a write-only one right after it; the avail
+ * entries from the input.
+ */
+static void build_split_rings(struct world *w, struct reader *rd, const struct fz_hdr *h)
+{
+	size_t used_off;
+
+	used_off = (16u * w->num + 6u + 2u * w->num + 3u) & ~3u;
+	w->ring_bytes = used_off + 6u + 8u * w->num;
+	w->ro_ring_bytes = 16u * w->num + 6u + 2u * w->num;
+	w->ring = xalloc(w->ring_bytes);
+	w->desc = (struct vring_desc *)w->ring;
+	w->avail = (struct vring_avail *)(w->ring + 16u * w->num);
+	w->used = (struct vring_used *)(w->ring + used_off);
+	w->maps[0] = (struct map){ FZ_RING_IOVA, w->ro_ring_bytes, MEM_READ, w->ring, NULL };
+	w->maps[USED_MAP] = (struct map){ FZ_RING_IOVA + used_off, w->ring_bytes - used_off,
+					  MEM_WRITE, w->ring + used_off, NULL };
+
+	/* Avail entries, at the slots the device will read them from. */
+	{
+		unsigned int nr = h->nr_avail % (2u * w->num + 2u);
+		uint16_t idx = h->last_avail_idx;
+
+		for (unsigned int k = 0; k < nr; k++) {
+			uint16_t head;
+
+			take(rd, &head, sizeof(head));
+			w->avail->ring[(uint16_t)(idx + k) % w->num] = htole16(head);
+		}
+		idx += nr;
+		if (h->idx_skew & 0x80)
+			idx += h->idx_skew;
+		w->avail->idx = htole16(idx);
+		w->avail->flags = htole16(h->flags & FZ_F_NO_INTR ? VRING_AVAIL_F_NO_INTERRUPT : 0);
+		w->avail->ring[w->num] = htole16(h->last_avail_idx + h->used_event);
+	}
+}
+
 static void build(struct world *w, struct reader *rd, struct fz_hdr *h)
 {
 	struct fz_desc tdesc[FZ_NR_TABLES][FZ_MAX_TABLE];
 	uint8_t tnr[FZ_NR_TABLES];
 	uint64_t iova = FZ_REGION_IOVA;
-	size_t used_off;
 
 	memset(w, 0, sizeof(*w));
 	w->mem.ops = &fz_mem_ops;
 	take(rd, h, sizeof(*h));
-	w->num = 1u << (h->queue_log2 % 9);
+	w->num = h->flags & FZ_F_PACKED ? pk_num(h) : 1u << (h->queue_log2 % 9);
+	w->max_chain = w->num;
 	w->max_iov = blk_iov_per_req(w->num);
 	w->dev = (struct blk_dev){
 		.capacity_sectors = h->flags & FZ_F_HUGE ? HUGE_CAPACITY_SECTORS : CAPACITY_SECTORS,
@@ -246,39 +405,10 @@ static void build(struct world *w, struct reader *rd, struct fz_hdr *h)
 		iova += m->len;
 	}
 
-	/*
-	 * The rings: desc and avail (+ used_event) in a read-only mapping, used
-	 * (+ avail_event) in a write-only one right after it.
-	 */
-	used_off = (16u * w->num + 6u + 2u * w->num + 3u) & ~3u;
-	w->ring_bytes = used_off + 6u + 8u * w->num;
-	w->ro_ring_bytes = 16u * w->num + 6u + 2u * w->num;
-	w->ring = xalloc(w->ring_bytes);
-	w->desc = (struct vring_desc *)w->ring;
-	w->avail = (struct vring_avail *)(w->ring + 16u * w->num);
-	w->used = (struct vring_used *)(w->ring + used_off);
-	w->maps[0] = (struct map){ FZ_RING_IOVA, w->ro_ring_bytes, MEM_READ, w->ring, NULL };
-	w->maps[USED_MAP] = (struct map){ FZ_RING_IOVA + used_off, w->ring_bytes - used_off,
-					  MEM_WRITE, w->ring + used_off, NULL };
-
-	/* Avail entries, at the slots the device will read them from. */
-	{
-		unsigned int nr = h->nr_avail % (2u * w->num + 2u);
-		uint16_t idx = h->last_avail_idx;
-
-		for (unsigned int k = 0; k < nr; k++) {
-			uint16_t head;
-
-			take(rd, &head, sizeof(head));
-			w->avail->ring[(uint16_t)(idx + k) % w->num] = htole16(head);
-		}
-		idx += nr;
-		if (h->idx_skew & 0x80)
-			idx += h->idx_skew;
-		w->avail->idx = htole16(idx);
-		w->avail->flags = htole16(h->flags & FZ_F_NO_INTR ? VRING_AVAIL_F_NO_INTERRUPT : 0);
-		w->avail->ring[w->num] = htole16(h->last_avail_idx + h->used_event);
-	}
+	if (h->flags & FZ_F_PACKED)
+		build_packed_rings(w, h);
+	else
+		build_split_rings(w, rd, h);
 
 	/* Descriptors and indirect tables: their addresses need the table layout first. */
 	{
@@ -299,12 +429,23 @@ static void build(struct world *w, struct reader *rd, struct fz_hdr *h)
 		w->tables_bytes = off;
 		w->tables = xalloc(off);
 		w->maps[1] = (struct map){ FZ_TABLE_IOVA, off, MEM_READ, w->tables, NULL };
-		for (unsigned int t = 0; t < FZ_NR_TABLES; t++)
-			for (unsigned int k = 0; k < tnr[t]; k++)
-				((struct vring_desc *)(w->tables + (w->table_iova[t] - FZ_TABLE_IOVA)))[k] =
-					make_desc(w, &tdesc[t][k]);
-		for (unsigned int i = 0; i < w->num; i++)
-			w->desc[i] = make_desc(w, &fd[i]);
+		for (unsigned int t = 0; t < FZ_NR_TABLES; t++) {
+			uint8_t *tab = w->tables + (w->table_iova[t] - FZ_TABLE_IOVA);
+
+			for (unsigned int k = 0; k < tnr[t]; k++) {
+				if (w->is_packed)
+					((struct vring_packed_desc *)tab)[k] =
+						make_pdesc(w, &tdesc[t][k], 0);
+				else
+					((struct vring_desc *)tab)[k] = make_desc(w, &tdesc[t][k]);
+			}
+		}
+		for (unsigned int i = 0; i < w->num; i++) {
+			if (w->is_packed)
+				packed_slot(w, h, (uint16_t)i, &fd[i]);
+			else
+				w->desc[i] = make_desc(w, &fd[i]);
+		}
 		free(fd);
 	}
 
@@ -314,7 +455,10 @@ static void build(struct world *w, struct reader *rd, struct fz_hdr *h)
 		     w->maps[2 + i].host == huge_host ? FZ_MAX_REGION : w->maps[2 + i].len);
 
 	/* What the device may only read must stay as it is. */
-	snapshot(&w->maps[0], w->ro_ring_bytes);
+	if (w->is_packed)
+		snapshot(&w->maps[DRV_EVENT_MAP], 4);
+	else
+		snapshot(&w->maps[RING_MAP], w->ro_ring_bytes);
 	snapshot(&w->maps[1], w->tables_bytes);
 	for (unsigned int i = 2; i < USED_MAP; i++)
 		if (w->maps[i].perm == MEM_READ && w->maps[i].host != huge_host)
@@ -598,6 +742,17 @@ static void check_popped(struct world *w, const struct vq_elem *e, const struct 
 	}
 }
 
+/* What the device may only read is as the driver wrote it. */
+static void check_snapshots(struct world *w)
+{
+	for (unsigned int i = 0; i < NR_MAPS; i++) {
+		struct map *m = &w->maps[i];
+
+		if (m->snapshot)
+			check(memcmp(m->snapshot, m->host, m->len) == 0);
+	}
+}
+
 /* Expected head order: the avail entries, heads outside the table skipped. */
 static int next_head(struct world *w, uint16_t *idx, uint16_t avail_idx)
 {
@@ -609,6 +764,57 @@ static int next_head(struct world *w, uint16_t *idx, uint16_t avail_idx)
 			return head;
 	}
 	return -1;
+}
+
+/*
+ * A chain vq_pop() returned (@r): checked against the model @mo, then
+ * served as blk/queue.c does.  Returns the used length to push.
+ */
+static uint32_t serve_chain(struct world *w, const struct fz_hdr *h, const struct vq *vq,
+			    struct blk_req *req, struct iovec *orig, int r, const struct model *mo,
+			    unsigned int *nr_done)
+{
+	static const int results[4] = { 0, -EIO, -EOPNOTSUPP, 0 };
+	int res;
+	uint8_t want;
+	uint32_t len;
+
+	/* The device could not hold a valid chain: it fails it where the status is. */
+	check((r == -ENOMEM) == (mo->is_valid && mo->is_device_fault));
+	if (r == -ENOMEM) {
+		check(req->elem.fault == -E2BIG);
+		check(req->elem.last_in_iova == mo->last_in_iova);
+		return 0;
+	}
+	/* used.len is 32 bits: refusing a chain of more than 4 GiB is fine too. */
+	if (!(mo->is_valid && mo->is_oversize && r == -EINVAL))
+		check((r == 1) == mo->is_valid);
+	if (r == -EINVAL) {
+		check(vq_last_err(vq) != VQ_ERR_NONE);
+		return 0;
+	}
+	check_popped(w, &req->elem, mo);
+	memcpy(orig, req->elem.iov, w->max_iov * sizeof(*orig));
+	r = blk_req_parse(&w->dev, req);
+	check((r < 0) == (req->elem.in_bytes < 1 || req->elem.out_bytes < 16));
+	if (r < 0)
+		return 0;
+	check_request(w, req, orig);
+	res = results[(h->results >> (2 * ((*nr_done)++ % 4))) & 3];
+	want = req->status;
+	if (req->op != BLK_OP_NONE) {
+		backend_touch(req);
+		want = res == 0 ? VIRTIO_BLK_S_OK :
+		       res == -EOPNOTSUPP ? VIRTIO_BLK_S_UNSUPP : VIRTIO_BLK_S_IOERR;
+	}
+	len = blk_req_finish(req, res);
+	check(*req->status_ptr == want);
+	check(len >= 1 && len <= req->elem.in_bytes);
+	if (want != VIRTIO_BLK_S_OK)
+		check(len == 1);
+	else if (req->op == BLK_OP_READ)
+		check(len == req->elem.in_bytes);
+	return len;
 }
 
 static void serve(struct world *w, const struct fz_hdr *h)
@@ -652,55 +858,8 @@ static void serve(struct world *w, const struct fz_hdr *h)
 		check(r == 1 || r == -EINVAL || r == -ENOMEM);
 		check(req->elem.head == head);
 		mo = model_chain(w, (uint16_t)head);
-		/* The device could not hold a valid chain: it fails it where the status is. */
-		check((r == -ENOMEM) == (mo.is_valid && mo.is_device_fault));
-		if (r == -ENOMEM) {
-			check(req->elem.fault == -E2BIG);
-			check(req->elem.last_in_iova == mo.last_in_iova);
-			vq_push(&vq, req->elem.head, 0);
-			nr_pushed++;
-			continue;
-		}
-		/* used.len is 32 bits: refusing a chain of more than 4 GiB is fine too. */
-		if (!(mo.is_valid && mo.is_oversize && r == -EINVAL))
-			check((r == 1) == mo.is_valid);
-		if (r == -EINVAL) {
-			check(vq.last_err != VQ_ERR_NONE);
-			vq_push(&vq, req->elem.head, 0);
-			nr_pushed++;
-			continue;
-		}
-		check_popped(w, &req->elem, &mo);
-		memcpy(orig, iov, w->max_iov * sizeof(*iov));
-		r = blk_req_parse(&w->dev, req);
-		check((r < 0) == (req->elem.in_bytes < 1 || req->elem.out_bytes < 16));
-		if (r < 0) {
-			vq_push(&vq, req->elem.head, 0);
-			nr_pushed++;
-			continue;
-		}
-		check_request(w, req, orig);
-		{
-			static const int results[4] = { 0, -EIO, -EOPNOTSUPP, 0 };
-			int res = results[(h->results >> (2 * (nr_done++ % 4))) & 3];
-			uint8_t want = req->status;
-			uint32_t len;
-
-			if (req->op != BLK_OP_NONE) {
-				backend_touch(req);
-				want = res == 0 ? VIRTIO_BLK_S_OK :
-				       res == -EOPNOTSUPP ? VIRTIO_BLK_S_UNSUPP : VIRTIO_BLK_S_IOERR;
-			}
-			len = blk_req_finish(req, res);
-			check(*req->status_ptr == want);
-			check(len >= 1 && len <= req->elem.in_bytes);
-			if (want != VIRTIO_BLK_S_OK)
-				check(len == 1);
-			else if (req->op == BLK_OP_READ)
-				check(len == req->elem.in_bytes);
-			vq_push(&vq, req->elem.head, len);
-			nr_pushed++;
-		}
+		vq_push(&vq, req->elem.head, serve_chain(w, h, &vq, req, orig, r, &mo, &nr_done));
+		nr_pushed++;
 		if (round % 3 == 2) {
 			vq_flush(&vq);
 			vq_should_notify(&vq);
@@ -711,17 +870,411 @@ static void serve(struct world *w, const struct fz_hdr *h)
 	vq_enable_notify(&vq);
 	check(le16toh(w->used->idx) == nr_pushed % 65536u);
 	check(vq_has_avail(&vq) == (le16toh(w->avail->idx) != vq.state.avail));
-
-	for (unsigned int i = 0; i < NR_MAPS; i++) {
-		struct map *m = &w->maps[i];
-
-		if (m->snapshot)
-			check(memcmp(m->snapshot, m->host, m->len) == 0);
-	}
+	check_snapshots(w);
 	vq_exit(&vq);
 	free(iov);
 	free(orig);
 	free(req);
+}
+
+/* ---- the packed ring: a model of its own ---------------------------------- */
+
+/* One buffer of a packed list, in the walk's order; false: malformed. */
+static bool pmodel_buffer(struct world *w, struct model *mo, uint64_t addr, uint32_t len,
+			  bool is_write, bool *saw_write, uint32_t *nr_bufs)
+{
+	uint64_t end;
+
+	if (__builtin_add_overflow(addr, (uint64_t)len, &end))
+		return false;
+	if (is_write) {
+		*saw_write = true;
+		if (len)
+			mo->last_in_iova = end - 1;
+	} else if (*saw_write) {
+		return false;                    /* readable after writable, even empty */
+	}
+	if (++*nr_bufs > w->max_chain)
+		return false;
+	/* Past the device's own fault only the list's structure counts. */
+	if (!mo->is_device_fault) {
+		int segs = model_segments(w, addr, len, is_write ? MEM_WRITE : MEM_READ,
+					  (int)(w->max_iov - mo->nr_iov));
+
+		if (segs < 0)
+			return false;
+		mo->nr_iov += segs;
+		if (mo->nr_iov > w->max_iov)
+			mo->is_device_fault = true;
+	}
+	if (is_write)
+		mo->in_bytes += len;
+	else
+		mo->out_bytes += len;
+	return true;
+}
+
+/*
+ * A list of @n descriptors (virtio 1.2, 2.8.6-2.8.8): direct descriptors, or
+ * one indirect descriptor alone without NEXT whose table is read whole
+ * (NEXT and IDs in it mean nothing, INDIRECT is not allowed).
+ */
+static struct model pmodel_list(struct world *w, const struct vring_packed_desc *d, uint16_t n)
+{
+	struct vring_packed_desc itab[VQ_MAX_SIZE];
+	struct model mo = { .last_in_iova = VQ_NO_STATUS };
+	struct model bad = mo;
+	bool saw_write = false;
+	uint32_t nr_bufs = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		uint64_t addr = le64toh(d[i].addr), end;
+		uint32_t len = le32toh(d[i].len), size;
+		uint16_t flags = le16toh(d[i].flags);
+
+		if (!(flags & VRING_DESC_F_INDIRECT)) {
+			if (!pmodel_buffer(w, &mo, addr, len, flags & VRING_DESC_F_WRITE, &saw_write,
+					   &nr_bufs))
+				return bad;
+			continue;
+		}
+		if ((flags & VRING_DESC_F_NEXT) || n > 1)
+			return bad;
+		if (len == 0 || len % 16 || len / 16 > w->max_chain)
+			return bad;
+		if (__builtin_add_overflow(addr, (uint64_t)len, &end) ||
+		    !model_read(w, addr, itab, len))
+			return bad;
+		size = len / 16;
+		for (uint32_t j = 0; j < size; j++) {
+			uint16_t tflags = le16toh(itab[j].flags);
+
+			if (tflags & VRING_DESC_F_INDIRECT)
+				return bad;
+			if (!pmodel_buffer(w, &mo, le64toh(itab[j].addr), le32toh(itab[j].len),
+					   tflags & VRING_DESC_F_WRITE, &saw_write, &nr_bufs))
+				return bad;
+		}
+	}
+	mo.is_valid = true;
+	mo.is_oversize = mo.in_bytes > UINT32_MAX || mo.out_bytes > UINT32_MAX;
+	return mo;
+}
+
+/* The driver's ring as the model sees it. */
+struct pring {
+	uint16_t avail_idx, used_idx;
+	bool avail_wrap, used_wrap;
+	uint32_t nr_inflight;                    /* slots */
+	uint16_t nr_descs[256];                  /* by ID: slots of the list popped last */
+	struct vring_packed_desc *expect;        /* the ring as it must be */
+	bool has_pending;                        /* a used entry not flushed: its flags */
+	uint16_t pending_idx, pending_flags;
+	uint32_t used_abs, signalled_abs;        /* slots the used position moved */
+	bool has_signalled;
+};
+
+enum { PR_EMPTY, PR_BROKEN, PR_LIST };
+
+static uint16_t pr_pos(uint16_t idx, bool wrap)
+{
+	return (uint16_t)(idx | (wrap ? VQ_POS_WRAP : 0));
+}
+
+static bool pr_avail(uint16_t flags, bool wrap)
+{
+	return !!(flags & F_AVAIL) == wrap && !!(flags & F_USED) != wrap;
+}
+
+static bool pr_used(uint16_t flags, bool wrap)
+{
+	return !!(flags & F_AVAIL) == wrap && !!(flags & F_USED) == wrap;
+}
+
+/*
+ * The next list at the model's avail position: its descriptors (from the
+ * live ring), length and ID; PR_BROKEN when no list can be taken and
+ * nothing returned: marked used by the driver for this lap, a later
+ * descriptor not available for its lap, longer than the slots not in
+ * flight, an ID outside the ring.
+ */
+static int pring_take(struct world *w, struct pring *pr, struct vring_packed_desc *out,
+		      uint16_t *ret_n, uint16_t *ret_id)
+{
+	uint16_t idx = pr->avail_idx, n = 0, flags;
+	bool wrap = pr->avail_wrap;
+
+	flags = le16toh(w->pdesc[idx].flags);
+	if (!pr_avail(flags, wrap))
+		return pr_used(flags, wrap) ? PR_BROKEN : PR_EMPTY;
+	for (;;) {
+		if (pr->nr_inflight + n + 1u > w->num)
+			return PR_BROKEN;
+		out[n] = w->pdesc[idx];
+		flags = le16toh(out[n].flags);
+		if (n && !pr_avail(flags, wrap))
+			return PR_BROKEN;
+		n++;
+		if (!(flags & VRING_DESC_F_NEXT))
+			break;
+		if (++idx == w->num) {
+			idx = 0;
+			wrap = !wrap;
+		}
+	}
+	*ret_id = le16toh(out[n - 1].id);
+	if (*ret_id >= w->num)
+		return PR_BROKEN;
+	*ret_n = n;
+	pr->avail_idx = idx + 1u == w->num ? 0 : idx + 1u;
+	pr->avail_wrap = idx + 1u == w->num ? !wrap : wrap;
+	pr->nr_inflight += n;
+	pr->nr_descs[*ret_id] = n;
+	return PR_LIST;
+}
+
+/* The used descriptor the device must write for (@id, @len), and the slots it skips. */
+static void pring_push(struct world *w, struct pring *pr, uint16_t id, uint32_t len)
+{
+	struct vring_packed_desc *e = &pr->expect[pr->used_idx];
+	uint16_t n = 1, flags = (pr->used_wrap ? F_AVAIL | F_USED : 0) |
+				(len ? VRING_DESC_F_WRITE : 0);
+
+	if (id < w->num && pr->nr_descs[id]) {
+		n = pr->nr_descs[id];
+		pr->nr_descs[id] = 0;
+	}
+	e->id = htole16(id);
+	e->len = htole32(len);
+	/* The batch's first is marked used at the flush, the others now. */
+	if (!pr->has_pending) {
+		pr->has_pending = true;
+		pr->pending_idx = pr->used_idx;
+		pr->pending_flags = flags;
+	} else {
+		e->flags = htole16(flags);
+	}
+	pr->used_idx += n;
+	if (pr->used_idx >= w->num) {
+		pr->used_idx -= w->num;
+		pr->used_wrap = !pr->used_wrap;
+	}
+	pr->used_abs += n;
+	pr->nr_inflight -= n < pr->nr_inflight ? n : pr->nr_inflight;
+}
+
+/*
+ * Does the driver want an interrupt?  Counted on a line of its own: the
+ * used position moved from old_abs to used_abs slots past the start; the
+ * event names a slot and a lap parity, i.e. a place mod 2 * size.
+ */
+static bool pring_notify(struct world *w, struct pring *pr, bool has_event_idx)
+{
+	uint16_t flags = le16toh(w->drv_event->flags), ev = le16toh(w->drv_event->off_wrap);
+	uint32_t old = pr->signalled_abs, two = 2u * w->num, from, at;
+	bool was = pr->has_signalled;
+
+	pr->signalled_abs = pr->used_abs;
+	pr->has_signalled = true;
+	if (flags == VRING_PACKED_EVENT_FLAG_DISABLE)
+		return false;
+	if (flags != VRING_PACKED_EVENT_FLAG_DESC || !has_event_idx)
+		return true;
+	if ((ev & VQ_POS_IDX_MASK) >= w->num || !was)
+		return true;
+	from = ((w->start_used & VQ_POS_IDX_MASK) + old) % two;
+	at = (ev & VQ_POS_IDX_MASK) +
+	     (!!(ev & VQ_POS_WRAP) != !!(w->start_used & VQ_POS_WRAP) ? w->num : 0u);
+	return (at + two - from) % two < pr->used_abs - old;
+}
+
+/* Does any writable iovec of @e land in the rings (a driver aliasing them)? */
+static bool writes_rings(struct world *w, const struct vq_elem *e)
+{
+	for (unsigned int k = e->nr_out; k < e->nr_out + e->nr_in; k++) {
+		const uint8_t *p = e->iov[k].iov_base;
+
+		if (p < w->ring + w->ring_bytes && p + e->iov[k].iov_len > w->ring)
+			return true;
+	}
+	return false;
+}
+
+struct pserve {
+	struct world *w;
+	struct vq *vq;
+	struct pring pr;
+	bool is_dirty;                   /* the backend wrote into the rings: no ring checks */
+	uint16_t published;              /* the used position the driver can see */
+	struct { uint16_t id; uint32_t len; } late[4];
+	unsigned int nr_late;
+	uint32_t rng;
+};
+
+static void ps_push(struct pserve *ps, uint16_t id, uint32_t len)
+{
+	struct vq_state st;
+
+	vq_push(ps->vq, id, len);
+	pring_push(ps->w, &ps->pr, id, len);
+	vq_get_state(ps->vq, &st);
+	check(st.used == pr_pos(ps->pr.used_idx, ps->pr.used_wrap));
+}
+
+/* The ring is what the model expects: the batch not visible until the flush. */
+static void ps_check_ring(struct pserve *ps)
+{
+	if (!ps->is_dirty)
+		check(memcmp(ps->pr.expect, ps->w->pdesc, 16u * ps->w->num) == 0);
+}
+
+static void ps_flush(struct pserve *ps, bool has_event_idx)
+{
+	struct pring *pr = &ps->pr;
+	uint16_t pending = pr_pos(pr->used_idx, pr->used_wrap);
+	bool is_seen;
+
+	ps_check_ring(ps);
+	if (!ps->is_dirty) {
+		is_seen = pr_used(le16toh(pr->expect[ps->published & VQ_POS_IDX_MASK].flags),
+				  ps->published & VQ_POS_WRAP);
+		check(vq_used_seen(ps->vq, ps->published, pending) ==
+		      (ps->published != pending && is_seen ? pending : ps->published));
+	}
+	vq_flush(ps->vq);
+	if (pr->has_pending) {
+		pr->expect[pr->pending_idx].flags = htole16(pr->pending_flags);
+		pr->has_pending = false;
+	}
+	ps_check_ring(ps);
+	if (!ps->is_dirty && ps->published != pending)
+		check(vq_used_seen(ps->vq, ps->published, pending) == pending);
+	ps->published = pending;
+	check(vq_should_notify(ps->vq) == pring_notify(ps->w, pr, has_event_idx));
+}
+
+/* Push one of the late completions, drawn by the input's order byte. */
+static void ps_push_late(struct pserve *ps)
+{
+	unsigned int at;
+
+	ps->rng = ps->rng * 1103515245u + 12345u;
+	at = (ps->rng >> 16) % ps->nr_late;
+	ps_push(ps, ps->late[at].id, ps->late[at].len);
+	ps->late[at] = ps->late[--ps->nr_late];
+}
+
+static void serve_packed(struct world *w, const struct fz_hdr *h)
+{
+	struct iovec *iov = calloc(w->max_iov, sizeof(*iov));
+	struct iovec *orig = calloc(w->max_iov, sizeof(*iov));
+	struct blk_req *req = calloc(1, sizeof(*req));
+	struct vring_packed_desc *descs = calloc(w->num, sizeof(*descs));
+	struct vring_packed_desc *mdescs = calloc(w->num, sizeof(*mdescs));
+	bool has_event_idx = h->flags & FZ_F_EVENT_IDX, is_late = h->regions[0].is_adjacent;
+	bool in_flight[256] = { false };
+	unsigned int nr_done = 0;
+	struct pserve ps = { .w = w, .rng = h->regions[0].is_adjacent };
+	struct vq_state st;
+	struct vq vq;
+	int r;
+
+	ps.pr.expect = calloc(w->num, sizeof(*ps.pr.expect));
+	if (!iov || !orig || !req || !descs || !mdescs || !ps.pr.expect)
+		abort();
+	memcpy(ps.pr.expect, w->pdesc, 16u * w->num);
+	ps.vq = &vq;
+	ps.pr.avail_idx = w->start & VQ_POS_IDX_MASK;
+	ps.pr.avail_wrap = w->start & VQ_POS_WRAP;
+	ps.pr.used_idx = w->start_used & VQ_POS_IDX_MASK;
+	ps.pr.used_wrap = w->start_used & VQ_POS_WRAP;
+	if ((w->start ^ w->start_used) & VQ_POS_WRAP)
+		ps.pr.nr_inflight = w->num + (w->start & VQ_POS_IDX_MASK) -
+				    (w->start_used & VQ_POS_IDX_MASK);
+	else
+		ps.pr.nr_inflight = (w->start & VQ_POS_IDX_MASK) - (w->start_used & VQ_POS_IDX_MASK);
+	ps.published = w->start_used;
+
+	r = vq_init(&vq, &w->mem,
+		    &(struct vq_config){
+			    .layout = VQ_LAYOUT_PACKED, .num = w->num, .desc_iova = FZ_RING_IOVA,
+			    .driver_iova = w->maps[DRV_EVENT_MAP].iova,
+			    .device_iova = w->maps[USED_MAP].iova, .has_event_idx = has_event_idx,
+		    },
+		    &(struct vq_state){ .avail = w->start, .used = w->start_used });
+	check(r == 0);
+	if (w->max_chain != w->num)
+		check(vq_accept_chains(&vq, w->max_chain) == 0);
+	req->elem.iov = iov;
+	req->elem.descs = descs;
+	vq_disable_notify(&vq);
+	check(le16toh(w->dev_event->flags) == VRING_PACKED_EVENT_FLAG_DISABLE);
+	for (unsigned int round = 0; round < 2u * w->num + 2u; round++) {
+		struct model mo;
+		uint16_t id = 0, n = 0;
+		uint32_t len;
+		int kind;
+
+		r = vq_pop(&vq, &req->elem, w->max_iov);
+		kind = pring_take(w, &ps.pr, mdescs, &n, &id);
+		if (kind == PR_BROKEN) {
+			check(r == -EIO && vq_is_broken(&vq));
+			break;
+		}
+		if (kind == PR_EMPTY) {
+			check(r == 0);
+			break;
+		}
+		check(r == 1 || r == -EINVAL || r == -ENOMEM);
+		check(req->elem.head == id && req->elem.nr_descs == n);
+		check(memcmp(descs, mdescs, n * sizeof(*descs)) == 0);
+		vq_get_state(&vq, &st);
+		check(st.avail == pr_pos(ps.pr.avail_idx, ps.pr.avail_wrap));
+		mo = pmodel_list(w, mdescs, n);
+		/* Before serving: parsing trims the status byte off the iovecs. */
+		if (r == 1 && writes_rings(w, &req->elem))
+			ps.is_dirty = true;
+		len = serve_chain(w, h, &vq, req, orig, r, &mo, &nr_done);
+		/* An ID made available again while in flight: blk/queue.c stops serving. */
+		if (in_flight[id])
+			break;
+		if (!is_late) {
+			ps_push(&ps, id, len);
+		} else {
+			if (ps.nr_late == 4)
+				ps_push_late(&ps);
+			ps.late[ps.nr_late].id = id;
+			ps.late[ps.nr_late].len = len;
+			ps.nr_late++;
+			ps.rng = ps.rng * 1103515245u + 12345u;
+			if ((ps.rng >> 20) % 3 == 0)
+				ps_push_late(&ps);
+			for (unsigned int k = 0; k < 256; k++)
+				in_flight[k] = false;
+			for (unsigned int k = 0; k < ps.nr_late; k++)
+				in_flight[ps.late[k].id] = true;
+		}
+		if (round % 3 == 2)
+			ps_flush(&ps, has_event_idx);
+	}
+	while (ps.nr_late)
+		ps_push_late(&ps);
+	ps_flush(&ps, has_event_idx);
+	/* Kicks on again: true when the slot at avail is available (even on a broken ring). */
+	check(vq_enable_notify(&vq) ==
+	      pr_avail(le16toh(w->pdesc[ps.pr.avail_idx].flags), ps.pr.avail_wrap));
+	if (!ps.is_dirty)
+		check(le16toh(w->dev_event->flags) == VRING_PACKED_EVENT_FLAG_ENABLE);
+	vq_get_state(&vq, &st);
+	check(st.used == pr_pos(ps.pr.used_idx, ps.pr.used_wrap));
+	check_snapshots(w);
+	vq_exit(&vq);
+	free(ps.pr.expect);
+	free(iov);
+	free(orig);
+	free(req);
+	free(descs);
+	free(mdescs);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -745,7 +1298,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct world w;
 
 	build(&w, &rd, &h);
-	serve(&w, &h);
+	if (w.is_packed)
+		serve_packed(&w, &h);
+	else
+		serve(&w, &h);
 	world_free(&w);
 	return 0;
 }

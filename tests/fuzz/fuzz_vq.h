@@ -5,6 +5,9 @@
 /*
  * The input of fuzz_vq, shared with its seed generator (gen_seeds.c).
  *
+ * FZ_F_PACKED in fz_hdr.flags picks the packed layout (virtio 1.2, 2.8);
+ * what the header fields then mean is said at FZ_F_PACKED below.
+ *
  * The bytes describe a driver's world rather than raw memory, so that most
  * mutations still produce rings the code walks deeply: a queue size, where
  * the device resumes, the avail entries, a descriptor table whose addresses
@@ -13,8 +16,8 @@
  * A short input is padded with zeroes.
  *
  *   struct fz_hdr
- *   u16 avail[nr_avail]
- *   struct fz_desc desc[queue size]
+ *   u16 avail[nr_avail]                   (split only)
+ *   struct fz_desc desc[queue size]       (packed: the descriptor ring)
  *   FZ_NR_TABLES x { u8 nr; struct fz_desc[nr] }
  *   region contents: region 0, 1, 2, 3 in turn, each up to its length
  */
@@ -43,6 +46,26 @@
  */
 #define FZ_F_HUGE       0x20
 #define FZ_HUGE_BYTES   (5ULL << 30)
+/*
+ * A packed ring at FZ_RING_IOVA: the descriptor ring (read-write), then the
+ * driver event structure (read-only), then the device's (write-only).
+ *  - queue size: 1 << queue_log2 for queue_log2 < 9, else queue_log2 (9 .. 255)
+ *  - last_avail_idx: where the device starts, ring index (mod size) | wrap << 15
+ *  - nr_avail: the driver made nr_avail % (size + 2) slots available from
+ *    there on, each for the lap the device reads it in (all if >= size); the
+ *    others hold the previous lap's available descriptors
+ *  - idx_skew: bit 7: used starts (idx_skew & 0x3f) % (size + 1) slots behind
+ *    avail (in flight before the start, never returned); bit 6: the device
+ *    accepts 1 + (idx_skew & 0x3f) % size buffers per list (vq_accept_chains)
+ *  - fz_desc.next is the buffer ID; fz_desc.flags FZ_D_PK_* below
+ *  - FZ_F_NO_INTR: driver event flags DISABLE; else FZ_F_EVENT_IDX: DESC with
+ *    offset (start + used_event % (size + 2)) (beyond the ring from size on)
+ *    and the start's wrap flipped by used_event bit 7; else ENABLE
+ *  - regions[0].is_adjacent (region 0 has no predecessor) orders completions:
+ *    0 each right after its pop; else up to 4 wait and go out of order, in
+ *    an order drawn from this byte
+ */
+#define FZ_F_PACKED     0x40
 
 /* fz_region.perm: 0 is a hole (nothing mapped), else MEM_READ | MEM_WRITE bits */
 struct fz_region {
@@ -76,6 +99,8 @@ enum fz_kind {
 #define FZ_D_WRITE      0x02
 #define FZ_D_INDIRECT   0x04
 #define FZ_D_ODD_FLAG   0x08     /* also set an undefined descriptor flag bit */
+#define FZ_D_PK_FLIP    0x10     /* packed: written for the other lap */
+#define FZ_D_PK_USED    0x20     /* packed: AVAIL = USED = its lap (marked used) */
 #define FZ_D_TABLE_LEN  0x40     /* len = the table's size in bytes (FZ_K_TABLE) */
 #define FZ_D_HUGE_LEN   0x80     /* len = len << 16 | 0xffff */
 

@@ -4,7 +4,9 @@
  *
  *   gen_seeds vq DIR     fuzz_vq: the harness's catalogue of malformed chains
  *                        (tests/harness/test_malformed.c) and the well-formed
- *                        request types, in fuzz_vq's input format (fuzz_vq.h)
+ *                        request types, in fuzz_vq's input format (fuzz_vq.h);
+ *                        then the same on packed rings (pk-*), with the
+ *                        packed ring's own faults
  *   gen_seeds ctrl DIR   fuzz_ctrl: short control-plane programs (the op
  *                        encoding is in fuzz_ctrl.c: LLVMFuzzerTestOneInput)
  */
@@ -38,7 +40,14 @@ static unsigned int nr_written;
 
 static unsigned int num(void)
 {
+	if (s.h.flags & FZ_F_PACKED)
+		return s.h.queue_log2 < 9 ? 1u << s.h.queue_log2 : s.h.queue_log2;
 	return 1u << (s.h.queue_log2 % 9);
+}
+
+static bool is_packed(void)
+{
+	return s.h.flags & FZ_F_PACKED;
 }
 
 static void region(unsigned int i, unsigned int perm, unsigned int len, bool is_adjacent)
@@ -90,7 +99,8 @@ static void emit(const char *name)
 		exit(1);
 	}
 	fwrite(&s.h, sizeof(s.h), 1, f);
-	fwrite(s.avail, 2, s.h.nr_avail, f);
+	if (!is_packed())
+		fwrite(s.avail, 2, s.h.nr_avail, f);
 	fwrite(s.desc, sizeof(s.desc[0]), n, f);
 	for (unsigned int t = 0; t < FZ_NR_TABLES; t++) {
 		fwrite(&s.tnr[t], 1, 1, f);
@@ -116,8 +126,19 @@ static void bad_write(unsigned int d0, unsigned int d1, unsigned int d2)
 	s.desc[d2] = d(FZ_K_REGION0, 2048, 1, FZ_D_WRITE, 0);
 }
 
-static void valid_requests(void)
+/* Packed: the list in slots 0 .. @n - 1 (its ID the last one's next), from the start. */
+static void pk_avail(unsigned int n)
 {
+	s.h.flags |= FZ_F_PACKED;
+	s.h.last_avail_idx = 0x8000;
+	s.h.nr_avail = (uint8_t)n;
+}
+
+static void valid_requests(bool is_pk)
+{
+	const char *pfx = is_pk ? "pk-" : "";
+	char name[64];
+
 	static const struct { const char *name; uint32_t type; unsigned int data; bool is_write; } rw[] = {
 		{ "ok-write", VIRTIO_BLK_T_OUT, 1024, false },
 		{ "ok-read", VIRTIO_BLK_T_IN, 1024, true },
@@ -141,8 +162,12 @@ static void valid_requests(void)
 			n++;
 		}
 		s.desc[n] = d(FZ_K_REGION2, 4095, 1, FZ_D_WRITE, 0);
-		publish(0);
-		emit(rw[k].name);
+		if (is_pk)
+			pk_avail(n + 1);
+		else
+			publish(0);
+		snprintf(name, sizeof(name), "%s%s", pfx, rw[k].name);
+		emit(name);
 	}
 
 	/* DISCARD and WRITE_ZEROES (with UNMAP) of two segments each. */
@@ -157,8 +182,12 @@ static void valid_requests(void)
 		memcpy(&s.mem[1][16], seg, sizeof(seg));
 		s.desc[0] = d(FZ_K_REGION1, 0, 16 + sizeof(seg), FZ_D_NEXT, 1);
 		s.desc[1] = d(FZ_K_REGION2, 0, 1, FZ_D_WRITE, 0);
-		publish(0);
-		emit(k ? "ok-write-zeroes" : "ok-discard");
+		if (is_pk)
+			pk_avail(2);
+		else
+			publish(0);
+		snprintf(name, sizeof(name), "%s%s", pfx, k ? "ok-write-zeroes" : "ok-discard");
+		emit(name);
 	}
 
 	/* An indirect READ whose data spans two adjacent regions, with EVENT_IDX. */
@@ -173,8 +202,17 @@ static void valid_requests(void)
 	s.table[0][1] = d(FZ_K_REGION0, 0, 1024, FZ_D_NEXT | FZ_D_WRITE, 2);
 	s.table[0][2] = d(FZ_K_REGION2, 100, 1, FZ_D_WRITE, 0);
 	s.desc[5] = d(FZ_K_TABLE, 0, 0, FZ_D_INDIRECT | FZ_D_TABLE_LEN, 0);
-	publish(5);
-	emit("ok-indirect-read-split");
+	if (is_pk) {
+		s.desc[0] = s.desc[5];
+		s.desc[0].next = 5;
+		s.desc[5] = (struct fz_desc){ 0 };
+		pk_avail(1);
+		s.h.flags |= FZ_F_EVENT_IDX;
+	} else {
+		publish(5);
+	}
+	snprintf(name, sizeof(name), "%s%s", pfx, "ok-indirect-read-split");
+	emit(name);
 
 	/*
 	 * A READ of 4 GiB + 512 bytes into the huge region 3: 0xffffffff + 513
@@ -188,8 +226,14 @@ static void valid_requests(void)
 	s.desc[1] = d(FZ_K_REGION3, 0, 0xffff, FZ_D_NEXT | FZ_D_WRITE | FZ_D_HUGE_LEN, 2);
 	s.desc[2] = d(FZ_K_REGION3, 0, 513, FZ_D_NEXT | FZ_D_WRITE, 3);
 	s.desc[3] = d(FZ_K_REGION2, 0, 1, FZ_D_WRITE, 0);
-	publish(0);
-	emit("huge-read");
+	if (is_pk)
+		pk_avail(4);
+	else
+		publish(0);
+	snprintf(name, sizeof(name), "%s%s", pfx, "huge-read");
+	emit(name);
+	if (is_pk)
+		return;
 
 	/* A batch: WRITE, READ, FLUSH on heads 3, 7, 11, resuming at avail index 65534. */
 	reset();
@@ -507,6 +551,138 @@ static void ctrl_programs(void)
 	CTRL(readonly_before_ok);
 }
 
+/* Packed rings: lists across the end, batches out of order, odd sizes, their own faults. */
+static void packed(void)
+{
+	/* WRITE, READ, FLUSH as IDs 3, 7, 11 in slots 14, 15, 0 .. 4, 5, 6: across the end. */
+	reset();
+	pk_avail(7);
+	s.h.last_avail_idx = 0x8000 | 14;
+	s.h.results = 0x24;
+	hdr(0, 0, VIRTIO_BLK_T_OUT, 0);
+	hdr(0, 16, VIRTIO_BLK_T_IN, 0);
+	hdr(0, 32, VIRTIO_BLK_T_FLUSH, 0);
+	s.desc[14] = d(FZ_K_REGION0, 0, 16, FZ_D_NEXT, 0);
+	s.desc[15] = d(FZ_K_REGION0, 512, 512, FZ_D_NEXT, 0);
+	s.desc[0] = d(FZ_K_REGION0, 2048, 1, FZ_D_WRITE, 3);
+	s.desc[1] = d(FZ_K_REGION0, 16, 16, FZ_D_NEXT, 0);
+	s.desc[2] = d(FZ_K_REGION2, 0, 512, FZ_D_NEXT | FZ_D_WRITE, 0);
+	s.desc[3] = d(FZ_K_REGION2, 512, 1, FZ_D_WRITE, 7);
+	s.desc[4] = d(FZ_K_REGION0, 32, 16, FZ_D_NEXT, 0);
+	s.desc[5] = d(FZ_K_REGION0, 2049, 1, FZ_D_WRITE, 11);
+	emit("pk-ok-batch-wrap");
+	/* The same completed late and out of order, with EVENT_IDX. */
+	s.h.regions[0].is_adjacent = 0x5b;
+	s.h.flags |= FZ_F_EVENT_IDX;
+	s.h.used_event = 3;
+	emit("pk-ok-batch-late");
+	/* Eight FLUSHes (two slots each) on a ring of 100 from 97, completed late. */
+	reset();
+	pk_avail(8);
+	s.h.queue_log2 = 100;
+	s.h.last_avail_idx = 0x8000 | 97;
+	s.h.regions[0].is_adjacent = 0x33;
+	hdr(1, 0, VIRTIO_BLK_T_FLUSH, 0);
+	for (unsigned int k = 0; k < 8; k++) {
+		s.desc[(97 + 2 * k) % 100] = d(FZ_K_REGION1, 0, 16, FZ_D_NEXT, 0);
+		s.desc[(98 + 2 * k) % 100] = d(FZ_K_REGION2, k, 1, FZ_D_WRITE, 10 + k);
+	}
+	s.h.nr_avail = 16;
+	emit("pk-ok-size-100");
+	/* Lap 0, 12 slots already in flight: the next list of 5 overruns the ring. */
+	reset();
+	bad_write(0, 1, 2);
+	pk_avail(8);
+	s.h.last_avail_idx = 0;
+	s.h.idx_skew = 0x80 | 12;
+	s.desc[3] = d(FZ_K_REGION0, 0, 16, FZ_D_NEXT, 0);
+	s.desc[4] = d(FZ_K_REGION0, 512, 512, FZ_D_NEXT, 0);
+	s.desc[5] = d(FZ_K_REGION0, 512, 512, FZ_D_NEXT, 0);
+	s.desc[6] = d(FZ_K_REGION0, 512, 512, FZ_D_NEXT, 0);
+	s.desc[7] = d(FZ_K_REGION0, 2048, 1, FZ_D_WRITE, 1);
+	emit("pk-bad-ring-overrun");
+	/* NEXT on every slot: the list never ends. */
+	reset();
+	pk_avail(16);
+	for (unsigned int i = 0; i < 16; i++)
+		s.desc[i] = d(FZ_K_REGION0, 0, 16, FZ_D_NEXT, 0);
+	emit("pk-bad-endless");
+	/* A buffer ID of the queue size. */
+	reset();
+	bad_write(0, 1, 2);
+	pk_avail(3);
+	s.desc[2].next = 16;
+	emit("pk-bad-head-range");
+	/* The head marked used for this lap. */
+	reset();
+	bad_write(0, 1, 2);
+	pk_avail(3);
+	s.desc[0].flags |= FZ_D_PK_USED;
+	emit("pk-bad-flags");
+	/* A later descriptor written for the other lap. */
+	reset();
+	bad_write(0, 1, 2);
+	pk_avail(3);
+	s.desc[1].flags |= FZ_D_PK_FLIP;
+	emit("pk-bad-wrap");
+	/* A direct descriptor, then an indirect one. */
+	reset();
+	hdr(0, 0, VIRTIO_BLK_T_OUT, 8);
+	s.tnr[0] = 1;
+	s.table[0][0] = d(FZ_K_REGION0, 2048, 1, FZ_D_WRITE, 0);
+	s.desc[0] = d(FZ_K_REGION0, 0, 16, FZ_D_NEXT, 0);
+	s.desc[1] = d(FZ_K_TABLE, 0, 0, FZ_D_INDIRECT | FZ_D_TABLE_LEN, 0);
+	pk_avail(2);
+	emit("pk-bad-indirect-in-chain");
+	s.desc[0] = d(FZ_K_TABLE, 0, 0, FZ_D_INDIRECT | FZ_D_TABLE_LEN | FZ_D_NEXT, 0);
+	s.desc[1] = d(FZ_K_REGION0, 2048, 1, FZ_D_WRITE, 0);
+	emit("pk-bad-indirect-next");
+	/* Nested tables; a table of 40 bytes; a readable entry after a writable one. */
+	reset();
+	hdr(0, 0, VIRTIO_BLK_T_OUT, 8);
+	s.tnr[0] = 3;
+	s.table[0][0] = d(FZ_K_REGION0, 0, 16, 0, 0);
+	s.table[0][1] = d(FZ_K_REGION0, 512, 512, FZ_D_NEXT, 0);
+	s.table[0][2] = d(FZ_K_REGION0, 2048, 1, FZ_D_WRITE, 0);
+	s.tnr[1] = 1;
+	s.table[1][0] = d(FZ_K_TABLE, 0, 0, FZ_D_INDIRECT | FZ_D_TABLE_LEN, 0);
+	s.desc[0] = d(FZ_K_TABLE, 1, 0, FZ_D_INDIRECT | FZ_D_TABLE_LEN, 0);
+	s.desc[1] = d(FZ_K_TABLE, 0, 40, FZ_D_INDIRECT, 1);
+	s.desc[2] = d(FZ_K_TABLE, 0, 0, FZ_D_INDIRECT | FZ_D_TABLE_LEN, 2);
+	pk_avail(3);
+	emit("pk-ok-indirect-nested-len");
+	s.table[0][1].flags |= FZ_D_WRITE;
+	s.table[0][2].flags &= (uint8_t)~FZ_D_WRITE;
+	emit("pk-bad-indirect-read-after-write");
+	/* Buffers unmapped, overflowing, writable in read-only memory. */
+	reset();
+	bad_write(0, 1, 2);
+	bad_write(3, 4, 5);
+	bad_write(6, 7, 8);
+	s.desc[1] = d(FZ_K_REGION3, 0, 512, FZ_D_NEXT, 0);
+	s.desc[4] = d(FZ_K_TOP, 255, 512, FZ_D_NEXT, 0);
+	s.desc[8] = d(FZ_K_REGION1, 100, 1, FZ_D_WRITE, 1);
+	pk_avail(9);
+	emit("pk-bad-buffers");
+	/* The device accepts two buffers per list (seg_max): three are too many. */
+	s.desc[1] = d(FZ_K_REGION0, 512, 512, FZ_D_NEXT, 0);
+	s.h.idx_skew = 0x40 | 1;
+	emit("pk-bad-too-many-segments");
+	/* The driver's event offset outside the ring; and one a lap away. */
+	reset();
+	bad_write(0, 1, 2);
+	pk_avail(3);
+	s.h.flags |= FZ_F_EVENT_IDX;
+	s.h.used_event = 17;
+	emit("pk-bad-event-offset");
+	s.h.used_event = 0x81;
+	emit("pk-event-next-lap");
+	/* A status buffer inside the ring itself: the device writes into its own ring. */
+	s.h.used_event = 0;
+	s.desc[2] = d(FZ_K_RING, 16 * 5 + 3, 1, FZ_D_WRITE, 0);
+	emit("pk-status-in-ring");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3 || (strcmp(argv[1], "vq") && strcmp(argv[1], "ctrl"))) {
@@ -515,8 +691,10 @@ int main(int argc, char **argv)
 	}
 	dir = argv[2];
 	if (strcmp(argv[1], "vq") == 0) {
-		valid_requests();
+		valid_requests(false);
 		malformed();
+		valid_requests(true);
+		packed();
 	} else {
 		ctrl_programs();
 	}
