@@ -968,8 +968,8 @@ struct pring {
 	uint32_t nr_inflight;                    /* slots */
 	uint16_t nr_descs[256];                  /* by ID: slots of the list popped last */
 	struct vring_packed_desc *expect;        /* the ring as it must be */
-	bool has_pending;                        /* a used entry not flushed: its flags */
-	uint16_t pending_idx, pending_flags;
+	uint16_t nr_pending;                     /* used entries not flushed */
+	uint16_t pending_idx[256], pending_flags[256];
 	uint32_t used_abs, signalled_abs;        /* slots the used position moved */
 	bool has_signalled;
 };
@@ -1046,13 +1046,10 @@ static void pring_push(struct world *w, struct pring *pr, uint16_t id, uint32_t 
 	}
 	e->id = htole16(id);
 	e->len = htole32(len);
-	/* The batch's first is marked used at the flush, the others now. */
-	if (!pr->has_pending) {
-		pr->has_pending = true;
-		pr->pending_idx = pr->used_idx;
-		pr->pending_flags = flags;
-	} else {
-		e->flags = htole16(flags);
+	/* Every entry of the batch is marked used at the flush (the first one last). */
+	if (pr->nr_pending < 256) {
+		pr->pending_idx[pr->nr_pending] = pr->used_idx;
+		pr->pending_flags[pr->nr_pending++] = flags;
 	}
 	pr->used_idx += n;
 	if (pr->used_idx >= w->num) {
@@ -1142,10 +1139,9 @@ static void ps_flush(struct pserve *ps, bool has_event_idx)
 		      (ps->published != pending && is_seen ? pending : ps->published));
 	}
 	vq_flush(ps->vq);
-	if (pr->has_pending) {
-		pr->expect[pr->pending_idx].flags = htole16(pr->pending_flags);
-		pr->has_pending = false;
-	}
+	for (uint16_t i = 0; i < pr->nr_pending; i++)
+		pr->expect[pr->pending_idx[i]].flags = htole16(pr->pending_flags[i]);
+	pr->nr_pending = 0;
 	ps_check_ring(ps);
 	if (!ps->is_dirty && ps->published != pending)
 		check(vq_used_seen(ps->vq, ps->published, pending) == pending);
