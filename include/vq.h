@@ -173,7 +173,8 @@ struct vq {
 			struct vring_packed_desc_event *device;   /* ours */
 			struct vring_packed_desc *chain;   /* scratch: the chain being popped */
 			uint16_t *nr_descs;      /* by buffer ID: descriptors of the chain in flight */
-			uint16_t nr_inflight_descs;
+			uint16_t nr_inflight_descs;   /* slots the device holds (used entries unflushed too) */
+			uint16_t nr_unflushed_descs;  /* slots of pushed entries the flush gives back */
 			uint32_t *pushed;        /* used entries pushed, not flushed: position | flags << 16 */
 			uint16_t nr_pushed;
 		} packed;

@@ -126,6 +126,7 @@ static int packed_set_state(struct vq *vq, const struct vq_state *state)
 	memset(vq->packed.nr_descs, 0, vq->num * sizeof(*vq->packed.nr_descs));
 	vq->packed.nr_inflight_descs = (uint16_t)nr_inflight;
 	vq->packed.nr_pushed = 0;
+	vq->packed.nr_unflushed_descs = 0;
 	__atomic_store_n(&vq->state.avail, state->avail, __ATOMIC_RELAXED);
 	__atomic_store_n(&vq->state.used, state->used, __ATOMIC_RELAXED);
 	vq->signalled_used = state->used;
@@ -295,8 +296,8 @@ static void packed_push(struct vq *vq, uint16_t id, uint32_t len_bytes)
 		vq->packed.pushed[vq->packed.nr_pushed++] =
 			pos | (uint32_t)(used_flags(pos_wrap(pos)) |
 					 (len_bytes ? VRING_DESC_F_WRITE : 0)) << 16;
-	vq->packed.nr_inflight_descs -= n < vq->packed.nr_inflight_descs ?
-					 n : vq->packed.nr_inflight_descs;
+	/* The slots are the device's until the driver can see the entry (the flush). */
+	vq->packed.nr_unflushed_descs += n;
 	__atomic_store_n(&vq->state.used, pos_add(vq, pos, n), __ATOMIC_RELAXED);
 }
 
@@ -312,6 +313,9 @@ static void packed_flush(struct vq *vq)
 	if (!nr)
 		return;
 	vq->packed.nr_pushed = 0;
+	vq->packed.nr_inflight_descs -= vq->packed.nr_unflushed_descs < vq->packed.nr_inflight_descs ?
+					 vq->packed.nr_unflushed_descs : vq->packed.nr_inflight_descs;
+	vq->packed.nr_unflushed_descs = 0;
 	for (uint16_t i = nr - 1; i > 0; i--) {
 		e = vq->packed.pushed[i];
 		__atomic_store_n(&vq->packed.desc[pos_idx((uint16_t)e)].flags, htole16(e >> 16),

@@ -966,6 +966,7 @@ struct pring {
 	uint16_t avail_idx, used_idx;
 	bool avail_wrap, used_wrap;
 	uint32_t nr_inflight;                    /* slots */
+	uint32_t nr_unflushed;                   /* slots of used entries pushed, not flushed */
 	uint16_t nr_descs[256];                  /* by ID: slots of the list popped last */
 	struct vring_packed_desc *expect;        /* the ring as it must be */
 	uint16_t nr_pending;                     /* used entries not flushed */
@@ -1057,7 +1058,8 @@ static void pring_push(struct world *w, struct pring *pr, uint16_t id, uint32_t 
 		pr->used_wrap = !pr->used_wrap;
 	}
 	pr->used_abs += n;
-	pr->nr_inflight -= n < pr->nr_inflight ? n : pr->nr_inflight;
+	/* The slots stay the device's until the flush shows the driver the entry. */
+	pr->nr_unflushed += n;
 }
 
 /*
@@ -1125,6 +1127,30 @@ static void ps_check_ring(struct pserve *ps)
 		check(memcmp(ps->pr.expect, ps->w->pdesc, 16u * ps->w->num) == 0);
 }
 
+/*
+ * vq_used_seen() found the batch from @published not visible: slots up to
+ * @pending the driver sees as used in their lap become "available" again.
+ */
+static void pring_unmark(struct world *w, struct pring *pr, uint16_t published, uint16_t pending)
+{
+	int n = (int)(pending & VQ_POS_IDX_MASK) - (int)(published & VQ_POS_IDX_MASK);
+	uint16_t idx = published & VQ_POS_IDX_MASK;
+	bool wrap = published & VQ_POS_WRAP;
+
+	if ((published & VQ_POS_WRAP) != (pending & VQ_POS_WRAP))
+		n += w->num;
+	if (n < 0 || n > w->num)
+		return;
+	for (int i = 0; i < n; i++) {
+		if (pr_used(le16toh(pr->expect[idx].flags), wrap))
+			pr->expect[idx].flags = htole16(wrap ? F_AVAIL : F_USED);
+		if (++idx == w->num) {
+			idx = 0;
+			wrap = !wrap;
+		}
+	}
+}
+
 static void ps_flush(struct pserve *ps, bool has_event_idx)
 {
 	struct pring *pr = &ps->pr;
@@ -1137,11 +1163,15 @@ static void ps_flush(struct pserve *ps, bool has_event_idx)
 				  ps->published & VQ_POS_WRAP);
 		check(vq_used_seen(ps->vq, ps->published, pending) ==
 		      (ps->published != pending && is_seen ? pending : ps->published));
+		if (!is_seen)
+			pring_unmark(ps->w, pr, ps->published, pending);
 	}
 	vq_flush(ps->vq);
 	for (uint16_t i = 0; i < pr->nr_pending; i++)
 		pr->expect[pr->pending_idx[i]].flags = htole16(pr->pending_flags[i]);
 	pr->nr_pending = 0;
+	pr->nr_inflight -= pr->nr_unflushed < pr->nr_inflight ? pr->nr_unflushed : pr->nr_inflight;
+	pr->nr_unflushed = 0;
 	ps_check_ring(ps);
 	if (!ps->is_dirty && ps->published != pending)
 		check(vq_used_seen(ps->vq, ps->published, pending) == pending);
