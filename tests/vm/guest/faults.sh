@@ -175,6 +175,10 @@ fio_verify_loop() {
 	done
 }
 
+# How full the kernel's log is (earlier suites of the boot): dmesg checks
+# read from marks, which a full log still keeps.
+info "kernel log at the start: $(dmesg | wc -l) lines, $(dmesg | wc -c) bytes"
+
 SIZE_MB=64
 SECTORS=$((SIZE_MB * 2048))
 dd if=/dev/urandom of=/tmp/pat bs=1M count=$SIZE_MB 2>/dev/null
