@@ -170,6 +170,19 @@ for n in "${names[@]}"; do
 	fi
 	echo "$label $kver $n $res $secs ${summ:-no summary line}" >> "$results"
 	log "result: $label $kver $n $res ${secs}s (${summ:-no summary line})"
+	# Which checks failed, and why, among the last lines a CI log keeps;
+	# for a suite that never ended, the last check it reported.
+	case $res in
+	FAIL)
+		while IFS= read -r l; do
+			if [[ -n $l ]]; then log "  $n: $l"; fi
+		done <<< "$(printf '%s\n' "$body" | sed -n '/^FAIL: /p' | sed -n '1,5p')"
+		;;
+	TIMEOUT|DIED)
+		l=$(printf '%s\n' "$body" | sed -n '/^\(PASS\|FAIL\|SKIP\): /p' | sed -n '$p')
+		log "  $n: last check reported: ${l:-none}"
+		;;
+	esac
 done
 log "console log $console"
 log "initramfs $(du -h "$initrd" | cut -f1); times: kernel ${t_kernel}s, initramfs ${t_initrd}s, VM ${t_boot}s, total $(since "$t_start")s"
