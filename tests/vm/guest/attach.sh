@@ -20,6 +20,7 @@ start_attached() { daemon_start "$@"; }
 if start_attached va --image $IMG --attach; then
 	info "--attach printed $NODE"
 	run_case attach-virtio-prints-vdX sh -c "case '$NODE' in /dev/vd[a-z]*) [ -b '$NODE' ];; *) false;; esac"
+	check_ring attach-ring-layout va
 	run_case attach-virtio-bound [ "$(basename "$(readlink /sys/bus/vdpa/devices/va/driver)")" = virtio_vdpa ]
 	dd if=/dev/urandom of=/tmp/pat bs=4096 count=64 2>/dev/null
 	dd if=/tmp/pat of="$NODE" bs=4096 seek=10 oflag=direct conv=notrunc 2>/dev/null
@@ -47,7 +48,7 @@ else
 fi
 
 # --- errors: clear message, non-zero exit, nothing left behind ---------------
-"$VDUSE_BLKD" --image $IMG --name vbad --attach=xen >/tmp/err.out 2>&1
+"$VDUSE_BLKD" $RING_ARGS --image $IMG --name vbad --attach=xen >/tmp/err.out 2>&1
 rc=$?
 if [ $rc -eq 2 ] && grep -q "unknown driver 'xen'" /tmp/err.out && gone vbad; then
 	pass attach-unknown-driver "exit 2"
@@ -57,7 +58,7 @@ fi
 
 # Bus driver module missing: take virtio_vdpa away.
 if rmmod virtio_vdpa 2>/dev/null; then
-	"$VDUSE_BLKD" --image $IMG --name vnod --attach >/tmp/err.out 2>&1
+	"$VDUSE_BLKD" $RING_ARGS --image $IMG --name vnod --attach >/tmp/err.out 2>&1
 	rc=$?
 	if [ $rc -eq 1 ] && grep -q "virtio_vdpa bus driver is not loaded (modprobe virtio_vdpa)" /tmp/err.out && gone vnod; then
 		pass attach-bus-driver-missing "exit 1"
@@ -72,7 +73,7 @@ fi
 # No CAP_NET_ADMIN: root without it cannot use vdpa netlink.
 if /usr/bin/setpriv --bounding-set=-net_admin --inh-caps=-net_admin true 2>/dev/null; then
 	/usr/bin/setpriv --bounding-set=-net_admin --inh-caps=-net_admin \
-		"$VDUSE_BLKD" --image $IMG --name vperm --attach >/tmp/err.out 2>&1
+		"$VDUSE_BLKD" $RING_ARGS --image $IMG --name vperm --attach >/tmp/err.out 2>&1
 	rc=$?
 	if [ $rc -eq 1 ] && grep -q "permission denied (needs CAP_NET_ADMIN)" /tmp/err.out && gone vperm; then
 		pass attach-no-cap-net-admin "exit 1"
