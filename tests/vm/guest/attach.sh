@@ -91,10 +91,13 @@ if load_vhost_vdpa; then
 		run_case attach-vhost-prints-node sh -c "case '$NODE' in /dev/vhost-vdpa-*) [ -c '$NODE' ];; *) false;; esac"
 		run_case attach-vhost-bound [ "$(basename "$(readlink /sys/bus/vdpa/devices/vh/driver)")" = vhost_vdpa ]
 		if [ -x /usr/bin/vhost-blk-test ]; then
-			run_case vhost-driver-io /usr/bin/vhost-blk-test "$NODE" --image $IMG
-			run_case vhost-driver-remap /usr/bin/vhost-blk-test "$NODE" --image $IMG --remap
+			# The driver takes the layout the daemon allows: split, unless packed only.
+			vring=split
+			[ "$(ring_layout)" = packed ] && vring=packed
+			run_case vhost-driver-io /usr/bin/vhost-blk-test "$NODE" --image $IMG --ring $vring
+			run_case vhost-driver-remap /usr/bin/vhost-blk-test "$NODE" --image $IMG --remap --ring $vring
 			run_case vhost-driver-no-event-idx-no-indirect /usr/bin/vhost-blk-test "$NODE" \
-				--image $IMG --no-event-idx --no-indirect --always-kick
+				--image $IMG --no-event-idx --no-indirect --always-kick --ring $vring
 		else
 			fail vhost-driver-io "vhost-blk-test is not in the guest"
 		fi
@@ -105,6 +108,33 @@ if load_vhost_vdpa; then
 		run_case attach-vhost-leaves-nothing gone vh
 	else
 		fail attach-vhost "no node printed: $(cat /tmp/vh.log)"
+	fi
+	# A VM on packed rings (whatever VDB_RING says): I/O, a remap, both
+	# kick and interrupt suppression schemes, a queue size that is not a
+	# power of two, GET_VRING_BASE's packed state; and a driver that keeps
+	# to split rings refused with --ring packed.
+	if [ -x /usr/bin/vhost-blk-test ] && start_attached vp --image $IMG --attach=vhost --ring packed; then
+		run_case vhost-packed-io /usr/bin/vhost-blk-test "$NODE" --image $IMG --ring packed
+		run_case vhost-packed-remap /usr/bin/vhost-blk-test "$NODE" --image $IMG --remap --ring packed
+		run_case vhost-packed-no-event-idx-no-indirect /usr/bin/vhost-blk-test "$NODE" \
+			--image $IMG --no-event-idx --no-indirect --ring packed
+		run_case vhost-packed-event-idx-no-always-kick /usr/bin/vhost-blk-test "$NODE" \
+			--image $IMG --no-indirect --ring packed --queue-size 100
+		/usr/bin/vhost-blk-test "$NODE" --image $IMG --ring split >/tmp/vsplit.out 2>&1
+		rc=$?
+		if [ $rc -eq 1 ] && grep -q "FAIL: DRIVER_OK" /tmp/vsplit.out &&
+			grep -q "did not accept packed rings" /tmp/vp.log && kill -0 $DPID; then
+			pass vhost-split-driver-refused-by-ring-packed "$(grep -m1 'did not accept' /tmp/vp.log)"
+		else
+			fail vhost-split-driver-refused-by-ring-packed "exit $rc: $(grep FAIL /tmp/vsplit.out | head -n 3) | $(tail -n 3 /tmp/vp.log)"
+		fi
+		# Refused once, the device still serves a driver that takes packed rings.
+		run_case vhost-packed-after-refusal /usr/bin/vhost-blk-test "$NODE" --image $IMG --ring packed
+		kill -TERM $DPID
+		wait $DPID
+		run_case vhost-packed-sigterm-exits-0 [ $? -eq 0 ]
+	elif [ -x /usr/bin/vhost-blk-test ]; then
+		fail vhost-packed "no node printed: $(cat /tmp/vp.log)"
 	fi
 	# With both bus drivers loaded, --attach (virtio) still gets virtio_vdpa.
 	if start_attached vv --image $IMG --attach; then
