@@ -91,9 +91,7 @@ if load_vhost_vdpa; then
 		run_case attach-vhost-prints-node sh -c "case '$NODE' in /dev/vhost-vdpa-*) [ -c '$NODE' ];; *) false;; esac"
 		run_case attach-vhost-bound [ "$(basename "$(readlink /sys/bus/vdpa/devices/vh/driver)")" = vhost_vdpa ]
 		if [ -x /usr/bin/vhost-blk-test ]; then
-			# The driver takes the layout the daemon allows: split, unless packed only.
-			vring=split
-			[ "$(ring_layout)" = packed ] && vring=packed
+			vring=$(vhost_ring)
 			run_case vhost-driver-io /usr/bin/vhost-blk-test "$NODE" --image $IMG --ring $vring
 			run_case vhost-driver-remap /usr/bin/vhost-blk-test "$NODE" --image $IMG --remap --ring $vring
 			run_case vhost-driver-no-event-idx-no-indirect /usr/bin/vhost-blk-test "$NODE" \

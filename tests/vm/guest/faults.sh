@@ -276,7 +276,7 @@ if wants stall; then
 		[ $mode = direct ] && dflag=--direct vflag=--direct-dma
 		if start fst --image /dev/mapper/fdelay $dflag --queues 1 --attach=vhost; then
 			dmesg_n=$(dmesg | wc -l)
-			$VBT "$NODE" --reset-stall 16384 --fast-sector 8192 --reset-budget-ms 10000 \
+			$VBT "$NODE" --ring "$(vhost_ring)" --reset-stall 16384 --fast-sector 8192 --reset-budget-ms 10000 \
 				$vflag --stall-end "$unstall" > /tmp/vbt.out 2>&1
 			rc=$?
 			sed 's/^/    /' /tmp/vbt.out
@@ -431,9 +431,9 @@ if wants remaps; then
 		t0=$(now)
 		dd if=/dev/zero of=/tmp/remap.img bs=1M count=32 2>/dev/null
 		if start frm --image /tmp/remap.img --queues 1 --attach=vhost; then
-			run_case remaps-warm-up $VBT "$NODE" --image /tmp/remap.img --remap-storm 5
+			run_case remaps-warm-up $VBT "$NODE" --ring "$(vhost_ring)" --image /tmp/remap.img --remap-storm 5
 			before=$(dstat $DPID)
-			run_case remaps-storm $VBT "$NODE" --image /tmp/remap.img --remap-storm "$REMAPS"
+			run_case remaps-storm $VBT "$NODE" --ring "$(vhost_ring)" --image /tmp/remap.img --remap-storm "$REMAPS"
 			run_case remaps-daemon-alive kill -0 $DPID
 			no_leak remaps-no-leak "$before" "$(dstat $DPID)"
 			info "daemon log: $(grep -v -e 'driver reset the device' -e 'driver ready' /tmp/frm.log | tr '\n' '|')"

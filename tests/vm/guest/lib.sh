@@ -192,6 +192,12 @@ ring_layout() {
 	"$VDUSE_BLKD" --help 2>&1 | sed -n '/--ring/,/default/ s/.*(default \([a-z]*\)).*/\1/p' | head -n1
 }
 
+# vhost_ring: the layout vhost-blk-test takes (--ring) against the suite's
+# daemons: packed where they allow nothing else, else split.
+vhost_ring() {
+	if [ "$(ring_layout)" = packed ]; then echo packed; else echo split; fi
+}
+
 # check_ring CASE NAME: the virtio device of vdpa device NAME negotiated the
 # layout asked for: VIRTIO_F_RING_PACKED (bit 34, the 35th character of
 # /sys/bus/virtio/devices/virtioN/features) set with packed and auto (Linux
