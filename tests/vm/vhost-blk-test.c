@@ -251,7 +251,7 @@ static void usage(FILE *out)
 "  --always-kick     kick on every publish, even when the device says it polls\n"
 "  --ring LAYOUT     split (default) or packed (negotiate VIRTIO_F_RING_PACKED)\n"
 "  --queue-size N    ring entries (default: the device's maximum, at most 1024;\n"
-"                    a power of two unless --ring packed)\n"
+"                    a power of two: vhost takes no other, packed or not)\n"
 "  --timeout-ms N    wait this long for each completion (default 10000)\n"
 "\n"
 "Fault injection (instead of the checks):\n"
@@ -326,8 +326,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	if (optind != argc - 1 || o->timeout_ms <= 0 || o->reset_budget_ms <= 0 ||
 	    (o->is_reset_stall && o->remap_storm) ||
 	    (o->serial && strlen(o->serial) > VIRTIO_BLK_ID_BYTES) ||
-	    (o->queue_size && (o->queue_size > VDRV_MAX_NUM ||
-			       (!o->is_packed && (o->queue_size & (o->queue_size - 1)))))) {
+	    (o->queue_size && (o->queue_size > VDRV_MAX_NUM || (o->queue_size & (o->queue_size - 1))))) {
 		usage(stderr);
 		return -EINVAL;
 	}
