@@ -35,7 +35,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 log() { printf 'vm-run: %s\n' "$*" >&2; }
 
 if (($# < 1)); then
-	sed -n '3,32p' "$0" >&2
+	sed -n '3,31p' "$0" >&2
 	exit 2
 fi
 build=$1

@@ -3,9 +3,10 @@
 #
 # suites.sh: run the guest suites named on the kernel command line
 # (vmtest.suites=smoke,daemon,...: the files /tests/NAME.sh) one after
-# another in this boot.  NAME@RING runs /tests/NAME.sh with VDB_RING=RING
-# (the virtqueue layout its daemons use; lib.sh turns it into --ring).  tests/vm/run.sh puts it in the guest as
-# /usr/lib/vmtest/suites.sh and reads the markers it prints:
+# another in this boot; NAME@RING runs /tests/NAME.sh with VDB_RING=RING
+# (the virtqueue layout of its daemons: lib.sh turns it into --ring).
+# tests/vm/run.sh puts it in the guest as /usr/lib/vmtest/suites.sh and
+# reads the markers it prints:
 #
 #   VM-SUITE-BEGIN NAME
 #   VM-SUITE-END NAME EXIT-STATUS SECONDS
