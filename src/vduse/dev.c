@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "util.h"
 #include "vduse_dev.h"
 
@@ -257,6 +258,20 @@ fail:
 	return r;
 }
 
+/*
+ * --ring packed: the user forbade split rings, so a driver that did not accept
+ * VIRTIO_F_RING_PACKED gets no queue served (its DRIVER_OK is refused).
+ */
+static int check_ring_layout(const struct vduse_dev *dev)
+{
+	if (dev->blk->ring != VQ_RING_PACKED ||
+	    (dev->driver_features & (1ULL << VIRTIO_F_RING_PACKED)))
+		return 0;
+	log_err("device '%s': the driver did not accept packed rings (VIRTIO_F_RING_PACKED) "
+		"and --ring packed forbids split ones: refusing DRIVER_OK", dev->name);
+	return -EPROTONOSUPPORT;
+}
+
 int vduse_dev_resume(struct vduse_dev *dev)
 {
 	uint8_t status = dev->state ? vdb_state_status(dev->state) : dev->status;
@@ -269,6 +284,9 @@ int vduse_dev_resume(struct vduse_dev *dev)
 		return -errno;
 	if (dev->driver_features & ~dev->features)
 		return -EPROTO;
+	r = check_ring_layout(dev);
+	if (r < 0)
+		return r;
 	r = vduse_dev_start_queues(dev);
 	return r;
 }
@@ -356,6 +374,9 @@ static int handle_status(struct vduse_dev *dev, uint8_t status)
 		   !(dev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
 		if (ioctl(dev->fd, VDUSE_DEV_GET_FEATURES, &dev->driver_features) < 0)
 			return -errno;
+		r = check_ring_layout(dev);
+		if (r < 0)
+			return r;
 		r = vduse_dev_start_queues(dev);
 		if (r < 0)
 			return r;

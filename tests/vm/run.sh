@@ -11,13 +11,15 @@
 #                 the initramfs and the results are written to BUILD_DIR/tests-vm/.
 #   SUITE         a file (path), or a name under tests/vm/guest/ ("smoke",
 #                 "smoke.sh"); default smoke. Several run in one boot, in the
-#                 order given, each reported on its own.
+#                 order given, each reported on its own.  NAME@RING (e.g.
+#                 blk@split) runs NAME with VDB_RING=RING, reported as NAME@RING.
 #
 # Environment: VM_KERNEL (bookworm, newest or a path: see lib/fetch-kernel.sh;
 #   default bookworm), VDUSE_BLKD_CACHE (default /var/cache/vduse-blkd-vm),
 #   VM_TIMEOUT (seconds, default 600 per suite), VM_MEM (2G), VM_SMP (2),
 #   VM_APPEND (extra kernel arguments), VM_ADD (extra "SRC:DST" pairs,
-#   space separated, for build-initramfs.sh --add).
+#   space separated, for build-initramfs.sh --add), VDB_RING (auto, split or
+#   packed: --ring for every daemon the suites start; default the daemon's).
 #
 # Results: one line per suite on stderr ("vm-run: result: ...") and in
 # BUILD_DIR/tests-vm/results-TAG[-LABEL].txt (TAG = the suite's name, or
@@ -33,7 +35,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 log() { printf 'vm-run: %s\n' "$*" >&2; }
 
 if (($# < 1)); then
-	sed -n '3,29p' "$0" >&2
+	sed -n '3,31p' "$0" >&2
 	exit 2
 fi
 build=$1
@@ -45,9 +47,24 @@ bookworm|newest) label=$choice ;;
 *) label=custom ;;
 esac
 
-# Resolve the suites' scripts.
+ring_ok() {
+	case $1 in
+	auto|split|packed) return 0 ;;
+	esac
+	log "ring layout '$1' is not auto, split or packed"
+	exit 2
+}
+[[ -n ${VDB_RING:-} ]] && ring_ok "$VDB_RING"
+
+# Resolve the suites' scripts; NAME@RING picks the ring layout of one suite.
 scripts=() names=()
 for guest in "$@"; do
+	at=
+	if [[ $guest == *@* ]]; then
+		at=@${guest##*@}
+		guest=${guest%@*}
+		ring_ok "${at#@}"
+	fi
 	if [[ -f $guest ]]; then
 		guest=$(cd "$(dirname "$guest")" && pwd)/$(basename "$guest")
 	elif [[ -f $here/guest/$guest ]]; then
@@ -59,7 +76,7 @@ for guest in "$@"; do
 		exit 2
 	fi
 	scripts+=("$guest")
-	names+=("$(basename "$guest" .sh)")
+	names+=("$(basename "$guest" .sh)$at")
 done
 if (($# == 1)); then tag=${names[0]}; else tag=suites; fi
 suites_csv=$(IFS=,; echo "${names[*]}")
@@ -107,8 +124,8 @@ for f in "$here"/guest/*; do
 	[[ -f $f ]] && adds+=(--add "$f:/tests/$(basename "$f")")
 done
 for i in "${!scripts[@]}"; do
-	[[ ${scripts[$i]} == "$here/guest/${names[$i]}.sh" ]] ||
-		adds+=(--add "${scripts[$i]}:/tests/${names[$i]}.sh")
+	[[ ${scripts[$i]} == "$here/guest/${names[$i]%@*}.sh" ]] ||
+		adds+=(--add "${scripts[$i]}:/tests/${names[$i]%@*}.sh")
 done
 adds+=(--add "$here/lib/suites.sh:/usr/lib/vmtest/suites.sh")
 if [[ -x $build/src/vduse-blkd ]]; then
@@ -139,7 +156,7 @@ set +e
 VM_TIMEOUT=${VM_TIMEOUT:-$((600 * ${#names[@]}))} \
 "$here/lib/boot.sh" --kver "$kver" --initrd "$initrd" --log "$console" \
 	--script /usr/lib/vmtest/suites.sh \
-	--append "vmtest.suites=$suites_csv ${VM_APPEND:-}"
+	--append "vmtest.suites=$suites_csv${VDB_RING:+ VDB_RING=$VDB_RING} ${VM_APPEND:-}"
 rc=$?
 set -e
 t_boot=$(since "$t0")

@@ -79,7 +79,11 @@ static void vq_free(struct vdrv_vq *vq)
 	free(vq->next);
 	free(vq->chain_len);
 	free(vq->owner);
+	free(vq->pend_pos);
+	free(vq->pend_flags);
+	free(vq->pend_id);
 	vq->free_stack = vq->next = vq->chain_len = NULL;
+	vq->pend_pos = vq->pend_flags = vq->pend_id = NULL;
 	vq->owner = NULL;
 }
 
@@ -336,6 +340,9 @@ void vdrv_vq_rebind(struct vdrv *d)
 	d->vq.desc = vdrv_ptr(d, VDRV_DESC_OFF);
 	d->vq.avail = vdrv_ptr(d, VDRV_AVAIL_OFF);
 	d->vq.used = vdrv_ptr(d, VDRV_USED_OFF);
+	d->vq.pdesc = vdrv_ptr(d, VDRV_DESC_OFF);
+	d->vq.driver_event = vdrv_ptr(d, VDRV_AVAIL_OFF);
+	d->vq.device_event = vdrv_ptr(d, VDRV_USED_OFF);
 }
 
 static uint16_t *used_event(struct vdrv_vq *vq)
@@ -356,8 +363,10 @@ int vdrv_vq_setup(struct vdrv *d, uint16_t index, uint16_t num)
 	struct vhost_vring_file f;
 	int r;
 
-	if (!num || (num & (num - 1)) || num > VDRV_MAX_NUM)
-		return fail(d, -EINVAL, "queue size %u (a power of two up to %u)", num, VDRV_MAX_NUM);
+	vq->is_packed = d->features & (1ULL << VIRTIO_F_RING_PACKED);
+	if (!num || (!vq->is_packed && (num & (num - 1))) || num > VDRV_MAX_NUM)
+		return fail(d, -EINVAL, "queue size %u (%s up to %u)", num,
+			    vq->is_packed ? "at least 1" : "a power of two", VDRV_MAX_NUM);
 	vq->index = index;
 	vq->num = num;
 	vq->has_event_idx = d->features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
@@ -367,11 +376,22 @@ int vdrv_vq_setup(struct vdrv *d, uint16_t index, uint16_t num)
 	vq->next = calloc(num, sizeof(*vq->next));
 	vq->chain_len = calloc(num, sizeof(*vq->chain_len));
 	vq->owner = calloc(num, sizeof(*vq->owner));
-	if (!vq->free_stack || !vq->next || !vq->chain_len || !vq->owner)
+	vq->pend_pos = calloc(num, sizeof(*vq->pend_pos));
+	vq->pend_flags = calloc(num, sizeof(*vq->pend_flags));
+	vq->pend_id = calloc(num, sizeof(*vq->pend_id));
+	if (!vq->free_stack || !vq->next || !vq->chain_len || !vq->owner || !vq->pend_pos ||
+	    !vq->pend_flags || !vq->pend_id)
 		return fail(d, -ENOMEM, "queue %u", index);
 	for (unsigned int i = 0; i < num; i++)
 		vq->free_stack[i] = (uint16_t)(num - 1 - i);
 	vq->nr_free = num;
+	vq->nr_ids = num;
+	/* Packed: both wrap counters start at 1; ask for interrupts at the first used slot. */
+	vq->avail_wrap = vq->pub_wrap = vq->used_wrap = true;
+	if (vq->is_packed && vq->has_event_idx) {
+		vq->driver_event->off_wrap = htole16(1u << VRING_PACKED_EVENT_F_WRAP_CTR);
+		vq->driver_event->flags = htole16(VRING_PACKED_EVENT_FLAG_DESC);
+	}
 	vq->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vq->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vq->kick_fd < 0 || vq->call_fd < 0)
@@ -381,8 +401,13 @@ int vdrv_vq_setup(struct vdrv *d, uint16_t index, uint16_t num)
 	r = xioctl(d, VHOST_SET_VRING_NUM, &s, "VHOST_SET_VRING_NUM");
 	if (r < 0)
 		return r;
-	/* Split ring: num is the next avail index the device will read. */
+	/*
+	 * Split ring: num is the next avail index the device will read.  Packed:
+	 * last_avail_idx | wrap << 15 in the low half, the used one in the high.
+	 */
 	s = (struct vhost_vring_state){ .index = index, .num = 0 };
+	if (vq->is_packed)
+		s.num = 1u << 15 | 1u << 31;
 	r = xioctl(d, VHOST_SET_VRING_BASE, &s, "VHOST_SET_VRING_BASE");
 	if (r < 0)
 		return r;
@@ -417,6 +442,197 @@ static void set_desc(struct vring_desc *dst, uint64_t addr, uint32_t len, uint16
 	dst->next = htole16(next);
 }
 
+/* --- packed rings (virtio 1.2, 2.8) --------------------------------------------- */
+
+static uint16_t avail_flags(bool wrap)
+{
+	return wrap ? 1u << VRING_PACKED_DESC_F_AVAIL : 1u << VRING_PACKED_DESC_F_USED;
+}
+
+static void set_pdesc(struct vring_packed_desc *dst, uint64_t addr, uint32_t len, uint16_t id)
+{
+	dst->addr = htole64(addr);
+	dst->len = htole32(len);
+	dst->id = htole16(id);
+}
+
+/*
+ * The chain takes ring slots from next_avail on, every descriptor with the
+ * buffer id; the head's flags, which make it available, wait for publish.
+ */
+static int add_chain_packed(struct vdrv *d, const struct vdrv_buf *bufs, unsigned int nr,
+			    bool is_indirect, void *owner)
+{
+	struct vdrv_vq *vq = &d->vq;
+	unsigned int need = is_indirect ? 1 : nr;
+	uint16_t pos = vq->next_avail, id, head_flags = 0;
+	bool wrap = vq->avail_wrap;
+
+	if (!nr || need > vq->nr_free || !vq->nr_ids)
+		return -ENOSPC;
+	if (is_indirect) {
+		uint64_t table = vdrv_alloc(d, 16ULL * nr, 16);
+		struct vring_packed_desc *t;
+
+		if (!table)
+			return -ENOSPC;
+		t = vdrv_ptr(d, table);
+		/* An indirect table: only WRITE in its flags, no NEXT, ids ignored. */
+		for (unsigned int i = 0; i < nr; i++) {
+			set_pdesc(&t[i], vdrv_iova_of(d, bufs[i].off), bufs[i].len, 0);
+			t[i].flags = htole16(bufs[i].is_dev_write ? VRING_DESC_F_WRITE : 0);
+		}
+		id = vq->free_stack[--vq->nr_ids];
+		set_pdesc(&vq->pdesc[pos], vdrv_iova_of(d, table), 16 * nr, id);
+		head_flags = VRING_DESC_F_INDIRECT | avail_flags(wrap);
+		if (++pos == vq->num) {
+			pos = 0;
+			wrap = !wrap;
+		}
+	} else {
+		id = vq->free_stack[--vq->nr_ids];
+		for (unsigned int i = 0; i < nr; i++) {
+			uint16_t flags = (bufs[i].is_dev_write ? VRING_DESC_F_WRITE : 0) |
+					 (i + 1 < nr ? VRING_DESC_F_NEXT : 0) | avail_flags(wrap);
+
+			set_pdesc(&vq->pdesc[pos], vdrv_iova_of(d, bufs[i].off), bufs[i].len, id);
+			if (i == 0)
+				head_flags = flags;
+			else
+				vq->pdesc[pos].flags = htole16(flags);
+			if (++pos == vq->num) {
+				pos = 0;
+				wrap = !wrap;
+			}
+		}
+	}
+	vq->pend_pos[vq->nr_pend] = vq->next_avail;
+	vq->pend_flags[vq->nr_pend] = head_flags;
+	vq->pend_id[vq->nr_pend] = id;
+	vq->nr_pend++;
+	vq->next_avail = pos;
+	vq->avail_wrap = wrap;
+	vq->nr_free -= (uint16_t)need;
+	vq->chain_len[id] = (uint16_t)need;
+	vq->owner[id] = owner ? owner : (void *)vq;
+	vq->avail_idx++;
+	return id;
+}
+
+static void drop_unpublished_packed(struct vdrv_vq *vq)
+{
+	for (uint16_t i = 0; i < vq->nr_pend; i++) {
+		uint16_t id = vq->pend_id[i];
+
+		vq->nr_free += vq->chain_len[id];
+		vq->owner[id] = NULL;
+		vq->free_stack[vq->nr_ids++] = id;
+		vq->avail_idx--;
+	}
+	vq->nr_pend = 0;
+	vq->next_avail = vq->pub_avail;
+	vq->avail_wrap = vq->pub_wrap;
+}
+
+/* Ask for an interrupt once the device has used the slot we read next. */
+static void arm_used_event_packed(struct vdrv_vq *vq)
+{
+	if (vq->has_event_idx)
+		__atomic_store_n(&vq->driver_event->off_wrap,
+				 htole16(vq->next_used | (uint16_t)vq->used_wrap << VRING_PACKED_EVENT_F_WRAP_CTR),
+				 __ATOMIC_RELAXED);
+}
+
+static bool publish_packed(struct vdrv *d)
+{
+	struct vdrv_vq *vq = &d->vq;
+	uint16_t num_added = (uint16_t)(vq->next_avail - vq->pub_avail +
+					(vq->next_avail < vq->pub_avail ||
+					 (vq->next_avail == vq->pub_avail && vq->avail_wrap != vq->pub_wrap)
+					 ? vq->num : 0));
+	uint16_t new = vq->next_avail, old = (uint16_t)(new - num_added), flags, off_wrap, event;
+	bool need;
+
+	for (uint16_t i = 0; i < vq->nr_pend; i++)
+		__atomic_store_n(&vq->pdesc[vq->pend_pos[i]].flags, htole16(vq->pend_flags[i]),
+				 __ATOMIC_RELEASE);
+	vq->nr_pend = 0;
+	arm_used_event_packed(vq);
+	/* The device stores its event then reads the descriptors; we do the reverse. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	flags = le16toh(__atomic_load_n(&vq->device_event->flags, __ATOMIC_RELAXED));
+	off_wrap = le16toh(__atomic_load_n(&vq->device_event->off_wrap, __ATOMIC_RELAXED));
+	if (vq->is_always_kick) {
+		need = true;
+	} else if (flags != VRING_PACKED_EVENT_FLAG_DESC) {
+		need = flags != VRING_PACKED_EVENT_FLAG_DISABLE;
+	} else {
+		event = off_wrap & ~(1u << VRING_PACKED_EVENT_F_WRAP_CTR);
+		if (!!(off_wrap >> VRING_PACKED_EVENT_F_WRAP_CTR) != vq->avail_wrap)
+			event = (uint16_t)(event - vq->num);
+		need = vring_need_event(event, new, old);
+	}
+	vq->pub_avail = vq->next_avail;
+	vq->pub_wrap = vq->avail_wrap;
+	vq->published_idx = vq->avail_idx;
+	if (!need) {
+		vq->nr_kicks_suppressed++;
+		return false;
+	}
+	return vdrv_kick(d) == 0;
+}
+
+static bool is_used_packed(const struct vdrv_vq *vq, uint16_t *ret_flags)
+{
+	uint16_t flags = le16toh(__atomic_load_n(&vq->pdesc[vq->next_used].flags, __ATOMIC_ACQUIRE));
+	bool avail = flags & (1u << VRING_PACKED_DESC_F_AVAIL);
+	bool used = flags & (1u << VRING_PACKED_DESC_F_USED);
+
+	if (ret_flags)
+		*ret_flags = flags;
+	return avail == used && used == vq->used_wrap;
+}
+
+static int get_used_packed(struct vdrv *d, struct vdrv_used *ret)
+{
+	struct vdrv_vq *vq = &d->vq;
+	struct vring_packed_desc e;
+	uint16_t need;
+
+	if (!is_used_packed(vq, NULL))
+		return 0;
+	/* Read the descriptor once, after its flags (acquire). */
+	memcpy(&e, &vq->pdesc[vq->next_used], sizeof(e));
+	ret->id = le16toh(e.id);
+	ret->len = le32toh(e.len);
+	ret->owner = NULL;
+	if (ret->id >= vq->num || !vq->owner[ret->id])
+		return -EPROTO;
+	ret->owner = vq->owner[ret->id] == (void *)vq ? NULL : vq->owner[ret->id];
+	need = vq->chain_len[ret->id];
+	vq->next_used = (uint16_t)(vq->next_used + need);
+	if (vq->next_used >= vq->num) {
+		vq->next_used = (uint16_t)(vq->next_used - vq->num);
+		vq->used_wrap = !vq->used_wrap;
+	}
+	vq->last_used++;
+	vq->nr_free = (uint16_t)(vq->nr_free + need);
+	vq->owner[ret->id] = NULL;
+	vq->free_stack[vq->nr_ids++] = (uint16_t)ret->id;
+	return 1;
+}
+
+uint16_t vdrv_packed_pos(const struct vdrv *d, bool is_used)
+{
+	const struct vdrv_vq *vq = &d->vq;
+
+	if (is_used)
+		return vq->next_used | (uint16_t)vq->used_wrap << 15;
+	return vq->pub_avail | (uint16_t)vq->pub_wrap << 15;
+}
+
+/* --- split rings --------------------------------------------------------------- */
+
 int vdrv_add_chain(struct vdrv *d, const struct vdrv_buf *bufs, unsigned int nr,
 		   bool is_indirect, void *owner)
 {
@@ -424,6 +640,8 @@ int vdrv_add_chain(struct vdrv *d, const struct vdrv_buf *bufs, unsigned int nr,
 	unsigned int need = is_indirect ? 1 : nr;
 	uint16_t head = 0, prev = 0;
 
+	if (vq->is_packed)
+		return add_chain_packed(d, bufs, nr, is_indirect, owner);
 	if (!nr || need > vq->nr_free)
 		return -ENOSPC;
 	if (is_indirect) {
@@ -496,6 +714,10 @@ void vdrv_drop_unpublished(struct vdrv *d)
 {
 	struct vdrv_vq *vq = &d->vq;
 
+	if (vq->is_packed) {
+		drop_unpublished_packed(vq);
+		return;
+	}
 	while (vq->avail_idx != vq->published_idx) {
 		vq->avail_idx--;
 		free_chain(vq, le16toh(vq->avail->ring[vq->avail_idx % vq->num]));
@@ -508,6 +730,8 @@ bool vdrv_publish(struct vdrv *d)
 	uint16_t old = vq->published_idx, now = vq->avail_idx;
 	bool need;
 
+	if (vq->is_packed)
+		return publish_packed(d);
 	if (vq->has_event_idx)
 		__atomic_store_n(used_event(vq), htole16(vq->last_used), __ATOMIC_RELAXED);
 	__atomic_store_n(&vq->avail->idx, htole16(now), __ATOMIC_RELEASE);
@@ -531,6 +755,8 @@ bool vdrv_publish(struct vdrv *d)
 
 uint16_t vdrv_used_idx(const struct vdrv *d)
 {
+	if (d->vq.is_packed)
+		return (uint16_t)(d->vq.last_used + is_used_packed(&d->vq, NULL));
 	return le16toh(__atomic_load_n(&d->vq.used->idx, __ATOMIC_ACQUIRE));
 }
 
@@ -547,7 +773,9 @@ bool vdrv_arm_call(struct vdrv *d)
 {
 	struct vdrv_vq *vq = &d->vq;
 
-	if (vq->has_event_idx)
+	if (vq->is_packed)
+		arm_used_event_packed(vq);
+	else if (vq->has_event_idx)
 		__atomic_store_n(used_event(vq), htole16(vq->last_used), __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return vdrv_used_idx(d) != vq->last_used;
@@ -577,6 +805,8 @@ int vdrv_get_used(struct vdrv *d, struct vdrv_used *ret)
 	uint16_t idx = vdrv_used_idx(d);
 	struct vring_used_elem e;
 
+	if (vq->is_packed)
+		return get_used_packed(d, ret);
 	if (idx == vq->last_used)
 		return 0;
 	if ((uint16_t)(idx - vq->last_used) > vq->num) {

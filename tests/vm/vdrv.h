@@ -9,8 +9,10 @@
  * Guest memory is a memfd mapped MAP_SHARED here and into the device IOTLB
  * (vhost-vdpa on a VDUSE device maps by virtual address and only takes
  * shared file mappings: anonymous private memory is silently left out).
- * Split rings live at the start of that memory; the rest is a bump arena for
- * headers, data and indirect tables.  Everything the device writes back is
+ * The rings live at the start of that memory, split (descriptor table, avail
+ * and used rings) or packed (VIRTIO_F_RING_PACKED negotiated: descriptor ring,
+ * driver and device event suppression structures at the same offsets); the
+ * rest is a bump arena for headers, data and indirect tables.  Everything the device writes back is
  * read once and checked by the caller.
  *
  * Calls return 0 or a negative errno; vdrv_err() says which step failed.
@@ -31,9 +33,9 @@ struct vdrv_mem {
 };
 
 /* Ring layout inside the memory (offsets); the arena follows. */
-#define VDRV_DESC_OFF   0x0000u           /* 16 * num, num <= 1024 */
-#define VDRV_AVAIL_OFF  0x4000u           /* 6 + 2 * num */
-#define VDRV_USED_OFF   0x5000u           /* 6 + 8 * num */
+#define VDRV_DESC_OFF   0x0000u           /* 16 * num, num <= 1024 (packed: the ring) */
+#define VDRV_AVAIL_OFF  0x4000u           /* 6 + 2 * num (packed: driver event, 4) */
+#define VDRV_USED_OFF   0x5000u           /* 6 + 8 * num (packed: device event, 4) */
 #define VDRV_ARENA_OFF  0x8000u
 #define VDRV_MAX_NUM    1024u
 
@@ -49,11 +51,20 @@ struct vdrv_vq {
 	uint16_t avail_idx;               /* driver's shadow of avail->idx */
 	uint16_t last_used;               /* next used entry to consume */
 	uint16_t published_idx;           /* avail->idx as the device may see it */
-	uint16_t *free_stack;             /* free descriptor indices */
-	uint16_t nr_free;
+	uint16_t *free_stack;             /* free descriptor indices (packed: free buffer ids) */
+	uint16_t nr_free;                 /* free descriptors */
 	uint16_t *next;                   /* per descriptor: the driver's own copy of next */
-	uint16_t *chain_len;              /* per head: ring descriptors the chain holds */
-	void **owner;                     /* per head: the caller's request, NULL if free */
+	uint16_t *chain_len;              /* per head (packed: id): ring descriptors the chain holds */
+	void **owner;                     /* per head (packed: id): the caller's request, NULL if free */
+	/* Packed rings: positions are ring slots 0..num-1 plus a wrap counter. */
+	bool is_packed;
+	struct vring_packed_desc *pdesc;
+	struct vring_packed_desc_event *driver_event, *device_event;
+	uint16_t nr_ids;                  /* free buffer ids on free_stack */
+	uint16_t next_avail, pub_avail, next_used;
+	bool avail_wrap, pub_wrap, used_wrap;
+	uint16_t *pend_pos, *pend_flags, *pend_id;  /* heads added, flags not yet written */
+	uint16_t nr_pend;
 	uint64_t nr_kicks, nr_kicks_suppressed, nr_calls;
 };
 
@@ -130,7 +141,9 @@ void vdrv_arena_reset(struct vdrv *d);
 
 /*
  * vdrv_vq_setup() - queue @index with @num entries: rings in the memory,
- * SET_VRING_NUM/BASE/ADDR/KICK/CALL and SET_VRING_ENABLE.
+ * SET_VRING_NUM/BASE/ADDR/KICK/CALL and SET_VRING_ENABLE.  Packed when the
+ * negotiated features hold VIRTIO_F_RING_PACKED (any @num up to the maximum;
+ * base: both positions 0, wrap counters 1).
  */
 int vdrv_vq_setup(struct vdrv *d, uint16_t index, uint16_t num);
 
@@ -203,8 +216,17 @@ int vdrv_get_used(struct vdrv *d, struct vdrv_used *ret);
  */
 bool vdrv_arm_call(struct vdrv *d);
 
-/* vdrv_used_idx() - used->idx as the device left it. */
+/*
+ * vdrv_used_idx() - used->idx as the device left it (packed: last_used plus
+ * one when a used descriptor is waiting, for the same comparisons).
+ */
 uint16_t vdrv_used_idx(const struct vdrv *d);
+
+/*
+ * vdrv_packed_pos() - packed: the driver's next avail slot (@is_used false) or
+ * next used slot, as vhost numbers it: index | wrap counter << 15.
+ */
+uint16_t vdrv_packed_pos(const struct vdrv *d, bool is_used);
 
 /* vdrv_nr_inflight() - chains added and not yet returned. */
 unsigned int vdrv_nr_inflight(const struct vdrv *d);

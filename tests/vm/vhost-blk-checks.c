@@ -457,6 +457,7 @@ static void check_remap(struct vbt *t)
 	uint32_t len = 4096;
 	uint64_t seed = 0x8888;
 	uint16_t old_used;
+	static uint8_t old_rings[VDRV_ARENA_OFF];
 
 	progress("remap");
 	if (vdrv_nr_inflight(d)) {
@@ -481,6 +482,7 @@ static void check_remap(struct vbt *t)
 	/* Whatever the device still finds in the old memory is not our data. */
 	memset(old.host + VDRV_ARENA_OFF, FILL_OLD, old.bytes - VDRV_ARENA_OFF);
 	old_used = used_idx_in(&old);
+	memcpy(old_rings, old.host, VDRV_ARENA_OFF);
 	info("remap: IOTLB invalidate of 0x%llx+0x%zx, then update to a second memfd at the same IOVA",
 	     (unsigned long long)old.iova, old.bytes);
 
@@ -500,6 +502,13 @@ static void check_remap(struct vbt *t)
 		fail(t, "after the remap the device advanced the used ring in the OLD memory (%u -> %u)",
 		     old_used, used_idx_in(&old));
 		goto out;
+	}
+	/* Packed rings are written back in place: no byte of the old rings may change. */
+	for (unsigned int i = 0; i < VDRV_ARENA_OFF; i++) {
+		if (old.host[i] != old_rings[i]) {
+			fail(t, "after the remap the device wrote the OLD rings at offset 0x%x", i);
+			goto out;
+		}
 	}
 	for (uint64_t i = VDRV_ARENA_OFF; i < old.bytes; i++) {
 		if (old.host[i] != FILL_OLD) {

@@ -4,7 +4,8 @@
  * userspace, the way a VMM does, and check what a guest would see: data
  * both ways (and on the image file), FLUSH, GET_ID, errors, multi-segment,
  * odd and indirect layouts, batches, ring wrap-around and, with --remap, an
- * IOTLB remap of all guest memory while the device runs.
+ * IOTLB remap of all guest memory while the device runs; on split rings or,
+ * with --ring packed, on packed ones.
  *
  * One line per check: "ok: ..." or "FAIL: ...".  Exit 0 when every check
  * passed, 1 otherwise, 2 on a usage error, 77 when the node cannot be
@@ -170,6 +171,14 @@ bool setup_start(struct vbt *t)
 	if (!t->o.no_indirect)
 		opt |= 1ULL << VIRTIO_RING_F_INDIRECT_DESC;
 	want |= d->dev_features & opt;
+	if (t->o.is_packed) {
+		if (!(d->dev_features & (1ULL << VIRTIO_F_RING_PACKED))) {
+			fail(t, "--ring packed: the device does not offer RING_PACKED (features 0x%llx)",
+			     (unsigned long long)d->dev_features);
+			return false;
+		}
+		want |= 1ULL << VIRTIO_F_RING_PACKED;
+	}
 	progress("features");
 	if (vdrv_set_features(d, want) < 0) {
 		fail(t, "features 0x%llx: %s", (unsigned long long)want, vdrv_err(d));
@@ -204,8 +213,8 @@ bool setup_start(struct vbt *t)
 		return false;
 	}
 	d->vq.is_always_kick = t->o.is_always_kick;
-	ok(t, "queue 0: %u entries, desc/avail/used at IOVA 0x%llx/0x%llx/0x%llx, kick and call eventfds, enabled",
-	   num, (unsigned long long)vdrv_iova_of(d, VDRV_DESC_OFF),
+	ok(t, "queue 0: %u entries, %s at IOVA 0x%llx/0x%llx/0x%llx, kick and call eventfds, enabled",
+	   num, d->vq.is_packed ? "packed ring/driver event/device event" : "desc/avail/used", (unsigned long long)vdrv_iova_of(d, VDRV_DESC_OFF),
 	   (unsigned long long)vdrv_iova_of(d, VDRV_AVAIL_OFF),
 	   (unsigned long long)vdrv_iova_of(d, VDRV_USED_OFF));
 
@@ -240,7 +249,9 @@ static void usage(FILE *out)
 "  --no-event-idx    do not negotiate EVENT_IDX\n"
 "  --no-indirect     do not negotiate INDIRECT_DESC\n"
 "  --always-kick     kick on every publish, even when the device says it polls\n"
-"  --queue-size N    ring entries (default: the device's maximum, at most 1024)\n"
+"  --ring LAYOUT     split (default) or packed (negotiate VIRTIO_F_RING_PACKED)\n"
+"  --queue-size N    ring entries (default: the device's maximum, at most 1024;\n"
+"                    a power of two: vhost takes no other, packed or not)\n"
 "  --timeout-ms N    wait this long for each completion (default 10000)\n"
 "\n"
 "Fault injection (instead of the checks):\n"
@@ -270,6 +281,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "no-event-idx", no_argument, NULL, 'E' },
 		{ "no-indirect", no_argument, NULL, 'I' },
 		{ "always-kick", no_argument, NULL, 'K' },
+		{ "ring", required_argument, NULL, 'L' },
 		{ "queue-size", required_argument, NULL, 'q' },
 		{ "timeout-ms", required_argument, NULL, 't' },
 		{ "reset-stall", required_argument, NULL, 'r' },
@@ -292,6 +304,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'E': o->no_event_idx = true; break;
 		case 'I': o->no_indirect = true; break;
 		case 'K': o->is_always_kick = true; break;
+		case 'L':
+			if (strcmp(optarg, "packed") && strcmp(optarg, "split")) {
+				usage(stderr);
+				return -EINVAL;
+			}
+			o->is_packed = !strcmp(optarg, "packed");
+			break;
 		case 'q': o->queue_size = (unsigned int)strtoul(optarg, NULL, 0); break;
 		case 't': o->timeout_ms = atoi(optarg); break;
 		case 'r': o->is_reset_stall = true; o->stall_sector = strtoull(optarg, NULL, 0); break;
@@ -360,14 +379,28 @@ int main(int argc, char **argv)
 
 	/*
 	 * What a stopping VM asks (VHOST_GET_VRING_BASE -> VDUSE GET_VQ_STATE):
-	 * with nothing in flight, the device has consumed every published chain.
+	 * with nothing in flight, the device has consumed every published chain
+	 * (packed: it is at the driver's avail slot and wrap counter, and has used
+	 * up to the slot the driver reads next).
 	 */
 	if (r == 0 && !t.is_stuck && t.d.vq.avail && vdrv_nr_inflight(&t.d) == 0) {
 		struct vhost_vring_state vs = { .index = 0 };
 
-		if (ioctl(t.d.fd, VHOST_GET_VRING_BASE, &vs) < 0)
+		if (ioctl(t.d.fd, VHOST_GET_VRING_BASE, &vs) < 0) {
 			fail(&t, "VHOST_GET_VRING_BASE: %s", strerror(errno));
-		else if (vs.num != t.d.vq.published_idx)
+		} else if (t.d.vq.is_packed) {
+			uint16_t avail = vdrv_packed_pos(&t.d, false), used = vdrv_packed_pos(&t.d, true);
+			uint16_t dev_avail = (uint16_t)vs.num, dev_used = (uint16_t)(vs.num >> 16);
+
+			if (dev_avail != avail || dev_used != used)
+				fail(&t, "VHOST_GET_VRING_BASE (packed): device avail %u wrap %u, used %u wrap %u; driver published %u wrap %u, used %u wrap %u",
+				     dev_avail & 0x7fff, dev_avail >> 15, dev_used & 0x7fff, dev_used >> 15,
+				     avail & 0x7fff, avail >> 15, used & 0x7fff, used >> 15);
+			else
+				ok(&t, "VHOST_GET_VRING_BASE (GET_VQ_STATE, packed): avail %u wrap %u, used %u wrap %u, after %u chains",
+				   dev_avail & 0x7fff, dev_avail >> 15, dev_used & 0x7fff, dev_used >> 15,
+				   t.d.vq.published_idx);
+		} else if (vs.num != t.d.vq.published_idx)
 			fail(&t, "VHOST_GET_VRING_BASE: device at avail index %u, driver published %u",
 			     vs.num, t.d.vq.published_idx);
 		else

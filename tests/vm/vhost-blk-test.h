@@ -43,6 +43,7 @@ struct opts {
 	bool no_event_idx;
 	bool no_indirect;
 	bool is_always_kick;
+	bool is_packed;                  /* --ring packed: negotiate VIRTIO_F_RING_PACKED */
 	int timeout_ms;
 	unsigned int queue_size;
 	bool is_reset_stall;             /* --reset-stall SECTOR */

@@ -36,6 +36,7 @@ fio_verify() {
 IMG=/tmp/disk.img
 dd if=/dev/zero of=$IMG bs=1M count=64 2>/dev/null
 if start vd --image $IMG --serial serial-1234567890; then
+	check_ring ring-layout vd
 	run_case serial-in-sysfs [ "$(cat $SYS/serial)" = serial-1234567890 ]
 	run_case discard-offered [ "$(cat $SYS/queue/discard_max_bytes)" -gt 0 ]
 	run_case write-zeroes-offered [ "$(cat $SYS/queue/write_zeroes_max_bytes)" -gt 0 ]
@@ -123,7 +124,7 @@ if [ -w /proc/sys/kernel/io_uring_disabled ]; then
 	else
 		fail io_uring-disabled "daemon did not attach"
 	fi
-	"$VDUSE_BLKD" --image $IMG --name vforce --backend io_uring >/tmp/err.out 2>&1
+	"$VDUSE_BLKD" $RING_ARGS --image $IMG --name vforce --backend io_uring >/tmp/err.out 2>&1
 	rc=$?
 	if [ $rc -eq 1 ] && grep -q "io_uring is unavailable here" /tmp/err.out; then
 		pass io_uring-disabled-explicit-backend-refused "exit 1"
@@ -159,7 +160,7 @@ fi
 # A 4096-byte-sector device refuses a smaller --block-size; the default follows it.
 LOOP4=$($LOSETUP -f --show -b 4096 /tmp/loop.img)
 if [ -b "$LOOP4" ]; then
-	"$VDUSE_BLKD" --image "$LOOP4" --name vsmall --block-size 512 >/tmp/err.out 2>&1
+	"$VDUSE_BLKD" $RING_ARGS --image "$LOOP4" --name vsmall --block-size 512 >/tmp/err.out 2>&1
 	rc=$?
 	if [ $rc -eq 1 ] && grep -q "smaller than the logical block size 4096" /tmp/err.out; then
 		pass block-size-below-device-refused "exit 1"

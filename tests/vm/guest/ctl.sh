@@ -175,7 +175,7 @@ run_case resize-capacity-kept [ "$(sectors_of $NA)" = 262144 ]
 # --- a takeover after a resize: the state file's identity followed it -------------
 kill -9 $PA
 wait $PA 2>/dev/null
-"$VDUSE_BLKD" --name ctl-a --image $A --attach --queues 2 --state-dir $SD \
+"$VDUSE_BLKD" $RING_ARGS --name ctl-a --image $A --attach --queues 2 --state-dir $SD \
 	>/tmp/ctl-a2.out 2>/tmp/ctl-a2.log &
 PA=$!
 t=100

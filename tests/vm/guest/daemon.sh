@@ -12,7 +12,7 @@ IMG_MB=64
 start_daemon() {
 	_name=$1
 	shift
-	"$VDUSE_BLKD" --name "$_name" "$@" 2>"/tmp/$_name.log" &
+	"$VDUSE_BLKD" $RING_ARGS --name "$_name" "$@" 2>"/tmp/$_name.log" &
 	DPID=$!
 	if ! wait_for "/dev/vduse/$_name" 10; then
 		cat "/tmp/$_name.log"
@@ -47,6 +47,7 @@ if start_daemon vd0 --image $IMG --queues 2 && DEV=$(attach vd0); then
 	# The start names the kernel and the VDUSE API version in use.
 	grep "VDUSE API version" /tmp/vd0.log | sed 's/^/    /'
 	run_case logs-kernel-and-api-version grep -q "kernel $(uname -r), VDUSE API version [0-9]" /tmp/vd0.log
+	check_ring ring-layout vd0
 	run_case capacity-matches-image [ "$(sectors_of "$DEV")" -eq $((IMG_MB * 2048)) ]
 
 	# Written to the image, read through /dev/vdX (page cache dropped).
@@ -138,26 +139,26 @@ expect_error() {
 	fi
 }
 
-expect_error cli-missing-image "--image is required" "$VDUSE_BLKD" --name bad
-expect_error cli-missing-name "--name is required" "$VDUSE_BLKD" --image $IMG
-expect_error cli-unknown-option "unknown option '--frobnicate'" "$VDUSE_BLKD" --image $IMG --name bad --frobnicate
-expect_error cli-bad-queue-size "not a power of two" "$VDUSE_BLKD" --image $IMG --name bad --queue-size 100
-expect_error cli-bad-block-size "--block-size" "$VDUSE_BLKD" --image $IMG --name bad --block-size 8192
-expect_error cli-serial-too-long "longer than 20 bytes" "$VDUSE_BLKD" --image $IMG --name bad --serial 012345678901234567890
-expect_error cli-image-missing "image '/tmp/nope.img': No such file" "$VDUSE_BLKD" --image /tmp/nope.img --name bad
+expect_error cli-missing-image "--image is required" "$VDUSE_BLKD" $RING_ARGS --name bad
+expect_error cli-missing-name "--name is required" "$VDUSE_BLKD" $RING_ARGS --image $IMG
+expect_error cli-unknown-option "unknown option '--frobnicate'" "$VDUSE_BLKD" $RING_ARGS --image $IMG --name bad --frobnicate
+expect_error cli-bad-queue-size "not a power of two" "$VDUSE_BLKD" $RING_ARGS --image $IMG --name bad --queue-size 100
+expect_error cli-bad-block-size "--block-size" "$VDUSE_BLKD" $RING_ARGS --image $IMG --name bad --block-size 8192
+expect_error cli-serial-too-long "longer than 20 bytes" "$VDUSE_BLKD" $RING_ARGS --image $IMG --name bad --serial 012345678901234567890
+expect_error cli-image-missing "image '/tmp/nope.img': No such file" "$VDUSE_BLKD" $RING_ARGS --image /tmp/nope.img --name bad
 truncate -s 100 /tmp/tiny.img
-expect_error cli-image-too-small "too small" "$VDUSE_BLKD" --image /tmp/tiny.img --name bad
+expect_error cli-image-too-small "too small" "$VDUSE_BLKD" $RING_ARGS --image /tmp/tiny.img --name bad
 chmod 000 $IMG
 cp $IMG /tmp/noperm.img 2>/dev/null
 chmod 644 $IMG
 chmod 000 /tmp/noperm.img
-expect_error cli-image-unreadable "/tmp/noperm.img" /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups "$VDUSE_BLKD" --image /tmp/noperm.img --name bad
+expect_error cli-image-unreadable "/tmp/noperm.img" /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups "$VDUSE_BLKD" $RING_ARGS --image /tmp/noperm.img --name bad
 cp $IMG /tmp/pub.img && chmod 666 /tmp/pub.img
-expect_error cli-permission-denied "permission denied" /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups "$VDUSE_BLKD" --image /tmp/pub.img --name bad
+expect_error cli-permission-denied "permission denied" /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups "$VDUSE_BLKD" $RING_ARGS --image /tmp/pub.img --name bad
 
 # No vduse module: the daemon says to load it.
 if rmmod vduse 2>/dev/null; then
-	expect_error cli-no-vduse-module "load the vduse module \(modprobe vduse\)" "$VDUSE_BLKD" --image $IMG --name bad
+	expect_error cli-no-vduse-module "load the vduse module \(modprobe vduse\)" "$VDUSE_BLKD" $RING_ARGS --image $IMG --name bad
 	load_module vduse
 	wait_for /dev/vduse/control 5
 else
@@ -167,7 +168,7 @@ fi
 # Name in use: a second daemon with the same name.
 if start_daemon vdup --image $IMG; then
 	first=$DPID
-	"$VDUSE_BLKD" --image $IMG --name vdup >/tmp/err.out 2>&1
+	"$VDUSE_BLKD" $RING_ARGS --image $IMG --name vdup >/tmp/err.out 2>&1
 	rc=$?
 	# The name is taken by a serving daemon: no takeover, the first goes on.
 	if [ $rc -ne 0 ] && grep -q "being served by another process" /tmp/err.out &&

@@ -162,9 +162,9 @@ vhost_driver_ready() {
 # where glibc clears a reused 1 MiB heap block; with one warm-up that was the
 # storm's, and its +0.9 to 1.0 MiB took the whole 1 MiB budget.
 remap_warm_up() {
-	$VBT "$NODE" --image /tmp/remap.img --remap-storm 5 || return 1
+	$VBT "$NODE" --ring "$(vhost_ring)" --image /tmp/remap.img --remap-storm 5 || return 1
 	echo "after the first warm-up: fds maps RssAnon VmRSS $(dstat $DPID)"
-	$VBT "$NODE" --image /tmp/remap.img --remap-storm 5 > /tmp/vbt-warm.out 2>&1 ||
+	$VBT "$NODE" --ring "$(vhost_ring)" --image /tmp/remap.img --remap-storm 5 > /tmp/vbt-warm.out 2>&1 ||
 		{ cat /tmp/vbt-warm.out; return 1; }
 }
 
@@ -370,7 +370,7 @@ if wants stall; then
 		[ $mode = direct ] && dflag=--direct vflag=--direct-dma
 		if start fst --image /dev/mapper/fdelay $dflag --queues 1 --attach=vhost; then
 			kmsg_mark stall-$mode
-			$VBT "$NODE" --reset-stall 16384 --fast-sector 8192 --reset-budget-ms 10000 \
+			$VBT "$NODE" --ring "$(vhost_ring)" --reset-stall 16384 --fast-sector 8192 --reset-budget-ms 10000 \
 				$vflag --stall-end "$unstall" > /tmp/vbt.out 2>&1
 			rc=$?
 			sed 's/^/    /' /tmp/vbt.out
@@ -541,7 +541,7 @@ if wants remaps; then
 			run_case remaps-warm-up remap_warm_up
 			before=$(leak_base remaps-no-leak $DPID)
 			info "remaps: fds maps RssAnon VmRSS: at start $s0, after the warm-ups $before"
-			run_case remaps-storm $VBT "$NODE" --image /tmp/remap.img --remap-storm "$REMAPS"
+			run_case remaps-storm $VBT "$NODE" --ring "$(vhost_ring)" --image /tmp/remap.img --remap-storm "$REMAPS"
 			run_case remaps-daemon-alive kill -0 $DPID
 			no_leak remaps-no-leak "$before" "$(dstat $DPID)" $DPID frm
 			info "daemon log: $(grep -v -e 'driver reset the device' -e 'driver ready' /tmp/frm.log | tr '\n' '|')"

@@ -32,6 +32,12 @@ FIO=/usr/bin/fio
 QSD=/usr/bin/qemu-storage-daemon
 VDUSE_BLKD=/usr/bin/vduse-blkd
 
+# The virtqueue layout (issue 11): VDB_RING=auto|split|packed, from the kernel
+# command line (run.sh passes the host's VDB_RING) or from suites.sh for a
+# suite named NAME@RING.  Suites add $RING_ARGS (unquoted) to every daemon
+# they start; unset, the daemon's own default applies.
+RING_ARGS=${VDB_RING:+--ring $VDB_RING}
+
 VM_MODDIR=${VM_MODDIR:-/lib/modules/$(uname -r)}
 
 _n_pass=0
@@ -167,7 +173,7 @@ daemon_start() {
 	_name=$1
 	shift
 	rm -f "/tmp/$_name.out"
-	"$VDUSE_BLKD" --name "$_name" "$@" >"/tmp/$_name.out" 2>"/tmp/$_name.log" &
+	"$VDUSE_BLKD" $RING_ARGS --name "$_name" "$@" >"/tmp/$_name.out" 2>"/tmp/$_name.log" &
 	DPID=$!
 	_t=300
 	while [ ! -s "/tmp/$_name.out" ]; do
@@ -177,4 +183,40 @@ daemon_start() {
 		sleep 0.1
 	done
 	NODE=$(head -n1 "/tmp/$_name.out")
+}
+
+# ring_layout: the layout the suite's daemons run with: VDB_RING, or the
+# default that the daemon's --help names.
+ring_layout() {
+	[ -n "$VDB_RING" ] && { echo "$VDB_RING"; return; }
+	"$VDUSE_BLKD" --help 2>&1 | sed -n '/--ring/,/default/ s/.*(default \([a-z]*\)).*/\1/p' | head -n1
+}
+
+# vhost_ring: the layout vhost-blk-test takes (--ring) against the suite's
+# daemons: packed where they allow nothing else, else split.
+vhost_ring() {
+	if [ "$(ring_layout)" = packed ]; then echo packed; else echo split; fi
+}
+
+# check_ring CASE NAME: the virtio device of vdpa device NAME negotiated the
+# layout asked for: VIRTIO_F_RING_PACKED (bit 34, the 35th character of
+# /sys/bus/virtio/devices/virtioN/features) set with packed and auto (Linux
+# takes packed rings when offered), clear with split.
+check_ring() {
+	_lay=$(ring_layout)
+	case $_lay in
+	packed|auto) _want=1 ;;
+	split) _want=0 ;;
+	*) fail "$1" "cannot tell the ring layout (VDB_RING '$VDB_RING', --help default '$_lay')"; return 1 ;;
+	esac
+	_f=
+	for _v in /sys/bus/vdpa/devices/"$2"/virtio*/features; do
+		[ -r "$_v" ] && _f=$(cat "$_v")
+	done
+	_bit=$(printf '%s' "$_f" | cut -c35)
+	if [ "$_bit" = "$_want" ]; then
+		pass "$1" "--ring $_lay: RING_PACKED bit '$_bit'"
+	else
+		fail "$1" "--ring $_lay: RING_PACKED bit is '$_bit', want '$_want' (features $_f)"
+	fi
 }

@@ -195,7 +195,7 @@ unset NOTIFY_SOCKET
 ASOCK=@vduse-blkd-notify-test
 if listen $ASOCK; then
 	NOTIFY_SOCKET=$ASOCK WATCHDOG_USEC=1000000 WATCHDOG_PID=1 \
-		"$VDUSE_BLKD" --name nt2 --image $IMG --queues 1 >/tmp/nt2.out 2>/tmp/nt2.log &
+		"$VDUSE_BLKD" $RING_ARGS --name nt2 --image $IMG --queues 1 >/tmp/nt2.out 2>/tmp/nt2.log &
 	DPID=$!
 	if wait_line ' READY=1$' 1 10; then
 		sed 's/^/    /' $N

@@ -320,6 +320,7 @@ if wants kill9; then
 		DEV=$NODE
 		info "k9 is $DEV"
 		run_case kill9-state-file-0600 [ "$(stat -c %a $SDIR/k9.state 2>/dev/null)" = 600 ]
+		check_ring kill9-ring-layout k9
 		fio_start "$DEV"
 		round=1
 		while [ $round -le "$ROUNDS" ]; do
@@ -335,6 +336,8 @@ if wants kill9; then
 		# Without a daemon fio cannot end: do not wait long for it.
 		if alive "$DPID"; then fio_finish kill9; else fio_finish kill9 5; fi
 		dmesg_clean kill9
+		# The driver never renegotiated: the rings it uses are the ones it chose.
+		check_ring kill9-ring-layout-after-takeovers k9
 		info "kill9: $(replays k9)"
 		[ -z "$STUCK" ] && stop_check kill9 k9
 	else
@@ -350,7 +353,7 @@ fi
 plain_start() {
 	_re=$1 _nm=$2
 	shift 2
-	"$VDUSE_BLKD" --name "$_nm" "$@" >"/tmp/$_nm.out" 2>"/tmp/$_nm.log" &
+	"$VDUSE_BLKD" $RING_ARGS --name "$_nm" "$@" >"/tmp/$_nm.out" 2>"/tmp/$_nm.log" &
 	DPID=$!
 	_t=300
 	while ! grep -q -E "$_re" "/tmp/$_nm.log"; do
@@ -504,7 +507,7 @@ untouched() {
 expect_refusal() {
 	_c=$1 _re=$2
 	shift 2
-	"$VDUSE_BLKD" --name rf "$@" >/tmp/ref.out 2>/tmp/ref.log &
+	"$VDUSE_BLKD" $RING_ARGS --name rf "$@" >/tmp/ref.out 2>/tmp/ref.log &
 	_p=$!
 	if ! wait_gone $_p 30; then
 		fail "$_c" "it runs: $(oneline /tmp/ref.log)"

@@ -157,7 +157,7 @@ else
 	fail $n-start "no node: $(cat /tmp/$n.log)"
 fi
 n=sb-user-noattach
-if "$VDUSE_BLKD" --name $n --image $IMG --user 65534:65534 --state-dir /tmp/sb-state \
+if "$VDUSE_BLKD" $RING_ARGS --name $n --image $IMG --user 65534:65534 --state-dir /tmp/sb-state \
 	>/tmp/$n.out 2>/tmp/$n.log &
 then
 	DPID=$!
@@ -172,7 +172,7 @@ fi
 
 # --- a forbidden call: SIGSYS and the call named in the log -----------------
 n=sb-kill
-VDUSE_BLKD_TEST_SECCOMP_VIOLATION=1 "$VDUSE_BLKD" --name $n --image $IMG >/tmp/$n.out 2>/tmp/$n.log &
+VDUSE_BLKD_TEST_SECCOMP_VIOLATION=1 "$VDUSE_BLKD" $RING_ARGS --name $n --image $IMG >/tmp/$n.out 2>/tmp/$n.log &
 pid=$!
 wait $pid
 rc=$?

@@ -3,8 +3,10 @@
 #
 # suites.sh: run the guest suites named on the kernel command line
 # (vmtest.suites=smoke,daemon,...: the files /tests/NAME.sh) one after
-# another in this boot.  tests/vm/run.sh puts it in the guest as
-# /usr/lib/vmtest/suites.sh and reads the markers it prints:
+# another in this boot; NAME@RING runs /tests/NAME.sh with VDB_RING=RING
+# (the virtqueue layout of its daemons: lib.sh turns it into --ring).
+# tests/vm/run.sh puts it in the guest as /usr/lib/vmtest/suites.sh and
+# reads the markers it prints:
 #
 #   VM-SUITE-BEGIN NAME
 #   VM-SUITE-END NAME EXIT-STATUS SECONDS
@@ -55,7 +57,10 @@ rc=0
 for name in $(echo "$suites" | tr ',' ' '); do
 	echo "VM-SUITE-BEGIN $name"
 	t0=$(now)
-	(cd /tests && sh "/tests/$name.sh")
+	case $name in
+	*@*) (cd /tests && VDB_RING=${name#*@} sh "/tests/${name%@*}.sh") ;;
+	*) (cd /tests && sh "/tests/$name.sh") ;;
+	esac
 	src=$?
 	secs=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
 	if [ $src != 0 ] && [ $src != 77 ]; then
