@@ -391,12 +391,29 @@ unsigned int vduse_dev_reset_queues(struct vduse_dev *dev)
 	return nr_abandoned;
 }
 
+/*
+ * The layout the kernel reads the answer by is the driver's features now.
+ * Asked before the queue ever ran on it (after a reset, before DRIVER_OK),
+ * the state is the one the driver set: the kernel's (VDUSE_VQ_GET_INFO).
+ */
 void vduse_queue_get_state(struct vduse_queue *vq, enum vq_layout *ret_layout,
 			   struct vq_state *ret_state)
 {
+	struct vduse_vq_info info = { .index = vq->index };
+	uint64_t features;
+	enum vq_layout layout;
+
 	*ret_layout = vq->layout;
-	if (vq->run)
+	if (vq->run) {
 		vq_get_state(&vq->run->q.vq, ret_state);
-	else
-		*ret_state = vq->state;
+		return;
+	}
+	*ret_state = vq->state;
+	if (ioctl(vq->dev->fd, VDUSE_DEV_GET_FEATURES, &features) < 0)
+		return;
+	layout = features & (1ULL << VIRTIO_F_RING_PACKED) ? VQ_LAYOUT_PACKED : VQ_LAYOUT_SPLIT;
+	if (layout == vq->layout || ioctl(vq->dev->fd, VDUSE_VQ_GET_INFO, &info) < 0)
+		return;
+	*ret_layout = layout;
+	*ret_state = queue_info_state(layout, &info);
 }
