@@ -56,6 +56,10 @@ static char *cmd_info(struct ctl_target *t)
 	add_u64(obj, "queue_size", t->blk->queue_size);
 	json_object_object_add(obj, "readonly", json_object_new_boolean(t->blk->is_readonly));
 	add_str(obj, "state", device_state(t));
+	/* The virtqueue layout the driver negotiated, once it serves. */
+	add_str(obj, "ring", !(t->dev->status & VIRTIO_CONFIG_S_DRIVER_OK) ? NULL :
+			     t->dev->driver_features & (1ULL << VIRTIO_F_RING_PACKED) ? "packed" :
+										       "split");
 	add_u64(obj, "pid", (uint64_t)getpid());
 	add_u64(obj, "uid", (uint64_t)getuid());
 	/* Attached by this daemon: it knows the node.  Otherwise vduse-blkctl looks in sysfs. */

@@ -92,6 +92,14 @@ if grep -q "\"name\": \"ctl-a\"" /tmp/list.json && grep -q "\"name\": \"ctl-b\""
 else
 	fail list-json "$(cat /tmp/list.json)"
 fi
+# The layout the driver negotiated, as the daemons were asked (--ring).
+want_ring=split
+case $(ring_layout) in packed|auto) want_ring=packed ;; esac
+if [ "$(grep -c "\"ring\": \"$want_ring\"" /tmp/list.json)" = 2 ]; then
+	pass list-json-ring
+else
+	fail list-json-ring "want ring $want_ring: $(grep '"ring"' /tmp/list.json | tr '\n' ' ')"
+fi
 
 # --- stats: what dd did, within what the kernel sends itself ------------------
 ctl stats --json ctl-a > /tmp/s0.json || fail stats-json "$(cat /tmp/s0.json)"
