@@ -60,7 +60,7 @@ static void usage(FILE *out)
 "                          before sleeping (0..1000; default 0: sleep at once)\n"
 "      --ring LAYOUT       virtqueue layout: auto (offer packed and split, the driver\n"
 "                          picks), split, or packed (the driver must accept it)\n"
-"                          (default auto)\n"
+"                          (default split)\n"
 "  -a, --attach[=DRIVER]   add the device to the vdpa bus and bind it to DRIVER:\n"
 "                          virtio (default: /dev/vdX on this host, printed on stdout)\n"
 "                          or vhost (/dev/vhost-vdpa-N for a VM); detached again on exit\n"
@@ -156,7 +156,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	*o = (struct options){
 		.nr_queues = default_queues(), .queue_size = 256, .state_dir = VDB_STATE_DIR,
 		.is_sandboxed = true,
-		.ring = VQ_RING_AUTO,
+		.ring = VQ_RING_SPLIT,
 	};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":i:n:q:s:rb:S:B:da::v::hV", longopts, NULL)) != -1) {

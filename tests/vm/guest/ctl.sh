@@ -167,7 +167,8 @@ if $MKFS_EXT4 -q -F "$NA"; then
 		mount -t ext4 "$NA" /mnt/ctl || ok=0
 		for i in 1 2 3 4 5; do cmp /tmp/big /mnt/ctl/f$i || ok=0; done
 		umount /mnt/ctl
-		run_case resize-ext4-100MiB-verified [ $ok = 1 ]
+		run_case resize-ext4-100MiB-verified [ $ok = 1 ] ||
+			info "ctl-a's log: $(tail -n 20 /tmp/ctl-a.log | tr '\n' '|')"
 	else
 		fail resize-ext4-mount "mount failed"
 	fi

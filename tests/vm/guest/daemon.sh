@@ -208,6 +208,16 @@ if start_daemon vdbusy --image $IMG && DEV=$(attach vdbusy); then
 	# Clean up: no daemon answers any more, so keep the reset from waiting 30 s.
 	echo 1 > /sys/class/vduse/vdbusy/msg_timeout 2>/dev/null
 	"$VDPA" dev del vdbusy 2>/dev/null
+	# Destroy the device too: a daemon takes it over and SIGTERM ends both, so
+	# a later run of this suite in the same boot (daemon@split) starts afresh.
+	"$VDUSE_BLKD" $RING_ARGS --name vdbusy --image $IMG 2>/tmp/vdbusy2.log &
+	_p=$!
+	for _i in $(seq 100); do
+		grep -q "taking over device" /tmp/vdbusy2.log && break
+		sleep 0.1
+	done
+	kill -TERM $_p
+	wait $_p || info "vdbusy not destroyed: $(cat /tmp/vdbusy2.log)"
 else
 	fail sigterm-while-attached "daemon or attach failed"
 fi
