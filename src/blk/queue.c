@@ -320,7 +320,8 @@ static void queue_pool_put(struct blk_queue *q)
 		uint32_t c = chains[q->pushed_heads[i]];
 		uint16_t slot = c & 0xffff;
 
-		for (uint16_t j = c >> 16; j > 0; j--) {
+		/* Bounded: a hostile driver may have had one ID pushed twice in a batch. */
+		for (uint16_t j = c >> 16; j > 0 && q->nr_pool_free < q->dev->queue_size; j--) {
 			q->pool_free[q->nr_pool_free++] = slot;
 			slot = q->pool_next[slot];
 		}
@@ -570,12 +571,18 @@ static bool queue_is_retaken(struct blk_queue *q, uint16_t head)
  * two runs it again.  A packed chain's descriptors are kept too: its slots
  * take used entries while it is still in flight.
  */
-static void queue_record_take(struct blk_queue *q, const struct vq_elem *elem)
+static bool queue_record_take(struct blk_queue *q, const struct vq_elem *elem)
 {
 	uint16_t qs = q->dev->queue_size;
 
 	if (is_packed(q)) {
-		/* vq_pop() keeps chains within the ring, and the pool is as large. */
+		/*
+		 * vq_pop() keeps chains within the ring, and the pool is as large;
+		 * only a driver reusing an ID before its used entry was flushed
+		 * gets here without room.
+		 */
+		if (q->nr_pool_free < elem->nr_descs)
+			return false;
 		for (uint16_t i = 0; i < elem->nr_descs; i++) {
 			q->pool_slots[i] = q->pool_free[--q->nr_pool_free];
 			if (i)
@@ -585,6 +592,7 @@ static void queue_record_take(struct blk_queue *q, const struct vq_elem *elem)
 				    elem->nr_descs);
 	}
 	inflight_take(q->log, elem->head, queue_popped_seq(q));
+	return true;
 }
 
 /* Pop chains into free slots until the ring is empty. Returns chains popped. */
@@ -626,14 +634,21 @@ static unsigned int queue_pop_all(struct blk_queue *q)
 			queue_consume(q, true);
 			continue;
 		}
-		if (test_head(q, req->elem.head)) {
+		/* In flight, or returned and not yet flushed (a malformed chain): still ours. */
+		if (test_head(q, req->elem.head) || (q->log->heads[req->elem.head] & INFLIGHT_TAKEN)) {
 			queue_mem_release(q, req->mem_token);
 			queue_consume(q, false);
 			stats_driver_fault(q->stats, VQ_ERR_HEAD_IN_FLIGHT);
 			queue_broken(q, vq_err_str(VQ_ERR_HEAD_IN_FLIGHT));
 			break;
 		}
-		queue_record_take(q, &req->elem);
+		if (!queue_record_take(q, &req->elem)) {
+			queue_mem_release(q, req->mem_token);
+			queue_consume(q, false);
+			stats_driver_fault(q->stats, VQ_ERR_HEAD_IN_FLIGHT);
+			queue_broken(q, vq_err_str(VQ_ERR_HEAD_IN_FLIGHT));
+			break;
+		}
 		queue_consume(q, true);
 		if (r != -EINVAL)
 			nr++;

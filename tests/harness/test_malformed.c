@@ -576,6 +576,44 @@ static void test_packed_id_in_flight(void **state)
 }
 
 /*
+ * One buffer ID made available twice in one batch, the first time in a
+ * malformed chain (returned at once with used.len 0, not yet flushed): the
+ * ID is still the device's, so the second is the driver reusing it.  Ring
+ * broken (VQ_ERR_HEAD_IN_FLIGHT); the first chain's used entry still goes
+ * back, and the in-flight log's chain copies are never freed twice.
+ */
+static void test_packed_id_reused_before_used(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	struct vring_packed_desc d[4];
+	uint16_t pos = f->h.avail_pos, id = 5;
+	uint64_t t;
+	uint32_t len;
+	struct bad b;
+
+	hc_require_packed(f);
+	bad_init(f, &b);
+	t = hdrv_table(&f->h, (struct hbuf[]){ { b.data, 512, false }, { b.status, 1, true } }, 2);
+	for (int k = 0; k < 4; k += 2) {
+		/* [header NEXT, indirect table]: an indirect descriptor not alone. */
+		d[k] = pdesc(b.hdr, 16, id, VRING_DESC_F_NEXT | hdrv_packed_avail_flags(pos));
+		pos = hdrv_packed_pos_add(&f->h, pos, 1);
+		d[k + 1] = pdesc(t, 2 * 16, id, VRING_DESC_F_INDIRECT | hdrv_packed_avail_flags(pos));
+		pos = hdrv_packed_pos_add(&f->h, pos, 1);
+	}
+	hdrv_packed_put(&f->h, d, 4);
+	wait_broken(f);
+	wait_used(f, id, &len);
+	assert_int_equal(len, 0);
+	assert_no_used(f, QUIET_MS);
+	assert_int_equal(*hptr(f, b.status), 0xff);
+	check_image(f);
+	blk_queue_stop(&f->h.q);
+	hdrv_join(&f->h);
+	assert_int_equal(f->h.q.stats->driver_fault_reasons[VQ_ERR_HEAD_IN_FLIGHT], 1);
+}
+
+/*
  * The slot at the device's position says "used in this lap": only the
  * driver could write that.  A request held in flight (the gate) keeps the
  * driver's own used position behind that slot.
@@ -830,6 +868,7 @@ int main(void)
 		T(test_packed_id_range, o_uring),
 		T(test_packed_id_range_ffff, o_uring),
 		T(test_packed_id_in_flight, o_gate),
+		T(test_packed_id_reused_before_used, o_uring),
 		T(test_packed_flags_used, o_gate),
 		T(test_packed_wrap_not_flipped, o_uring_q8),
 		T(test_packed_chain_longer_than_ring, o_uring_q8),
