@@ -73,7 +73,6 @@ struct blk_queue {
 	struct iovec *iovs;
 	uint16_t *free_slots;
 	unsigned int nr_free;
-	uint64_t *inflight_heads;    /* bitmap over descriptor heads */
 	unsigned int nr_inflight;
 	unsigned int nr_inflight_writes;  /* in the backend and may change the image */
 	int quiet_fd;                /* eventfd: abandoned, and no write left in the backend (or -1) */

@@ -115,7 +115,7 @@ struct vq_elem {
 	int fault;               /* vq_pop() returned -ENOMEM: the device's own -errno */
 	/*
 	 * Packed: the chain's ring descriptors as read (nr_descs of them), when
-	 * the caller provides room (vq_chain_max() entries): what a restarted
+	 * the caller provides room (vq_num() entries): what a restarted
 	 * daemon needs to run the chain again once its slots are reused.
 	 */
 	struct vring_packed_desc *descs;
@@ -211,12 +211,6 @@ bool vq_mem_moved(const struct vq *vq);
  * the driver chose.  vq_init() accepts the ring size.  Returns 0 or -ENOMEM.
  */
 int vq_accept_chains(struct vq *vq, uint32_t max_buffers);
-
-/* vq_chain_max() - entries a vq_elem.descs array needs. */
-static inline uint32_t vq_chain_max(const struct vq *vq)
-{
-	return vq->num;
-}
 
 /* vq_exit() - free what vq_init() allocated; NULL-safe and idempotent. */
 void vq_exit(struct vq *vq);

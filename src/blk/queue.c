@@ -32,16 +32,6 @@ void blk_queue_get_stats(const struct blk_queue *q, struct blk_queue_stats *ret)
 	};
 }
 
-static bool test_head(const struct blk_queue *q, uint16_t head)
-{
-	return q->inflight_heads[head / 64] & (1ULL << (head % 64));
-}
-
-static void flip_head(struct blk_queue *q, uint16_t head)
-{
-	q->inflight_heads[head / 64] ^= 1ULL << (head % 64);
-}
-
 static bool is_packed(const struct blk_queue *q)
 {
 	return vq_layout(&q->vq) == VQ_LAYOUT_PACKED;
@@ -151,7 +141,6 @@ int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *de
 	q->slots = calloc(num, sizeof(*q->slots));
 	q->iovs = calloc((size_t)num * q->iov_per_req, sizeof(*q->iovs));
 	q->free_slots = calloc(num, sizeof(*q->free_slots));
-	q->inflight_heads = calloc((num + 63) / 64, sizeof(uint64_t));
 	q->deferred = calloc(num, sizeof(*q->deferred));
 	q->pushed_heads = calloc(num, sizeof(*q->pushed_heads));
 	q->replay_heads = calloc(num, sizeof(*q->replay_heads));
@@ -160,7 +149,7 @@ int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *de
 	q->pool_free = calloc(dev->queue_size, sizeof(*q->pool_free));
 	q->pool_slots = calloc(2u * dev->queue_size, sizeof(*q->pool_slots));
 	q->pool_next = calloc(dev->queue_size, sizeof(*q->pool_next));
-	if (!q->slots || !q->iovs || !q->free_slots || !q->inflight_heads || !q->deferred ||
+	if (!q->slots || !q->iovs || !q->free_slots || !q->deferred ||
 	    !q->pushed_heads || !q->replay_heads || !q->be_privs || !q->pop_descs ||
 	    !q->pool_free || !q->pool_slots || !q->pool_next) {
 		r = -ENOMEM;
@@ -193,7 +182,6 @@ void blk_queue_exit(struct blk_queue *q)
 	free(q->slots);
 	free(q->iovs);
 	free(q->free_slots);
-	free(q->inflight_heads);
 	free(q->deferred);
 	free(q->pushed_heads);
 	free(q->replay_heads);
@@ -216,7 +204,6 @@ void blk_queue_exit(struct blk_queue *q)
 	q->slots = NULL;
 	q->iovs = NULL;
 	q->free_slots = NULL;
-	q->inflight_heads = NULL;
 }
 
 void blk_queue_stop(struct blk_queue *q)
@@ -305,7 +292,6 @@ static void queue_mem_release(struct blk_queue *q, uint32_t token)
 
 static void queue_req_release(struct blk_queue *q, struct blk_req *req)
 {
-	flip_head(q, req->elem.head);
 	q->nr_inflight--;
 	queue_mem_release(q, req->mem_token);
 	q->free_slots[q->nr_free++] = req->slot;
@@ -474,7 +460,6 @@ static void queue_req_start(struct blk_queue *q, struct blk_req *req, int pop_re
 {
 	int r;
 
-	flip_head(q, req->elem.head);
 	q->nr_inflight++;
 	stats_req_start(q->stats, req, q->nr_inflight, q->now_ns);
 	req->is_device_fault = false;
@@ -634,8 +619,12 @@ static unsigned int queue_pop_all(struct blk_queue *q)
 			queue_consume(q, true);
 			continue;
 		}
-		/* In flight, or returned and not yet flushed (a malformed chain): still ours. */
-		if (test_head(q, req->elem.head) || (q->log->heads[req->elem.head] & INFLIGHT_TAKEN)) {
+		/*
+		 * The log knows what is the device's: in flight, or returned and not
+		 * yet flushed (a malformed chain).  A driver offering it again broke
+		 * the ring.
+		 */
+		if (q->log->heads[req->elem.head] & INFLIGHT_TAKEN) {
 			queue_mem_release(q, req->mem_token);
 			queue_consume(q, false);
 			stats_driver_fault(q->stats, VQ_ERR_HEAD_IN_FLIGHT);
