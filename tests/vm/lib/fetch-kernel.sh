@@ -84,7 +84,7 @@ cached_kernel() {
 find_kver() {
 	local d
 	for d in "$1"/lib/modules/*/kernel "$1"/usr/lib/modules/*/kernel; do
-		[[ -d $d ]] && basename "$(dirname "$d")"
+		if [[ -d $d ]]; then basename "$(dirname "$d")"; fi
 	done | sort -V | tail -n1
 }
 
