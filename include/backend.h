@@ -116,14 +116,30 @@ bool image_needs_bounce(const struct image *img, const struct iovec *iov,
 
 /**
  * image_bounce_prepare() - route @req's data through an aligned buffer if needed
- * When image_needs_bounce(), allocates the buffer (the slow path of a rare
- * case: guests' buffers are page-aligned) and for a write copies the data
- * into it.  Returns 0 or -ENOMEM.
+ * @must_copy: the queue copies every O_DIRECT transfer (image_dio_refused())
+ *
+ * When image_needs_bounce() or @must_copy on an O_DIRECT image, allocates the
+ * buffer for what is left of the transfer (from req->be.done_bytes) and for
+ * a write copies the data into it.  Returns 0 or -ENOMEM.
  */
-int image_bounce_prepare(const struct image *img, struct blk_req *req);
+int image_bounce_prepare(const struct image *img, struct blk_req *req, bool must_copy);
 
 /* image_bounce_end() - for a successful read copy the data out; free the buffer. */
 void image_bounce_end(struct blk_req *req, int res);
+
+/**
+ * image_dio_refused() - an O_DIRECT READ or WRITE failed with @res: copy it instead?
+ * @is_copying: the queue's flag, set when this returns true
+ *
+ * The kernel will not pin some memory for O_DIRECT and fails the transfer
+ * with EFAULT: mappings flagged VM_IO or VM_PFNMAP (VDUSE's bounce buffer
+ * from Linux 6.12.118 on) and secret memory.  The daemon can still read and
+ * write that memory itself, so the rest of @req is prepared again through an
+ * aligned buffer of its own (image_bounce_prepare()), and so are the queue's
+ * later transfers.  Returns true when @req is ready to be submitted again;
+ * false when @res stands (not EFAULT, not O_DIRECT, already copied, no memory).
+ */
+bool image_dio_refused(const struct image *img, struct blk_req *req, int res, bool *is_copying);
 
 enum backend_event_type {
 	BACKEND_EV_KICK,   /* the kick eventfd fired (its counter was consumed) */

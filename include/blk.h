@@ -110,6 +110,7 @@ struct blk_req {
 		int error;
 		uint8_t zero_mode;       /* how WRITE_ZEROES was attempted */
 		void *bounce;            /* aligned copy of the data, for O_DIRECT */
+		uint64_t bounce_bytes;   /* of the data it stands for */
 		struct iovec bounce_iov; /* what is left of it to transfer */
 	} be;
 	uint32_t mem_token;              /* pins the mappings the request uses */

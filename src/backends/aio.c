@@ -33,6 +33,7 @@ struct backend_queue {
 	unsigned int nr_done;
 	bool has_more_events;          /* io_getevents may have more for us */
 	bool has_no_aio_fsync;         /* the filesystem refused IOCB_CMD_FDSYNC */
+	bool is_dio_copying;           /* O_DIRECT refused our buffers: copy (image_dio_refused) */
 	enum zero_mode zero_mode;
 	struct zero_buf zero;
 };
@@ -115,7 +116,7 @@ static int aio_queue_req(struct backend_queue *bq, struct blk_req *req)
 	switch (req->op) {
 	case BLK_OP_READ:
 	case BLK_OP_WRITE:
-		r = image_bounce_prepare(bq->img, req);
+		r = image_bounce_prepare(bq->img, req, bq->is_dio_copying);
 		if (r < 0)
 			return r;
 		prep_rw(bq, req);
@@ -166,6 +167,10 @@ static void submit_pending(struct backend_queue *bq)
 			break;   /* the context is full: try again after completions */
 		cb = bq->pending[first++];
 		req = cb->data;
+		if (image_dio_refused(bq->img, req, r, &bq->is_dio_copying)) {
+			prep_rw(bq, req);   /* queued behind the rest of this loop */
+			continue;
+		}
 		if (cb->aio_lio_opcode == IO_CMD_FDSYNC && r == -EINVAL) {
 			/* Not every filesystem takes IOCB_CMD_FDSYNC: sync by hand. */
 			bq->has_no_aio_fsync = true;
@@ -186,7 +191,7 @@ static bool complete_event(struct backend_queue *bq, struct blk_req *req, long r
 		req->be.error = res < 0 ? (int)res : 0;
 		return true;
 	}
-	if (res == -EAGAIN) {
+	if (res == -EAGAIN || image_dio_refused(bq->img, req, (int)res, &bq->is_dio_copying)) {
 		prep_rw(bq, req);
 		return false;
 	}

@@ -19,6 +19,7 @@
 #include "backend.h"
 #include "blk.h"
 #include "iov.h"
+#include "log.h"
 #include "util.h"
 
 static int blockdev_geometry(struct image *img, dev_t rdev)
@@ -192,20 +193,24 @@ bool image_needs_bounce(const struct image *img, const struct iovec *iov, unsign
 	return false;
 }
 
-int image_bounce_prepare(const struct image *img, struct blk_req *req)
+int image_bounce_prepare(const struct image *img, struct blk_req *req, bool must_copy)
 {
 	size_t align = img->dio_mem_align > 4096 ? img->dio_mem_align : 4096;
-	size_t bytes = (req->data_bytes + align - 1) & ~(align - 1);
+	uint64_t rest = req->data_bytes - req->be.done_bytes;
+	size_t bytes = (rest + align - 1) & ~(align - 1);
 	void *buf;
 
-	if (!image_needs_bounce(img, req->data_iov, req->nr_data_iov))
+	if (!(must_copy && img->is_direct) &&
+	    !image_needs_bounce(img, req->data_iov, req->nr_data_iov))
 		return 0;
 	if (posix_memalign(&buf, align, bytes ? bytes : align))
 		return -ENOMEM;
+	/* From where the transfer stands: data_iov was advanced past what is done. */
 	if (req->op == BLK_OP_WRITE)
-		iov_to_buf(req->data_iov, req->nr_data_iov, 0, buf, req->data_bytes);
+		iov_to_buf(req->data_iov, req->nr_data_iov, 0, buf, rest);
 	req->be.bounce = buf;
-	req->be.bounce_iov = (struct iovec){ buf, req->data_bytes };
+	req->be.bounce_bytes = rest;
+	req->be.bounce_iov = (struct iovec){ buf, rest };
 	return 0;
 }
 
@@ -214,7 +219,23 @@ void image_bounce_end(struct blk_req *req, int res)
 	if (!req->be.bounce)
 		return;
 	if (req->op == BLK_OP_READ && res == 0)
-		iov_from_buf(req->data_iov, req->nr_data_iov, 0, req->be.bounce, req->data_bytes);
+		iov_from_buf(req->data_iov, req->nr_data_iov, 0, req->be.bounce,
+			     req->be.bounce_bytes);
 	free(req->be.bounce);
 	req->be.bounce = NULL;
+}
+
+bool image_dio_refused(const struct image *img, struct blk_req *req, int res, bool *is_copying)
+{
+	static bool is_logged;
+
+	if (res != -EFAULT || !img->is_direct || req->be.bounce ||
+	    (req->op != BLK_OP_READ && req->op != BLK_OP_WRITE))
+		return false;
+	if (!__atomic_exchange_n(&is_logged, true, __ATOMIC_RELAXED))
+		log_warn("--direct: the kernel refuses to pin the driver's buffers for O_DIRECT "
+			 "(EFAULT: VDUSE's bounce buffer is mapped VM_IO from Linux 6.12.118); "
+			 "copying them through the daemon's own aligned buffers instead");
+	*is_copying = true;
+	return image_bounce_prepare(img, req, true) == 0;
 }

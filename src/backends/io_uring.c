@@ -66,6 +66,7 @@ struct backend_queue {
 	struct zero_buf zero;
 	unsigned int nr_sync_done;       /* finished without the ring (ioctls) */
 	struct blk_req **sync_done;
+	bool is_dio_copying;             /* O_DIRECT refused our buffers: copy (image_dio_refused) */
 };
 
 static struct io_uring_sqe *get_sqe(struct backend_queue *bq)
@@ -340,7 +341,7 @@ static int uring_queue_req(struct backend_queue *bq, struct blk_req *req)
 	switch (req->op) {
 	case BLK_OP_READ:
 	case BLK_OP_WRITE:
-		r = image_bounce_prepare(bq->img, req);
+		r = image_bounce_prepare(bq->img, req, bq->is_dio_copying);
 		if (r < 0)
 			return r;
 		if (bq->img->is_in_memory && req->data_bytes <= IN_PLACE_MAX_BYTES) {
@@ -451,6 +452,9 @@ static bool complete_op(struct backend_queue *bq, struct blk_req *req, int res)
 
 	req->be.nr_pending--;
 	if (is_rw && res == -EAGAIN && prep_rw(bq, req) == 0)
+		return false;
+	if (is_rw && image_dio_refused(bq->img, req, res, &bq->is_dio_copying) &&
+	    prep_rw(bq, req) == 0)
 		return false;
 	if (is_rw && res > 0) {
 		uint64_t left = req->data_bytes - req->be.done_bytes;

@@ -91,6 +91,12 @@ static int fixture_start(struct fixture *f, const struct hdrv_opts *opts)
 	copy.is_packed = opts->is_packed || hc_is_packed();
 	r = hdrv_start(&f->h, f->path, o);
 
+	if (o->is_unpinnable && (r == -ENOSYS || r == -EPERM || r == -EAGAIN || r == -ENOMEM)) {
+		hdrv_stop(&f->h);
+		fixture_skip(f, "no memory the kernel refuses to pin: memfd_secret: %s "
+			     "(secretmem disabled, or locked-memory limit)", strerror(-r));
+		return 0;
+	}
 	if (r == -EINVAL && o->is_direct) {
 		hdrv_stop(&f->h);
 		fixture_skip(f, "the filesystem of %s does not support O_DIRECT (open: %s)",

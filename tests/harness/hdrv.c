@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -144,11 +145,19 @@ static const struct mem_ops hooked_ops = {
 	.detach = hooked_detach,
 };
 
-static int iotlb_mode_init(struct hdrv *h, uint8_t *at)
+static int iotlb_mode_init(struct hdrv *h, uint8_t *at, bool is_unpinnable)
 {
 	int r;
 
-	h->memfd = memfd_create("hdrv-driver-memory", MFD_CLOEXEC);
+	/*
+	 * Secret memory (memfd_secret, Linux 5.14+) maps like any memfd, but the
+	 * kernel refuses to pin it for O_DIRECT (EFAULT), as it refuses VDUSE's
+	 * VM_IO bounce buffer from 6.12.118 on.
+	 */
+	if (is_unpinnable)
+		h->memfd = (int)syscall(SYS_memfd_secret, O_CLOEXEC);
+	else
+		h->memfd = memfd_create("hdrv-driver-memory", MFD_CLOEXEC);
 	if (h->memfd < 0)
 		return -errno;
 	if (ftruncate(h->memfd, ARENA_BYTES) < 0)
@@ -350,7 +359,7 @@ int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *o
 	h->arena = map + PAGE;
 	h->arena_bytes = ARENA_BYTES;
 	if (opts && opts->is_iotlb) {
-		r = iotlb_mode_init(h, map + PAGE);
+		r = iotlb_mode_init(h, map + PAGE, opts->is_unpinnable);
 		if (r < 0)
 			return r;
 	} else {

@@ -79,6 +79,12 @@ struct hdrv_opts {
 	 * UPDATE_IOTLB.
 	 */
 	bool is_iotlb;
+	/*
+	 * iotlb mode over memory the kernel will not pin for O_DIRECT
+	 * (memfd_secret): what VDUSE's VM_IO bounce buffer is from Linux
+	 * 6.12.118 on.  hdrv_start() returns -ENOSYS where there is none.
+	 */
+	bool is_unpinnable;
 	uint16_t advertised_queue_size; /* the device's queue size (seg_max); default: the ring's */
 	uint32_t poll_us;             /* the device's --poll-us */
 	/* The queue's in-flight log (e.g. shared with the test), or NULL for its own. */

@@ -30,6 +30,21 @@
 
 static struct hdrv_opts o_uring = { .queue_size = 64, .backend = "io_uring", .is_direct = true };
 static struct hdrv_opts o_aio = { .queue_size = 64, .backend = "aio", .is_direct = true };
+/*
+ * Driver memory the kernel refuses to pin for O_DIRECT (memfd_secret), as it
+ * refuses VDUSE's bounce buffer from Linux 6.12.118 on (mapped VM_IO).
+ */
+static struct hdrv_opts o_uring_unpin = { .queue_size = 64, .backend = "io_uring",
+					  .is_direct = true, .is_iotlb = true,
+					  .is_unpinnable = true };
+static struct hdrv_opts o_aio_unpin = { .queue_size = 64, .backend = "aio", .is_direct = true,
+					.is_iotlb = true, .is_unpinnable = true };
+static struct hdrv_opts o_uring_unpin_4k = { .queue_size = 64, .backend = "io_uring",
+					     .is_direct = true, .is_iotlb = true,
+					     .is_unpinnable = true, .block_size = 4096 };
+static struct hdrv_opts o_aio_unpin_4k = { .queue_size = 64, .backend = "aio",
+					   .is_direct = true, .is_iotlb = true,
+					   .is_unpinnable = true, .block_size = 4096 };
 /* 4096-byte blocks: O_DIRECT stays on a 4096-byte-aligned image too. */
 static struct hdrv_opts o_uring_4k = { .queue_size = 64, .backend = "io_uring", .is_direct = true,
 				       .block_size = 4096 };
@@ -460,6 +475,82 @@ static void test_direct_zeroes(void **state)
 	check_image(f);
 }
 
+/*
+ * The kernel will not pin the driver's buffers (EFAULT for O_DIRECT): every
+ * READ and WRITE must still succeed, through the daemon's own aligned copy,
+ * and land exactly where it belongs.  One buffer and several, aligned and
+ * not, many in flight at once, on a page-cache-free image: the O_DIRECT
+ * descriptor stays in use.
+ */
+static void test_direct_unpinnable(void **state)
+{
+	struct fixture *f = fixture_get(state);
+	struct align a = image_align(f);
+	uint32_t bs = a.offset > PAGE ? a.offset : PAGE;
+	uint64_t sector = bs / 512, st, b1, b2;
+	enum { N = 16 };
+	uint16_t heads[N];
+	uint64_t sts[N];
+	uint8_t *data;
+
+	assert_true(f->h.img.is_direct);
+	/* The kernel's refusal is real: O_DIRECT into this memory fails. */
+	if (pread(f->h.img.fd, hptr(f, hdrv_alloc_aligned(&f->h, bs, PAGE, 0)), bs, 0) >= 0)
+		hc_skip("O_DIRECT on %s copies instead of pinning (tmpfs): nothing is refused",
+			f->path);
+	assert_int_equal(errno, EFAULT);
+
+	dio_write(f, sector, bs, PAGE, 0, 41);
+	check_at(f, sector, bs);
+	dio_read_check(f, sector, bs, PAGE, 0);
+	dio_write(f, 3 * sector, 2 * bs, PAGE, MISALIGN, 42);
+	dio_read_check(f, 3 * sector, 2 * bs, PAGE, MISALIGN);
+
+	/* Two data descriptors in one request. */
+	data = malloc(2 * bs);
+	assert_non_null(data);
+	fill_pattern(data, 2 * bs, 43);
+	b1 = put_buf_at(f, data, bs, PAGE, 0);
+	b2 = put_buf_at(f, data + bs, bs, PAGE, 0);
+	st = put_status(f);
+	struct hbuf w[] = {
+		{ put_hdr(f, VIRTIO_BLK_T_OUT, 8 * sector), 16, false },
+		{ b1, bs, false }, { b2, bs, false }, { st, 1, true },
+	};
+	assert_int_equal(run_chain(f, w, 4), 1);
+	assert_int_equal(*hptr(f, st), VIRTIO_BLK_S_OK);
+	model_write(f, 8 * sector, data, 2 * bs);
+	free(data);
+	struct hbuf r[] = {
+		{ put_hdr(f, VIRTIO_BLK_T_IN, 8 * sector), 16, false },
+		{ b1 = put_buf_at(f, NULL, bs, PAGE, 0), bs, true },
+		{ b2 = put_buf_at(f, NULL, bs, PAGE, 0), bs, true },
+		{ st = put_status(f), 1, true },
+	};
+	assert_int_equal(run_chain(f, r, 4), 2 * bs + 1);
+	assert_int_equal(*hptr(f, st), VIRTIO_BLK_S_OK);
+	assert_memory_equal(hptr(f, b1), expected(f, 8 * sector, bs), bs);
+	assert_memory_equal(hptr(f, b2), expected(f, 9 * sector, bs), bs);
+
+	/* Many at once: writes, then reads of the same blocks. */
+	for (unsigned int i = 0; i < N; i++) {
+		uint8_t buf[PAGE];
+		struct dreq d;
+
+		fill_pattern(buf, bs <= PAGE ? bs : PAGE, 100 + i);
+		dreq_build(f, &d, VIRTIO_BLK_T_OUT, (16 + i) * sector, buf, bs <= PAGE ? bs : PAGE,
+			   PAGE, 0);
+		heads[i] = d.head;
+		sts[i] = d.status;
+		model_write(f, (16 + i) * sector, buf, bs <= PAGE ? bs : PAGE);
+	}
+	hdrv_publish_batch(&f->h, heads, N);
+	collect(f, heads, sts, N, 1);
+	dio_read_check(f, 16 * sector, N * bs, PAGE, 0);
+	assert_int_equal(hdrv_blk_do(&f->h, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
+	check_image(f);
+}
+
 #define T2(fn) T(fn, o_uring), T(fn, o_aio), \
 	TS(fn, o_uring, setup_fs4k, teardown), TS(fn, o_aio, setup_fs4k, teardown)
 
@@ -476,6 +567,10 @@ int main(void)
 		TS(test_direct_aligned, o_aio_4k, setup_fs4k, teardown),
 		TS(test_direct_misaligned_buffer, o_uring_4k, setup_fs4k, teardown),
 		TS(test_direct_misaligned_buffer, o_aio_4k, setup_fs4k, teardown),
+		TS(test_direct_unpinnable, o_uring_unpin_4k, setup_fs4k, teardown),
+		TS(test_direct_unpinnable, o_aio_unpin_4k, setup_fs4k, teardown),
+		T(test_direct_unpinnable, o_uring_unpin),
+		T(test_direct_unpinnable, o_aio_unpin),
 	};
 	int r;
 
