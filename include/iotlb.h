@@ -36,12 +36,33 @@
 #define IOTLB_VIEW_CACHE 8
 #define IOTLB_MAX_PINS 4
 
+/*
+ * Memory of the daemon's own that serves a range the driver mapped, instead
+ * of a mapping of the fd VDUSE_IOTLB_GET_FD returns (see iotlb_adopt_fn).
+ * Each region served from it holds a reference.
+ */
+struct iotlb_backing {
+	int refs;                /* atomic */
+	/* The last reference is gone: free the memory. */
+	void (*release)(struct iotlb_backing *b);
+	/*
+	 * An abandoned queue still uses the memory (iotlb_view_detach()): make
+	 * sure that a late READ cannot land where the driver's data will be.
+	 */
+	int (*detach)(struct iotlb_backing *b);
+};
+
+/* iotlb_backing_get() / iotlb_backing_put() - references; put is NULL-safe. */
+struct iotlb_backing *iotlb_backing_get(struct iotlb_backing *b);
+void iotlb_backing_put(struct iotlb_backing *b);
+
 struct iotlb_region {
 	uint64_t start;          /* first IOVA */
 	uint64_t last;           /* last IOVA (inclusive) */
 	unsigned int perm;       /* MEM_READ | MEM_WRITE */
 	uint8_t *host;           /* host address of start */
 	size_t map_bytes;
+	struct iotlb_backing *backing; /* NULL: host is our mmap of the GET_FD fd */
 	int refs;                /* atomic */
 };
 
@@ -54,11 +75,23 @@ typedef int (*iotlb_get_fd_fn)(void *opaque, uint64_t iova, int *ret_fd,
 			       uint64_t *ret_offset, uint64_t *ret_start,
 			       uint64_t *ret_last, unsigned int *ret_perm);
 
+/*
+ * Offered each range the driver mapped, [start, last] with @perm, before it
+ * is mapped from the fd (called with the IOTLB's lock held): it may serve the
+ * range from memory of the daemon's own.  Returns 1 with *ret_host (the
+ * address of @start) and *ret_backing (a reference for the region), or 0 to
+ * map the fd as usual.
+ */
+typedef int (*iotlb_adopt_fn)(void *opaque, uint64_t start, uint64_t last, unsigned int perm,
+			      uint8_t **ret_host, struct iotlb_backing **ret_backing);
+
 struct iotlb {
 	pthread_mutex_t lock;
 	uint32_t gen;            /* bumped by every invalidation; atomic */
 	iotlb_get_fd_fn get_fd;
 	void *get_fd_opaque;
+	iotlb_adopt_fn adopt;    /* or NULL */
+	void *adopt_opaque;
 	struct iotlb_region **regions;   /* grows as the driver maps more */
 	unsigned int nr_regions;
 	unsigned int max_regions;
@@ -66,6 +99,9 @@ struct iotlb {
 };
 
 void iotlb_init(struct iotlb *tlb, iotlb_get_fd_fn get_fd, void *opaque);
+
+/* iotlb_set_adopt() - offer the ranges mapped from now on to @adopt first. */
+void iotlb_set_adopt(struct iotlb *tlb, iotlb_adopt_fn adopt, void *opaque);
 
 /* iotlb_invalidate() - forget regions overlapping [start, last]. Any thread. */
 void iotlb_invalidate(struct iotlb *tlb, uint64_t start, uint64_t last);
@@ -135,7 +171,8 @@ void iotlb_view_exit(struct iotlb_view *v);
  * For a queue abandoned with requests still in the backend, once the driver
  * has reset the device: each mapping the view still references is replaced,
  * at the same address, by private anonymous memory, so that a late READ
- * lands there instead of in memory the driver reuses.  (The regions must no
+ * lands there instead of in memory the driver reuses; memory of our own
+ * (struct iotlb_backing) is detached by its owner.  (The regions must no
  * longer be in the IOTLB: call after iotlb_invalidate() of everything.)
  * Returns 0, or the -errno of a mapping that could not be replaced.
  */

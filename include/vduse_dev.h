@@ -16,6 +16,7 @@
 #include "iotlb.h"
 #include "queue.h"
 #include "state.h"
+#include "umem.h"
 
 #define VDUSE_CONTROL_PATH "/dev/vduse/control"
 #define VDUSE_DEV_DIR "/dev/vduse"
@@ -67,6 +68,7 @@ struct vduse_dev {
 	const struct image *img;
 	const struct backend_ops *be;
 	struct iotlb iotlb;
+	struct vduse_umem umem;       /* the bounce buffer in our memory (--direct) */
 	uint16_t nr_queues;
 	struct vduse_queue *queues;
 	uint64_t nr_msgs;

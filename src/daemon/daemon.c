@@ -248,6 +248,8 @@ static void live_upgrade(char **argv, struct daemon *d, struct control *c,
 	h.paused_at_ms = monotonic_ms();
 	/* Requests in flight finish first: the new image starts with none. */
 	vduse_dev_stop_queues(dev);
+	/* The next binary finds the kernel's bounce pages, with what is in flight. */
+	vduse_umem_release(&dev->umem, &dev->iotlb);
 	if (is_reopened)
 		d->o->be->close(img);
 	r = notify_prepare_exec();
@@ -445,6 +447,13 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 		.name = o->name, .state_dir = o->state_dir, .blk = &blk, .img = &img, .be = be,
 		.handover = handover, .state = &state, .dev = &dev,
 	};
+	/*
+	 * While privileged, before a takeover's queues start: the bounce buffer in
+	 * our memory (--direct, umem.h) is locked memory.  A live upgrade's new
+	 * image keeps the limit the old one set (its filter forbids setting one).
+	 */
+	if (img.is_direct && !sandbox_seccomp_is_active() && vduse_umem_reserve(o->name) < 0)
+		log_debug("--direct: cannot raise the locked-memory limit for the bounce buffer");
 	if (device_setup(&setup) < 0)
 		goto out_image;
 	log_info("serving '%s' as /dev/vduse/%s: %llu sectors, %u queue(s) of %u, block size %u, "

@@ -183,6 +183,10 @@ static const struct rule rules[] = {
 	 */
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_VQ_INJECT_IRQ)),
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_IOTLB_GET_FD)),
+	/* --direct: the bounce buffer in our own memory (umem.c) */
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_IOTLB_GET_INFO)),
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_IOTLB_REG_UMEM)),
+	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_IOTLB_DEREG_UMEM)),
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_VQ_SETUP_KICKFD)),
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_VQ_GET_INFO)),
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_DEV_GET_FEATURES)),

@@ -52,6 +52,31 @@ static int iotlb_get_fd(void *opaque, uint64_t iova, int *ret_fd, uint64_t *ret_
 	return 0;
 }
 
+/* The IOTLB offers each range it maps: the bounce buffer may be our own memory. */
+static int iotlb_adopt(void *opaque, uint64_t start, uint64_t last, unsigned int perm,
+		       uint8_t **ret_host, struct iotlb_backing **ret_backing)
+{
+	struct vduse_dev *dev = opaque;
+
+	return vduse_umem_adopt(&dev->umem, dev->fd, start, last, perm, ret_host, ret_backing);
+}
+
+/*
+ * O_DIRECT needs memory the kernel can pin: VDUSE's own bounce pages are VM_IO
+ * from Linux 6.12.118 on.  Test hook: $VDUSE_BLKD_TEST_NO_UMEM keeps them, so
+ * that tests/vm reaches the copying fallback.
+ */
+static bool wants_umem(const struct image *img)
+{
+	if (!img->is_direct)
+		return false;
+#ifdef VDB_TEST_HOOKS
+	if (getenv("VDUSE_BLKD_TEST_NO_UMEM"))
+		return false;
+#endif
+	return true;
+}
+
 /*
  * Ask the kernel for the highest API version it offers and settle on the
  * lower of that and ours.  The version must be set before VDUSE_CREATE_DEV:
@@ -172,6 +197,8 @@ int vduse_dev_init(struct vduse_dev *dev, const char *name, const struct blk_dev
 	dev->nr_queues = blk->num_queues;
 	dev->features = vduse_dev_features(blk);
 	iotlb_init(&dev->iotlb, iotlb_get_fd, dev);
+	vduse_umem_init(&dev->umem, wants_umem(img));
+	iotlb_set_adopt(&dev->iotlb, iotlb_adopt, dev);
 	dev->queues = calloc(dev->nr_queues, sizeof(*dev->queues));
 	if (!dev->queues)
 		return -ENOMEM;
@@ -242,6 +269,9 @@ int vduse_dev_open(struct vduse_dev *dev, int fd)
 		fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
 		if (fd < 0)
 			return -errno;
+	} else {
+		/* Handed over: memory the previous binary registered is out of our reach. */
+		vduse_umem_forget(fd);
 	}
 	dev->fd = fd;
 	r = check_queue_count(dev);
@@ -298,6 +328,7 @@ int vduse_dev_destroy(struct vduse_dev *dev)
 	if (!dev || !dev->queues)
 		return 0;
 	vduse_dev_stop_queues(dev);
+	vduse_umem_exit(&dev->umem);
 	if (dev->fd >= 0)
 		close(dev->fd);
 	dev->fd = -1;

@@ -17,13 +17,36 @@ void iotlb_init(struct iotlb *tlb, iotlb_get_fd_fn get_fd, void *opaque)
 	tlb->get_fd_opaque = opaque;
 }
 
+void iotlb_set_adopt(struct iotlb *tlb, iotlb_adopt_fn adopt, void *opaque)
+{
+	pthread_mutex_lock(&tlb->lock);
+	tlb->adopt = adopt;
+	tlb->adopt_opaque = opaque;
+	pthread_mutex_unlock(&tlb->lock);
+}
+
+struct iotlb_backing *iotlb_backing_get(struct iotlb_backing *b)
+{
+	__atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
+	return b;
+}
+
+void iotlb_backing_put(struct iotlb_backing *b)
+{
+	if (b && __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		b->release(b);
+}
+
 void iotlb_put(struct iotlb_region *r)
 {
 	if (!r)
 		return;
 	if (__atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
-	munmap(r->host, r->map_bytes);
+	if (r->backing)
+		iotlb_backing_put(r->backing);
+	else
+		munmap(r->host, r->map_bytes);
 	free(r);
 }
 
@@ -59,6 +82,19 @@ static struct iotlb_region *map_region(struct iotlb *tlb, uint64_t iova, int *re
 		return NULL;
 	}
 	len = last - start + 1;
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		close(fd);
+		*ret_err = -ENOMEM;
+		return NULL;
+	}
+	*r = (struct iotlb_region){ .start = start, .last = last, .perm = perm, .map_bytes = len,
+				    .refs = 1 };
+	if (tlb->adopt && tlb->adopt(tlb->adopt_opaque, start, last, perm, &r->host,
+				     &r->backing) > 0) {
+		close(fd);
+		return r;
+	}
 	if (perm & MEM_READ)
 		prot |= PROT_READ;
 	if (perm & MEM_WRITE)
@@ -66,18 +102,11 @@ static struct iotlb_region *map_region(struct iotlb *tlb, uint64_t iova, int *re
 	p = mmap(NULL, len, prot, MAP_SHARED, fd, (off_t)offset);
 	close(fd);
 	if (p == MAP_FAILED) {
+		free(r);
 		*ret_err = -errno;
 		return NULL;
 	}
-	r = calloc(1, sizeof(*r));
-	if (!r) {
-		munmap(p, len);
-		*ret_err = -ENOMEM;
-		return NULL;
-	}
-	*r = (struct iotlb_region){
-		.start = start, .last = last, .perm = perm, .host = p, .map_bytes = len, .refs = 1,
-	};
+	r->host = p;
 	tlb->nr_maps++;
 	return r;
 }
@@ -410,11 +439,13 @@ int iotlb_view_init(struct iotlb_view *v, struct iotlb *tlb, unsigned int max_ho
 	return 0;
 }
 
-/* Swap the mapping for private memory at the same address. */
+/* Swap the mapping for private memory at the same address (our own memory: its owner's way). */
 static int detach_region(struct iotlb_region *r)
 {
 	int prot = (r->perm & MEM_READ ? PROT_READ : 0) | (r->perm & MEM_WRITE ? PROT_WRITE : 0);
 
+	if (r->backing)
+		return r->backing->detach ? r->backing->detach(r->backing) : 0;
 	if (mmap(r->host, r->map_bytes, prot, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 		 -1, 0) == MAP_FAILED)
 		return -errno;

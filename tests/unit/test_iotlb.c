@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "iotlb.h"
+#include "umem.h"
 
 #define PAGE 4096u
 
@@ -491,6 +492,173 @@ static void test_pin_returns_pinned_mapping(void **state)
 	assert_false(is_mapped(host));
 }
 
+/* --- ranges served from memory of the daemon's own (iotlb_adopt_fn) ------- */
+
+struct own {
+	struct iotlb_backing backing;
+	uint8_t *host;
+	unsigned int nr_released, nr_detached, nr_offered;
+	uint64_t start;                /* the range it takes */
+};
+
+static void own_release(struct iotlb_backing *b)
+{
+	struct own *o = (struct own *)b;
+
+	o->nr_released++;
+}
+
+static int own_detach(struct iotlb_backing *b)
+{
+	((struct own *)b)->nr_detached++;
+	return 0;
+}
+
+static int own_adopt(void *opaque, uint64_t start, uint64_t last, unsigned int perm,
+		     uint8_t **ret_host, struct iotlb_backing **ret_backing)
+{
+	struct own *o = opaque;
+
+	(void)last;
+	(void)perm;
+	o->nr_offered++;
+	if (start != o->start)
+		return 0;
+	*ret_host = o->host;
+	*ret_backing = iotlb_backing_get(&o->backing);
+	return 1;
+}
+
+static void own_init(struct own *o, uint64_t start)
+{
+	static uint8_t mem[4 * PAGE] __attribute__((aligned(4096)));
+
+	memset(mem, 0, sizeof(mem));
+	*o = (struct own){ .host = mem, .start = start };
+	o->backing = (struct iotlb_backing){ .refs = 1, .release = own_release,
+					     .detach = own_detach };
+	iotlb_set_adopt(&tlb, own_adopt, o);
+}
+
+/*
+ * The range the adopter takes is served from its memory, not mapped from the
+ * fd; the others are mapped as before.  Every range is offered once.
+ */
+static void test_adopted_range_uses_own_memory(void **state)
+{
+	unsigned int maps_before = nr_mappings();
+	struct iotlb_view v;
+	struct own o;
+	uint64_t len;
+	char buf[4];
+	uint8_t *p;
+
+	(void)state;
+	own_init(&o, 0x10000);
+	view_init(&v);
+	p = v.mem.ops->lookup(&v.mem, 0x10000 + 100, MEM_WRITE, &len, &err);
+	assert_ptr_equal(p, o.host + 100);
+	assert_int_equal(len, 4 * PAGE - 100);
+	memcpy(p, "abcd", 4);
+	assert_int_equal(pread(fk.memfd, buf, 4, 100), 4);
+	assert_memory_not_equal(buf, "abcd", 4);
+	assert_int_equal(nr_mappings(), maps_before);
+	/* The read-only range is not taken: mapped from the fd. */
+	p = v.mem.ops->lookup(&v.mem, 0x40000, MEM_READ, &len, &err);
+	assert_non_null(p);
+	assert_true(p < o.host || p >= o.host + 4 * PAGE);
+	assert_int_equal(nr_mappings(), maps_before + 1);
+	assert_int_equal(o.nr_offered, 2);
+	assert_int_equal(fk.nr_calls, 2);
+	iotlb_view_exit(&v);
+	iotlb_invalidate(&tlb, 0, UINT64_MAX);
+	assert_int_equal(o.nr_released, 0);   /* the adopter's own reference */
+	iotlb_backing_put(&o.backing);
+	assert_int_equal(o.nr_released, 1);
+}
+
+/* The memory outlives invalidation while a request in flight may use it; released once. */
+static void test_adopted_memory_released_after_last_user(void **state)
+{
+	struct iotlb_view v;
+	struct own o;
+	uint32_t t;
+	uint64_t len;
+
+	(void)state;
+	own_init(&o, 0x10000);
+	view_init(&v);
+	t = v.mem.ops->hold(&v.mem);
+	assert_non_null(v.mem.ops->lookup(&v.mem, 0x10000, MEM_WRITE, &len, &err));
+	v.mem.ops->seal(&v.mem, t);
+	iotlb_backing_put(&o.backing);            /* the adopter lets go first */
+	iotlb_invalidate(&tlb, 0, UINT64_MAX);
+	assert_non_null(v.mem.ops->lookup(&v.mem, 0x10000, MEM_WRITE, &len, &err));
+	assert_int_equal(o.nr_released, 0);
+	v.mem.ops->release(&v.mem, t);            /* the retired region goes */
+	assert_int_equal(o.nr_released, 0);       /* the new one still holds it */
+	iotlb_view_exit(&v);
+	iotlb_invalidate(&tlb, 0, UINT64_MAX);
+	assert_int_equal(o.nr_released, 1);
+}
+
+/*
+ * An abandoned queue's view is detached: mappings of the fd are replaced by
+ * private memory, own memory is detached by its owner (not replaced).
+ */
+static void test_detach_hands_own_memory_to_its_owner(void **state)
+{
+	struct iotlb_view v;
+	struct own o;
+	uint64_t len;
+	uint8_t *p, *q;
+
+	(void)state;
+	own_init(&o, 0x10000);
+	view_init(&v);
+	p = v.mem.ops->lookup(&v.mem, 0x10000, MEM_WRITE, &len, &err);
+	q = v.mem.ops->lookup(&v.mem, 0x40000, MEM_READ, &len, &err);
+	assert_non_null(q);
+	p[0] = 7;
+	iotlb_invalidate(&tlb, 0, UINT64_MAX);
+	assert_int_equal(iotlb_view_detach(&v), 0);
+	assert_int_equal(o.nr_detached, 1);
+	assert_int_equal(p[0], 7);                /* still the adopter's memory */
+	assert_true(is_mapped(q));                /* private memory now */
+	iotlb_view_exit(&v);
+	iotlb_backing_put(&o.backing);
+	assert_int_equal(o.nr_released, 1);
+}
+
+/*
+ * The VDUSE adopter: not wanted (no --direct), it asks nothing; where the
+ * kernel has no such ioctl (here a memfd, ENOTTY), it is refused for good and
+ * the ranges are mapped from the kernel.
+ */
+static void test_umem_refused_maps_from_kernel(void **state)
+{
+	struct iotlb_backing *b = NULL;
+	struct vduse_umem u;
+	uint8_t *host = NULL;
+
+	(void)state;
+	vduse_umem_init(&u, false);
+	assert_int_equal(vduse_umem_adopt(&u, fk.memfd, 0, 16 * PAGE - 1, MEM_READ | MEM_WRITE,
+					  &host, &b), 0);
+	assert_false(u.is_refused);
+	vduse_umem_exit(&u);
+	vduse_umem_init(&u, true);
+	assert_int_equal(vduse_umem_adopt(&u, fk.memfd, 0, 16 * PAGE - 1, MEM_READ | MEM_WRITE,
+					  &host, &b), 0);
+	assert_true(u.is_refused);
+	assert_int_equal(u.last_err, -ENOTTY);
+	assert_null(b);
+	assert_null(u.buf);
+	assert_int_equal(vduse_umem_adopt(&u, fk.memfd, 0, 16 * PAGE - 1, MEM_READ | MEM_WRITE,
+					  &host, &b), 0);
+	vduse_umem_exit(&u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -510,6 +678,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_eviction_waits_for_holds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pin_returns_pinned_mapping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stuck_request_keeps_only_its_mapping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopted_range_uses_own_memory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopted_memory_released_after_last_user, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_detach_hands_own_memory_to_its_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_umem_refused_maps_from_kernel, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("iotlb", tests, NULL, NULL);
