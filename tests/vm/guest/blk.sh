@@ -32,6 +32,79 @@ fio_verify() {
 		--verify_fatal=1 --minimal "$@" >/dev/null
 }
 
+# bounce_in_vm_io: is the running daemon's mapping of VDUSE's bounce buffer
+# VM_IO ("io" in VmFlags: Linux 6.12.118), which O_DIRECT cannot pin?
+bounce_in_vm_io() {
+	grep -A30 'anon_inode:\[vduse-domain\]' /proc/$DPID/smaps | grep '^VmFlags:' | grep -q ' io '
+}
+
+# direct_case NAME IMAGE BS MODE [ARGS...]: --direct on IMAGE (a file or a block
+# device) with --block-size BS.  MODE umem: VDUSE's bounce buffer is the
+# daemon's own memory (VDUSE_IOTLB_REG_UMEM), which O_DIRECT pins.  MODE copy:
+# the kernel's bounce pages (test hook VDUSE_BLKD_TEST_NO_UMEM); where the
+# kernel maps them VM_IO, O_DIRECT into them fails with EFAULT and the daemon
+# must copy through its own buffers, saying so once.  Either way every byte
+# goes where it belongs and the image is read and written with O_DIRECT.
+direct_case() {
+	_dn=$1 _dimg=$2 _dbs=$3 _dmode=$4
+	shift 4
+	[ "$_dmode" = copy ] && export VDUSE_BLKD_TEST_NO_UMEM=1
+	start "$_dn" --image "$_dimg" --direct --block-size "$_dbs" "$@"
+	_rc=$?
+	unset VDUSE_BLKD_TEST_NO_UMEM
+	if [ $_rc -ne 0 ]; then
+		fail "$_dn" "daemon did not attach"
+		return
+	fi
+	run_case "$_dn-keeps-o_direct" grep -q ", O_DIRECT" "/tmp/$_dn.log"
+	dd if=/dev/urandom of=/tmp/dpat bs="$_dbs" count=8 2>/dev/null
+	dd if=/tmp/dpat of="$DEV" bs="$_dbs" seek=5 oflag=direct conv=notrunc 2>/dev/null
+	run_case "$_dn-write-ok" [ $? -eq 0 ]
+	dd if="$DEV" of=/tmp/dback bs="$_dbs" skip=5 count=8 iflag=direct 2>/dev/null
+	run_case "$_dn-reads-back" cmp /tmp/dpat /tmp/dback
+	dd if="$_dimg" of=/tmp/dimg bs="$_dbs" skip=5 count=8 iflag=direct 2>/dev/null
+	run_case "$_dn-lands-in-image" cmp /tmp/dpat /tmp/dimg
+	run_case "$_dn-fio-verify" fio_verify "$DEV" "$_dbs" --size=4M
+	if [ "$_dmode" = umem ]; then
+		run_case "$_dn-bounce-in-daemon-memory" grep -q "bounce buffer .* is the daemon's own memory" "/tmp/$_dn.log"
+	elif bounce_in_vm_io; then
+		info "$_dn: the kernel maps the bounce buffer VM_IO"
+		run_case "$_dn-copies-what-the-kernel-refuses" grep -q "refuses to pin the driver's buffers" "/tmp/$_dn.log"
+	else
+		info "$_dn: the kernel's bounce pages take O_DIRECT as they are"
+		run_case "$_dn-no-copy-needed" sh -c "! grep -q 'refuses to pin' /tmp/$_dn.log"
+	fi
+	run_case "$_dn-no-io-errors" sh -c "! grep -q 'failed' /tmp/$_dn.log"
+	stop
+	run_case "$_dn-stop-exits-0" [ $? -eq 0 ]
+}
+
+# page_cache_bypassed DIR: reading 24 MiB through the device adds no page
+# cache of the image with --direct (fincore), and does without it (the check
+# can fail).  DIR: a filesystem on a block device.
+page_cache_bypassed() {
+	dd if=/dev/urandom of="$1/pc.img" bs=1M count=32 2>/dev/null
+	sync
+	for _pm in direct buffered; do
+		echo 3 > /proc/sys/vm/drop_caches
+		if [ $_pm = direct ]; then _pa=--direct; else _pa=; fi
+		if ! start "vpc$_pm" --image "$1/pc.img" --block-size 4096 $_pa; then
+			fail "page-cache-$_pm" "daemon did not attach"
+			continue
+		fi
+		dd if="$DEV" of=/dev/null bs=1M count=24 iflag=direct 2>/dev/null
+		_res=$(fincore --bytes --noheadings --output RES "$1/pc.img")
+		info "after reading 24 MiB through the device ($_pm): $_res bytes of the image cached"
+		if [ $_pm = direct ]; then
+			run_case page-cache-bypassed-with-direct [ "$_res" -lt $((1 << 20)) ]
+		else
+			run_case page-cache-used-without-direct [ "$_res" -ge $((16 << 20)) ]
+		fi
+		stop
+	done
+	rm -f "$1/pc.img"
+}
+
 # --- discard, write-zeroes, serial ------------------------------------------
 IMG=/tmp/disk.img
 dd if=/dev/zero of=$IMG bs=1M count=64 2>/dev/null
@@ -194,22 +267,36 @@ if [ -b "$LOOP4" ]; then
 			fail direct "daemon did not attach"
 		fi
 		# 4096-byte blocks: every request fits O_DIRECT, which stays on.
-		if start vdio4k --image /mnt/d/img --direct --block-size 4096; then
-			run_case direct-4k-keeps-o_direct grep -q "O_DIRECT" /tmp/vdio4k.log
-			run_case fio-verify-direct-4k fio_verify "$DEV" 4k --size=8M
-			dd if=/dev/urandom of=/tmp/p4k bs=4096 count=8 2>/dev/null
-			dd if=/tmp/p4k of="$DEV" bs=4096 seek=5 oflag=direct conv=notrunc 2>/dev/null
-			dd if=/mnt/d/img of=/tmp/i4k bs=4096 skip=5 count=8 iflag=direct 2>/dev/null
-			run_case direct-4k-lands-in-image cmp /tmp/p4k /tmp/i4k
-			stop
-		else
-			fail direct-4k "daemon did not attach"
-		fi
+		direct_case d-ext4-4k-uring /mnt/d/img 4096 umem
+		direct_case d-ext4-4k-aio-copy /mnt/d/img 4096 copy --backend aio
+		page_cache_bypassed /mnt/d
 		umount /mnt/d
 	else
 		skip direct "no ext4 on a 4k loop device"
 	fi
+	direct_case d-raw4k-aio "$LOOP4" 4096 umem --backend aio
+	direct_case d-raw4k-uring-copy "$LOOP4" 4096 copy
 	$LOSETUP -d "$LOOP4"
+fi
+
+# --- O_DIRECT on 512-byte-sector devices: a raw device, ext4 on one -----------
+dd if=/dev/zero of=/tmp/raw512.img bs=1M count=64 2>/dev/null
+LOOPR=$($LOSETUP -f --show /tmp/raw512.img)
+if [ -b "$LOOPR" ]; then
+	direct_case d-raw512-uring "$LOOPR" 512 umem
+	direct_case d-raw512-aio-copy "$LOOPR" 512 copy --backend aio
+	mkdir -p /mnt/e
+	if $MKFS_EXT4 -q -F -b 4096 "$LOOPR" && mount -t ext4 "$LOOPR" /mnt/e; then
+		dd if=/dev/zero of=/mnt/e/img bs=1M count=32 2>/dev/null
+		direct_case d-ext4-512-uring /mnt/e/img 512 umem
+		direct_case d-ext4-512-aio-copy /mnt/e/img 512 copy --backend aio
+		umount /mnt/e
+	else
+		skip direct-ext4-512 "no ext4 on a 512-byte-sector loop device"
+	fi
+	$LOSETUP -d "$LOOPR"
+else
+	skip direct-raw512 "no loop device"
 fi
 
 # --- backend errors: ENOSPC under a sparse image ------------------------------

@@ -46,7 +46,7 @@ BUSYBOX=${BUSYBOX:-/bin/busybox}
 TOOLS=(/usr/sbin/vdpa /usr/bin/fio /usr/sbin/mke2fs /usr/sbin/mkfs.ext4
        /usr/sbin/e2fsck /usr/sbin/losetup /usr/sbin/blkdiscard /usr/sbin/fstrim
        /usr/sbin/blockdev /usr/bin/qemu-storage-daemon /usr/bin/setpriv
-       /usr/sbin/dmsetup)
+       /usr/sbin/dmsetup /usr/bin/fincore)
 CONFIGS=(/etc/mke2fs.conf)
 
 # ---------------------------------------------------------------------------
