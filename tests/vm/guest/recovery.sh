@@ -22,6 +22,11 @@
 #             device and removes its state file, exit 0.
 #   badexec   SIGHUP under load when the path holds a file that cannot be
 #             executed: the daemon says why and keeps serving, same binary.
+#   direct    --direct on a block device, whose bounce buffer is the daemon's
+#             own memory (VDUSE_IOTLB_REG_UMEM): kill -9 under the fio load
+#             (the kernel takes the buffers in flight back when the fd
+#             closes) and a live upgrade (the daemon gives them back before
+#             its exec); each new daemon registers its own again; zero errors.
 #
 # The pauses are measured and printed as notes: from the kill (or SIGHUP) to
 # the restarted daemon printing its node, to the disk completing requests
@@ -30,12 +35,12 @@
 #
 # Knobs (kernel command line, e.g. VM_APPEND="RECOVERY_ONLY='kill9 stop'"):
 #   RECOVERY_ONLY    parts to run (default: kill9 noattach durable upgrade refuse stop
-#                    badexec)
+#                    badexec direct)
 #   RECOVERY_ROUNDS  kill -9 rounds of kill9 (default 3)
 #   RECOVERY_FIO_MB  MiB each of fio's 2 jobs writes and verifies per run (default 8)
 . /tests/lib.sh
 
-ONLY=${RECOVERY_ONLY:-kill9 noattach durable upgrade refuse stop badexec}
+ONLY=${RECOVERY_ONLY:-kill9 noattach durable upgrade refuse stop badexec direct}
 ROUNDS=${RECOVERY_ROUNDS:-3}
 FIO_MB=${RECOVERY_FIO_MB:-8}
 SDIR=/tmp/vdb-state
@@ -490,6 +495,48 @@ if wants upgrade && [ -z "$STUCK" ]; then
 	fi
 	cleanup lu /tmp/lu.img /tmp/vdb-new /tmp/vdb-new.tmp
 	info "upgrade: $(elapsed "$t0") s"
+fi
+
+# --- --direct: the bounce buffer in the daemon's memory, across kill -9 and SIGHUP --
+# nr_umem NAME: how often NAME's daemons so far registered their own bounce buffer.
+nr_umem() { cat "/tmp/$1.all" "/tmp/$1.log" 2>/dev/null | grep -c "is the daemon's own memory"; }
+if wants direct && [ -z "$STUCK" ]; then
+	t0=$(now)
+	truncate -s 64M /tmp/dr.img
+	DLOOP=$($LOSETUP -f --show /tmp/dr.img)
+	dmesg_mark
+	cp "$VDUSE_BLKD" /tmp/vdb-dr
+	_saved=$VDUSE_BLKD
+	VDUSE_BLKD=/tmp/vdb-dr
+	set -- --image "$DLOOP" --direct --queues 2 --state-dir $SDIR --attach
+	if [ -b "$DLOOP" ] && daemon_start dr "$@"; then
+		DEV=$NODE
+		fio_start "$DEV"
+		sleep 2
+		wait_inflight "$DEV" 10 || info "direct: no request seen in flight"
+		run_case direct-bounce-in-daemon-memory [ "$(nr_umem dr)" -eq 1 ]
+		kill9 dr
+		restart direct-kill9 dr "$DEV" "$@"
+		sleep 2
+		run_case direct-kill9-registers-again [ "$(nr_umem dr)" -eq 2 ]
+		wait_inflight "$DEV" 10 || info "direct: no request seen in flight"
+		if hup direct-hup dr; then
+			sleep 2
+			run_case direct-hup-registers-again [ "$(nr_umem dr)" -eq 3 ]
+		fi
+		sleep 1
+		fio_finish direct
+		dmesg_clean direct
+		run_case direct-no-copy-fallback sh -c "! cat /tmp/dr.all /tmp/dr.log | grep -q 'refuses to pin'"
+		[ -z "$STUCK" ] && stop_check direct dr
+	else
+		fail direct-start "$(oneline /tmp/dr.log)"
+	fi
+	VDUSE_BLKD=$_saved
+	cleanup dr /tmp/vdb-dr
+	[ -b "$DLOOP" ] && $LOSETUP -d "$DLOOP"
+	rm -f /tmp/dr.img
+	info "direct: $(elapsed "$t0") s"
 fi
 
 # --- refusals: clean exit 1, the device untouched -------------------------------
