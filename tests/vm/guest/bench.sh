@@ -2,19 +2,31 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # bench.sh: vduse-blkd against its peers in one guest boot: the kernel loop
-# device (direct I/O), qemu-storage-daemon's vduse-blk export and, when a
-# ublk server is provided in /opt/ublksrv (or as /usr/bin/ublk), ublk's loop
-# target (and a vduse-blkd binary to compare with, as "base", when
-# /usr/bin/vduse-blkd-base exists).  Same image on tmpfs, same fio jobs, same queue counts, rounds
-# interleaved.  Prints IOPS, ratios, and each daemon's CPU time per I/O (all
-# of its threads, io_uring's io-wq workers included, from /proc/PID/stat;
-# io-wq's share apart); BENCH_PERF=1 adds a perf profile of vduse-blkd.
+# device, qemu-storage-daemon's vduse-blk export and, when a ublk server is
+# provided in /opt/ublksrv (or as /usr/bin/ublk), ublk's loop target (and a
+# vduse-blkd binary to compare with, as "base", when /usr/bin/vduse-blkd-base
+# exists).  Same image, same fio jobs, same queue counts, rounds interleaved.
+# Prints IOPS, ratios, and each daemon's CPU time per I/O (all of its
+# threads, io_uring's io-wq workers included, from /proc/PID/stat; io-wq's
+# share apart); BENCH_PERF=1 adds a perf profile of vduse-blkd.
 # It measures, it does not judge.
+#
+# Where the image lives (BENCH_HOME): tmpfs (a file in the guest's tmpfs),
+# raw (a RAM disk, brd, as the raw block device), ext4 or xfs (a file on that
+# filesystem on a RAM disk).  How every system reads and writes it
+# (BENCH_CACHE, one or both of "buffered direct"): buffered = the page cache
+# (loop direct-io=off, qemu-storage-daemon cache.direct=off, ublk
+# --buffered_io, vduse-blkd without --direct); direct = O_DIRECT (loop
+# direct-io=on, cache.direct=on, ublk's default, vduse-blkd --direct).  With
+# both, each system's name says its mode ("-direct", "-buffered").  The page
+# cache is dropped before each system's jobs.
 . /tests/lib.sh
 [ -f /tests/bench.env ] && . /tests/bench.env
 
 RUNTIME=${BENCH_RUNTIME:-8}
 ROUNDS=${BENCH_ROUNDS:-1}
+HOME_KIND=${BENCH_HOME:-tmpfs}
+CACHES=${BENCH_CACHE:-buffered}
 IMG=/tmp/bench.img
 SIZE_MB=512
 RESULTS=/tmp/bench.results
@@ -71,7 +83,8 @@ JOB
 		c1=$(cpu_ticks "$3")
 		w1=$(iowq_ticks "$3")
 		# terse v3: field 8 = read IOPS, field 49 = write IOPS
-		iops=$(echo "$out" | awk -F';' '{ print $8 + $49 }')
+		# one line per job group; a failed run may print more (or none): sum them
+		iops=$(echo "$out" | awk -F';' 'NF > 49 { s += $8 + $49 } END { print s + 0 }')
 		echo "$1 $jname ${iops:-0}" >> $RESULTS
 		if [ -n "$3" ] && [ "${iops:-0}" -gt 0 ]; then
 			# ticks are 10 ms: microseconds of CPU per I/O
@@ -118,30 +131,80 @@ wait_line() {
 	done
 }
 
-dd if=/dev/zero of=$IMG bs=1M count=$SIZE_MB 2>/dev/null
-info "guest: $(nproc) vCPUs, kernel $(uname -r), image $SIZE_MB MiB on tmpfs, $RUNTIME s per job, $ROUNDS round(s), $QUEUES queue(s), median per cell"
+# setup_home: make IMG, SIZE_MB of it, where BENCH_HOME says.
+setup_home() {
+	case $HOME_KIND in
+	tmpfs)
+		dd if=/dev/zero of=$IMG bs=1M count=$SIZE_MB 2>/dev/null ;;
+	raw|ext4|xfs)
+		# A filesystem needs room beside the image for itself.
+		load_extra brd rd_nr=1 max_part=0 rd_size=$(( (SIZE_MB + 128) * 1024 )) || return 1
+		[ -b /dev/ram0 ] || return 1
+		if [ $HOME_KIND = raw ]; then
+			IMG=/dev/ram0
+			# Written once, so that every page exists (as on a real disk).
+			dd if=/dev/zero of=$IMG bs=1M count=$((SIZE_MB + 128)) 2>/dev/null
+			return 0
+		fi
+		if [ $HOME_KIND = ext4 ]; then
+			$MKFS_EXT4 -q -F -E nodiscard /dev/ram0 || return 1
+		else
+			load_extra xfs && /usr/sbin/mkfs.xfs -q -f -K /dev/ram0 || return 1
+		fi
+		mkdir -p /mnt/bench
+		mount -t $HOME_KIND /dev/ram0 /mnt/bench || return 1
+		IMG=/mnt/bench/bench.img
+		dd if=/dev/zero of=$IMG bs=1M count=$SIZE_MB conv=fsync 2>/dev/null ;;
+	*)
+		info "BENCH_HOME=$HOME_KIND: not tmpfs, raw, ext4 or xfs"
+		return 1 ;;
+	esac
+}
+
+# fresh: nothing of the image in the page cache when a system starts.
+fresh() {
+	sync
+	echo 3 > /proc/sys/vm/drop_caches
+}
+
+if ! setup_home; then
+	fail bench-image "no image on $HOME_KIND"
+	summary
+fi
+info "guest: $(nproc) vCPUs, kernel $(uname -r), image $SIZE_MB MiB on $HOME_KIND ($IMG), cache: $CACHES, $RUNTIME s per job, $ROUNDS round(s), $QUEUES queue(s), median per cell"
 
 round=1
 while [ $round -le $ROUNDS ]; do
 info "round $round of $ROUNDS"
-# --- kernel loop device, direct I/O ---
+for cache in $CACHES; do
+# Each system in the same mode; its name says the mode when both are measured.
+m=""
+[ "$CACHES" = "$cache" ] || m=-$cache
+case $cache in
+direct) loop_dio=on qsd_direct=on vdb_direct=--direct ublk_buffered= ;;
+*) loop_dio=off qsd_direct=off vdb_direct= ublk_buffered=--buffered_io ;;
+esac
+qsd_drv=file
+[ -b "$IMG" ] && qsd_drv=host_device
+# --- kernel loop device ---
 LOOP=""
-wants loop && LOOP=$($LOSETUP -f --show --direct-io=on $IMG)
+wants loop && fresh && LOOP=$($LOSETUP -f --show --direct-io=$loop_dio $IMG)
 if [ -b "$LOOP" ]; then
-	run_jobs loop "$LOOP"
+	run_jobs loop$m "$LOOP"
 	$LOSETUP -d "$LOOP"
 fi
 
 # --- qemu-storage-daemon vduse-blk ---
 wants qsd &&
 for q in $QUEUES; do
-	$QSD --blockdev driver=file,node-name=f0,filename=$IMG,cache.direct=off,aio=io_uring \
+	fresh
+	$QSD --blockdev driver=$qsd_drv,node-name=f0,filename=$IMG,cache.direct=$qsd_direct,aio=io_uring \
 		--blockdev driver=raw,node-name=n0,file=f0 \
 		--export vduse-blk,id=v0,name=qsd$q,node-name=n0,num-queues=$q,writable=on \
 		2>/tmp/qsd.log &
 	qpid=$!
 	if wait_node /dev/vduse/qsd$q && $VDPA dev add name qsd$q mgmtdev vduse && DEV=$(wait_vdisk qsd$q 20); then
-		run_jobs qsd-${q}q "$DEV" $qpid
+		run_jobs qsd-${q}q$m "$DEV" $qpid
 		$VDPA dev del qsd$q
 	else
 		info "qemu-storage-daemon with $q queue(s) did not come up: $(cat /tmp/qsd.log)"
@@ -156,8 +219,9 @@ for bin in "$VDUSE_BLKD" /usr/bin/vduse-blkd-base; do
 tag=vduse-blkd envs="" args=${BENCH_ARGS:-}
 [ "$bin" = "$VDUSE_BLKD" ] || { tag=base; envs=${BENCH_BASE_ENV:-}; args=${BENCH_BASE_ARGS:-}; }
 for q in $QUEUES; do
+	fresh
 	# shellcheck disable=SC2086  # words
-	env $envs "$bin" $args --image $IMG --name vdb$q --queues $q --attach >/tmp/vdb.out 2>/tmp/vdb.log &
+	env $envs "$bin" $args $vdb_direct --image $IMG --name vdb$q --queues $q --attach >/tmp/vdb.out 2>/tmp/vdb.log &
 	vpid=$!
 	# The redirection creates /tmp/vdb.out at once: wait for the line itself.
 	if wait_line /tmp/vdb.out && DEV=$(head -n1 /tmp/vdb.out) && wait_node "$DEV" && [ -b "$DEV" ]; then
@@ -166,12 +230,12 @@ for q in $QUEUES; do
 			sleep 1
 			i0=$(cpu_ticks $vpid)
 			sleep 3
-			info "$tag-${q}q idle: $(( $(cpu_ticks $vpid) - i0 )) clock ticks of CPU in 3 s"
+			info "$tag-${q}q$m idle: $(( $(cpu_ticks $vpid) - i0 )) clock ticks of CPU in 3 s"
 		fi
 		if [ $tag = vduse-blkd ]; then
-			PERF_TAG=1 run_jobs $tag-${q}q "$DEV" $vpid
+			PERF_TAG=1 run_jobs $tag-${q}q$m "$DEV" $vpid
 		else
-			run_jobs $tag-${q}q "$DEV" $vpid
+			run_jobs $tag-${q}q$m "$DEV" $vpid
 		fi
 	else
 		info "$tag with $q queue(s) did not come up: $(cat /tmp/vdb.log)"
@@ -187,13 +251,15 @@ if ! wants ublk; then
 	:
 elif [ -n "$UBLK" ] && load_module ublk_drv 2>/dev/null; then
 	for q in $QUEUES; do
-		$UBLK add -t loop -f $IMG -q $q -d 128 >/tmp/ublk.log 2>&1
+		fresh
+		# shellcheck disable=SC2086  # words
+		$UBLK add -t loop -f $IMG -q $q -d 128 $ublk_buffered >/tmp/ublk.log 2>&1
 		if wait_node /dev/ublkb0; then
 			upid=""
 			for p in /proc/[0-9]*; do
 				case "$(cat $p/comm 2>/dev/null)" in ublk*) upid=${p#/proc/} ;; esac
 			done
-			run_jobs ublk-${q}q /dev/ublkb0 $upid
+			run_jobs ublk-${q}q$m /dev/ublkb0 $upid
 		else
 			info "ublk with $q queue(s) did not come up: $(cat /tmp/ublk.log)"
 		fi
@@ -203,12 +269,13 @@ else
 	info "no ublk server in this guest (/opt/ublksrv or /usr/bin/ublk): ublk not measured"
 fi
 
+done   # cache modes
 round=$((round + 1))
 done
 
 # --- table and ratios ---
 echo "BENCH-TABLE-BEGIN"
-awk -v jobs="$JOBS" -v queues="$QUEUES" '
+awk -v jobs="$JOBS" -v queues="$QUEUES" -v caches="$CACHES" '
 	{
 		k = $1 "," $2; v[k, ++cnt[k]] = $3
 		if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 }
@@ -223,26 +290,31 @@ awk -v jobs="$JOBS" -v queues="$QUEUES" '
 		}
 		nj = split(jobs, J, " ")
 		for (j = 1; j <= nj; j++) { split(J[j], p, ":"); name[j] = p[1] }
-		printf "%-18s", "IOPS"
+		printf "%-26s", "IOPS"
 		for (j = 1; j <= nj; j++) printf " %16s", name[j]
 		printf "\n"
 		for (i = 1; i <= n; i++) {
-			printf "%-18s", order[i]
+			printf "%-26s", order[i]
 			for (j = 1; j <= nj; j++) printf " %16d", iops[order[i] "," name[j]]
 			printf "\n"
 		}
 		nq = split(queues, Q, " "); nr = 0
-		for (q = 1; q <= nq; q++) {
-			R[++nr] = "qsd-" Q[q] "q:vduse-blkd-" Q[q] "q"
-			R[++nr] = "ublk-" Q[q] "q:vduse-blkd-" Q[q] "q"
-			R[++nr] = "loop:vduse-blkd-" Q[q] "q"
-			R[++nr] = "base-" Q[q] "q:vduse-blkd-" Q[q] "q"
+		nc = split(caches, C, " ")
+		for (c = 1; c <= nc; c++) {
+			m = nc > 1 ? "-" C[c] : ""
+			for (q = 1; q <= nq; q++) {
+				v = "vduse-blkd-" Q[q] "q" m
+				R[++nr] = "qsd-" Q[q] "q" m ":" v
+				R[++nr] = "ublk-" Q[q] "q" m ":" v
+				R[++nr] = "loop" m ":" v
+				R[++nr] = "base-" Q[q] "q" m ":" v
+			}
 		}
 		printf "\nratios (vduse-blkd / peer, same boot; >1 means vduse-blkd is ahead)\n"
 		for (r = 1; r <= nr; r++) {
 			split(R[r], pr, ":")
 			if (!(pr[1] in seen) || !(pr[2] in seen)) continue
-			printf "%-18s", pr[2] "/" pr[1]
+			printf "%-26s", pr[2] "/" pr[1]
 			for (j = 1; j <= nj; j++) {
 				a = iops[pr[2] "," name[j]]; b = iops[pr[1] "," name[j]]
 				if (b > 0) printf " %16.2f", a / b; else printf " %16s", "-"

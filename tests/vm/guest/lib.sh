@@ -10,7 +10,8 @@
 #                                  exits 1 if anything failed, else 0
 # Helpers:  info MSG, wait_for PATH [TIMEOUT], vdisk_of NAME,
 #           wait_vdisk NAME [TIMEOUT], load_module NAME [PARAMS...],
-#           load_vhost_vdpa, bind_vdpa NAME DRIVER, sectors_of DEV
+#           load_vhost_vdpa, load_extra NAME, bind_vdpa NAME DRIVER,
+#           sectors_of DEV
 #
 # run_case captures the command's output: do not use it to start a daemon
 # in the background (the capture waits for the daemon's stdout to close).
@@ -142,6 +143,22 @@ load_vhost_vdpa() {
 		[ -d "/sys/module/${_k%.ko}" ] && continue
 		insmod "$VM_MODDIR/$_k" || return 1
 	done < "$VM_MODDIR/modules.vhost_vdpa"
+}
+
+# load_extra NAME [PARAMS...]: load module NAME of modules.extra (brd, xfs)
+# with PARAMS, and before it the modules it needs, which that list names first.
+load_extra() {
+	_x=$1
+	shift
+	while read -r _k; do
+		[ -n "$_k" ] || continue
+		if [ "${_k%.ko}" = "$_x" ]; then
+			[ -d "/sys/module/$_x" ] || insmod "$VM_MODDIR/$_k" "$@"
+			return
+		fi
+		[ -d "/sys/module/${_k%.ko}" ] || insmod "$VM_MODDIR/$_k" || return 1
+	done < "$VM_MODDIR/modules.extra"
+	return 1
 }
 
 # bind_vdpa NAME DRIVER: rebind vdpa device NAME to DRIVER (virtio_vdpa or

@@ -46,7 +46,7 @@ BUSYBOX=${BUSYBOX:-/bin/busybox}
 TOOLS=(/usr/sbin/vdpa /usr/bin/fio /usr/sbin/mke2fs /usr/sbin/mkfs.ext4
        /usr/sbin/e2fsck /usr/sbin/losetup /usr/sbin/blkdiscard /usr/sbin/fstrim
        /usr/sbin/blockdev /usr/bin/qemu-storage-daemon /usr/bin/setpriv
-       /usr/sbin/dmsetup /usr/bin/fincore)
+       /usr/sbin/dmsetup /usr/bin/fincore /usr/sbin/mkfs.xfs)
 CONFIGS=(/etc/mke2fs.conf)
 
 # ---------------------------------------------------------------------------
@@ -100,7 +100,7 @@ readelf -l "$BUSYBOX" 2>/dev/null | grep -q 'program interpreter' &&
 key_inputs() {
 	sha256sum "$0"
 	echo "$kver"
-	cat "$kdir/modules.order" "$kdir/modules.vhost_vdpa"
+	cat "$kdir/modules.order" "$kdir/modules.vhost_vdpa" "$kdir/modules.extra"
 	stat -L -c '%n %s %Y' "$BUSYBOX" "${TOOLS[@]}" "${CONFIGS[@]}" 2>&1
 	local t
 	for t in "${TOOLS[@]}"; do elf_deps "$t" 2>/dev/null; done |
@@ -221,7 +221,8 @@ build_base() {
 
 	# Modules, already decompressed by fetch-kernel.sh.
 	cp "$kdir"/modules/*.ko "$tree/lib/modules/$kver/"
-	cp "$kdir/modules.order" "$kdir/modules.vhost_vdpa" "$tree/lib/modules/$kver/"
+	cp "$kdir/modules.order" "$kdir/modules.vhost_vdpa" "$kdir/modules.extra" \
+		"$tree/lib/modules/$kver/"
 
 	# /dev/console for the kernel's initial stdio (before devtmpfs).
 	mknod -m 600 "$tree/dev/console" c 5 1 2>/dev/null || true

@@ -24,6 +24,7 @@
 #   $CACHE/kernel/$KVER/modules/*.ko        decompressed modules
 #   $CACHE/kernel/$KVER/modules.order       base modules, load order (deps first)
 #   $CACHE/kernel/$KVER/modules.vhost_vdpa  extra modules for load_vhost_vdpa
+#   $CACHE/kernel/$KVER/modules.extra       modules loaded on demand (brd, xfs)
 #   $CACHE/kernel/$KVER/modules.dep         the dependency graph used
 #   $CACHE/kernel/$KVER/source              where it came from (choice, packages)
 # The last line printed on stdout is KVER; progress goes to stderr.
@@ -49,6 +50,9 @@ BASE_MODULES=(virtio_blk vhost_iotlb vdpa vduse virtio_vdpa
 # Not loaded at boot: a vdpa device binds to the first loaded vdpa bus
 # driver, and the default tests want virtio_vdpa (/dev/vdX).
 VHOST_VDPA_MODULES=(vhost_vdpa)
+# Loaded by the suites that want them (load_module): brd, a RAM disk as a
+# raw block device, and xfs, for the benchmark's image homes.
+EXTRA_MODULES=(brd xfs)
 # A kernel without one of these cannot run the suites: the fetch fails.
 # Any other module may be built in or missing (logged, not loaded).
 ESSENTIAL=" virtio_blk vhost_iotlb vdpa vduse virtio_vdpa ext4 loop vhost vhost_vdpa dm_mod "
@@ -60,7 +64,7 @@ flock 9
 
 # A kernel directory is ready when its .complete stamp names the same
 # module lists and source as this run (edit the lists and it is re-extracted).
-lists="${BASE_MODULES[*]} / ${VHOST_VDPA_MODULES[*]} / names with _"
+lists="${BASE_MODULES[*]} / ${VHOST_VDPA_MODULES[*]} / ${EXTRA_MODULES[*]} / names with _"
 ready() {	# KVER [SOURCE]: SOURCE empty = any source
 	local f=$CACHE/kernel/$1/.complete
 	[[ -f $f && $(sed -n 1p "$f") == "$lists" ]] || return 1
@@ -176,10 +180,14 @@ extract() {
 	local nbase=${#order[@]}
 	for n in "${VHOST_VDPA_MODULES[@]}"; do visit "$n" top; done
 	emit "$nbase" "$out/modules.vhost_vdpa"
+	local nvhost=${#order[@]}
+	for n in "${EXTRA_MODULES[@]}"; do visit "$n" top; done
+	emit "$nvhost" "$out/modules.extra"
 	touch "$out/modules.dep"
 
 	log "base modules: $(tr '\n' ' ' < "$out/modules.order")"
 	log "vhost_vdpa modules: $(tr '\n' ' ' < "$out/modules.vhost_vdpa")"
+	log "extra modules: $(tr '\n' ' ' < "$out/modules.extra")"
 	{ echo "choice $CHOICE"; printf '%s\n' "$@"; } > "$out/source"
 	printf '%s\n%s\n' "$lists" "$src" > "$out/.complete"
 	rm -rf "${CACHE:?}/kernel/$kver"
