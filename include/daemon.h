@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "privileges.h"
+#include "state.h"
 #include "upgrade.h"
 #include "vdpa.h"
 
@@ -24,7 +25,7 @@ enum exit_code {
 };
 
 #define DEFAULT_MAX_QUEUES 8
-#define MAX_QUEUES 64
+#define MAX_QUEUES VDB_STATE_MAX_QUEUES   /* a state file holds no more */
 
 /* The command line, parsed and checked (main.c). */
 struct options {

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <linux/virtio_config.h>
 
 #include "inflight.h"
 #include "sandbox.h"
@@ -185,6 +186,98 @@ static void test_corrupt_foreign_and_missing(void **state)
 	assert_int_equal(rename(why, path), 0);
 	assert_int_equal(check(d, "disk1", &ident, why, sizeof(why)), -EBADMSG);
 	assert_non_null(strstr(why, "belongs to device 'disk0'"));
+}
+
+/*
+ * Rewrite disk0's state as a daemon of version 1 (split rings only) would
+ * have written it for @id: sections of inflight_log_bytes_v1(), a valid
+ * checksum.  What the file claims is for vdb_state_check() to judge.
+ */
+static void make_v1_state(const struct dir *d, const struct vdb_identity *id)
+{
+	struct vdb_state_header h;
+	char path[300];
+	int fd;
+
+	make_state(d);
+	snprintf(path, sizeof(path), "%s/disk0.state", d->path);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &h, sizeof(h), 0), sizeof(h));
+	h.version = 1;
+	h.id = *id;
+	h.queue_bytes = inflight_log_bytes_v1(id->queue_size);
+	h.file_bytes = sizeof(h) + id->nr_queues * h.queue_bytes;
+	h.checksum = vdb_state_header_checksum(&h);
+	assert_int_equal(ftruncate(fd, (off_t)h.file_bytes), 0);
+	assert_int_equal(pwrite(fd, &h, sizeof(h), 0), sizeof(h));
+	close(fd);
+}
+
+static void test_version_1_is_split_only(void **state)
+{
+	struct dir *d = *state;
+	struct vdb_identity id = ident;
+	char why[512];
+
+	/* What a daemon of version 1 wrote is taken over as it is. */
+	make_v1_state(d, &id);
+	assert_int_equal(check(d, "disk0", &id, why, sizeof(why)), 0);
+	/*
+	 * Packed rings keep chain copies a version-1 section has no room for:
+	 * the copies of the last queue would be written past the file's end.
+	 */
+	id.features |= 1ULL << VIRTIO_F_RING_PACKED;
+	id.queue_size = 1024;
+	make_v1_state(d, &id);
+	expect_refusal(d, &id, "packed");
+}
+
+/* Rewrite disk0's header with @edit applied and its checksum made valid again. */
+static void edit_header(const struct dir *d, void (*edit)(struct vdb_state_header *h, int c),
+			int c)
+{
+	struct vdb_state_header h;
+	char path[300];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/disk0.state", d->path);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &h, sizeof(h), 0), sizeof(h));
+	edit(&h, c);
+	h.checksum = vdb_state_header_checksum(&h);
+	assert_int_equal(pwrite(fd, &h, sizeof(h), 0), sizeof(h));
+	close(fd);
+}
+
+/* Claims no daemon makes, each behind a valid checksum. */
+static void claim(struct vdb_state_header *h, int c)
+{
+	switch (c) {
+	case 0: h->header_bytes += 64; break;
+	case 1: memset(h->name, 'x', sizeof(h->name)); break;
+	case 2: h->id.nr_queues = 0; break;
+	case 3: h->id.nr_queues = VDB_STATE_MAX_QUEUES + 1; break;
+	case 4: h->id.queue_size = 48; break;
+	case 5: h->id.queue_size = 2048; break;
+	case 6: h->id.block_size = 3000; break;
+	case 7: h->id.capacity_sectors = 0; break;
+	case 8: h->queue_bytes -= 64; break;
+	case 9: h->file_bytes += 64; break;
+	default: h->id.is_readonly = 7; break;
+	}
+}
+
+static void test_layout_claims_are_checked(void **state)
+{
+	struct dir *d = *state;
+
+	for (int c = 0; c <= 10; c++) {
+		make_state(d);
+		edit_header(d, claim, c);
+		expect_refusal(d, &ident, "corrupt");
+	}
 }
 
 static void test_other_boot(void **state)
@@ -468,6 +561,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_foreign_and_missing, dir_setup,
 						dir_teardown),
 		cmocka_unit_test_setup_teardown(test_other_boot, dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(test_version_1_is_split_only, dir_setup,
+						dir_teardown),
+		cmocka_unit_test_setup_teardown(test_layout_claims_are_checked, dir_setup,
+						dir_teardown),
 		cmocka_unit_test_setup_teardown(test_queues_do_not_overlap, dir_setup,
 						dir_teardown),
 		cmocka_unit_test(test_recover_published_or_not),
