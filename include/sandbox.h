@@ -29,11 +29,19 @@ enum sandbox_backend {
 	SANDBOX_BACKEND_RBD,          /* librbd's messenger threads: TCP to the cluster */
 };
 
+#define SANDBOX_MAX_NO_EXEC_FDS 8
+
 struct sandbox_opts {
 	enum sandbox_backend backend; /* the syscalls of the other backends are refused */
 	bool may_exec;                /* SIGHUP live upgrade: execve and the new image's startup */
 	bool may_attach;              /* --attach: vdpa netlink and sysfs, now or at the detach */
 	bool may_notify;              /* sd_notify(): an AF_UNIX datagram to NOTIFY_SOCKET */
+	/*
+	 * Fds never to be mapped executable (the image, the state file, the
+	 * devices): what is in them is the driver's or on disk, never code.
+	 */
+	unsigned int nr_no_exec_fds;
+	int no_exec_fds[SANDBOX_MAX_NO_EXEC_FDS];
 };
 
 /**

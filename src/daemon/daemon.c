@@ -180,6 +180,8 @@ static void log_kernel(void)
 struct daemon {
 	struct options *o;
 	struct service svc;
+	const struct image *img;
+	const struct vdb_state *state;
 };
 
 /* From the control loop (control.h): the watchdog pings. */
@@ -289,8 +291,9 @@ static int drop_privileges(struct options *o)
 }
 
 /* --sandbox on: the seccomp allowlist, in every thread, after privileges are dropped. */
-static int start_sandbox(const struct options *o)
+static int start_sandbox(const struct daemon *d, const struct control *c)
 {
+	const struct options *o = d->o;
 	struct sandbox_opts so = {
 		.backend = o->be == &backend_io_uring ? SANDBOX_BACKEND_IO_URING :
 #if HAVE_LIBAIO
@@ -303,6 +306,9 @@ static int start_sandbox(const struct options *o)
 		.may_exec = true,
 		.may_attach = o->is_attach,
 		.may_notify = notify_is_enabled(),
+		/* What the guest wrote or the disk holds is never code. */
+		.nr_no_exec_fds = 4,
+		.no_exec_fds = { d->img->fd, d->state->fd, c->dev->fd, c->dev->ctl_fd },
 	};
 	int r;
 
@@ -357,7 +363,7 @@ static int on_ready(struct control *c, void *opaque)
 			}
 		}
 	}
-	r = o->is_sandboxed ? start_sandbox(o) : 0;
+	r = o->is_sandboxed ? start_sandbox(d, c) : 0;
 	if (r == 0)
 		service_ready(&d->svc, c, "");
 	return r;
@@ -402,7 +408,7 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 	struct vduse_dev dev;
 	struct vdb_state state;
 	struct device_setup setup;
-	struct daemon d = { .o = o };
+	struct daemon d = { .o = o, .img = &img, .state = &state };
 	const struct backend_ops *be;
 	_cleanup_close_ int sfd = -1;
 	int r, code = EXIT_FAILURE_RUNTIME;

@@ -99,7 +99,11 @@ static const struct rule rules[] = {
 	ALLOW(G_CORE, munmap),
 	ALLOW(G_CORE, mremap),
 	ALLOW(G_CORE, madvise),
-	/* No new executable memory: mprotect never adds PROT_EXEC, mmap only a file's. */
+	/*
+	 * No new executable memory: mprotect never adds PROT_EXEC, mmap only a
+	 * file's (with live upgrade), and never one of the daemon's data fds
+	 * (load_no_exec_filter()).
+	 */
 	ALLOW_IF(G_CORE, mprotect, 1, HAS_NONE(2, PROT_EXEC)),
 	ALLOW_IF(G_CORE, mmap, 1, HAS_NONE(2, PROT_EXEC)),
 	/* Thread names (pthread_setname_np on itself); the re-exec asks whether it is filtered. */
@@ -429,6 +433,53 @@ bool sandbox_seccomp_is_active(void)
 	return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 2;
 }
 
+/* The attributes both filters share: no other ABI, no_new_privs, every thread. */
+static int set_attrs(scmp_filter_ctx ctx)
+{
+	int r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+
+	if (r == 0)
+		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1);
+	if (r == 0)
+		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	return r;
+}
+
+/*
+ * A second filter, loaded before the allowlist (which refuses seccomp(2)):
+ * it allows everything but mapping one of the daemon's data fds
+ * executable.  The allowlist must let a live upgrade's loader map its
+ * libraries so, and one filter's rules cannot say "any fd but these" (only
+ * one comparison per argument); a stack of two can, since the strictest
+ * action of all filters wins.  The fd is compared as the kernel reads it,
+ * the low 32 bits.
+ */
+static int load_no_exec_filter(const struct sandbox_opts *o)
+{
+	scmp_filter_ctx ctx;
+	int r;
+
+	if (!o->nr_no_exec_fds)
+		return 0;
+	ctx = seccomp_init(SCMP_ACT_ALLOW);
+	if (!ctx)
+		return -ENOMEM;
+	r = set_attrs(ctx);
+	for (unsigned int i = 0; r == 0 && i < o->nr_no_exec_fds && i < SANDBOX_MAX_NO_EXEC_FDS;
+	     i++) {
+		if (o->no_exec_fds[i] < 0)
+			continue;
+		r = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(mmap), 2,
+				     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC),
+				     SCMP_A4(SCMP_CMP_MASKED_EQ, 0xffffffffu,
+					     (scmp_datum_t)(uint32_t)o->no_exec_fds[i]));
+	}
+	if (r == 0)
+		r = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return r > 0 ? -r : r;
+}
+
 int sandbox_seccomp_apply(const struct sandbox_opts *o)
 {
 	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
@@ -441,14 +492,13 @@ int sandbox_seccomp_apply(const struct sandbox_opts *o)
 		return -errno;
 	if (sandbox_seccomp_is_active())
 		return 1;
+	r = load_no_exec_filter(o);
+	if (r < 0)
+		return r;
 	ctx = seccomp_init(SCMP_ACT_TRAP);
 	if (!ctx)
 		return -ENOMEM;
-	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	if (r == 0)
-		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1);
-	if (r == 0)
-		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	r = set_attrs(ctx);
 	/*
 	 * No SCMP_FLTATR_CTL_LOG: it would audit-log every refusal, including the
 	 * clone3 ENOSYS of each thread created, not only the violations.
