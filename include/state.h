@@ -109,7 +109,9 @@ int vdb_state_init(struct vdb_state *st, const char *name, const struct vdb_iden
 
 /**
  * vdb_state_check() - map the state of an existing device, if it is ours
- * Checks the format, checksum, name, boot and identity against @id.
+ * Checks the format, checksum, name, boot and identity against @id: all
+ * equal, but the device's capacity may be smaller than @id's (the image's)
+ * after a shrink; see vdb_state_capacity().
  * Returns 0, or -EBADMSG with the reason in st->why.
  */
 int vdb_state_check(struct vdb_state *st, const char *name, const struct vdb_identity *id);
@@ -120,6 +122,9 @@ int vdb_state_check(struct vdb_state *st, const char *name, const struct vdb_ide
  * none: their queues must be split.  True without a state file.
  */
 bool vdb_state_keeps_chains(const struct vdb_state *st);
+
+/* vdb_state_capacity() - the device's capacity in sectors (after a check). */
+uint64_t vdb_state_capacity(const struct vdb_state *st);
 
 /* vdb_state_features() - the features the device was created with (after a check). */
 uint64_t vdb_state_features(const struct vdb_state *st);

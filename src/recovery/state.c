@@ -182,9 +182,13 @@ static int refuse(struct vdb_state *st, const char *fmt, ...)
 static int check_identity(struct vdb_state *st, const struct vdb_identity *had,
 			  const struct vdb_identity *want)
 {
-	if (had->capacity_sectors != want->capacity_sectors)
-		return refuse(st, "capacity differs: the device has %llu sectors, the options "
-			      "give %llu", (unsigned long long)had->capacity_sectors,
+	/*
+	 * A device is taken over at the capacity it has: a shrink leaves a block
+	 * device or an rbd image as large as it was.  It must fit the image.
+	 */
+	if (had->capacity_sectors > want->capacity_sectors)
+		return refuse(st, "capacity differs: the device has %llu sectors, the image only "
+			      "%llu", (unsigned long long)had->capacity_sectors,
 			      (unsigned long long)want->capacity_sectors);
 	if (had->block_size != want->block_size)
 		return refuse(st, "block size differs: the device has %u, the options give %u",
@@ -292,6 +296,11 @@ int vdb_state_check(struct vdb_state *st, const char *name, const struct vdb_ide
 bool vdb_state_keeps_chains(const struct vdb_state *st)
 {
 	return !st || st->version >= 2;
+}
+
+uint64_t vdb_state_capacity(const struct vdb_state *st)
+{
+	return st->hdr->id.capacity_sectors;
 }
 
 uint64_t vdb_state_features(const struct vdb_state *st)

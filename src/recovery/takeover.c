@@ -102,8 +102,9 @@ static int take_over(struct device_setup *s, const struct vdb_identity *id)
 	}
 	if (r < 0)
 		return r;
-	/* What the device offers is what it was created with. */
+	/* What the device offers is what it was created with; its size is what it was resized to. */
 	s->dev->features = vdb_state_features(s->state);
+	blk_dev_set_capacity(s->blk, vdb_state_capacity(s->state));
 	silence_ms = vdb_state_silence_ms(s->state);
 	r = vduse_dev_open(s->dev, s->handover->dev_fd);
 	if (r == -EBUSY)
@@ -138,7 +139,7 @@ static int take_over(struct device_setup *s, const struct vdb_identity *id)
 
 int device_setup(struct device_setup *s)
 {
-	const struct blk_dev *blk = s->blk;
+	struct blk_dev *blk = s->blk;
 	struct vdb_identity id = {
 		.capacity_sectors = blk->capacity_sectors,
 		.features = vduse_dev_features(blk),

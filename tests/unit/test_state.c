@@ -120,8 +120,8 @@ static void test_identity_differences_are_named(void **state)
 
 	make_state(d);
 	id = ident;
-	id.capacity_sectors++;
-	expect_refusal(d, &id, "capacity differs: the device has 2048 sectors, the options give 2049");
+	id.capacity_sectors--;
+	expect_refusal(d, &id, "capacity differs: the device has 2048 sectors, the image only 2047");
 	id = ident;
 	id.block_size = 4096;
 	expect_refusal(d, &id, "block size differs");
@@ -278,6 +278,30 @@ static void test_layout_claims_are_checked(void **state)
 		edit_header(d, claim, c);
 		expect_refusal(d, &ident, "corrupt");
 	}
+}
+
+/*
+ * vduse-blkctl resize --shrink of a block device or an rbd image leaves the
+ * image as large as it was: the device is taken over as it is, smaller.
+ */
+static void test_shrunk_device_is_taken_over(void **state)
+{
+	struct dir *d = *state;
+	struct vdb_identity id = ident;
+	struct vdb_state st;
+	int pid;
+
+	make_state(d);
+	assert_int_equal(vdb_state_open(&st, d->path, "disk0", -1, &pid), 0);
+	assert_int_equal(vdb_state_check(&st, "disk0", &ident), 0);
+	vdb_state_set_capacity(&st, 1024);
+	vdb_state_close(&st);
+	/* The image still has 2048 sectors. */
+	assert_int_equal(vdb_state_open(&st, d->path, "disk0", -1, &pid), 0);
+	if (vdb_state_check(&st, "disk0", &id) != 0)
+		fail_msg("a shrunk device was refused: %s", st.why);
+	assert_int_equal(vdb_state_capacity(&st), 1024);
+	vdb_state_close(&st);
 }
 
 static void test_other_boot(void **state)
@@ -564,6 +588,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_version_1_is_split_only, dir_setup,
 						dir_teardown),
 		cmocka_unit_test_setup_teardown(test_layout_claims_are_checked, dir_setup,
+						dir_teardown),
+		cmocka_unit_test_setup_teardown(test_shrunk_device_is_taken_over, dir_setup,
 						dir_teardown),
 		cmocka_unit_test_setup_teardown(test_queues_do_not_overlap, dir_setup,
 						dir_teardown),
