@@ -164,15 +164,18 @@ static int connect_cluster(const struct image_spec *spec, struct rbd_conn *c)
 		return r;
 	}
 	/*
-	 * Under the seccomp sandbox (a live upgrade's new image connects under
-	 * the old one's filter) no file may be created and no socket bound:
+	 * No admin socket, ever: its thread would bind and listen, and accept
+	 * under the seccomp sandbox whenever anyone connects (a monitoring
+	 * agent running `ceph --admin-daemon ... version`), which the filter
+	 * refuses; the daemon died of SIGSYS.  The control socket is the
+	 * daemon's interface.  Under the sandbox (a live upgrade's new image
+	 * connects under the old one's filter) no file may be created either:
 	 * librados' log thread would die opening a client "log file" with
-	 * O_CREAT, its admin socket binding and listening.
+	 * O_CREAT.
 	 */
-	if (sandbox_seccomp_is_active()) {
+	rados_conf_set(c->cluster, "admin_socket", "");
+	if (sandbox_seccomp_is_active())
 		rados_conf_set(c->cluster, "log_file", "");
-		rados_conf_set(c->cluster, "admin_socket", "");
-	}
 	/* A completed write is on the OSDs: it survives the daemon (see the top). */
 	rados_conf_set(c->cluster, "rbd_cache", "false");
 	/* A cluster that is gone fails requests (IOERR) instead of hanging the driver. */

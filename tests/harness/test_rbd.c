@@ -20,6 +20,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -475,6 +477,90 @@ static void test_sandboxed(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/*
+ * librados' admin socket on a normal start (the image opened before the
+ * filter): whoever connects to it (a monitoring agent, `ceph --admin-daemon
+ * ... version`) must not kill the daemon.  The child opens the image with
+ * the admin socket ceph.conf asks for at @asok, goes under the filter,
+ * says so on stdout and waits for a byte on stdin; the parent talks to the
+ * socket meanwhile, if there is one.
+ */
+static int admin_socket_child(const char *asok)
+{
+	struct sandbox_opts so = { .backend = SANDBOX_BACKEND_RBD, .may_exec = true };
+	struct hdrv_opts o = { .queue_size = 64, .backend = "rbd", .ceph_conf = ceph_conf };
+	char args[PATH_MAX + 32], go;
+	uint8_t buf[4096];
+	struct hdrv h;
+
+	alarm(60);
+	snprintf(args, sizeof(args), "--admin-socket %s", asok);
+	setenv("CEPH_ARGS", args, 1);
+	fill(buf, sizeof(buf), 22);
+	CHILD_CHECK(hdrv_start(&h, "rbd/disk0", &o) == 0);
+	CHILD_CHECK(sandbox_seccomp_apply(&so) >= 0);
+	CHILD_CHECK(write(STDOUT_FILENO, "r", 1) == 1);
+	CHILD_CHECK(read(STDIN_FILENO, &go, 1) == 1);
+	CHILD_CHECK(child_round_trip(&h, 1100, buf, sizeof(buf)) == 0);
+	CHILD_CHECK(hdrv_stop(&h) == 0);
+	return 0;
+}
+
+/* One admin socket command ("version"), as the ceph tool sends it; the reply is not checked. */
+static bool admin_socket_ask(const char *asok)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static const char cmd[] = "{\"prefix\": \"version\"}";
+	struct timeval tv = { .tv_sec = 5 };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char reply[256];
+	bool is_connected;
+
+	assert_true(fd >= 0 && strlen(asok) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, asok, strlen(asok) + 1);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	is_connected = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (is_connected && write(fd, cmd, sizeof(cmd)) == sizeof(cmd))
+		(void)!read(fd, reply, sizeof(reply));
+	close(fd);
+	return is_connected;
+}
+
+static void test_admin_socket_connection(void **state)
+{
+	char asok[PATH_MAX + 32], r;
+	int to_child[2], from_child[2], st;
+	pid_t pid;
+
+	(void)state;
+	snprintf(asok, sizeof(asok), "%s/run/vdb-child.asok", cluster_dir);
+	assert_int_equal(pipe2(to_child, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(from_child, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(to_child[0], STDIN_FILENO);
+		dup2(from_child[1], STDOUT_FILENO);
+		execl("/proc/self/exe", "test_rbd", "--admin-socket-child", ceph_conf, asok,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(to_child[0]);
+	close(from_child[1]);
+	assert_int_equal(read(from_child[0], &r, 1), 1);
+	print_message("admin socket %s: %s\n", asok,
+		      admin_socket_ask(asok) ? "answered a connection" : "none");
+	assert_int_equal(write(to_child[1], "g", 1), 1);
+	close(to_child[1]);
+	close(from_child[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (WIFSIGNALED(st))
+		fail_msg("the daemon's side died of signal %d when its admin socket was "
+			 "contacted (SIGSYS: see the call it named)", WTERMSIG(st));
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -515,6 +601,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_object_boundary_and_end),
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_sandboxed),
+		cmocka_unit_test(test_admin_socket_connection),
 		cmocka_unit_test(test_osd_down_and_back),
 	};
 	const char *tmp = getenv("TMPDIR");
@@ -522,6 +609,10 @@ int main(int argc, char **argv)
 	char owner[16];
 	int r;
 
+	if (argc == 4 && strcmp(argv[1], "--admin-socket-child") == 0) {
+		snprintf(ceph_conf, sizeof(ceph_conf), "%s", argv[2]);
+		_exit(admin_socket_child(argv[3]));
+	}
 	if (argc == 3 && strcmp(argv[1], "--sandboxed-child") == 0) {
 		snprintf(ceph_conf, sizeof(ceph_conf), "%s", argv[2]);
 		/* No exit handlers: LeakSanitizer's tracer is a process the filter refuses. */
