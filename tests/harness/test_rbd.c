@@ -19,7 +19,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <stdio.h>
@@ -290,6 +292,78 @@ static void test_object_boundary_and_end(void **state)
 	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_IN, IMAGE_SECTORS - 4, buf, 4096, &used),
 			 VIRTIO_BLK_S_IOERR);
 	stop(h);
+}
+
+/* Until the daemon's own handle sees the image at @bytes (librbd refreshes on notification). */
+static void wait_daemon_size(struct hdrv *h, uint64_t bytes)
+{
+	uint64_t size = 0;
+
+	for (int i = 0; i < 1000; i++) {
+		assert_int_equal(h->be->get_size(&h->img, &size), 0);
+		if (size == bytes)
+			return;
+		usleep(10000);
+	}
+	fail_msg("the daemon's handle still sees %llu bytes, not %llu",
+		 (unsigned long long)size, (unsigned long long)bytes);
+}
+
+/*
+ * Someone else shrinks the image (rbd resize --allow-shrink) while the
+ * device still has its old capacity: librbd clips I/O at the new end, and
+ * a READ or WRITE across it must not come back OK with its tail missing.
+ */
+static void test_shrunk_by_someone_else(void **state)
+{
+	struct hdrv *h = start();
+	uint8_t buf[8192], tail[4096];
+	uint32_t used;
+
+	(void)state;
+	fill(buf, sizeof(buf), 18);
+	write_ok(h, IMAGE_SECTORS - 16, buf, sizeof(buf));
+	assert_int_equal(rbd_resize(test_image, IMAGE_BYTES - 4096), 0);
+	wait_daemon_size(h, IMAGE_BYTES - 4096);
+	/* Across the new end: IOERR, the device still thinks it is there. */
+	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_IN, IMAGE_SECTORS - 16, buf, sizeof(buf),
+				     &used), VIRTIO_BLK_S_IOERR);
+	fill(buf, sizeof(buf), 19);
+	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_OUT, IMAGE_SECTORS - 16, buf, sizeof(buf),
+				     NULL), VIRTIO_BLK_S_IOERR);
+	fill(tail, sizeof(tail), 20);
+	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_OUT, IMAGE_SECTORS - 8, tail, sizeof(tail),
+				     NULL), VIRTIO_BLK_S_IOERR);
+	/* Wholly inside: as before. */
+	round_trip(h, IMAGE_SECTORS - 24, 4096, 21);
+	assert_int_equal(rbd_resize(test_image, IMAGE_BYTES), 0);
+	wait_daemon_size(h, IMAGE_BYTES);
+	stop(h);
+}
+
+/* The backend tells when someone else resized the image: its size eventfd. */
+static void test_size_watch(void **state)
+{
+	struct hdrv *h = start();
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	struct pollfd pfd = { .fd = efd, .events = POLLIN };
+	uint64_t size, v;
+
+	(void)state;
+	assert_true(efd >= 0);
+	assert_non_null(h->be->watch_size);
+	assert_int_equal(h->be->watch_size(&h->img, efd), 0);
+	assert_int_equal(rbd_resize(test_image, IMAGE_BYTES + (8u << 20)), 0);
+	assert_int_equal(poll(&pfd, 1, 10000), 1);
+	assert_int_equal(eventfd_read(efd, &v), 0);
+	wait_daemon_size(h, IMAGE_BYTES + (8u << 20));
+	assert_int_equal(h->be->get_size(&h->img, &size), 0);
+	assert_int_equal(size, IMAGE_BYTES + (8u << 20));
+	h->be->unwatch_size(&h->img);
+	assert_int_equal(rbd_resize(test_image, IMAGE_BYTES), 0);
+	wait_daemon_size(h, IMAGE_BYTES);
+	stop(h);
+	close(efd);
 }
 
 /* A snapshot is served read-only, with the data it was taken with. */
@@ -600,6 +674,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_discard_write_zeroes),
 		cmocka_unit_test(test_object_boundary_and_end),
 		cmocka_unit_test(test_snapshot),
+		cmocka_unit_test(test_shrunk_by_someone_else),
+		cmocka_unit_test(test_size_watch),
 		cmocka_unit_test(test_sandboxed),
 		cmocka_unit_test(test_admin_socket_connection),
 		cmocka_unit_test(test_osd_down_and_back),
