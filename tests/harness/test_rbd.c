@@ -33,8 +33,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <json-c/json.h>
 
 #include "config.h"
+#include "ctl.h"
 #include "hdrv.h"
 #include "sandbox.h"
 
@@ -366,6 +368,117 @@ static void test_size_watch(void **state)
 	close(efd);
 }
 
+/*
+ * vduse-blkctl resize on an rbd image, through the daemon's control socket
+ * (src/ctl/): the image is resized in the cluster, a shrink too, and the
+ * reply says what happened.  Then someone else resizes it: the device
+ * follows and the driver is told.  No kernel here: the driver is "told"
+ * through a counter.
+ */
+static int nr_config_changes;
+
+static int count_config_change(struct vduse_dev *dev)
+{
+	(void)dev;
+	nr_config_changes++;
+	return 0;
+}
+
+static void ctl_pump(struct ctl_server *s, int ms)
+{
+	for (int i = 0; i < ms / 10; i++) {
+		struct pollfd pfd[CTL_NR_POLLFDS];
+		unsigned int n = ctl_server_pollfds(s, pfd);
+
+		poll(pfd, n, 10);
+		ctl_server_handle(s, pfd, n);
+	}
+}
+
+/* One request; the loop runs until the reply is in.  Returns the reply's result. */
+static int ctl_ask(struct ctl_server *s, const char *req)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct json_object *obj = NULL;
+	char buf[4096];
+	const char *why;
+	size_t got = 0;
+	int r = -ETIMEDOUT;
+
+	assert_true(fd >= 0 && strlen(s->path) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, s->path, strlen(s->path) + 1);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	for (int i = 0; i < 3000; i++) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		ctl_pump(s, 10);
+		if (poll(&pfd, 1, 0) != 1)
+			continue;
+		n = read(fd, buf + got, sizeof(buf) - got);
+		if (n > 0) {
+			got += (size_t)n;
+			continue;
+		}
+		r = ctl_reply_parse(buf, got, &obj, &why);
+		break;
+	}
+	json_object_put(obj);
+	close(fd);
+	return r;
+}
+
+/* Run the loop until the device has @sectors, at most 10 s. */
+static void ctl_wait_capacity(struct ctl_server *s, struct hdrv *h, uint64_t sectors)
+{
+	for (int i = 0; i < 100 && blk_dev_capacity(&h->dev) != sectors; i++)
+		ctl_pump(s, 100);
+	assert_int_equal(blk_dev_capacity(&h->dev), sectors);
+}
+
+static void test_resize_through_the_socket(void **state)
+{
+	struct hdrv *h = start();
+	struct vduse_dev dev = { .fd = -1 };
+	struct ctl_server s;
+	uint64_t size;
+	uint8_t buf[4096];
+
+	(void)state;
+	nr_config_changes = 0;
+	assert_int_equal(ctl_server_open(&s, cluster_dir, &(struct ctl_target){
+		.name = "disk0", .image_path = "rbd:rbd/disk0", .backend_name = "rbd",
+		.dev = &dev, .blk = &h->dev, .img = &h->img, .be = h->be,
+		.config_changed = count_config_change }, NULL, false), 0);
+	/* A shrink: the cluster's image shrinks, the reply says so. */
+	assert_int_equal(ctl_ask(&s, "{\"v\":1,\"cmd\":\"resize\",\"size_bytes\":50331648,"
+				 "\"shrink\":true}\n"), 0);
+	assert_int_equal(rbd_get_size(test_image, &size), 0);
+	assert_int_equal(size, 48u << 20);
+	assert_int_equal(blk_dev_capacity(&h->dev), (48u << 20) / 512);
+	assert_int_equal(nr_config_changes, 1);
+	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_IN, (48u << 20) / 512, buf, sizeof(buf),
+				     NULL), VIRTIO_BLK_S_IOERR);
+	/* And back. */
+	assert_int_equal(ctl_ask(&s, "{\"v\":1,\"cmd\":\"resize\",\"size_bytes\":67108864}\n"), 0);
+	assert_int_equal(rbd_get_size(test_image, &size), 0);
+	assert_int_equal(size, IMAGE_BYTES);
+	assert_int_equal(blk_dev_capacity(&h->dev), IMAGE_SECTORS);
+	assert_int_equal(nr_config_changes, 2);
+	round_trip(h, IMAGE_SECTORS - 8, 4096, 23);
+	/* Someone else grows and shrinks it: the device follows, the driver is told. */
+	assert_int_equal(rbd_resize(test_image, IMAGE_BYTES + (4u << 20)), 0);
+	ctl_wait_capacity(&s, h, IMAGE_SECTORS + (4u << 20) / 512);
+	assert_int_equal(nr_config_changes, 3);
+	assert_int_equal(rbd_resize(test_image, IMAGE_BYTES), 0);
+	ctl_wait_capacity(&s, h, IMAGE_SECTORS);
+	assert_int_equal(nr_config_changes, 4);
+	ctl_server_close(&s);
+	stop(h);
+}
+
 /* A snapshot is served read-only, with the data it was taken with. */
 static void test_snapshot(void **state)
 {
@@ -676,6 +789,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_shrunk_by_someone_else),
 		cmocka_unit_test(test_size_watch),
+		cmocka_unit_test(test_resize_through_the_socket),
 		cmocka_unit_test(test_sandboxed),
 		cmocka_unit_test(test_admin_socket_connection),
 		cmocka_unit_test(test_osd_down_and_back),
