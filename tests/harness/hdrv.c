@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "hdrv.h"
+#include "sandbox.h"
 #include "util.h"
 
 #define ARENA_BYTES (16u << 20)
@@ -91,6 +92,15 @@ void hmem_add(struct hmem *hm, uint64_t iova, uint64_t len, unsigned int perm, v
 
 /* --- iotlb mode: the daemon's own IOTLB cache over a memfd ------------------ */
 
+/* A new fd for the memfd, as VDUSE_IOTLB_GET_FD gives one, with calls the daemon may make. */
+static int reopen_memfd(const struct hdrv *h)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", h->memfd);
+	return open(path, O_RDWR | O_CLOEXEC);
+}
+
 static int hdrv_get_fd(void *opaque, uint64_t iova, int *ret_fd, uint64_t *ret_offset,
 		       uint64_t *ret_start, uint64_t *ret_last, unsigned int *ret_perm)
 {
@@ -104,7 +114,8 @@ static int hdrv_get_fd(void *opaque, uint64_t iova, int *ret_fd, uint64_t *ret_o
 
 		if (iova < m->start || iova > m->last)
 			continue;
-		*ret_fd = dup(h->memfd);
+		/* Not dup(): the queue thread runs under the daemon's filter, which opens. */
+		*ret_fd = reopen_memfd(h);
 		if (*ret_fd < 0)
 			return -errno;
 		*ret_offset = m->offset;
@@ -245,12 +256,54 @@ static int hdrv_notify(struct blk_queue *q, void *opaque)
 	return 0;
 }
 
+/*
+ * The queue thread serves under the daemon's seccomp allowlist in record
+ * mode, for this thread alone: every path a harness test drives through
+ * the real queue loop and backend must stay within it.  A call outside it
+ * fails with ENOSYS and is counted; hdrv_stop() fails the test then.
+ * HDRV_SECCOMP=off runs without (to debug).
+ */
+static void hdrv_sandbox_thread(const struct hdrv *h)
+{
+	struct sandbox_opts o = { .is_recording = true, .record_fd = -1, .is_this_thread_only = true };
+	const char *v = getenv("HDRV_SECCOMP");
+
+	/* Under a filter already (a test of the process-wide one): it covers this thread. */
+	if ((v && !strcmp(v, "off")) || sandbox_seccomp_is_active())
+		return;
+	o.backend = h->be == &backend_io_uring ? SANDBOX_BACKEND_IO_URING :
+#if HAVE_LIBAIO
+		    h->be == &backend_aio ? SANDBOX_BACKEND_AIO :
+#endif
+#if HAVE_LIBRBD
+		    h->be == &backend_rbd ? SANDBOX_BACKEND_RBD :
+#endif
+		    SANDBOX_BACKEND_NULL;
+	if (sandbox_seccomp_apply(&o) < 0) {
+		fprintf(stderr, "hdrv: installing the seccomp filter in the queue thread failed\n");
+		abort();
+	}
+}
+
 static void *hdrv_thread(void *arg)
 {
 	struct hdrv *h = arg;
 
+	hdrv_sandbox_thread(h);
 	h->run_result = blk_queue_run(&h->q);
 	return NULL;
+}
+
+/* What the queue threads did outside the allowlist: a test must not pass with any. */
+static void hdrv_check_recorded(void)
+{
+	unsigned long n = sandbox_seccomp_nr_recorded();
+
+	if (!n)
+		return;
+	fprintf(stderr, "hdrv: the queue thread made %lu system call(s) the daemon's seccomp "
+		"allowlist refuses (named above): failing\n", n);
+	abort();
 }
 
 uint64_t hdrv_alloc(struct hdrv *h, uint64_t bytes)
@@ -472,6 +525,7 @@ int hdrv_stop(struct hdrv *h)
 		blk_queue_stop(&h->q);
 		hdrv_join(h);
 	}
+	hdrv_check_recorded();
 	blk_queue_exit(&h->q);
 	if (h->has_dead_q)
 		blk_queue_exit(&h->dead_q);
