@@ -118,7 +118,7 @@ struct sandbox_serving {
 	const char *image;            /* the image file or block device; NULL: none (rbd) */
 	bool is_readonly;             /* served read-only: no write to it */
 	const char *state_dir;        /* state files and control sockets (removed at exit) */
-	const char *exe;              /* the binary a live upgrade executes */
+	const char *exe;              /* the binary a live upgrade executes (its directory) */
 	bool is_rbd;                  /* librados reads /etc/ceph and @ceph_conf again */
 	const char *ceph_conf;        /* --ceph-conf, or NULL */
 	bool is_attach;               /* --attach: vdpa bus attributes in sysfs */
@@ -129,8 +129,8 @@ struct sandbox_serving {
 /**
  * sandbox_landlock_serving() - sandbox_landlock_apply() with what serving,
  * teardown and a live upgrade open: the image as served, the state
- * directory, /dev/vduse, /proc and /sys to read, the binary with its
- * loader and libraries, the files NSS and librados read, and with
+ * directory, /dev/vduse, /proc and /sys to read, the binary's directory
+ * with the loader and libraries, the files NSS and librados read, and with
  * @is_attach the vdpa bus's attributes.  Nothing else, for any user.
  */
 int sandbox_landlock_serving(const struct sandbox_serving *s);

@@ -66,6 +66,18 @@ int sandbox_landlock_abi(void)
 	return abi < 0 ? -errno : (int)abi;
 }
 
+/* The parent directory of @path into @buf (for a file a library reads beside). */
+static const char *dir_of(const char *path, char *buf, size_t size)
+{
+	const char *slash = path ? strrchr(path, '/') : NULL;
+
+	if (!slash || (size_t)(slash - path) >= size)
+		return NULL;
+	memcpy(buf, path, (size_t)(slash - path));
+	buf[slash == path ? 1 : slash - path] = 0;
+	return buf;
+}
+
 /* One hierarchy; a file's rule may hold only a file's rights. */
 static int add_path(int ruleset, const struct sandbox_path *p, uint64_t handled)
 {
@@ -118,21 +130,9 @@ int sandbox_landlock_apply(const struct sandbox_path *paths, unsigned int nr)
 	return 0;
 }
 
-/* The parent directory of @path into @buf (for a file a library reads beside). */
-static const char *dir_of(const char *path, char *buf, size_t size)
-{
-	const char *slash = path ? strrchr(path, '/') : NULL;
-
-	if (!slash || (size_t)(slash - path) >= size)
-		return NULL;
-	memcpy(buf, path, (size_t)(slash - path));
-	buf[slash == path ? 1 : slash - path] = 0;
-	return buf;
-}
-
 int sandbox_landlock_serving(const struct sandbox_serving *s)
 {
-	char vdpa_dev[PATH_MAX], link[PATH_MAX], conf_dir[PATH_MAX];
+	char vdpa_dev[PATH_MAX], link[PATH_MAX], conf_dir[PATH_MAX], exe_dir[PATH_MAX];
 	bool has_vdpa_dev = false;
 	struct sandbox_path paths[] = {
 		/* Serving: the image (as served), the state file, the devices. */
@@ -144,8 +144,12 @@ int sandbox_landlock_serving(const struct sandbox_serving *s)
 		{ "/sys", SANDBOX_FS_READ },
 		{ "/dev/null", SANDBOX_FS_READ | SANDBOX_FS_WRITE },
 		{ "/dev/urandom", SANDBOX_FS_READ },
-		/* A live upgrade: the binary, its loader and libraries, NSS for --user. */
-		{ s->exe, SANDBOX_FS_EXEC },
+		/*
+		 * A live upgrade: the binary, its loader and libraries, NSS for
+		 * --user.  The binary's directory, not its file: an upgrade installs
+		 * a new file (another inode) at that path.
+		 */
+		{ dir_of(s->exe, exe_dir, sizeof(exe_dir)), SANDBOX_FS_EXEC },
 		{ "/usr/lib", SANDBOX_FS_EXEC | SANDBOX_FS_READ },
 		{ "/usr/lib64", SANDBOX_FS_EXEC | SANDBOX_FS_READ },
 		{ "/usr/local/lib", SANDBOX_FS_EXEC | SANDBOX_FS_READ },
