@@ -8,6 +8,8 @@
 #             command line again: it takes the device over and prints the same
 #             /dev/vdX.  RECOVERY_ROUNDS rounds in a row; fio ends with zero
 #             errors, no I/O error in dmesg.
+#   fullqueue kill -9 with the whole queue (256) in flight: the takeover runs
+#             every request again, fio ends without error.
 #   noattach  the same without --attach (vdpa dev add by hand): I/O resumes.
 #   durable   data written with O_DIRECT and fsync before a kill -9 is in the
 #             image, and reads back through the disk after the takeover.
@@ -29,13 +31,13 @@
 # after N ms".
 #
 # Knobs (kernel command line, e.g. VM_APPEND="RECOVERY_ONLY='kill9 stop'"):
-#   RECOVERY_ONLY    parts to run (default: kill9 noattach durable upgrade refuse stop
-#                    badexec)
+#   RECOVERY_ONLY    parts to run (default: kill9 fullqueue noattach durable upgrade refuse
+#                    stop badexec)
 #   RECOVERY_ROUNDS  kill -9 rounds of kill9 (default 3)
 #   RECOVERY_FIO_MB  MiB each of fio's 2 jobs writes and verifies per run (default 8)
 . /tests/lib.sh
 
-ONLY=${RECOVERY_ONLY:-kill9 noattach durable upgrade refuse stop badexec}
+ONLY=${RECOVERY_ONLY:-kill9 fullqueue noattach durable upgrade refuse stop badexec}
 ROUNDS=${RECOVERY_ROUNDS:-3}
 FIO_MB=${RECOVERY_FIO_MB:-8}
 SDIR=/tmp/vdb-state
@@ -345,6 +347,50 @@ if wants kill9; then
 	fi
 	cleanup k9 /tmp/k9.img
 	info "kill9: $(elapsed "$t0") s"
+fi
+
+# --- kill -9 with the whole queue in flight: every chain runs again ------------
+# 256 requests (the default queue size) replayed in one takeover; the daemon
+# then serves under its filter (recording, lib.sh), fio ends without error.
+if wants fullqueue && [ -z "$STUCK" ]; then
+	truncate -s 256M /tmp/fq.img
+	dmesg_mark
+	set -- --image /tmp/fq.img --queues 1 --state-dir $SDIR --attach
+	if daemon_start fq "$@"; then
+		DEV=$NODE
+		$FIO --name=fq --filename="$DEV" --ioengine=libaio --direct=1 --rw=randwrite \
+			--bs=4k --iodepth=256 --size=128M --time_based --runtime=15 \
+			--output=/tmp/fq.fio >/tmp/fq.err 2>&1 &
+		FQ=$!
+		t=400 most=0
+		while [ $t -gt 0 ]; do
+			n=$(awk '{ print $1 + $2 }' "/sys/block/${DEV#/dev/}/inflight")
+			[ "$n" -gt $most ] && most=$n
+			[ "$n" -ge 250 ] && break
+			t=$((t - 1))
+			sleep 0.02
+		done
+		info "fullqueue: $most requests in flight at most before the kill"
+		kill9 fq
+		if restart fullqueue fq "$DEV" "$@"; then
+			n=$(sed -n 's/.*queue 0: \([0-9]*\) request(s) in flight before the restart run again.*/\1/p' /tmp/fq.log | head -n1)
+			if [ "${n:-0}" -ge 200 ]; then
+				pass fullqueue-replayed "$n requests run again"
+			else
+				fail fullqueue-replayed "only ${n:-0} requests run again (at most $most in flight before)"
+			fi
+			if wait_gone $FQ 90 && [ "$WRC" -eq 0 ]; then
+				pass fullqueue-fio-completes
+			else
+				fail fullqueue-fio-completes "fio: exit ${WRC:-?}: $(oneline /tmp/fq.err)"
+			fi
+			dmesg_clean fullqueue
+			stop_check fullqueue fq
+		fi
+	else
+		fail fullqueue-start "$(oneline /tmp/fq.log)"
+	fi
+	cleanup fq /tmp/fq.img
 fi
 
 # --- kill -9 without --attach: attached by hand --------------------------------
