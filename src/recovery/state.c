@@ -251,6 +251,26 @@ static int check_layout(struct vdb_state *st, const struct vdb_state_header *h,
 	return 0;
 }
 
+/*
+ * Each queue's log as far as its section's format goes: a layout the
+ * section has room for (packed only from version 2), a ring no larger
+ * than the device's queues.  What the entries say is inflight_recover()'s
+ * to judge, against the rings.
+ */
+static int check_queues(struct vdb_state *st)
+{
+	for (uint16_t i = 0; i < st->nr_queues; i++) {
+		const struct inflight_log *log = vdb_state_queue(st, i);
+
+		if (log->is_active > 1 || log->layout > 1 || (log->layout && st->version < 2) ||
+		    (log->is_active && (log->num == 0 || log->num > st->queue_size)))
+			return refuse(st, "its state file %s is corrupt (queue %u: active %u, "
+				      "layout %u, ring of %u)", st->path, i, log->is_active,
+				      log->layout, log->num);
+	}
+	return 0;
+}
+
 int vdb_state_check(struct vdb_state *st, const char *name, const struct vdb_identity *id)
 {
 	struct vdb_state_header h;
@@ -290,7 +310,13 @@ int vdb_state_check(struct vdb_state *st, const char *name, const struct vdb_ide
 	st->queue_size = h.id.queue_size;
 	st->queue_bytes = h.queue_bytes;
 	st->version = h.version;
-	return 0;
+	r = check_queues(st);
+	if (r < 0) {
+		munmap(st->map, st->map_bytes);
+		st->map = NULL;
+		st->hdr = NULL;
+	}
+	return r;
 }
 
 bool vdb_state_keeps_chains(const struct vdb_state *st)

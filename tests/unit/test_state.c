@@ -231,6 +231,22 @@ static void test_version_1_is_split_only(void **state)
 	id.queue_size = 1024;
 	make_v1_state(d, &id);
 	expect_refusal(d, &id, "packed");
+	/* Nor may a queue's log of a version-1 file say it is packed. */
+	id = ident;
+	make_v1_state(d, &id);
+	{
+		struct inflight_log log = { .is_active = 1, .num = 8, .layout = 1 };
+		char path[300];
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/disk0.state", d->path);
+		fd = open(path, O_RDWR);
+		assert_true(fd >= 0);
+		assert_int_equal(pwrite(fd, &log, sizeof(log), sizeof(struct vdb_state_header) +
+					inflight_log_bytes_v1(id.queue_size)), sizeof(log));
+		close(fd);
+	}
+	expect_refusal(d, &id, "queue 1: active 1, layout 1");
 }
 
 /* Rewrite disk0's header with @edit applied and its checksum made valid again. */
