@@ -83,11 +83,13 @@ struct vdb_state {
 /**
  * vdb_state_open() - open (creating if needed) and lock DIR/NAME.state
  * @dir: directory, created 0700 when missing
- * @fd: an open state file handed over by a re-exec, or -1
+ * @fd: an open state file handed over by a re-exec, or -1; locked again
  *
- * Returns 0; -EBUSY when another process holds the lock (its pid, if the file
- * says, in *ret_pid); -errno of mkdir/open.  The file may be empty: see
- * vdb_state_is_empty().
+ * The directory and the file must be owned by this user or root and
+ * writable by nobody else, the file a regular one.
+ * Returns 0; -EBADMSG when they are not (why in st->why); -EBUSY when
+ * another process holds the lock (its pid, if the file says, in *ret_pid);
+ * -errno of mkdir/open.  The file may be empty: see vdb_state_is_empty().
  */
 int vdb_state_open(struct vdb_state *st, const char *dir, const char *name, int fd,
 		   int *ret_pid);

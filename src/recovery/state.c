@@ -60,10 +60,55 @@ static uint64_t queues_offset(void)
 	return sizeof(struct vdb_state_header);
 }
 
+/* Set st->why and return -EBADMSG. */
+__attribute__((format(printf, 2, 3)))
+static int refuse(struct vdb_state *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->why, sizeof(st->why), fmt, ap);
+	va_end(ap);
+	return -EBADMSG;
+}
+
+/*
+ * What the daemon trusts must be its own: owned by this user or root, and
+ * writable by nobody else.  Anyone else who can write the state file or
+ * its directory chooses what a takeover reads (and which file is opened).
+ */
+static int check_owner(struct vdb_state *st, const struct stat *s, const char *what,
+		       const char *path)
+{
+	uid_t me = geteuid();
+
+	if (s->st_uid != me && s->st_uid != 0)
+		return refuse(st, "%s %s belongs to uid %u, not to this user (%u) or root: "
+			      "another user could have written it", what, path,
+			      (unsigned int)s->st_uid, (unsigned int)me);
+	if (s->st_mode & (S_IWGRP | S_IWOTH))
+		return refuse(st, "%s %s is writable by its group or others (mode %04o): "
+			      "chmod go-w it", what, path, (unsigned int)(s->st_mode & 07777));
+	return 0;
+}
+
+/* The state file open as @fd (ours, or handed over): a regular file of ours. */
+static int check_file(struct vdb_state *st, int fd)
+{
+	struct stat s;
+
+	if (fstat(fd, &s) < 0)
+		return -errno;
+	if (!S_ISREG(s.st_mode))
+		return refuse(st, "state file %s is not a regular file", st->path);
+	return check_owner(st, &s, "state file", st->path);
+}
+
 int vdb_state_open(struct vdb_state *st, const char *dir, const char *name, int fd,
 		   int *ret_pid)
 {
 	struct vdb_state_header h;
+	int r;
 
 	memset(st, 0, sizeof(*st));
 	st->fd = -1;
@@ -73,20 +118,31 @@ int vdb_state_open(struct vdb_state *st, const char *dir, const char *name, int 
 	    sizeof(st->path))
 		return -ENAMETOOLONG;
 	if (fd < 0) {
+		struct stat ds;
+
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 			return -errno;
+		if (stat(dir, &ds) < 0)
+			return -errno;
+		if (!S_ISDIR(ds.st_mode))
+			return refuse(st, "state directory %s is not a directory", dir);
+		r = check_owner(st, &ds, "state directory", dir);
+		if (r < 0)
+			return r;
 		fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0)
 			return -errno;
-		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-			int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-
-			if (pread(fd, &h, sizeof(h), 0) == sizeof(h) &&
-			    !memcmp(h.magic, VDB_STATE_MAGIC, 8))
-				*ret_pid = h.pid;
-			close(fd);
-			return r;
-		}
+	}
+	/* Handed over or just opened: it must be ours, and locked by us again. */
+	r = check_file(st, fd);
+	if (r == 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		if (pread(fd, &h, sizeof(h), 0) == sizeof(h) && !memcmp(h.magic, VDB_STATE_MAGIC, 8))
+			*ret_pid = h.pid;
+	}
+	if (r < 0) {
+		close(fd);
+		return r;
 	}
 	st->fd = fd;
 	return 0;
@@ -165,18 +221,6 @@ int vdb_state_init(struct vdb_state *st, const char *name, const struct vdb_iden
 	st->version = VDB_STATE_VERSION;
 	vdb_state_claim(st);
 	return 0;
-}
-
-/* Set st->why and return -EBADMSG. */
-__attribute__((format(printf, 2, 3)))
-static int refuse(struct vdb_state *st, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(st->why, sizeof(st->why), fmt, ap);
-	va_end(ap);
-	return -EBADMSG;
 }
 
 static int check_identity(struct vdb_state *st, const struct vdb_identity *had,

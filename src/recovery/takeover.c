@@ -148,12 +148,28 @@ int device_setup(struct device_setup *s)
 		.queue_size = blk->queue_size,
 		.is_readonly = blk->is_readonly,
 	};
+	char node[256];
 	int pid, r;
 
+	/* A live upgrade's fds: each what it must be (the state file: vdb_state_open()). */
+	snprintf(node, sizeof(node), "%s/%s", VDUSE_DEV_DIR, s->name);
+	r = upgrade_check_node(s->handover->dev_fd, node);
+	if (r == 0)
+		r = upgrade_check_node(s->handover->ctl_fd, VDUSE_CONTROL_PATH);
+	if (r < 0) {
+		log_err("live upgrade: the fds handed over are not %s and %s: %s", node,
+			VDUSE_CONTROL_PATH, strerror(-r));
+		return r;
+	}
 	r = vdb_state_open(s->state, s->state_dir, s->name, s->handover->state_fd, &pid);
 	if (r == -EBUSY) {
 		log_err("refusing to take over device '%s': it is being served by another "
 			"process (pid %d)", s->name, pid);
+		return r;
+	}
+	if (r == -EBADMSG) {
+		log_err("refusing to use the state file of device '%s': %s", s->name,
+			s->state->why);
 		return r;
 	}
 	if (r == -EACCES || r == -EPERM) {

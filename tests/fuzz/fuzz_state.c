@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fuzz_check.h"
@@ -151,7 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(&id, file + offsetof(struct vdb_state_header, id), sizeof(id));
 
 	fd = memfd_create("state", MFD_CLOEXEC);
-	check(fd >= 0);
+	check(fd >= 0 && fchmod(fd, 0600) == 0);
 	check(len == 0 || write(fd, file, len) == (ssize_t)len);
 	free(file);
 	/* As a live upgrade hands it over: the fd, no lock to take here. */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -320,6 +321,52 @@ static void test_shrunk_device_is_taken_over(void **state)
 	vdb_state_close(&st);
 }
 
+/* A state file or directory another user could write is refused, saying so. */
+static void expect_open_refused(const struct dir *d, int fd, const char *what)
+{
+	struct vdb_state st;
+	int pid;
+
+	assert_int_equal(vdb_state_open(&st, d->path, "disk0", fd, &pid), -EBADMSG);
+	if (!strstr(st.why, what))
+		fail_msg("'%s' does not say '%s'", st.why, what);
+}
+
+static void test_owner_and_mode(void **state)
+{
+	struct dir *d = *state;
+	struct vdb_state a, b;
+	char path[300];
+	int pid, fd;
+
+	make_state(d);
+	snprintf(path, sizeof(path), "%s/disk0.state", d->path);
+	assert_int_equal(chmod(path, 0620), 0);
+	expect_open_refused(d, -1, "is writable by its group or others (mode 0620)");
+	assert_int_equal(chmod(path, 0600), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(path, 4321, 4321), 0);
+		expect_open_refused(d, -1, "belongs to uid 4321");
+		assert_int_equal(chown(path, 0, 0), 0);
+	}
+	assert_int_equal(chmod(d->path, 0777), 0);
+	expect_open_refused(d, -1, "state directory");
+	assert_int_equal(chmod(d->path, 0700), 0);
+	/* Handed over by a live upgrade: a regular file of ours, locked by us again. */
+	fd = open(d->path, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	expect_open_refused(d, fd, "not a regular file");
+	assert_int_equal(vdb_state_open(&a, d->path, "disk0", -1, &pid), 0);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(vdb_state_open(&b, d->path, "disk0", fd, &pid), -EBUSY);
+	vdb_state_close(&a);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(vdb_state_open(&b, d->path, "disk0", fd, &pid), 0);
+	vdb_state_close(&b);
+}
+
 static void test_other_boot(void **state)
 {
 	struct dir *d = *state;
@@ -607,6 +654,7 @@ int main(void)
 						dir_teardown),
 		cmocka_unit_test_setup_teardown(test_shrunk_device_is_taken_over, dir_setup,
 						dir_teardown),
+		cmocka_unit_test_setup_teardown(test_owner_and_mode, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_queues_do_not_overlap, dir_setup,
 						dir_teardown),
 		cmocka_unit_test(test_recover_published_or_not),
