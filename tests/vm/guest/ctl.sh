@@ -238,6 +238,9 @@ dd if=/dev/zero of=$C bs=1M count=16 2>/dev/null
 if daemon_start ctl-c --image $C --attach --queues 2 --state-dir $SD --user 65534; then
 	PC=$DPID
 	NC=$NODE
+	# The node comes before the sandbox goes on (the queues restart in Landlock first).
+	t=100
+	until grep -q "seccomp sandbox on" /tmp/ctl-c.log || [ $t -le 0 ]; do sleep 0.1; t=$((t - 1)); done
 	run_case user-socket-owner [ "$(stat -c %u:%g:%a $SD/ctl-c.sock)" = 65534:65534:600 ]
 	run_case user-seccomp-on [ "$(sed -n 's/^Seccomp:[[:space:]]*//p' /proc/$PC/status)" = 2 ]
 	dd if=/dev/urandom of="$NC" bs=4k count=16 oflag=direct 2>/dev/null

@@ -373,16 +373,17 @@ if wants fullqueue && [ -z "$STUCK" ]; then
 		info "fullqueue: $most requests in flight at most before the kill"
 		kill9 fq
 		if restart fullqueue fq "$DEV" "$@"; then
-			n=$(sed -n 's/.*queue 0: \([0-9]*\) request(s) in flight before the restart run again.*/\1/p' /tmp/fq.log | head -n1)
-			if [ "${n:-0}" -ge 200 ]; then
-				pass fullqueue-replayed "$n requests run again"
-			else
-				fail fullqueue-replayed "only ${n:-0} requests run again (at most $most in flight before)"
-			fi
 			if wait_gone $FQ 90 && [ "$WRC" -eq 0 ]; then
 				pass fullqueue-fio-completes
 			else
 				fail fullqueue-fio-completes "fio: exit ${WRC:-?}: $(oneline /tmp/fq.err)"
+			fi
+			# The queue thread says so once it ran them (after the node is printed).
+			n=$(sed -n 's/.*queue 0: \([0-9]*\) request(s) in flight before the restart run again.*/\1/p' /tmp/fq.log | head -n1)
+			if [ "${n:-0}" -ge 200 ]; then
+				pass fullqueue-replayed "$n requests run again"
+			else
+				fail fullqueue-replayed "only ${n:-0} requests run again (at most $most in flight before): $(oneline /tmp/fq.log)"
 			fi
 			dmesg_clean fullqueue
 			stop_check fullqueue fq

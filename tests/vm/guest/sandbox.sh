@@ -43,6 +43,16 @@ wait_serving() {
 	done
 }
 
+# wait_sandboxed NAME: the node is printed before the sandbox goes on (the
+# queues start again inside Landlock first): up to 10 s for the line that
+# says it did.
+wait_sandboxed() {
+	_t=100
+	until grep -q "seccomp sandbox on" /tmp/$1.log || [ $_t -le 0 ]; do
+		_t=$((_t - 1)); sleep 0.1
+	done
+}
+
 # stop_clean NAME: SIGTERM, exit 0, nothing left, no forbidden call in the log.
 stop_clean() {
 	kill -TERM $DPID
@@ -61,6 +71,7 @@ for be in io_uring aio null; do
 		fail $n-start "no node: $(cat /tmp/$n.log)"
 		continue
 	fi
+	wait_sandboxed $n
 	run_case $n-seccomp-mode [ "$(status_of $DPID Seccomp)" = 2 ]
 	run_case $n-no-new-privs [ "$(status_of $DPID NoNewPrivs)" = 1 ]
 	if [ $be = null ]; then
@@ -75,6 +86,7 @@ done
 n=sb-up
 if daemon_start $n --image $IMG --attach --queues 2; then
 	pid=$DPID
+	wait_sandboxed $n
 	filters=$(status_of $pid Seccomp_filters)
 	kill -HUP $pid
 	wait_serving $n $pid 2
