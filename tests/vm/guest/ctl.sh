@@ -255,7 +255,8 @@ if daemon_start ctl-c --image $C --attach --queues 2 --state-dir $SD --user 6553
 	kill -HUP $PC
 	t=100
 	until [ "$(grep -c "serving '" /tmp/ctl-c.log)" -ge 2 ] || [ $t -le 0 ]; do sleep 0.1; t=$((t - 1)); done
-	run_case user-upgrade-keeps-socket ctl stats ctl-c
+	run_case user-upgrade-keeps-socket ctl stats ctl-c ||
+		info "ctl-c's log: $(tail -n 20 /tmp/ctl-c.log | tr '\n' '|')"
 	kill -TERM $PC
 	wait $PC
 	rc=$?
@@ -294,7 +295,7 @@ if [ -b "$LOOP" ] && daemon_start ctl-l --image "$LOOP" --attach --state-dir $SD
 	if daemon_start ctl-l --image "$LOOP" --attach --state-dir $SD &&
 	   grep -q "taking over device 'ctl-l'" /tmp/ctl-l.log; then
 		pass shrink-blockdev-then-takeover
-		run_case shrink-blockdev-capacity-kept sh -c "[ \"\$(sectors_of $NL)\" = 65536 ] &&
+		run_case shrink-blockdev-capacity-kept sh -c "[ $(sectors_of $NL) = 65536 ] &&
 			$BLKCTL --state-dir $SD list | grep -Eq '^ctl-l .*32\.0 MiB'"
 		# And a live upgrade, whose new image must not refuse it either.
 		kill -HUP $DPID
@@ -314,9 +315,10 @@ fi
 $LOSETUP -d "$LOOP" 2>/dev/null
 
 # --- nothing slow on the control loop: a resize on a stalled file system -------------
-# ext4 mounted -o sync on dm-delay (writes held DELAY_MS): growing the image
-# (ftruncate) waits for the journal, seconds.  The daemon resizes in a thread
-# of its own; its control loop answers meanwhile.
+# ext4 on dm-delay (every read and write held DELAY_MS), caches dropped:
+# shrinking the image (ftruncate frees its blocks, reading the bitmaps)
+# waits seconds.  The daemon resizes in a thread of its own; its control
+# loop answers meanwhile (before, it sat in ftruncate).
 DMSETUP=/usr/sbin/dmsetup
 export DM_DISABLE_UDEV=1
 DELAY_MS=3000
@@ -327,30 +329,33 @@ if ! $DMSETUP version >/dev/null 2>&1 || ! $MKFS_EXT4 -q -F "$LOOP"; then
 	skip slow-resize "no device-mapper or mkfs here"
 else
 	mkdir -p /mnt/slow
-	mount -t ext4 "$LOOP" /mnt/slow && truncate -s 16M /mnt/slow/img && umount /mnt/slow
+	mount -t ext4 "$LOOP" /mnt/slow && dd if=/dev/urandom of=/mnt/slow/img bs=1M count=16 2>/dev/null &&
+		umount /mnt/slow
 	SECTORS=$(( $(stat -c %s $S) / 512 ))
-	$DMSETUP create ctlslow --table "0 $SECTORS delay $LOOP 0 0 $LOOP 0 $DELAY_MS"
+	$DMSETUP create ctlslow --table "0 $SECTORS delay $LOOP 0 $DELAY_MS"
 	[ -b /dev/mapper/ctlslow ] || $DMSETUP mknodes ctlslow
-	if mount -t ext4 -o sync /dev/mapper/ctlslow /mnt/slow &&
+	if mount -t ext4 /dev/mapper/ctlslow /mnt/slow &&
 	   daemon_start ctl-s --image /mnt/slow/img --attach --state-dir $SD; then
+		NS=$NODE
+		sync
+		echo 3 > /proc/sys/vm/drop_caches
 		t0=$(now_cs)
-		ctl resize ctl-s 32M > /tmp/slow-resize.out 2>&1 &
+		ctl resize ctl-s 8M --shrink > /tmp/slow-resize.out 2>&1 &
 		RP=$!
 		sleep 0.5
 		t1=$(now_cs)
-		ctl info ctl-s > /tmp/slow-info.out 2>&1
-		irc=$?
-		info_cs=$(( $(now_cs) - t1 ))
-		ctl stats ctl-s > /dev/null 2>&1
+		ctl stats ctl-s > /tmp/slow-stats.out 2>&1
+		src=$?
+		stats_cs=$(( $(now_cs) - t1 ))
 		wait $RP
 		rrc=$?
 		resize_cs=$(( $(now_cs) - t0 ))
-		info "slow-resize: the resize took ${resize_cs}0 ms; info was answered in ${info_cs}0 ms meanwhile"
-		run_case slow-resize-done sh -c "[ $rrc = 0 ] && [ \$(stat -c %s /mnt/slow/img) = $((32 * MIB)) ] &&
-			[ \"\$(sectors_of $NODE)\" = 65536 ]" || cat /tmp/slow-resize.out
+		info "slow-resize: the resize took ${resize_cs}0 ms; stats were answered in ${stats_cs}0 ms meanwhile"
+		run_case slow-resize-done sh -c "[ $rrc = 0 ] && [ \$(stat -c %s /mnt/slow/img) = $((8 * MIB)) ] &&
+			[ $(sectors_of $NS) = 16384 ]" || cat /tmp/slow-resize.out
 		run_case slow-resize-really-waited [ $resize_cs -ge $((DELAY_MS / 20)) ]
-		run_case slow-resize-loop-answers sh -c "[ $irc = 0 ] && [ $info_cs -lt 100 ]" ||
-			cat /tmp/slow-info.out
+		run_case slow-resize-loop-answers sh -c "[ $src = 0 ] && [ $stats_cs -lt 100 ]" ||
+			cat /tmp/slow-stats.out
 		kill -TERM $DPID
 		wait $DPID
 	else
