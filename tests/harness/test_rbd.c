@@ -748,6 +748,83 @@ static void test_admin_socket_connection(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/*
+ * The cluster goes away and comes back while the daemon's side runs under
+ * its filter in record mode (every thread, librbd's messenger included):
+ * librbd reconnects, requests fail and then succeed, and nothing it did on
+ * the way was a call the allowlist refuses.  The parent stops and starts
+ * the OSD when the child says so on stdout.
+ */
+static int reconnect_child(void)
+{
+	struct sandbox_opts so = { .backend = SANDBOX_BACKEND_RBD, .may_exec = true,
+				   .is_recording = true, .record_fd = -1 };
+	struct hdrv_opts o = { .queue_size = 64, .backend = "rbd", .ceph_conf = ceph_conf };
+	uint8_t buf[4096];
+	struct hdrv h;
+	char go;
+	int st = -1;
+
+	alarm(120);
+	fill(buf, sizeof(buf), 24);
+	CHILD_CHECK(hdrv_start(&h, "rbd/disk0", &o) == 0);
+	CHILD_CHECK(sandbox_seccomp_apply(&so) == 0);
+	CHILD_CHECK(child_round_trip(&h, 1200, buf, sizeof(buf)) == 0);
+	CHILD_CHECK(write(STDOUT_FILENO, "d", 1) == 1);
+	CHILD_CHECK(read(STDIN_FILENO, &go, 1) == 1);      /* the OSD is down */
+	CHILD_CHECK(do_slow(&h, VIRTIO_BLK_T_IN, 1200, buf, sizeof(buf), OSD_DOWN_WAIT_MS) ==
+		    VIRTIO_BLK_S_IOERR);
+	CHILD_CHECK(write(STDOUT_FILENO, "u", 1) == 1);
+	CHILD_CHECK(read(STDIN_FILENO, &go, 1) == 1);      /* and up again */
+	for (int i = 0; i < 10 && st != VIRTIO_BLK_S_OK; i++)
+		st = do_slow(&h, VIRTIO_BLK_T_IN, 1200, buf, sizeof(buf), OSD_DOWN_WAIT_MS);
+	CHILD_CHECK(st == VIRTIO_BLK_S_OK);
+	CHILD_CHECK(child_round_trip(&h, 1300, buf, sizeof(buf)) == 0);
+	CHILD_CHECK(hdrv_stop(&h) == 0);
+	if (sandbox_seccomp_nr_recorded()) {
+		fprintf(stderr, "test_rbd: %lu forbidden call(s) recorded (named above)\n",
+			sandbox_seccomp_nr_recorded());
+		return 1;
+	}
+	return 0;
+}
+
+static void test_reconnect_under_the_filter(void **state)
+{
+	int to_child[2], from_child[2], st;
+	char c;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe2(to_child, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(from_child, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(to_child[0], STDIN_FILENO);
+		dup2(from_child[1], STDOUT_FILENO);
+		execl("/proc/self/exe", "test_rbd", "--reconnect-child", ceph_conf, (char *)NULL);
+		_exit(127);
+	}
+	close(to_child[0]);
+	close(from_child[1]);
+	if (read(from_child[0], &c, 1) == 1) {
+		assert_int_equal(cluster("stop-osd"), 0);
+		assert_int_equal(write(to_child[1], "g", 1), 1);
+		if (read(from_child[0], &c, 1) == 1) {
+			assert_int_equal(cluster("start-osd"), 0);
+			assert_int_equal(write(to_child[1], "g", 1), 1);
+		}
+	}
+	close(to_child[1]);
+	close(from_child[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (WIFSIGNALED(st))
+		fail_msg("the daemon's side died of signal %d", WTERMSIG(st));
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -792,6 +869,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_resize_through_the_socket),
 		cmocka_unit_test(test_sandboxed),
 		cmocka_unit_test(test_admin_socket_connection),
+		cmocka_unit_test(test_reconnect_under_the_filter),
 		cmocka_unit_test(test_osd_down_and_back),
 	};
 	const char *tmp = getenv("TMPDIR");
@@ -805,6 +883,10 @@ int main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[1], "--admin-socket-child") == 0) {
 		snprintf(ceph_conf, sizeof(ceph_conf), "%s", argv[2]);
 		_exit(admin_socket_child(argv[3]));
+	}
+	if (argc == 3 && strcmp(argv[1], "--reconnect-child") == 0) {
+		snprintf(ceph_conf, sizeof(ceph_conf), "%s", argv[2]);
+		_exit(reconnect_child());
 	}
 	if (argc == 3 && strcmp(argv[1], "--sandboxed-child") == 0) {
 		snprintf(ceph_conf, sizeof(ceph_conf), "%s", argv[2]);
