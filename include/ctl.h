@@ -61,6 +61,8 @@ struct ctl_resize {
 	bool is_running;
 	bool is_follow;               /* the job reads the image's size (a watch event) */
 	bool is_follow_pending;       /* another watch event came during a job */
+	bool has_waiting_req;         /* a resize came during a follow job: after it */
+	struct ctl_request waiting_req;
 	unsigned long thread;         /* pthread_t */
 	const struct backend_ops *be;
 	struct image *img;

@@ -301,7 +301,22 @@ static int rbd_resize_image(struct image *img, uint64_t size_bytes, bool is_shri
 	*ret_why = c->snap ? "a snapshot cannot be resized" : "resizing the rbd image";
 	if (c->snap)
 		return -EROFS;
-	return rbd_resize2(c->image, size_bytes, is_shrink, resize_progress, NULL);
+	r = rbd_resize2(c->image, size_bytes, is_shrink, resize_progress, NULL);
+	if (r < 0)
+		return r;
+	/*
+	 * The handle's I/O path takes the new size only once it refreshed (it
+	 * answered EINVAL at the new end meanwhile); rbd_get_size() refreshes.
+	 * Done before the device grows into it.
+	 */
+	*ret_why = "the rbd image did not take its new size";
+	for (int i = 0; i < 200; i++) {
+		r = rbd_get_size(c->image, &now);
+		if (r < 0 || now == size_bytes)
+			return r;
+		usleep(10000);
+	}
+	return -ETIMEDOUT;
 }
 
 /* librbd's thread: the header changed (a resize by another client, a snapshot...). */

@@ -122,6 +122,13 @@ char *ctl_resize_start(struct ctl_resize *rz, struct ctl_target *t,
 	/* Known before anything changes: a backend that cannot resize changes nothing. */
 	if (!t->be || !t->be->resize)
 		return ctl_reply_error(-EOPNOTSUPP, "this backend's images cannot be resized");
+	/* Reading the size after a watch event (maybe our own resize's): this one waits its turn. */
+	if (rz->is_running && rz->is_follow && !rz->has_waiting_req) {
+		rz->has_waiting_req = true;
+		rz->waiting_req = *req;
+		*ret_is_later = true;
+		return NULL;
+	}
 	if (rz->is_running)
 		return ctl_reply_error(-EBUSY, "a resize is in progress");
 	rz->is_follow = false;
@@ -228,6 +235,15 @@ char *ctl_resize_done(struct ctl_resize *rz, struct ctl_target *t, bool *ret_has
 	} else {
 		reply = resize_done(rz, t);
 		*ret_has_reply = true;
+	}
+	if (rz->has_waiting_req) {
+		bool is_later;
+
+		/* The request that waited for the size: its reply now, or when its job ends. */
+		rz->has_waiting_req = false;
+		reply = ctl_resize_start(rz, t, &rz->waiting_req, &is_later);
+		*ret_has_reply = !is_later;
+		return reply;
 	}
 	if (rz->is_follow_pending)
 		follow_start(rz, t);

@@ -37,6 +37,7 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "ctl_ask.h"
 #include "hdrv.h"
 #include "sandbox.h"
 
@@ -384,49 +385,13 @@ static int count_config_change(struct vduse_dev *dev)
 	return 0;
 }
 
-static void ctl_pump(struct ctl_server *s, int ms)
-{
-	for (int i = 0; i < ms / 10; i++) {
-		struct pollfd pfd[CTL_NR_POLLFDS];
-		unsigned int n = ctl_server_pollfds(s, pfd);
-
-		poll(pfd, n, 10);
-		ctl_server_handle(s, pfd, n);
-	}
-}
-
 /* One request; the loop runs until the reply is in.  Returns the reply's result. */
 static int ctl_ask(struct ctl_server *s, const char *req)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct json_object *obj = NULL;
-	char buf[4096];
-	const char *why;
-	size_t got = 0;
-	int r = -ETIMEDOUT;
+	struct json_object *obj;
+	int r = ctl_ask_reply(s, ctl_ask_send(s, req), 30000, &obj);
 
-	assert_true(fd >= 0 && strlen(s->path) < sizeof(sa.sun_path));
-	memcpy(sa.sun_path, s->path, strlen(s->path) + 1);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
-	for (int i = 0; i < 3000; i++) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		ctl_pump(s, 10);
-		if (poll(&pfd, 1, 0) != 1)
-			continue;
-		n = read(fd, buf + got, sizeof(buf) - got);
-		if (n > 0) {
-			got += (size_t)n;
-			continue;
-		}
-		r = ctl_reply_parse(buf, got, &obj, &why);
-		break;
-	}
 	json_object_put(obj);
-	close(fd);
 	return r;
 }
 
@@ -434,7 +399,7 @@ static int ctl_ask(struct ctl_server *s, const char *req)
 static void ctl_wait_capacity(struct ctl_server *s, struct hdrv *h, uint64_t sectors)
 {
 	for (int i = 0; i < 100 && blk_dev_capacity(&h->dev) != sectors; i++)
-		ctl_pump(s, 100);
+		ctl_ask_pump(s, 100);
 	assert_int_equal(blk_dev_capacity(&h->dev), sectors);
 }
 
@@ -665,6 +630,30 @@ static void test_sandboxed(void **state)
 }
 
 /*
+ * This program again as a child in @mode (a fresh process: a fork of one
+ * that runs librbd's threads may inherit their locks held), its stdin and
+ * stdout pipes to the parent: it writes to to_child[1], reads from_child[0].
+ */
+static pid_t spawn_child(const char *mode, const char *arg, int to_child[2], int from_child[2])
+{
+	pid_t pid;
+
+	assert_int_equal(pipe2(to_child, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(from_child, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(to_child[0], STDIN_FILENO);
+		dup2(from_child[1], STDOUT_FILENO);
+		execl("/proc/self/exe", "test_rbd", mode, ceph_conf, arg, (char *)NULL);
+		_exit(127);
+	}
+	close(to_child[0]);
+	close(from_child[1]);
+	return pid;
+}
+
+/*
  * librados' admin socket on a normal start (the image opened before the
  * filter): whoever connects to it (a monitoring agent, `ceph --admin-daemon
  * ... version`) must not kill the daemon.  The child opens the image with
@@ -721,19 +710,7 @@ static void test_admin_socket_connection(void **state)
 
 	(void)state;
 	snprintf(asok, sizeof(asok), "%s/run/vdb-child.asok", cluster_dir);
-	assert_int_equal(pipe2(to_child, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(from_child, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(to_child[0], STDIN_FILENO);
-		dup2(from_child[1], STDOUT_FILENO);
-		execl("/proc/self/exe", "test_rbd", "--admin-socket-child", ceph_conf, asok,
-		      (char *)NULL);
-		_exit(127);
-	}
-	close(to_child[0]);
-	close(from_child[1]);
+	pid = spawn_child("--admin-socket-child", asok, to_child, from_child);
 	assert_int_equal(read(from_child[0], &r, 1), 1);
 	print_message("admin socket %s: %s\n", asok,
 		      admin_socket_ask(asok) ? "answered a connection" : "none");
@@ -796,18 +773,7 @@ static void test_reconnect_under_the_filter(void **state)
 	pid_t pid;
 
 	(void)state;
-	assert_int_equal(pipe2(to_child, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(from_child, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(to_child[0], STDIN_FILENO);
-		dup2(from_child[1], STDOUT_FILENO);
-		execl("/proc/self/exe", "test_rbd", "--reconnect-child", ceph_conf, (char *)NULL);
-		_exit(127);
-	}
-	close(to_child[0]);
-	close(from_child[1]);
+	pid = spawn_child("--reconnect-child", NULL, to_child, from_child);
 	if (read(from_child[0], &c, 1) == 1) {
 		assert_int_equal(cluster("stop-osd"), 0);
 		assert_int_equal(write(to_child[1], "g", 1), 1);

@@ -25,6 +25,7 @@
 
 #include "backend.h"
 #include "ctl.h"
+#include "ctl_ask.h"
 #include "ctl_proto.h"
 #include "stats.h"
 #include "util.h"
@@ -585,42 +586,6 @@ static int rsz_teardown(void **state)
 	return 0;
 }
 
-static int send_request(struct ctl_server *s, const char *req)
-{
-	int fd = connect_to(s->path);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
-	return fd;
-}
-
-/* Run the loop until @fd has its whole reply (the server closes), at most @ms; its result. */
-static int pump_reply(struct ctl_server *s, int fd, int ms, struct json_object **ret_obj)
-{
-	static char buf[CTL_MAX_REPLY];
-	const char *why;
-	size_t got = 0;
-
-	*ret_obj = NULL;
-	for (int i = 0; i < ms / 10; i++) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		pump(s, 10);
-		if (poll(&pfd, 1, 0) != 1)
-			continue;
-		n = read(fd, buf + got, sizeof(buf) - got);
-		if (n > 0) {
-			got += (size_t)n;
-			continue;
-		}
-		close(fd);
-		return ctl_reply_parse(buf, got, ret_obj, &why);
-	}
-	close(fd);
-	return -ETIMEDOUT;
-}
-
 static uint64_t file_size(const char *path)
 {
 	struct stat st;
@@ -634,7 +599,7 @@ static void test_resize_grow_and_shrink(void **state)
 	struct rsz_fixture *f = *state;
 	struct json_object *obj, *v;
 
-	assert_int_equal(pump_reply(&f->srv.s, send_request(&f->srv.s, "{\"v\":1,\"cmd\":"
+	assert_int_equal(ctl_ask_reply(&f->srv.s, ctl_ask_send(&f->srv.s, "{\"v\":1,\"cmd\":"
 				    "\"resize\",\"size_bytes\":2097152}\n"), 2000, &obj), 0);
 	assert_true(json_object_object_get_ex(obj, "capacity_sectors", &v));
 	assert_int_equal(json_object_get_int64(v), 4096);
@@ -643,7 +608,7 @@ static void test_resize_grow_and_shrink(void **state)
 	assert_int_equal(file_size(f->image), 2 << 20);
 	assert_int_equal(f->nr_config_changes, 1);
 	/* A shrink: the driver hears first, then the file is cut. */
-	assert_int_equal(pump_reply(&f->srv.s, send_request(&f->srv.s, "{\"v\":1,\"cmd\":"
+	assert_int_equal(ctl_ask_reply(&f->srv.s, ctl_ask_send(&f->srv.s, "{\"v\":1,\"cmd\":"
 				    "\"resize\",\"size_bytes\":524288,\"shrink\":true}\n"), 2000,
 				    &obj), 0);
 	json_object_put(obj);
@@ -659,7 +624,7 @@ static void test_resize_unsupported_changes_nothing(void **state)
 	struct json_object *obj;
 
 	f->be.resize = NULL;
-	assert_int_equal(pump_reply(&f->srv.s, send_request(&f->srv.s, "{\"v\":1,\"cmd\":"
+	assert_int_equal(ctl_ask_reply(&f->srv.s, ctl_ask_send(&f->srv.s, "{\"v\":1,\"cmd\":"
 				    "\"resize\",\"size_bytes\":524288,\"shrink\":true}\n"), 2000,
 				    &obj), -EOPNOTSUPP);
 	json_object_put(obj);
@@ -680,23 +645,23 @@ static void test_resize_waits_off_the_loop(void **state)
 	int fd, other;
 
 	f->be.resize = slow_resize;
-	fd = send_request(&f->srv.s, "{\"v\":1,\"cmd\":\"resize\",\"size_bytes\":2097152}\n");
+	fd = ctl_ask_send(&f->srv.s, "{\"v\":1,\"cmd\":\"resize\",\"size_bytes\":2097152}\n");
 	pump(&f->srv.s, 100);
 	t0 = monotonic_ms();
-	assert_int_equal(pump_reply(&f->srv.s, send_request(&f->srv.s,
+	assert_int_equal(ctl_ask_reply(&f->srv.s, ctl_ask_send(&f->srv.s,
 				    "{\"v\":1,\"cmd\":\"info\"}\n"), 2000, &obj), 0);
 	json_object_put(obj);
 	print_message("info answered in %llu ms while the resize waits\n",
 		      (unsigned long long)(monotonic_ms() - t0));
 	assert_true(monotonic_ms() - t0 < 1000);
 	/* One resize at a time. */
-	other = send_request(&f->srv.s, "{\"v\":1,\"cmd\":\"resize\",\"size_bytes\":4194304}\n");
-	assert_int_equal(pump_reply(&f->srv.s, other, 2000, &obj), -EBUSY);
+	other = ctl_ask_send(&f->srv.s, "{\"v\":1,\"cmd\":\"resize\",\"size_bytes\":4194304}\n");
+	assert_int_equal(ctl_ask_reply(&f->srv.s, other, 2000, &obj), -EBUSY);
 	json_object_put(obj);
 	assert_int_equal(blk_dev_capacity(&f->srv.blk), 2048);
 	assert_int_equal(f->nr_config_changes, 0);
 	eventfd_write(release_fd, 1);
-	assert_int_equal(pump_reply(&f->srv.s, fd, 5000, &obj), 0);
+	assert_int_equal(ctl_ask_reply(&f->srv.s, fd, 5000, &obj), 0);
 	json_object_put(obj);
 	assert_int_equal(blk_dev_capacity(&f->srv.blk), 4096);
 	assert_int_equal(f->nr_config_changes, 1);
