@@ -75,7 +75,7 @@ int ctl_server_open(struct ctl_server *s, const char *dir, const struct ctl_targ
 		    const struct run_as *owner, bool is_reexec)
 {
 	char fd_str[16];
-	int fd = -1;
+	int fd = -1, r;
 
 	memset(s, 0, sizeof(*s));
 	s->listen_fd = -1;
@@ -100,10 +100,10 @@ int ctl_server_open(struct ctl_server *s, const char *dir, const struct ctl_targ
 	if (fd < 0)
 		return fd;
 	s->listen_fd = fd;
-	fd = ctl_resize_init(&s->rz, &s->t);
-	if (fd < 0) {
+	r = ctl_resize_init(&s->rz, &s->t);
+	if (r < 0) {
 		ctl_server_close(s);
-		return fd;
+		return r;
 	}
 	/* Without it (no memory) a live upgrade's new image makes a new socket. */
 	snprintf(fd_str, sizeof(fd_str), "%d", fd);

@@ -407,6 +407,9 @@ static void test_server_answers(void **state)
 	assert_int_equal(stat(f->s.path, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
 	assert_int_equal(st.st_mode & 0777, 0600);
+	/* What a live upgrade's new image adopts: this socket. */
+	assert_non_null(getenv(CTL_FD_ENV));
+	assert_int_equal(atoi(getenv(CTL_FD_ENV)), f->s.listen_fd);
 	obj = ask(f, "{\"v\":1,\"cmd\":\"stats\"}\n", strlen("{\"v\":1,\"cmd\":\"stats\"}\n"), &r);
 	assert_int_equal(r, 0);
 	assert_true(json_object_object_get_ex(obj, "read_ops", &v));
