@@ -83,6 +83,17 @@ int image_fd_open(const struct image_spec *spec, struct image *img);
 /* image_fd_flush() - the fd backends' flush(): fdatasync (read-only: nothing). */
 int image_fd_flush(const struct image *img);
 
+/*
+ * image_fd_resize() - the fd backends' resize(): a file is truncated to the
+ * size (grown only if smaller); a block device is not resized, it must be
+ * as large already (-ENOSPC).
+ */
+int image_fd_resize(struct image *img, uint64_t size_bytes, bool is_shrink,
+		    const char **ret_why);
+
+/* image_fd_get_size() - the fd backends' get_size(): fstat, or BLKGETSIZE64. */
+int image_fd_get_size(const struct image *img, uint64_t *ret_bytes);
+
 /**
  * image_adopt() - the same for an image already open as @fd (a live upgrade
  * hands it over); read-only and O_DIRECT are as @fd was opened.  @fd is the
@@ -171,6 +182,25 @@ struct backend_ops {
 	void (*close)(struct image *img);
 	/* flush() - make every completed write durable, at teardown (required). */
 	int (*flush)(const struct image *img);
+	/**
+	 * resize() - make the image hold @size_bytes (optional: NULL, it cannot)
+	 * @is_shrink: the device shrinks to @size_bytes (it was told already)
+	 * @ret_why: what failed, a static string, on failure
+	 * A grow never cuts an image that is larger already; a shrink may leave
+	 * it larger (a block device).  May wait for a disk or a cluster: never
+	 * called from the control loop.  Returns 0 or -errno.
+	 */
+	int (*resize)(struct image *img, uint64_t size_bytes, bool is_shrink,
+		      const char **ret_why);
+	/* get_size() - the image's size now, in bytes (optional); off the control loop too. */
+	int (*get_size)(const struct image *img, uint64_t *ret_bytes);
+	/*
+	 * watch_size() - write the eventfd @efd whenever someone else may have
+	 * resized the image (optional: images only the daemon resizes).
+	 * Returns 0 or -errno.  unwatch_size() ends it; NULL-safe.
+	 */
+	int (*watch_size)(struct image *img, int efd);
+	void (*unwatch_size)(struct image *img);
 	/**
 	 * queue_init() - per-virtqueue state
 	 * @img: the image

@@ -109,6 +109,7 @@ struct blk_req {
 		uint32_t nr_pending;
 		int error;
 		uint8_t zero_mode;       /* how WRITE_ZEROES was attempted */
+		bool is_allocating;      /* io_uring: a fallocate of an image in memory, counted */
 		void *bounce;            /* aligned copy of the data, for O_DIRECT */
 		uint64_t bounce_bytes;   /* of the data it stands for */
 		struct iovec bounce_iov; /* what is left of it to transfer */

@@ -29,7 +29,8 @@
 
 #define CTL_MAX_CLIENTS 8
 #define CTL_CLIENT_TIMEOUT_MS 5000
-#define CTL_NR_POLLFDS (1 + CTL_MAX_CLIENTS)
+/* The listening socket, the clients, the resize job's end and the image's size watch. */
+#define CTL_NR_POLLFDS (1 + CTL_MAX_CLIENTS + 2)
 /* A re-executed daemon finds its listening socket here (a live upgrade). */
 #define CTL_FD_ENV "VDUSE_BLKD_CTL_FD"
 
@@ -43,7 +44,56 @@ struct ctl_target {
 	struct image *img;
 	struct vdb_state *state;      /* its identity follows a resize */
 	const struct control *control; /* attachment, stopping, broken */
+	const struct backend_ops *be; /* resizes the image; may tell of resizes by others */
+	/* Tells the driver the config space changed: vduse_dev_config_changed() if NULL. */
+	int (*config_changed)(struct vduse_dev *dev);
 };
+
+/*
+ * A resize in progress (resize.c): the backend's slow part runs in a job
+ * thread, never on the control loop, which polls done_fd and finishes it.
+ * Also how the device follows an image someone else resized (watch_fd,
+ * written by the backend: an rbd header watch).
+ */
+struct ctl_resize {
+	int done_fd;                  /* eventfd: the job is over */
+	int watch_fd;                 /* eventfd the backend writes, or -1 */
+	bool is_running;
+	bool is_follow;               /* the job reads the image's size (a watch event) */
+	bool is_follow_pending;       /* another watch event came during a job */
+	bool has_waiting_req;         /* a resize came during a follow job: after it */
+	struct ctl_request waiting_req;
+	unsigned long thread;         /* pthread_t */
+	const struct backend_ops *be;
+	struct image *img;
+	uint64_t old_sectors, new_sectors;
+	uint64_t image_bytes;         /* follow: what get_size() found */
+	int result;
+	const char *why;
+};
+
+/* ctl_resize_init() - the job's eventfd, and the backend's size watch if it has one. */
+int ctl_resize_init(struct ctl_resize *rz, struct ctl_target *t);
+
+/* ctl_resize_exit() - wait for a job, end the watch, close. */
+void ctl_resize_exit(struct ctl_resize *rz, struct ctl_target *t);
+
+/*
+ * ctl_resize_start() - the resize command: the reply line, or NULL with
+ * *ret_is_later when a job started (ctl_resize_done() gives the reply).
+ * A shrink changes the device now, a grow once the image has grown.
+ */
+char *ctl_resize_start(struct ctl_resize *rz, struct ctl_target *t,
+		       const struct ctl_request *req, bool *ret_is_later);
+
+/*
+ * ctl_resize_done() - done_fd fired: finish the job on the control loop.
+ * Returns the command's reply when *ret_has_reply (NULL: no memory).
+ */
+char *ctl_resize_done(struct ctl_resize *rz, struct ctl_target *t, bool *ret_has_reply);
+
+/* ctl_resize_watch_event() - watch_fd fired: read the image's size, and follow it. */
+void ctl_resize_watch_event(struct ctl_resize *rz, struct ctl_target *t);
 
 struct ctl_client {
 	int fd;                       /* -1: a free slot */
@@ -53,6 +103,7 @@ struct ctl_client {
 	char *out;                    /* the reply, once the request is read */
 	size_t out_len;
 	size_t out_done;
+	bool is_waiting;              /* for the resize job's reply */
 };
 
 struct ctl_server {
@@ -60,6 +111,7 @@ struct ctl_server {
 	char path[108];
 	struct ctl_target t;
 	struct ctl_client clients[CTL_MAX_CLIENTS];
+	struct ctl_resize rz;
 };
 
 /**
@@ -93,6 +145,7 @@ void ctl_server_close(struct ctl_server *s);
 /*
  * ctl_execute() - the reply line (free() it) to @req for the target; NULL
  * without memory.  Called by the server; a call of its own for the tests.
+ * Not for resize, which may answer later: ctl_resize_start().
  */
 char *ctl_execute(struct ctl_target *t, const struct ctl_request *req);
 

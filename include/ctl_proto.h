@@ -30,6 +30,12 @@
 #define CTL_MAX_REQUEST 4096            /* bytes, newline included */
 #define CTL_MAX_REPLY (1u << 20)        /* bytes, newline included */
 #define CTL_SOCKET_SUFFIX ".sock"
+/*
+ * A resize replies once the image is resized, which may wait for a slow
+ * disk or a cluster: the daemon keeps the client that long, and
+ * vduse-blkctl waits that long for it (other commands reply at once).
+ */
+#define CTL_RESIZE_TIMEOUT_MS 120000
 
 enum ctl_cmd {
 	CTL_CMD_INFO,

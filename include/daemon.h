@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "privileges.h"
+#include "state.h"
 #include "upgrade.h"
 #include "vdpa.h"
 
@@ -24,7 +25,7 @@ enum exit_code {
 };
 
 #define DEFAULT_MAX_QUEUES 8
-#define MAX_QUEUES 64
+#define MAX_QUEUES VDB_STATE_MAX_QUEUES   /* a state file holds no more */
 
 /* The command line, parsed and checked (main.c). */
 struct options {
@@ -43,7 +44,8 @@ struct options {
 	const char *state_dir;
 	const char *user;
 	struct run_as run_as;         /* --user, looked up */
-	bool is_sandboxed;            /* --sandbox on (the default) */
+	bool is_sandboxed;            /* --sandbox on (the default) or record */
+	bool is_sandbox_recording;    /* --sandbox record */
 	const struct backend_ops *be;
 	bool is_readonly;
 	bool is_direct;
@@ -63,5 +65,12 @@ struct options {
  * EXIT_FAILURE_RUNTIME.
  */
 int daemon_run(struct options *o, struct handover *handover, char **argv);
+
+/*
+ * daemon_sandbox_handler() - a live upgrade's new image, under the filter
+ * it inherited: handle SIGSYS as the options say (name the call, or record
+ * it) before anything else can make a refused call.
+ */
+void daemon_sandbox_handler(const struct options *o);
 
 #endif

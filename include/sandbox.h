@@ -16,8 +16,10 @@
  * A forbidden call never runs.  The thread that made it gets SIGSYS
  * (SCMP_ACT_TRAP); our handler writes one line to stderr naming the call
  * and re-raises SIGSYS with its default action, so the whole process dies
- * of SIGSYS (core dump, systemd's "status=31/SYS").  A handler an attacker
- * installs instead cannot make the call run either: the kernel skips it.
+ * of SIGSYS (core dump, systemd's "status=31/SYS"); in record mode the
+ * call fails with ENOSYS instead and the line is kept.  A handler an
+ * attacker installs instead cannot make the call run either: the kernel
+ * skips it.
  */
 
 #include <stdbool.h>
@@ -29,11 +31,30 @@ enum sandbox_backend {
 	SANDBOX_BACKEND_RBD,          /* librbd's messenger threads: TCP to the cluster */
 };
 
+#define SANDBOX_MAX_NO_EXEC_FDS 8
+
 struct sandbox_opts {
 	enum sandbox_backend backend; /* the syscalls of the other backends are refused */
 	bool may_exec;                /* SIGHUP live upgrade: execve and the new image's startup */
 	bool may_attach;              /* --attach: vdpa netlink and sysfs, now or at the detach */
 	bool may_notify;              /* sd_notify(): an AF_UNIX datagram to NOTIFY_SOCKET */
+	/*
+	 * Fds never to be mapped executable (the image, the state file, the
+	 * devices): what is in them is the driver's or on disk, never code.
+	 */
+	unsigned int nr_no_exec_fds;
+	int no_exec_fds[SANDBOX_MAX_NO_EXEC_FDS];
+	/*
+	 * Record mode (--sandbox record): a forbidden call still never runs,
+	 * but instead of killing the process it fails with ENOSYS, and the
+	 * line naming it goes to stderr and to @record_fd (if >= 0): for
+	 * proving that the allowlist covers every path the daemon takes.
+	 * x86-64 only; elsewhere the call kills as in the default mode.
+	 */
+	bool is_recording;
+	int record_fd;
+	/* The calling thread only, not every thread (the harness's queue thread). */
+	bool is_this_thread_only;
 };
 
 /**
@@ -56,8 +77,63 @@ struct sandbox_opts {
  */
 int sandbox_seccomp_apply(const struct sandbox_opts *o);
 
+/* sandbox_seccomp_nr_recorded() - forbidden calls recorded (record mode) so far. */
+unsigned long sandbox_seccomp_nr_recorded(void);
+
 /* sandbox_seccomp_is_active() - true when this process runs under a seccomp filter. */
 bool sandbox_seccomp_is_active(void);
+
+/*
+ * Landlock (landlock.c): once the device serves, the daemon may open only
+ * what serving, teardown and a live upgrade need, whatever its uid and
+ * whatever seccomp allows: a root daemon cannot open core_pattern.
+ */
+enum {
+	SANDBOX_FS_READ = 1 << 0,     /* read files, list directories */
+	SANDBOX_FS_WRITE = 1 << 1,    /* open for writing, truncate */
+	SANDBOX_FS_EXEC = 1 << 2,     /* execute (and read) */
+	SANDBOX_FS_REMOVE = 1 << 3,   /* unlink files in a directory */
+};
+
+/* A file or a directory (its whole hierarchy) and what may be done there. */
+struct sandbox_path {
+	const char *path;             /* NULL: skipped; a missing path allows nothing */
+	unsigned int rights;          /* SANDBOX_FS_* */
+};
+
+/* sandbox_landlock_abi() - the kernel's Landlock ABI version, or -errno (-EOPNOTSUPP: off). */
+int sandbox_landlock_abi(void);
+
+/**
+ * sandbox_landlock_apply() - from now on, open only under @paths
+ * Restricts the calling thread and all it starts (threads, an execve's
+ * new image) to @paths; threads started before keep their rights.  Sets
+ * no_new_privs.  Returns 0, -EOPNOTSUPP when the kernel has no Landlock
+ * (not built in, or not in the lsm= list), or another -errno.
+ */
+int sandbox_landlock_apply(const struct sandbox_path *paths, unsigned int nr);
+
+/* What a serving daemon opens (sandbox_landlock_serving()). */
+struct sandbox_serving {
+	const char *image;            /* the image file or block device; NULL: none (rbd) */
+	bool is_readonly;             /* served read-only: no write to it */
+	const char *state_dir;        /* state files and control sockets (removed at exit) */
+	const char *exe;              /* the binary a live upgrade executes (its directory) */
+	bool is_rbd;                  /* librados reads /etc/ceph and @ceph_conf again */
+	const char *ceph_conf;        /* --ceph-conf, or NULL */
+	bool is_attach;               /* --attach: vdpa bus attributes in sysfs */
+	const char *dev_name;         /* the device (its vdpa attributes) */
+	const char *extra_path;       /* one more file to read and write (tests), or NULL */
+};
+
+/**
+ * sandbox_landlock_serving() - sandbox_landlock_apply() with what serving,
+ * teardown and a live upgrade open: the image as served, the state
+ * directory, /dev/vduse, /proc and /sys to read, the binary's directory
+ * with the loader and libraries, the files NSS and librados read, and with
+ * @is_attach the vdpa bus's attributes.  Nothing else, for any user.
+ */
+int sandbox_landlock_serving(const struct sandbox_serving *s);
 
 #ifdef VDB_TEST_HOOKS
 /**

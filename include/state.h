@@ -20,6 +20,8 @@
 #include "inflight.h"
 
 #define VDB_STATE_DIR "/run/vduse-blkd"
+/* The most queues a device has (--queues). */
+#define VDB_STATE_MAX_QUEUES 64
 
 /* What a device is: a daemon takes over only a device its options describe. */
 struct vdb_identity {
@@ -32,6 +34,37 @@ struct vdb_identity {
 	uint8_t reserved[7];
 };
 
+/*
+ * The file's header (header_bytes long); its queues' sections follow.
+ * The file may come from another version of the daemon, or from anyone who
+ * could write it: vdb_state_check() validates all of it before use.
+ */
+#define VDB_STATE_MAGIC "VDBSTATE"
+/* Version 2 added the packed ring's chain copies to each queue's section. */
+#define VDB_STATE_VERSION 2
+
+struct vdb_state_header {
+	/* Written once; covered by checksum. */
+	char magic[8];
+	uint32_t version;
+	uint32_t header_bytes;
+	uint64_t file_bytes;
+	uint64_t queue_bytes;         /* one inflight_log section */
+	char name[256];
+	char boot_id[40];
+	struct vdb_identity id;
+	uint64_t checksum;
+	/* Changed while serving. */
+	int32_t pid;                  /* the daemon serving it */
+	int32_t last_pid;             /* the one before */
+	uint64_t beat_ms;             /* CLOCK_BOOTTIME of the last heartbeat */
+	uint8_t status;               /* acknowledged to the driver */
+	uint8_t reserved[63];
+} __attribute__((aligned(64)));
+
+/* vdb_state_header_checksum() - what @h->checksum must hold. */
+uint64_t vdb_state_header_checksum(const struct vdb_state_header *h);
+
 struct vdb_state {
 	int fd;
 	char path[4096];
@@ -41,6 +74,7 @@ struct vdb_state {
 	uint16_t nr_queues;
 	uint16_t queue_size;
 	uint64_t queue_bytes;         /* one queue's section (by the file's version) */
+	uint32_t version;             /* of the file's format */
 	uint64_t features_either;     /* vdb_state_check(): may differ from the options */
 	char why[512];                /* why vdb_state_check() refused */
 	const char *boot_id_path;     /* the kernel's boot id (tests point it elsewhere) */
@@ -49,11 +83,13 @@ struct vdb_state {
 /**
  * vdb_state_open() - open (creating if needed) and lock DIR/NAME.state
  * @dir: directory, created 0700 when missing
- * @fd: an open state file handed over by a re-exec, or -1
+ * @fd: an open state file handed over by a re-exec, or -1; locked again
  *
- * Returns 0; -EBUSY when another process holds the lock (its pid, if the file
- * says, in *ret_pid); -errno of mkdir/open.  The file may be empty: see
- * vdb_state_is_empty().
+ * The directory and the file must be owned by this user or root and
+ * writable by nobody else, the file a regular one.
+ * Returns 0; -EBADMSG when they are not (why in st->why); -EBUSY when
+ * another process holds the lock (its pid, if the file says, in *ret_pid);
+ * -errno of mkdir/open.  The file may be empty: see vdb_state_is_empty().
  */
 int vdb_state_open(struct vdb_state *st, const char *dir, const char *name, int fd,
 		   int *ret_pid);
@@ -75,10 +111,22 @@ int vdb_state_init(struct vdb_state *st, const char *name, const struct vdb_iden
 
 /**
  * vdb_state_check() - map the state of an existing device, if it is ours
- * Checks the format, checksum, name, boot and identity against @id.
+ * Checks the format, checksum, name, boot and identity against @id: all
+ * equal, but the device's capacity may be smaller than @id's (the image's)
+ * after a shrink; see vdb_state_capacity().
  * Returns 0, or -EBADMSG with the reason in st->why.
  */
 int vdb_state_check(struct vdb_state *st, const char *name, const struct vdb_identity *id);
+
+/*
+ * vdb_state_keeps_chains() - do the queues' sections have room for packed
+ * chain copies (inflight_chains(), inflight_pool())?  Version 1 files have
+ * none: their queues must be split.  True without a state file.
+ */
+bool vdb_state_keeps_chains(const struct vdb_state *st);
+
+/* vdb_state_capacity() - the device's capacity in sectors (after a check). */
+uint64_t vdb_state_capacity(const struct vdb_state *st);
 
 /* vdb_state_features() - the features the device was created with (after a check). */
 uint64_t vdb_state_features(const struct vdb_state *st);

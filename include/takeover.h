@@ -20,7 +20,7 @@
 struct device_setup {
 	const char *name;
 	const char *state_dir;
-	const struct blk_dev *blk;
+	struct blk_dev *blk;               /* a takeover sets the device's capacity */
 	const struct image *img;
 	const struct backend_ops *be;
 	const struct handover *handover;   /* fds of a re-exec, or both -1 */

@@ -39,6 +39,16 @@ const char *upgrade_exe(void);
 bool upgrade_take_handover(struct handover *h);
 
 /**
+ * upgrade_check_node() - is the handed-over @fd the character device @node?
+ * The environment of a re-exec is input like any other: each fd must be
+ * what it claims (the state file is checked by vdb_state_open(), the image
+ * by image_adopt(), the control socket by ctl_server_open()).
+ * Returns 0 (also for @fd -1: none handed over), -ENODEV when it is another
+ * file, or -errno of fstat/stat.
+ */
+int upgrade_check_node(int fd, const char *node);
+
+/**
  * upgrade_check_exe() - can the saved path be executed: a regular, executable
  * ELF file?  Checked before the queues pause: a failed exec costs a pause
  * for nothing, and on some kernels (7.2) an exec that fails after io_uring

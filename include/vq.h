@@ -282,11 +282,13 @@ int vq_set_state(struct vq *vq, const struct vq_state *state);
  * @published: the used position last made visible
  * @pending: the used position a flush was making visible
  *
- * For a daemon that died while flushing: split reads used->idx; packed looks
- * whether the entry at @published is marked used, and if not, unmarks the
- * entries behind it the flush may have marked (the driver must never read
- * them).  Returns @published or @pending, or another value when the ring
- * fits neither.
+ * For a daemon that died while flushing: split reads used->idx; packed reads
+ * the slot at @published: marked used for its lap, or made available again
+ * for the next lap (the driver took the entry and reused the slot), the
+ * flush was seen; still available for its lap, it was not, and the entries
+ * behind it the flush may have marked are unmarked (the driver must never
+ * read them).  Returns @published or @pending, or another value when the
+ * ring fits neither.
  */
 uint16_t vq_used_seen(struct vq *vq, uint16_t published, uint16_t pending);
 

@@ -5,12 +5,13 @@
 # UBSan in their own build directory, and run each for SECONDS (default 60),
 # one after the other (one core each, the machine has few).
 #
-# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]     (targets: fuzz_vq fuzz_ctrl)
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]     (targets: fuzz_vq fuzz_ctrl fuzz_state)
 #   FUZZ_BUILD_DIR   build directory (default build-fuzz)
 #
 # Each target starts from the checked-in corpus (tests/fuzz/corpus/TARGET),
-# the seeds gen_seeds writes (the harness's malformed-chain catalogue and
-# control-plane programs) and what earlier runs found (BUILD/corpus/TARGET).
+# the seeds gen_seeds writes (the harness's malformed-chain catalogue,
+# control-plane programs, state files of both versions) and what earlier
+# runs found (BUILD/corpus/TARGET).
 # A finding (crash, sanitizer report, leak, broken invariant, timeout) fails
 # the run: the input is kept in BUILD/artifacts/TARGET/ and the command to
 # reproduce it is printed.  Exit status: 0 all passed, 1 a finding or a
@@ -22,7 +23,7 @@ src=$PWD
 secs=${1:-60}
 (($#)) && shift
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_vq fuzz_ctrl)
+((${#targets[@]})) || targets=(fuzz_vq fuzz_ctrl fuzz_state)
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 
 if ! command -v clang >/dev/null ||
@@ -55,6 +56,7 @@ for t in "${targets[@]}"; do
 	case $t in
 	fuzz_vq) kind=vq ;;
 	fuzz_ctrl) kind=ctrl ;;
+	fuzz_state) kind=state ;;
 	*) echo "fuzz.sh: no target $t"; failed=$((failed + 1)); continue ;;
 	esac
 	seeds=$build/seeds/$t corpus=$build/corpus/$t art=$build/artifacts/$t

@@ -68,8 +68,10 @@ static void usage(FILE *out)
 "                          daemon takes the device over (default %s)\n"
 "      --user USER         once the device serves, run as USER (a name or UID[:GID])\n"
 "                          with no capability (CAP_NET_ADMIN with --attach)\n"
-"      --sandbox on|off    once the device serves, allow only the system calls serving\n"
-"                          makes (seccomp; default on)\n"
+"      --sandbox MODE      once the device serves, allow only the system calls serving\n"
+"                          makes (seccomp) and the files it opens (Landlock): on\n"
+"                          (default; a forbidden call kills the daemon), off, or record\n"
+"                          (a forbidden call fails with ENOSYS and is logged)\n"
 "  -v, --verbose[=LIST]    debug messages: all, or the categories in LIST, comma-separated\n"
 "                          from %s\n"
 "                          (trace: every request, in builds with -Dtrace only)\n"
@@ -234,11 +236,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			break;
 		case 'Z':
-			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
-				log_err("--sandbox: '%s' is not on or off", optarg);
+			if (strcmp(optarg, "on") && strcmp(optarg, "off") && strcmp(optarg, "record")) {
+				log_err("--sandbox: '%s' is not on, off or record", optarg);
 				return -EINVAL;
 			}
-			o->is_sandboxed = !strcmp(optarg, "on");
+			o->is_sandboxed = strcmp(optarg, "off") != 0;
+			o->is_sandbox_recording = !strcmp(optarg, "record");
 			break;
 		case 'C':
 			o->ceph_conf = optarg;
@@ -336,10 +339,11 @@ int main(int argc, char **argv)
 	int r;
 
 	log_init();
-	/* The new image of a live upgrade runs under the old one's filter: name what it refuses. */
-	if (upgrade_take_handover(&handover) && sandbox_seccomp_is_active())
-		sandbox_seccomp_apply(&(struct sandbox_opts){ .backend = SANDBOX_BACKEND_NULL });
+	upgrade_take_handover(&handover);
 	r = parse_options(argc, argv, &o);
+	/* The new image of a live upgrade runs under the old one's filter: name what it refuses. */
+	if (handover.dev_fd >= 0 && sandbox_seccomp_is_active())
+		daemon_sandbox_handler(&o);
 	if (r == 1)
 		return EXIT_OK;
 	if (r < 0) {

@@ -239,3 +239,37 @@ bool image_dio_refused(const struct image *img, struct blk_req *req, int res, bo
 	*is_copying = true;
 	return image_bounce_prepare(img, req, true) == 0;
 }
+
+int image_fd_get_size(const struct image *img, uint64_t *ret_bytes)
+{
+	struct stat st;
+
+	if (img->is_blockdev)
+		return ioctl(img->fd, BLKGETSIZE64, ret_bytes) < 0 ? -errno : 0;
+	if (fstat(img->fd, &st) < 0)
+		return -errno;
+	*ret_bytes = (uint64_t)st.st_size;
+	return 0;
+}
+
+int image_fd_resize(struct image *img, uint64_t size_bytes, bool is_shrink,
+		    const char **ret_why)
+{
+	uint64_t now;
+	int r;
+
+	*ret_why = "reading the image's size";
+	r = image_fd_get_size(img, &now);
+	if (r < 0)
+		return r;
+	if (img->is_blockdev) {
+		/* Shrinking leaves the device as it is; growing needs it grown first. */
+		*ret_why = "the image is a block device smaller than that: grow the block "
+			   "device itself first";
+		return is_shrink || now >= size_bytes ? 0 : -ENOSPC;
+	}
+	if (now == size_bytes || (!is_shrink && now > size_bytes))
+		return 0;
+	*ret_why = "resizing the image file";
+	return ftruncate(img->fd, (off_t)size_bytes) < 0 ? -errno : 0;
+}

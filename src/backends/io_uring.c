@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "backend.h"
 #include "blk.h"
@@ -45,6 +46,20 @@
  * in place than on 2 CPUs of workers).
  */
 #define IN_PLACE_MAX_BYTES (64u * 1024)
+/*
+ * A write in place waits for the file's lock (tmpfs takes it for writes and
+ * fallocate, not for reads): behind a DISCARD or WRITE_ZEROES of GiBs, which
+ * holds it in a worker for seconds, the queue's thread would sit in pwritev,
+ * serving nothing.  While any queue of the process has a fallocate of an
+ * image in memory in flight, writes go to the workers (counted here: one
+ * image per process, an atomic, no lock).  And an in-place transfer that
+ * took longer than IN_PLACE_SLOW_NS anyway (a swap-in, another process's
+ * fallocate) turns in-place off for the queue for IN_PLACE_PAUSE_NS: at most
+ * one such stall a second.
+ */
+#define IN_PLACE_SLOW_NS (10ULL * 1000 * 1000)
+#define IN_PLACE_PAUSE_NS (1000ULL * 1000 * 1000)
+static unsigned int nr_allocating;
 
 /* Every opcode this file queues, and nothing else. */
 static const uint8_t allowed_ops[] = {
@@ -67,6 +82,7 @@ struct backend_queue {
 	unsigned int nr_sync_done;       /* finished without the ring (ioctls) */
 	struct blk_req **sync_done;
 	bool is_dio_copying;             /* O_DIRECT refused our buffers: copy (image_dio_refused) */
+	uint64_t in_place_off_until_ns;  /* a slow transfer in place: the workers until then */
 };
 
 static struct io_uring_sqe *get_sqe(struct backend_queue *bq)
@@ -307,9 +323,40 @@ static void blockdev_discard(struct backend_queue *bq, struct blk_req *req)
 	sync_done(bq, req, r);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Small, of an image in memory, and nothing in sight that makes it wait. */
+static bool may_do_in_place(struct backend_queue *bq, const struct blk_req *req)
+{
+	if (!bq->img->is_in_memory || req->data_bytes > IN_PLACE_MAX_BYTES)
+		return false;
+	if (req->op == BLK_OP_WRITE && __atomic_load_n(&nr_allocating, __ATOMIC_ACQUIRE))
+		return false;
+	return !bq->in_place_off_until_ns || now_ns() >= bq->in_place_off_until_ns;
+}
+
+/* A DISCARD or WRITE_ZEROES of an image in memory starts or ends (see nr_allocating). */
+static void note_allocating(struct blk_req *req, bool is_allocating)
+{
+	if (req->be.is_allocating == is_allocating)
+		return;
+	req->be.is_allocating = is_allocating;
+	if (is_allocating)
+		__atomic_add_fetch(&nr_allocating, 1, __ATOMIC_ACQ_REL);
+	else
+		__atomic_sub_fetch(&nr_allocating, 1, __ATOMIC_ACQ_REL);
+}
+
 /* READ or WRITE of an image in memory, in place: finished at the next wait(). */
 static void rw_in_place(struct backend_queue *bq, struct blk_req *req)
 {
+	uint64_t t0 = now_ns(), took;
 	int r = 0;
 
 	while (req->be.done_bytes < req->data_bytes) {
@@ -330,6 +377,13 @@ static void rw_in_place(struct backend_queue *bq, struct blk_req *req)
 		if (req->be.done_bytes < req->data_bytes)
 			backend_req_advance(req, (size_t)n);
 	}
+	took = now_ns() - t0;
+	if (took > IN_PLACE_SLOW_NS) {
+		bq->in_place_off_until_ns = t0 + took + IN_PLACE_PAUSE_NS;
+		log_debug("in-place %s of %llu bytes took %llu ms: through io_uring's workers "
+			  "for a while", blk_op_name(req->op), (unsigned long long)req->data_bytes,
+			  (unsigned long long)(took / 1000000));
+	}
 	image_bounce_end(req, r);
 	sync_done(bq, req, r);
 }
@@ -344,7 +398,7 @@ static int uring_queue_req(struct backend_queue *bq, struct blk_req *req)
 		r = image_bounce_prepare(bq->img, req, bq->is_dio_copying);
 		if (r < 0)
 			return r;
-		if (bq->img->is_in_memory && req->data_bytes <= IN_PLACE_MAX_BYTES) {
+		if (may_do_in_place(bq, req)) {
 			rw_in_place(bq, req);
 			return 0;
 		}
@@ -367,12 +421,16 @@ static int uring_queue_req(struct backend_queue *bq, struct blk_req *req)
 			blockdev_discard(bq, req);
 			return 0;
 		}
+		if (bq->img->is_in_memory)
+			note_allocating(req, true);
 		for (unsigned int i = 0; i < req->nr_segs && r == 0; i++)
 			r = prep_fallocate(bq, req, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 					   req->segs[i].offset_bytes, req->segs[i].len_bytes,
 					   false);
 		break;
 	case BLK_OP_WRITE_ZEROES:
+		if (bq->img->is_in_memory)
+			note_allocating(req, true);
 		if (req->be.zero_mode < bq->zero_mode)
 			req->be.zero_mode = bq->zero_mode;
 		for (unsigned int i = 0; i < req->nr_segs && r == 0; i++)
@@ -386,6 +444,8 @@ static int uring_queue_req(struct backend_queue *bq, struct blk_req *req)
 		req->be.error = r;
 		return 0;
 	}
+	if (r < 0)
+		note_allocating(req, false);
 	return r;
 }
 
@@ -487,6 +547,7 @@ static bool complete_op(struct backend_queue *bq, struct blk_req *req, int res)
 		req->be.error = -EIO;   /* a short write left part of the range unzeroed */
 	if (retry_other_way(bq, req))
 		return false;
+	note_allocating(req, false);
 	image_bounce_end(req, req->be.error);
 	return true;
 }
@@ -548,6 +609,8 @@ const struct backend_ops backend_io_uring = {
 	.open = image_fd_open,
 	.close = image_close,
 	.flush = image_fd_flush,
+	.resize = image_fd_resize,
+	.get_size = image_fd_get_size,
 	.queue_init = uring_queue_init,
 	.queue_exit = uring_queue_exit,
 	.queue_req = uring_queue_req,

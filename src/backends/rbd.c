@@ -64,6 +64,9 @@ struct rbd_conn {
 	char *snap;                 /* or NULL */
 	bool is_readonly;
 	bool is_failing;            /* atomic: the last request failed, and we said so */
+	uint64_t watch_handle;      /* rbd_update_watch(): someone else resized the image */
+	bool is_watching;
+	int watch_fd;               /* written when the header changes */
 };
 
 struct backend_queue;
@@ -75,6 +78,7 @@ struct rbd_req {
 	struct blk_req *next;       /* on bq->completed */
 	uint32_t nr_pending;        /* atomic: librbd's finisher thread decrements it */
 	int error;                  /* atomic: the first error */
+	uint64_t done_bytes;        /* atomic: what librbd says it read or wrote */
 };
 
 struct backend_queue {
@@ -126,6 +130,8 @@ static void rbd_close_image(struct image *img)
 
 	if (!c)
 		return;
+	if (c->is_watching)
+		rbd_update_unwatch(c->image, c->watch_handle);
 	if (c->image)
 		rbd_close(c->image);
 	if (c->ioctx)
@@ -164,15 +170,18 @@ static int connect_cluster(const struct image_spec *spec, struct rbd_conn *c)
 		return r;
 	}
 	/*
-	 * Under the seccomp sandbox (a live upgrade's new image connects under
-	 * the old one's filter) no file may be created and no socket bound:
+	 * No admin socket, ever: its thread would bind and listen, and accept
+	 * under the seccomp sandbox whenever anyone connects (a monitoring
+	 * agent running `ceph --admin-daemon ... version`), which the filter
+	 * refuses; the daemon died of SIGSYS.  The control socket is the
+	 * daemon's interface.  Under the sandbox (a live upgrade's new image
+	 * connects under the old one's filter) no file may be created either:
 	 * librados' log thread would die opening a client "log file" with
-	 * O_CREAT, its admin socket binding and listening.
+	 * O_CREAT.
 	 */
-	if (sandbox_seccomp_is_active()) {
+	rados_conf_set(c->cluster, "admin_socket", "");
+	if (sandbox_seccomp_is_active())
 		rados_conf_set(c->cluster, "log_file", "");
-		rados_conf_set(c->cluster, "admin_socket", "");
-	}
 	/* A completed write is on the OSDs: it survives the daemon (see the top). */
 	rados_conf_set(c->cluster, "rbd_cache", "false");
 	/* A cluster that is gone fails requests (IOERR) instead of hanging the driver. */
@@ -257,6 +266,88 @@ static int rbd_open_image(const struct image_spec *spec, struct image *img)
 fail:
 	rbd_close_image(img);
 	return r;
+}
+
+static int rbd_get_image_size(const struct image *img, uint64_t *ret_bytes)
+{
+	struct rbd_conn *c = img->priv;
+
+	return rbd_get_size(c->image, ret_bytes);
+}
+
+/* rbd_resize2() reports progress: nobody listens. */
+static int resize_progress(uint64_t offset, uint64_t total, void *arg)
+{
+	(void)offset;
+	(void)total;
+	(void)arg;
+	return 0;
+}
+
+/* The image in the cluster, for real: librbd resizes it (a shrink drops the tail). */
+static int rbd_resize_image(struct image *img, uint64_t size_bytes, bool is_shrink,
+			    const char **ret_why)
+{
+	struct rbd_conn *c = img->priv;
+	uint64_t now;
+	int r;
+
+	*ret_why = "reading the rbd image's size";
+	r = rbd_get_size(c->image, &now);
+	if (r < 0)
+		return r;
+	if (now == size_bytes || (!is_shrink && now > size_bytes))
+		return 0;
+	*ret_why = c->snap ? "a snapshot cannot be resized" : "resizing the rbd image";
+	if (c->snap)
+		return -EROFS;
+	r = rbd_resize2(c->image, size_bytes, is_shrink, resize_progress, NULL);
+	if (r < 0)
+		return r;
+	/*
+	 * The handle's I/O path takes the new size only once it refreshed (it
+	 * answered EINVAL at the new end meanwhile); rbd_get_size() refreshes.
+	 * Done before the device grows into it.
+	 */
+	*ret_why = "the rbd image did not take its new size";
+	for (int i = 0; i < 200; i++) {
+		r = rbd_get_size(c->image, &now);
+		if (r < 0 || now == size_bytes)
+			return r;
+		usleep(10000);
+	}
+	return -ETIMEDOUT;
+}
+
+/* librbd's thread: the header changed (a resize by another client, a snapshot...). */
+static void on_header_update(void *arg)
+{
+	struct rbd_conn *c = arg;
+
+	eventfd_write(c->watch_fd, 1);
+}
+
+static int rbd_watch_size(struct image *img, int efd)
+{
+	struct rbd_conn *c = img->priv;
+	int r;
+
+	if (c->is_watching)
+		return 0;
+	c->watch_fd = efd;
+	r = rbd_update_watch(c->image, &c->watch_handle, on_header_update, c);
+	c->is_watching = r == 0;
+	return r;
+}
+
+static void rbd_unwatch_size(struct image *img)
+{
+	struct rbd_conn *c = img ? img->priv : NULL;
+
+	if (!c || !c->is_watching)
+		return;
+	rbd_update_unwatch(c->image, c->watch_handle);
+	c->is_watching = false;
 }
 
 static int rbd_flush_image(const struct image *img)
@@ -345,6 +436,9 @@ static void complete(rbd_completion_t comp, void *arg)
 	if (res < 0)
 		__atomic_compare_exchange_n(&rr->error, &no_error, (int)res, false,
 					    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	else
+		__atomic_add_fetch(&rr->done_bytes, (uint64_t)res, __ATOMIC_RELAXED);
+
 	if (__atomic_sub_fetch(&rr->nr_pending, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	/* Once pushed, the request may finish and the queue exit: it waits for this count. */
@@ -447,6 +541,45 @@ static void submit(struct backend_queue *bq, struct blk_req *req)
 	}
 }
 
+/* Where @req's data ends in the image (WRITE_ZEROES: its last range). */
+static uint64_t request_end(const struct blk_req *req)
+{
+	uint64_t end = 0;
+
+	if (req->op == BLK_OP_READ || req->op == BLK_OP_WRITE)
+		return req->offset_bytes + req->data_bytes;
+	for (unsigned int i = 0; i < req->nr_segs; i++)
+		end = MAX(end, req->segs[i].offset_bytes + req->segs[i].len_bytes);
+	return end;
+}
+
+/*
+ * What the request did.  librbd clips I/O at the image's end: after someone
+ * else shrank the image (rbd resize --allow-shrink), a READ across the end
+ * returns fewer bytes and a WRITE completes with its tail dropped, both
+ * with success.  The file backends answer IOERR there, and so does this
+ * one: a READ short of its length, a WRITE or WRITE_ZEROES that ends past
+ * the size librbd has now (librbd returns 0 for those, not a length).
+ * The daemon's own capacity check stops later requests once it followed
+ * the new size (watch_size()).
+ */
+static int request_result(struct backend_queue *bq, struct blk_req *req)
+{
+	struct rbd_req *rr = req->be_priv;
+	int res = __atomic_load_n(&rr->error, __ATOMIC_RELAXED);
+	uint64_t size;
+
+	if (res < 0)
+		return res;
+	if (req->op == BLK_OP_READ &&
+	    __atomic_load_n(&rr->done_bytes, __ATOMIC_RELAXED) != req->data_bytes)
+		return -EIO;
+	if ((req->op == BLK_OP_WRITE || req->op == BLK_OP_WRITE_ZEROES) &&
+	    (rbd_get_size(bq->image, &size) < 0 || request_end(req) > size))
+		return -EIO;
+	return 0;
+}
+
 /* Failures of the cluster: say so, for the image, when they start and when they stop. */
 static void note_result(struct backend_queue *bq, int res)
 {
@@ -488,8 +621,7 @@ static int rbd_wait(struct backend_queue *bq, struct backend_event *evs, unsigne
 	take_completed(bq);
 	while (bq->nr_done && n < max) {
 		struct blk_req *req = bq->done[--bq->nr_done];
-		int res = __atomic_load_n(&((struct rbd_req *)req->be_priv)->error,
-					  __ATOMIC_RELAXED);
+		int res = request_result(bq, req);
 
 		note_result(bq, res);
 		evs[n++] = (struct backend_event){ .type = BACKEND_EV_DONE, .req = req, .res = res };
@@ -504,6 +636,10 @@ const struct backend_ops backend_rbd = {
 	.open = rbd_open_image,
 	.close = rbd_close_image,
 	.flush = rbd_flush_image,
+	.resize = rbd_resize_image,
+	.get_size = rbd_get_image_size,
+	.watch_size = rbd_watch_size,
+	.unwatch_size = rbd_unwatch_size,
 	.queue_init = rbd_queue_init,
 	.queue_exit = rbd_queue_exit,
 	.queue_req = rbd_queue_req,

@@ -38,7 +38,7 @@ void error(const char *fmt, ...);
 /**
  * call() - one request to the daemon of @name, its reply in *ret_obj
  * Connects to DIR/NAME.sock and waits at most REPLY_TIMEOUT_MS for the
- * reply.  Returns 0, or -errno with the operator's message in @e: -ENOENT
+ * reply (a resize: CTL_RESIZE_TIMEOUT_MS).  Returns 0, or -errno with the operator's message in @e: -ENOENT
  * (no such device, or no daemon), -ECONNREFUSED (the daemon is gone),
  * -EACCES, -ETIMEDOUT (not responding), or the daemon's refusal.
  */

@@ -72,7 +72,8 @@ int call(const struct opts *o, const char *name, const struct ctl_request *req,
 		struct json_object **ret_obj, struct call_error *e)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	uint64_t deadline = monotonic_ms() + REPLY_TIMEOUT_MS;
+	int timeout_ms = req->cmd == CTL_CMD_RESIZE ? CTL_RESIZE_TIMEOUT_MS : REPLY_TIMEOUT_MS;
+	uint64_t deadline = monotonic_ms() + (uint64_t)timeout_ms;
 	char line[CTL_MAX_REQUEST], path[sizeof(sa.sun_path)];
 	_cleanup_close_ int fd = -1;
 	const char *why;
@@ -125,7 +126,7 @@ int call(const struct opts *o, const char *name, const struct ctl_request *req,
 		free(reply);
 		e->err = -ETIMEDOUT;
 		snprintf(e->why, sizeof(e->why), "the daemon of '%s' is not responding (no reply "
-			 "on %s within %d ms; stopped or stuck?)", name, path, REPLY_TIMEOUT_MS);
+			 "on %s within %d ms; stopped or stuck?)", name, path, timeout_ms);
 		return e->err;
 	}
 	if (n < 0) {

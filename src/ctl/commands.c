@@ -2,12 +2,9 @@
 /* What the control socket's commands do in the daemon (see ctl.h, ctl_proto.h). */
 #include <errno.h>
 #include <json-c/json.h>
-#include <linux/fs.h>
 #include <linux/virtio_config.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -101,102 +98,6 @@ static char *cmd_stats(struct ctl_target *t)
 	return ctl_reply_ok(obj);
 }
 
-/* The image's part of a resize.  Block devices are not ours to resize. */
-static int image_resize(struct image *img, uint64_t size_bytes, bool is_growing,
-			const char **ret_why)
-{
-	struct stat st;
-	uint64_t dev_bytes;
-
-	if (img->fd < 0) {
-		/* An image of the cluster (rbd): librbd resizes it, not ftruncate. */
-		*ret_why = "this backend's images cannot be resized by vduse-blkctl yet";
-		return -EOPNOTSUPP;
-	}
-	if (img->is_blockdev) {
-		*ret_why = "the image is a block device smaller than that: grow the block "
-			   "device itself first";
-		if (ioctl(img->fd, BLKGETSIZE64, &dev_bytes) < 0)
-			return -errno;
-		return dev_bytes >= size_bytes ? 0 : -ENOSPC;
-	}
-	*ret_why = "resizing the image file";
-	if (fstat(img->fd, &st) < 0)
-		return -errno;
-	/* Growing never cuts; shrinking comes after the driver heard of it. */
-	if (is_growing && (uint64_t)st.st_size >= size_bytes)
-		return 0;
-	return ftruncate(img->fd, (off_t)size_bytes) < 0 ? -errno : 0;
-}
-
-static int resize(struct ctl_target *t, const struct ctl_request *req, const char **ret_why)
-{
-	uint64_t old_sectors = blk_dev_capacity(t->blk);
-	uint64_t new_sectors = req->size_bytes >> BLK_SECTOR_SHIFT;
-	bool is_growing = new_sectors > old_sectors;
-	int r;
-
-	*ret_why = "the device is read-only";
-	if (t->blk->is_readonly)
-		return -EROFS;
-	*ret_why = "the size is not a multiple of the device's logical block size";
-	if (req->size_bytes % t->blk->logical_block_size)
-		return -EINVAL;
-	*ret_why = "the size is smaller than the device: shrinking loses data, ask with --shrink";
-	if (new_sectors < old_sectors && !req->is_shrink)
-		return -EINVAL;
-	if (new_sectors == old_sectors)
-		return 0;
-	if (is_growing) {
-		r = image_resize(t->img, req->size_bytes, true, ret_why);
-		if (r < 0)
-			return r;
-	}
-	blk_dev_set_capacity(t->blk, new_sectors);
-	t->img->size_bytes = req->size_bytes;
-	vdb_state_set_capacity(t->state, new_sectors);
-	r = vduse_dev_config_changed(t->dev);
-	if (r < 0) {
-		/* The driver did not hear of it: serve the old size (a grown file is harmless). */
-		blk_dev_set_capacity(t->blk, old_sectors);
-		t->img->size_bytes = old_sectors << BLK_SECTOR_SHIFT;
-		vdb_state_set_capacity(t->state, old_sectors);
-		*ret_why = "updating the config space (VDUSE_DEV_SET_CONFIG, INJECT_CONFIG_IRQ)";
-		log_err("resizing '%s' to %llu bytes: %s: %s", t->name,
-			(unsigned long long)req->size_bytes, *ret_why, strerror(-r));
-		return r;
-	}
-	if (r == 1)
-		log_warn("resizing '%s': the driver could not be interrupted; it sees the new "
-			 "size when it reads the config space again", t->name);
-	if (!is_growing) {
-		r = image_resize(t->img, req->size_bytes, false, ret_why);
-		if (r < 0)
-			return r;
-	}
-	log_info("resized '%s' from %llu to %llu bytes", t->name,
-		 (unsigned long long)old_sectors << BLK_SECTOR_SHIFT,
-		 (unsigned long long)req->size_bytes);
-	return 0;
-}
-
-static char *cmd_resize(struct ctl_target *t, const struct ctl_request *req)
-{
-	const char *why;
-	int r = resize(t, req, &why);
-	struct json_object *obj;
-	uint64_t sectors = blk_dev_capacity(t->blk);
-
-	if (r < 0)
-		return ctl_reply_error(r, why);
-	obj = json_object_new_object();
-	if (!obj)
-		return NULL;
-	add_u64(obj, "capacity_bytes", sectors << BLK_SECTOR_SHIFT);
-	add_u64(obj, "capacity_sectors", sectors);
-	return ctl_reply_ok(obj);
-}
-
 static char *cmd_log_level(const struct ctl_request *req)
 {
 	struct json_object *obj = json_object_new_object();
@@ -223,7 +124,7 @@ char *ctl_execute(struct ctl_target *t, const struct ctl_request *req)
 	case CTL_CMD_STATS:
 		return cmd_stats(t);
 	case CTL_CMD_RESIZE:
-		return cmd_resize(t, req);
+		break;     /* ctl_resize_start(): it may answer later */
 	case CTL_CMD_LOG_LEVEL:
 		return cmd_log_level(req);
 	}

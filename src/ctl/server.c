@@ -75,10 +75,11 @@ int ctl_server_open(struct ctl_server *s, const char *dir, const struct ctl_targ
 		    const struct run_as *owner, bool is_reexec)
 {
 	char fd_str[16];
-	int fd = -1;
+	int fd = -1, r;
 
 	memset(s, 0, sizeof(*s));
 	s->listen_fd = -1;
+	s->rz.done_fd = s->rz.watch_fd = -1;
 	s->t = *t;
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		s->clients[i].fd = -1;
@@ -99,6 +100,11 @@ int ctl_server_open(struct ctl_server *s, const char *dir, const struct ctl_targ
 	if (fd < 0)
 		return fd;
 	s->listen_fd = fd;
+	r = ctl_resize_init(&s->rz, &s->t);
+	if (r < 0) {
+		ctl_server_close(s);
+		return r;
+	}
 	/* Without it (no memory) a live upgrade's new image makes a new socket. */
 	snprintf(fd_str, sizeof(fd_str), "%d", fd);
 	setenv(CTL_FD_ENV, fd_str, 1);
@@ -113,6 +119,7 @@ static void client_drop(struct ctl_client *c)
 	c->fd = -1;
 	c->out = NULL;
 	c->in_len = c->out_len = c->out_done = 0;
+	c->is_waiting = false;
 }
 
 static void accept_all(struct ctl_server *s)
@@ -135,6 +142,22 @@ static void accept_all(struct ctl_server *s)
 	}
 }
 
+static void client_write(struct ctl_client *c)
+{
+	ssize_t n = send(c->fd, c->out + c->out_done, c->out_len - c->out_done,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		client_drop(c);
+		return;
+	}
+	c->out_done += (size_t)n;
+	if (c->out_done == c->out_len)
+		client_drop(c);     /* one request per connection */
+}
+
 /* The whole request is in c->in[0 .. len): make the reply. */
 static void client_answer(struct ctl_server *s, struct ctl_client *c, size_t len)
 {
@@ -142,10 +165,41 @@ static void client_answer(struct ctl_server *s, struct ctl_client *c, size_t len
 	const char *why;
 	int r = ctl_request_parse(c->in, len, &req, &why);
 
-	c->out = r < 0 ? ctl_reply_error(r, why) : ctl_execute(&s->t, &req);
+	if (r == 0 && req.cmd == CTL_CMD_RESIZE) {
+		c->out = ctl_resize_start(&s->rz, &s->t, &req, &c->is_waiting);
+		if (c->is_waiting) {
+			c->deadline_ms = monotonic_ms() + CTL_RESIZE_TIMEOUT_MS;
+			return;
+		}
+	} else {
+		c->out = r < 0 ? ctl_reply_error(r, why) : ctl_execute(&s->t, &req);
+	}
 	c->out_len = c->out ? strlen(c->out) : 0;
 	if (!c->out)
 		client_drop(c);
+}
+
+/* The resize job is over: the waiting client gets its reply (if it is still there). */
+static void resize_done(struct ctl_server *s)
+{
+	bool has_reply;
+	char *reply = ctl_resize_done(&s->rz, &s->t, &has_reply);
+
+	for (int i = 0; has_reply && i < CTL_MAX_CLIENTS; i++) {
+		struct ctl_client *c = &s->clients[i];
+
+		if (c->fd < 0 || !c->is_waiting)
+			continue;
+		c->is_waiting = false;
+		c->out = reply;
+		c->out_len = reply ? strlen(reply) : 0;
+		reply = NULL;
+		if (!c->out)
+			client_drop(c);
+		else
+			client_write(c);
+	}
+	free(reply);
 }
 
 static void client_read(struct ctl_server *s, struct ctl_client *c)
@@ -169,22 +223,6 @@ static void client_read(struct ctl_server *s, struct ctl_client *c)
 		client_answer(s, c, c->in_len);            /* -EMSGSIZE */
 }
 
-static void client_write(struct ctl_client *c)
-{
-	ssize_t n = send(c->fd, c->out + c->out_done, c->out_len - c->out_done,
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
-
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		client_drop(c);
-		return;
-	}
-	c->out_done += (size_t)n;
-	if (c->out_done == c->out_len)
-		client_drop(c);     /* one request per connection */
-}
-
 unsigned int ctl_server_pollfds(struct ctl_server *s, struct pollfd *pfd)
 {
 	unsigned int n = 0;
@@ -195,8 +233,11 @@ unsigned int ctl_server_pollfds(struct ctl_server *s, struct pollfd *pfd)
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
 		struct ctl_client *c = &s->clients[i];
 
-		pfd[n++] = (struct pollfd){ .fd = c->fd, .events = c->out ? POLLOUT : POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = c->fd, .events = c->is_waiting ? 0 :
+							       c->out ? POLLOUT : POLLIN };
 	}
+	pfd[n++] = (struct pollfd){ .fd = s->rz.is_running ? s->rz.done_fd : -1, .events = POLLIN };
+	pfd[n++] = (struct pollfd){ .fd = s->rz.watch_fd, .events = POLLIN };
 	return n;
 }
 
@@ -212,6 +253,12 @@ void ctl_server_handle(struct ctl_server *s, const struct pollfd *pfd, unsigned 
 
 		if (c->fd < 0 || pfd[1 + i].fd != c->fd)
 			continue;
+		if (c->is_waiting) {
+			/* Gone while its resize runs: the resize goes on, the reply is dropped. */
+			if (ev & (POLLHUP | POLLERR) || now >= c->deadline_ms)
+				client_drop(c);
+			continue;
+		}
 		if (ev & (POLLIN | POLLHUP | POLLERR) && !c->out) {
 			client_read(s, c);
 			ev |= POLLOUT;     /* a reply just made: most go out at once */
@@ -221,6 +268,10 @@ void ctl_server_handle(struct ctl_server *s, const struct pollfd *pfd, unsigned 
 		if (c->fd >= 0 && now >= c->deadline_ms)
 			client_drop(c);    /* stalled: it may not hold a slot */
 	}
+	if (pfd[1 + CTL_MAX_CLIENTS].revents & POLLIN)
+		resize_done(s);
+	if (pfd[2 + CTL_MAX_CLIENTS].revents & POLLIN)
+		ctl_resize_watch_event(&s->rz, &s->t);
 	if (pfd[0].revents & POLLIN)
 		accept_all(s);
 }
@@ -229,6 +280,7 @@ void ctl_server_close(struct ctl_server *s)
 {
 	if (!s)
 		return;
+	ctl_resize_exit(&s->rz, &s->t);
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		client_drop(&s->clients[i]);
 	if (s->listen_fd < 0)

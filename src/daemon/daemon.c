@@ -5,6 +5,7 @@
  * policy: the messages and exit codes of a running daemon are chosen here.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -180,6 +181,8 @@ static void log_kernel(void)
 struct daemon {
 	struct options *o;
 	struct service svc;
+	const struct image *img;
+	const struct vdb_state *state;
 };
 
 /* From the control loop (control.h): the watchdog pings. */
@@ -290,9 +293,82 @@ static int drop_privileges(struct options *o)
 	return 1;
 }
 
-/* --sandbox on: the seccomp allowlist, in every thread, after privileges are dropped. */
-static int start_sandbox(const struct options *o)
+/*
+ * Test hooks (tests/vm runs every suite so): $VDUSE_BLKD_TEST_SANDBOX=record
+ * makes --sandbox on record instead of kill, and each recorded call is
+ * appended to $VDUSE_BLKD_TEST_SANDBOX_FILE too, which a suite then checks
+ * is empty.
+ */
+static const char *test_sandbox_record_path(void)
 {
+#ifdef VDB_TEST_HOOKS
+	return getenv("VDUSE_BLKD_TEST_SANDBOX_FILE");
+#else
+	return NULL;
+#endif
+}
+
+static bool sandbox_records(const struct options *o)
+{
+#ifdef VDB_TEST_HOOKS
+	const char *v = getenv("VDUSE_BLKD_TEST_SANDBOX");
+
+	if (v && !strcmp(v, "record"))
+		return true;
+#endif
+	return o->is_sandbox_recording;
+}
+
+/* Where recorded calls go besides stderr: the test hook's file, opened before the filter. */
+static int sandbox_record_fd(void)
+{
+	static int fd = -1;
+	const char *path = test_sandbox_record_path();
+
+	/* A live upgrade's new image may not create it: the old one did. */
+	if (fd < 0 && path)
+		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC |
+			  (sandbox_seccomp_is_active() ? 0 : O_CREAT), 0600);
+	return fd;
+}
+
+void daemon_sandbox_handler(const struct options *o)
+{
+	bool is_recording = o->is_sandboxed && sandbox_records(o);
+
+	sandbox_seccomp_apply(&(struct sandbox_opts){
+		.backend = SANDBOX_BACKEND_NULL, .is_recording = is_recording,
+		.record_fd = is_recording ? sandbox_record_fd() : -1 });
+}
+
+/*
+ * Test hook: with $VDUSE_BLKD_TEST_LANDLOCK_PROBE=PATH, open PATH for
+ * writing once the sandbox is on, say what happened, and serve on
+ * (tests/vm sandbox: EACCES, and the disk still works).
+ */
+static void test_landlock_probe(void)
+{
+	const char *path = getenv("VDUSE_BLKD_TEST_LANDLOCK_PROBE");
+#ifdef VDB_TEST_HOOKS
+	int fd;
+
+	if (!path)
+		return;
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	log_info("test hook: opening %s for writing: %s", path, fd < 0 ? strerror(errno) :
+		 "opened");
+	if (fd >= 0)
+		close(fd);
+#else
+	if (path)
+		log_err("VDUSE_BLKD_TEST_LANDLOCK_PROBE: test hooks are not compiled in");
+#endif
+}
+
+/* --sandbox on: the seccomp allowlist, in every thread, after privileges are dropped. */
+static int start_sandbox(const struct daemon *d, const struct control *c)
+{
+	const struct options *o = d->o;
 	struct sandbox_opts so = {
 		.backend = o->be == &backend_io_uring ? SANDBOX_BACKEND_IO_URING :
 #if HAVE_LIBAIO
@@ -305,6 +381,11 @@ static int start_sandbox(const struct options *o)
 		.may_exec = true,
 		.may_attach = o->is_attach,
 		.may_notify = notify_is_enabled(),
+		/* What the guest wrote or the disk holds is never code. */
+		.nr_no_exec_fds = 4,
+		.no_exec_fds = { d->img->fd, d->state->fd, c->dev->fd, c->dev->ctl_fd },
+		.is_recording = sandbox_records(o),
+		.record_fd = sandbox_records(o) ? sandbox_record_fd() : -1,
 	};
 	int r;
 
@@ -317,8 +398,10 @@ static int start_sandbox(const struct options *o)
 			strerror(-r));
 		return r;
 	}
-	log_info(r == 1 ? "seccomp sandbox: kept the filter of the previous binary" :
-		 "seccomp sandbox on");
+	log_info("%s%s", r == 1 ? "seccomp sandbox: kept the filter of the previous binary" :
+		 "seccomp sandbox on", so.is_recording ? " (recording forbidden calls, failing "
+		 "them with ENOSYS)" : "");
+	test_landlock_probe();
 	if (getenv("VDUSE_BLKD_TEST_SECCOMP_VIOLATION")) {
 #ifdef VDB_TEST_HOOKS
 		log_info("test hook: making a forbidden system call");
@@ -332,34 +415,88 @@ static int start_sandbox(const struct options *o)
 	return 0;
 }
 
+/*
+ * --sandbox on: Landlock, the files the daemon may still open, for this
+ * thread and every thread it starts from now on.  Returns 1 when applied
+ * now, 0 when there is nothing to do (inherited by a live upgrade's new
+ * image, or a kernel without Landlock: said once), or -errno.
+ */
+static int start_landlock(const struct daemon *d)
+{
+	const struct options *o = d->o;
+	bool is_rbd = o->be->image_prefix != NULL;
+	struct sandbox_serving sv = {
+		.image = d->img->fd >= 0 ? o->image_path : NULL,
+		.is_readonly = d->img->is_readonly,
+		.state_dir = o->state_dir,
+		.exe = upgrade_exe(),
+		.is_rbd = is_rbd,
+		.ceph_conf = o->ceph_conf,
+		.is_attach = o->is_attach,
+		.dev_name = o->name,
+		.extra_path = test_sandbox_record_path(),
+	};
+	int r;
+
+	/* A live upgrade's new image runs in the domain the old one made. */
+	if (sandbox_seccomp_is_active())
+		return 0;
+	r = sandbox_landlock_serving(&sv);
+	if (r == -EOPNOTSUPP) {
+		log_warn("Landlock is not enabled in this kernel (CONFIG_SECURITY_LANDLOCK, lsm=): "
+			 "the daemon may open any file its user may");
+		return 0;
+	}
+	if (r < 0) {
+		log_err("restricting the files the daemon may open (Landlock): %s "
+			"(--sandbox off serves without it)", strerror(-r));
+		return r;
+	}
+	log_info("Landlock on: files beyond the image, the state directory and /dev/vduse "
+		 "cannot be opened");
+	return 1;
+}
+
 /* The device serves: from here on only what serving needs (a failure stops the daemon). */
 static int on_ready(struct control *c, void *opaque)
 {
 	struct daemon *d = opaque;
 	struct options *o = d->o;
+	bool must_restart = false;
 	int r;
 
 	if (o->user) {
 		r = drop_privileges(o);
 		if (r < 0)
 			return r;
-		/*
-		 * Queues that served before the drop have io_uring workers, kernel
-		 * threads that keep the credentials they were made with: root's.
-		 * Start the queues again (the in-flight log carries them over), so
-		 * their workers are made as the user.
-		 */
-		if (r == 1) {
-			vduse_dev_stop_queues(c->dev);
-			r = vduse_dev_resume(c->dev);
-			if (r < 0) {
-				log_err("restarting the queues of '%s' as user '%s': %s",
-					c->dev->name, o->user, strerror(-r));
-				return r;
-			}
+		must_restart = r == 1;
+	}
+	if (o->is_sandboxed) {
+		/* Made before Landlock, which then lets it be written (tests only). */
+		if (sandbox_records(o))
+			sandbox_record_fd();
+		r = start_landlock(d);
+		if (r < 0)
+			return r;
+		must_restart = must_restart || r == 1;
+	}
+	/*
+	 * Queues that served already run in threads made before: as root (and
+	 * their io_uring workers, kernel threads that keep the credentials they
+	 * were made with), outside the Landlock domain, which covers only
+	 * threads made from here on.  Start them again (the in-flight log
+	 * carries their requests over).
+	 */
+	if (must_restart) {
+		vduse_dev_stop_queues(c->dev);
+		r = vduse_dev_resume(c->dev);
+		if (r < 0) {
+			log_err("restarting the queues of '%s'%s%s: %s", c->dev->name,
+				o->user ? " as user " : "", o->user ? o->user : "", strerror(-r));
+			return r;
 		}
 	}
-	r = o->is_sandboxed ? start_sandbox(o) : 0;
+	r = o->is_sandboxed ? start_sandbox(d, c) : 0;
 	if (r == 0)
 		service_ready(&d->svc, c, "");
 	return r;
@@ -404,7 +541,7 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 	struct vduse_dev dev;
 	struct vdb_state state;
 	struct device_setup setup;
-	struct daemon d = { .o = o };
+	struct daemon d = { .o = o, .img = &img, .state = &state };
 	const struct backend_ops *be;
 	_cleanup_close_ int sfd = -1;
 	int r, code = EXIT_FAILURE_RUNTIME;
@@ -477,7 +614,7 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 	/* The control socket (vduse-blkctl), made before privileges are dropped. */
 	r = ctl_server_open(&ctl, o->state_dir, &(struct ctl_target){ .name = o->name,
 			    .image_path = o->image, .backend_name = be->name, .dev = &dev,
-			    .blk = &blk, .img = &img, .state = &state, .control = &c },
+			    .blk = &blk, .img = &img, .state = &state, .control = &c, .be = be },
 			    o->user ? &o->run_as : NULL, handover->dev_fd >= 0);
 	if (r == -EADDRINUSE)
 		log_err("control socket %s: a live process listens on it", ctl.path);

@@ -40,11 +40,44 @@ struct taken {
 	uint16_t age;      /* pops since it was taken */
 };
 
-static int older_first(const void *a, const void *b)
+/* Should @a come before @b?  The older chain first. */
+static bool is_older(const struct taken *a, const struct taken *b)
 {
-	const struct taken *x = a, *y = b;
+	return a->age > b->age;
+}
 
-	return (int)y->age - (int)x->age;
+static void sift_down(struct taken *t, unsigned int root, unsigned int n)
+{
+	for (unsigned int child; (child = 2 * root + 1) < n; root = child) {
+		struct taken tmp;
+
+		/* A heap with the youngest on top: popping it fills the end. */
+		if (child + 1 < n && is_older(&t[child], &t[child + 1]))
+			child++;
+		if (!is_older(&t[root], &t[child]))
+			return;
+		tmp = t[root];
+		t[root] = t[child];
+		t[child] = tmp;
+	}
+}
+
+/*
+ * Oldest first.  A heapsort of our own, not qsort(): glibc's qsort() calls
+ * sysinfo(2) the first time it sorts 1 KiB or more, and a live upgrade's
+ * new image recovers under the seccomp filter, which refuses it.
+ */
+static void sort_older_first(struct taken *t, unsigned int n)
+{
+	for (unsigned int i = n / 2; i-- > 0;)
+		sift_down(t, i, n);
+	for (unsigned int end = n; end-- > 1;) {
+		struct taken tmp = t[0];
+
+		t[0] = t[end];
+		t[end] = tmp;
+		sift_down(t, 0, end);
+	}
 }
 
 /* The chain's copy: 1 .. num entries, linked inside the pool, none shared. */
@@ -151,7 +184,7 @@ int inflight_recover(struct inflight_log *log, uint16_t queue_size, uint16_t rin
 		*ret_why = why;
 		return -EBADMSG;
 	}
-	qsort(taken, nr, sizeof(*taken), older_first);
+	sort_older_first(taken, nr);
 	for (unsigned int i = 0; i < nr; i++)
 		ret_heads[i] = taken[i].head;
 	free(taken);

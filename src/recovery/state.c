@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/virtio_config.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -16,31 +17,10 @@
 #include <unistd.h>
 
 #include "state.h"
+#include "vq.h"
 #include "util.h"
 
-#define STATE_MAGIC "VDBSTATE"
-/* Version 2 added the packed ring's chain copies to each queue's section. */
-#define STATE_VERSION 2
 #define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
-
-struct vdb_state_header {
-	/* Written once; covered by checksum. */
-	char magic[8];
-	uint32_t version;
-	uint32_t header_bytes;
-	uint64_t file_bytes;
-	uint64_t queue_bytes;         /* one inflight_log section */
-	char name[256];
-	char boot_id[40];
-	struct vdb_identity id;
-	uint64_t checksum;
-	/* Changed while serving. */
-	int32_t pid;                  /* the daemon serving it */
-	int32_t last_pid;             /* the one before */
-	uint64_t beat_ms;             /* CLOCK_BOOTTIME of the last heartbeat */
-	uint8_t status;               /* acknowledged to the driver */
-	uint8_t reserved[63];
-} __attribute__((aligned(64)));
 
 static uint64_t fnv1a(const void *p, size_t n)
 {
@@ -52,7 +32,7 @@ static uint64_t fnv1a(const void *p, size_t n)
 	return h;
 }
 
-static uint64_t header_checksum(const struct vdb_state_header *h)
+uint64_t vdb_state_header_checksum(const struct vdb_state_header *h)
 {
 	return fnv1a(h, offsetof(struct vdb_state_header, checksum));
 }
@@ -80,10 +60,55 @@ static uint64_t queues_offset(void)
 	return sizeof(struct vdb_state_header);
 }
 
+/* Set st->why and return -EBADMSG. */
+__attribute__((format(printf, 2, 3)))
+static int refuse(struct vdb_state *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->why, sizeof(st->why), fmt, ap);
+	va_end(ap);
+	return -EBADMSG;
+}
+
+/*
+ * What the daemon trusts must be its own: owned by this user or root, and
+ * writable by nobody else.  Anyone else who can write the state file or
+ * its directory chooses what a takeover reads (and which file is opened).
+ */
+static int check_owner(struct vdb_state *st, const struct stat *s, const char *what,
+		       const char *path)
+{
+	uid_t me = geteuid();
+
+	if (s->st_uid != me && s->st_uid != 0)
+		return refuse(st, "%s %s belongs to uid %u, not to this user (%u) or root: "
+			      "another user could have written it", what, path,
+			      (unsigned int)s->st_uid, (unsigned int)me);
+	if (s->st_mode & (S_IWGRP | S_IWOTH))
+		return refuse(st, "%s %s is writable by its group or others (mode %04o): "
+			      "chmod go-w it", what, path, (unsigned int)(s->st_mode & 07777));
+	return 0;
+}
+
+/* The state file open as @fd (ours, or handed over): a regular file of ours. */
+static int check_file(struct vdb_state *st, int fd)
+{
+	struct stat s;
+
+	if (fstat(fd, &s) < 0)
+		return -errno;
+	if (!S_ISREG(s.st_mode))
+		return refuse(st, "state file %s is not a regular file", st->path);
+	return check_owner(st, &s, "state file", st->path);
+}
+
 int vdb_state_open(struct vdb_state *st, const char *dir, const char *name, int fd,
 		   int *ret_pid)
 {
 	struct vdb_state_header h;
+	int r;
 
 	memset(st, 0, sizeof(*st));
 	st->fd = -1;
@@ -93,20 +118,31 @@ int vdb_state_open(struct vdb_state *st, const char *dir, const char *name, int 
 	    sizeof(st->path))
 		return -ENAMETOOLONG;
 	if (fd < 0) {
+		struct stat ds;
+
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 			return -errno;
+		if (stat(dir, &ds) < 0)
+			return -errno;
+		if (!S_ISDIR(ds.st_mode))
+			return refuse(st, "state directory %s is not a directory", dir);
+		r = check_owner(st, &ds, "state directory", dir);
+		if (r < 0)
+			return r;
 		fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0)
 			return -errno;
-		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-			int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-
-			if (pread(fd, &h, sizeof(h), 0) == sizeof(h) &&
-			    !memcmp(h.magic, STATE_MAGIC, 8))
-				*ret_pid = h.pid;
-			close(fd);
-			return r;
-		}
+	}
+	/* Handed over or just opened: it must be ours, and locked by us again. */
+	r = check_file(st, fd);
+	if (r == 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		if (pread(fd, &h, sizeof(h), 0) == sizeof(h) && !memcmp(h.magic, VDB_STATE_MAGIC, 8))
+			*ret_pid = h.pid;
+	}
+	if (r < 0) {
+		close(fd);
+		return r;
 	}
 	st->fd = fd;
 	return 0;
@@ -121,7 +157,7 @@ bool vdb_state_exists(const char *dir, const char *name)
 		return false;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	return fd >= 0 && pread(fd, magic, sizeof(magic), 0) == sizeof(magic) &&
-	       !memcmp(magic, STATE_MAGIC, sizeof(magic));
+	       !memcmp(magic, VDB_STATE_MAGIC, sizeof(magic));
 }
 
 bool vdb_state_is_empty(const struct vdb_state *st)
@@ -156,7 +192,7 @@ static uint64_t state_bytes(uint32_t version, const struct vdb_identity *id)
 
 int vdb_state_init(struct vdb_state *st, const char *name, const struct vdb_identity *id)
 {
-	uint64_t bytes = state_bytes(STATE_VERSION, id);
+	uint64_t bytes = state_bytes(VDB_STATE_VERSION, id);
 	struct vdb_state_header *h;
 	int r;
 
@@ -170,40 +206,33 @@ int vdb_state_init(struct vdb_state *st, const char *name, const struct vdb_iden
 	if (r < 0)
 		return r;
 	h = st->hdr;
-	memcpy(h->magic, STATE_MAGIC, 8);
-	h->version = STATE_VERSION;
+	memcpy(h->magic, VDB_STATE_MAGIC, 8);
+	h->version = VDB_STATE_VERSION;
 	h->header_bytes = sizeof(*h);
 	h->file_bytes = bytes;
-	h->queue_bytes = section_bytes(STATE_VERSION, id->queue_size);
+	h->queue_bytes = section_bytes(VDB_STATE_VERSION, id->queue_size);
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	read_boot_id(st, h->boot_id);
 	h->id = *id;
-	h->checksum = header_checksum(h);
+	h->checksum = vdb_state_header_checksum(h);
 	st->nr_queues = id->nr_queues;
 	st->queue_size = id->queue_size;
 	st->queue_bytes = h->queue_bytes;
+	st->version = VDB_STATE_VERSION;
 	vdb_state_claim(st);
 	return 0;
-}
-
-/* Set st->why and return -EBADMSG. */
-__attribute__((format(printf, 2, 3)))
-static int refuse(struct vdb_state *st, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(st->why, sizeof(st->why), fmt, ap);
-	va_end(ap);
-	return -EBADMSG;
 }
 
 static int check_identity(struct vdb_state *st, const struct vdb_identity *had,
 			  const struct vdb_identity *want)
 {
-	if (had->capacity_sectors != want->capacity_sectors)
-		return refuse(st, "capacity differs: the device has %llu sectors, the options "
-			      "give %llu", (unsigned long long)had->capacity_sectors,
+	/*
+	 * A device is taken over at the capacity it has: a shrink leaves a block
+	 * device or an rbd image as large as it was.  It must fit the image.
+	 */
+	if (had->capacity_sectors > want->capacity_sectors)
+		return refuse(st, "capacity differs: the device has %llu sectors, the image only "
+			      "%llu", (unsigned long long)had->capacity_sectors,
 			      (unsigned long long)want->capacity_sectors);
 	if (had->block_size != want->block_size)
 		return refuse(st, "block size differs: the device has %u, the options give %u",
@@ -227,6 +256,65 @@ static int check_identity(struct vdb_state *st, const struct vdb_identity *had,
 	return 0;
 }
 
+/*
+ * What the header claims must describe a device this daemon could have
+ * made, and a file of exactly that layout: everything after this trusts
+ * the sizes, and the queues write at the offsets they give.  Checked before
+ * the identity is compared with the options, so no comparison reads
+ * nonsense.  The checksum only says the header was written whole.
+ */
+static int check_layout(struct vdb_state *st, const struct vdb_state_header *h,
+			uint64_t file_bytes)
+{
+	const struct vdb_identity *id = &h->id;
+	uint32_t bs = id->block_size;
+
+	if (h->header_bytes != sizeof(*h))
+		return refuse(st, "its state file %s is corrupt (header of %u bytes, not %zu)",
+			      st->path, h->header_bytes, sizeof(*h));
+	if (!memchr(h->name, 0, sizeof(h->name)) || !memchr(h->boot_id, 0, sizeof(h->boot_id)))
+		return refuse(st, "its state file %s is corrupt (a name is not terminated)",
+			      st->path);
+	if (id->nr_queues == 0 || id->nr_queues > VDB_STATE_MAX_QUEUES ||
+	    id->queue_size < 2 || id->queue_size > VQ_MAX_SIZE ||
+	    (id->queue_size & (id->queue_size - 1)))
+		return refuse(st, "its state file %s is corrupt (%u queue(s) of %u: not a "
+			      "device vduse-blkd makes)", st->path, id->nr_queues, id->queue_size);
+	if (bs < 512 || bs > 4096 || (bs & (bs - 1)) || id->capacity_sectors == 0 ||
+	    id->capacity_sectors > (UINT64_MAX >> 9) || id->is_readonly > 1)
+		return refuse(st, "its state file %s is corrupt (block size %u, capacity %llu "
+			      "sectors)", st->path, bs, (unsigned long long)id->capacity_sectors);
+	/* Packed rings need room for chain copies, which only version 2 sections have. */
+	if (h->version < 2 && (id->features & (1ULL << VIRTIO_F_RING_PACKED)))
+		return refuse(st, "its state file %s has format version %u, which holds split "
+			      "rings only, but says the device offers packed rings", st->path,
+			      h->version);
+	if (h->queue_bytes != section_bytes(h->version, id->queue_size) ||
+	    h->file_bytes != state_bytes(h->version, id) || h->file_bytes != file_bytes)
+		return refuse(st, "its state file %s is corrupt (sizes do not add up)", st->path);
+	return 0;
+}
+
+/*
+ * Each queue's log as far as its section's format goes: a layout the
+ * section has room for (packed only from version 2), a ring no larger
+ * than the device's queues.  What the entries say is inflight_recover()'s
+ * to judge, against the rings.
+ */
+static int check_queues(struct vdb_state *st)
+{
+	for (uint16_t i = 0; i < st->nr_queues; i++) {
+		const struct inflight_log *log = vdb_state_queue(st, i);
+
+		if (log->is_active > 1 || log->layout > 1 || (log->layout && st->version < 2) ||
+		    (log->is_active && (log->num == 0 || log->num > st->queue_size)))
+			return refuse(st, "its state file %s is corrupt (queue %u: active %u, "
+				      "layout %u, ring of %u)", st->path, i, log->is_active,
+				      log->layout, log->num);
+	}
+	return 0;
+}
+
 int vdb_state_check(struct vdb_state *st, const char *name, const struct vdb_identity *id)
 {
 	struct vdb_state_header h;
@@ -240,20 +328,17 @@ int vdb_state_check(struct vdb_state *st, const char *name, const struct vdb_ide
 		return refuse(st, "its state file %s is missing", st->path);
 	if ((uint64_t)s.st_size < sizeof(h) || pread(st->fd, &h, sizeof(h), 0) != sizeof(h))
 		return refuse(st, "its state file %s is corrupt (too short)", st->path);
-	if (memcmp(h.magic, STATE_MAGIC, 8))
+	if (memcmp(h.magic, VDB_STATE_MAGIC, 8))
 		return refuse(st, "%s is not a vduse-blkd state file", st->path);
 	/* Version 1 (before packed rings) is read as it is: its queues are split. */
-	if (h.version != STATE_VERSION && h.version != 1)
+	if (h.version != VDB_STATE_VERSION && h.version != 1)
 		return refuse(st, "its state file %s has format version %u; this vduse-blkd "
-			      "reads versions 1 to %u", st->path, h.version, STATE_VERSION);
-	if (h.checksum != header_checksum(&h))
+			      "reads versions 1 to %u", st->path, h.version, VDB_STATE_VERSION);
+	if (h.checksum != vdb_state_header_checksum(&h))
 		return refuse(st, "its state file %s is corrupt (bad checksum)", st->path);
-	if (h.header_bytes != sizeof(h) || h.file_bytes != (uint64_t)s.st_size ||
-	    h.file_bytes != state_bytes(h.version, &h.id) ||
-	    h.queue_bytes != section_bytes(h.version, h.id.queue_size) ||
-	    h.id.queue_size == 0 || h.id.queue_size > 32768)
-		return refuse(st, "its state file %s is corrupt (sizes do not add up)", st->path);
-	h.name[sizeof(h.name) - 1] = 0;
+	r = check_layout(st, &h, (uint64_t)s.st_size);
+	if (r < 0)
+		return r;
 	if (strcmp(h.name, name))
 		return refuse(st, "its state file %s belongs to device '%s'", st->path, h.name);
 	read_boot_id(st, boot_id);
@@ -268,7 +353,24 @@ int vdb_state_check(struct vdb_state *st, const char *name, const struct vdb_ide
 	st->nr_queues = h.id.nr_queues;
 	st->queue_size = h.id.queue_size;
 	st->queue_bytes = h.queue_bytes;
-	return 0;
+	st->version = h.version;
+	r = check_queues(st);
+	if (r < 0) {
+		munmap(st->map, st->map_bytes);
+		st->map = NULL;
+		st->hdr = NULL;
+	}
+	return r;
+}
+
+bool vdb_state_keeps_chains(const struct vdb_state *st)
+{
+	return !st || st->version >= 2;
+}
+
+uint64_t vdb_state_capacity(const struct vdb_state *st)
+{
+	return st->hdr->id.capacity_sectors;
 }
 
 uint64_t vdb_state_features(const struct vdb_state *st)
@@ -282,7 +384,7 @@ void vdb_state_set_capacity(struct vdb_state *st, uint64_t capacity_sectors)
 		return;
 	/* A crash between the two stores leaves a bad checksum: refused, never misread. */
 	st->hdr->id.capacity_sectors = capacity_sectors;
-	st->hdr->checksum = header_checksum(st->hdr);
+	st->hdr->checksum = vdb_state_header_checksum(st->hdr);
 }
 
 struct inflight_log *vdb_state_queue(struct vdb_state *st, uint16_t index)

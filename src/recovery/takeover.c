@@ -102,8 +102,9 @@ static int take_over(struct device_setup *s, const struct vdb_identity *id)
 	}
 	if (r < 0)
 		return r;
-	/* What the device offers is what it was created with. */
+	/* What the device offers is what it was created with; its size is what it was resized to. */
 	s->dev->features = vdb_state_features(s->state);
+	blk_dev_set_capacity(s->blk, vdb_state_capacity(s->state));
 	silence_ms = vdb_state_silence_ms(s->state);
 	r = vduse_dev_open(s->dev, s->handover->dev_fd);
 	if (r == -EBUSY)
@@ -138,7 +139,7 @@ static int take_over(struct device_setup *s, const struct vdb_identity *id)
 
 int device_setup(struct device_setup *s)
 {
-	const struct blk_dev *blk = s->blk;
+	struct blk_dev *blk = s->blk;
 	struct vdb_identity id = {
 		.capacity_sectors = blk->capacity_sectors,
 		.features = vduse_dev_features(blk),
@@ -147,12 +148,28 @@ int device_setup(struct device_setup *s)
 		.queue_size = blk->queue_size,
 		.is_readonly = blk->is_readonly,
 	};
+	char node[256];
 	int pid, r;
 
+	/* A live upgrade's fds: each what it must be (the state file: vdb_state_open()). */
+	snprintf(node, sizeof(node), "%s/%s", VDUSE_DEV_DIR, s->name);
+	r = upgrade_check_node(s->handover->dev_fd, node);
+	if (r == 0)
+		r = upgrade_check_node(s->handover->ctl_fd, VDUSE_CONTROL_PATH);
+	if (r < 0) {
+		log_err("live upgrade: the fds handed over are not %s and %s: %s", node,
+			VDUSE_CONTROL_PATH, strerror(-r));
+		return r;
+	}
 	r = vdb_state_open(s->state, s->state_dir, s->name, s->handover->state_fd, &pid);
 	if (r == -EBUSY) {
 		log_err("refusing to take over device '%s': it is being served by another "
 			"process (pid %d)", s->name, pid);
+		return r;
+	}
+	if (r == -EBADMSG) {
+		log_err("refusing to use the state file of device '%s': %s", s->name,
+			s->state->why);
 		return r;
 	}
 	if (r == -EACCES || r == -EPERM) {

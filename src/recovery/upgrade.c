@@ -115,3 +115,18 @@ int upgrade_exec(char **argv, const struct handover *h)
 			set_cloexec(fd[i], true);
 	return r;
 }
+
+int upgrade_check_node(int fd, const char *node)
+{
+	struct stat have, want;
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &have) < 0)
+		return -errno;
+	if (stat(node, &want) < 0)
+		return -errno;
+	if (!S_ISCHR(have.st_mode) || !S_ISCHR(want.st_mode) || have.st_rdev != want.st_rdev)
+		return -ENODEV;
+	return 0;
+}

@@ -99,7 +99,11 @@ static const struct rule rules[] = {
 	ALLOW(G_CORE, munmap),
 	ALLOW(G_CORE, mremap),
 	ALLOW(G_CORE, madvise),
-	/* No new executable memory: mprotect never adds PROT_EXEC, mmap only a file's. */
+	/*
+	 * No new executable memory: mprotect never adds PROT_EXEC, mmap only a
+	 * file's (with live upgrade), and never one of the daemon's data fds
+	 * (load_no_exec_filter()).
+	 */
 	ALLOW_IF(G_CORE, mprotect, 1, HAS_NONE(2, PROT_EXEC)),
 	ALLOW_IF(G_CORE, mmap, 1, HAS_NONE(2, PROT_EXEC)),
 	/* Thread names (pthread_setname_np on itself); the re-exec asks whether it is filtered. */
@@ -316,6 +320,11 @@ static const struct rule rules[] = {
 #define MAX_NAMED_NR 512
 static char *syscall_names[MAX_NAMED_NR];
 
+/* Record mode (sandbox_opts.is_recording): the handler's state, set before the filter. */
+static volatile sig_atomic_t is_recording;
+static volatile sig_atomic_t record_fd = -1;
+static unsigned long nr_recorded;        /* atomic */
+
 static size_t put_str(char *buf, size_t pos, size_t cap, const char *s)
 {
 	while (*s && pos < cap)
@@ -339,18 +348,29 @@ static size_t put_uint(char *buf, size_t pos, size_t cap, unsigned long v, unsig
 	return pos;
 }
 
-/* Async-signal-safe: builds the line by hand, one write(2), then dies of SIGSYS. */
+/*
+ * Async-signal-safe: builds the line by hand, one write(2), then dies of
+ * SIGSYS; in record mode the call fails with ENOSYS instead, and the line
+ * goes to the record fd too.
+ */
 static void on_sigsys(int sig, siginfo_t *si, void *ucontext)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	int saved_errno = errno;
-	char line[200];
+	char line[240];
 	size_t n = 0, cap = sizeof(line) - 1;
 	int nr = si->si_syscall;
 	const char *name = nr >= 0 && nr < MAX_NAMED_NR && syscall_names[nr] ?
 		syscall_names[nr] : "(unknown)";
+#ifdef __x86_64__
+	bool is_record = is_recording;
+#else
+	bool is_record = false;   /* where the return register is, is known for x86-64 only */
+#endif
 
-	n = put_str(line, n, cap, "vduse-blkd: error: seccomp: forbidden system call ");
+	n = put_str(line, n, cap, is_record ?
+		    "vduse-blkd: warning: seccomp: recorded forbidden system call " :
+		    "vduse-blkd: error: seccomp: forbidden system call ");
 	n = put_str(line, n, cap, name);
 	n = put_str(line, n, cap, " (nr ");
 	n = put_uint(line, n, cap, (unsigned long)(unsigned int)nr, 10);
@@ -369,9 +389,22 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucontext)
 #endif
 	n = put_str(line, n, cap, ", thread ");
 	n = put_uint(line, n, cap, (unsigned long)syscall(SYS_gettid), 10);
-	n = put_str(line, n, cap, "); exiting");
+	n = put_str(line, n, cap, is_record ? "); it fails with ENOSYS" : "); exiting");
 	line[n++] = '\n';
 	(void)!write(STDERR_FILENO, line, n);
+#ifdef __x86_64__
+	if (is_record) {
+		ucontext_t *uc = ucontext;
+
+		if (record_fd >= 0)
+			(void)!write(record_fd, line, n);
+		__atomic_add_fetch(&nr_recorded, 1, __ATOMIC_RELAXED);
+		/* The kernel skipped the call: its result is what the handler leaves in rax. */
+		uc->uc_mcontext.gregs[REG_RAX] = -ENOSYS;
+		errno = saved_errno;
+		return;
+	}
+#endif
 	/* Blocked while this handler runs: delivered, with the default action, as it returns. */
 	sigaction(sig, &dfl, NULL);
 	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
@@ -433,6 +466,58 @@ bool sandbox_seccomp_is_active(void)
 	return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 2;
 }
 
+/* The attributes both filters share: no other ABI, no_new_privs, every thread. */
+static int set_attrs(scmp_filter_ctx ctx, const struct sandbox_opts *o)
+{
+	int r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+
+	if (r == 0)
+		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1);
+	if (r == 0 && !o->is_this_thread_only)
+		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	return r;
+}
+
+unsigned long sandbox_seccomp_nr_recorded(void)
+{
+	return __atomic_load_n(&nr_recorded, __ATOMIC_RELAXED);
+}
+
+/*
+ * A second filter, loaded before the allowlist (which refuses seccomp(2)):
+ * it allows everything but mapping one of the daemon's data fds
+ * executable.  The allowlist must let a live upgrade's loader map its
+ * libraries so, and one filter's rules cannot say "any fd but these" (only
+ * one comparison per argument); a stack of two can, since the strictest
+ * action of all filters wins.  The fd is compared as the kernel reads it,
+ * the low 32 bits.
+ */
+static int load_no_exec_filter(const struct sandbox_opts *o)
+{
+	scmp_filter_ctx ctx;
+	int r;
+
+	if (!o->nr_no_exec_fds)
+		return 0;
+	ctx = seccomp_init(SCMP_ACT_ALLOW);
+	if (!ctx)
+		return -ENOMEM;
+	r = set_attrs(ctx, o);
+	for (unsigned int i = 0; r == 0 && i < o->nr_no_exec_fds && i < SANDBOX_MAX_NO_EXEC_FDS;
+	     i++) {
+		if (o->no_exec_fds[i] < 0)
+			continue;
+		r = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(mmap), 2,
+				     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC),
+				     SCMP_A4(SCMP_CMP_MASKED_EQ, 0xffffffffu,
+					     (scmp_datum_t)(uint32_t)o->no_exec_fds[i]));
+	}
+	if (r == 0)
+		r = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return r > 0 ? -r : r;
+}
+
 int sandbox_seccomp_apply(const struct sandbox_opts *o)
 {
 	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
@@ -441,18 +526,19 @@ int sandbox_seccomp_apply(const struct sandbox_opts *o)
 	int r;
 
 	resolve_names();
+	record_fd = o->is_recording && o->record_fd > STDERR_FILENO ? o->record_fd : -1;
+	is_recording = o->is_recording;
 	if (sigaction(SIGSYS, &sa, NULL) < 0)
 		return -errno;
-	if (sandbox_seccomp_is_active())
+	if (sandbox_seccomp_is_active() && !o->is_this_thread_only)
 		return 1;
+	r = load_no_exec_filter(o);
+	if (r < 0)
+		return r;
 	ctx = seccomp_init(SCMP_ACT_TRAP);
 	if (!ctx)
 		return -ENOMEM;
-	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	if (r == 0)
-		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1);
-	if (r == 0)
-		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	r = set_attrs(ctx, o);
 	/*
 	 * No SCMP_FLTATR_CTL_LOG: it would audit-log every refusal, including the
 	 * clone3 ENOSYS of each thread created, not only the violations.

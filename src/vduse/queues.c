@@ -172,6 +172,12 @@ static int queue_prepare(struct vduse_queue *vq, struct vduse_queue_run **ret_ru
 	vq->state = queue_info_state(vq->layout, &info);
 	if (!info.ready)
 		return 0;
+	/* A state file of version 1 has no room for a packed ring's chain copies. */
+	if (vq->layout == VQ_LAYOUT_PACKED && !vdb_state_keeps_chains(dev->state)) {
+		log_err("queue %u: the driver chose a packed ring, which the device's state "
+			"file (format version 1) cannot record", vq->index);
+		return -EPROTO;
+	}
 	/* A log left active by a daemon before us (no reset since): go on where it ends. */
 	if (log && log->is_active) {
 		if (!inflight_matches(log, vq->layout, (uint16_t)info.num, info.desc_addr,

@@ -140,8 +140,18 @@ static inline uint16_t used_flags(bool wrap)
 }
 
 /*
- * A flush publishes by marking its first entry used, last: did it get
- * there?  If not, the entries behind it it may have marked are unmarked
+ * A flush publishes by marking its first entry used, last: did the driver
+ * get to see it?  Decided from what the slot can hold, not from one flag
+ * pattern.  Before the flush it held a chain's available descriptor for
+ * the used position's lap (the device took it, and nobody wrote it since).
+ * After the flush it holds the used entry, until the driver takes it:
+ * only then may the driver make the slot available again, for the next
+ * lap (virtio 1.2, 2.8.21: a slot is reused once its buffer came back).
+ * So "used for this lap" and "available for the next lap" both mean seen;
+ * "available for this lap" means not; anything else cannot come from a
+ * driver and these rings.
+ *
+ * Not seen: the entries behind it the flush may have marked are unmarked
  * (flags that say "available", which the device does not read again this
  * lap and the driver does not take for used): re-executed chains write
  * their used entries afresh, maybe elsewhere, and the driver must not read
@@ -150,18 +160,26 @@ static inline uint16_t used_flags(bool wrap)
 static uint16_t packed_used_seen(struct vq *vq, uint16_t published, uint16_t pending)
 {
 	int nr = pos_distance(vq, published, pending);
-	uint16_t pos = published;
+	uint16_t pos = published, flags;
+	bool wrap = pos_wrap(published);
 
 	if (published == pending || pos_idx(published) >= vq->num || pos_idx(pending) >= vq->num ||
 	    nr < 0)
 		return published;
-	if (is_used(load_flags(vq, pos_idx(published)), pos_wrap(published)))
+	flags = load_flags(vq, pos_idx(published));
+	if (is_used(flags, wrap) || is_avail(flags, !wrap))
 		return pending;
-	for (int i = 0; i < nr; i++, pos = pos_add(vq, pos, 1)) {
-		uint16_t *flags = &vq->packed.desc[pos_idx(pos)].flags;
+	if (!is_avail(flags, wrap)) {
+		/* Neither: a position the caller refuses. */
+		uint16_t other = published ^ VQ_POS_WRAP;
 
-		if (is_used(le16toh(*flags), pos_wrap(pos)))
-			__atomic_store_n(flags, htole16(pos_wrap(pos) ? F_AVAIL : F_USED),
+		return other != pending ? other : pos_add(vq, published, 1);
+	}
+	for (int i = 0; i < nr; i++, pos = pos_add(vq, pos, 1)) {
+		uint16_t *f = &vq->packed.desc[pos_idx(pos)].flags;
+
+		if (is_used(le16toh(*f), pos_wrap(pos)))
+			__atomic_store_n(f, htole16(pos_wrap(pos) ? F_AVAIL : F_USED),
 					 __ATOMIC_RELAXED);
 	}
 	return published;

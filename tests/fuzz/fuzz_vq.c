@@ -1159,11 +1159,23 @@ static void ps_flush(struct pserve *ps, bool has_event_idx)
 
 	ps_check_ring(ps);
 	if (!ps->is_dirty) {
-		is_seen = pr_used(le16toh(pr->expect[ps->published & VQ_POS_IDX_MASK].flags),
-				  ps->published & VQ_POS_WRAP);
-		check(vq_used_seen(ps->vq, ps->published, pending) ==
-		      (ps->published != pending && is_seen ? pending : ps->published));
-		if (!is_seen)
+		uint16_t f = le16toh(pr->expect[ps->published & VQ_POS_IDX_MASK].flags);
+		bool wrap = ps->published & VQ_POS_WRAP;
+		uint16_t seen = vq_used_seen(ps->vq, ps->published, pending);
+
+		/*
+		 * Seen: used for its lap, or available for the next (the driver
+		 * took it and reused the slot).  Not seen: available for its
+		 * lap.  Anything else fits neither position.
+		 */
+		is_seen = pr_used(f, wrap) || pr_avail(f, !wrap);
+		if (ps->published == pending || (!is_seen && pr_avail(f, wrap)))
+			check(seen == ps->published);
+		else if (is_seen)
+			check(seen == pending);
+		else
+			check(seen != ps->published && seen != pending);
+		if (ps->published != pending && !is_seen && pr_avail(f, wrap))
 			pring_unmark(ps->w, pr, ps->published, pending);
 	}
 	vq_flush(ps->vq);

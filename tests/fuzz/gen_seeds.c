@@ -9,6 +9,9 @@
  *                        packed ring's own faults
  *   gen_seeds ctrl DIR   fuzz_ctrl: short control-plane programs (the op
  *                        encoding is in fuzz_ctrl.c: LLVMFuzzerTestOneInput)
+ *   gen_seeds state DIR  fuzz_state: state files of both versions with a split
+ *                        and a packed queue in flight (input format in
+ *                        fuzz_state.c; the target makes the checksum valid)
  */
 #include <endian.h>
 #include <errno.h>
@@ -19,6 +22,8 @@
 #include <linux/virtio_blk.h>
 
 #include "fuzz_vq.h"
+#include "inflight.h"
+#include "state.h"
 
 #define R 1
 #define W 2
@@ -683,10 +688,72 @@ static void packed(void)
 	emit("pk-status-in-ring");
 }
 
+/*
+ * A state file of @version for one queue of @qs descriptors, its log active
+ * on a ring of @num in @layout with three chains in flight (packed: with
+ * their copies), behind fuzz_state's knobs (fix checksum, name and boot
+ * id, sizes; check against the header's identity).
+ */
+static void state_seed(const char *name, uint32_t version, uint16_t qs, uint16_t num,
+		       uint8_t layout, uint16_t used_idx)
+{
+	uint64_t sec = version == 1 ? inflight_log_bytes_v1(qs) : inflight_log_bytes(qs);
+	size_t knobs = 3 + sizeof(struct vdb_identity), file = sizeof(struct vdb_state_header) + sec;
+	uint8_t *buf = calloc(1, knobs + file);
+	/* Built where its types are aligned, then copied behind the knobs. */
+	struct vdb_state_header *h = aligned_alloc(64, (file + 63) & ~(size_t)63);
+	struct inflight_log *log;
+
+	if (!buf || !h)
+		exit(1);
+	memset(h, 0, file);
+	buf[0] = 0x1f;
+	buf[1] = (uint8_t)used_idx;
+	buf[2] = (uint8_t)(used_idx >> 8);
+	memcpy(h->magic, VDB_STATE_MAGIC, 8);
+	h->version = version;
+	h->header_bytes = sizeof(*h);
+	h->id = (struct vdb_identity){ .capacity_sectors = 2048, .block_size = 512,
+				       .nr_queues = 1, .queue_size = qs,
+				       .features = layout ? 1ULL << 34 : 0 };
+	log = (struct inflight_log *)(h + 1);
+	log->is_active = 1;
+	log->num = num;
+	log->layout = layout;
+	log->avail_idx = layout ? (uint16_t)(0x8000 | 6) : 3;
+	log->pop_seq = layout ? 3 : 0;
+	log->used_idx = log->pending_used_idx = layout ? 0x8000 : 0;
+	for (uint16_t i = 0; i < 3; i++) {
+		log->heads[i * 2] = INFLIGHT_TAKEN | i;
+		/* Version 1 has no room for copies: its packed seed claims a layout it cannot hold. */
+		if (!layout || version < 2)
+			continue;
+		inflight_chains(log, qs)[i * 2] = (uint32_t)(i * 2) | 2u << 16;
+		inflight_pool(log, qs)[i * 2] = (struct vring_packed_desc){
+			.addr = 0x1000, .len = 16, .id = (uint16_t)(i * 2 + 1), .flags = 1 };
+		inflight_pool(log, qs)[i * 2 + 1] = (struct vring_packed_desc){
+			.addr = 0x2000, .len = 1, .id = INFLIGHT_POOL_END, .flags = 2 };
+	}
+	memcpy(buf + knobs, h, file);
+	write_file(name, buf, knobs + file);
+	free(h);
+	free(buf);
+}
+
+static void state_files(void)
+{
+	state_seed("state-v2-split", 2, 8, 8, 0, 0);
+	state_seed("state-v2-packed", 2, 8, 8, 1, 0x8000);
+	state_seed("state-v2-packed-odd-ring", 2, 16, 6, 1, 0x8000);
+	state_seed("state-v1-split", 1, 8, 8, 0, 0);
+	state_seed("state-v1-packed", 1, 8, 8, 1, 0x8000);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 3 || (strcmp(argv[1], "vq") && strcmp(argv[1], "ctrl"))) {
-		fprintf(stderr, "usage: gen_seeds vq|ctrl DIR\n");
+	if (argc != 3 || (strcmp(argv[1], "vq") && strcmp(argv[1], "ctrl") &&
+			  strcmp(argv[1], "state"))) {
+		fprintf(stderr, "usage: gen_seeds vq|ctrl|state DIR\n");
 		return 2;
 	}
 	dir = argv[2];
@@ -695,6 +762,8 @@ int main(int argc, char **argv)
 		malformed();
 		valid_requests(true);
 		packed();
+	} else if (strcmp(argv[1], "state") == 0) {
+		state_files();
 	} else {
 		ctrl_programs();
 	}

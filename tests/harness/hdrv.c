@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "hdrv.h"
+#include "sandbox.h"
 #include "util.h"
 
 #define ARENA_BYTES (16u << 20)
@@ -92,6 +93,22 @@ void hmem_add(struct hmem *hm, uint64_t iova, uint64_t len, unsigned int perm, v
 
 /* --- iotlb mode: the daemon's own IOTLB cache over a memfd ------------------ */
 
+/* A new fd for the memfd, as VDUSE_IOTLB_GET_FD gives one, with calls the daemon may make. */
+static int reopen_memfd(struct hdrv *h)
+{
+	char path[64];
+
+	/* Secret memory cannot be opened again (ENXIO): fds made before the filter. */
+	if (h->nr_spare_fds)
+		return h->spare_fds[--h->nr_spare_fds];
+	if (h->is_unpinnable) {
+		errno = EMFILE;
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", h->memfd);
+	return open(path, O_RDWR | O_CLOEXEC);
+}
+
 static int hdrv_get_fd(void *opaque, uint64_t iova, int *ret_fd, uint64_t *ret_offset,
 		       uint64_t *ret_start, uint64_t *ret_last, unsigned int *ret_perm)
 {
@@ -105,7 +122,8 @@ static int hdrv_get_fd(void *opaque, uint64_t iova, int *ret_fd, uint64_t *ret_o
 
 		if (iova < m->start || iova > m->last)
 			continue;
-		*ret_fd = dup(h->memfd);
+		/* Not dup(): the queue thread runs under the daemon's filter, which opens. */
+		*ret_fd = reopen_memfd(h);
 		if (*ret_fd < 0)
 			return -errno;
 		*ret_offset = m->offset;
@@ -160,6 +178,13 @@ static int iotlb_mode_init(struct hdrv *h, uint8_t *at, bool is_unpinnable)
 		h->memfd = memfd_create("hdrv-driver-memory", MFD_CLOEXEC);
 	if (h->memfd < 0)
 		return -errno;
+	h->is_unpinnable = is_unpinnable;
+	while (is_unpinnable && h->nr_spare_fds < HDRV_SPARE_FDS) {
+		h->spare_fds[h->nr_spare_fds] = fcntl(h->memfd, F_DUPFD_CLOEXEC, 0);
+		if (h->spare_fds[h->nr_spare_fds] < 0)
+			return -errno;
+		h->nr_spare_fds++;
+	}
 	if (ftruncate(h->memfd, ARENA_BYTES) < 0)
 		return -errno;
 	/* The driver's own view of its memory; the queue maps it again through the IOTLB. */
@@ -254,12 +279,54 @@ static int hdrv_notify(struct blk_queue *q, void *opaque)
 	return 0;
 }
 
+/*
+ * The queue thread serves under the daemon's seccomp allowlist in record
+ * mode, for this thread alone: every path a harness test drives through
+ * the real queue loop and backend must stay within it.  A call outside it
+ * fails with ENOSYS and is counted; hdrv_stop() fails the test then.
+ * HDRV_SECCOMP=off runs without (to debug).
+ */
+static void hdrv_sandbox_thread(const struct hdrv *h)
+{
+	struct sandbox_opts o = { .is_recording = true, .record_fd = -1, .is_this_thread_only = true };
+	const char *v = getenv("HDRV_SECCOMP");
+
+	/* Under a filter already (a test of the process-wide one): it covers this thread. */
+	if ((v && !strcmp(v, "off")) || sandbox_seccomp_is_active())
+		return;
+	o.backend = h->be == &backend_io_uring ? SANDBOX_BACKEND_IO_URING :
+#if HAVE_LIBAIO
+		    h->be == &backend_aio ? SANDBOX_BACKEND_AIO :
+#endif
+#if HAVE_LIBRBD
+		    h->be == &backend_rbd ? SANDBOX_BACKEND_RBD :
+#endif
+		    SANDBOX_BACKEND_NULL;
+	if (sandbox_seccomp_apply(&o) < 0) {
+		fprintf(stderr, "hdrv: installing the seccomp filter in the queue thread failed\n");
+		abort();
+	}
+}
+
 static void *hdrv_thread(void *arg)
 {
 	struct hdrv *h = arg;
 
+	hdrv_sandbox_thread(h);
 	h->run_result = blk_queue_run(&h->q);
 	return NULL;
+}
+
+/* What the queue threads did outside the allowlist: a test must not pass with any. */
+static void hdrv_check_recorded(void)
+{
+	unsigned long n = sandbox_seccomp_nr_recorded();
+
+	if (!n)
+		return;
+	fprintf(stderr, "hdrv: the queue thread made %lu system call(s) the daemon's seccomp "
+		"allowlist refuses (named above): failing\n", n);
+	abort();
 }
 
 uint64_t hdrv_alloc(struct hdrv *h, uint64_t bytes)
@@ -481,6 +548,7 @@ int hdrv_stop(struct hdrv *h)
 		blk_queue_stop(&h->q);
 		hdrv_join(h);
 	}
+	hdrv_check_recorded();
 	blk_queue_exit(&h->q);
 	if (h->has_dead_q)
 		blk_queue_exit(&h->dead_q);
@@ -491,6 +559,8 @@ int hdrv_stop(struct hdrv *h)
 	if (h->memfd >= 0) {
 		iotlb_view_exit(&h->view);
 		iotlb_exit(&h->tlb);
+		while (h->nr_spare_fds)
+			close(h->spare_fds[--h->nr_spare_fds]);
 		close(h->memfd);
 		h->memfd = -1;
 	}

@@ -31,6 +31,7 @@
 #define HDRV_ARENA_IOVA 0x100000ULL
 #define HDRV_MAX_REGIONS 8
 #define HDRV_MAX_EXTRA 4              /* host mappings hdrv_add_region() may add */
+#define HDRV_SPARE_FDS 64             /* GET_FD answers for secret memory */
 
 struct hregion {
 	uint64_t iova;
@@ -135,6 +136,9 @@ struct hdrv {
 	unsigned int nr_extra;
 	/* iotlb mode */
 	int memfd;                    /* all driver memory: the arena, then extra regions */
+	bool is_unpinnable;           /* memfd_secret (hdrv_opts) */
+	int spare_fds[HDRV_SPARE_FDS]; /* its fds for GET_FD: it cannot be opened again */
+	unsigned int nr_spare_fds;
 	uint64_t memfd_bytes;
 	struct hmap maps[HDRV_MAX_EXTRA + 1];
 	unsigned int nr_maps;

@@ -19,7 +19,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +33,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <json-c/json.h>
 
 #include "config.h"
+#include "ctl.h"
+#include "ctl_ask.h"
 #include "hdrv.h"
 #include "sandbox.h"
 
@@ -290,6 +297,153 @@ static void test_object_boundary_and_end(void **state)
 	stop(h);
 }
 
+/* Until the daemon's own handle sees the image at @bytes (librbd refreshes on notification). */
+static void wait_daemon_size(struct hdrv *h, uint64_t bytes)
+{
+	uint64_t size = 0;
+
+	for (int i = 0; i < 1000; i++) {
+		assert_int_equal(h->be->get_size(&h->img, &size), 0);
+		if (size == bytes)
+			return;
+		usleep(10000);
+	}
+	fail_msg("the daemon's handle still sees %llu bytes, not %llu",
+		 (unsigned long long)size, (unsigned long long)bytes);
+}
+
+/*
+ * Someone else shrinks the image (rbd resize --allow-shrink) while the
+ * device still has its old capacity: librbd clips I/O at the new end, and
+ * a READ or WRITE across it must not come back OK with its tail missing.
+ */
+static void test_shrunk_by_someone_else(void **state)
+{
+	struct hdrv *h = start();
+	uint8_t buf[8192], tail[4096];
+	uint32_t used;
+
+	(void)state;
+	fill(buf, sizeof(buf), 18);
+	write_ok(h, IMAGE_SECTORS - 16, buf, sizeof(buf));
+	assert_int_equal(rbd_resize(test_image, IMAGE_BYTES - 4096), 0);
+	wait_daemon_size(h, IMAGE_BYTES - 4096);
+	/* Across the new end: IOERR, the device still thinks it is there. */
+	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_IN, IMAGE_SECTORS - 16, buf, sizeof(buf),
+				     &used), VIRTIO_BLK_S_IOERR);
+	fill(buf, sizeof(buf), 19);
+	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_OUT, IMAGE_SECTORS - 16, buf, sizeof(buf),
+				     NULL), VIRTIO_BLK_S_IOERR);
+	fill(tail, sizeof(tail), 20);
+	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_OUT, IMAGE_SECTORS - 8, tail, sizeof(tail),
+				     NULL), VIRTIO_BLK_S_IOERR);
+	/* Wholly inside: as before. */
+	round_trip(h, IMAGE_SECTORS - 24, 4096, 21);
+	assert_int_equal(rbd_resize(test_image, IMAGE_BYTES), 0);
+	wait_daemon_size(h, IMAGE_BYTES);
+	stop(h);
+}
+
+/* The backend tells when someone else resized the image: its size eventfd. */
+static void test_size_watch(void **state)
+{
+	struct hdrv *h = start();
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	struct pollfd pfd = { .fd = efd, .events = POLLIN };
+	uint64_t size, v;
+
+	(void)state;
+	assert_true(efd >= 0);
+	assert_non_null(h->be->watch_size);
+	assert_int_equal(h->be->watch_size(&h->img, efd), 0);
+	assert_int_equal(rbd_resize(test_image, IMAGE_BYTES + (8u << 20)), 0);
+	assert_int_equal(poll(&pfd, 1, 10000), 1);
+	assert_int_equal(eventfd_read(efd, &v), 0);
+	wait_daemon_size(h, IMAGE_BYTES + (8u << 20));
+	assert_int_equal(h->be->get_size(&h->img, &size), 0);
+	assert_int_equal(size, IMAGE_BYTES + (8u << 20));
+	h->be->unwatch_size(&h->img);
+	assert_int_equal(rbd_resize(test_image, IMAGE_BYTES), 0);
+	wait_daemon_size(h, IMAGE_BYTES);
+	stop(h);
+	close(efd);
+}
+
+/*
+ * vduse-blkctl resize on an rbd image, through the daemon's control socket
+ * (src/ctl/): the image is resized in the cluster, a shrink too, and the
+ * reply says what happened.  Then someone else resizes it: the device
+ * follows and the driver is told.  No kernel here: the driver is "told"
+ * through a counter.
+ */
+static int nr_config_changes;
+
+static int count_config_change(struct vduse_dev *dev)
+{
+	(void)dev;
+	nr_config_changes++;
+	return 0;
+}
+
+/* One request; the loop runs until the reply is in.  Returns the reply's result. */
+static int ctl_ask(struct ctl_server *s, const char *req)
+{
+	struct json_object *obj;
+	int r = ctl_ask_reply(s, ctl_ask_send(s, req), 30000, &obj);
+
+	json_object_put(obj);
+	return r;
+}
+
+/* Run the loop until the device has @sectors, at most 10 s. */
+static void ctl_wait_capacity(struct ctl_server *s, struct hdrv *h, uint64_t sectors)
+{
+	for (int i = 0; i < 100 && blk_dev_capacity(&h->dev) != sectors; i++)
+		ctl_ask_pump(s, 100);
+	assert_int_equal(blk_dev_capacity(&h->dev), sectors);
+}
+
+static void test_resize_through_the_socket(void **state)
+{
+	struct hdrv *h = start();
+	struct vduse_dev dev = { .fd = -1 };
+	struct ctl_server s;
+	uint64_t size;
+	uint8_t buf[4096];
+
+	(void)state;
+	nr_config_changes = 0;
+	assert_int_equal(ctl_server_open(&s, cluster_dir, &(struct ctl_target){
+		.name = "disk0", .image_path = "rbd:rbd/disk0", .backend_name = "rbd",
+		.dev = &dev, .blk = &h->dev, .img = &h->img, .be = h->be,
+		.config_changed = count_config_change }, NULL, false), 0);
+	/* A shrink: the cluster's image shrinks, the reply says so. */
+	assert_int_equal(ctl_ask(&s, "{\"v\":1,\"cmd\":\"resize\",\"size_bytes\":50331648,"
+				 "\"shrink\":true}\n"), 0);
+	assert_int_equal(rbd_get_size(test_image, &size), 0);
+	assert_int_equal(size, 48u << 20);
+	assert_int_equal(blk_dev_capacity(&h->dev), (48u << 20) / 512);
+	assert_int_equal(nr_config_changes, 1);
+	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_IN, (48u << 20) / 512, buf, sizeof(buf),
+				     NULL), VIRTIO_BLK_S_IOERR);
+	/* And back. */
+	assert_int_equal(ctl_ask(&s, "{\"v\":1,\"cmd\":\"resize\",\"size_bytes\":67108864}\n"), 0);
+	assert_int_equal(rbd_get_size(test_image, &size), 0);
+	assert_int_equal(size, IMAGE_BYTES);
+	assert_int_equal(blk_dev_capacity(&h->dev), IMAGE_SECTORS);
+	assert_int_equal(nr_config_changes, 2);
+	round_trip(h, IMAGE_SECTORS - 8, 4096, 23);
+	/* Someone else grows and shrinks it: the device follows, the driver is told. */
+	assert_int_equal(rbd_resize(test_image, IMAGE_BYTES + (4u << 20)), 0);
+	ctl_wait_capacity(&s, h, IMAGE_SECTORS + (4u << 20) / 512);
+	assert_int_equal(nr_config_changes, 3);
+	assert_int_equal(rbd_resize(test_image, IMAGE_BYTES), 0);
+	ctl_wait_capacity(&s, h, IMAGE_SECTORS);
+	assert_int_equal(nr_config_changes, 4);
+	ctl_server_close(&s);
+	stop(h);
+}
+
 /* A snapshot is served read-only, with the data it was taken with. */
 static void test_snapshot(void **state)
 {
@@ -475,6 +629,168 @@ static void test_sandboxed(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/*
+ * This program again as a child in @mode (a fresh process: a fork of one
+ * that runs librbd's threads may inherit their locks held), its stdin and
+ * stdout pipes to the parent: it writes to to_child[1], reads from_child[0].
+ */
+static pid_t spawn_child(const char *mode, const char *arg, int to_child[2], int from_child[2])
+{
+	pid_t pid;
+
+	assert_int_equal(pipe2(to_child, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(from_child, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(to_child[0], STDIN_FILENO);
+		dup2(from_child[1], STDOUT_FILENO);
+		execl("/proc/self/exe", "test_rbd", mode, ceph_conf, arg, (char *)NULL);
+		_exit(127);
+	}
+	close(to_child[0]);
+	close(from_child[1]);
+	return pid;
+}
+
+/*
+ * librados' admin socket on a normal start (the image opened before the
+ * filter): whoever connects to it (a monitoring agent, `ceph --admin-daemon
+ * ... version`) must not kill the daemon.  The child opens the image with
+ * the admin socket ceph.conf asks for at @asok, goes under the filter,
+ * says so on stdout and waits for a byte on stdin; the parent talks to the
+ * socket meanwhile, if there is one.
+ */
+static int admin_socket_child(const char *asok)
+{
+	struct sandbox_opts so = { .backend = SANDBOX_BACKEND_RBD, .may_exec = true };
+	struct hdrv_opts o = { .queue_size = 64, .backend = "rbd", .ceph_conf = ceph_conf };
+	char args[PATH_MAX + 32], go;
+	uint8_t buf[4096];
+	struct hdrv h;
+
+	alarm(60);
+	snprintf(args, sizeof(args), "--admin-socket %s", asok);
+	setenv("CEPH_ARGS", args, 1);
+	fill(buf, sizeof(buf), 22);
+	CHILD_CHECK(hdrv_start(&h, "rbd/disk0", &o) == 0);
+	CHILD_CHECK(sandbox_seccomp_apply(&so) >= 0);
+	CHILD_CHECK(write(STDOUT_FILENO, "r", 1) == 1);
+	CHILD_CHECK(read(STDIN_FILENO, &go, 1) == 1);
+	CHILD_CHECK(child_round_trip(&h, 1100, buf, sizeof(buf)) == 0);
+	CHILD_CHECK(hdrv_stop(&h) == 0);
+	return 0;
+}
+
+/* One admin socket command ("version"), as the ceph tool sends it; the reply is not checked. */
+static bool admin_socket_ask(const char *asok)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static const char cmd[] = "{\"prefix\": \"version\"}";
+	struct timeval tv = { .tv_sec = 5 };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char reply[256];
+	bool is_connected;
+
+	assert_true(fd >= 0 && strlen(asok) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, asok, strlen(asok) + 1);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	is_connected = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (is_connected && write(fd, cmd, sizeof(cmd)) == sizeof(cmd))
+		(void)!read(fd, reply, sizeof(reply));
+	close(fd);
+	return is_connected;
+}
+
+static void test_admin_socket_connection(void **state)
+{
+	char asok[PATH_MAX + 32], r;
+	int to_child[2], from_child[2], st;
+	pid_t pid;
+
+	(void)state;
+	snprintf(asok, sizeof(asok), "%s/run/vdb-child.asok", cluster_dir);
+	pid = spawn_child("--admin-socket-child", asok, to_child, from_child);
+	assert_int_equal(read(from_child[0], &r, 1), 1);
+	print_message("admin socket %s: %s\n", asok,
+		      admin_socket_ask(asok) ? "answered a connection" : "none");
+	assert_int_equal(write(to_child[1], "g", 1), 1);
+	close(to_child[1]);
+	close(from_child[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (WIFSIGNALED(st))
+		fail_msg("the daemon's side died of signal %d when its admin socket was "
+			 "contacted (SIGSYS: see the call it named)", WTERMSIG(st));
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/*
+ * The cluster goes away and comes back while the daemon's side runs under
+ * its filter in record mode (every thread, librbd's messenger included):
+ * librbd reconnects, requests fail and then succeed, and nothing it did on
+ * the way was a call the allowlist refuses.  The parent stops and starts
+ * the OSD when the child says so on stdout.
+ */
+static int reconnect_child(void)
+{
+	struct sandbox_opts so = { .backend = SANDBOX_BACKEND_RBD, .may_exec = true,
+				   .is_recording = true, .record_fd = -1 };
+	struct hdrv_opts o = { .queue_size = 64, .backend = "rbd", .ceph_conf = ceph_conf };
+	uint8_t buf[4096];
+	struct hdrv h;
+	char go;
+	int st = -1;
+
+	alarm(120);
+	fill(buf, sizeof(buf), 24);
+	CHILD_CHECK(hdrv_start(&h, "rbd/disk0", &o) == 0);
+	CHILD_CHECK(sandbox_seccomp_apply(&so) == 0);
+	CHILD_CHECK(child_round_trip(&h, 1200, buf, sizeof(buf)) == 0);
+	CHILD_CHECK(write(STDOUT_FILENO, "d", 1) == 1);
+	CHILD_CHECK(read(STDIN_FILENO, &go, 1) == 1);      /* the OSD is down */
+	CHILD_CHECK(do_slow(&h, VIRTIO_BLK_T_IN, 1200, buf, sizeof(buf), OSD_DOWN_WAIT_MS) ==
+		    VIRTIO_BLK_S_IOERR);
+	CHILD_CHECK(write(STDOUT_FILENO, "u", 1) == 1);
+	CHILD_CHECK(read(STDIN_FILENO, &go, 1) == 1);      /* and up again */
+	for (int i = 0; i < 10 && st != VIRTIO_BLK_S_OK; i++)
+		st = do_slow(&h, VIRTIO_BLK_T_IN, 1200, buf, sizeof(buf), OSD_DOWN_WAIT_MS);
+	CHILD_CHECK(st == VIRTIO_BLK_S_OK);
+	CHILD_CHECK(child_round_trip(&h, 1300, buf, sizeof(buf)) == 0);
+	CHILD_CHECK(hdrv_stop(&h) == 0);
+	if (sandbox_seccomp_nr_recorded()) {
+		fprintf(stderr, "test_rbd: %lu forbidden call(s) recorded (named above)\n",
+			sandbox_seccomp_nr_recorded());
+		return 1;
+	}
+	return 0;
+}
+
+static void test_reconnect_under_the_filter(void **state)
+{
+	int to_child[2], from_child[2], st;
+	char c;
+	pid_t pid;
+
+	(void)state;
+	pid = spawn_child("--reconnect-child", NULL, to_child, from_child);
+	if (read(from_child[0], &c, 1) == 1) {
+		assert_int_equal(cluster("stop-osd"), 0);
+		assert_int_equal(write(to_child[1], "g", 1), 1);
+		if (read(from_child[0], &c, 1) == 1) {
+			assert_int_equal(cluster("start-osd"), 0);
+			assert_int_equal(write(to_child[1], "g", 1), 1);
+		}
+	}
+	close(to_child[1]);
+	close(from_child[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (WIFSIGNALED(st))
+		fail_msg("the daemon's side died of signal %d", WTERMSIG(st));
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -514,7 +830,12 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_discard_write_zeroes),
 		cmocka_unit_test(test_object_boundary_and_end),
 		cmocka_unit_test(test_snapshot),
+		cmocka_unit_test(test_shrunk_by_someone_else),
+		cmocka_unit_test(test_size_watch),
+		cmocka_unit_test(test_resize_through_the_socket),
 		cmocka_unit_test(test_sandboxed),
+		cmocka_unit_test(test_admin_socket_connection),
+		cmocka_unit_test(test_reconnect_under_the_filter),
 		cmocka_unit_test(test_osd_down_and_back),
 	};
 	const char *tmp = getenv("TMPDIR");
@@ -522,6 +843,17 @@ int main(int argc, char **argv)
 	char owner[16];
 	int r;
 
+	/* The children put themselves under the daemon's filter, for every thread. */
+	if (argc >= 3 && strstr(argv[1], "-child"))
+		setenv("HDRV_SECCOMP", "off", 1);
+	if (argc == 4 && strcmp(argv[1], "--admin-socket-child") == 0) {
+		snprintf(ceph_conf, sizeof(ceph_conf), "%s", argv[2]);
+		_exit(admin_socket_child(argv[3]));
+	}
+	if (argc == 3 && strcmp(argv[1], "--reconnect-child") == 0) {
+		snprintf(ceph_conf, sizeof(ceph_conf), "%s", argv[2]);
+		_exit(reconnect_child());
+	}
 	if (argc == 3 && strcmp(argv[1], "--sandboxed-child") == 0) {
 		snprintf(ceph_conf, sizeof(ceph_conf), "%s", argv[2]);
 		/* No exit handlers: LeakSanitizer's tracer is a process the filter refuses. */

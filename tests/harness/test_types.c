@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/virtio_blk.h>
 #include <linux/falloc.h>
 
 #include "hcommon.h"
@@ -402,9 +403,84 @@ static void test_dwz_in_flight(void **state)
 
 #define T3(fn, sfx) T(fn, o_uring##sfx), T(fn, o_aio##sfx), T(fn, o_null##sfx)
 
+/*
+ * An image in memory (tmpfs), where the io_uring backend reads and writes
+ * small requests in place, in the queue's thread: a WRITE_ZEROES of GiBs
+ * (tmpfs: punch, then allocate) holds the file's lock in an io_uring
+ * worker for a second or more.  A write done in place behind it would hold
+ * the queue's thread in pwritev all that time: no read, no kick, no stop
+ * served.  The queue must go on serving what does not need that lock.
+ */
+#define BIG_WZ_SECTORS (4ULL << 20)     /* 2 GiB a segment, the most one may be */
+
+static void test_big_write_zeroes_does_not_hold_the_queue(void **state)
+{
+	struct virtio_blk_discard_write_zeroes segs[2] = {
+		{ .sector = htole64(2048), .num_sectors = htole32((uint32_t)BIG_WZ_SECTORS) },
+		{ .sector = htole64(2048 + BIG_WZ_SECTORS),
+		  .num_sectors = htole32((uint32_t)BIG_WZ_SECTORS) },
+	};
+	struct hdrv_opts o = { .queue_size = 64, .backend = "io_uring",
+			       .is_packed = hc_is_packed() };
+	uint8_t data[4096], back[4096];
+	uint16_t heads[2];
+	struct hreq wz, wr, rd;
+	bool is_wz_done_at_read = false, is_wz_done = false;
+	char image[256];
+	struct hdrv h;
+	int fd;
+
+	(void)state;
+	assert_int_equal(hdrv_make_image(image, sizeof(image), 1 << 20, 0x5a), 0);
+	assert_int_equal(truncate(image, (off_t)((2048 + 2 * BIG_WZ_SECTORS) * 512)), 0);
+	assert_int_equal(hdrv_start(&h, image, &o), 0);
+	if (!h.img.is_in_memory) {
+		hdrv_stop(&h);
+		unlink(image);
+		hc_note_skip("the image is not in memory here (TMPDIR=/dev/shm runs it)");
+		skip();
+	}
+	hdrv_blk_req(&h, &wz, VIRTIO_BLK_T_WRITE_ZEROES, 0, segs, sizeof(segs));
+	hdrv_blk_submit(&h, &wz);
+	usleep(100000);    /* its fallocate runs in an io_uring worker now */
+	fill_pattern(data, sizeof(data), 7);
+	hdrv_blk_req(&h, &wr, VIRTIO_BLK_T_OUT, 8, data, sizeof(data));
+	hdrv_blk_chain(&h, &wr);
+	hdrv_blk_req(&h, &rd, VIRTIO_BLK_T_IN, 64, NULL, sizeof(data));
+	hdrv_blk_chain(&h, &rd);
+	heads[0] = wr.head;
+	heads[1] = rd.head;
+	hdrv_publish_batch(&h, heads, 2);
+	for (int i = 0; i < 3; i++) {
+		uint32_t id, len;
+
+		/* In the order the device returned them (no peeking at status bytes it may write). */
+		assert_int_equal(hdrv_wait_used(&h, &id, &len, 60000), 0);
+		is_wz_done = is_wz_done || id == wz.head;
+		if (id == rd.head)
+			is_wz_done_at_read = is_wz_done;
+	}
+	print_message("the read came back %s the 4 GiB WRITE_ZEROES\n",
+		      is_wz_done_at_read ? "after" : "before");
+	assert_false(is_wz_done_at_read);
+	assert_int_equal(hdrv_status(&h, &wz), VIRTIO_BLK_S_OK);
+	assert_int_equal(hdrv_status(&h, &wr), VIRTIO_BLK_S_OK);
+	assert_int_equal(hdrv_status(&h, &rd), VIRTIO_BLK_S_OK);
+	memset(back, 0x5a, sizeof(back));
+	assert_memory_equal(hdrv_ptr(&h, rd.data_iova), back, sizeof(back));
+	hdrv_stop(&h);
+	fd = open(image, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, back, sizeof(back), 8 * 512), sizeof(back));
+	assert_memory_equal(back, data, sizeof(data));
+	close(fd);
+	unlink(image);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_big_write_zeroes_does_not_hold_the_queue),
 		T3(test_flush, ),
 		T3(test_get_id, ),
 		T3(test_out_of_range, ),

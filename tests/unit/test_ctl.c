@@ -6,6 +6,8 @@
  * client does not hold it, a live socket is not taken, a stale one is).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <json-c/json.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -20,7 +23,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "backend.h"
 #include "ctl.h"
+#include "ctl_ask.h"
 #include "ctl_proto.h"
 #include "stats.h"
 #include "util.h"
@@ -402,6 +407,9 @@ static void test_server_answers(void **state)
 	assert_int_equal(stat(f->s.path, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
 	assert_int_equal(st.st_mode & 0777, 0600);
+	/* What a live upgrade's new image adopts: this socket. */
+	assert_non_null(getenv(CTL_FD_ENV));
+	assert_int_equal(atoi(getenv(CTL_FD_ENV)), f->s.listen_fd);
 	obj = ask(f, "{\"v\":1,\"cmd\":\"stats\"}\n", strlen("{\"v\":1,\"cmd\":\"stats\"}\n"), &r);
 	assert_int_equal(r, 0);
 	assert_true(json_object_object_get_ex(obj, "read_ops", &v));
@@ -506,6 +514,162 @@ static void test_server_live_and_stale(void **state)
 	close(fd);
 }
 
+/* --- Resize: the backend's slow part off the loop, the reply when it is over. --- */
+
+struct rsz_fixture {
+	struct srv_fixture srv;       /* first: the helpers above take it */
+	char image[128];
+	int image_fd;
+	struct image img;
+	struct backend_ops be;
+	int nr_config_changes;
+};
+
+static struct rsz_fixture *rsz_fx;
+static int release_fd = -1;          /* the slow backend's resize waits for it */
+
+static int fake_config_changed(struct vduse_dev *dev)
+{
+	(void)dev;
+	rsz_fx->nr_config_changes++;
+	return 0;
+}
+
+/* A backend whose image sits on a stalled disk: resize() waits to be released. */
+static int slow_resize(struct image *img, uint64_t size_bytes, bool is_shrink, const char **why)
+{
+	struct pollfd pfd = { .fd = release_fd, .events = POLLIN };
+
+	poll(&pfd, 1, 10000);
+	return image_fd_resize(img, size_bytes, is_shrink, why);
+}
+
+static int rsz_setup(void **state)
+{
+	struct rsz_fixture *f = calloc(1, sizeof(*f));
+	struct ctl_target t;
+
+	rsz_fx = f;
+	snprintf(f->srv.dir, sizeof(f->srv.dir), "/tmp/test_ctl.XXXXXX");
+	assert_non_null(mkdtemp(f->srv.dir));
+	snprintf(f->image, sizeof(f->image), "%s/img", f->srv.dir);
+	f->image_fd = open(f->image, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(f->image_fd >= 0);
+	assert_int_equal(ftruncate(f->image_fd, 1 << 20), 0);
+	f->img = (struct image){ .fd = f->image_fd, .size_bytes = 1 << 20,
+				 .logical_block_size = 512 };
+	f->be = backend_null;
+	f->srv.blk = (struct blk_dev){ .capacity_sectors = 2048, .logical_block_size = 512,
+				       .num_queues = 2, .queue_size = 64 };
+	f->srv.dev.nr_queues = 2;
+	f->srv.dev.queues = f->srv.queues;
+	f->srv.dev.status = 0x4 | 0x2 | 0x1;
+	f->srv.dev.fd = -1;
+	release_fd = eventfd(0, EFD_CLOEXEC);
+	assert_true(release_fd >= 0);
+	t = (struct ctl_target){ .name = "disk0", .image_path = f->image, .backend_name = "null",
+				 .dev = &f->srv.dev, .blk = &f->srv.blk, .img = &f->img,
+				 .be = &f->be, .config_changed = fake_config_changed };
+	assert_int_equal(ctl_server_open(&f->srv.s, f->srv.dir, &t, NULL, false), 0);
+	*state = f;
+	return 0;
+}
+
+static int rsz_teardown(void **state)
+{
+	struct rsz_fixture *f = *state;
+
+	eventfd_write(release_fd, 1);
+	ctl_server_close(&f->srv.s);
+	close(release_fd);
+	close(f->image_fd);
+	unlink(f->image);
+	rmdir(f->srv.dir);
+	free(f);
+	return 0;
+}
+
+static uint64_t file_size(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return (uint64_t)st.st_size;
+}
+
+static void test_resize_grow_and_shrink(void **state)
+{
+	struct rsz_fixture *f = *state;
+	struct json_object *obj, *v;
+
+	assert_int_equal(ctl_ask_reply(&f->srv.s, ctl_ask_send(&f->srv.s, "{\"v\":1,\"cmd\":"
+				    "\"resize\",\"size_bytes\":2097152}\n"), 2000, &obj), 0);
+	assert_true(json_object_object_get_ex(obj, "capacity_sectors", &v));
+	assert_int_equal(json_object_get_int64(v), 4096);
+	json_object_put(obj);
+	assert_int_equal(blk_dev_capacity(&f->srv.blk), 4096);
+	assert_int_equal(file_size(f->image), 2 << 20);
+	assert_int_equal(f->nr_config_changes, 1);
+	/* A shrink: the driver hears first, then the file is cut. */
+	assert_int_equal(ctl_ask_reply(&f->srv.s, ctl_ask_send(&f->srv.s, "{\"v\":1,\"cmd\":"
+				    "\"resize\",\"size_bytes\":524288,\"shrink\":true}\n"), 2000,
+				    &obj), 0);
+	json_object_put(obj);
+	assert_int_equal(blk_dev_capacity(&f->srv.blk), 1024);
+	assert_int_equal(file_size(f->image), 512 << 10);
+	assert_int_equal(f->nr_config_changes, 2);
+}
+
+/* A backend that cannot resize: refused before anything changed. */
+static void test_resize_unsupported_changes_nothing(void **state)
+{
+	struct rsz_fixture *f = *state;
+	struct json_object *obj;
+
+	f->be.resize = NULL;
+	assert_int_equal(ctl_ask_reply(&f->srv.s, ctl_ask_send(&f->srv.s, "{\"v\":1,\"cmd\":"
+				    "\"resize\",\"size_bytes\":524288,\"shrink\":true}\n"), 2000,
+				    &obj), -EOPNOTSUPP);
+	json_object_put(obj);
+	assert_int_equal(blk_dev_capacity(&f->srv.blk), 2048);
+	assert_int_equal(f->nr_config_changes, 0);
+	assert_int_equal(file_size(f->image), 1 << 20);
+}
+
+/*
+ * The image's file system stalls (a slow disk, a hung NFS server): the
+ * resize waits in its job, and the loop goes on answering meanwhile.
+ */
+static void test_resize_waits_off_the_loop(void **state)
+{
+	struct rsz_fixture *f = *state;
+	struct json_object *obj;
+	uint64_t t0;
+	int fd, other;
+
+	f->be.resize = slow_resize;
+	fd = ctl_ask_send(&f->srv.s, "{\"v\":1,\"cmd\":\"resize\",\"size_bytes\":2097152}\n");
+	pump(&f->srv.s, 100);
+	t0 = monotonic_ms();
+	assert_int_equal(ctl_ask_reply(&f->srv.s, ctl_ask_send(&f->srv.s,
+				    "{\"v\":1,\"cmd\":\"info\"}\n"), 2000, &obj), 0);
+	json_object_put(obj);
+	print_message("info answered in %llu ms while the resize waits\n",
+		      (unsigned long long)(monotonic_ms() - t0));
+	assert_true(monotonic_ms() - t0 < 1000);
+	/* One resize at a time. */
+	other = ctl_ask_send(&f->srv.s, "{\"v\":1,\"cmd\":\"resize\",\"size_bytes\":4194304}\n");
+	assert_int_equal(ctl_ask_reply(&f->srv.s, other, 2000, &obj), -EBUSY);
+	json_object_put(obj);
+	assert_int_equal(blk_dev_capacity(&f->srv.blk), 2048);
+	assert_int_equal(f->nr_config_changes, 0);
+	eventfd_write(release_fd, 1);
+	assert_int_equal(ctl_ask_reply(&f->srv.s, fd, 5000, &obj), 0);
+	json_object_put(obj);
+	assert_int_equal(blk_dev_capacity(&f->srv.blk), 4096);
+	assert_int_equal(f->nr_config_changes, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -527,6 +691,12 @@ int main(void)
 						srv_teardown),
 		cmocka_unit_test_setup_teardown(test_server_live_and_stale, srv_setup,
 						srv_teardown),
+		cmocka_unit_test_setup_teardown(test_resize_grow_and_shrink, rsz_setup,
+						rsz_teardown),
+		cmocka_unit_test_setup_teardown(test_resize_unsupported_changes_nothing, rsz_setup,
+						rsz_teardown),
+		cmocka_unit_test_setup_teardown(test_resize_waits_off_the_loop, rsz_setup,
+						rsz_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

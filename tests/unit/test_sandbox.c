@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -290,6 +291,171 @@ static void test_executable_memory_kills(void **state)
 	expect_sigsys(&out, "mmap");
 }
 
+/*
+ * The image: every byte of it the guest wrote.  Mapped executable it would
+ * be code an attacker chose; the daemon's filter names the fds it holds
+ * (image, state file, devices) and refuses that, even with live upgrade on
+ * (whose loader maps its libraries executable).  A plain file still maps.
+ */
+static void child_exec_image(void *arg)
+{
+	char img_path[] = "/tmp/vdb-sandbox-XXXXXX", lib_path[] = "/tmp/vdb-sandbox-XXXXXX";
+	int img_fd = mkstemp(img_path), lib_fd = mkstemp(lib_path);
+	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true,
+				  .nr_no_exec_fds = 1, .no_exec_fds = { img_fd } };
+	void *p;
+
+	(void)arg;
+	CHECK(img_fd >= 0 && ftruncate(img_fd, 4096) == 0);
+	CHECK(lib_fd >= 0 && ftruncate(lib_fd, 4096) == 0);
+	unlink(img_path);
+	unlink(lib_path);
+	apply(&o);
+	p = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, lib_fd, 0);
+	CHECK(p != MAP_FAILED);
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, img_fd, 0);
+	CHECK(p != MAP_FAILED);
+	/* The kernel reads the fd as an int: garbage above bit 31 must not get past. */
+	syscall(SYS_mmap, NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE,
+		(unsigned long)img_fd | (arg ? 1UL << 32 : 0), 0);
+	fprintf(stderr, "the image was mapped executable\n");
+	_exit(102);
+}
+
+static void test_executable_image_kills(void **state)
+{
+	struct outcome out;
+
+	(void)state;
+	run_child(child_exec_image, NULL, &out);
+	expect_sigsys(&out, "mmap");
+	run_child(child_exec_image, &out, &out);
+	expect_sigsys(&out, "mmap");
+}
+
+/*
+ * A root daemon (no --user, as in the README's examples) under its sandbox:
+ * seccomp lets openat() open files without O_CREAT, so only Landlock
+ * keeps it from opening /proc/sys/kernel/core_pattern for writing (the
+ * next crash of anything would run a program of its choice).  What
+ * serving needs still opens.
+ */
+static char landlock_dir[] = "/tmp/vdb-landlock-XXXXXX";
+
+static void child_root_opens(void *arg)
+{
+	char img[64], sdir[64], sfile[80], other[64];
+	struct sandbox_serving sv = { .image = img, .state_dir = sdir, .exe = self_exe };
+	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true };
+	int fd;
+
+	(void)arg;
+	snprintf(img, sizeof(img), "%s/disk.img", landlock_dir);
+	snprintf(sdir, sizeof(sdir), "%s/state", landlock_dir);
+	snprintf(sfile, sizeof(sfile), "%s/d0.state", sdir);
+	snprintf(other, sizeof(other), "%s/other", landlock_dir);
+	CHECK(sandbox_landlock_serving(&sv) == 0);
+	apply(&o);
+	fd = open("/proc/sys/kernel/core_pattern", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		fprintf(stderr, "core_pattern opened for writing\n");
+		_exit(102);
+	}
+	CHECK(errno == EACCES);
+	/* Neither anything else outside what serving needs, to read or write. */
+	CHECK(open(other, O_RDONLY | O_CLOEXEC) < 0 && errno == EACCES);
+	CHECK(open("/etc/hostname", O_RDONLY | O_CLOEXEC) < 0 &&
+	      (errno == EACCES || errno == ENOENT));
+	/* The image, the state file, /proc to read: as before. */
+	fd = open(img, O_RDWR | O_CLOEXEC);
+	CHECK(fd >= 0 && pwrite(fd, "x", 1, 0) == 1);
+	close(fd);
+	fd = open(sfile, O_RDWR | O_CLOEXEC);
+	CHECK(fd >= 0);
+	close(fd);
+	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	close(fd);
+}
+
+static void test_root_cannot_open_core_pattern(void **state)
+{
+	struct outcome out;
+	char path[128], cmd[160];
+	int fd;
+
+	(void)state;
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: needs root (what a root daemon may open)\n");
+		skip();
+	}
+	if (sandbox_landlock_abi() < 0) {
+		fprintf(stderr, "skipped: this kernel has no Landlock\n");
+		skip();
+	}
+	assert_non_null(mkdtemp(landlock_dir));
+	snprintf(path, sizeof(path), "%s/state", landlock_dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/state/d0.state", landlock_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/disk.img", landlock_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0 && ftruncate(fd, 4096) == 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/other", landlock_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	run_child(child_root_opens, NULL, &out);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", landlock_dir);
+	assert_int_equal(system(cmd), 0);
+	expect_exit0(&out);
+}
+
+/*
+ * Record mode: a forbidden call still never runs, but fails with ENOSYS
+ * instead of killing, and is named on stderr and in the record fd.
+ */
+static void child_record(void *arg)
+{
+	int pfd[2];
+	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true,
+				  .is_recording = true };
+	char sub[64], line[512];
+	ssize_t n;
+
+	CHECK(pipe2(pfd, O_CLOEXEC | O_NONBLOCK) == 0);
+	snprintf(sub, sizeof(sub), "%s/sub", (const char *)arg);
+	o.record_fd = pfd[1];
+	apply(&o);
+	CHECK(sandbox_seccomp_nr_recorded() == 0);
+	errno = 0;
+	CHECK(syscall(SYS_mkdir, sub, 0700) == -1 && errno == ENOSYS);
+	CHECK(access(sub, F_OK) == -1 && errno == ENOENT);
+	CHECK(sandbox_seccomp_nr_recorded() == 1);
+	n = read(pfd[0], line, sizeof(line) - 1);
+	CHECK(n > 0);
+	line[n] = 0;
+	CHECK(strstr(line, "seccomp: recorded forbidden system call mkdir (nr "));
+	/* What is allowed is not recorded. */
+	CHECK(getpid() > 0 && sandbox_seccomp_nr_recorded() == 1);
+}
+
+static void test_record_mode(void **state)
+{
+	char dir[] = "/tmp/vdb-sandbox-record-XXXXXX";
+	struct outcome out;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	run_child(child_record, dir, &out);
+	assert_int_equal(rmdir(dir), 0);
+	expect_exit0(&out);
+	assert_non_null(strstr(out.err, "recorded forbidden system call mkdir"));
+}
+
 static void child_create_file(void *arg)
 {
 	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true };
@@ -485,6 +651,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_network_socket_kills),
 		cmocka_unit_test(test_netlink_without_attach_kills),
 		cmocka_unit_test(test_executable_memory_kills),
+		cmocka_unit_test(test_executable_image_kills),
+		cmocka_unit_test(test_root_cannot_open_core_pattern),
+		cmocka_unit_test(test_record_mode),
 		cmocka_unit_test(test_creating_a_file_kills),
 		cmocka_unit_test(test_fork_kills),
 		cmocka_unit_test(test_signal_to_other_process_kills),

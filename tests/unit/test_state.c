@@ -8,13 +8,18 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <linux/virtio_config.h>
 
 #include "inflight.h"
+#include "sandbox.h"
 #include "state.h"
 
 static const struct vdb_identity ident = {
@@ -116,8 +121,8 @@ static void test_identity_differences_are_named(void **state)
 
 	make_state(d);
 	id = ident;
-	id.capacity_sectors++;
-	expect_refusal(d, &id, "capacity differs: the device has 2048 sectors, the options give 2049");
+	id.capacity_sectors--;
+	expect_refusal(d, &id, "capacity differs: the device has 2048 sectors, the image only 2047");
 	id = ident;
 	id.block_size = 4096;
 	expect_refusal(d, &id, "block size differs");
@@ -182,6 +187,184 @@ static void test_corrupt_foreign_and_missing(void **state)
 	assert_int_equal(rename(why, path), 0);
 	assert_int_equal(check(d, "disk1", &ident, why, sizeof(why)), -EBADMSG);
 	assert_non_null(strstr(why, "belongs to device 'disk0'"));
+}
+
+/*
+ * Rewrite disk0's state as a daemon of version 1 (split rings only) would
+ * have written it for @id: sections of inflight_log_bytes_v1(), a valid
+ * checksum.  What the file claims is for vdb_state_check() to judge.
+ */
+static void make_v1_state(const struct dir *d, const struct vdb_identity *id)
+{
+	struct vdb_state_header h;
+	char path[300];
+	int fd;
+
+	make_state(d);
+	snprintf(path, sizeof(path), "%s/disk0.state", d->path);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &h, sizeof(h), 0), sizeof(h));
+	h.version = 1;
+	h.id = *id;
+	h.queue_bytes = inflight_log_bytes_v1(id->queue_size);
+	h.file_bytes = sizeof(h) + id->nr_queues * h.queue_bytes;
+	h.checksum = vdb_state_header_checksum(&h);
+	assert_int_equal(ftruncate(fd, (off_t)h.file_bytes), 0);
+	assert_int_equal(pwrite(fd, &h, sizeof(h), 0), sizeof(h));
+	close(fd);
+}
+
+static void test_version_1_is_split_only(void **state)
+{
+	struct dir *d = *state;
+	struct vdb_identity id = ident;
+	char why[512];
+
+	/* What a daemon of version 1 wrote is taken over as it is. */
+	make_v1_state(d, &id);
+	assert_int_equal(check(d, "disk0", &id, why, sizeof(why)), 0);
+	/*
+	 * Packed rings keep chain copies a version-1 section has no room for:
+	 * the copies of the last queue would be written past the file's end.
+	 */
+	id.features |= 1ULL << VIRTIO_F_RING_PACKED;
+	id.queue_size = 1024;
+	make_v1_state(d, &id);
+	expect_refusal(d, &id, "packed");
+	/* Nor may a queue's log of a version-1 file say it is packed. */
+	id = ident;
+	make_v1_state(d, &id);
+	{
+		struct inflight_log log = { .is_active = 1, .num = 8, .layout = 1 };
+		char path[300];
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/disk0.state", d->path);
+		fd = open(path, O_RDWR);
+		assert_true(fd >= 0);
+		assert_int_equal(pwrite(fd, &log, sizeof(log), sizeof(struct vdb_state_header) +
+					inflight_log_bytes_v1(id.queue_size)), sizeof(log));
+		close(fd);
+	}
+	expect_refusal(d, &id, "queue 1: active 1, layout 1");
+}
+
+/* Rewrite disk0's header with @edit applied and its checksum made valid again. */
+static void edit_header(const struct dir *d, void (*edit)(struct vdb_state_header *h, int c),
+			int c)
+{
+	struct vdb_state_header h;
+	char path[300];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/disk0.state", d->path);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &h, sizeof(h), 0), sizeof(h));
+	edit(&h, c);
+	h.checksum = vdb_state_header_checksum(&h);
+	assert_int_equal(pwrite(fd, &h, sizeof(h), 0), sizeof(h));
+	close(fd);
+}
+
+/* Claims no daemon makes, each behind a valid checksum. */
+static void claim(struct vdb_state_header *h, int c)
+{
+	switch (c) {
+	case 0: h->header_bytes += 64; break;
+	case 1: memset(h->name, 'x', sizeof(h->name)); break;
+	case 2: h->id.nr_queues = 0; break;
+	case 3: h->id.nr_queues = VDB_STATE_MAX_QUEUES + 1; break;
+	case 4: h->id.queue_size = 48; break;
+	case 5: h->id.queue_size = 2048; break;
+	case 6: h->id.block_size = 3000; break;
+	case 7: h->id.capacity_sectors = 0; break;
+	case 8: h->queue_bytes -= 64; break;
+	case 9: h->file_bytes += 64; break;
+	default: h->id.is_readonly = 7; break;
+	}
+}
+
+static void test_layout_claims_are_checked(void **state)
+{
+	struct dir *d = *state;
+
+	for (int c = 0; c <= 10; c++) {
+		make_state(d);
+		edit_header(d, claim, c);
+		expect_refusal(d, &ident, "corrupt");
+	}
+}
+
+/*
+ * vduse-blkctl resize --shrink of a block device or an rbd image leaves the
+ * image as large as it was: the device is taken over as it is, smaller.
+ */
+static void test_shrunk_device_is_taken_over(void **state)
+{
+	struct dir *d = *state;
+	struct vdb_identity id = ident;
+	struct vdb_state st;
+	int pid;
+
+	make_state(d);
+	assert_int_equal(vdb_state_open(&st, d->path, "disk0", -1, &pid), 0);
+	assert_int_equal(vdb_state_check(&st, "disk0", &ident), 0);
+	vdb_state_set_capacity(&st, 1024);
+	vdb_state_close(&st);
+	/* The image still has 2048 sectors. */
+	assert_int_equal(vdb_state_open(&st, d->path, "disk0", -1, &pid), 0);
+	if (vdb_state_check(&st, "disk0", &id) != 0)
+		fail_msg("a shrunk device was refused: %s", st.why);
+	assert_int_equal(vdb_state_capacity(&st), 1024);
+	vdb_state_close(&st);
+}
+
+/* A state file or directory another user could write is refused, saying so. */
+static void expect_open_refused(const struct dir *d, int fd, const char *what)
+{
+	struct vdb_state st;
+	int pid;
+
+	assert_int_equal(vdb_state_open(&st, d->path, "disk0", fd, &pid), -EBADMSG);
+	if (!strstr(st.why, what))
+		fail_msg("'%s' does not say '%s'", st.why, what);
+}
+
+static void test_owner_and_mode(void **state)
+{
+	struct dir *d = *state;
+	struct vdb_state a, b;
+	char path[300];
+	int pid, fd;
+
+	make_state(d);
+	snprintf(path, sizeof(path), "%s/disk0.state", d->path);
+	assert_int_equal(chmod(path, 0620), 0);
+	expect_open_refused(d, -1, "is writable by its group or others (mode 0620)");
+	assert_int_equal(chmod(path, 0600), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(path, 4321, 4321), 0);
+		expect_open_refused(d, -1, "belongs to uid 4321");
+		assert_int_equal(chown(path, 0, 0), 0);
+	}
+	assert_int_equal(chmod(d->path, 0777), 0);
+	expect_open_refused(d, -1, "state directory");
+	assert_int_equal(chmod(d->path, 0700), 0);
+	/* Handed over by a live upgrade: a regular file of ours, locked by us again. */
+	fd = open(d->path, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	expect_open_refused(d, fd, "not a regular file");
+	assert_int_equal(vdb_state_open(&a, d->path, "disk0", -1, &pid), 0);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(vdb_state_open(&b, d->path, "disk0", fd, &pid), -EBUSY);
+	vdb_state_close(&a);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(vdb_state_open(&b, d->path, "disk0", fd, &pid), 0);
+	vdb_state_close(&b);
 }
 
 static void test_other_boot(void **state)
@@ -408,6 +591,52 @@ static void test_packed_copies_must_be_whole(void **state)
 	free(log);
 }
 
+/*
+ * A full queue at the default size (256 chains), recovered by a live
+ * upgrade's new image under the inherited seccomp filter: ordering the
+ * chains must make no system call the filter refuses (glibc's qsort()
+ * calls sysinfo(2) the first time it sorts 1 KiB or more).
+ */
+static void test_full_queue_recovers_under_the_filter(void **state)
+{
+	const uint16_t qs = 256;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true };
+		struct inflight_log *log = calloc(1, inflight_log_bytes(qs));
+		uint16_t *out = calloc(qs, sizeof(*out));
+		unsigned int nr = 0;
+		const char *why;
+
+		if (!log || !out)
+			_exit(2);
+		/* Taken in an order unlike the heads': head h at pop index (h * 97) % qs. */
+		inflight_start(log, qs, 0, qs, 0x1000, 0x2000, 0x3000, 0, 0);
+		for (uint32_t i = 0; i < qs; i++)
+			inflight_take(log, (uint16_t)(i * 97 % qs), (uint16_t)i);
+		inflight_consume(log, qs, 0);
+		if (sandbox_seccomp_apply(&o) != 0)
+			_exit(3);
+		if (inflight_recover(log, qs, 0, out, &nr, &why) != 0 || nr != qs)
+			_exit(4);
+		for (uint32_t i = 0; i < qs; i++)
+			if (out[i] != (uint16_t)(i * 97 % qs))
+				_exit(5);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status))
+		fail_msg("the recovery died of signal %d (%s)", WTERMSIG(status),
+			 WTERMSIG(status) == SIGSYS ? "SIGSYS: a call the filter refuses" : "?");
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -419,12 +648,20 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_foreign_and_missing, dir_setup,
 						dir_teardown),
 		cmocka_unit_test_setup_teardown(test_other_boot, dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(test_version_1_is_split_only, dir_setup,
+						dir_teardown),
+		cmocka_unit_test_setup_teardown(test_layout_claims_are_checked, dir_setup,
+						dir_teardown),
+		cmocka_unit_test_setup_teardown(test_shrunk_device_is_taken_over, dir_setup,
+						dir_teardown),
+		cmocka_unit_test_setup_teardown(test_owner_and_mode, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_queues_do_not_overlap, dir_setup,
 						dir_teardown),
 		cmocka_unit_test(test_recover_published_or_not),
 		cmocka_unit_test(test_recover_refuses_garbage),
 		cmocka_unit_test(test_packed_chains_come_back),
 		cmocka_unit_test(test_packed_copies_must_be_whole),
+		cmocka_unit_test(test_full_queue_recovers_under_the_filter),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,8 +5,10 @@
 # `list`, `stats` counting what dd did, `resize` seen by the driver, then
 # resize2fs and a verified write beyond the old end, a takeover after a
 # resize, log-level, clear errors within 2 s (no such device, socket gone,
-# daemon stopped, permission denied), and a daemon running as --user under
-# the seccomp sandbox.
+# daemon stopped, permission denied), a daemon running as --user under
+# the seccomp sandbox, a shrunk block device taken over (a crash and a live
+# upgrade), and a resize stalled on a slow file system (dm-delay) while the
+# control loop answers.
 . /tests/lib.sh
 
 BLKCTL=/usr/bin/vduse-blkctl
@@ -236,6 +238,9 @@ dd if=/dev/zero of=$C bs=1M count=16 2>/dev/null
 if daemon_start ctl-c --image $C --attach --queues 2 --state-dir $SD --user 65534; then
 	PC=$DPID
 	NC=$NODE
+	# The node comes before the sandbox goes on (the queues restart in Landlock first).
+	t=100
+	until grep -q "seccomp sandbox on" /tmp/ctl-c.log || [ $t -le 0 ]; do sleep 0.1; t=$((t - 1)); done
 	run_case user-socket-owner [ "$(stat -c %u:%g:%a $SD/ctl-c.sock)" = 65534:65534:600 ]
 	run_case user-seccomp-on [ "$(sed -n 's/^Seccomp:[[:space:]]*//p' /proc/$PC/status)" = 2 ]
 	dd if=/dev/urandom of="$NC" bs=4k count=16 oflag=direct 2>/dev/null
@@ -250,7 +255,8 @@ if daemon_start ctl-c --image $C --attach --queues 2 --state-dir $SD --user 6553
 	kill -HUP $PC
 	t=100
 	until [ "$(grep -c "serving '" /tmp/ctl-c.log)" -ge 2 ] || [ $t -le 0 ]; do sleep 0.1; t=$((t - 1)); done
-	run_case user-upgrade-keeps-socket ctl stats ctl-c
+	run_case user-upgrade-keeps-socket ctl stats ctl-c ||
+		info "ctl-c's log: $(tail -n 20 /tmp/ctl-c.log | tr '\n' '|')"
 	kill -TERM $PC
 	wait $PC
 	rc=$?
@@ -272,5 +278,93 @@ if daemon_start ctl-c --image $C --attach --queues 2 --state-dir $SD --user 6553
 else
 	fail user-start "$(cat /tmp/ctl-c.log)"
 fi
-rm -f $A $B $C /tmp/big /tmp/pat
+# --- a shrunk block device: taken over at the size it has (issue 22) ------------------
+# The resize cannot shrink the block device itself; the state file records the
+# smaller device, and the next daemon (a crash, a live upgrade) takes it over so.
+L=/tmp/ctl-l.img
+truncate -s 64M $L
+LOOP=$($LOSETUP -f --show $L)
+if [ -b "$LOOP" ] && daemon_start ctl-l --image "$LOOP" --attach --state-dir $SD; then
+	NL=$NODE
+	run_case shrink-blockdev ctl resize ctl-l 32M --shrink
+	t=20
+	while [ "$(sectors_of $NL)" != 65536 ] && [ $t -gt 0 ]; do sleep 0.1; t=$((t - 1)); done
+	run_case shrink-blockdev-seen [ "$(sectors_of $NL)" = 65536 ]
+	kill -9 $DPID
+	wait $DPID 2>/dev/null
+	if daemon_start ctl-l --image "$LOOP" --attach --state-dir $SD &&
+	   grep -q "taking over device 'ctl-l'" /tmp/ctl-l.log; then
+		pass shrink-blockdev-then-takeover
+		run_case shrink-blockdev-capacity-kept sh -c "[ $(sectors_of $NL) = 65536 ] &&
+			$BLKCTL --state-dir $SD list | grep -Eq '^ctl-l .*32\.0 MiB'"
+		# And a live upgrade, whose new image must not refuse it either.
+		kill -HUP $DPID
+		t=100
+		until [ "$(grep -c "serving '" /tmp/ctl-l.log)" -ge 2 ] || [ $t -le 0 ]; do sleep 0.1; t=$((t - 1)); done
+		run_case shrink-blockdev-then-upgrade sh -c "kill -0 $DPID && ! grep -q refusing /tmp/ctl-l.log"
+		kill -TERM $DPID
+		wait $DPID
+	else
+		fail shrink-blockdev-then-takeover "$(tr '\n' '|' < /tmp/ctl-l.log)"
+		kill -TERM $DPID 2>/dev/null
+		wait $DPID 2>/dev/null
+	fi
+else
+	fail shrink-blockdev-start "$(cat /tmp/ctl-l.log 2>/dev/null)"
+fi
+$LOSETUP -d "$LOOP" 2>/dev/null
+
+# --- nothing slow on the control loop: a resize on a stalled file system -------------
+# ext4 on dm-delay (every read and write held DELAY_MS), caches dropped:
+# shrinking the image (ftruncate frees its blocks, reading the bitmaps)
+# waits seconds.  The daemon resizes in a thread of its own; its control
+# loop answers meanwhile (before, it sat in ftruncate).
+DMSETUP=/usr/sbin/dmsetup
+export DM_DISABLE_UDEV=1
+DELAY_MS=3000
+S=/tmp/ctl-slow.backing
+truncate -s 64M $S
+LOOP=$($LOSETUP -f --show $S)
+if ! $DMSETUP version >/dev/null 2>&1 || ! $MKFS_EXT4 -q -F "$LOOP"; then
+	skip slow-resize "no device-mapper or mkfs here"
+else
+	mkdir -p /mnt/slow
+	mount -t ext4 "$LOOP" /mnt/slow && dd if=/dev/urandom of=/mnt/slow/img bs=1M count=16 2>/dev/null &&
+		umount /mnt/slow
+	SECTORS=$(( $(stat -c %s $S) / 512 ))
+	$DMSETUP create ctlslow --table "0 $SECTORS delay $LOOP 0 $DELAY_MS"
+	[ -b /dev/mapper/ctlslow ] || $DMSETUP mknodes ctlslow
+	if mount -t ext4 /dev/mapper/ctlslow /mnt/slow &&
+	   daemon_start ctl-s --image /mnt/slow/img --attach --state-dir $SD; then
+		NS=$NODE
+		sync
+		echo 3 > /proc/sys/vm/drop_caches
+		t0=$(now_cs)
+		ctl resize ctl-s 8M --shrink > /tmp/slow-resize.out 2>&1 &
+		RP=$!
+		sleep 0.5
+		t1=$(now_cs)
+		ctl stats ctl-s > /tmp/slow-stats.out 2>&1
+		src=$?
+		stats_cs=$(( $(now_cs) - t1 ))
+		wait $RP
+		rrc=$?
+		resize_cs=$(( $(now_cs) - t0 ))
+		info "slow-resize: the resize took ${resize_cs}0 ms; stats were answered in ${stats_cs}0 ms meanwhile"
+		run_case slow-resize-done sh -c "[ $rrc = 0 ] && [ \$(stat -c %s /mnt/slow/img) = $((8 * MIB)) ] &&
+			[ $(sectors_of $NS) = 16384 ]" || cat /tmp/slow-resize.out
+		run_case slow-resize-really-waited [ $resize_cs -ge $((DELAY_MS / 20)) ]
+		run_case slow-resize-loop-answers sh -c "[ $src = 0 ] && [ $stats_cs -lt 100 ]" ||
+			cat /tmp/slow-stats.out
+		kill -TERM $DPID
+		wait $DPID
+	else
+		fail slow-resize-start "$(cat /tmp/ctl-s.log 2>/dev/null)"
+	fi
+	umount /mnt/slow 2>/dev/null
+	$DMSETUP remove ctlslow
+fi
+$LOSETUP -d "$LOOP" 2>/dev/null
+
+rm -f $A $B $C $L $S /tmp/big /tmp/pat
 summary

@@ -39,6 +39,15 @@ VDUSE_BLKD=/usr/bin/vduse-blkd
 # they start; unset, the daemon's own default applies.
 RING_ARGS=${VDB_RING:+--ring $VDB_RING}
 
+# The sandbox must never be what kills a healthy daemon: every daemon of
+# every suite runs with its seccomp filter recording instead of killing
+# (test builds: a forbidden call fails with ENOSYS and is appended to the
+# file below), and a suite fails if anything was recorded (summary(), and
+# suites.sh once the suite's leftovers are stopped).  VDB_SANDBOX=on on the
+# kernel command line runs them in the default mode instead.
+export VDUSE_BLKD_TEST_SANDBOX=${VDB_SANDBOX:-record}
+export VDUSE_BLKD_TEST_SANDBOX_FILE=/run/vdb-seccomp-records
+
 VM_MODDIR=${VM_MODDIR:-/lib/modules/$(uname -r)}
 
 _n_pass=0
@@ -79,7 +88,16 @@ run_case() {
 	return $_rc
 }
 
+# seccomp_records: fail if a daemon recorded a forbidden system call (see above).
+seccomp_records() {
+	if [ -s "$VDUSE_BLKD_TEST_SANDBOX_FILE" ]; then
+		fail seccomp-nothing-recorded "$(sort "$VDUSE_BLKD_TEST_SANDBOX_FILE" | uniq -c)"
+		: > "$VDUSE_BLKD_TEST_SANDBOX_FILE"
+	fi
+}
+
 summary() {
+	seccomp_records
 	[ -n "$_failed" ] && echo "failed:$_failed"
 	echo "$_n_pass passed, $_n_fail failed, $_n_skip skipped"
 	[ "$_n_fail" -eq 0 ] && exit 0

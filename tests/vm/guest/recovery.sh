@@ -8,6 +8,9 @@
 #             command line again: it takes the device over and prints the same
 #             /dev/vdX.  RECOVERY_ROUNDS rounds in a row; fio ends with zero
 #             errors, no I/O error in dmesg.
+#   fullqueue kill -9 with the whole queue (256) in flight in the daemon (a
+#             dm-delay image holds them): the takeover runs every request
+#             again, fio ends without error.
 #   noattach  the same without --attach (vdpa dev add by hand): I/O resumes.
 #   durable   data written with O_DIRECT and fsync before a kill -9 is in the
 #             image, and reads back through the disk after the takeover.
@@ -34,13 +37,13 @@
 # after N ms".
 #
 # Knobs (kernel command line, e.g. VM_APPEND="RECOVERY_ONLY='kill9 stop'"):
-#   RECOVERY_ONLY    parts to run (default: kill9 noattach durable upgrade refuse stop
-#                    badexec direct)
+#   RECOVERY_ONLY    parts to run (default: kill9 fullqueue noattach durable upgrade refuse
+#                    stop badexec direct)
 #   RECOVERY_ROUNDS  kill -9 rounds of kill9 (default 3)
 #   RECOVERY_FIO_MB  MiB each of fio's 2 jobs writes and verifies per run (default 8)
 . /tests/lib.sh
 
-ONLY=${RECOVERY_ONLY:-kill9 noattach durable upgrade refuse stop badexec direct}
+ONLY=${RECOVERY_ONLY:-kill9 fullqueue noattach durable upgrade refuse stop badexec direct}
 ROUNDS=${RECOVERY_ROUNDS:-3}
 FIO_MB=${RECOVERY_FIO_MB:-8}
 SDIR=/tmp/vdb-state
@@ -350,6 +353,65 @@ if wants kill9; then
 	fi
 	cleanup k9 /tmp/k9.img
 	info "kill9: $(elapsed "$t0") s"
+fi
+
+# --- kill -9 with the whole queue in flight: every chain runs again ------------
+# The image is a block device behind dm-delay (reads held 500 ms), so the
+# daemon itself holds the whole queue (256, the default size) when it is
+# killed; the takeover runs them all again, the daemon then serves under its
+# filter (recording, lib.sh), and fio ends without error.
+if wants fullqueue && [ -z "$STUCK" ]; then
+	export DM_DISABLE_UDEV=1
+	DMSETUP=/usr/sbin/dmsetup
+	truncate -s 256M /tmp/fq.img
+	FQLOOP=$($LOSETUP -f --show /tmp/fq.img)
+	if [ -b "$FQLOOP" ] && $DMSETUP create fqdelay --table "0 524288 delay $FQLOOP 0 500"; then
+		[ -b /dev/mapper/fqdelay ] || $DMSETUP mknodes fqdelay
+		dmesg_mark
+		set -- --image /dev/mapper/fqdelay --queues 1 --state-dir $SDIR --attach
+		if daemon_start fq "$@"; then
+			DEV=$NODE
+			$FIO --name=fq --filename="$DEV" --ioengine=libaio --direct=1 --rw=randread \
+				--bs=4k --iodepth=256 --size=128M --time_based --runtime=15 \
+				--output=/tmp/fq.fio >/tmp/fq.err 2>&1 &
+			FQ=$!
+			t=400 most=0
+			while [ $t -gt 0 ]; do
+				n=$(awk '{ print $1 + $2 }' "/sys/block/${DEV#/dev/}/inflight")
+				[ "$n" -gt $most ] && most=$n
+				[ "$n" -ge 256 ] && break
+				t=$((t - 1))
+				sleep 0.02
+			done
+			sleep 0.3     # the daemon takes what the driver made available
+			info "fullqueue: $most requests in flight at most before the kill"
+			kill9 fq
+			if restart fullqueue fq "$DEV" "$@"; then
+				if wait_gone $FQ 90 && [ "$WRC" -eq 0 ]; then
+					pass fullqueue-fio-completes
+				else
+					fail fullqueue-fio-completes "fio: exit ${WRC:-?}: $(oneline /tmp/fq.err)"
+				fi
+				# The queue thread says so once it ran them (after the node is printed).
+				n=$(sed -n 's/.*queue 0: \([0-9]*\) request(s) in flight before the restart run again.*/\1/p' /tmp/fq.log | head -n1)
+				if [ "${n:-0}" -ge 240 ]; then
+					pass fullqueue-replayed "$n requests run again"
+				else
+					fail fullqueue-replayed "only ${n:-0} requests run again (at most $most in flight before): $(oneline /tmp/fq.log)"
+				fi
+				dmesg_clean fullqueue
+				stop_check fullqueue fq
+			fi
+		else
+			fail fullqueue-start "$(oneline /tmp/fq.log)"
+		fi
+		cleanup fq
+		$DMSETUP remove fqdelay
+	else
+		skip fullqueue "no loop device or dm-delay here"
+	fi
+	$LOSETUP -d "$FQLOOP" 2>/dev/null
+	rm -f /tmp/fq.img
 fi
 
 # --- kill -9 without --attach: attached by hand --------------------------------

@@ -14,7 +14,8 @@
 # Each suite runs in its own shell.  Suites clean up after themselves; what
 # one left behind anyway (vdpa devices, daemons, mounts, loop devices, /tmp)
 # is named and removed before the next starts, so a suite never sees
-# another's leftovers.  Exit status: 0 if every suite exited 0, else 1.
+# another's leftovers.  A suite whose daemons recorded a forbidden system
+# call (lib.sh runs them so) fails, even in their teardown.  Exit status: 0 if every suite exited 0, else 1.
 
 suites=
 for arg in $(cat /proc/cmdline); do
@@ -63,6 +64,14 @@ for name in $(echo "$suites" | tr ',' ' '); do
 	esac
 	src=$?
 	secs=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
+	# What daemons it left recorded while being stopped (lib.sh: every daemon
+	# records forbidden calls instead of dying): the suite fails.
+	tidy "$name"
+	if [ -s /run/vdb-seccomp-records ]; then
+		echo "FAIL: seccomp-nothing-recorded-at-exit: $(sort /run/vdb-seccomp-records | uniq -c)"
+		: > /run/vdb-seccomp-records
+		src=1
+	fi
 	if [ $src != 0 ] && [ $src != 77 ]; then
 		rc=1
 		echo "----- $name: dmesg (last 60 lines) -----"
@@ -70,6 +79,5 @@ for name in $(echo "$suites" | tr ',' ' '); do
 		echo "----- end of dmesg -----"
 	fi
 	echo "VM-SUITE-END $name $src $secs"
-	tidy "$name"
 done
 exit $rc
