@@ -338,7 +338,7 @@ int main(int argc, char **argv)
 	log_init();
 	/* The new image of a live upgrade runs under the old one's filter: name what it refuses. */
 	if (upgrade_take_handover(&handover) && sandbox_seccomp_is_active())
-		sandbox_seccomp_apply(&(struct sandbox_opts){ .backend = SANDBOX_BACKEND_NULL });
+		sandbox_seccomp_catch_sigsys();
 	r = parse_options(argc, argv, &o);
 	if (r == 1)
 		return EXIT_OK;

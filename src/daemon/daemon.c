@@ -180,6 +180,7 @@ static void log_kernel(void)
 struct daemon {
 	struct options *o;
 	struct service svc;
+	bool is_reexec;               /* a live upgrade's new image */
 };
 
 /* From the control loop (control.h): the watchdog pings. */
@@ -289,8 +290,9 @@ static int drop_privileges(struct options *o)
 }
 
 /* --sandbox on: the seccomp allowlist, in every thread, after privileges are dropped. */
-static int start_sandbox(const struct options *o)
+static int start_sandbox(const struct daemon *d)
 {
+	const struct options *o = d->o;
 	struct sandbox_opts so = {
 		.backend = o->be == &backend_io_uring ? SANDBOX_BACKEND_IO_URING :
 #if HAVE_LIBAIO
@@ -309,14 +311,28 @@ static int start_sandbox(const struct options *o)
 	log_debug_cat(LOG_CAT_SANDBOX, "seccomp allowlist: backend %s%s%s%s", o->be->name,
 		      so.may_exec ? ", live upgrade" : "", so.may_attach ? ", vdpa netlink" : "",
 		      so.may_notify ? ", sd_notify" : "");
-	r = sandbox_seccomp_apply(&so);
+	/*
+	 * A live upgrade from a binary older than the marker: its filter (or,
+	 * under systemd, the unit's, which it took for its own) refuses
+	 * seccomp(2), so stacking ours would kill us.  Keep it; the next
+	 * restart installs ours.
+	 */
+	if (d->is_reexec && sandbox_seccomp_is_active() && !sandbox_seccomp_is_own()) {
+		r = sandbox_seccomp_catch_sigsys();
+		if (r == 0)
+			log_warn("seccomp sandbox: kept the filter the previous binary ran under, "
+				 "which is not this binary's (a restart installs it)");
+	} else {
+		r = sandbox_seccomp_apply(&so);
+		if (r >= 0)
+			log_info(r == 1 ? "seccomp sandbox: kept the filter of the previous binary" :
+				 "seccomp sandbox on");
+	}
 	if (r < 0) {
 		log_err("installing the seccomp sandbox: %s (--sandbox off serves without it)",
 			strerror(-r));
 		return r;
 	}
-	log_info(r == 1 ? "seccomp sandbox: kept the filter of the previous binary" :
-		 "seccomp sandbox on");
 	if (getenv("VDUSE_BLKD_TEST_SECCOMP_VIOLATION")) {
 #ifdef VDB_TEST_HOOKS
 		log_info("test hook: making a forbidden system call");
@@ -357,7 +373,7 @@ static int on_ready(struct control *c, void *opaque)
 			}
 		}
 	}
-	r = o->is_sandboxed ? start_sandbox(o) : 0;
+	r = o->is_sandboxed ? start_sandbox(d) : 0;
 	if (r == 0)
 		service_ready(&d->svc, c, "");
 	return r;
@@ -402,7 +418,7 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 	struct vduse_dev dev;
 	struct vdb_state state;
 	struct device_setup setup;
-	struct daemon d = { .o = o };
+	struct daemon d = { .o = o, .is_reexec = handover->dev_fd >= 0 };
 	const struct backend_ops *be;
 	_cleanup_close_ int sfd = -1;
 	int r, code = EXIT_FAILURE_RUNTIME;
