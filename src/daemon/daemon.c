@@ -431,6 +431,16 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 			      (unsigned long long)(monotonic_ms() - handover->paused_at_ms));
 	if (upgrade_save_exe() < 0)
 		log_warn("cannot tell this binary's path: SIGHUP (live upgrade) will fail");
+	/*
+	 * Before the image is opened: a backend's own threads (librbd's
+	 * messengers, made by the connect) inherit the mask, so SIGTERM comes
+	 * through the signalfd as a stop, never as the default action that
+	 * would kill the process without a teardown in one of them.
+	 */
+	if (block_signals(&sfd) < 0) {
+		log_err("setting up signal handling: %s", strerror(errno));
+		return EXIT_FAILURE_RUNTIME;
+	}
 	be = choose_backend(o);
 	if (!be)
 		return EXIT_FAILURE_RUNTIME;
@@ -449,10 +459,6 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 			 "are %u bytes: serving it through the page cache instead (--block-size %u "
 			 "keeps O_DIRECT)", o->image, img.dio_offset_align, blk.logical_block_size,
 			 img.dio_offset_align);
-	if (block_signals(&sfd) < 0) {
-		log_err("setting up signal handling: %s", strerror(errno));
-		goto out_image;
-	}
 	if (handover->dev_fd < 0)
 		log_kernel();
 	service_tell(handover->dev_fd >= 0 ? "STATUS=live upgrade: taking over device %s" :
