@@ -41,6 +41,8 @@ CACHE=${VDUSE_BLKD_CACHE:-/var/cache/vduse-blkd-vm}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src_root=$(cd "$here/../.." && pwd)
 log() { printf 'vm-run: %s\n' "$*" >&2; }
+# shellcheck source=lib/results.sh
+. "$here/lib/results.sh"
 
 if (($# < 1)); then
 	sed -n '3,38p' "$0" >&2
@@ -164,7 +166,7 @@ disks=(--qemu -device --qemu virtio-scsi-pci,id=scsi
 any_fail=0
 # boot N SUITES: one boot running SUITES; appends a result line per suite.
 boot() {
-	local n=$1 suites=$2 console=$outdir/console-systemd-boot$1$sfx.log rc s body end summ secs src res
+	local n=$1 suites=$2 console=$outdir/console-systemd-boot$1$sfx.log rc s
 	[[ -n $suites ]] || return 0
 	log "boot $n of the systemd guest ($kver): $suites"
 	local t0
@@ -179,28 +181,7 @@ boot() {
 	local clean
 	clean=$(tr -d '\r' < "$console")
 	for s in ${suites//,/ }; do
-		body=$(printf '%s\n' "$clean" | sed -n "/^VM-SUITE-BEGIN $s\$/,/^VM-SUITE-END $s /p")
-		end=$(printf '%s\n' "$body" | sed -n "s/^VM-SUITE-END $s //p" | tail -n1)
-		summ=$(printf '%s\n' "$body" | grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' | tail -n1 || true)
-		secs=0
-		if [[ -n $end ]]; then
-			read -r src secs <<< "$end"
-			case $src in
-			0) res=OK ;;
-			77) res=SKIP ;;
-			*) res=FAIL; any_fail=1 ;;
-			esac
-		elif [[ -n $body ]]; then
-			res=DIED; ((rc == 124)) && res=TIMEOUT
-			any_fail=1
-		else
-			res=NOTRUN; any_fail=1
-		fi
-		echo "$label $kver systemd-$s $res $secs ${summ:-no summary line}" >> "$results"
-		log "result: $label $kver systemd-$s $res ${secs}s (${summ:-no summary line})"
-		if [[ $res == FAIL ]]; then
-			printf '%s\n' "$body" | sed -n '/^FAIL: /p' | sed -n '1,8p' | sed "s/^/vm-run:   $s: /" >&2
-		fi
+		suite_result "$clean" "$s" "systemd-$s" "$rc" || any_fail=1
 	done
 	log "console log $console"
 	return "$rc"

@@ -49,9 +49,7 @@ if [[ -s $out ]]; then
 fi
 
 # The machine's Debian mirror, as its own apt configuration names it.
-# shellcheck disable=SC2016  # apt's own $(FIELD) syntax
-uri=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null |
-	awk '$2 !~ /-(security|updates|backports)$/ && $1 !~ /security/ { print $1; exit }')
+uri=$("$(dirname "${BASH_SOURCE[0]}")/apt-mirror.sh" || true)
 [[ -n $uri ]] || die "the machine's apt configuration names no Debian mirror"
 
 tmp=$(mktemp -d "$CACHE/rootfs/.build.XXXXXX")

@@ -179,33 +179,29 @@ run_case reload-keeps-one-filter [ "$(filters "$pid")" = "$ours" ]
 run_case reload-active [ "$(systemctl is-active $U)" = active ]
 fio_done reload
 
-# --- kill9: a crash under fio ------------------------------------------------
-fio_verify kill9 "$node" 12
-sleep 2
-kill -9 "$pid"
-t0=$(cut -d' ' -f1 /proc/uptime)
-if npid=$(wait_new_pid $U "$pid" 20); then
-	pass kill9-restarted "new pid $npid after $(since_ms "$t0") ms"
-else
-	fail kill9-restarted "no new daemon within 20 s"
-fi
-run_case kill9-took-over sh -c "journalctl -b -u $U --no-pager | grep -q 'taking over device'"
-fio_done kill9
-pid=$(mainpid $U)
-
-# --- watchdog: a stopped daemon under fio --------------------------------
-fio_verify watchdog "$node" 25
-sleep 2
-kill -STOP "$pid"
-t0=$(cut -d' ' -f1 /proc/uptime)
-if npid=$(wait_new_pid $U "$pid" 40); then
-	pass watchdog-restarted "new pid $npid after $(since_ms "$t0") ms"
-else
-	fail watchdog-restarted "no new daemon within 40 s"
-fi
-run_case watchdog-timeout-logged sh -c "journalctl -b -u $U --no-pager | grep -qi 'watchdog timeout'"
-fio_done watchdog
-pid=$(mainpid $U)
+# crash_under_fio NAME SIGNAL FIO-SECONDS WAIT-SECONDS LOG-REGEX: the daemon
+# gets SIGNAL while fio verifies; systemd must start a new one (a new pid)
+# within WAIT-SECONDS, its journal must match LOG-REGEX, fio must see no error.
+crash_under_fio() {
+	local t0 npid
+	fio_verify "$1" "$node" "$3"
+	sleep 2
+	kill -"$2" "$pid"
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	if npid=$(wait_new_pid $U "$pid" "$4"); then
+		pass "$1-restarted" "new pid $npid after $(since_ms "$t0") ms"
+	else
+		fail "$1-restarted" "no new daemon within $4 s"
+	fi
+	run_case "$1-logged" sh -c "journalctl -b -u $U --no-pager | grep -qiE '$5'"
+	fio_done "$1"
+	pid=$(mainpid $U)
+}
+# kill9: a crash; the new daemon takes the device over.
+crash_under_fio kill9 KILL 12 20 'taking over device'
+# watchdog: a stopped daemon sends no pings; systemd aborts it after
+# WatchdogSec=10s, and the restart takes over.
+crash_under_fio watchdog STOP 25 40 'watchdog timeout'
 
 # --- two-disks: the second one's image outside /var/lib/vduse-blkd ------------
 # Without a drop-in the unit's ProtectSystem=strict leaves it read-only, and
