@@ -53,8 +53,8 @@ static int bind_owned(int fd, const struct sockaddr_un *sa, const struct run_as 
 		setfsuid(owner->uid);
 		r = bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
 		saved_errno = errno;
-		setfsuid(0);
-		setfsgid(getgid());
+		setfsuid(geteuid());
+		setfsgid(getegid());
 		if (r == 0)
 			return 0;
 		if (saved_errno != EACCES && saved_errno != EPERM)
