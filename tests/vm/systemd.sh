@@ -147,7 +147,7 @@ if [[ ,$boot1,$boot2, == *,vm,* ]]; then
 	for a in sh mount insmod sleep cat cut dd cmp sha256sum poweroff echo; do ln -s busybox "$nt/bin/$a"; done
 	cp "$CACHE/kernel/$kver/modules/virtio_blk.ko" "$nt/virtio_blk.ko"
 	cp "$here/systemd/nested-init" "$nt/init"
-	mkdir -p "$nt/dev" "$nt/proc"
+	mkdir -p "$nt/dev" "$nt/proc" "$nt/sys"
 	(cd "$nt" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
 		gzip -1 > "$pl/usr/lib/vmtest/nested/initrd.gz"
 	cp "$CACHE/kernel/$kver/vmlinuz" "$pl/usr/lib/vmtest/nested/vmlinuz"
