@@ -13,6 +13,10 @@
 . /usr/lib/vmtest/lib.sh
 
 ROOT=/var/lib/machines/mkfs
+# udev makes the by-id link after the disk appears: in a boot that has just
+# reached multi-user.target it may still be at work.
+udevadm settle --timeout=30
+wait_for /dev/disk/by-id/virtio-disk1 10
 dev=$(readlink -f /dev/disk/by-id/virtio-disk1)
 if [ ! -b "$dev" ]; then
 	fail disk "no /dev/disk/by-id/virtio-disk1 (is vduse-blkd@disk1 serving? $(systemctl is-active vduse-blkd@disk1))"
