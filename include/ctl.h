@@ -11,8 +11,9 @@
  * client has CTL_CLIENT_TIMEOUT_MS to send its request and take its reply
  * and at most CTL_MAX_CLIENTS are served at once; a client that stalls is
  * dropped, it cannot hold the loop.  The socket is mode 0600, owned by
- * root or the daemon's --user; created after the device exists, before
- * privileges are dropped, and kept across a live upgrade.
+ * root or the daemon's --user (bound with the user's file system ids where
+ * the user may write the directory, else chowned); created after the device
+ * exists, before privileges are dropped, and kept across a live upgrade.
  */
 
 #include <poll.h>
@@ -116,7 +117,7 @@ struct ctl_server {
 
 /**
  * ctl_server_open() - create (or, in a re-exec, adopt) DIR/NAME.sock
- * @owner: the --user the daemon will run as (the socket is chowned), or NULL
+ * @owner: the --user the daemon will run as (the socket's owner), or NULL
  * @is_reexec: a live upgrade's new image: take the socket CTL_FD_ENV names
  *
  * A socket file left by a daemon that is gone (connect refused) is

@@ -66,12 +66,14 @@ struct sandbox_opts {
  * inherit it.  Call it once setup is done: the device open, the image open,
  * the state file mapped, the signalfd made.
  *
- * A filter inherited from the previous image of a live upgrade (execve keeps
- * it) is kept as it is and none is stacked on it: stacked filters would grow
- * with every upgrade until the kernel refuses them, and a stacked filter can
- * only narrow the inherited one.
+ * This filter, inherited from the previous image of a live upgrade (execve
+ * keeps it), is kept as it is and none is stacked on it: stacked filters
+ * would grow with every upgrade until the kernel refuses them, and a stacked
+ * filter can only narrow the inherited one.  Any other filter (systemd's
+ * SystemCallFilter=, which must allow seccomp(2)) gets ours on top: which
+ * is which is told by sandbox_seccomp_is_own(), not by PR_GET_SECCOMP.
  *
- * Returns 0 when a filter was installed, 1 when an inherited one was kept,
+ * Returns 0 when a filter was installed, 1 when ours was inherited and kept,
  * -ENOSYS or -EINVAL when the kernel has no seccomp filters, -ENOMEM, or
  * another -errno from libseccomp or the kernel.
  */
@@ -134,6 +136,25 @@ struct sandbox_serving {
  * @is_attach the vdpa bus's attributes.  Nothing else, for any user.
  */
 int sandbox_landlock_serving(const struct sandbox_serving *s);
+
+/**
+ * sandbox_seccomp_is_own() - true when the filter sandbox_seccomp_apply()
+ * installs is among those this process runs under
+ *
+ * The filter carries a marker no other filter has: it answers one fcntl
+ * command that no kernel knows with an errno no system call returns.  The
+ * probe is harmless without it (fcntl on fd -1: EBADF).  A service manager's
+ * filter cannot pass for ours, whatever PR_GET_SECCOMP says.
+ */
+bool sandbox_seccomp_is_own(void);
+
+/**
+ * sandbox_seccomp_catch_sigsys() - install the SIGSYS handler that names a
+ * refused call, without loading a filter (the new image of a live upgrade,
+ * under the old image's filter, before it parses its options).
+ * Returns 0 or -errno.
+ */
+int sandbox_seccomp_catch_sigsys(void);
 
 #ifdef VDB_TEST_HOOKS
 /**

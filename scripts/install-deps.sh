@@ -3,14 +3,18 @@
 #
 # install-deps.sh [--build-only]: install what vduse-blkd needs on Debian 12,
 # as root.  Without --build-only also what the real-kernel tests (tests/vm)
-# need: QEMU, busybox, fio, vdpa, e2fsprogs, xfsprogs, qemu-storage-daemon, dmsetup, and
-# the Ceph daemons the rbd backend's tests start (ceph-mon, ceph-osd).
+# need: QEMU, busybox, fio, vdpa, e2fsprogs, xfsprogs, qemu-storage-daemon,
+# dmsetup, mmdebstrap and qemu-img for the systemd guest, and the Ceph daemons
+# the rbd backend's tests start (ceph-mon, ceph-osd).
 set -euo pipefail
 
 build_pkgs=(build-essential meson ninja-build pkg-config liburing-dev libaio-dev
 	libnl-3-dev libnl-genl-3-dev libseccomp-dev libjson-c-dev libcmocka-dev librbd-dev)
 vm_pkgs=(qemu-system-x86 qemu-system-common busybox-static fio iproute2 e2fsprogs
 	util-linux cpio xz-utils zstd kmod binutils dmsetup xfsprogs)
+# The systemd guest (tests/vm/systemd.sh): its Debian root file system is
+# built with mmdebstrap, each run boots a qcow2 overlay of it (qemu-img).
+vm_pkgs+=(mmdebstrap qemu-utils)
 # The rbd backend's tests: a throwaway cluster (tests/ceph/cluster.sh).
 vm_pkgs+=(ceph-mon ceph-osd ceph-common)
 # The fuzz targets: clang with libFuzzer (scripts/fuzz.sh).

@@ -339,9 +339,11 @@ int main(int argc, char **argv)
 	int r;
 
 	log_init();
-	upgrade_take_handover(&handover);
-	r = parse_options(argc, argv, &o);
 	/* The new image of a live upgrade runs under the old one's filter: name what it refuses. */
+	if (upgrade_take_handover(&handover) && sandbox_seccomp_is_active())
+		sandbox_seccomp_catch_sigsys();
+	r = parse_options(argc, argv, &o);
+	/* ... and record them instead, as the options say. */
 	if (handover.dev_fd >= 0 && sandbox_seccomp_is_active())
 		daemon_sandbox_handler(&o);
 	if (r == 1)

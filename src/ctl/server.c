@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -35,6 +36,40 @@ static int adopt(void)
 	return fd;
 }
 
+/*
+ * bind(2) with the owner's file system ids: the socket is the owner's from
+ * the start, so no chown (and no CAP_CHOWN, which the systemd unit does not
+ * give) is needed, and the owner may remove it at stop.  That takes a
+ * directory the owner may write (the unit's /run/vduse-blkd, group-writable
+ * for the service's group); elsewhere (root's own 0700 directory) the socket
+ * is bound as root and chowned, which needs CAP_CHOWN.
+ */
+static int bind_owned(int fd, const struct sockaddr_un *sa, const struct run_as *owner)
+{
+	int r, saved_errno;
+
+	if (owner && getuid() == 0) {
+		setfsgid(owner->gid);
+		setfsuid(owner->uid);
+		r = bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
+		saved_errno = errno;
+		setfsuid(geteuid());
+		setfsgid(getegid());
+		if (r == 0)
+			return 0;
+		if (saved_errno != EACCES && saved_errno != EPERM)
+			return -saved_errno;
+	}
+	if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0)
+		return -errno;
+	if (owner && chown(sa->sun_path, owner->uid, owner->gid) < 0) {
+		r = -errno;
+		unlink(sa->sun_path);
+		return r;
+	}
+	return 0;
+}
+
 static int create(struct ctl_server *s, const struct run_as *owner)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -47,8 +82,8 @@ static int create(struct ctl_server *s, const struct run_as *owner)
 	if (fd < 0)
 		return -errno;
 	old_umask = umask(0177);
-	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	if (r < 0 && errno == EADDRINUSE) {
+	r = bind_owned(fd, &sa, owner);
+	if (r == -EADDRINUSE) {
 		if (is_live(&sa)) {
 			umask(old_umask);
 			close(fd);
@@ -56,12 +91,9 @@ static int create(struct ctl_server *s, const struct run_as *owner)
 		}
 		/* Left by a daemon that is gone. */
 		unlink(s->path);
-		r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+		r = bind_owned(fd, &sa, owner);
 	}
-	r = r < 0 ? -errno : 0;
 	umask(old_umask);
-	if (r == 0 && owner && chown(s->path, owner->uid, owner->gid) < 0)
-		r = -errno;
 	if (r == 0 && listen(fd, CTL_MAX_CLIENTS) < 0)
 		r = -errno;
 	if (r < 0) {

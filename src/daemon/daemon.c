@@ -183,6 +183,7 @@ struct daemon {
 	struct service svc;
 	const struct image *img;
 	const struct vdb_state *state;
+	bool is_reexec;               /* a live upgrade's new image */
 };
 
 /* From the control loop (control.h): the watchdog pings. */
@@ -280,7 +281,7 @@ static int drop_privileges(struct options *o)
 
 	o->run_as.keeps_net_admin = o->is_attach;
 	/* A live upgrade's new image: the old one dropped them, and its filter forbids capset. */
-	if (sandbox_seccomp_is_active() && getuid() == o->run_as.uid)
+	if (sandbox_seccomp_is_own() && getuid() == o->run_as.uid)
 		return 0;
 	r = privileges_drop(&o->run_as);
 	if (r < 0) {
@@ -328,7 +329,7 @@ static int sandbox_record_fd(void)
 	/* A live upgrade's new image may not create it: the old one did. */
 	if (fd < 0 && path)
 		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC |
-			  (sandbox_seccomp_is_active() ? 0 : O_CREAT), 0600);
+			  (sandbox_seccomp_is_own() ? 0 : O_CREAT), 0600);
 	return fd;
 }
 
@@ -336,6 +337,15 @@ void daemon_sandbox_handler(const struct options *o)
 {
 	bool is_recording = o->is_sandboxed && sandbox_records(o);
 
+	/*
+	 * Not ours (a binary older than the marker ran before): it refuses
+	 * seccomp(2), so only the handler; ours: apply() loads nothing more and
+	 * sets whether refusals are recorded.
+	 */
+	if (!sandbox_seccomp_is_own()) {
+		sandbox_seccomp_catch_sigsys();
+		return;
+	}
 	sandbox_seccomp_apply(&(struct sandbox_opts){
 		.backend = SANDBOX_BACKEND_NULL, .is_recording = is_recording,
 		.record_fd = is_recording ? sandbox_record_fd() : -1 });
@@ -392,15 +402,29 @@ static int start_sandbox(const struct daemon *d, const struct control *c)
 	log_debug_cat(LOG_CAT_SANDBOX, "seccomp allowlist: backend %s%s%s%s", o->be->name,
 		      so.may_exec ? ", live upgrade" : "", so.may_attach ? ", vdpa netlink" : "",
 		      so.may_notify ? ", sd_notify" : "");
-	r = sandbox_seccomp_apply(&so);
+	/*
+	 * A live upgrade from a binary older than the marker: its filter (or,
+	 * under systemd, the unit's, which it took for its own) refuses
+	 * seccomp(2), so stacking ours would kill us.  Keep it; the next
+	 * restart installs ours.
+	 */
+	if (d->is_reexec && sandbox_seccomp_is_active() && !sandbox_seccomp_is_own()) {
+		r = sandbox_seccomp_catch_sigsys();
+		if (r == 0)
+			log_warn("seccomp sandbox: kept the filter the previous binary ran under, "
+				 "which is not this binary's (a restart installs it)");
+	} else {
+		r = sandbox_seccomp_apply(&so);
+		if (r >= 0)
+			log_info("%s%s", r == 1 ? "seccomp sandbox: kept the filter of the previous "
+				 "binary" : "seccomp sandbox on", so.is_recording ? " (recording "
+				 "forbidden calls, failing them with ENOSYS)" : "");
+	}
 	if (r < 0) {
 		log_err("installing the seccomp sandbox: %s (--sandbox off serves without it)",
 			strerror(-r));
 		return r;
 	}
-	log_info("%s%s", r == 1 ? "seccomp sandbox: kept the filter of the previous binary" :
-		 "seccomp sandbox on", so.is_recording ? " (recording forbidden calls, failing "
-		 "them with ENOSYS)" : "");
 	test_landlock_probe();
 	if (getenv("VDUSE_BLKD_TEST_SECCOMP_VIOLATION")) {
 #ifdef VDB_TEST_HOOKS
@@ -438,8 +462,11 @@ static int start_landlock(const struct daemon *d)
 	};
 	int r;
 
-	/* A live upgrade's new image runs in the domain the old one made. */
-	if (sandbox_seccomp_is_active())
+	/*
+	 * A live upgrade's new image runs in the domain the old one made.  Not
+	 * any filter (systemd's SystemCallFilter=): a first start is not one.
+	 */
+	if (d->is_reexec)
 		return 0;
 	r = sandbox_landlock_serving(&sv);
 	if (r == -EOPNOTSUPP) {
@@ -541,7 +568,8 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 	struct vduse_dev dev;
 	struct vdb_state state;
 	struct device_setup setup;
-	struct daemon d = { .o = o, .img = &img, .state = &state };
+	struct daemon d = { .o = o, .img = &img, .state = &state,
+			   .is_reexec = handover->dev_fd >= 0 };
 	const struct backend_ops *be;
 	_cleanup_close_ int sfd = -1;
 	int r, code = EXIT_FAILURE_RUNTIME;
@@ -554,6 +582,16 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 			      (unsigned long long)(monotonic_ms() - handover->paused_at_ms));
 	if (upgrade_save_exe() < 0)
 		log_warn("cannot tell this binary's path: SIGHUP (live upgrade) will fail");
+	/*
+	 * Before the image is opened: a backend's own threads (librbd's
+	 * messengers, made by the connect) inherit the mask, so SIGTERM comes
+	 * through the signalfd as a stop, never as the default action that
+	 * would kill the process without a teardown in one of them.
+	 */
+	if (block_signals(&sfd) < 0) {
+		log_err("setting up signal handling: %s", strerror(errno));
+		return EXIT_FAILURE_RUNTIME;
+	}
 	be = choose_backend(o);
 	if (!be)
 		return EXIT_FAILURE_RUNTIME;
@@ -572,10 +610,6 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 			 "are %u bytes: serving it through the page cache instead (--block-size %u "
 			 "keeps O_DIRECT)", o->image, img.dio_offset_align, blk.logical_block_size,
 			 img.dio_offset_align);
-	if (block_signals(&sfd) < 0) {
-		log_err("setting up signal handling: %s", strerror(errno));
-		goto out_image;
-	}
 	if (handover->dev_fd < 0)
 		log_kernel();
 	service_tell(handover->dev_fd >= 0 ? "STATUS=live upgrade: taking over device %s" :
@@ -589,7 +623,7 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 	 * our memory (--direct, umem.h) is locked memory.  A live upgrade's new
 	 * image keeps the limit the old one set (its filter forbids setting one).
 	 */
-	if (img.is_direct && !sandbox_seccomp_is_active() && vduse_umem_reserve(o->name) < 0)
+	if (img.is_direct && !d.is_reexec && vduse_umem_reserve(o->name) < 0)
 		log_debug("--direct: cannot raise the locked-memory limit for the bounce buffer");
 	if (device_setup(&setup) < 0)
 		goto out_image;

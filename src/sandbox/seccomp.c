@@ -65,11 +65,16 @@ struct rule {
 #define ALLOW(g, name) { (g), SCMP_SYS(name), SCMP_ACT_ALLOW, 0, { { 0 } } }
 #define ALLOW_IF(g, name, n, ...) { (g), SCMP_SYS(name), SCMP_ACT_ALLOW, (n), { __VA_ARGS__ } }
 #define REFUSE(g, name, err) { (g), SCMP_SYS(name), SCMP_ACT_ERRNO(err), 0, { { 0 } } }
+#define REFUSE_IF(g, name, err, n, ...) { (g), SCMP_SYS(name), SCMP_ACT_ERRNO(err), (n), { __VA_ARGS__ } }
 #define EQ(arg, v) { (arg), SCMP_CMP_EQ, (scmp_datum_t)(v), 0 }
 /* The low 32 bits only: the kernel reads an int or unsigned int from that register. */
 #define EQ32(arg, v) { (arg), SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)(uint32_t)(v) }
 #define HAS_NONE(arg, bits) { (arg), SCMP_CMP_MASKED_EQ, (scmp_datum_t)(bits), 0 }
 #define HAS_EXACTLY(arg, mask, v) { (arg), SCMP_CMP_MASKED_EQ, (scmp_datum_t)(mask), (v) }
+
+/* The marker: fcntl(-1, SECCOMP_MARKER_CMD) fails with this errno under our filter only. */
+#define SECCOMP_MARKER_CMD 0x76646200      /* "vdb\0" */
+#define SECCOMP_MARKER_ERRNO 4000          /* past every errno the kernel has */
 
 /* O_TMPFILE without the O_DIRECTORY that glibc's O_TMPFILE includes (opendir needs that). */
 #define O_TMPFILE_BIT 020000000
@@ -162,6 +167,13 @@ static const struct rule rules[] = {
 	ALLOW_IF(G_CORE, fcntl, 1, EQ32(1, F_GETFD)),
 	ALLOW_IF(G_CORE, fcntl, 1, EQ32(1, F_SETFD)),
 	ALLOW_IF(G_CORE, fcntl, 1, EQ32(1, F_GETFL)),
+	/*
+	 * The marker of this filter (sandbox_seccomp_is_own()): a command no
+	 * fcntl knows, answered with an errno no system call returns.  Without
+	 * this filter the call fails with EBADF; a service manager's filter
+	 * (systemd's SystemCallFilter=) allows fcntl or kills, never this.
+	 */
+	REFUSE_IF(G_CORE, fcntl, SECCOMP_MARKER_ERRNO, 1, EQ32(1, SECCOMP_MARKER_CMD)),
 	/*
 	 * Opening files: teardown opens /dev/vduse/control, attaching reads and
 	 * writes sysfs, a re-exec opens its libraries, the image, boot_id.  No
@@ -518,19 +530,39 @@ static int load_no_exec_filter(const struct sandbox_opts *o)
 	return r > 0 ? -r : r;
 }
 
-int sandbox_seccomp_apply(const struct sandbox_opts *o)
+bool sandbox_seccomp_is_own(void)
+{
+	int saved_errno = errno;
+	bool is_own = fcntl(-1, SECCOMP_MARKER_CMD, 0) < 0 && errno == SECCOMP_MARKER_ERRNO;
+
+	errno = saved_errno;
+	return is_own;
+}
+
+int sandbox_seccomp_catch_sigsys(void)
 {
 	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
+
+	resolve_names();
+	return sigaction(SIGSYS, &sa, NULL) < 0 ? -errno : 0;
+}
+
+int sandbox_seccomp_apply(const struct sandbox_opts *o)
+{
 	unsigned int groups = groups_of(o);
 	scmp_filter_ctx ctx;
 	int r;
 
-	resolve_names();
+	r = sandbox_seccomp_catch_sigsys();
+	if (r < 0)
+		return r;
 	record_fd = o->is_recording && o->record_fd > STDERR_FILENO ? o->record_fd : -1;
 	is_recording = o->is_recording;
-	if (sigaction(SIGSYS, &sa, NULL) < 0)
-		return -errno;
-	if (sandbox_seccomp_is_active() && !o->is_this_thread_only)
+	/*
+	 * Ours already (a live upgrade's new image): keep it.  A filter of anybody
+	 * else (systemd's SystemCallFilter=) is not ours: stack ours on it.
+	 */
+	if (!o->is_this_thread_only && sandbox_seccomp_is_own())
 		return 1;
 	r = load_no_exec_filter(o);
 	if (r < 0)

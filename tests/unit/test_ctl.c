@@ -16,7 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <linux/capability.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -670,6 +675,79 @@ static void test_resize_waits_off_the_loop(void **state)
 	assert_int_equal(f->nr_config_changes, 1);
 }
 
+/* Clears one capability from this thread's effective set. */
+static int drop_effective(int cap)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return -errno;
+	data[cap / 32].effective &= ~(1u << (cap % 32));
+	data[cap / 32].permitted &= ~(1u << (cap % 32));
+	return syscall(SYS_capset, &hdr, data) < 0 ? -errno : 0;
+}
+
+/*
+ * The systemd unit's case: setup runs as root without CAP_CHOWN, in a state
+ * directory of root and the service's group (0770).  The socket is still the
+ * --user's (bound with its file system ids), so that vduse-blkctl reaches
+ * the daemon, and that user can remove it at stop.  In a forked child, which
+ * drops CAP_CHOWN for good; skipped when not root.
+ */
+static void test_server_owner_without_cap_chown(void **state)
+{
+	struct srv_fixture *f = *state;
+	struct ctl_target t = f->s.t;
+	pid_t pid;
+	int status;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: needs root (the daemon's setup runs as root)\n");
+		skip();
+	}
+	ctl_server_close(&f->s);
+	assert_int_equal(chown(f->dir, 0, 65534), 0);
+	assert_int_equal(chmod(f->dir, 0770), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct run_as owner = { .uid = 65534, .gid = 65534 };
+		struct ctl_server s;
+		struct stat st;
+
+		/* As the unit's CapabilityBoundingSet leaves it: no CAP_CHOWN. */
+		if (prctl(PR_CAPBSET_DROP, CAP_CHOWN, 0, 0, 0) < 0 || drop_effective(CAP_CHOWN) < 0)
+			_exit(10);
+		if (chown(f->dir, 65534, 65534) == 0 || errno != EPERM)
+			_exit(11);          /* CAP_CHOWN is really gone */
+		if (ctl_server_open(&s, f->dir, &t, &owner, false) != 0)
+			_exit(12);
+		if (stat(s.path, &st) < 0 || st.st_uid != 65534 || st.st_gid != 65534 ||
+		    (st.st_mode & 0777) != 0600)
+			_exit(13);
+		/* The process's own file system ids are root's again. */
+		if (setfsuid(-1) != 0)
+			_exit(14);
+		/* Closing removes it, as the user could. */
+		ctl_server_close(&s);
+		_exit(access(s.path, F_OK) == 0 ? 15 : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* Without an owner's write access (root's 0700 directory) it is chowned, as before. */
+	assert_int_equal(chmod(f->dir, 0700), 0);
+	assert_int_equal(ctl_server_open(&f->s, f->dir, &t,
+					 &(struct run_as){ .uid = 65534, .gid = 65534 }, false), 0);
+	{
+		struct stat st;
+
+		assert_int_equal(stat(f->s.path, &st), 0);
+		assert_int_equal(st.st_uid, 65534);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -697,6 +775,8 @@ int main(void)
 						rsz_teardown),
 		cmocka_unit_test_setup_teardown(test_resize_waits_off_the_loop, rsz_setup,
 						rsz_teardown),
+		cmocka_unit_test_setup_teardown(test_server_owner_without_cap_chown, srv_setup,
+						srv_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

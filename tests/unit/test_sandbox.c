@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <seccomp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -642,6 +643,63 @@ static void test_exec_without_upgrade_kills(void **state)
 	expect_sigsys(&out, "execve");
 }
 
+/* Seccomp_filters: in /proc/self/status: how many filters this process runs under. */
+static int nr_filters(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	int n = -1;
+
+	CHECK(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Seccomp_filters: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/*
+ * A service manager's filter (systemd's SystemCallFilter=: allow a list, kill
+ * the rest) is active before the daemon starts.  It is not the daemon's own:
+ * ours is stacked on it (one filter more), and only then is it "own".
+ */
+static void child_foreign_filter(void *arg)
+{
+	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING };
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	int before;
+
+	(void)arg;
+	CHECK(!sandbox_seccomp_is_own());
+	CHECK(ctx && seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(kexec_load), 0) == 0);
+	CHECK(seccomp_load(ctx) == 0);
+	seccomp_release(ctx);
+	CHECK(sandbox_seccomp_is_active());
+	CHECK(!sandbox_seccomp_is_own());
+	/* Without ours the probe is an ordinary failing fcntl. */
+	CHECK(fcntl(-1, F_GETFD) < 0 && errno == EBADF);
+	before = nr_filters();
+	CHECK(before >= 1);
+	CHECK(sandbox_seccomp_apply(&o) == 0);
+	CHECK(sandbox_seccomp_is_own());
+	CHECK(nr_filters() == before + 1);
+	/* Applied again (a live upgrade's new image): kept, nothing stacked. */
+	CHECK(sandbox_seccomp_apply(&o) == 1);
+	CHECK(nr_filters() == before + 1);
+	/* Ours is the one that answers what the foreign one allows. */
+	sandbox_test_violation();
+}
+
+static void test_foreign_filter_is_not_ours(void **state)
+{
+	struct outcome out;
+
+	(void)state;
+	run_child(child_foreign_filter, NULL, &out);
+	/* The foreign filter allows mount(2): ours refuses it and names it. */
+	expect_sigsys(&out, "mount");
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -661,6 +719,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_reexec_under_filter),
 		cmocka_unit_test(test_exec_without_upgrade_kills),
 		cmocka_unit_test(test_reexec_daemon_under_filter),
+		cmocka_unit_test(test_foreign_filter_is_not_ours),
 	};
 	struct io_uring ring;
 

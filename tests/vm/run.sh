@@ -33,6 +33,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 log() { printf 'vm-run: %s\n' "$*" >&2; }
+# shellcheck source=lib/results.sh
+. "$here/lib/results.sh"
 
 if (($# < 1)); then
 	sed -n '3,31p' "$0" >&2
@@ -165,41 +167,7 @@ t_boot=$(since "$t0")
 clean=$(tr -d '\r' < "$console")
 any_fail=0
 for n in "${names[@]}"; do
-	body=$(printf '%s\n' "$clean" | sed -n "/^VM-SUITE-BEGIN $n\$/,/^VM-SUITE-END $n /p")
-	end=$(printf '%s\n' "$body" | sed -n "s/^VM-SUITE-END $n //p" | tail -n1)
-	summ=$(printf '%s\n' "$body" | grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' | tail -n1 || true)
-	secs=0
-	if [[ -n $end ]]; then
-		read -r src secs <<< "$end"
-		case $src in
-		0) res=OK ;;
-		77) res=SKIP ;;
-		*) res=FAIL; any_fail=1 ;;
-		esac
-	elif [[ -n $body ]]; then
-		case $rc in
-		124) res=TIMEOUT ;;
-		*) res=DIED ;;
-		esac
-		any_fail=1
-	else
-		res=NOTRUN; any_fail=1
-	fi
-	echo "$label $kver $n $res $secs ${summ:-no summary line}" >> "$results"
-	log "result: $label $kver $n $res ${secs}s (${summ:-no summary line})"
-	# Which checks failed, and why, among the last lines a CI log keeps;
-	# for a suite that never ended, the last check it reported.
-	case $res in
-	FAIL)
-		while IFS= read -r l; do
-			if [[ -n $l ]]; then log "  $n: $l"; fi
-		done <<< "$(printf '%s\n' "$body" | sed -n '/^FAIL: /p' | sed -n '1,5p')"
-		;;
-	TIMEOUT|DIED)
-		l=$(printf '%s\n' "$body" | sed -n '/^\(PASS\|FAIL\|SKIP\): /p' | sed -n '$p')
-		log "  $n: last check reported: ${l:-none}"
-		;;
-	esac
+	suite_result "$clean" "$n" "$n" "$rc" || any_fail=1
 done
 log "console log $console"
 log "initramfs $(du -h "$initrd" | cut -f1); times: kernel ${t_kernel}s, initramfs ${t_initrd}s, VM ${t_boot}s, total $(since "$t_start")s"

@@ -242,6 +242,12 @@ if daemon_start ctl-c --image $C --attach --queues 2 --state-dir $SD --user 6553
 	t=100
 	until grep -q "seccomp sandbox on" /tmp/ctl-c.log || [ $t -le 0 ]; do sleep 0.1; t=$((t - 1)); done
 	run_case user-socket-owner [ "$(stat -c %u:%g:%a $SD/ctl-c.sock)" = 65534:65534:600 ]
+	# The node is printed once the disk is attached; the privilege drop and
+	# the filter follow it (on_ready): give them a moment.
+	t=30
+	while [ "$(sed -n 's/^Seccomp:[[:space:]]*//p' /proc/$PC/status)" != 2 ] && [ $t -gt 0 ]; do
+		sleep 0.1; t=$((t - 1))
+	done
 	run_case user-seccomp-on [ "$(sed -n 's/^Seccomp:[[:space:]]*//p' /proc/$PC/status)" = 2 ]
 	dd if=/dev/urandom of="$NC" bs=4k count=16 oflag=direct 2>/dev/null
 	ctl stats --json ctl-c > /tmp/sc.json

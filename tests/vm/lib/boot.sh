@@ -5,8 +5,10 @@
 #
 # Usage: boot.sh --initrd FILE [--kernel VMLINUZ | --kver KVER] [--log FILE]
 #                [--timeout SECONDS] [--script GUEST-PATH] [--append ARGS]
-#                [--mem SIZE] [--smp N]
+#                [--mem SIZE] [--smp N] [--qemu ARG]...
 #
+# --qemu ARG adds ARG to QEMU's command line (repeat it: one argument each),
+# e.g. the disks of the systemd guest.
 # Without --kernel/--kver it runs fetch-kernel.sh. The console is shown and
 # copied to --log (default vm-console.log). The guest's /init prints
 # "VM-EXIT-CODE=<n>" before powering off; that n is our exit status.
@@ -21,6 +23,7 @@ skip() { log "SKIP: $*"; exit 77; }
 
 kernel="" kver="" initrd="" logf=vm-console.log timeout=${VM_TIMEOUT:-600}
 script="" append="" mem=${VM_MEM:-2G} smp=${VM_SMP:-2}
+qemu_args=()
 while (($#)); do
 	case $1 in
 	--kernel) kernel=$2; shift 2 ;;
@@ -32,7 +35,8 @@ while (($#)); do
 	--append) append=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
 	--smp) smp=$2; shift 2 ;;
-	-h|--help) sed -n '3,15p' "$0"; exit 0 ;;
+	--qemu) qemu_args+=("$2"); shift 2 ;;
+	-h|--help) sed -n '3,18p' "$0"; exit 0 ;;
 	*) log "unknown argument: $1"; exit 2 ;;
 	esac
 done
@@ -66,7 +70,7 @@ set +e
 timeout -k 10 "$timeout" "$qemu" \
 	-accel tcg -cpu max -m "$mem" -smp "$smp" \
 	-display none -vga none -serial mon:stdio -no-reboot -net none \
-	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
+	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" "${qemu_args[@]}" \
 	</dev/null 2>&1 |
 	tee "$logf" >({ grep -q -m1 'vm-init: up at' && date +%s.%N > "$logf.t"
 		cat > /dev/null; })

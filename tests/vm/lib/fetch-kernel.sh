@@ -300,9 +300,7 @@ fetch_newest() {
 	}
 
 	# The machine's Debian mirror, as its own apt configuration names it.
-	# shellcheck disable=SC2016  # apt's own $(FIELD) syntax
-	uri=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null |
-		awk '$2 !~ /-(security|updates|backports)$/ && $1 !~ /security/ { print $1; exit }')
+	uri=$("$(dirname "${BASH_SOURCE[0]}")/apt-mirror.sh" || true)
 	[[ -n $uri ]] || fallback "the machine's apt configuration names no Debian mirror"
 
 	mkdir -p "$adir/state/lists/partial" "$adir/cache/archives/partial"
