@@ -14,18 +14,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "blk.h"
+#include "backends/backend.h"
+#include "blk/blk.h"
 #include "config.h"
-#include "daemon.h"
+#include "daemon/daemon.h"
 #include "log.h"
-#include "privileges.h"
-#include "sandbox.h"
-#include "state.h"
-#include "upgrade.h"
+#include "sandbox/privileges.h"
+#include "sandbox/sandbox.h"
+#include "recovery/state.h"
+#include "recovery/upgrade.h"
 #include "util.h"
-#include "vdpa.h"
-#include "vq.h"
+#include "vduse/vdpa.h"
+#include "virtio/vq.h"
 
 static void usage(FILE *out)
 {

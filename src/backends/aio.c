@@ -14,10 +14,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "blk.h"
-#include "iov.h"
-#include "zero.h"
+#include "backends/backend.h"
+#include "blk/blk.h"
+#include "virtio/iov.h"
+#include "backends/zero.h"
 
 struct backend_queue {
 	io_context_t ctx;

@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "backend.h"
-#include "blk.h"
-#include "iov.h"
+#include "backends/backend.h"
+#include "blk/blk.h"
+#include "virtio/iov.h"
 #include "config.h"
 #include "util.h"
 

@@ -16,9 +16,9 @@
 #include <unistd.h>
 #include <sys/vfs.h>
 
-#include "backend.h"
-#include "blk.h"
-#include "iov.h"
+#include "backends/backend.h"
+#include "blk/blk.h"
+#include "virtio/iov.h"
 #include "log.h"
 #include "util.h"
 

@@ -29,12 +29,12 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "backend.h"
-#include "blk.h"
-#include "io_uring.h"
-#include "iov.h"
+#include "backends/backend.h"
+#include "blk/blk.h"
+#include "backends/io_uring.h"
+#include "virtio/iov.h"
 #include "log.h"
-#include "zero.h"
+#include "backends/zero.h"
 
 #define KICK_TAG ((uint64_t)1)   /* user_data of the kick read; requests are aligned pointers */
 #define FILE_IMAGE 0                /* the image, registered as fixed file 0 */

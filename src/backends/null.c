@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "blk.h"
-#include "iov.h"
+#include "backends/backend.h"
+#include "blk/blk.h"
+#include "virtio/iov.h"
 
 struct backend_queue {
 	int kick_fd;

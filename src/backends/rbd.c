@@ -45,10 +45,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "blk.h"
+#include "backends/backend.h"
+#include "blk/blk.h"
 #include "log.h"
-#include "sandbox.h"
+#include "sandbox/sandbox.h"
 #include "util.h"
 
 #define RBD_PREFIX "rbd:"

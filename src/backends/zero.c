@@ -7,9 +7,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "backends/backend.h"
 
-#include "zero.h"
+#include "backends/zero.h"
 
 #define ZERO_BUF_BYTES (1u << 20)
 

@@ -3,7 +3,7 @@
 #include <endian.h>
 #include <string.h>
 
-#include "blk.h"
+#include "blk/blk.h"
 
 uint32_t blk_seg_max(uint16_t queue_size)
 {

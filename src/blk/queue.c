@@ -11,7 +11,7 @@
 #include <sys/eventfd.h>
 
 #include "log.h"
-#include "queue.h"
+#include "blk/queue.h"
 #include "util.h"
 
 #define EVENTS_PER_WAIT 64

@@ -10,8 +10,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "blk.h"
-#include "iov.h"
+#include "blk/blk.h"
+#include "virtio/iov.h"
 
 #define HDR_BYTES sizeof(struct virtio_blk_outhdr)
 

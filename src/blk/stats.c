@@ -2,7 +2,7 @@
 /* Per-queue counters and the latency histogram (see stats.h). */
 #include <string.h>
 
-#include "stats.h"
+#include "blk/stats.h"
 
 unsigned int stats_bucket(uint64_t us)
 {

@@ -15,10 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "blkctl.h"
+#include "ctl/blkctl.h"
 #include "config.h"
-#include "ctl_proto.h"
-#include "state.h"
+#include "ctl/proto.h"
+#include "recovery/state.h"
 #include "util.h"
 
 static void usage(FILE *out)

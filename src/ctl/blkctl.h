@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ctl_proto.h"
+#include "ctl/proto.h"
 
 struct json_object;
 

@@ -11,8 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "blkctl.h"
-#include "state.h"
+#include "ctl/blkctl.h"
+#include "recovery/state.h"
 #include "util.h"
 
 void error(const char *fmt, ...)

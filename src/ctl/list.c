@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "blkctl.h"
-#include "state.h"
+#include "ctl/blkctl.h"
+#include "recovery/state.h"
 #include "util.h"
-#include "vdpa.h"
+#include "vduse/vdpa.h"
 
 /* Where @name is attached, from sysfs: /dev/vdX, /dev/vhost-vdpa-N, or "none". */
 static void find_attachment(const char *name, char *buf, size_t size)

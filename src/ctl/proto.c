@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl_proto.h"
+#include "ctl/proto.h"
 #include "util.h"
 
 static const char *const cmd_names[] = {

@@ -18,7 +18,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 #include "log.h"
 
 /* The job thread: only the backend's slow calls, nothing the loop reads meanwhile. */

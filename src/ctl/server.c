@@ -11,8 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "sandbox.h"
+#include "ctl/ctl.h"
+#include "sandbox/sandbox.h"
 #include "util.h"
 
 /* Is a process listening on @path?  Connect refused (or no file): no. */

@@ -16,23 +16,23 @@
 #include <unistd.h>
 #include <linux/vduse.h>
 
-#include "backend.h"
-#include "blk.h"
+#include "backends/backend.h"
+#include "blk/blk.h"
 #include "config.h"
-#include "control.h"
-#include "ctl.h"
-#include "daemon.h"
+#include "daemon/control.h"
+#include "ctl/ctl.h"
+#include "daemon/daemon.h"
 #include "log.h"
-#include "notify.h"
-#include "privileges.h"
-#include "service.h"
-#include "sandbox.h"
-#include "state.h"
-#include "takeover.h"
-#include "upgrade.h"
+#include "daemon/notify.h"
+#include "sandbox/privileges.h"
+#include "daemon/service.h"
+#include "sandbox/sandbox.h"
+#include "recovery/state.h"
+#include "recovery/takeover.h"
+#include "recovery/upgrade.h"
 #include "util.h"
-#include "vdpa.h"
-#include "vduse_dev.h"
+#include "vduse/vdpa.h"
+#include "vduse/dev.h"
 
 /* A serial stable across restarts: a hash of the image's canonical path. */
 static void default_serial(const char *image, char serial[VIRTIO_BLK_ID_BYTES])

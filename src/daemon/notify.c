@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "notify.h"
+#include "daemon/notify.h"
 
 #define NOTIFY_MAX_BYTES 1024
 

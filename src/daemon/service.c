@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "notify.h"
-#include "service.h"
+#include "daemon/notify.h"
+#include "daemon/service.h"
 #include "util.h"
 
 void service_tell(const char *fmt, ...)

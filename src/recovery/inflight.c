@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "inflight.h"
+#include "recovery/inflight.h"
 
 void inflight_start(struct inflight_log *log, uint16_t queue_size, uint8_t layout,
 		    uint16_t num, uint64_t desc_iova, uint64_t avail_iova, uint64_t used_iova,

@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "state.h"
-#include "vq.h"
+#include "recovery/state.h"
+#include "virtio/vq.h"
 #include "util.h"
 
 #define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"

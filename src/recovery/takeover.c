@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "takeover.h"
+#include "recovery/takeover.h"
 #include "util.h"
 
 static void explain_create_error(const char *name, int r)

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "upgrade.h"
+#include "recovery/upgrade.h"
 #include "util.h"
 
 static char exe[PATH_MAX];

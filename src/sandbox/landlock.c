@@ -25,7 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "sandbox.h"
+#include "sandbox/sandbox.h"
 #include "util.h"
 
 #ifndef LANDLOCK_ACCESS_FS_REFER

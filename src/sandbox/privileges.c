@@ -12,7 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "privileges.h"
+#include "sandbox/privileges.h"
 
 int privileges_lookup(const char *user, struct run_as *ret)
 {

@@ -28,7 +28,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "sandbox.h"
+#include "sandbox/sandbox.h"
 #include "util.h"
 
 /* Which part of the daemon needs a rule: a rule applies when its group is on. */

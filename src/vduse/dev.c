@@ -18,7 +18,7 @@
 
 #include "log.h"
 #include "util.h"
-#include "vduse_dev.h"
+#include "vduse/dev.h"
 
 #define VQ_ALIGN 4096
 

@@ -6,7 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "iotlb.h"
+#include "vduse/iotlb.h"
 #include "util.h"
 
 void iotlb_init(struct iotlb *tlb, iotlb_get_fd_fn get_fd, void *opaque)

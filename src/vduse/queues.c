@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "vduse_dev.h"
+#include "vduse/dev.h"
 
 /* Interrupt the driver for this queue: once per batch at most. */
 static int queue_notify(struct blk_queue *q, void *opaque)

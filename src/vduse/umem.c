@@ -10,7 +10,7 @@
 #include <sys/resource.h>
 
 #include "log.h"
-#include "umem.h"
+#include "vduse/umem.h"
 #include "util.h"
 
 /* Registered memory: the bounce buffer's pages while registered, ours once let go. */

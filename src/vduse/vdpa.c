@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "util.h"
-#include "vdpa.h"
+#include "vduse/vdpa.h"
 
 #define SYSFS_VDPA "/sys/bus/vdpa"
 

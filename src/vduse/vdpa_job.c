@@ -7,7 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "vdpa.h"
+#include "vduse/vdpa.h"
 
 #define NODE_TIMEOUT_MS 20000
 #define DETACH_TIMEOUT_MS 20000

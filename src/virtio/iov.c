@@ -2,7 +2,7 @@
 /* Copying to and from iovec lists. */
 #include <string.h>
 
-#include "iov.h"
+#include "virtio/iov.h"
 
 size_t iov_to_buf(const struct iovec *iov, unsigned int nr, size_t skip,
 		  void *buf, size_t len)

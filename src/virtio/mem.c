@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "mem.h"
+#include "virtio/mem.h"
 
 int mem_to_iov(struct mem *m, uint64_t iova, uint64_t len, unsigned int perm,
 	       struct iovec *iov, unsigned int *nr_iov, unsigned int max_iov)

@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vq_impl.h"
+#include "virtio/vq_impl.h"
 
 /* Ring layout (virtio 1.2, 2.7): used_event follows avail->ring, avail_event follows used->ring. */
 static inline uint16_t *used_event_ptr(struct vq *vq)

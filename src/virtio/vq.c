@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vq_impl.h"
+#include "virtio/vq_impl.h"
 
 static const char *const vq_err_names[VQ_ERR_COUNT] = {
 	[VQ_ERR_NONE] = "no error",

@@ -7,7 +7,7 @@
  * and the buffer walk they share (vq.c).
  */
 
-#include "vq.h"
+#include "virtio/vq.h"
 
 extern const struct vq_ops vq_split_ops;
 extern const struct vq_ops vq_packed_ops;

@@ -12,8 +12,8 @@
 
 #include "fake_vduse.h"
 #include "log.h"
-#include "mem.h"
-#include "vduse_dev.h"
+#include "virtio/mem.h"
+#include "vduse/dev.h"
 
 struct fake_vduse fake = { .memfd = -1, .sock = { -1, -1 }, .lock = PTHREAD_MUTEX_INITIALIZER };
 bool fake_verbose;

@@ -65,7 +65,7 @@
 
 #include "fake_vduse.h"
 #include "log.h"
-#include "vduse_dev.h"
+#include "vduse/dev.h"
 
 #define CAPACITY_SECTORS 2048u
 #define RINGS_BYTES (64u << 10)       /* queue i's rings at i * 16 KiB */

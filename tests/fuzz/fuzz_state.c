@@ -34,9 +34,9 @@
 #include <unistd.h>
 
 #include "fuzz_check.h"
-#include "inflight.h"
-#include "state.h"
-#include "vq.h"
+#include "recovery/inflight.h"
+#include "recovery/state.h"
+#include "virtio/vq.h"
 
 #define NAME "fuzz0"
 #define BOOT_ID "0f0f0f0f-1111-2222-3333-444444444444"

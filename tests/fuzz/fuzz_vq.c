@@ -41,9 +41,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "blk.h"
+#include "blk/blk.h"
 #include "fuzz_vq.h"
-#include "vq.h"
+#include "virtio/vq.h"
 
 #define RING_MAP 0               /* split: desc + avail (RO); packed: the ring (RW) */
 #define TABLE_MAP 1

@@ -22,8 +22,8 @@
 #include <linux/virtio_blk.h>
 
 #include "fuzz_vq.h"
-#include "inflight.h"
-#include "state.h"
+#include "recovery/inflight.h"
+#include "recovery/state.h"
 
 #define R 1
 #define W 2

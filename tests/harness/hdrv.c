@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "hdrv.h"
-#include "sandbox.h"
+#include "sandbox/sandbox.h"
 #include "util.h"
 
 #define ARENA_BYTES (16u << 20)

@@ -22,11 +22,11 @@
 #include <stdint.h>
 #include <linux/virtio_ring.h>
 
-#include "backend.h"
-#include "blk.h"
-#include "iotlb.h"
-#include "mem.h"
-#include "queue.h"
+#include "backends/backend.h"
+#include "blk/blk.h"
+#include "vduse/iotlb.h"
+#include "virtio/mem.h"
+#include "blk/queue.h"
 
 #define HDRV_ARENA_IOVA 0x100000ULL
 #define HDRV_MAX_REGIONS 8

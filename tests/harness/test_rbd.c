@@ -36,10 +36,10 @@
 #include <json-c/json.h>
 
 #include "config.h"
-#include "ctl.h"
+#include "ctl/ctl.h"
 #include "ctl_ask.h"
 #include "hdrv.h"
-#include "sandbox.h"
+#include "sandbox/sandbox.h"
 
 #if HAVE_LIBRBD
 #include <rados/librados.h>

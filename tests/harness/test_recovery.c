@@ -27,7 +27,7 @@
 #include <cmocka.h>
 
 #include "hdrv.h"
-#include "inflight.h"
+#include "recovery/inflight.h"
 
 #define QSIZE 32               /* room for every chain of a round (3 descriptors each) */
 #define NR_WRITES 4

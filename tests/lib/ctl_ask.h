@@ -8,7 +8,7 @@
  * thread.  Shared by test_ctl and test_rbd.
  */
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 struct json_object;
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "backend.h"
+#include "backends/backend.h"
 
 static const char *const names[] = { "io_uring", "aio", "null", "rbd" };
 

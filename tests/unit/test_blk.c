@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "blk.h"
+#include "blk/blk.h"
 
 #define CAP 2048u   /* sectors: 1 MiB */
 

@@ -28,11 +28,11 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "backend.h"
-#include "ctl.h"
+#include "backends/backend.h"
+#include "ctl/ctl.h"
 #include "ctl_ask.h"
-#include "ctl_proto.h"
-#include "stats.h"
+#include "ctl/proto.h"
+#include "blk/stats.h"
 #include "util.h"
 
 static int parse(const char *s, struct ctl_request *req)

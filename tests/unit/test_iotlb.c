@@ -16,8 +16,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "iotlb.h"
-#include "umem.h"
+#include "vduse/iotlb.h"
+#include "vduse/umem.h"
 
 #define PAGE 4096u
 

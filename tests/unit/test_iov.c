@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "iov.h"
+#include "virtio/iov.h"
 
 /* Three iovecs over one backing buffer: [0,3) [3,3) (empty) [3,10), plus [10,16). */
 struct fix {

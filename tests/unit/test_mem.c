@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "hdrv.h"
-#include "mem.h"
+#include "virtio/mem.h"
 
 /*
  * IOVA layout:

@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "notify.h"
+#include "daemon/notify.h"
 
 /* The manager's socket, bound with SO_PASSCRED as systemd binds it. */
 struct manager {

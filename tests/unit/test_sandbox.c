@@ -30,8 +30,8 @@
 #include <linux/netlink.h>
 #include <cmocka.h>
 
-#include "backend.h"
-#include "sandbox.h"
+#include "backends/backend.h"
+#include "sandbox/sandbox.h"
 
 static char *self_exe;
 

@@ -18,9 +18,9 @@
 #include <cmocka.h>
 #include <linux/virtio_config.h>
 
-#include "inflight.h"
-#include "sandbox.h"
-#include "state.h"
+#include "recovery/inflight.h"
+#include "sandbox/sandbox.h"
+#include "recovery/state.h"
 
 static const struct vdb_identity ident = {
 	.capacity_sectors = 2048, .features = 0x1234, .block_size = 512,

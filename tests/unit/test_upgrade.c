@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "upgrade.h"
+#include "recovery/upgrade.h"
 
 static void test_node_must_be_the_device(void **state)
 {

@@ -19,9 +19,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "backend.h"
-#include "blk.h"
-#include "../../src/backends/io_uring.h"
+#include "backends/backend.h"
+#include "blk/blk.h"
+#include "backends/io_uring.h"
 
 #define IMAGE_BYTES (1u << 20)
 #define TAG 0x5eedull

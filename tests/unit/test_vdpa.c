@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "vdpa.h"
+#include "vduse/vdpa.h"
 
 static bool has_vdpa(void)
 {

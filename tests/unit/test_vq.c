@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "hdrv.h"
-#include "vq.h"
+#include "virtio/vq.h"
 
 #define PAGE 4096u
 #define ARENA_IOVA 0x10000ULL

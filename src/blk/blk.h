@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <linux/virtio_blk.h>
 
-#include "vq.h"
+#include "virtio/vq.h"
 
 #define BLK_SECTOR_SHIFT 9
 #define BLK_SECTOR_SIZE 512u

@@ -24,7 +24,7 @@
 #include <sys/uio.h>
 #include <linux/virtio_ring.h>
 
-#include "mem.h"
+#include "virtio/mem.h"
 
 /* Largest queue the device accepts (also the longest legal chain). */
 #define VQ_MAX_SIZE 1024

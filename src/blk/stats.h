@@ -18,8 +18,8 @@
 
 #include <stdint.h>
 
-#include "blk.h"
-#include "vq.h"
+#include "blk/blk.h"
+#include "virtio/vq.h"
 
 enum stats_op {
 	STATS_OP_READ,

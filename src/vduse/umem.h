@@ -30,7 +30,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "iotlb.h"
+#include "vduse/iotlb.h"
 
 struct vduse_umem_buf;
 

@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vdpa.h"
-#include "vduse_dev.h"
+#include "vduse/vdpa.h"
+#include "vduse/dev.h"
 
 struct ctl_server;
 

@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #include "log.h"
-#include "stats.h"
+#include "blk/stats.h"
 
 #define CTL_PROTO_VERSION 1
 #define CTL_MAX_REQUEST 4096            /* bytes, newline included */

@@ -11,11 +11,11 @@
 
 #include <stdbool.h>
 
-#include "backend.h"
-#include "blk.h"
-#include "state.h"
-#include "upgrade.h"
-#include "vduse_dev.h"
+#include "backends/backend.h"
+#include "blk/blk.h"
+#include "recovery/state.h"
+#include "recovery/upgrade.h"
+#include "vduse/dev.h"
 
 struct device_setup {
 	const char *name;

@@ -11,12 +11,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "backend.h"
-#include "blk.h"
-#include "iotlb.h"
-#include "queue.h"
-#include "state.h"
-#include "umem.h"
+#include "backends/backend.h"
+#include "blk/blk.h"
+#include "vduse/iotlb.h"
+#include "blk/queue.h"
+#include "recovery/state.h"
+#include "vduse/umem.h"
 
 #define VDUSE_CONTROL_PATH "/dev/vduse/control"
 #define VDUSE_DEV_DIR "/dev/vduse"

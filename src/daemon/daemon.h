@@ -11,10 +11,10 @@
 
 #include <stdbool.h>
 
-#include "privileges.h"
-#include "state.h"
-#include "upgrade.h"
-#include "vdpa.h"
+#include "sandbox/privileges.h"
+#include "recovery/state.h"
+#include "recovery/upgrade.h"
+#include "vduse/vdpa.h"
 
 struct backend_ops;
 

@@ -29,7 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "mem.h"
+#include "virtio/mem.h"
 
 /* Most regions one device maps at once: a driver cannot make us map without bound. */
 #define IOTLB_MAX_REGIONS 65536

@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "inflight.h"
+#include "recovery/inflight.h"
 
 #define VDB_STATE_DIR "/run/vduse-blkd"
 /* The most queues a device has (--queues). */

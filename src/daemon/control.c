@@ -12,10 +12,10 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "control.h"
-#include "ctl.h"
+#include "daemon/control.h"
+#include "ctl/ctl.h"
 #include "log.h"
-#include "state.h"
+#include "recovery/state.h"
 
 /* How often the state file hears that the daemon is alive. */
 #define HEARTBEAT_MS 1000

@@ -16,11 +16,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "backend.h"
-#include "blk.h"
-#include "inflight.h"
-#include "stats.h"
-#include "vq.h"
+#include "backends/backend.h"
+#include "blk/blk.h"
+#include "recovery/inflight.h"
+#include "blk/stats.h"
+#include "virtio/vq.h"
 
 struct blk_queue;
 

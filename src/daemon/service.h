@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "control.h"
+#include "daemon/control.h"
 
 struct service {
 	const char *name;             /* the device's name */

@@ -20,13 +20,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "backend.h"
-#include "blk.h"
-#include "control.h"
-#include "ctl_proto.h"
-#include "privileges.h"
-#include "state.h"
-#include "vduse_dev.h"
+#include "backends/backend.h"
+#include "blk/blk.h"
+#include "daemon/control.h"
+#include "ctl/proto.h"
+#include "sandbox/privileges.h"
+#include "recovery/state.h"
+#include "vduse/dev.h"
 
 #define CTL_MAX_CLIENTS 8
 #define CTL_CLIENT_TIMEOUT_MS 5000
