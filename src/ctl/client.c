@@ -11,11 +11,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "ctl/blkctl.h"
+#include "ctl/cli.h"
 #include "recovery/state.h"
 #include "util.h"
 
-void error(const char *fmt, ...)
+void cli_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -28,7 +28,7 @@ void error(const char *fmt, ...)
 
 
 __attribute__((format(printf, 3, 4)))
-static int fail(struct call_error *e, int err, const char *fmt, ...)
+static int fail(struct cli_failure *e, int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -68,8 +68,8 @@ static ssize_t read_reply(int fd, char *buf, size_t size, uint64_t deadline)
 	}
 }
 
-int call(const struct opts *o, const char *name, const struct ctl_request *req,
-		struct json_object **ret_obj, struct call_error *e)
+int cli_call(const struct cli_opts *o, const char *name, const struct ctl_request *req,
+		struct json_object **ret_obj, struct cli_failure *e)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int timeout_ms = req->cmd == CTL_CMD_RESIZE ? CTL_RESIZE_TIMEOUT_MS : REPLY_TIMEOUT_MS;
@@ -147,7 +147,7 @@ int call(const struct opts *o, const char *name, const struct ctl_request *req,
 	return r;
 }
 
-const char *get_str(struct json_object *obj, const char *key)
+const char *cli_get_str(struct json_object *obj, const char *key)
 {
 	struct json_object *v;
 
@@ -156,14 +156,14 @@ const char *get_str(struct json_object *obj, const char *key)
 	return json_object_get_string(v);
 }
 
-uint64_t get_u64(struct json_object *obj, const char *key)
+uint64_t cli_get_u64(struct json_object *obj, const char *key)
 {
 	struct json_object *v;
 
 	return json_object_object_get_ex(obj, key, &v) ? json_object_get_uint64(v) : 0;
 }
 
-void format_size(uint64_t bytes, char *buf, size_t size)
+void cli_format_size(uint64_t bytes, char *buf, size_t size)
 {
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
 	double v = (double)bytes;

@@ -22,7 +22,6 @@
 
 #include "backends/backend.h"
 #include "blk/blk.h"
-#include "daemon/control.h"
 #include "ctl/proto.h"
 #include "sandbox/privileges.h"
 #include "recovery/state.h"
@@ -35,6 +34,13 @@
 /* A re-executed daemon finds its listening socket here (a live upgrade). */
 #define CTL_FD_ENV "VDUSE_BLKD_CTL_FD"
 
+/* What the daemon's control loop knows of the device, for info. */
+struct ctl_device_status {
+	bool is_broken;               /* the kernel gave up on the device */
+	bool is_stopping;             /* a signal came, or attaching failed */
+	const char *attached_node;    /* attached by this daemon: /dev/vdX..., else NULL */
+};
+
 /* What the socket reports on and acts on: the daemon's own objects. */
 struct ctl_target {
 	const char *name;
@@ -44,7 +50,9 @@ struct ctl_target {
 	struct blk_dev *blk;          /* its capacity changes at a resize */
 	struct image *img;
 	struct vdb_state *state;      /* its identity follows a resize */
-	const struct control *control; /* attachment, stopping, broken */
+	/* The control loop's view (daemon/control.c), or NULL: nothing known. */
+	void (*get_status)(void *opaque, struct ctl_device_status *ret);
+	void *status_opaque;
 	const struct backend_ops *be; /* resizes the image; may tell of resizes by others */
 	/* Tells the driver the config space changed: vduse_dev_config_changed() if NULL. */
 	int (*config_changed)(struct vduse_dev *dev);

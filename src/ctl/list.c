@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ctl/blkctl.h"
+#include "ctl/cli.h"
 #include "recovery/state.h"
 #include "util.h"
 #include "vduse/vdpa.h"
@@ -89,102 +89,124 @@ static int scan_names(const char *dir, char ***ret, size_t *ret_nr)
 	return 0;
 }
 
+#define NR_COLS 8
+
 struct row {
-	char cols[8][PATH_MAX / 4];
+	char cols[NR_COLS][PATH_MAX / 4];
 };
 
-int cmd_list(const struct opts *o)
+static const char *const heads[NR_COLS] = { "NAME", "IMAGE", "CAPACITY", "QUEUES", "BACKEND",
+					    "ATTACHED", "STATE", "PID" };
+
+/* A device whose daemon did not answer (@r): what sysfs knows, and why. */
+static struct json_object *row_unanswered(struct row *row, const char *name, int r,
+					  const struct cli_failure *e)
 {
-	static const char *const heads[8] = { "NAME", "IMAGE", "CAPACITY", "QUEUES", "BACKEND",
-					       "ATTACHED", "STATE", "PID" };
+	const char *state = r == -ETIMEDOUT ? "not responding" :
+			    r == -EACCES ? "permission denied" : "no daemon";
+	struct json_object *info = json_object_new_object();
+
+	for (int k = 1; k < NR_COLS; k++)
+		snprintf(row->cols[k], sizeof(row->cols[k]), "-");
+	snprintf(row->cols[6], sizeof(row->cols[6]), "%s", state);
+	find_attachment(name, row->cols[5], sizeof(row->cols[5]));
+	json_object_object_add(info, "name", json_object_new_string(name));
+	json_object_object_add(info, "state", json_object_new_string(state));
+	json_object_object_add(info, "attached", json_object_new_string(row->cols[5]));
+	json_object_object_add(info, "error", json_object_new_string(e->why));
+	return info;
+}
+
+/* A device whose daemon answered @info. */
+static void row_answered(struct row *row, const char *name, struct json_object *info)
+{
+	char attached[128];
+
+	if (cli_get_str(info, "attached"))
+		snprintf(attached, sizeof(attached), "%s", cli_get_str(info, "attached"));
+	else
+		find_attachment(name, attached, sizeof(attached));
+	json_object_object_add(info, "attached", json_object_new_string(attached));
+	json_object_object_del(info, "v");
+	json_object_object_del(info, "ok");
+	snprintf(row->cols[1], sizeof(row->cols[1]), "%s", cli_get_str(info, "image") ?: "-");
+	cli_format_size(cli_get_u64(info, "capacity_bytes"), row->cols[2], sizeof(row->cols[2]));
+	snprintf(row->cols[3], sizeof(row->cols[3]), "%llu",
+		 (unsigned long long)cli_get_u64(info, "queues"));
+	snprintf(row->cols[4], sizeof(row->cols[4]), "%s", cli_get_str(info, "backend") ?: "-");
+	snprintf(row->cols[5], sizeof(row->cols[5]), "%s", attached);
+	snprintf(row->cols[6], sizeof(row->cols[6]), "%s", cli_get_str(info, "state") ?: "-");
+	snprintf(row->cols[7], sizeof(row->cols[7]), "%llu",
+		 (unsigned long long)cli_get_u64(info, "pid"));
+}
+
+static void print_table(const struct row *rows, size_t nr_rows)
+{
+	size_t width[NR_COLS];
+
+	for (int k = 0; k < NR_COLS; k++) {
+		width[k] = strlen(heads[k]);
+		for (size_t i = 0; i < nr_rows; i++)
+			width[k] = MAX(width[k], strlen(rows[i].cols[k]));
+	}
+	for (int k = 0; k < NR_COLS; k++)
+		printf("%-*s%s", k < NR_COLS - 1 ? (int)width[k] : 0, heads[k],
+		       k < NR_COLS - 1 ? "  " : "\n");
+	for (size_t i = 0; i < nr_rows; i++)
+		for (int k = 0; k < NR_COLS; k++)
+			printf("%-*s%s", k < NR_COLS - 1 ? (int)width[k] : 0, rows[i].cols[k],
+			       k < NR_COLS - 1 ? "  " : "\n");
+}
+
+int cli_list(const struct cli_opts *o, char *const *args)
+{
 	struct json_object *arr = json_object_new_array();
 	struct row *rows = NULL;
-	size_t nr_names, nr_rows = 0, width[8];
+	size_t nr_names, nr_rows = 0;
 	char **names;
 	int r = scan_names(o->state_dir, &names, &nr_names), code = EXIT_OK;
 
+	(void)args;
 	if (r == -EACCES || r == -EPERM) {
-		error("listing %s: permission denied (run as root)", o->state_dir);
+		cli_error("listing %s: permission denied (run as root)", o->state_dir);
 		return EXIT_FAIL;
 	}
 	if (r < 0) {
-		error("listing %s: %s", o->state_dir, strerror(-r));
+		cli_error("listing %s: %s", o->state_dir, strerror(-r));
 		return EXIT_FAIL;
 	}
 	rows = calloc(nr_names ? nr_names : 1, sizeof(*rows));
 	if (!rows || !arr) {
-		error("%s", strerror(ENOMEM));
+		cli_error("%s", strerror(ENOMEM));
 		return EXIT_FAIL;
 	}
 	for (size_t i = 0; i < nr_names; i++) {
 		const struct ctl_request req = { .cmd = CTL_CMD_INFO };
 		struct json_object *info;
-		struct call_error e;
-		char attached[128], *c[8];
+		struct cli_failure e;
 
-		r = call(o, names[i], &req, &info, &e);
+		r = cli_call(o, names[i], &req, &info, &e);
 		/* A device that is gone: its daemon stopped and left the socket or an empty state. */
 		if ((r == -ECONNREFUSED || r == -ENOENT) && !vdb_state_exists(o->state_dir, names[i]))
 			continue;
-		for (int k = 0; k < 8; k++)
-			c[k] = rows[nr_rows].cols[k];
-		snprintf(c[0], sizeof(rows->cols[0]), "%s", names[i]);
+		snprintf(rows[nr_rows].cols[0], sizeof(rows->cols[0]), "%s", names[i]);
 		if (r < 0) {
-			const char *state = r == -ETIMEDOUT ? "not responding" :
-					    r == -EACCES ? "permission denied" : "no daemon";
-
-			for (int k = 1; k < 8; k++)
-				snprintf(c[k], sizeof(rows->cols[k]), "-");
-			snprintf(c[6], sizeof(rows->cols[6]), "%s", state);
-			find_attachment(names[i], c[5], sizeof(rows->cols[5]));
-			info = json_object_new_object();
-			json_object_object_add(info, "name", json_object_new_string(names[i]));
-			json_object_object_add(info, "state", json_object_new_string(state));
-			json_object_object_add(info, "attached", json_object_new_string(c[5]));
-			json_object_object_add(info, "error", json_object_new_string(e.why));
-			json_object_array_add(arr, info);
-			nr_rows++;
+			info = row_unanswered(&rows[nr_rows], names[i], r, &e);
 			code = EXIT_FAIL;
-			continue;
+		} else {
+			row_answered(&rows[nr_rows], names[i], info);
 		}
-		if (get_str(info, "attached"))
-			snprintf(attached, sizeof(attached), "%s", get_str(info, "attached"));
-		else
-			find_attachment(names[i], attached, sizeof(attached));
-		json_object_object_add(info, "attached", json_object_new_string(attached));
-		json_object_object_del(info, "v");
-		json_object_object_del(info, "ok");
-		snprintf(c[1], sizeof(rows->cols[1]), "%s", get_str(info, "image") ?: "-");
-		format_size(get_u64(info, "capacity_bytes"), c[2], sizeof(rows->cols[2]));
-		snprintf(c[3], sizeof(rows->cols[3]), "%llu",
-			 (unsigned long long)get_u64(info, "queues"));
-		snprintf(c[4], sizeof(rows->cols[4]), "%s", get_str(info, "backend") ?: "-");
-		snprintf(c[5], sizeof(rows->cols[5]), "%s", attached);
-		snprintf(c[6], sizeof(rows->cols[6]), "%s", get_str(info, "state") ?: "-");
-		snprintf(c[7], sizeof(rows->cols[7]), "%llu",
-			 (unsigned long long)get_u64(info, "pid"));
 		json_object_array_add(arr, info);
 		nr_rows++;
 	}
-	if (o->is_json) {
+	if (o->is_json)
 		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
 							       JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
-	} else {
-		for (int k = 0; k < 8; k++) {
-			width[k] = strlen(heads[k]);
-			for (size_t i = 0; i < nr_rows; i++)
-				width[k] = MAX(width[k], strlen(rows[i].cols[k]));
-		}
-		for (int k = 0; k < 8; k++)
-			printf("%-*s%s", k < 7 ? (int)width[k] : 0, heads[k], k < 7 ? "  " : "\n");
-		for (size_t i = 0; i < nr_rows; i++)
-			for (int k = 0; k < 8; k++)
-				printf("%-*s%s", k < 7 ? (int)width[k] : 0, rows[i].cols[k],
-				       k < 7 ? "  " : "\n");
-	}
+	else
+		print_table(rows, nr_rows);
 	for (size_t i = 0; i < nr_rows; i++)
 		if (json_object_object_get_ex(json_object_array_get_idx(arr, i), "error", NULL))
-			error("%s", get_str(json_object_array_get_idx(arr, i), "error"));
+			cli_error("%s", cli_get_str(json_object_array_get_idx(arr, i), "error"));
 	json_object_put(arr);
 	for (size_t i = 0; i < nr_names; i++)
 		free(names[i]);

@@ -6,15 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl/command.h"
 #include "ctl/proto.h"
 #include "util.h"
-
-static const char *const cmd_names[] = {
-	[CTL_CMD_INFO] = "info",
-	[CTL_CMD_STATS] = "stats",
-	[CTL_CMD_RESIZE] = "resize",
-	[CTL_CMD_LOG_LEVEL] = "log-level",
-};
 
 static const char *const level_names[] = {
 	[LOG_ERR] = "err", [LOG_WARN] = "warn", [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
@@ -22,7 +16,7 @@ static const char *const level_names[] = {
 
 const char *ctl_cmd_name(enum ctl_cmd cmd)
 {
-	return (size_t)cmd < ARRAY_SIZE(cmd_names) ? cmd_names[cmd] : "?";
+	return ctl_command_of(cmd)->name;
 }
 
 const char *ctl_level_name(enum log_level level)
@@ -89,63 +83,31 @@ static struct json_object *parse_whole(const char *buf, size_t len)
 	return obj;
 }
 
-/* Is every key of @obj one of @keys? */
-static bool has_only(struct json_object *obj, const char *const *keys)
+/* The command's own members: only those it takes, decoded by its row. */
+static int parse_args(const struct ctl_command *c, struct json_object *obj,
+		      struct ctl_request *ret, const char **ret_why)
 {
+	static const char *const none[] = { NULL };
+	const char *const *keys = c->keys ? c->keys : none;
+
+	*ret_why = c->why ? c->why : "the command takes no arguments";
 	json_object_object_foreach(obj, key, val) {
-		bool is_known = false;
+		bool is_known = !strcmp(key, "v") || !strcmp(key, "cmd");
 
 		(void)val;
 		for (const char *const *k = keys; *k; k++)
 			is_known = is_known || !strcmp(key, *k);
 		if (!is_known)
-			return false;
+			return -EINVAL;
 	}
-	return true;
-}
-
-static int parse_args(struct json_object *obj, struct ctl_request *ret, const char **ret_why)
-{
-	static const char *const plain[] = { "v", "cmd", NULL };
-	static const char *const resize[] = { "v", "cmd", "size_bytes", "shrink", NULL };
-	static const char *const level[] = { "v", "cmd", "level", NULL };
-	struct json_object *v;
-
-	switch (ret->cmd) {
-	case CTL_CMD_INFO:
-	case CTL_CMD_STATS:
-		*ret_why = "the command takes no arguments";
-		return has_only(obj, plain) ? 0 : -EINVAL;
-	case CTL_CMD_RESIZE:
-		*ret_why = "resize needs size_bytes, a positive integer, and optionally shrink, a boolean";
-		if (!has_only(obj, resize) || !json_object_object_get_ex(obj, "size_bytes", &v) ||
-		    !json_object_is_type(v, json_type_int))
-			return -EINVAL;
-		/* Negative integers read as 0 here. */
-		ret->size_bytes = json_object_get_uint64(v);
-		if (ret->size_bytes == 0)
-			return -EINVAL;
-		if (json_object_object_get_ex(obj, "shrink", &v)) {
-			if (!json_object_is_type(v, json_type_boolean))
-				return -EINVAL;
-			ret->is_shrink = json_object_get_boolean(v);
-		}
-		return 0;
-	case CTL_CMD_LOG_LEVEL:
-		*ret_why = "log-level needs level: err, warn, info or debug";
-		if (!has_only(obj, level) || !json_object_object_get_ex(obj, "level", &v) ||
-		    !json_object_is_type(v, json_type_string))
-			return -EINVAL;
-		return ctl_level_parse(json_object_get_string(v), &ret->level);
-	}
-	return -EOPNOTSUPP;
+	return c->parse ? c->parse(obj, ret) : 0;
 }
 
 int ctl_request_parse(const char *buf, size_t len, struct ctl_request *ret,
 		      const char **ret_why)
 {
+	const struct ctl_command *c;
 	struct json_object *obj, *v;
-	const char *cmd;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
@@ -172,15 +134,12 @@ int ctl_request_parse(const char *buf, size_t len, struct ctl_request *ret,
 	*ret_why = "\"cmd\" must be a string";
 	if (!json_object_object_get_ex(obj, "cmd", &v) || !json_object_is_type(v, json_type_string))
 		goto out;
-	cmd = json_object_get_string(v);
+	c = ctl_command_find(json_object_get_string(v));
 	r = -EOPNOTSUPP;
 	*ret_why = "unknown command";
-	for (size_t i = 0; i < ARRAY_SIZE(cmd_names); i++) {
-		if (!strcmp(cmd, cmd_names[i])) {
-			ret->cmd = (enum ctl_cmd)i;
-			r = parse_args(obj, ret, ret_why);
-			break;
-		}
+	if (c && !c->is_local) {
+		ret->cmd = c->cmd;
+		r = parse_args(c, obj, ret, ret_why);
 	}
 out:
 	json_object_put(obj);
@@ -189,24 +148,20 @@ out:
 
 int ctl_request_format(const struct ctl_request *req, char *buf, size_t size)
 {
-	int n;
+	const struct ctl_command *c = ctl_command_of(req->cmd);
+	int n = snprintf(buf, size, "{\"v\":%d,\"cmd\":\"%s\"", CTL_PROTO_VERSION, c->name);
+	int m = 0;
 
-	switch (req->cmd) {
-	case CTL_CMD_RESIZE:
-		n = snprintf(buf, size, "{\"v\":%d,\"cmd\":\"resize\",\"size_bytes\":%llu,"
-			     "\"shrink\":%s}\n", CTL_PROTO_VERSION,
-			     (unsigned long long)req->size_bytes, req->is_shrink ? "true" : "false");
-		break;
-	case CTL_CMD_LOG_LEVEL:
-		n = snprintf(buf, size, "{\"v\":%d,\"cmd\":\"log-level\",\"level\":\"%s\"}\n",
-			     CTL_PROTO_VERSION, ctl_level_name(req->level));
-		break;
-	default:
-		n = snprintf(buf, size, "{\"v\":%d,\"cmd\":\"%s\"}\n", CTL_PROTO_VERSION,
-			     ctl_cmd_name(req->cmd));
-		break;
+	if (n < 0 || (size_t)n >= size)
+		return -ENOSPC;
+	if (c->format) {
+		m = c->format(req, buf + n, size - (size_t)n);
+		if (m < 0)
+			return m;
 	}
-	return n < 0 || (size_t)n >= size ? -ENOSPC : n;
+	n += m;
+	m = snprintf(buf + n, size - (size_t)n, "}\n");
+	return m < 0 || (size_t)(n + m) >= size ? -ENOSPC : n + m;
 }
 
 static void add_u64(struct json_object *obj, const char *key, uint64_t v)

@@ -37,11 +37,13 @@
  */
 #define CTL_RESIZE_TIMEOUT_MS 120000
 
+/* The commands (command.h has a row for each): the first four travel on the socket. */
 enum ctl_cmd {
 	CTL_CMD_INFO,
 	CTL_CMD_STATS,
 	CTL_CMD_RESIZE,
 	CTL_CMD_LOG_LEVEL,
+	CTL_CMD_LIST,              /* vduse-blkctl's own: every daemon's info */
 };
 
 struct ctl_request {

@@ -177,6 +177,16 @@ static int control_signal(struct control *c, bool *ret_end)
 	return CONTROL_STOP;
 }
 
+void control_status(void *opaque, struct ctl_device_status *ret)
+{
+	const struct control *c = opaque;
+
+	*ret = (struct ctl_device_status){
+		.is_broken = c->is_broken, .is_stopping = c->is_stopping,
+		.attached_node = c->is_attached && c->job.node[0] ? c->job.node : NULL,
+	};
+}
+
 void control_exit(struct control *c)
 {
 	vdpa_job_finish(&c->job);

@@ -15,6 +15,7 @@
 #include "vduse/dev.h"
 
 struct ctl_server;
+struct ctl_device_status;
 
 struct control {
 	/* Set by the caller. */
@@ -61,6 +62,9 @@ enum control_end {
  * -errno when the device fd failed.
  */
 int control_serve(struct control *c);
+
+/* control_status() - the device as the loop sees it, for the control socket (ctl.h). */
+void control_status(void *opaque, struct ctl_device_status *ret);
 
 /* control_exit() - wait for an attach or detach job still running. */
 void control_exit(struct control *c);

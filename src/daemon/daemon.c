@@ -648,7 +648,8 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 	/* The control socket (vduse-blkctl), made before privileges are dropped. */
 	r = ctl_server_open(&ctl, o->state_dir, &(struct ctl_target){ .name = o->name,
 			    .image_path = o->image, .backend_name = be->name, .dev = &dev,
-			    .blk = &blk, .img = &img, .state = &state, .control = &c, .be = be },
+			    .blk = &blk, .img = &img, .state = &state, .be = be,
+			    .get_status = control_status, .status_opaque = &c },
 			    o->user ? &o->run_as : NULL, handover->dev_fd >= 0);
 	if (r == -EADDRINUSE)
 		log_err("control socket %s: a live process listens on it", ctl.path);

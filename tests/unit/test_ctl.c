@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "backends/backend.h"
+#include "ctl/command.h"
 #include "ctl/ctl.h"
 #include "ctl_ask.h"
 #include "ctl/proto.h"
@@ -147,6 +148,36 @@ static void test_parse_unknown_and_bad_args(void **state)
 	assert_int_equal(parse("{\"v\":1,\"cmd\":\"log-level\",\"level\":\"trace\"}", &req),
 			 -EINVAL);
 	assert_int_equal(parse("{\"v\":1,\"cmd\":\"log-level\"}", &req), -EINVAL);
+	/* vduse-blkctl's own command never travels on the socket. */
+	assert_int_equal(parse("{\"v\":1,\"cmd\":\"list\"}", &req), -EOPNOTSUPP);
+}
+
+/*
+ * The command table: each row where its enum says, found by its name; the
+ * rows vduse-blkctl runs have a usage, a help and a run, the daemon's an
+ * execute (resize answers through its job), and only list stays local.
+ */
+static void test_command_table(void **state)
+{
+	const struct ctl_command *c;
+	size_t n = 0;
+
+	(void)state;
+	for (size_t i = 0; (c = ctl_command_at(i)); i++, n++) {
+		assert_ptr_equal(ctl_command_of(c->cmd), c);
+		assert_ptr_equal(ctl_command_find(c->name), c);
+		assert_string_equal(ctl_cmd_name(c->cmd), c->name);
+		if (c->usage) {
+			assert_non_null(c->help);
+			assert_non_null(c->run);
+		}
+		assert_int_equal(c->is_local, c->cmd == CTL_CMD_LIST);
+		assert_int_equal(c->execute == NULL, c->is_local || c->cmd == CTL_CMD_RESIZE);
+		assert_int_equal(c->parse == NULL, c->keys == NULL);
+	}
+	assert_int_equal(n, CTL_CMD_LIST + 1);
+	assert_null(ctl_command_find("reboot"));
+	assert_null(ctl_command_find(NULL));
 }
 
 static void test_format_round_trip(void **state)
@@ -758,6 +789,7 @@ int main(void)
 		cmocka_unit_test(test_parse_version),
 		cmocka_unit_test(test_parse_unknown_and_bad_args),
 		cmocka_unit_test(test_format_round_trip),
+		cmocka_unit_test(test_command_table),
 		cmocka_unit_test(test_reply_parse),
 		cmocka_unit_test(test_size_parse),
 		cmocka_unit_test(test_histogram_buckets),
