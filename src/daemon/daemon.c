@@ -28,7 +28,7 @@
 #include "daemon/service.h"
 #include "sandbox/sandbox.h"
 #include "recovery/state.h"
-#include "recovery/takeover.h"
+#include "daemon/setup.h"
 #include "recovery/upgrade.h"
 #include "util.h"
 #include "vduse/vdpa.h"

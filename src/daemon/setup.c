@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Create a device or take an existing one over (see takeover.h). */
+/* Create a device or take an existing one over (see setup.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/virtio_config.h>
@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "recovery/takeover.h"
+#include "daemon/setup.h"
 #include "util.h"
 
 static void explain_create_error(const char *name, int r)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#ifndef VDB_TAKEOVER_H
-#define VDB_TAKEOVER_H
+#ifndef VDB_DAEMON_SETUP_H
+#define VDB_DAEMON_SETUP_H
 
 /*
  * Bringing a device up: create it, or take over the one a daemon before us
