@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# The docs are in step with --help: README.md holds the exact options block of
-# --help, and the man page documents every long option; the same for
-# vduse-blkctl (third argument) and its man page and commands.
+# The docs are in step with --help: docs/operations.md holds the exact options
+# block of --help, and the man page documents every long option; the same for
+# vduse-blkctl (third argument) and its man page and commands.  The README,
+# the front page, links every page of docs/, and every link it has to a file
+# of the tree leads somewhere.
 set -u
 bin=${1:?usage: test-docs.sh path/to/vduse-blkd SOURCE_DIR [path/to/vduse-blkctl]}
 src=${2:?usage: test-docs.sh path/to/vduse-blkd SOURCE_DIR}
@@ -17,18 +19,19 @@ help=$("$bin" --help)
 opts=$(sed -n '/^Options:$/,/^$/p' <<<"$help" | sed '1d;$d')
 [[ -n $opts ]] || { echo "FAIL: no options block in --help"; exit 1; }
 
-readme_has_block() {
+ops_doc=$src/docs/operations.md
+doc_has_block() {
 	local block
 	block=$(sed -n '/^Usage: vduse-blkd --image PATH --name NAME \[OPTIONS\]$/,/^```$/p' \
-		"$src/README.md" | sed '1,2d;$d')
+		"$ops_doc" | sed '1,2d;$d')
 	[[ $block == "$opts" ]] || { diff <(echo "$block") <(echo "$opts"); return 1; }
 }
-check readme-options-block-matches-help readme_has_block
+check docs-options-block-matches-help doc_has_block
 
 for opt in $(grep -oE -- '--[a-z][a-z-]+' <<<"$opts" | sort -u); do
 	man_opt=$(sed 's/-/\\\\-/g' <<<"$opt")
 	check "man-documents-$opt" grep -qE -- "$man_opt" "$src/man/vduse-blkd.8"
-	check "readme-mentions-$opt" grep -qF -- "$opt" "$src/README.md"
+	check "docs-mention-$opt" grep -qF -- "$opt" "$ops_doc"
 done
 
 # vduse-blkctl: its man page documents every long option and command of its --help.
@@ -42,9 +45,24 @@ if [[ -n $ctl ]]; then
 	for cmd in $(sed -n '/^Commands:$/,/^$/p' <<<"$ctl_help" | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p'); do
 		man_cmd=$(sed 's/-/\\\\-/g' <<<"$cmd")
 		check "blkctl-man-documents-$cmd" grep -qE -- "^\.BI? $man_cmd" "$src/man/vduse-blkctl.8"
-		check "readme-mentions-blkctl-$cmd" grep -qE -- "vduse-blkctl .*$cmd" "$src/README.md"
+		check "docs-mention-blkctl-$cmd" grep -qE -- "vduse-blkctl .*$cmd" "$ops_doc"
 	done
 fi
+
+# The front page links every page of the manual, and its links lead somewhere.
+for page in "$src"/docs/*.md; do
+	check "readme-links-docs/${page##*/}" grep -qF -- "(docs/${page##*/}" "$src/README.md"
+done
+for link in $(grep -oE '\]\([^)#:]+' "$src/README.md" | sed 's/^](//' | sort -u); do
+	check "readme-link-$link-exists" test -e "$src/$link"
+done
+for page in "$src"/docs/*.md; do
+	for link in $(grep -oE '\]\([^)#:]+' "$page" | sed 's/^](//' | sort -u); do
+		check "docs/${page##*/}-link-$link-exists" test -e "$src/docs/$link"
+	done
+done
+readme_is_front_page() { [[ $(wc -l < "$src/README.md") -le 250 ]]; }
+check readme-at-most-250-lines readme_is_front_page
 
 echo "$npass passed, $nfail failed, 0 skipped"
 [[ $nfail -eq 0 ]]
