@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # containers.sh (systemd guest): the disk of vduse-blkd@disk1, handed to a
-# container as the README's Containers section shows, gets a file system
+# container as the README's "For containers" section shows, gets a file system
 # written inside the container, and the host reads it back.
 #
 #   nspawn   systemd-nspawn with the disk bound in runs mkfs.ext4 -d

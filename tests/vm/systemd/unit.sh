@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # unit.sh (first boot of the systemd guest): the shipped unit, driven as the
-# README's "Running under systemd" tells users, with systemd 252 as PID 1.
+# README's "Under systemd" tells users, with systemd 252 as PID 1.
 # The build is installed under /usr/local as `meson install` puts it; the
 # vduse modules are not loaded.
 #
