@@ -46,7 +46,7 @@ static void queue_pool_init(struct blk_queue *q, const uint16_t *heads, unsigned
 	memset(is_busy, 0, qs);
 	/* Only a packed log has the pool (a state file of version 1 has none). */
 	for (unsigned int i = 0; i < nr && is_packed(q); i++) {
-		uint16_t n = inflight_chain(q->log, qs, heads[i], q->pop_descs, q->pool_slots + qs);
+		uint16_t n = journal_chain(q->log, qs, heads[i], q->pop_descs, q->pool_slots + qs);
 
 		for (uint16_t j = 0; j < n; j++) {
 			is_busy[q->pool_slots[qs + j]] = 1;
@@ -74,27 +74,27 @@ static int queue_log_init(struct blk_queue *q, const struct blk_queue_ring *ring
 	int r;
 
 	/* Also where an abandoned queue writes: the next run owns the caller's. */
-	q->own_log = calloc(1, inflight_log_bytes(q->dev->queue_size));
+	q->own_log = calloc(1, journal_bytes(q->dev->queue_size));
 	if (!q->own_log)
 		return -ENOMEM;
 	q->log = ring->log ? ring->log : q->own_log;
 	vq_get_state(&q->vq, &state);
 	/* The ring keeps the driver's view of the used position: a new run goes on from there. */
 	if (!ring->is_resume) {
-		inflight_start(q->log, q->dev->queue_size, cfg->layout, cfg->num, cfg->desc_iova,
-			       cfg->driver_iova, cfg->device_iova, state.avail, state.used);
+		journal_start(q->log, q->dev->queue_size, cfg->layout, cfg->num, cfg->desc_iova,
+			      cfg->driver_iova, cfg->device_iova, state.avail, state.used);
 		queue_pool_init(q, NULL, 0);
 		return 0;
 	}
-	if (!inflight_matches(q->log, cfg->layout, cfg->num, cfg->desc_iova, cfg->driver_iova,
-			      cfg->device_iova)) {
+	if (!journal_matches(q->log, cfg->layout, cfg->num, cfg->desc_iova, cfg->driver_iova,
+			     cfg->device_iova)) {
 		log_err("queue %u: the state file describes other rings than the driver's",
 			q->index);
 		return -EBADMSG;
 	}
 	seen = vq_used_seen(&q->vq, q->log->used_idx, q->log->pending_used_idx);
-	r = inflight_recover(q->log, q->dev->queue_size, seen, q->replay_heads, &q->nr_replay,
-			     &why);
+	r = journal_recover(q->log, q->dev->queue_size, seen, q->replay_heads, &q->nr_replay,
+			    &why);
 	if (r == 0 && vq_set_state(&q->vq, &(struct vq_state){ .avail = q->log->avail_idx,
 							       .used = seen }) < 0) {
 		why = "its positions do not fit the ring";
@@ -300,7 +300,7 @@ static void queue_req_release(struct blk_queue *q, struct blk_req *req)
 /* Packed: the log pool entries of chains the driver has back are free again. */
 static void queue_pool_put(struct blk_queue *q)
 {
-	const uint32_t *chains = inflight_chains(q->log, q->dev->queue_size);
+	const uint32_t *chains = journal_chains(q->log, q->dev->queue_size);
 
 	for (unsigned int i = 0; i < q->nr_pushed; i++) {
 		uint32_t c = chains[q->pushed_heads[i]];
@@ -322,11 +322,11 @@ static void queue_flush(struct blk_queue *q)
 	if (!q->nr_pushed)
 		return;
 	vq_get_state(&q->vq, &state);
-	inflight_publish_begin(q->log, state.used);
+	journal_publish_begin(q->log, state.used);
 	vq_flush(&q->vq);
 	if (is_packed(q))
 		queue_pool_put(q);
-	inflight_publish_end(q->log, state.used, q->pushed_heads, q->nr_pushed);
+	journal_publish_end(q->log, state.used, q->pushed_heads, q->nr_pushed);
 	q->nr_pushed = 0;
 	q->has_unsignalled = true;
 }
@@ -335,7 +335,7 @@ static void queue_flush(struct blk_queue *q)
 static void queue_push(struct blk_queue *q, uint16_t head, uint32_t len)
 {
 	vq_push(&q->vq, head, len);
-	inflight_push(q->log, head);
+	journal_push(q->log, head);
 	q->pushed_heads[q->nr_pushed++] = head;
 	/* Only a driver offering one head twice fills it: publish what we have. */
 	if (q->nr_pushed == vq_num(&q->vq))
@@ -516,7 +516,7 @@ static void queue_take(struct blk_queue *q, struct blk_req *req, int pop_result)
 	queue_req_start(q, req, pop_result);
 }
 
-/* The pop sequence of the chain just popped (inflight.h). */
+/* The pop sequence of the chain just popped (journal.h). */
 static uint16_t queue_popped_seq(const struct blk_queue *q)
 {
 	struct vq_state state;
@@ -535,7 +535,7 @@ static void queue_consume(struct blk_queue *q, bool is_taken)
 	if (is_taken && is_packed(q))
 		q->pop_seq++;
 	vq_get_state(&q->vq, &state);
-	inflight_consume(q->log, state.avail, q->pop_seq);
+	journal_consume(q->log, state.avail, q->pop_seq);
 }
 
 /*
@@ -547,8 +547,8 @@ static bool queue_is_retaken(struct blk_queue *q, uint16_t head)
 {
 	uint32_t e = q->log->heads[head];
 
-	return q->may_retake && (e & INFLIGHT_TAKEN) &&
-	       (e & INFLIGHT_POP_MASK) == queue_popped_seq(q);
+	return q->may_retake && (e & JOURNAL_TAKEN) &&
+	       (e & JOURNAL_POP_MASK) == queue_popped_seq(q);
 }
 
 /*
@@ -573,10 +573,10 @@ static bool queue_record_take(struct blk_queue *q, const struct vq_elem *elem)
 			if (i)
 				q->pool_next[q->pool_slots[i - 1]] = q->pool_slots[i];
 		}
-		inflight_keep_chain(q->log, qs, elem->head, q->pop_descs, q->pool_slots,
-				    elem->nr_descs);
+		journal_keep_chain(q->log, qs, elem->head, q->pop_descs, q->pool_slots,
+				   elem->nr_descs);
 	}
-	inflight_take(q->log, elem->head, queue_popped_seq(q));
+	journal_take(q->log, elem->head, queue_popped_seq(q));
 	return true;
 }
 
@@ -624,7 +624,7 @@ static unsigned int queue_pop_all(struct blk_queue *q)
 		 * yet flushed (a malformed chain).  A driver offering it again broke
 		 * the ring.
 		 */
-		if (q->log->heads[req->elem.head] & INFLIGHT_TAKEN) {
+		if (q->log->heads[req->elem.head] & JOURNAL_TAKEN) {
 			queue_mem_release(q, req->mem_token);
 			queue_consume(q, false);
 			stats_driver_fault(q->stats, VQ_ERR_HEAD_IN_FLIGHT);
@@ -663,8 +663,8 @@ static void queue_replay(struct blk_queue *q)
 		req->mem_token = queue_mem_hold(q);
 		req->elem.descs = NULL;
 		if (is_packed(q))
-			nr_descs = inflight_chain(q->log, q->dev->queue_size, head, q->pop_descs,
-						  NULL);
+			nr_descs = journal_chain(q->log, q->dev->queue_size, head, q->pop_descs,
+						 NULL);
 		r = vq_pop_again(&q->vq, head, q->pop_descs, nr_descs, &req->elem,
 				 q->iov_per_req);
 		if (r == -EIO) {

@@ -18,7 +18,7 @@
 
 #include "backends/backend.h"
 #include "blk/blk.h"
-#include "recovery/inflight.h"
+#include "virtio/journal.h"
 #include "blk/stats.h"
 #include "virtio/vq.h"
 
@@ -49,7 +49,7 @@ struct blk_queue_ring {
 	 * crash: the queue resumes where it says and executes again what was
 	 * in flight; state is then ignored.
 	 */
-	struct inflight_log *log;
+	struct journal *log;
 	bool is_resume;
 };
 
@@ -77,8 +77,8 @@ struct blk_queue {
 	unsigned int nr_inflight_writes;  /* in the backend and may change the image */
 	int quiet_fd;                /* eventfd: abandoned, and no write left in the backend (or -1) */
 	bool has_signalled_quiet;
-	struct inflight_log *log;    /* in-flight log: the state file's, or own_log */
-	struct inflight_log *own_log;
+	struct journal *log;    /* in-flight log: the state file's, or own_log */
+	struct journal *own_log;
 	uint16_t *pushed_heads;      /* heads pushed, not yet flushed */
 	unsigned int nr_pushed;
 	bool has_unsignalled;        /* flushed since the last interrupt decision */

@@ -158,7 +158,7 @@ static int queue_prepare(struct vduse_queue *vq, struct vduse_queue_run **ret_ru
 {
 	struct vduse_dev *dev = vq->dev;
 	struct vduse_vq_info info = { .index = vq->index };
-	struct inflight_log *log = vdb_state_queue(dev->state, vq->index);
+	struct journal *log = vdb_state_queue(dev->state, vq->index);
 	struct vduse_queue_run *run;
 	struct blk_queue_ring ring;
 	bool is_resume = false;
@@ -179,9 +179,9 @@ static int queue_prepare(struct vduse_queue *vq, struct vduse_queue_run **ret_ru
 		return -EPROTO;
 	}
 	/* A log left active by a daemon before us (no reset since): go on where it ends. */
-	if (log && log->is_active) {
-		if (!inflight_matches(log, vq->layout, (uint16_t)info.num, info.desc_addr,
-				      info.driver_addr, info.device_addr)) {
+	if (log && journal_is_active(log)) {
+		if (!journal_matches(log, vq->layout, (uint16_t)info.num, info.desc_addr,
+				     info.driver_addr, info.device_addr)) {
 			log_err("queue %u: the state file describes other rings than the driver's "
 				"(size %u, desc %#llx)", vq->index, info.num,
 				(unsigned long long)info.desc_addr);

@@ -89,7 +89,7 @@ struct hdrv_opts {
 	uint16_t advertised_queue_size; /* the device's queue size (seg_max); default: the ring's */
 	uint32_t poll_us;             /* the device's --poll-us */
 	/* The queue's in-flight log (e.g. shared with the test), or NULL for its own. */
-	struct inflight_log *log;
+	struct journal *log;
 };
 
 /* A range the driver mapped, as VDUSE_IOTLB_GET_FD reports it (iotlb mode). */
