@@ -32,81 +32,25 @@ void blk_queue_get_stats(const struct blk_queue *q, struct blk_queue_stats *ret)
 	};
 }
 
-static bool is_packed(const struct blk_queue *q)
-{
-	return vq_layout(&q->vq) == VQ_LAYOUT_PACKED;
-}
-
-/* Packed: the log pool's entries not holding a chain copy of the given heads. */
-static void queue_pool_init(struct blk_queue *q, const uint16_t *heads, unsigned int nr)
-{
-	uint16_t qs = q->dev->queue_size;
-	uint8_t *is_busy = (uint8_t *)q->pool_slots;   /* scratch, before any pop */
-
-	memset(is_busy, 0, qs);
-	/* Only a packed log has the pool (a state file of version 1 has none). */
-	for (unsigned int i = 0; i < nr && is_packed(q); i++) {
-		uint16_t n = journal_chain(q->log, qs, heads[i], q->pop_descs, q->pool_slots + qs);
-
-		for (uint16_t j = 0; j < n; j++) {
-			is_busy[q->pool_slots[qs + j]] = 1;
-			if (j + 1 < n)
-				q->pool_next[q->pool_slots[qs + j]] = q->pool_slots[qs + j + 1];
-		}
-	}
-	q->nr_pool_free = 0;
-	for (uint16_t e = qs; e-- > 0;)
-		if (!is_busy[e])
-			q->pool_free[q->nr_pool_free++] = e;
-}
-
 /*
- * The in-flight log: a fresh start records the rings; a resume settles what
- * an earlier run left and lists the heads to run again.  Without a log of
- * the caller's the queue keeps its own, so the data path is the same.
+ * The queue's journal (virtio/journal.h): a fresh start records the rings;
+ * a resume settles what an earlier run left and lists the heads to run
+ * again.  Without a section of the caller's the virtqueue keeps its own,
+ * so the data path is the same.
  */
-static int queue_log_init(struct blk_queue *q, const struct blk_queue_ring *ring)
+static int queue_journal_init(struct blk_queue *q, const struct blk_queue_ring *ring)
 {
-	const struct vq_config *cfg = &ring->cfg;
-	struct vq_state state;
 	const char *why = NULL;
-	uint16_t seen;
 	int r;
 
-	/* Also where an abandoned queue writes: the next run owns the caller's. */
-	q->own_log = calloc(1, journal_bytes(q->dev->queue_size));
-	if (!q->own_log)
-		return -ENOMEM;
-	q->log = ring->log ? ring->log : q->own_log;
-	vq_get_state(&q->vq, &state);
-	/* The ring keeps the driver's view of the used position: a new run goes on from there. */
-	if (!ring->is_resume) {
-		journal_start(q->log, q->dev->queue_size, cfg->layout, cfg->num, cfg->desc_iova,
-			      cfg->driver_iova, cfg->device_iova, state.avail, state.used);
-		queue_pool_init(q, NULL, 0);
-		return 0;
-	}
-	if (!journal_matches(q->log, cfg->layout, cfg->num, cfg->desc_iova, cfg->driver_iova,
-			     cfg->device_iova)) {
-		log_err("queue %u: the state file describes other rings than the driver's",
-			q->index);
-		return -EBADMSG;
-	}
-	seen = vq_used_seen(&q->vq, q->log->used_idx, q->log->pending_used_idx);
-	r = journal_recover(q->log, q->dev->queue_size, seen, q->replay_heads, &q->nr_replay,
-			    &why);
-	if (r == 0 && vq_set_state(&q->vq, &(struct vq_state){ .avail = q->log->avail_idx,
-							       .used = seen }) < 0) {
-		why = "its positions do not fit the ring";
-		r = -EBADMSG;
-	}
+	if (!ring->is_resume)
+		return vq_journal_start(&q->vq, ring->log, q->dev->queue_size);
+	r = vq_journal_resume(&q->vq, ring->log, q->dev->queue_size, q->replay_heads,
+			      &q->nr_replay, &why);
 	if (r == -EBADMSG)
 		log_err("queue %u: the state file does not fit the rings: %s", q->index, why);
 	if (r < 0)
 		return r;
-	q->pop_seq = q->log->pop_seq;
-	queue_pool_init(q, q->replay_heads, q->nr_replay);
-	q->may_retake = true;
 	q->must_notify = true;
 	return 0;
 }
@@ -142,16 +86,10 @@ int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *de
 	q->iovs = calloc((size_t)num * q->iov_per_req, sizeof(*q->iovs));
 	q->free_slots = calloc(num, sizeof(*q->free_slots));
 	q->deferred = calloc(num, sizeof(*q->deferred));
-	q->pushed_heads = calloc(num, sizeof(*q->pushed_heads));
 	q->replay_heads = calloc(num, sizeof(*q->replay_heads));
 	q->be_privs = calloc(num, be->req_priv_bytes ? be->req_priv_bytes : 1);
-	q->pop_descs = calloc(dev->queue_size, sizeof(*q->pop_descs));
-	q->pool_free = calloc(dev->queue_size, sizeof(*q->pool_free));
-	q->pool_slots = calloc(2u * dev->queue_size, sizeof(*q->pool_slots));
-	q->pool_next = calloc(dev->queue_size, sizeof(*q->pool_next));
-	if (!q->slots || !q->iovs || !q->free_slots || !q->deferred ||
-	    !q->pushed_heads || !q->replay_heads || !q->be_privs || !q->pop_descs ||
-	    !q->pool_free || !q->pool_slots || !q->pool_next) {
+	if (!q->slots || !q->iovs || !q->free_slots || !q->deferred || !q->replay_heads ||
+	    !q->be_privs) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -162,7 +100,7 @@ int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *de
 		q->free_slots[i] = (uint16_t)(num - 1 - i);
 	}
 	q->nr_free = num;
-	r = queue_log_init(q, ring);
+	r = queue_journal_init(q, ring);
 	if (r < 0)
 		goto fail;
 	return 0;
@@ -183,24 +121,11 @@ void blk_queue_exit(struct blk_queue *q)
 	free(q->iovs);
 	free(q->free_slots);
 	free(q->deferred);
-	free(q->pushed_heads);
 	free(q->replay_heads);
 	free(q->be_privs);
-	free(q->pop_descs);
-	free(q->pool_free);
-	free(q->pool_slots);
-	free(q->pool_next);
-	free(q->own_log);
-	q->pop_descs = NULL;
-	q->pool_free = NULL;
-	q->pool_slots = NULL;
-	q->pool_next = NULL;
 	q->deferred = NULL;
-	q->pushed_heads = NULL;
 	q->replay_heads = NULL;
 	q->be_privs = NULL;
-	q->own_log = NULL;
-	q->log = NULL;
 	q->slots = NULL;
 	q->iovs = NULL;
 	q->free_slots = NULL;
@@ -244,8 +169,8 @@ static void queue_check_abandon(struct blk_queue *q)
 		return;
 	q->is_abandoned = true;
 	vq_set_unmapped(&q->vq);
-	q->nr_pushed = 0;
-	q->log = q->own_log;
+	q->nr_unflushed = 0;
+	vq_journal_let_go(&q->vq);
 	stats_store(&q->stats->in_flight, 0);
 	q->stats = &q->own_stats;      /* the next run writes the queue's counters */
 	/* What the backend still writes must not land in memory the driver reuses. */
@@ -297,37 +222,13 @@ static void queue_req_release(struct blk_queue *q, struct blk_req *req)
 	q->free_slots[q->nr_free++] = req->slot;
 }
 
-/* Packed: the log pool entries of chains the driver has back are free again. */
-static void queue_pool_put(struct blk_queue *q)
-{
-	const uint32_t *chains = journal_chains(q->log, q->dev->queue_size);
-
-	for (unsigned int i = 0; i < q->nr_pushed; i++) {
-		uint32_t c = chains[q->pushed_heads[i]];
-		uint16_t slot = c & 0xffff;
-
-		/* Bounded: a hostile driver may have had one ID pushed twice in a batch. */
-		for (uint16_t j = c >> 16; j > 0 && q->nr_pool_free < q->dev->queue_size; j--) {
-			q->pool_free[q->nr_pool_free++] = slot;
-			slot = q->pool_next[slot];
-		}
-	}
-}
-
 /* Make the pushed used entries visible to the driver: one store on the ring. */
 static void queue_flush(struct blk_queue *q)
 {
-	struct vq_state state;
-
-	if (!q->nr_pushed)
+	if (!q->nr_unflushed)
 		return;
-	vq_get_state(&q->vq, &state);
-	journal_publish_begin(q->log, state.used);
 	vq_flush(&q->vq);
-	if (is_packed(q))
-		queue_pool_put(q);
-	journal_publish_end(q->log, state.used, q->pushed_heads, q->nr_pushed);
-	q->nr_pushed = 0;
+	q->nr_unflushed = 0;
 	q->has_unsignalled = true;
 }
 
@@ -335,10 +236,8 @@ static void queue_flush(struct blk_queue *q)
 static void queue_push(struct blk_queue *q, uint16_t head, uint32_t len)
 {
 	vq_push(&q->vq, head, len);
-	journal_push(q->log, head);
-	q->pushed_heads[q->nr_pushed++] = head;
-	/* Only a driver offering one head twice fills it: publish what we have. */
-	if (q->nr_pushed == vq_num(&q->vq))
+	/* Every head came back: vq_push() takes no more before a flush. */
+	if (++q->nr_unflushed == vq_num(&q->vq))
 		queue_flush(q);
 }
 
@@ -516,70 +415,6 @@ static void queue_take(struct blk_queue *q, struct blk_req *req, int pop_result)
 	queue_req_start(q, req, pop_result);
 }
 
-/* The pop sequence of the chain just popped (journal.h). */
-static uint16_t queue_popped_seq(const struct blk_queue *q)
-{
-	struct vq_state state;
-
-	if (is_packed(q))
-		return q->pop_seq;
-	vq_get_state(&q->vq, &state);
-	return (uint16_t)(state.avail - 1);
-}
-
-/* The chain just popped is consumed: say so in the log. */
-static void queue_consume(struct blk_queue *q, bool is_taken)
-{
-	struct vq_state state;
-
-	if (is_taken && is_packed(q))
-		q->pop_seq++;
-	vq_get_state(&q->vq, &state);
-	journal_consume(q->log, state.avail, q->pop_seq);
-}
-
-/*
- * Was the chain just popped taken already, by the run before a restart that
- * died between recording it and consuming it?  It is running again
- * (queue_replay()) and must not run twice.
- */
-static bool queue_is_retaken(struct blk_queue *q, uint16_t head)
-{
-	uint32_t e = q->log->heads[head];
-
-	return q->may_retake && (e & JOURNAL_TAKEN) &&
-	       (e & JOURNAL_POP_MASK) == queue_popped_seq(q);
-}
-
-/*
- * Record the chain just popped before it is consumed: a crash between the
- * two runs it again.  A packed chain's descriptors are kept too: its slots
- * take used entries while it is still in flight.
- */
-static bool queue_record_take(struct blk_queue *q, const struct vq_elem *elem)
-{
-	uint16_t qs = q->dev->queue_size;
-
-	if (is_packed(q)) {
-		/*
-		 * vq_pop() keeps chains within the ring, and the pool is as large;
-		 * only a driver reusing an ID before its used entry was flushed
-		 * gets here without room.
-		 */
-		if (q->nr_pool_free < elem->nr_descs)
-			return false;
-		for (uint16_t i = 0; i < elem->nr_descs; i++) {
-			q->pool_slots[i] = q->pool_free[--q->nr_pool_free];
-			if (i)
-				q->pool_next[q->pool_slots[i - 1]] = q->pool_slots[i];
-		}
-		journal_keep_chain(q->log, qs, elem->head, q->pop_descs, q->pool_slots,
-				   elem->nr_descs);
-	}
-	journal_take(q->log, elem->head, queue_popped_seq(q));
-	return true;
-}
-
 /* Pop chains into free slots until the ring is empty. Returns chains popped. */
 static unsigned int queue_pop_all(struct blk_queue *q)
 {
@@ -587,7 +422,7 @@ static unsigned int queue_pop_all(struct blk_queue *q)
 
 	while (!vq_is_broken(&q->vq)) {
 		struct blk_req *req;
-		uint64_t nr_bad;
+		uint64_t nr_skipped;
 		int r;
 
 		if (q->nr_free == 0) {
@@ -599,46 +434,19 @@ static unsigned int queue_pop_all(struct blk_queue *q)
 		req = &q->slots[q->free_slots[q->nr_free - 1]];
 		/* Hold before translating: an IOTLB update mid-chain must not unmap it. */
 		req->mem_token = queue_mem_hold(q);
-		req->elem.descs = q->pop_descs;
-		nr_bad = vq_nr_bad_chains(&q->vq);
+		nr_skipped = vq_nr_skipped_heads(&q->vq);
 		r = vq_pop(&q->vq, &req->elem, q->iov_per_req);
 		/* Heads out of range are skipped inside vq_pop(): count them here. */
-		for (nr_bad = vq_nr_bad_chains(&q->vq) - nr_bad - (r == -EINVAL); nr_bad; nr_bad--)
+		for (nr_skipped = vq_nr_skipped_heads(&q->vq) - nr_skipped; nr_skipped; nr_skipped--)
 			stats_driver_fault(q->stats, VQ_ERR_HEAD_RANGE);
 		if (r == 0 || r == -EIO) {
 			queue_mem_release(q, req->mem_token);
-			queue_consume(q, false);   /* skipped heads */
 			if (r == -EIO) {
 				stats_driver_fault(q->stats, vq_last_err(&q->vq));
 				queue_broken(q, vq_err_str(vq_last_err(&q->vq)));
 			}
 			break;
 		}
-		if (queue_is_retaken(q, req->elem.head)) {
-			queue_mem_release(q, req->mem_token);
-			queue_consume(q, true);
-			continue;
-		}
-		/*
-		 * The log knows what is the device's: in flight, or returned and not
-		 * yet flushed (a malformed chain).  A driver offering it again broke
-		 * the ring.
-		 */
-		if (q->log->heads[req->elem.head] & JOURNAL_TAKEN) {
-			queue_mem_release(q, req->mem_token);
-			queue_consume(q, false);
-			stats_driver_fault(q->stats, VQ_ERR_HEAD_IN_FLIGHT);
-			queue_broken(q, vq_err_str(VQ_ERR_HEAD_IN_FLIGHT));
-			break;
-		}
-		if (!queue_record_take(q, &req->elem)) {
-			queue_mem_release(q, req->mem_token);
-			queue_consume(q, false);
-			stats_driver_fault(q->stats, VQ_ERR_HEAD_IN_FLIGHT);
-			queue_broken(q, vq_err_str(VQ_ERR_HEAD_IN_FLIGHT));
-			break;
-		}
-		queue_consume(q, true);
 		if (r != -EINVAL)
 			nr++;
 		queue_take(q, req, r);
@@ -657,16 +465,10 @@ static void queue_replay(struct blk_queue *q)
 	q->nr_replay = 0;
 	for (unsigned int i = 0; i < nr; i++) {
 		struct blk_req *req = &q->slots[q->free_slots[q->nr_free - 1]];
-		uint16_t head = q->replay_heads[i], nr_descs = 0;
 		int r;
 
 		req->mem_token = queue_mem_hold(q);
-		req->elem.descs = NULL;
-		if (is_packed(q))
-			nr_descs = journal_chain(q->log, q->dev->queue_size, head, q->pop_descs,
-						 NULL);
-		r = vq_pop_again(&q->vq, head, q->pop_descs, nr_descs, &req->elem,
-				 q->iov_per_req);
+		r = vq_pop_again(&q->vq, q->replay_heads[i], &req->elem, q->iov_per_req);
 		if (r == -EIO) {
 			queue_mem_release(q, req->mem_token);
 			break;
@@ -688,7 +490,6 @@ static void queue_poll(struct blk_queue *q)
 		vq_disable_notify(&q->vq);
 		nr += queue_pop_all(q);
 	} while (!vq_is_broken(&q->vq) && q->nr_free && vq_enable_notify(&q->vq));
-	q->may_retake = false;
 	if (nr) {
 		stats_add(&q->stats->batches, 1);
 		q->poll_ns = (uint64_t)q->dev->poll_us * 1000u;   /* busy: open the window */

@@ -18,7 +18,6 @@
 
 #include "backends/backend.h"
 #include "blk/blk.h"
-#include "virtio/journal.h"
 #include "blk/stats.h"
 #include "virtio/vq.h"
 
@@ -44,10 +43,10 @@ struct blk_queue_ring {
 	struct vq_config cfg;        /* layout, size and ring addresses */
 	struct vq_state state;       /* where to start (VDUSE_VQ_GET_INFO) */
 	/*
-	 * The queue's in-flight log (or NULL: the queue keeps a private one).
-	 * With is_resume the log is an earlier run's, maybe cut short by a
-	 * crash: the queue resumes where it says and executes again what was
-	 * in flight; state is then ignored.
+	 * The queue's crash journal (virtio/journal.h; or NULL: the virtqueue
+	 * keeps a private one).  With is_resume the log is an earlier run's,
+	 * maybe cut short by a crash: the queue resumes where it says and
+	 * executes again what was in flight; state is then ignored.
 	 */
 	struct journal *log;
 	bool is_resume;
@@ -77,20 +76,10 @@ struct blk_queue {
 	unsigned int nr_inflight_writes;  /* in the backend and may change the image */
 	int quiet_fd;                /* eventfd: abandoned, and no write left in the backend (or -1) */
 	bool has_signalled_quiet;
-	struct journal *log;    /* in-flight log: the state file's, or own_log */
-	struct journal *own_log;
-	uint16_t *pushed_heads;      /* heads pushed, not yet flushed */
-	unsigned int nr_pushed;
+	unsigned int nr_unflushed;   /* used entries pushed since the last flush */
 	bool has_unsignalled;        /* flushed since the last interrupt decision */
-	uint16_t pop_seq;            /* chains taken (packed; a split ring counts with its avail index) */
-	struct vring_packed_desc *pop_descs;  /* packed: the chain just popped, for the log */
-	uint16_t *pool_free;         /* packed: log pool entries free for chain copies */
-	unsigned int nr_pool_free;
-	uint16_t *pool_slots;        /* scratch: the entries one chain takes */
-	uint16_t *pool_next;         /* the log pool's links, kept here too for freeing */
 	uint16_t *replay_heads;      /* in flight when an earlier run ended: run them again */
 	unsigned int nr_replay;
-	bool may_retake;             /* until the first poll: the chain taken last may be seen again */
 	bool must_notify;            /* interrupt once whatever the driver asked (resumed) */
 	struct blk_req **deferred;   /* done while the rings were unmapped */
 	unsigned int nr_deferred;    /* stored atomically: tests watch it */

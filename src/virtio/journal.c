@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Starting and recovering a queue's in-flight log (the data path's stores
- * are inline, in journal.h).
+ * A queue's crash journal as data: starting a section, matching it with
+ * rings, and settling one a killed daemon left (the data path's stores are
+ * inline, in journal.h; vq.c makes them).
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -12,7 +12,9 @@
  * Chains are named by what the driver gets back: the split ring's head, the
  * packed ring's buffer ID.  Positions are the virtqueue's (vq.h): a split
  * avail index, or a packed ring index with its wrap counter in bit 15.
- * The queue's thread updates the log with plain stores, in this order:
+ * The virtqueue writes it from its queue's thread (vq.c: vq_pop() takes and
+ * consumes, vq_push() pushes, vq_flush() publishes; each layout adds its
+ * part: split.c, packed_journal.c), with plain stores, in this order:
  *
  *   take:     packed only: the chain's descriptors into the pool, chains[h]
  *             heads[h] = TAKEN | pop sequence

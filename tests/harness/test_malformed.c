@@ -538,9 +538,9 @@ static void test_packed_id_range_ffff(void **state)
 
 /*
  * A buffer ID made available again while its request is in flight (the gate
- * holds it).  The queue catches it (vq_pop() returns the chain, the queue
- * knows the ID is in flight): counted as VQ_ERR_HEAD_IN_FLIGHT, ring broken;
- * the request in flight still completes, the second never starts.
+ * holds it).  vq_pop() catches it (its journal knows the ID is in flight):
+ * counted as VQ_ERR_HEAD_IN_FLIGHT, ring broken; the request in flight
+ * still completes, the second never starts.
  */
 static void test_packed_id_in_flight(void **state)
 {
@@ -569,9 +569,10 @@ static void test_packed_id_in_flight(void **state)
 	assert_int_equal(gate_held(), 1);
 	assert_int_equal(*hptr(f, b.status), 0xff);
 	check_image(f);            /* the gate writes nothing */
-	/* The queue (not vq_pop()) knows which IDs are in flight: only its counter says so. */
+	/* The virtqueue's journal knows which IDs are in flight: it says why, the queue counts it. */
 	blk_queue_stop(&f->h.q);
 	hdrv_join(&f->h);
+	assert_int_equal(vq_last_err(&f->h.q.vq), VQ_ERR_HEAD_IN_FLIGHT);
 	assert_int_equal(f->h.q.stats->driver_fault_reasons[VQ_ERR_HEAD_IN_FLIGHT], 1);
 }
 
