@@ -11,10 +11,30 @@
 #include <sys/eventfd.h>
 
 #include "log.h"
-#include "blk/queue.h"
+#include "blk/queue_impl.h"
 #include "util.h"
 
 #define EVENTS_PER_WAIT 64
+
+void blk_queue_set_counters(struct blk_queue *q, struct blk_stats *stats)
+{
+	q->stats = stats;
+}
+
+struct blk_stats *blk_queue_counters(const struct blk_queue *q)
+{
+	return q->stats;
+}
+
+void blk_queue_set_quiet_fd(struct blk_queue *q, int quiet_fd)
+{
+	q->quiet_fd = quiet_fd;
+}
+
+const struct vq *blk_queue_vq(const struct blk_queue *q)
+{
+	return &q->vq;
+}
 
 /* Counters have one writer, this thread (stats.h); others read a snapshot. */
 void blk_queue_get_stats(const struct blk_queue *q, struct blk_queue_stats *ret)
@@ -55,15 +75,18 @@ static int queue_journal_init(struct blk_queue *q, const struct blk_queue_ring *
 	return 0;
 }
 
-int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *dev,
-		   const struct image *img, const struct backend_ops *be,
-		   struct mem *mem, const struct blk_queue_ring *ring, int kick_fd,
-		   blk_queue_notify_fn notify, void *notify_opaque)
+int blk_queue_new(uint16_t index, const struct blk_dev *dev, const struct image *img,
+		  const struct backend_ops *be, struct mem *mem, const struct blk_queue_ring *ring,
+		  int kick_fd, blk_queue_notify_fn notify, void *notify_opaque,
+		  struct blk_queue **ret_q)
 {
+	struct blk_queue *q = calloc(1, sizeof(*q));
 	unsigned int num;
 	int r;
 
-	memset(q, 0, sizeof(*q));
+	*ret_q = NULL;
+	if (!q)
+		return -ENOMEM;
 	r = vq_init(&q->vq, mem, &ring->cfg, &ring->state);
 	if (r < 0)
 		goto fail;
@@ -103,19 +126,19 @@ int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *de
 	r = queue_journal_init(q, ring);
 	if (r < 0)
 		goto fail;
+	*ret_q = q;
 	return 0;
 fail:
-	blk_queue_exit(q);
+	blk_queue_free(q);
 	return r;
 }
 
-void blk_queue_exit(struct blk_queue *q)
+void blk_queue_free(struct blk_queue *q)
 {
 	if (!q)
 		return;
 	if (q->be && q->bq)
 		q->be->queue_exit(q->bq);
-	q->bq = NULL;
 	vq_exit(&q->vq);
 	free(q->slots);
 	free(q->iovs);
@@ -123,18 +146,18 @@ void blk_queue_exit(struct blk_queue *q)
 	free(q->deferred);
 	free(q->replay_heads);
 	free(q->be_privs);
-	q->deferred = NULL;
-	q->replay_heads = NULL;
-	q->be_privs = NULL;
-	q->slots = NULL;
-	q->iovs = NULL;
-	q->free_slots = NULL;
+	free(q);
 }
 
 void blk_queue_stop(struct blk_queue *q)
 {
 	__atomic_store_n(&q->is_stop_requested, true, __ATOMIC_RELEASE);
 	eventfd_write(q->kick_fd, 1);
+}
+
+bool blk_queue_is_stopping(const struct blk_queue *q)
+{
+	return __atomic_load_n(&q->is_stop_requested, __ATOMIC_ACQUIRE);
 }
 
 void blk_queue_abandon(struct blk_queue *q)
@@ -146,6 +169,11 @@ void blk_queue_abandon(struct blk_queue *q)
 bool blk_queue_has_let_go(struct blk_queue *q)
 {
 	return __atomic_load_n(&q->has_let_go, __ATOMIC_ACQUIRE);
+}
+
+unsigned int blk_queue_nr_deferred(const struct blk_queue *q)
+{
+	return __atomic_load_n(&q->nr_deferred, __ATOMIC_RELAXED);
 }
 
 /* Abandoned, and nothing left in the backend that can change the image? Say so once. */

@@ -360,7 +360,7 @@ static bool reuse_round(int at, int *ret_nr_reused)
 		nr_old_done = nr_old_left + nr_seen - nr_fresh_seen;
 		usleep(20000);
 		assert_int_equal(hdrv_take_used(&h, &id, &len), -EAGAIN);
-		assert_false(vq_is_broken(&h.q.vq));
+		assert_false(vq_is_broken(blk_queue_vq(h.q)));
 		assert_int_equal(nr_fresh_seen, nr_seen);
 		assert_int_equal(nr_old_done, nr_old_left);
 		fd = open(image, O_RDONLY);
@@ -410,9 +410,10 @@ static void test_resume_refuses_other_rings(void **state)
 	(void)state;
 	assert_int_equal(hdrv_make_image(image, sizeof(image), IMAGE_BYTES, IMAGE_FILL), 0);
 	assert_int_equal(hdrv_start(&h, image, &o), 0);
-	assert_int_equal(vq_layout(&h.q.vq), is_packed ? VQ_LAYOUT_PACKED : VQ_LAYOUT_SPLIT);
+	assert_int_equal(vq_layout(blk_queue_vq(h.q)),
+			 is_packed ? VQ_LAYOUT_PACKED : VQ_LAYOUT_SPLIT);
 	assert_int_equal(hdrv_blk_do(&h, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
-	blk_queue_stop(&h.q);
+	blk_queue_stop(h.q);
 	hdrv_join(&h);
 	log->used_iova += 4096;
 	assert_int_equal(hdrv_restart(&h), -EBADMSG);
