@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 
 #include "log.h"
+#include "blk/abandon.h"
 #include "blk/queue_impl.h"
 #include "util.h"
 
@@ -24,11 +25,6 @@ void blk_queue_set_counters(struct blk_queue *q, struct blk_stats *stats)
 struct blk_stats *blk_queue_counters(const struct blk_queue *q)
 {
 	return q->stats;
-}
-
-void blk_queue_set_quiet_fd(struct blk_queue *q, int quiet_fd)
-{
-	q->quiet_fd = quiet_fd;
 }
 
 const struct vq *blk_queue_vq(const struct blk_queue *q)
@@ -160,54 +156,9 @@ bool blk_queue_is_stopping(const struct blk_queue *q)
 	return __atomic_load_n(&q->is_stop_requested, __ATOMIC_ACQUIRE);
 }
 
-void blk_queue_abandon(struct blk_queue *q)
-{
-	__atomic_store_n(&q->is_abandon_requested, true, __ATOMIC_RELEASE);
-	eventfd_write(q->kick_fd, 1);
-}
-
-bool blk_queue_has_let_go(struct blk_queue *q)
-{
-	return __atomic_load_n(&q->has_let_go, __ATOMIC_ACQUIRE);
-}
-
 unsigned int blk_queue_nr_deferred(const struct blk_queue *q)
 {
 	return __atomic_load_n(&q->nr_deferred, __ATOMIC_RELAXED);
-}
-
-/* Abandoned, and nothing left in the backend that can change the image? Say so once. */
-static void queue_check_quiet(struct blk_queue *q)
-{
-	if (!q->is_abandoned || q->nr_inflight_writes || q->has_signalled_quiet)
-		return;
-	q->has_signalled_quiet = true;
-	if (q->quiet_fd >= 0)
-		eventfd_write(q->quiet_fd, 1);
-}
-
-/*
- * Asked to abandon: from here on the rings and the status bytes are not
- * ours.  Requests still in the backend complete into q->deferred, as while
- * the rings are unmapped, and are forgotten when the queue ends.
- */
-static void queue_check_abandon(struct blk_queue *q)
-{
-	if (q->is_abandoned || !__atomic_load_n(&q->is_abandon_requested, __ATOMIC_ACQUIRE))
-		return;
-	q->is_abandoned = true;
-	vq_set_unmapped(&q->vq);
-	q->nr_unflushed = 0;
-	vq_journal_let_go(&q->vq);
-	stats_store(&q->stats->in_flight, 0);
-	q->stats = &q->own_stats;      /* the next run writes the queue's counters */
-	/* What the backend still writes must not land in memory the driver reuses. */
-	if (vq_mem(&q->vq)->ops->detach)
-		vq_mem(&q->vq)->ops->detach(vq_mem(&q->vq));
-	log_warn("queue %u: abandoned with %u request(s) still in the backend; the driver will "
-		 "not hear of them", q->index, q->nr_inflight - q->nr_deferred);
-	queue_check_quiet(q);
-	__atomic_store_n(&q->has_let_go, true, __ATOMIC_RELEASE);
 }
 
 static void queue_broken(struct blk_queue *q, const char *why)
@@ -288,12 +239,7 @@ static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res
 	uint32_t len = 0;
 	int status = -1;
 
-	/* The backend is done with it, whatever becomes of the used entry. */
-	if (req->is_mutating) {
-		req->is_mutating = false;
-		q->nr_inflight_writes--;
-		queue_check_quiet(q);
-	}
+	queue_write_end(q, req);
 	if (vq_is_unmapped(&q->vq)) {
 		/* No ring to put it in until the driver maps its memory again. */
 		req->be.error = res;
@@ -416,10 +362,7 @@ static void queue_req_start(struct blk_queue *q, struct blk_req *req, int pop_re
 	log_debug("queue %u: head %u start: op %d offset %llu bytes %llu", q->index,
 		  req->elem.head, req->op, (unsigned long long)req->offset_bytes,
 		  (unsigned long long)req->data_bytes);
-	req->is_mutating = req->op == BLK_OP_WRITE || req->op == BLK_OP_WRITE_ZEROES ||
-			   req->op == BLK_OP_DISCARD;
-	if (req->is_mutating)
-		q->nr_inflight_writes++;
+	queue_write_begin(q, req);
 	r = q->be->queue_req(q->bq, req);
 	if (r < 0)
 		queue_req_complete(q, req, r);
