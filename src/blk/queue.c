@@ -13,6 +13,7 @@
 #include "log.h"
 #include "blk/abandon.h"
 #include "blk/queue_impl.h"
+#include "blk/remap.h"
 #include "util.h"
 
 #define EVENTS_PER_WAIT 64
@@ -156,11 +157,6 @@ bool blk_queue_is_stopping(const struct blk_queue *q)
 	return __atomic_load_n(&q->is_stop_requested, __ATOMIC_ACQUIRE);
 }
 
-unsigned int blk_queue_nr_deferred(const struct blk_queue *q)
-{
-	return __atomic_load_n(&q->nr_deferred, __ATOMIC_RELAXED);
-}
-
 static void queue_broken(struct blk_queue *q, const char *why)
 {
 	vq_set_broken(&q->vq);
@@ -242,9 +238,7 @@ static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res
 	queue_write_end(q, req);
 	if (vq_is_unmapped(&q->vq)) {
 		/* No ring to put it in until the driver maps its memory again. */
-		req->be.error = res;
-		q->deferred[q->nr_deferred] = req;
-		__atomic_store_n(&q->nr_deferred, q->nr_deferred + 1, __ATOMIC_RELAXED);
+		queue_defer(q, req, res);
 		return;
 	}
 	if (req->status_ptr) {
@@ -263,34 +257,19 @@ static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res
 }
 
 /*
- * The driver remapped memory: translate the rings again.  Until that works
- * the queue touches neither ring; completions wait in q->deferred.
+ * The driver remapped memory: translate the rings again (remap.c); true when
+ * it did.  Completions that waited for the rings go as soon as they are back.
  */
-static void queue_remap(struct blk_queue *q)
-{
-	bool was_unmapped = vq_is_unmapped(&q->vq);
-
-	stats_add(&q->stats->remaps, 1);
-	if (vq_remap(&q->vq) < 0) {
-		if (!was_unmapped)
-			log_warn_ratelimited("queue %u: rings not mapped after an IOTLB update; "
-					     "waiting for the driver to map them", q->index);
-		return;
-	}
-	while (q->nr_deferred) {
-		struct blk_req *req = q->deferred[q->nr_deferred - 1];
-
-		__atomic_store_n(&q->nr_deferred, q->nr_deferred - 1, __ATOMIC_RELAXED);
-		queue_req_complete(q, req, req->be.error);
-	}
-}
-
-/* Translate the rings again if the driver remapped memory; true when it did. */
 static bool queue_follow_mem(struct blk_queue *q)
 {
-	if (q->is_abandoned || !vq_mem_moved(&q->vq))
+	struct blk_req *req;
+	int res;
+
+	if (!queue_mem_moved(q))
 		return false;
-	queue_remap(q);
+	if (queue_remap(q))
+		while ((req = queue_undefer(q, &res)))
+			queue_req_complete(q, req, res);
 	return true;
 }
 
@@ -556,6 +535,7 @@ int blk_queue_run(struct blk_queue *q)
 {
 	struct backend_event evs[EVENTS_PER_WAIT];
 	bool need_poll = true, is_stopping = false, was_full, is_polling;
+	struct blk_req *req;
 	int r;
 
 	r = q->be->queue_init(q->img, q->kick_fd, vq_num(&q->vq), &q->bq);
@@ -619,8 +599,8 @@ int blk_queue_run(struct blk_queue *q)
 			need_poll = true;
 	}
 	/* Stopped while the rings were unmapped: the reset forgets these. */
-	while (q->nr_deferred)
-		queue_req_release(q, q->deferred[--q->nr_deferred]);
+	while ((req = queue_undefer(q, NULL)))
+		queue_req_release(q, req);
 	stats_store(&q->stats->in_flight, q->nr_inflight);
 	if (!vq_is_unmapped(&q->vq))
 		queue_publish(q);

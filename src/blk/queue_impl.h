@@ -52,7 +52,7 @@ struct blk_queue {
 	bool is_abandoned;
 
 	/* While the rings are unmapped (remap.c). */
-	struct blk_req **deferred;   /* done while the rings were unmapped */
+	struct queue_deferred *deferred;  /* completions waiting for the rings, one per slot */
 	unsigned int nr_deferred;    /* stored atomically: tests watch it */
 
 	/* Busy polling (poll.c). */
