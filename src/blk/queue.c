@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "blk/abandon.h"
+#include "blk/poll.h"
 #include "blk/queue_impl.h"
 #include "blk/remap.h"
 #include "util.h"
@@ -430,6 +431,7 @@ static void queue_replay(struct blk_queue *q)
 			 q->index, nr);
 }
 
+/* Take what the driver made available: first what an earlier run left. */
 static void queue_poll(struct blk_queue *q)
 {
 	unsigned int nr = 0;
@@ -442,51 +444,8 @@ static void queue_poll(struct blk_queue *q)
 	} while (!vq_is_broken(&q->vq) && q->nr_free && vq_enable_notify(&q->vq));
 	if (nr) {
 		stats_add(&q->stats->batches, 1);
-		q->poll_ns = (uint64_t)q->dev->poll_us * 1000u;   /* busy: open the window */
+		queue_busy_poll_open(q);   /* busy: open the window */
 	}
-}
-
-/* The next watch of --poll-us: nothing in the backend to wait for, a window open. */
-static bool queue_may_busy_poll(const struct blk_queue *q)
-{
-	return q->poll_ns >= 1000 && q->nr_inflight == 0 && q->nr_free && !vq_is_broken(&q->vq) &&
-	       !vq_is_unmapped(&q->vq);
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
-/*
- * --poll-us: before sleeping, watch the avail ring for a while with kicks
- * off, so that a driver submitting again soon saves its kick and our wakeup.
- * Only when the queue is empty: completions never wait behind it.  Kicks go
- * off before the interrupt (the caller), so a driver that answers at once
- * does not kick.  Adaptive and bounded: a batch of chains opens the window,
- * each miss halves it until it is gone, so an idle queue sleeps after one
- * short watch.  Returns true when there are chains to pop.
- */
-static bool queue_busy_poll(struct blk_queue *q)
-{
-	uint64_t deadline = monotonic_ns() + q->poll_ns;
-
-	do {
-		if (vq_has_avail(&q->vq) ||
-		    __atomic_load_n(&q->is_stop_requested, __ATOMIC_RELAXED)) {
-			stats_add(&q->stats->poll_hits, 1);
-			q->poll_ns = (uint64_t)q->dev->poll_us * 1000u;
-			return true;
-		}
-		cpu_relax();
-	} while (monotonic_ns() < deadline);
-	stats_add(&q->stats->poll_misses, 1);
-	q->poll_ns /= 2;
-	return vq_enable_notify(&q->vq);
 }
 
 /* Make pushed entries visible and interrupt once, if the driver wants it. */
