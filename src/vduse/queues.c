@@ -150,6 +150,47 @@ static struct vq_state queue_info_state(enum vq_layout layout, const struct vdus
 }
 
 /*
+ * Can the queue serve the rings the driver set up?  A packed ring needs
+ * room for chain copies in the state file; a journal left active by a
+ * daemon before us (no reset since) must describe these rings, and the
+ * queue goes on where it ends (*ret_is_resume).  Returns 0, or -EPROTO,
+ * -EBADMSG, -EINVAL (logged).
+ */
+static int queue_check_rings(struct vduse_queue *vq, const struct vduse_vq_info *info,
+			     const struct journal *log, bool *ret_is_resume)
+{
+	struct vduse_dev *dev = vq->dev;
+
+	*ret_is_resume = false;
+	/* A state file of version 1 has no room for a packed ring's chain copies. */
+	if (vq->layout == VQ_LAYOUT_PACKED && !vdb_state_keeps_chains(dev->state)) {
+		log_err("queue %u: the driver chose a packed ring, which the device's state "
+			"file (format version 1) cannot record", vq->index);
+		return -EPROTO;
+	}
+	/* A log left active by a daemon before us (no reset since): go on where it ends. */
+	if (log && journal_is_active(log)) {
+		if (!journal_matches(log, vq->layout, (uint16_t)info->num, info->desc_addr,
+				     info->driver_addr, info->device_addr)) {
+			log_err("queue %u: the state file describes other rings than the driver's "
+				"(size %u, desc %#llx)", vq->index, info->num,
+				(unsigned long long)info->desc_addr);
+			return -EBADMSG;
+		}
+		*ret_is_resume = true;
+	}
+	/* Split rings are a power of two in size (virtio 1.2, 2.7), at most what we offered. */
+	if (info->num == 0 || info->num > dev->blk->queue_size ||
+	    (vq->layout == VQ_LAYOUT_SPLIT && (info->num & (info->num - 1)))) {
+		log_err("queue %u: the driver set size %u; it must be %s up to %u", vq->index,
+			info->num, vq->layout == VQ_LAYOUT_SPLIT ? "a power of two" : "at least 1",
+			dev->blk->queue_size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
  * Everything a queue needs before its thread runs: ring addresses, a view,
  * request slots.  Nothing is popped yet, so a DRIVER_OK refused later (another
  * queue failing) has consumed nothing.  *ret_run is NULL for a queue the
@@ -162,7 +203,7 @@ static int queue_prepare(struct vduse_queue *vq, struct vduse_queue_run **ret_ru
 	struct journal *log = vdb_state_queue(dev->state, vq->index);
 	struct vduse_queue_run *run;
 	struct blk_queue_ring ring;
-	bool is_resume = false;
+	bool is_resume;
 	int r;
 
 	*ret_run = NULL;
@@ -173,31 +214,9 @@ static int queue_prepare(struct vduse_queue *vq, struct vduse_queue_run **ret_ru
 	vq->state = queue_info_state(vq->layout, &info);
 	if (!info.ready)
 		return 0;
-	/* A state file of version 1 has no room for a packed ring's chain copies. */
-	if (vq->layout == VQ_LAYOUT_PACKED && !vdb_state_keeps_chains(dev->state)) {
-		log_err("queue %u: the driver chose a packed ring, which the device's state "
-			"file (format version 1) cannot record", vq->index);
-		return -EPROTO;
-	}
-	/* A log left active by a daemon before us (no reset since): go on where it ends. */
-	if (log && journal_is_active(log)) {
-		if (!journal_matches(log, vq->layout, (uint16_t)info.num, info.desc_addr,
-				     info.driver_addr, info.device_addr)) {
-			log_err("queue %u: the state file describes other rings than the driver's "
-				"(size %u, desc %#llx)", vq->index, info.num,
-				(unsigned long long)info.desc_addr);
-			return -EBADMSG;
-		}
-		is_resume = true;
-	}
-	/* Split rings are a power of two in size (virtio 1.2, 2.7), at most what we offered. */
-	if (info.num == 0 || info.num > dev->blk->queue_size ||
-	    (vq->layout == VQ_LAYOUT_SPLIT && (info.num & (info.num - 1)))) {
-		log_err("queue %u: the driver set size %u; it must be %s up to %u", vq->index,
-			info.num, vq->layout == VQ_LAYOUT_SPLIT ? "a power of two" : "at least 1",
-			dev->blk->queue_size);
-		return -EINVAL;
-	}
+	r = queue_check_rings(vq, &info, log, &is_resume);
+	if (r < 0)
+		return r;
 	run = calloc(1, sizeof(*run));
 	if (!run)
 		return -ENOMEM;
