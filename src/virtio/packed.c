@@ -13,6 +13,9 @@
  * read from the ring is driver input: each descriptor is loaded once, a
  * chain must be available for its lap in every slot, no longer than the
  * slots not in flight, and end in a buffer ID inside the ring.
+ *
+ * The ring's part of the crash journal (chain copies, pop sequence, whether
+ * a publish cut short was seen) is in packed_journal.c.
  */
 #include <endian.h>
 #include <errno.h>
@@ -93,7 +96,7 @@ static inline uint16_t used_flags(bool wrap)
 }
 
 int packed_walk(struct vq *vq, uint16_t id, const struct vring_packed_desc *descs,
-		       uint16_t nr_descs, struct vq_elem *elem, unsigned int max_iov)
+		uint16_t nr_descs, struct vq_elem *elem, unsigned int max_iov)
 {
 	struct vq_walk w;
 	int r;

@@ -207,11 +207,12 @@ static void record_consume(struct vq *vq, bool is_taken)
 static bool is_retaken(struct vq *vq, uint16_t head)
 {
 	struct vq_journal *jn = &vq->journal;
-	uint32_t e = jn->log->heads[head];
+	uint32_t e;
 
 	if (!jn->may_retake)
 		return false;
 	jn->may_retake = false;
+	e = jn->log->heads[head];
 	return (e & JOURNAL_TAKEN) && (e & JOURNAL_POP_MASK) == vq->ops->journal_seq(vq);
 }
 

@@ -371,7 +371,11 @@ int vq_pop_again(struct vq *vq, uint16_t head, struct vq_elem *elem, unsigned in
  */
 void vq_push(struct vq *vq, uint16_t head, uint32_t len_bytes);
 
-/* vq_flush() - publish every pushed entry (one release store). */
+/*
+ * vq_flush() - publish every pushed entry (one release store); with a
+ * journal, the section says which used position it makes visible before,
+ * and forgets the pushed heads after.
+ */
 void vq_flush(struct vq *vq);
 
 /**
