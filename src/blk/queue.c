@@ -11,10 +11,28 @@
 #include <sys/eventfd.h>
 
 #include "log.h"
-#include "blk/queue.h"
+#include "blk/abandon.h"
+#include "blk/poll.h"
+#include "blk/queue_impl.h"
+#include "blk/remap.h"
 #include "util.h"
 
 #define EVENTS_PER_WAIT 64
+
+void blk_queue_set_counters(struct blk_queue *q, struct blk_stats *stats)
+{
+	q->stats = stats;
+}
+
+struct blk_stats *blk_queue_counters(const struct blk_queue *q)
+{
+	return q->stats;
+}
+
+const struct vq *blk_queue_vq(const struct blk_queue *q)
+{
+	return &q->vq;
+}
 
 /* Counters have one writer, this thread (stats.h); others read a snapshot. */
 void blk_queue_get_stats(const struct blk_queue *q, struct blk_queue_stats *ret)
@@ -32,94 +50,41 @@ void blk_queue_get_stats(const struct blk_queue *q, struct blk_queue_stats *ret)
 	};
 }
 
-static bool is_packed(const struct blk_queue *q)
-{
-	return vq_layout(&q->vq) == VQ_LAYOUT_PACKED;
-}
-
-/* Packed: the log pool's entries not holding a chain copy of the given heads. */
-static void queue_pool_init(struct blk_queue *q, const uint16_t *heads, unsigned int nr)
-{
-	uint16_t qs = q->dev->queue_size;
-	uint8_t *is_busy = (uint8_t *)q->pool_slots;   /* scratch, before any pop */
-
-	memset(is_busy, 0, qs);
-	/* Only a packed log has the pool (a state file of version 1 has none). */
-	for (unsigned int i = 0; i < nr && is_packed(q); i++) {
-		uint16_t n = inflight_chain(q->log, qs, heads[i], q->pop_descs, q->pool_slots + qs);
-
-		for (uint16_t j = 0; j < n; j++) {
-			is_busy[q->pool_slots[qs + j]] = 1;
-			if (j + 1 < n)
-				q->pool_next[q->pool_slots[qs + j]] = q->pool_slots[qs + j + 1];
-		}
-	}
-	q->nr_pool_free = 0;
-	for (uint16_t e = qs; e-- > 0;)
-		if (!is_busy[e])
-			q->pool_free[q->nr_pool_free++] = e;
-}
-
 /*
- * The in-flight log: a fresh start records the rings; a resume settles what
- * an earlier run left and lists the heads to run again.  Without a log of
- * the caller's the queue keeps its own, so the data path is the same.
+ * The queue's journal (virtio/journal.h): a fresh start records the rings;
+ * a resume settles what an earlier run left and lists the heads to run
+ * again.  Without a section of the caller's the virtqueue keeps its own,
+ * so the data path is the same.
  */
-static int queue_log_init(struct blk_queue *q, const struct blk_queue_ring *ring)
+static int queue_journal_init(struct blk_queue *q, const struct blk_queue_ring *ring)
 {
-	const struct vq_config *cfg = &ring->cfg;
-	struct vq_state state;
 	const char *why = NULL;
-	uint16_t seen;
 	int r;
 
-	/* Also where an abandoned queue writes: the next run owns the caller's. */
-	q->own_log = calloc(1, inflight_log_bytes(q->dev->queue_size));
-	if (!q->own_log)
-		return -ENOMEM;
-	q->log = ring->log ? ring->log : q->own_log;
-	vq_get_state(&q->vq, &state);
-	/* The ring keeps the driver's view of the used position: a new run goes on from there. */
-	if (!ring->is_resume) {
-		inflight_start(q->log, q->dev->queue_size, cfg->layout, cfg->num, cfg->desc_iova,
-			       cfg->driver_iova, cfg->device_iova, state.avail, state.used);
-		queue_pool_init(q, NULL, 0);
-		return 0;
-	}
-	if (!inflight_matches(q->log, cfg->layout, cfg->num, cfg->desc_iova, cfg->driver_iova,
-			      cfg->device_iova)) {
-		log_err("queue %u: the state file describes other rings than the driver's",
-			q->index);
-		return -EBADMSG;
-	}
-	seen = vq_used_seen(&q->vq, q->log->used_idx, q->log->pending_used_idx);
-	r = inflight_recover(q->log, q->dev->queue_size, seen, q->replay_heads, &q->nr_replay,
-			     &why);
-	if (r == 0 && vq_set_state(&q->vq, &(struct vq_state){ .avail = q->log->avail_idx,
-							       .used = seen }) < 0) {
-		why = "its positions do not fit the ring";
-		r = -EBADMSG;
-	}
+	if (!ring->is_resume)
+		return vq_journal_start(&q->vq, ring->log, q->dev->queue_size);
+	r = vq_journal_resume(&q->vq, ring->log, q->dev->queue_size, q->replay_heads,
+			      &q->nr_replay, &why);
 	if (r == -EBADMSG)
 		log_err("queue %u: the state file does not fit the rings: %s", q->index, why);
 	if (r < 0)
 		return r;
-	q->pop_seq = q->log->pop_seq;
-	queue_pool_init(q, q->replay_heads, q->nr_replay);
-	q->may_retake = true;
 	q->must_notify = true;
 	return 0;
 }
 
-int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *dev,
-		   const struct image *img, const struct backend_ops *be,
-		   struct mem *mem, const struct blk_queue_ring *ring, int kick_fd,
-		   blk_queue_notify_fn notify, void *notify_opaque)
+int blk_queue_new(uint16_t index, const struct blk_dev *dev, const struct image *img,
+		  const struct backend_ops *be, struct mem *mem, const struct blk_queue_ring *ring,
+		  int kick_fd, blk_queue_notify_fn notify, void *notify_opaque,
+		  struct blk_queue **ret_q)
 {
+	struct blk_queue *q = calloc(1, sizeof(*q));
 	unsigned int num;
 	int r;
 
-	memset(q, 0, sizeof(*q));
+	*ret_q = NULL;
+	if (!q)
+		return -ENOMEM;
 	r = vq_init(&q->vq, mem, &ring->cfg, &ring->state);
 	if (r < 0)
 		goto fail;
@@ -142,16 +107,10 @@ int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *de
 	q->iovs = calloc((size_t)num * q->iov_per_req, sizeof(*q->iovs));
 	q->free_slots = calloc(num, sizeof(*q->free_slots));
 	q->deferred = calloc(num, sizeof(*q->deferred));
-	q->pushed_heads = calloc(num, sizeof(*q->pushed_heads));
 	q->replay_heads = calloc(num, sizeof(*q->replay_heads));
 	q->be_privs = calloc(num, be->req_priv_bytes ? be->req_priv_bytes : 1);
-	q->pop_descs = calloc(dev->queue_size, sizeof(*q->pop_descs));
-	q->pool_free = calloc(dev->queue_size, sizeof(*q->pool_free));
-	q->pool_slots = calloc(2u * dev->queue_size, sizeof(*q->pool_slots));
-	q->pool_next = calloc(dev->queue_size, sizeof(*q->pool_next));
-	if (!q->slots || !q->iovs || !q->free_slots || !q->deferred ||
-	    !q->pushed_heads || !q->replay_heads || !q->be_privs || !q->pop_descs ||
-	    !q->pool_free || !q->pool_slots || !q->pool_next) {
+	if (!q->slots || !q->iovs || !q->free_slots || !q->deferred || !q->replay_heads ||
+	    !q->be_privs) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -162,48 +121,30 @@ int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *de
 		q->free_slots[i] = (uint16_t)(num - 1 - i);
 	}
 	q->nr_free = num;
-	r = queue_log_init(q, ring);
+	r = queue_journal_init(q, ring);
 	if (r < 0)
 		goto fail;
+	*ret_q = q;
 	return 0;
 fail:
-	blk_queue_exit(q);
+	blk_queue_free(q);
 	return r;
 }
 
-void blk_queue_exit(struct blk_queue *q)
+void blk_queue_free(struct blk_queue *q)
 {
 	if (!q)
 		return;
 	if (q->be && q->bq)
 		q->be->queue_exit(q->bq);
-	q->bq = NULL;
 	vq_exit(&q->vq);
 	free(q->slots);
 	free(q->iovs);
 	free(q->free_slots);
 	free(q->deferred);
-	free(q->pushed_heads);
 	free(q->replay_heads);
 	free(q->be_privs);
-	free(q->pop_descs);
-	free(q->pool_free);
-	free(q->pool_slots);
-	free(q->pool_next);
-	free(q->own_log);
-	q->pop_descs = NULL;
-	q->pool_free = NULL;
-	q->pool_slots = NULL;
-	q->pool_next = NULL;
-	q->deferred = NULL;
-	q->pushed_heads = NULL;
-	q->replay_heads = NULL;
-	q->be_privs = NULL;
-	q->own_log = NULL;
-	q->log = NULL;
-	q->slots = NULL;
-	q->iovs = NULL;
-	q->free_slots = NULL;
+	free(q);
 }
 
 void blk_queue_stop(struct blk_queue *q)
@@ -212,49 +153,9 @@ void blk_queue_stop(struct blk_queue *q)
 	eventfd_write(q->kick_fd, 1);
 }
 
-void blk_queue_abandon(struct blk_queue *q)
+bool blk_queue_is_stopping(const struct blk_queue *q)
 {
-	__atomic_store_n(&q->is_abandon_requested, true, __ATOMIC_RELEASE);
-	eventfd_write(q->kick_fd, 1);
-}
-
-bool blk_queue_has_let_go(struct blk_queue *q)
-{
-	return __atomic_load_n(&q->has_let_go, __ATOMIC_ACQUIRE);
-}
-
-/* Abandoned, and nothing left in the backend that can change the image? Say so once. */
-static void queue_check_quiet(struct blk_queue *q)
-{
-	if (!q->is_abandoned || q->nr_inflight_writes || q->has_signalled_quiet)
-		return;
-	q->has_signalled_quiet = true;
-	if (q->quiet_fd >= 0)
-		eventfd_write(q->quiet_fd, 1);
-}
-
-/*
- * Asked to abandon: from here on the rings and the status bytes are not
- * ours.  Requests still in the backend complete into q->deferred, as while
- * the rings are unmapped, and are forgotten when the queue ends.
- */
-static void queue_check_abandon(struct blk_queue *q)
-{
-	if (q->is_abandoned || !__atomic_load_n(&q->is_abandon_requested, __ATOMIC_ACQUIRE))
-		return;
-	q->is_abandoned = true;
-	vq_set_unmapped(&q->vq);
-	q->nr_pushed = 0;
-	q->log = q->own_log;
-	stats_store(&q->stats->in_flight, 0);
-	q->stats = &q->own_stats;      /* the next run writes the queue's counters */
-	/* What the backend still writes must not land in memory the driver reuses. */
-	if (vq_mem(&q->vq)->ops->detach)
-		vq_mem(&q->vq)->ops->detach(vq_mem(&q->vq));
-	log_warn("queue %u: abandoned with %u request(s) still in the backend; the driver will "
-		 "not hear of them", q->index, q->nr_inflight - q->nr_deferred);
-	queue_check_quiet(q);
-	__atomic_store_n(&q->has_let_go, true, __ATOMIC_RELEASE);
+	return __atomic_load_n(&q->is_stop_requested, __ATOMIC_ACQUIRE);
 }
 
 static void queue_broken(struct blk_queue *q, const char *why)
@@ -297,37 +198,13 @@ static void queue_req_release(struct blk_queue *q, struct blk_req *req)
 	q->free_slots[q->nr_free++] = req->slot;
 }
 
-/* Packed: the log pool entries of chains the driver has back are free again. */
-static void queue_pool_put(struct blk_queue *q)
-{
-	const uint32_t *chains = inflight_chains(q->log, q->dev->queue_size);
-
-	for (unsigned int i = 0; i < q->nr_pushed; i++) {
-		uint32_t c = chains[q->pushed_heads[i]];
-		uint16_t slot = c & 0xffff;
-
-		/* Bounded: a hostile driver may have had one ID pushed twice in a batch. */
-		for (uint16_t j = c >> 16; j > 0 && q->nr_pool_free < q->dev->queue_size; j--) {
-			q->pool_free[q->nr_pool_free++] = slot;
-			slot = q->pool_next[slot];
-		}
-	}
-}
-
 /* Make the pushed used entries visible to the driver: one store on the ring. */
 static void queue_flush(struct blk_queue *q)
 {
-	struct vq_state state;
-
-	if (!q->nr_pushed)
+	if (!q->nr_unflushed)
 		return;
-	vq_get_state(&q->vq, &state);
-	inflight_publish_begin(q->log, state.used);
 	vq_flush(&q->vq);
-	if (is_packed(q))
-		queue_pool_put(q);
-	inflight_publish_end(q->log, state.used, q->pushed_heads, q->nr_pushed);
-	q->nr_pushed = 0;
+	q->nr_unflushed = 0;
 	q->has_unsignalled = true;
 }
 
@@ -335,10 +212,8 @@ static void queue_flush(struct blk_queue *q)
 static void queue_push(struct blk_queue *q, uint16_t head, uint32_t len)
 {
 	vq_push(&q->vq, head, len);
-	inflight_push(q->log, head);
-	q->pushed_heads[q->nr_pushed++] = head;
-	/* Only a driver offering one head twice fills it: publish what we have. */
-	if (q->nr_pushed == vq_num(&q->vq))
+	/* Every head came back: vq_push() takes no more before a flush. */
+	if (++q->nr_unflushed == vq_num(&q->vq))
 		queue_flush(q);
 }
 
@@ -361,17 +236,10 @@ static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res
 	uint32_t len = 0;
 	int status = -1;
 
-	/* The backend is done with it, whatever becomes of the used entry. */
-	if (req->is_mutating) {
-		req->is_mutating = false;
-		q->nr_inflight_writes--;
-		queue_check_quiet(q);
-	}
+	queue_write_end(q, req);
 	if (vq_is_unmapped(&q->vq)) {
 		/* No ring to put it in until the driver maps its memory again. */
-		req->be.error = res;
-		q->deferred[q->nr_deferred] = req;
-		__atomic_store_n(&q->nr_deferred, q->nr_deferred + 1, __ATOMIC_RELAXED);
+		queue_defer(q, req, res);
 		return;
 	}
 	if (req->status_ptr) {
@@ -390,34 +258,19 @@ static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res
 }
 
 /*
- * The driver remapped memory: translate the rings again.  Until that works
- * the queue touches neither ring; completions wait in q->deferred.
+ * The driver remapped memory: translate the rings again (remap.c); true when
+ * it did.  Completions that waited for the rings go as soon as they are back.
  */
-static void queue_remap(struct blk_queue *q)
-{
-	bool was_unmapped = vq_is_unmapped(&q->vq);
-
-	stats_add(&q->stats->remaps, 1);
-	if (vq_remap(&q->vq) < 0) {
-		if (!was_unmapped)
-			log_warn_ratelimited("queue %u: rings not mapped after an IOTLB update; "
-					     "waiting for the driver to map them", q->index);
-		return;
-	}
-	while (q->nr_deferred) {
-		struct blk_req *req = q->deferred[q->nr_deferred - 1];
-
-		__atomic_store_n(&q->nr_deferred, q->nr_deferred - 1, __ATOMIC_RELAXED);
-		queue_req_complete(q, req, req->be.error);
-	}
-}
-
-/* Translate the rings again if the driver remapped memory; true when it did. */
 static bool queue_follow_mem(struct blk_queue *q)
 {
-	if (q->is_abandoned || !vq_mem_moved(&q->vq))
+	struct blk_req *req;
+	int res;
+
+	if (!queue_mem_moved(q))
 		return false;
-	queue_remap(q);
+	if (queue_remap(q))
+		while ((req = queue_undefer(q, &res)))
+			queue_req_complete(q, req, res);
 	return true;
 }
 
@@ -489,10 +342,7 @@ static void queue_req_start(struct blk_queue *q, struct blk_req *req, int pop_re
 	log_debug("queue %u: head %u start: op %d offset %llu bytes %llu", q->index,
 		  req->elem.head, req->op, (unsigned long long)req->offset_bytes,
 		  (unsigned long long)req->data_bytes);
-	req->is_mutating = req->op == BLK_OP_WRITE || req->op == BLK_OP_WRITE_ZEROES ||
-			   req->op == BLK_OP_DISCARD;
-	if (req->is_mutating)
-		q->nr_inflight_writes++;
+	queue_write_begin(q, req);
 	r = q->be->queue_req(q->bq, req);
 	if (r < 0)
 		queue_req_complete(q, req, r);
@@ -516,70 +366,6 @@ static void queue_take(struct blk_queue *q, struct blk_req *req, int pop_result)
 	queue_req_start(q, req, pop_result);
 }
 
-/* The pop sequence of the chain just popped (inflight.h). */
-static uint16_t queue_popped_seq(const struct blk_queue *q)
-{
-	struct vq_state state;
-
-	if (is_packed(q))
-		return q->pop_seq;
-	vq_get_state(&q->vq, &state);
-	return (uint16_t)(state.avail - 1);
-}
-
-/* The chain just popped is consumed: say so in the log. */
-static void queue_consume(struct blk_queue *q, bool is_taken)
-{
-	struct vq_state state;
-
-	if (is_taken && is_packed(q))
-		q->pop_seq++;
-	vq_get_state(&q->vq, &state);
-	inflight_consume(q->log, state.avail, q->pop_seq);
-}
-
-/*
- * Was the chain just popped taken already, by the run before a restart that
- * died between recording it and consuming it?  It is running again
- * (queue_replay()) and must not run twice.
- */
-static bool queue_is_retaken(struct blk_queue *q, uint16_t head)
-{
-	uint32_t e = q->log->heads[head];
-
-	return q->may_retake && (e & INFLIGHT_TAKEN) &&
-	       (e & INFLIGHT_POP_MASK) == queue_popped_seq(q);
-}
-
-/*
- * Record the chain just popped before it is consumed: a crash between the
- * two runs it again.  A packed chain's descriptors are kept too: its slots
- * take used entries while it is still in flight.
- */
-static bool queue_record_take(struct blk_queue *q, const struct vq_elem *elem)
-{
-	uint16_t qs = q->dev->queue_size;
-
-	if (is_packed(q)) {
-		/*
-		 * vq_pop() keeps chains within the ring, and the pool is as large;
-		 * only a driver reusing an ID before its used entry was flushed
-		 * gets here without room.
-		 */
-		if (q->nr_pool_free < elem->nr_descs)
-			return false;
-		for (uint16_t i = 0; i < elem->nr_descs; i++) {
-			q->pool_slots[i] = q->pool_free[--q->nr_pool_free];
-			if (i)
-				q->pool_next[q->pool_slots[i - 1]] = q->pool_slots[i];
-		}
-		inflight_keep_chain(q->log, qs, elem->head, q->pop_descs, q->pool_slots,
-				    elem->nr_descs);
-	}
-	inflight_take(q->log, elem->head, queue_popped_seq(q));
-	return true;
-}
-
 /* Pop chains into free slots until the ring is empty. Returns chains popped. */
 static unsigned int queue_pop_all(struct blk_queue *q)
 {
@@ -587,7 +373,7 @@ static unsigned int queue_pop_all(struct blk_queue *q)
 
 	while (!vq_is_broken(&q->vq)) {
 		struct blk_req *req;
-		uint64_t nr_bad;
+		uint64_t nr_skipped;
 		int r;
 
 		if (q->nr_free == 0) {
@@ -599,46 +385,19 @@ static unsigned int queue_pop_all(struct blk_queue *q)
 		req = &q->slots[q->free_slots[q->nr_free - 1]];
 		/* Hold before translating: an IOTLB update mid-chain must not unmap it. */
 		req->mem_token = queue_mem_hold(q);
-		req->elem.descs = q->pop_descs;
-		nr_bad = vq_nr_bad_chains(&q->vq);
+		nr_skipped = vq_nr_skipped_heads(&q->vq);
 		r = vq_pop(&q->vq, &req->elem, q->iov_per_req);
 		/* Heads out of range are skipped inside vq_pop(): count them here. */
-		for (nr_bad = vq_nr_bad_chains(&q->vq) - nr_bad - (r == -EINVAL); nr_bad; nr_bad--)
+		for (nr_skipped = vq_nr_skipped_heads(&q->vq) - nr_skipped; nr_skipped; nr_skipped--)
 			stats_driver_fault(q->stats, VQ_ERR_HEAD_RANGE);
 		if (r == 0 || r == -EIO) {
 			queue_mem_release(q, req->mem_token);
-			queue_consume(q, false);   /* skipped heads */
 			if (r == -EIO) {
 				stats_driver_fault(q->stats, vq_last_err(&q->vq));
 				queue_broken(q, vq_err_str(vq_last_err(&q->vq)));
 			}
 			break;
 		}
-		if (queue_is_retaken(q, req->elem.head)) {
-			queue_mem_release(q, req->mem_token);
-			queue_consume(q, true);
-			continue;
-		}
-		/*
-		 * The log knows what is the device's: in flight, or returned and not
-		 * yet flushed (a malformed chain).  A driver offering it again broke
-		 * the ring.
-		 */
-		if (q->log->heads[req->elem.head] & INFLIGHT_TAKEN) {
-			queue_mem_release(q, req->mem_token);
-			queue_consume(q, false);
-			stats_driver_fault(q->stats, VQ_ERR_HEAD_IN_FLIGHT);
-			queue_broken(q, vq_err_str(VQ_ERR_HEAD_IN_FLIGHT));
-			break;
-		}
-		if (!queue_record_take(q, &req->elem)) {
-			queue_mem_release(q, req->mem_token);
-			queue_consume(q, false);
-			stats_driver_fault(q->stats, VQ_ERR_HEAD_IN_FLIGHT);
-			queue_broken(q, vq_err_str(VQ_ERR_HEAD_IN_FLIGHT));
-			break;
-		}
-		queue_consume(q, true);
 		if (r != -EINVAL)
 			nr++;
 		queue_take(q, req, r);
@@ -657,16 +416,10 @@ static void queue_replay(struct blk_queue *q)
 	q->nr_replay = 0;
 	for (unsigned int i = 0; i < nr; i++) {
 		struct blk_req *req = &q->slots[q->free_slots[q->nr_free - 1]];
-		uint16_t head = q->replay_heads[i], nr_descs = 0;
 		int r;
 
 		req->mem_token = queue_mem_hold(q);
-		req->elem.descs = NULL;
-		if (is_packed(q))
-			nr_descs = inflight_chain(q->log, q->dev->queue_size, head, q->pop_descs,
-						  NULL);
-		r = vq_pop_again(&q->vq, head, q->pop_descs, nr_descs, &req->elem,
-				 q->iov_per_req);
+		r = vq_pop_again(&q->vq, q->replay_heads[i], &req->elem, q->iov_per_req);
 		if (r == -EIO) {
 			queue_mem_release(q, req->mem_token);
 			break;
@@ -678,6 +431,7 @@ static void queue_replay(struct blk_queue *q)
 			 q->index, nr);
 }
 
+/* Take what the driver made available: first what an earlier run left. */
 static void queue_poll(struct blk_queue *q)
 {
 	unsigned int nr = 0;
@@ -688,54 +442,10 @@ static void queue_poll(struct blk_queue *q)
 		vq_disable_notify(&q->vq);
 		nr += queue_pop_all(q);
 	} while (!vq_is_broken(&q->vq) && q->nr_free && vq_enable_notify(&q->vq));
-	q->may_retake = false;
 	if (nr) {
 		stats_add(&q->stats->batches, 1);
-		q->poll_ns = (uint64_t)q->dev->poll_us * 1000u;   /* busy: open the window */
+		queue_busy_poll_open(q);   /* busy: open the window */
 	}
-}
-
-/* The next watch of --poll-us: nothing in the backend to wait for, a window open. */
-static bool queue_may_busy_poll(const struct blk_queue *q)
-{
-	return q->poll_ns >= 1000 && q->nr_inflight == 0 && q->nr_free && !vq_is_broken(&q->vq) &&
-	       !vq_is_unmapped(&q->vq);
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
-/*
- * --poll-us: before sleeping, watch the avail ring for a while with kicks
- * off, so that a driver submitting again soon saves its kick and our wakeup.
- * Only when the queue is empty: completions never wait behind it.  Kicks go
- * off before the interrupt (the caller), so a driver that answers at once
- * does not kick.  Adaptive and bounded: a batch of chains opens the window,
- * each miss halves it until it is gone, so an idle queue sleeps after one
- * short watch.  Returns true when there are chains to pop.
- */
-static bool queue_busy_poll(struct blk_queue *q)
-{
-	uint64_t deadline = monotonic_ns() + q->poll_ns;
-
-	do {
-		if (vq_has_avail(&q->vq) ||
-		    __atomic_load_n(&q->is_stop_requested, __ATOMIC_RELAXED)) {
-			stats_add(&q->stats->poll_hits, 1);
-			q->poll_ns = (uint64_t)q->dev->poll_us * 1000u;
-			return true;
-		}
-		cpu_relax();
-	} while (monotonic_ns() < deadline);
-	stats_add(&q->stats->poll_misses, 1);
-	q->poll_ns /= 2;
-	return vq_enable_notify(&q->vq);
 }
 
 /* Make pushed entries visible and interrupt once, if the driver wants it. */
@@ -784,6 +494,7 @@ int blk_queue_run(struct blk_queue *q)
 {
 	struct backend_event evs[EVENTS_PER_WAIT];
 	bool need_poll = true, is_stopping = false, was_full, is_polling;
+	struct blk_req *req;
 	int r;
 
 	r = q->be->queue_init(q->img, q->kick_fd, vq_num(&q->vq), &q->bq);
@@ -847,8 +558,8 @@ int blk_queue_run(struct blk_queue *q)
 			need_poll = true;
 	}
 	/* Stopped while the rings were unmapped: the reset forgets these. */
-	while (q->nr_deferred)
-		queue_req_release(q, q->deferred[--q->nr_deferred]);
+	while ((req = queue_undefer(q, NULL)))
+		queue_req_release(q, req);
 	stats_store(&q->stats->in_flight, q->nr_inflight);
 	if (!vq_is_unmapped(&q->vq))
 		queue_publish(q);

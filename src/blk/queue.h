@@ -10,7 +10,8 @@
  *
  * A request becomes in flight in exactly one place (queue_req_start) and
  * completes in exactly one place (queue_req_complete).  The loop runs in its
- * own thread; only blk_queue_stop() may be called from another.
+ * own thread; the calls below say which may be made from another.  What a
+ * queue holds is private to src/blk/ (queue_impl.h).
  */
 
 #include <stdbool.h>
@@ -18,7 +19,6 @@
 
 #include "backends/backend.h"
 #include "blk/blk.h"
-#include "recovery/inflight.h"
 #include "blk/stats.h"
 #include "virtio/vq.h"
 
@@ -44,86 +44,59 @@ struct blk_queue_ring {
 	struct vq_config cfg;        /* layout, size and ring addresses */
 	struct vq_state state;       /* where to start (VDUSE_VQ_GET_INFO) */
 	/*
-	 * The queue's in-flight log (or NULL: the queue keeps a private one).
-	 * With is_resume the log is an earlier run's, maybe cut short by a
-	 * crash: the queue resumes where it says and executes again what was
-	 * in flight; state is then ignored.
+	 * The queue's crash journal (virtio/journal.h; or NULL: the virtqueue
+	 * keeps a private one).  With is_resume the log is an earlier run's,
+	 * maybe cut short by a crash: the queue resumes where it says and
+	 * executes again what was in flight; state is then ignored.
 	 */
-	struct inflight_log *log;
+	struct journal *log;
 	bool is_resume;
 };
 
 /* How a queue interrupts the driver; returns 0 or -errno. */
 typedef int (*blk_queue_notify_fn)(struct blk_queue *q, void *opaque);
 
-struct blk_queue {
-	struct vq vq;
-	uint16_t index;
-	const struct blk_dev *dev;
-	const struct image *img;
-	const struct backend_ops *be;
-	struct backend_queue *bq;
-	int kick_fd;
-	blk_queue_notify_fn notify;
-	void *notify_opaque;
-
-	unsigned int iov_per_req;
-	struct blk_req *slots;
-	void *be_privs;              /* the backend's per-request state, one per slot */
-	struct iovec *iovs;
-	uint16_t *free_slots;
-	unsigned int nr_free;
-	unsigned int nr_inflight;
-	unsigned int nr_inflight_writes;  /* in the backend and may change the image */
-	int quiet_fd;                /* eventfd: abandoned, and no write left in the backend (or -1) */
-	bool has_signalled_quiet;
-	struct inflight_log *log;    /* in-flight log: the state file's, or own_log */
-	struct inflight_log *own_log;
-	uint16_t *pushed_heads;      /* heads pushed, not yet flushed */
-	unsigned int nr_pushed;
-	bool has_unsignalled;        /* flushed since the last interrupt decision */
-	uint16_t pop_seq;            /* chains taken (packed; a split ring counts with its avail index) */
-	struct vring_packed_desc *pop_descs;  /* packed: the chain just popped, for the log */
-	uint16_t *pool_free;         /* packed: log pool entries free for chain copies */
-	unsigned int nr_pool_free;
-	uint16_t *pool_slots;        /* scratch: the entries one chain takes */
-	uint16_t *pool_next;         /* the log pool's links, kept here too for freeing */
-	uint16_t *replay_heads;      /* in flight when an earlier run ended: run them again */
-	unsigned int nr_replay;
-	bool may_retake;             /* until the first poll: the chain taken last may be seen again */
-	bool must_notify;            /* interrupt once whatever the driver asked (resumed) */
-	struct blk_req **deferred;   /* done while the rings were unmapped */
-	unsigned int nr_deferred;    /* stored atomically: tests watch it */
-	int setup_err;               /* the backend could not start: every request fails */
-	bool is_stop_requested;      /* written by other threads */
-	bool is_abandon_requested;   /* written by other threads */
-	bool has_let_go;             /* read by other threads: the rings are no longer touched */
-	bool is_abandoned;
-	bool has_reported_broken;
-	uint64_t poll_ns;            /* busy-poll window now: dev->poll_us, halved by each miss */
-	uint64_t now_ns;             /* the clock at this wakeup (monotonic_ns()), for latencies */
-
-	struct blk_stats *stats;     /* own_stats, or the device queue's across runs */
-	struct blk_stats own_stats;
-};
-
 /**
- * blk_queue_init() - attach a queue to its rings
+ * blk_queue_new() - a queue on its rings
  * @kick_fd: non-blocking eventfd the driver's kicks arrive on; also written
  *           by blk_queue_stop() to wake the loop
+ * @ret_q: the queue, for blk_queue_run(); blk_queue_free() frees it
  * Returns 0, or -errno (-EFAULT: rings not mapped, -EINVAL, -ENOMEM).
- */
-int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *dev,
-		   const struct image *img, const struct backend_ops *be,
-		   struct mem *mem, const struct blk_queue_ring *ring, int kick_fd,
-		   blk_queue_notify_fn notify, void *notify_opaque);
-
-/*
- * blk_queue_init() with ring->is_resume: -EBADMSG when the log cannot
- * belong to these rings (logged with the reason).  q->nr_replay requests
- * then run again first thing in blk_queue_run(), the queue polls its ring
+ *
+ * With ring->is_resume: -EBADMSG when the log cannot belong to these rings
+ * (logged with the reason).  The requests in flight when the earlier run
+ * ended run again first thing in blk_queue_run(), the queue polls its ring
  * and the driver is interrupted once.
  */
+int blk_queue_new(uint16_t index, const struct blk_dev *dev, const struct image *img,
+		  const struct backend_ops *be, struct mem *mem, const struct blk_queue_ring *ring,
+		  int kick_fd, blk_queue_notify_fn notify, void *notify_opaque,
+		  struct blk_queue **ret_q);
+
+/* blk_queue_free() - free a queue whose loop is not running; NULL-safe. */
+void blk_queue_free(struct blk_queue *q);
+
+/*
+ * blk_queue_set_counters() - count into @stats (stats.h: this queue's thread
+ * writes, others snapshot) instead of the queue's own; before blk_queue_run().
+ * The device keeps a queue's counters across its runs this way.
+ */
+void blk_queue_set_counters(struct blk_queue *q, struct blk_stats *stats);
+
+/* blk_queue_counters() - what the queue counts into now. */
+struct blk_stats *blk_queue_counters(const struct blk_queue *q);
+
+/*
+ * blk_queue_set_quiet_fd() - the eventfd an abandoned queue writes once none
+ * of its requests in the backend can still change the image (default -1:
+ * none); before blk_queue_run().  From then on new requests cannot be
+ * overtaken by old writes.
+ */
+void blk_queue_set_quiet_fd(struct blk_queue *q, int quiet_fd);
+
+/* blk_queue_vq() - the queue's virtqueue, for its state and errors (vq.h's accessors). */
+const struct vq *blk_queue_vq(const struct blk_queue *q);
+
 
 /**
  * blk_queue_run() - serve the queue until blk_queue_stop()
@@ -136,6 +109,9 @@ int blk_queue_run(struct blk_queue *q);
 /* blk_queue_stop() - ask the loop to drain and return; any thread. */
 void blk_queue_stop(struct blk_queue *q);
 
+/* blk_queue_is_stopping() - was blk_queue_stop() called?  Any thread. */
+bool blk_queue_is_stopping(const struct blk_queue *q);
+
 /**
  * blk_queue_abandon() - let go of the rings without waiting for the backend
  * Any thread; after blk_queue_stop(), when draining takes too long (a stalled
@@ -146,19 +122,13 @@ void blk_queue_stop(struct blk_queue *q);
  */
 void blk_queue_abandon(struct blk_queue *q);
 
-/*
- * An abandoned queue writes q->quiet_fd (an eventfd the caller sets, or -1)
- * once none of its requests in the backend can still change the image:
- * from then on new requests cannot be overtaken by old writes.
- */
-
 /* blk_queue_has_let_go() - true once an abandoned queue touches driver rings no more. */
 bool blk_queue_has_let_go(struct blk_queue *q);
 
-/* blk_queue_get_stats() - a snapshot of q->stats; any thread. */
+/* blk_queue_get_stats() - a snapshot of blk_queue_counters(); any thread. */
 void blk_queue_get_stats(const struct blk_queue *q, struct blk_queue_stats *ret);
 
-/* blk_queue_exit() - free what blk_queue_init() allocated; NULL-safe. */
-void blk_queue_exit(struct blk_queue *q);
+/* blk_queue_nr_deferred() - completions waiting for the rings to be mapped again; any thread. */
+unsigned int blk_queue_nr_deferred(const struct blk_queue *q);
 
 #endif

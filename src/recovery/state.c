@@ -182,7 +182,7 @@ static int state_map(struct vdb_state *st, uint64_t bytes)
 /* One queue's section in a file of @version (1: split rings only). */
 static uint64_t section_bytes(uint32_t version, uint16_t queue_size)
 {
-	return version == 1 ? inflight_log_bytes_v1(queue_size) : inflight_log_bytes(queue_size);
+	return version == 1 ? journal_bytes_v1(queue_size) : journal_bytes(queue_size);
 }
 
 static uint64_t state_bytes(uint32_t version, const struct vdb_identity *id)
@@ -298,13 +298,13 @@ static int check_layout(struct vdb_state *st, const struct vdb_state_header *h,
 /*
  * Each queue's log as far as its section's format goes: a layout the
  * section has room for (packed only from version 2), a ring no larger
- * than the device's queues.  What the entries say is inflight_recover()'s
+ * than the device's queues.  What the entries say is journal_recover()'s
  * to judge, against the rings.
  */
 static int check_queues(struct vdb_state *st)
 {
 	for (uint16_t i = 0; i < st->nr_queues; i++) {
-		const struct inflight_log *log = vdb_state_queue(st, i);
+		const struct journal *log = vdb_state_queue(st, i);
 
 		if (log->is_active > 1 || log->layout > 1 || (log->layout && st->version < 2) ||
 		    (log->is_active && (log->num == 0 || log->num > st->queue_size)))
@@ -387,12 +387,12 @@ void vdb_state_set_capacity(struct vdb_state *st, uint64_t capacity_sectors)
 	st->hdr->checksum = vdb_state_header_checksum(st->hdr);
 }
 
-struct inflight_log *vdb_state_queue(struct vdb_state *st, uint16_t index)
+struct journal *vdb_state_queue(struct vdb_state *st, uint16_t index)
 {
 	if (!st || !st->map || index >= st->nr_queues)
 		return NULL;
-	return (struct inflight_log *)((char *)st->map + queues_offset() +
-				       (uint64_t)index * st->queue_bytes);
+	return (struct journal *)((char *)st->map + queues_offset() +
+				  (uint64_t)index * st->queue_bytes);
 }
 
 uint8_t vdb_state_status(const struct vdb_state *st)
@@ -402,7 +402,7 @@ uint8_t vdb_state_status(const struct vdb_state *st)
 
 void vdb_state_set_status(struct vdb_state *st, uint8_t status)
 {
-	inflight_store(&st->hdr->status, status);
+	journal_store(&st->hdr->status, status);
 }
 
 void vdb_state_claim(struct vdb_state *st)

@@ -9,7 +9,7 @@
  *
  *   header   identity (checked once, with a checksum), the device status the
  *            daemon acknowledged, its pid and a heartbeat
- *   queues   one struct inflight_log per queue (inflight.h)
+ *   queues   one struct journal per queue, its in-flight log (virtio/journal.h)
  *
  * The serving daemon holds an flock on it; a second one is refused.
  */
@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "recovery/inflight.h"
+#include "virtio/journal.h"
 
 #define VDB_STATE_DIR "/run/vduse-blkd"
 /* The most queues a device has (--queues). */
@@ -49,7 +49,7 @@ struct vdb_state_header {
 	uint32_t version;
 	uint32_t header_bytes;
 	uint64_t file_bytes;
-	uint64_t queue_bytes;         /* one inflight_log section */
+	uint64_t queue_bytes;         /* one queue's section (struct journal) */
 	char name[256];
 	char boot_id[40];
 	struct vdb_identity id;
@@ -120,7 +120,7 @@ int vdb_state_check(struct vdb_state *st, const char *name, const struct vdb_ide
 
 /*
  * vdb_state_keeps_chains() - do the queues' sections have room for packed
- * chain copies (inflight_chains(), inflight_pool())?  Version 1 files have
+ * chain copies (journal_chains(), journal_pool())?  Version 1 files have
  * none: their queues must be split.  True without a state file.
  */
 bool vdb_state_keeps_chains(const struct vdb_state *st);
@@ -138,7 +138,7 @@ uint64_t vdb_state_features(const struct vdb_state *st);
 void vdb_state_set_capacity(struct vdb_state *st, uint64_t capacity_sectors);
 
 /* vdb_state_queue() - the in-flight log of queue @index. */
-struct inflight_log *vdb_state_queue(struct vdb_state *st, uint16_t index);
+struct journal *vdb_state_queue(struct vdb_state *st, uint16_t index);
 
 /* The status acknowledged to the driver: set before the answer is written. */
 uint8_t vdb_state_status(const struct vdb_state *st);

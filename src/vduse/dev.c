@@ -394,12 +394,12 @@ static int handle_status(struct vduse_dev *dev, uint8_t status)
 		dev->driver_features = 0;
 		/* A reset rings start from 0: GET_VQ_STATE must not report the old index. */
 		for (uint16_t i = 0; i < dev->nr_queues; i++) {
-			struct inflight_log *log = vdb_state_queue(dev->state, i);
+			struct journal *log = vdb_state_queue(dev->state, i);
 
 			dev->queues[i].layout = VQ_LAYOUT_SPLIT;
 			dev->queues[i].state = (struct vq_state){ 0 };
 			if (log)
-				inflight_store(&log->is_active, 0);
+				journal_end(log);
 		}
 	} else if ((status & VIRTIO_CONFIG_S_DRIVER_OK) &&
 		   !(dev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {

@@ -42,7 +42,7 @@ struct vduse_queue_run {
 	int result;
 	struct vduse_queue_run *prev; /* older abandoned runs, newest first */
 	struct iotlb_view view;
-	struct blk_queue q;
+	struct blk_queue *q;
 };
 
 struct vduse_queue {

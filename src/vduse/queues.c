@@ -25,8 +25,9 @@
 static int queue_notify(struct blk_queue *q, void *opaque)
 {
 	struct vduse_queue *vq = opaque;
-	uint32_t index = q->index;
+	uint32_t index = vq->index;
 
+	(void)q;
 	return ioctl(vq->dev->fd, VDUSE_VQ_INJECT_IRQ, &index) < 0 ? -errno : 0;
 }
 
@@ -48,7 +49,7 @@ static int wait_for_abandoned(struct vduse_queue_run *run)
 			};
 			eventfd_t v;
 
-			if (__atomic_load_n(&run->q.is_stop_requested, __ATOMIC_ACQUIRE))
+			if (blk_queue_is_stopping(run->q))
 				return -ECANCELED;
 			if (poll(pfd, 2, has_waited ? -1 : 0) < 0 && errno != EINTR)
 				return -errno;
@@ -78,7 +79,7 @@ static void *queue_thread(void *arg)
 	/* A queue thread never executes anything; it must never gain privileges either. */
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	if (!run->prev || wait_for_abandoned(run) == 0) {
-		run->result = blk_queue_run(&run->q);
+		run->result = blk_queue_run(run->q);
 		if (run->result < 0)
 			log_err("queue %u stopped: %s", run->vq->index, strerror(-run->result));
 	}
@@ -96,7 +97,7 @@ static void set_kickfd(struct vduse_queue *vq, int fd)
 /* Free a run whose thread has ended (or never started). */
 static void run_free(struct vduse_queue_run *run)
 {
-	blk_queue_exit(&run->q);
+	blk_queue_free(run->q);
 	iotlb_view_exit(&run->view);
 	if (run->kick_fd >= 0)
 		close(run->kick_fd);
@@ -149,6 +150,47 @@ static struct vq_state queue_info_state(enum vq_layout layout, const struct vdus
 }
 
 /*
+ * Can the queue serve the rings the driver set up?  A packed ring needs
+ * room for chain copies in the state file; a journal left active by a
+ * daemon before us (no reset since) must describe these rings, and the
+ * queue goes on where it ends (*ret_is_resume).  Returns 0, or -EPROTO,
+ * -EBADMSG, -EINVAL (logged).
+ */
+static int queue_check_rings(struct vduse_queue *vq, const struct vduse_vq_info *info,
+			     const struct journal *log, bool *ret_is_resume)
+{
+	struct vduse_dev *dev = vq->dev;
+
+	*ret_is_resume = false;
+	/* A state file of version 1 has no room for a packed ring's chain copies. */
+	if (vq->layout == VQ_LAYOUT_PACKED && !vdb_state_keeps_chains(dev->state)) {
+		log_err("queue %u: the driver chose a packed ring, which the device's state "
+			"file (format version 1) cannot record", vq->index);
+		return -EPROTO;
+	}
+	/* A log left active by a daemon before us (no reset since): go on where it ends. */
+	if (log && journal_is_active(log)) {
+		if (!journal_matches(log, vq->layout, (uint16_t)info->num, info->desc_addr,
+				     info->driver_addr, info->device_addr)) {
+			log_err("queue %u: the state file describes other rings than the driver's "
+				"(size %u, desc %#llx)", vq->index, info->num,
+				(unsigned long long)info->desc_addr);
+			return -EBADMSG;
+		}
+		*ret_is_resume = true;
+	}
+	/* Split rings are a power of two in size (virtio 1.2, 2.7), at most what we offered. */
+	if (info->num == 0 || info->num > dev->blk->queue_size ||
+	    (vq->layout == VQ_LAYOUT_SPLIT && (info->num & (info->num - 1)))) {
+		log_err("queue %u: the driver set size %u; it must be %s up to %u", vq->index,
+			info->num, vq->layout == VQ_LAYOUT_SPLIT ? "a power of two" : "at least 1",
+			dev->blk->queue_size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
  * Everything a queue needs before its thread runs: ring addresses, a view,
  * request slots.  Nothing is popped yet, so a DRIVER_OK refused later (another
  * queue failing) has consumed nothing.  *ret_run is NULL for a queue the
@@ -158,10 +200,10 @@ static int queue_prepare(struct vduse_queue *vq, struct vduse_queue_run **ret_ru
 {
 	struct vduse_dev *dev = vq->dev;
 	struct vduse_vq_info info = { .index = vq->index };
-	struct inflight_log *log = vdb_state_queue(dev->state, vq->index);
+	struct journal *log = vdb_state_queue(dev->state, vq->index);
 	struct vduse_queue_run *run;
 	struct blk_queue_ring ring;
-	bool is_resume = false;
+	bool is_resume;
 	int r;
 
 	*ret_run = NULL;
@@ -172,31 +214,9 @@ static int queue_prepare(struct vduse_queue *vq, struct vduse_queue_run **ret_ru
 	vq->state = queue_info_state(vq->layout, &info);
 	if (!info.ready)
 		return 0;
-	/* A state file of version 1 has no room for a packed ring's chain copies. */
-	if (vq->layout == VQ_LAYOUT_PACKED && !vdb_state_keeps_chains(dev->state)) {
-		log_err("queue %u: the driver chose a packed ring, which the device's state "
-			"file (format version 1) cannot record", vq->index);
-		return -EPROTO;
-	}
-	/* A log left active by a daemon before us (no reset since): go on where it ends. */
-	if (log && log->is_active) {
-		if (!inflight_matches(log, vq->layout, (uint16_t)info.num, info.desc_addr,
-				      info.driver_addr, info.device_addr)) {
-			log_err("queue %u: the state file describes other rings than the driver's "
-				"(size %u, desc %#llx)", vq->index, info.num,
-				(unsigned long long)info.desc_addr);
-			return -EBADMSG;
-		}
-		is_resume = true;
-	}
-	/* Split rings are a power of two in size (virtio 1.2, 2.7), at most what we offered. */
-	if (info.num == 0 || info.num > dev->blk->queue_size ||
-	    (vq->layout == VQ_LAYOUT_SPLIT && (info.num & (info.num - 1)))) {
-		log_err("queue %u: the driver set size %u; it must be %s up to %u", vq->index,
-			info.num, vq->layout == VQ_LAYOUT_SPLIT ? "a power of two" : "at least 1",
-			dev->blk->queue_size);
-		return -EINVAL;
-	}
+	r = queue_check_rings(vq, &info, log, &is_resume);
+	if (r < 0)
+		return r;
 	run = calloc(1, sizeof(*run));
 	if (!run)
 		return -ENOMEM;
@@ -224,8 +244,8 @@ static int queue_prepare(struct vduse_queue *vq, struct vduse_queue_run **ret_ru
 		.log = log,
 		.is_resume = is_resume,
 	};
-	r = blk_queue_init(&run->q, vq->index, dev->blk, dev->img, dev->be, &run->view.mem,
-			   &ring, run->kick_fd, queue_notify, vq);
+	r = blk_queue_new(vq->index, dev->blk, dev->img, dev->be, &run->view.mem, &ring,
+			  run->kick_fd, queue_notify, vq, &run->q);
 	if (r == -EFAULT || r == -EINVAL)
 		log_err("queue %u: %s rings at desc %#llx, driver %#llx, device %#llx (size %u, "
 			"avail %#x, used %#x) are not mapped, misaligned or out of range", vq->index,
@@ -234,8 +254,9 @@ static int queue_prepare(struct vduse_queue *vq, struct vduse_queue_run **ret_ru
 			info.num, vq->state.avail, vq->state.used);
 	if (r < 0)
 		goto fail;
-	run->q.quiet_fd = run->quiet_fd;
-	run->q.stats = &vq->stats;       /* counted across runs, read by the control socket */
+	blk_queue_set_quiet_fd(run->q, run->quiet_fd);
+	/* Counted across runs, read by the control socket. */
+	blk_queue_set_counters(run->q, &vq->stats);
 	*ret_run = run;
 	return 0;
 fail:
@@ -270,7 +291,7 @@ static void queue_finish(struct vduse_queue *vq)
 	struct vduse_queue_run *run = vq->run;
 
 	vq->run = NULL;
-	vq_get_state(&run->q.vq, &vq->state);
+	vq_get_state(blk_queue_vq(run->q), &vq->state);
 	set_kickfd(vq, VDUSE_EVENTFD_DEASSIGN);
 	/* The abandoned runs it knew of are the next run's to wait for. */
 	vq->abandoned = run->prev;
@@ -281,7 +302,7 @@ static void queue_stop(struct vduse_queue *vq)
 {
 	if (!vq->run)
 		return;
-	blk_queue_stop(&vq->run->q);
+	blk_queue_stop(vq->run->q);
 	pthread_join(vq->run->thread, NULL);
 	queue_finish(vq);
 }
@@ -349,14 +370,14 @@ static bool queue_abandon(struct vduse_queue *vq)
 	struct vduse_queue_run *run = vq->run;
 	struct timespec ms = { 0, 1000000L };
 
-	blk_queue_abandon(&run->q);
-	for (int i = 0; i < VDUSE_RESET_LET_GO_MS && !blk_queue_has_let_go(&run->q); i++)
+	blk_queue_abandon(run->q);
+	for (int i = 0; i < VDUSE_RESET_LET_GO_MS && !blk_queue_has_let_go(run->q); i++)
 		nanosleep(&ms, NULL);
-	if (!blk_queue_has_let_go(&run->q))
+	if (!blk_queue_has_let_go(run->q))
 		return false;
 	/* It heads the chain of abandoned runs; older ones stay behind it. */
 	vq->run = NULL;
-	vq_get_state(&run->q.vq, &vq->state);
+	vq_get_state(blk_queue_vq(run->q), &vq->state);
 	set_kickfd(vq, VDUSE_EVENTFD_DEASSIGN);
 	vq->abandoned = run;
 	return true;
@@ -372,7 +393,7 @@ unsigned int vduse_dev_reset_queues(struct vduse_dev *dev)
 	/* Ask them all first: they drain side by side. */
 	for (uint16_t i = 0; i < dev->nr_queues; i++)
 		if (dev->queues[i].run)
-			blk_queue_stop(&dev->queues[i].run->q);
+			blk_queue_stop(dev->queues[i].run->q);
 	deadline_after(&deadline, VDUSE_RESET_DRAIN_MS);
 	for (uint16_t i = 0; i < dev->nr_queues; i++) {
 		struct vduse_queue *vq = &dev->queues[i];
@@ -411,7 +432,7 @@ void vduse_queue_get_state(struct vduse_queue *vq, enum vq_layout *ret_layout,
 
 	*ret_layout = vq->layout;
 	if (vq->run) {
-		vq_get_state(&vq->run->q.vq, ret_state);
+		vq_get_state(blk_queue_vq(vq->run->q), ret_state);
 		return;
 	}
 	*ret_state = vq->state;

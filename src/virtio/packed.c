@@ -13,66 +13,16 @@
  * read from the ring is driver input: each descriptor is loaded once, a
  * chain must be available for its lap in every slot, no longer than the
  * slots not in flight, and end in a buffer ID inside the ring.
+ *
+ * The ring's part of the crash journal (chain copies, pop sequence, whether
+ * a publish cut short was seen) is in packed_journal.c.
  */
 #include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "virtio/vq_impl.h"
-
-#define F_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
-#define F_USED (1u << VRING_PACKED_DESC_F_USED)
-
-static inline uint16_t pos_idx(uint16_t pos)
-{
-	return pos & VQ_POS_IDX_MASK;
-}
-
-static inline bool pos_wrap(uint16_t pos)
-{
-	return pos & VQ_POS_WRAP;
-}
-
-/* @pos moved on by @n <= num slots. */
-static uint16_t pos_add(const struct vq *vq, uint16_t pos, uint16_t n)
-{
-	uint32_t idx = pos_idx(pos) + (uint32_t)n;
-	uint16_t wrap = pos & VQ_POS_WRAP;
-
-	if (idx >= vq->num) {
-		idx -= vq->num;
-		wrap ^= VQ_POS_WRAP;
-	}
-	return (uint16_t)idx | wrap;
-}
-
-/* Slots from @from to @to (at most one lap apart), or -1 when @to is behind. */
-static int pos_distance(const struct vq *vq, uint16_t from, uint16_t to)
-{
-	int d = (int)pos_idx(to) - (int)pos_idx(from);
-
-	if (pos_wrap(from) != pos_wrap(to))
-		d += vq->num;
-	return d < 0 || d > vq->num ? -1 : d;
-}
-
-/* Available for the lap with wrap counter @wrap (2.8.1)? */
-static inline bool is_avail(uint16_t flags, bool wrap)
-{
-	return !!(flags & F_AVAIL) == wrap && !!(flags & F_USED) != wrap;
-}
-
-/* Marked used in the lap with wrap counter @wrap? */
-static inline bool is_used(uint16_t flags, bool wrap)
-{
-	return !!(flags & F_AVAIL) == wrap && !!(flags & F_USED) == wrap;
-}
-
-static inline uint16_t load_flags(const struct vq *vq, uint16_t idx)
-{
-	return le16toh(__atomic_load_n(&vq->packed.desc[idx].flags, __ATOMIC_ACQUIRE));
-}
+#include "virtio/packed.h"
 
 static int packed_init(struct vq *vq, const struct vq_state *state)
 {
@@ -93,9 +43,15 @@ static void packed_exit(struct vq *vq)
 	free(vq->packed.nr_descs);
 	free(vq->packed.chain);
 	free(vq->packed.pushed);
+	free(vq->packed.pool_free);
+	free(vq->packed.pool_next);
+	free(vq->packed.pool_slots);
 	vq->packed.nr_descs = NULL;
 	vq->packed.chain = NULL;
 	vq->packed.pushed = NULL;
+	vq->packed.pool_free = NULL;
+	vq->packed.pool_next = NULL;
+	vq->packed.pool_slots = NULL;
 }
 
 static uint64_t packed_ring_bytes(const struct vq *vq, int which)
@@ -139,58 +95,8 @@ static inline uint16_t used_flags(bool wrap)
 	return wrap ? F_AVAIL | F_USED : 0;
 }
 
-/*
- * A flush publishes by marking its first entry used, last: did the driver
- * get to see it?  Decided from what the slot can hold, not from one flag
- * pattern.  Before the flush it held a chain's available descriptor for
- * the used position's lap (the device took it, and nobody wrote it since).
- * After the flush it holds the used entry, until the driver takes it:
- * only then may the driver make the slot available again, for the next
- * lap (virtio 1.2, 2.8.21: a slot is reused once its buffer came back).
- * So "used for this lap" and "available for the next lap" both mean seen;
- * "available for this lap" means not; anything else cannot come from a
- * driver and these rings.
- *
- * Not seen: the entries behind it the flush may have marked are unmarked
- * (flags that say "available", which the device does not read again this
- * lap and the driver does not take for used): re-executed chains write
- * their used entries afresh, maybe elsewhere, and the driver must not read
- * a stale one when it gets there.  The slots are the device's: all in flight.
- */
-static uint16_t packed_used_seen(struct vq *vq, uint16_t published, uint16_t pending)
-{
-	int nr = pos_distance(vq, published, pending);
-	uint16_t pos = published, flags;
-	bool wrap = pos_wrap(published);
-
-	if (published == pending || pos_idx(published) >= vq->num || pos_idx(pending) >= vq->num ||
-	    nr < 0)
-		return published;
-	flags = load_flags(vq, pos_idx(published));
-	if (is_used(flags, wrap) || is_avail(flags, !wrap))
-		return pending;
-	if (!is_avail(flags, wrap)) {
-		/* Neither: a position the caller refuses. */
-		uint16_t other = published ^ VQ_POS_WRAP;
-
-		return other != pending ? other : pos_add(vq, published, 1);
-	}
-	for (int i = 0; i < nr; i++, pos = pos_add(vq, pos, 1)) {
-		uint16_t *f = &vq->packed.desc[pos_idx(pos)].flags;
-
-		if (is_used(le16toh(*f), pos_wrap(pos)))
-			__atomic_store_n(f, htole16(pos_wrap(pos) ? F_AVAIL : F_USED),
-					 __ATOMIC_RELAXED);
-	}
-	return published;
-}
-
-/*
- * The buffers of a chain already taken from the ring (@descs, a local copy):
- * one indirect descriptor alone, or direct descriptors.
- */
-static int packed_walk(struct vq *vq, uint16_t id, const struct vring_packed_desc *descs,
-		       uint16_t nr_descs, struct vq_elem *elem, unsigned int max_iov)
+int packed_walk(struct vq *vq, uint16_t id, const struct vring_packed_desc *descs,
+		uint16_t nr_descs, struct vq_elem *elem, unsigned int max_iov)
 {
 	struct vq_walk w;
 	int r;
@@ -244,8 +150,8 @@ static int packed_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov)
 {
 	uint16_t pos = vq->state.avail, idx = pos_idx(pos), flags, id, n = 0;
 	bool wrap = pos_wrap(pos);
-	/* Straight into the caller's copy when it keeps one. */
-	struct vring_packed_desc d, *chain = elem->descs ? elem->descs : vq->packed.chain;
+	/* A copy: the journal keeps it (packed_journal_keep()), the ring may not. */
+	struct vring_packed_desc d, *chain = vq->packed.chain;
 
 	if (vq->is_broken)
 		return -EIO;
@@ -279,18 +185,6 @@ static int packed_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov)
 	vq->packed.nr_inflight_descs += n;
 	__atomic_store_n(&vq->state.avail, pos_add(vq, pos, n), __ATOMIC_RELAXED);
 	return packed_walk(vq, id, chain, n, elem, max_iov);
-}
-
-static int packed_pop_again(struct vq *vq, uint16_t id, const struct vring_packed_desc *descs,
-			    uint16_t nr_descs, struct vq_elem *elem, unsigned int max_iov)
-{
-	if (vq->is_broken)
-		return -EIO;
-	if (id >= vq->num || nr_descs == 0 || nr_descs > vq->num)
-		return vq_ring_error(vq, VQ_ERR_HEAD_RANGE);
-	if (elem->descs && elem->descs != descs)
-		memcpy(elem->descs, descs, nr_descs * sizeof(*elem->descs));
-	return packed_walk(vq, id, descs, nr_descs, elem, max_iov);
 }
 
 /*
@@ -420,4 +314,8 @@ const struct vq_ops vq_packed_ops = {
 	.disable_notify = packed_disable_notify,
 	.enable_notify = packed_enable_notify,
 	.has_avail = packed_has_avail,
+	.journal_seq = packed_journal_seq,
+	.journal_keep = packed_journal_keep,
+	.journal_returned = packed_journal_returned,
+	.journal_start = packed_journal_start,
 };

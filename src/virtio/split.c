@@ -87,8 +87,9 @@ static void consume_avail(struct vq *vq)
 	__atomic_store_n(&vq->state.avail, (uint16_t)(vq->state.avail + 1), __ATOMIC_RELAXED);
 }
 
-static int split_pop_again(struct vq *vq, uint16_t head, const struct vring_packed_desc *descs,
-			   uint16_t nr_descs, struct vq_elem *elem, unsigned int max_iov)
+/* The chain at @head, read from the table (vq_pop_again(): the driver left it there). */
+static int split_pop_again(struct vq *vq, uint16_t head, struct vq_elem *elem,
+			   unsigned int max_iov)
 {
 	const struct vring_desc *table = vq->split.desc;
 	uint32_t table_size = vq->num, seen = 0;
@@ -97,8 +98,6 @@ static int split_pop_again(struct vq *vq, uint16_t head, const struct vring_pack
 	uint16_t i;
 	int r;
 
-	(void)descs;
-	(void)nr_descs;
 	if (vq->is_broken)
 		return -EIO;
 	if (head >= vq->num)
@@ -169,8 +168,9 @@ static int split_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov)
 		/* Nothing can be returned for a head we cannot name: skip it. */
 		__atomic_store_n(&vq->last_err, VQ_ERR_HEAD_RANGE, __ATOMIC_RELAXED);
 		vq->nr_bad_chains++;
+		vq->nr_skipped_heads++;
 	}
-	return split_pop_again(vq, head, NULL, 0, elem, max_iov);
+	return split_pop_again(vq, head, elem, max_iov);
 }
 
 static void split_push(struct vq *vq, uint16_t head, uint32_t len_bytes)
@@ -236,6 +236,16 @@ static bool split_enable_notify(struct vq *vq)
 	return split_has_avail(vq);
 }
 
+/*
+ * The journal's part of a split ring: a chain's pop sequence is the avail
+ * index it was taken at, and the table keeps it for vq_pop_again() while it
+ * is the device's.  Nothing more to keep.
+ */
+static uint16_t split_journal_seq(const struct vq *vq)
+{
+	return (uint16_t)(vq->state.avail - 1);
+}
+
 const struct vq_ops vq_split_ops = {
 	.init = split_init,
 	.exit = split_exit,
@@ -251,4 +261,5 @@ const struct vq_ops vq_split_ops = {
 	.disable_notify = split_disable_notify,
 	.enable_notify = split_enable_notify,
 	.has_avail = split_has_avail,
+	.journal_seq = split_journal_seq,
 };

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The virtqueue's one interface: configuration, ring translation, the
- * buffer walk both layouts share, and dispatch to split.c or packed.c.
+ * buffer walk both layouts share, dispatch to split.c or packed.c, and the
+ * crash journal's records at pop, push and flush (journal.h).
  */
 #include <endian.h>
 #include <errno.h>
@@ -131,6 +132,9 @@ void vq_exit(struct vq *vq)
 		return;
 	free(vq->indirect);
 	vq->indirect = NULL;
+	free(vq->journal.own);
+	free(vq->journal.pushed);
+	vq->journal = (struct vq_journal){ 0 };
 	if (vq->ops)
 		vq->ops->exit(vq);
 }
@@ -177,8 +181,175 @@ int vq_load_indirect(struct vq *vq, uint64_t addr, uint32_t len, uint32_t *ret_s
 	return 0;
 }
 
-int vq_pop_again(struct vq *vq, uint16_t head, const struct vring_packed_desc *descs,
-		 uint16_t nr_descs, struct vq_elem *elem, unsigned int max_iov)
+int vq_pop_again(struct vq *vq, uint16_t head, struct vq_elem *elem, unsigned int max_iov)
 {
-	return vq->ops->pop_again(vq, head, descs, nr_descs, elem, max_iov);
+	return vq->ops->pop_again(vq, head, elem, max_iov);
+}
+
+/* ---- the journal's records (journal.h) ------------------------------------ */
+
+/* The chain popped last is consumed (taken, or skipped): the section says so. */
+static void record_consume(struct vq *vq, bool is_taken)
+{
+	struct vq_journal *jn = &vq->journal;
+
+	if (is_taken)
+		jn->pop_seq++;
+	journal_consume(jn->log, vq->state.avail, jn->pop_seq);
+}
+
+/*
+ * Was the chain just popped taken already, by the run before a resume that
+ * died between recording it and consuming it?  It runs again already
+ * (vq_journal_resume()) and must not run twice.  Only the first chain
+ * after a resume can be that one.
+ */
+static bool is_retaken(struct vq *vq, uint16_t head)
+{
+	struct vq_journal *jn = &vq->journal;
+	uint32_t e;
+
+	if (!jn->may_retake)
+		return false;
+	jn->may_retake = false;
+	e = jn->log->heads[head];
+	return (e & JOURNAL_TAKEN) && (e & JOURNAL_POP_MASK) == vq->ops->journal_seq(vq);
+}
+
+/*
+ * Record the chain just popped before it is consumed: a crash between the
+ * two runs it again.  The journal knows what is the device's: in flight,
+ * or returned and not yet published (a malformed chain).  A driver
+ * offering it again broke the ring.
+ */
+static int record_take(struct vq *vq, const struct vq_elem *elem, int pop_result)
+{
+	struct vq_journal *jn = &vq->journal;
+
+	if ((jn->log->heads[elem->head] & JOURNAL_TAKEN) ||
+	    (vq->ops->journal_keep && vq->ops->journal_keep(vq, elem) < 0)) {
+		record_consume(vq, false);
+		return vq_ring_error(vq, VQ_ERR_HEAD_IN_FLIGHT);
+	}
+	journal_take(jn->log, elem->head, vq->ops->journal_seq(vq));
+	record_consume(vq, true);
+	return pop_result;
+}
+
+int vq_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov)
+{
+	for (;;) {
+		int r = vq->ops->pop(vq, elem, max_iov);
+
+		if (!vq->journal.log)
+			return r;
+		if (r == 0 || r == -EIO) {
+			/* Heads skipped on the way are consumed too. */
+			record_consume(vq, false);
+			vq->journal.may_retake = false;
+			return r;
+		}
+		if (!is_retaken(vq, elem->head))
+			return record_take(vq, elem, r);
+		record_consume(vq, true);
+	}
+}
+
+void vq_push(struct vq *vq, uint16_t head, uint32_t len_bytes)
+{
+	struct vq_journal *jn = &vq->journal;
+
+	vq->ops->push(vq, head, len_bytes);
+	if (!jn->log)
+		return;
+	journal_push(jn->log, head);
+	/* Bounded for a caller that pushes a head twice (vq_push()'s contract). */
+	if (jn->nr_pushed < vq->num)
+		jn->pushed[jn->nr_pushed++] = head;
+}
+
+/* Before the ring's publish the section says which used position it makes visible. */
+void vq_flush(struct vq *vq)
+{
+	struct vq_journal *jn = &vq->journal;
+	uint16_t used = vq->state.used;
+
+	if (!jn->log) {
+		vq->ops->flush(vq);
+		return;
+	}
+	journal_publish_begin(jn->log, used);
+	vq->ops->flush(vq);
+	if (vq->ops->journal_returned)
+		vq->ops->journal_returned(vq);
+	journal_publish_end(jn->log, used, jn->pushed, jn->nr_pushed);
+	jn->nr_pushed = 0;
+}
+
+/* The queue's own section (also where it writes after a let-go), the list of pushes. */
+static int journal_attach(struct vq *vq, struct journal *log, uint16_t log_size)
+{
+	struct vq_journal *jn = &vq->journal;
+
+	if (log_size < vq->num || jn->own)
+		return -EINVAL;
+	jn->own = calloc(1, journal_bytes(log_size));
+	jn->pushed = calloc(vq->num, sizeof(*jn->pushed));
+	if (!jn->own || !jn->pushed)
+		return -ENOMEM;
+	jn->log_size = log_size;
+	jn->log = log ? log : jn->own;
+	return 0;
+}
+
+int vq_journal_start(struct vq *vq, struct journal *log, uint16_t log_size)
+{
+	int r = journal_attach(vq, log, log_size);
+
+	if (r < 0)
+		return r;
+	/* The ring keeps the driver's view of the used position: a new run goes on from there. */
+	journal_start(vq->journal.log, log_size, vq->layout, vq->num, vq->desc_iova,
+		      vq->driver_iova, vq->device_iova, vq->state.avail, vq->state.used);
+	return vq->ops->journal_start ? vq->ops->journal_start(vq, NULL, 0) : 0;
+}
+
+int vq_journal_resume(struct vq *vq, struct journal *log, uint16_t log_size,
+		      uint16_t *ret_heads, unsigned int *ret_nr, const char **ret_why)
+{
+	struct vq_journal *jn = &vq->journal;
+	uint16_t seen;
+	int r;
+
+	*ret_nr = 0;
+	r = journal_attach(vq, log, log_size);
+	if (r < 0)
+		return r;
+	if (!journal_matches(jn->log, vq->layout, vq->num, vq->desc_iova, vq->driver_iova,
+			     vq->device_iova)) {
+		*ret_why = "it describes other rings than the driver's";
+		return -EBADMSG;
+	}
+	seen = vq->ops->used_seen(vq, jn->log->used_idx, jn->log->pending_used_idx);
+	r = journal_recover(jn->log, log_size, seen, ret_heads, ret_nr, ret_why);
+	if (r < 0)
+		return r;
+	if (vq->ops->set_state(vq, &(struct vq_state){ .avail = jn->log->avail_idx,
+						       .used = seen }) < 0) {
+		*ret_why = "its positions do not fit the ring";
+		return -EBADMSG;
+	}
+	jn->pop_seq = jn->log->pop_seq;
+	jn->may_retake = true;
+	return vq->ops->journal_start ? vq->ops->journal_start(vq, ret_heads, *ret_nr) : 0;
+}
+
+void vq_journal_let_go(struct vq *vq)
+{
+	struct vq_journal *jn = &vq->journal;
+
+	if (!jn->log)
+		return;
+	jn->log = jn->own;
+	jn->nr_pushed = 0;
 }

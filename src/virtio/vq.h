@@ -14,6 +14,13 @@
  * chain, push its used entry, flush, and the notification decisions.  The
  * layouts live in split.c and packed.c behind struct vq_ops.
  *
+ * A queue may keep a crash journal (journal.h), as libvduse keeps its
+ * in-flight log inside pop and push: vq_pop() records the take, vq_push()
+ * the push, vq_flush() the publish, and after a crash or an upgrade
+ * vq_journal_resume() names the chains to run again (vq_pop_again()).
+ * Callers never see which layout runs, nor what it records: each layout's
+ * part of the journal lives beside it (split.c, packed_journal.c).
+ *
  * A queue is driven by one thread; nothing here locks.  What other threads
  * read goes through vq_get_state(), vq_is_broken() and vq_is_unmapped()
  * (relaxed atomics).
@@ -24,6 +31,7 @@
 #include <sys/uio.h>
 #include <linux/virtio_ring.h>
 
+#include "virtio/journal.h"
 #include "virtio/mem.h"
 
 /* Largest queue the device accepts (also the longest legal chain). */
@@ -113,12 +121,6 @@ struct vq_elem {
 	struct iovec *iov;       /* provided by the caller */
 	uint64_t last_in_iova;   /* IOVA of the last device-writable byte, or VQ_NO_STATUS */
 	int fault;               /* vq_pop() returned -ENOMEM: the device's own -errno */
-	/*
-	 * Packed: the chain's ring descriptors as read (nr_descs of them), when
-	 * the caller provides room (vq_num() entries): what a restarted
-	 * daemon needs to run the chain again once its slots are reused.
-	 */
-	struct vring_packed_desc *descs;
 };
 
 struct vq;
@@ -133,14 +135,34 @@ struct vq_ops {
 	int (*set_state)(struct vq *vq, const struct vq_state *state);
 	uint16_t (*used_seen)(struct vq *vq, uint16_t published, uint16_t pending);
 	int (*pop)(struct vq *vq, struct vq_elem *elem, unsigned int max_iov);
-	int (*pop_again)(struct vq *vq, uint16_t head, const struct vring_packed_desc *descs,
-			 uint16_t nr_descs, struct vq_elem *elem, unsigned int max_iov);
+	int (*pop_again)(struct vq *vq, uint16_t head, struct vq_elem *elem, unsigned int max_iov);
 	void (*push)(struct vq *vq, uint16_t head, uint32_t len_bytes);
 	void (*flush)(struct vq *vq);
 	bool (*should_notify)(struct vq *vq);
 	void (*disable_notify)(struct vq *vq);
 	bool (*enable_notify)(struct vq *vq);
 	bool (*has_avail)(struct vq *vq);
+	/*
+	 * The layout's part of the journal (vq.c records the rest); NULL where
+	 * it keeps nothing more.
+	 */
+	uint16_t (*journal_seq)(const struct vq *vq);   /* pop sequence of the chain just popped */
+	/* Before its take: what a restart needs to pop the chain again.  0 or -ENOSPC. */
+	int (*journal_keep)(struct vq *vq, const struct vq_elem *elem);
+	void (*journal_returned)(struct vq *vq);        /* the pushed heads were published */
+	/* The journal starts (@nr 0) or resumes with @heads in flight.  0 or -ENOMEM. */
+	int (*journal_start)(struct vq *vq, const uint16_t *heads, unsigned int nr);
+};
+
+/* The virtqueue's side of its crash journal (vq_journal_start()). */
+struct vq_journal {
+	struct journal *log;             /* the section written to, or NULL: no journal */
+	struct journal *own;             /* the queue's own section (log, or after a let-go) */
+	uint16_t log_size;               /* the queue size sections are laid out for */
+	uint16_t pop_seq;                /* chains taken (packed numbers them by it) */
+	bool may_retake;                 /* resumed: the first chain may be one taken before */
+	uint16_t *pushed;                /* heads pushed since the last flush */
+	uint16_t nr_pushed;
 };
 
 struct vq {
@@ -157,6 +179,7 @@ struct vq {
 	uint32_t max_chain;              /* buffers in one chain (entries of an indirect table) */
 	void *indirect;                  /* scratch: an indirect table copied once */
 	uint64_t nr_bad_chains;          /* chains rejected so far */
+	uint64_t nr_skipped_heads;       /* of them, heads vq_pop() could not name (split) */
 	uint64_t nr_device_faults;       /* chains the device could not translate */
 	struct vq_state state;           /* written by the queue's thread, read by others */
 	bool has_signalled;              /* an interrupt decision was made (event index valid) */
@@ -177,8 +200,14 @@ struct vq {
 			uint16_t nr_unflushed_descs;  /* slots of pushed entries the flush gives back */
 			uint32_t *pushed;        /* used entries pushed, not flushed: position | flags << 16 */
 			uint16_t nr_pushed;
+			/* The journal's pool of chain copies (packed_journal.c). */
+			uint16_t *pool_free;     /* entries free for a copy */
+			uint16_t nr_pool_free;
+			uint16_t *pool_next;     /* each entry's successor in its chain */
+			uint16_t *pool_slots;    /* scratch: the entries one chain takes */
 		} packed;
 	};
+	struct vq_journal journal;
 };
 
 /**
@@ -247,6 +276,12 @@ static inline uint64_t vq_nr_bad_chains(const struct vq *vq)
 	return vq->nr_bad_chains;
 }
 
+/* Heads outside the table that vq_pop() skipped (split): counted in vq_nr_bad_chains() too. */
+static inline uint64_t vq_nr_skipped_heads(const struct vq *vq)
+{
+	return vq->nr_skipped_heads;
+}
+
 static inline struct mem *vq_mem(const struct vq *vq)
 {
 	return vq->mem;
@@ -282,7 +317,8 @@ int vq_set_state(struct vq *vq, const struct vq_state *state);
  * @published: the used position last made visible
  * @pending: the used position a flush was making visible
  *
- * For a daemon that died while flushing: split reads used->idx; packed reads
+ * For a daemon that died while flushing (vq_journal_resume() asks it):
+ * split reads used->idx; packed reads
  * the slot at @published: marked used for its lap, or made available again
  * for the next lap (the driver took the entry and reused the slot), the
  * flush was seen; still available for its lap, it was not, and the entries
@@ -308,35 +344,72 @@ uint16_t vq_used_seen(struct vq *vq, uint16_t published, uint16_t pending);
  * fails the request where the driver looks for the result: the last
  * writable byte, @elem->last_in_iova.
  * A split head outside the table is consumed and skipped: there is nothing
- * to return to the driver.
+ * to return to the driver (vq_nr_skipped_heads()).
+ *
+ * With a journal, the chain is recorded as taken before it is consumed,
+ * malformed or not.  A head or buffer ID the journal says is still the
+ * device's (in flight, or returned and not yet published) breaks the ring:
+ * -EIO, VQ_ERR_HEAD_IN_FLIGHT.  A chain the run before a resume took and
+ * died before consuming is consumed and skipped: it runs again already.
  */
-static inline int vq_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov)
-{
-	return vq->ops->pop(vq, elem, max_iov);
-}
+int vq_pop(struct vq *vq, struct vq_elem *elem, unsigned int max_iov);
 
 /**
  * vq_pop_again() - take a chain taken before (by a daemon that died)
- * @head: its head (split) or buffer ID (packed)
- * @descs, @nr_descs: packed only: the chain's descriptors as first read
+ * @head: its head (split) or buffer ID (packed), from vq_journal_resume()
  *
- * The driver made it available once and it is still the device's.
- * Returns as vq_pop(), never 0.
+ * The driver made it available once and it is still the device's: split
+ * reads it again from the table, packed from the journal's copy (its slots
+ * may hold used entries by now).  Returns as vq_pop(), never 0.
  */
-int vq_pop_again(struct vq *vq, uint16_t head, const struct vring_packed_desc *descs,
-		 uint16_t nr_descs, struct vq_elem *elem, unsigned int max_iov);
+int vq_pop_again(struct vq *vq, uint16_t head, struct vq_elem *elem, unsigned int max_iov);
 
-/* vq_push() - record a used entry; the driver sees it after vq_flush(). */
-static inline void vq_push(struct vq *vq, uint16_t head, uint32_t len_bytes)
-{
-	vq->ops->push(vq, head, len_bytes);
-}
+/**
+ * vq_push() - record a used entry; the driver sees it after vq_flush()
+ * Each head vq_pop() or vq_pop_again() returned goes back once: at most
+ * vq_num() pushes between two flushes.
+ */
+void vq_push(struct vq *vq, uint16_t head, uint32_t len_bytes);
 
-/* vq_flush() - publish every pushed entry (one release store). */
-static inline void vq_flush(struct vq *vq)
-{
-	vq->ops->flush(vq);
-}
+/*
+ * vq_flush() - publish every pushed entry (one release store); with a
+ * journal, the section says which used position it makes visible before,
+ * and forgets the pushed heads after.
+ */
+void vq_flush(struct vq *vq);
+
+/**
+ * vq_journal_start() - record from now on what the queue takes and returns
+ * @log: the section to write (the state file's), or NULL for one of its own
+ * @log_size: the queue size sections are laid out for (the device's), >= vq_num()
+ *
+ * The rings start afresh: the section records them and where the device is
+ * in them (vq_init()'s state).  Call once, before the first vq_pop().
+ * Returns 0, -EINVAL or -ENOMEM.
+ */
+int vq_journal_start(struct vq *vq, struct journal *log, uint16_t log_size);
+
+/**
+ * vq_journal_resume() - go on where an earlier run's journal ends
+ * @log: its section, maybe left mid-store by a kill (a crash, a live upgrade)
+ * @ret_heads: filled with the heads to run again (vq_pop_again()), oldest
+ *             first; room for vq_num()
+ * @ret_nr: how many
+ * @ret_why: on -EBADMSG, what does not fit
+ *
+ * Settles the section (journal_recover(): did the last publish reach the
+ * driver?) and moves the device to its positions; the state vq_init() was
+ * given counts no more.  Returns 0, -EBADMSG when the section cannot belong
+ * to these rings, -EINVAL or -ENOMEM.
+ */
+int vq_journal_resume(struct vq *vq, struct journal *log, uint16_t log_size,
+		      uint16_t *ret_heads, unsigned int *ret_nr, const char **ret_why);
+
+/*
+ * vq_journal_let_go() - write the caller's section no more (the queue was
+ * abandoned: the next run owns it); what is pushed is forgotten.
+ */
+void vq_journal_let_go(struct vq *vq);
 
 /**
  * vq_should_notify() - does the driver want an interrupt for what was flushed?

@@ -229,7 +229,7 @@ int main(int argc, char **argv)
 			break;
 	}
 	elapsed = now_s() - t0;
-	blk_queue_get_stats(&h.q, &st);
+	blk_queue_get_stats(h.q, &st);
 	printf("hbench: backend %s, %s %u B, QD%u: %lu requests in %.2f s, %.0f requests/s, "
 	       "%u kicks (%u saved), %llu interrupts, %llu/%llu busy-polls hit\n",
 	       o.backend, o.is_write ? "write" : "read", o.bs, o.qd, nr_done, elapsed,

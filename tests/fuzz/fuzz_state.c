@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * fuzz_state: the state file as untrusted input (src/recovery/state.c) and
- * the recovery of each queue's in-flight log from it (inflight.c), as a
+ * the recovery of each queue's in-flight log from it (virtio/journal.c), as a
  * daemon taking a device over reads them.
  *
  * Input: a small header of knobs, then the file's bytes.
@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #include "fuzz_check.h"
-#include "recovery/inflight.h"
+#include "virtio/journal.h"
 #include "recovery/state.h"
 #include "virtio/vq.h"
 
@@ -57,8 +57,8 @@ static void init_once(void)
 
 static uint64_t section_bytes(const struct vdb_state_header *h)
 {
-	return h->version == 1 ? inflight_log_bytes_v1(h->id.queue_size) :
-				 inflight_log_bytes(h->id.queue_size);
+	return h->version == 1 ? journal_bytes_v1(h->id.queue_size) :
+				 journal_bytes(h->id.queue_size);
 }
 
 static void fix_header(uint8_t flags, uint8_t *file, size_t len)
@@ -93,7 +93,7 @@ static void recover_queues(struct vdb_state *st, uint16_t used_idx)
 
 	check(heads && slots && seen && descs);
 	for (uint16_t q = 0; q < st->nr_queues; q++) {
-		struct inflight_log *log = vdb_state_queue(st, q);
+		struct journal *log = vdb_state_queue(st, q);
 		unsigned int nr = 0;
 		const char *why = NULL;
 
@@ -102,7 +102,7 @@ static void recover_queues(struct vdb_state *st, uint16_t used_idx)
 		if (!log->is_active)
 			continue;
 		check(log->layout <= 1 && (!log->layout || vdb_state_keeps_chains(st)));
-		if (inflight_recover(log, qs, used_idx, heads, &nr, &why) < 0) {
+		if (journal_recover(log, qs, used_idx, heads, &nr, &why) < 0) {
 			check(why);
 			continue;
 		}
@@ -113,7 +113,7 @@ static void recover_queues(struct vdb_state *st, uint16_t used_idx)
 			seen[heads[i]] = 1;
 			if (!log->layout)
 				continue;
-			uint16_t n = inflight_chain(log, qs, heads[i], descs, slots);
+			uint16_t n = journal_chain(log, qs, heads[i], descs, slots);
 
 			check(n >= 1 && n <= log->num);
 			for (uint16_t j = 0; j < n; j++)

@@ -22,7 +22,7 @@
 #include <linux/virtio_blk.h>
 
 #include "fuzz_vq.h"
-#include "recovery/inflight.h"
+#include "virtio/journal.h"
 #include "recovery/state.h"
 
 #define R 1
@@ -697,12 +697,12 @@ static void packed(void)
 static void state_seed(const char *name, uint32_t version, uint16_t qs, uint16_t num,
 		       uint8_t layout, uint16_t used_idx)
 {
-	uint64_t sec = version == 1 ? inflight_log_bytes_v1(qs) : inflight_log_bytes(qs);
+	uint64_t sec = version == 1 ? journal_bytes_v1(qs) : journal_bytes(qs);
 	size_t knobs = 3 + sizeof(struct vdb_identity), file = sizeof(struct vdb_state_header) + sec;
 	uint8_t *buf = calloc(1, knobs + file);
 	/* Built where its types are aligned, then copied behind the knobs. */
 	struct vdb_state_header *h = aligned_alloc(64, (file + 63) & ~(size_t)63);
-	struct inflight_log *log;
+	struct journal *log;
 
 	if (!buf || !h)
 		exit(1);
@@ -716,7 +716,7 @@ static void state_seed(const char *name, uint32_t version, uint16_t qs, uint16_t
 	h->id = (struct vdb_identity){ .capacity_sectors = 2048, .block_size = 512,
 				       .nr_queues = 1, .queue_size = qs,
 				       .features = layout ? 1ULL << 34 : 0 };
-	log = (struct inflight_log *)(h + 1);
+	log = (struct journal *)(h + 1);
 	log->is_active = 1;
 	log->num = num;
 	log->layout = layout;
@@ -724,15 +724,15 @@ static void state_seed(const char *name, uint32_t version, uint16_t qs, uint16_t
 	log->pop_seq = layout ? 3 : 0;
 	log->used_idx = log->pending_used_idx = layout ? 0x8000 : 0;
 	for (uint16_t i = 0; i < 3; i++) {
-		log->heads[i * 2] = INFLIGHT_TAKEN | i;
+		log->heads[i * 2] = JOURNAL_TAKEN | i;
 		/* Version 1 has no room for copies: its packed seed claims a layout it cannot hold. */
 		if (!layout || version < 2)
 			continue;
-		inflight_chains(log, qs)[i * 2] = (uint32_t)(i * 2) | 2u << 16;
-		inflight_pool(log, qs)[i * 2] = (struct vring_packed_desc){
+		journal_chains(log, qs)[i * 2] = (uint32_t)(i * 2) | 2u << 16;
+		journal_pool(log, qs)[i * 2] = (struct vring_packed_desc){
 			.addr = 0x1000, .len = 16, .id = (uint16_t)(i * 2 + 1), .flags = 1 };
-		inflight_pool(log, qs)[i * 2 + 1] = (struct vring_packed_desc){
-			.addr = 0x2000, .len = 1, .id = INFLIGHT_POOL_END, .flags = 2 };
+		journal_pool(log, qs)[i * 2 + 1] = (struct vring_packed_desc){
+			.addr = 0x2000, .len = 1, .id = JOURNAL_POOL_END, .flags = 2 };
 	}
 	memcpy(buf + knobs, h, file);
 	write_file(name, buf, knobs + file);

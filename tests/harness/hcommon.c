@@ -111,9 +111,9 @@ static int fixture_start(struct fixture *f, const struct hdrv_opts *opts)
 		return -1;
 	}
 	/* The *_packed runs must really be on packed rings. */
-	if (vq_layout(&f->h.q.vq) != (copy.is_packed ? VQ_LAYOUT_PACKED : VQ_LAYOUT_SPLIT)) {
+	if (vq_layout(hvq(f)) != (copy.is_packed ? VQ_LAYOUT_PACKED : VQ_LAYOUT_SPLIT)) {
 		print_error("the queue runs %s rings, not the layout asked for\n",
-			    vq_layout_name(vq_layout(&f->h.q.vq)));
+			    vq_layout_name(vq_layout(hvq(f))));
 		return -1;
 	}
 	return 0;

@@ -49,11 +49,17 @@ struct fixture {
 	uint8_t model[IMAGE_BYTES];   /* what the image file must hold */
 };
 
+/* hvq() - the running queue's virtqueue, for vq.h's accessors. */
+static inline const struct vq *hvq(const struct fixture *f)
+{
+	return blk_queue_vq(f->h.q);
+}
+
 static inline struct blk_queue_stats qstats(struct fixture *f)
 {
 	struct blk_queue_stats st;
 
-	blk_queue_get_stats(&f->h.q, &st);
+	blk_queue_get_stats(f->h.q, &st);
 	return st;
 }
 

@@ -313,7 +313,7 @@ static void *hdrv_thread(void *arg)
 	struct hdrv *h = arg;
 
 	hdrv_sandbox_thread(h);
-	h->run_result = blk_queue_run(&h->q);
+	h->run_result = blk_queue_run(h->q);
 	return NULL;
 }
 
@@ -387,9 +387,8 @@ static int hdrv_launch(struct hdrv *h, const struct blk_queue_ring *ring)
 	pthread_t t;
 	int r;
 
-	r = blk_queue_init(&h->q, 0, &h->dev, &h->img, h->be,
-			   h->memfd >= 0 ? &h->hooked : &h->hm.mem, ring, h->kick_fd,
-			   hdrv_notify, h);
+	r = blk_queue_new(0, &h->dev, &h->img, h->be, h->memfd >= 0 ? &h->hooked : &h->hm.mem,
+			  ring, h->kick_fd, hdrv_notify, h, &h->q);
 	if (r < 0)
 		return r;
 	r = pthread_create(&t, NULL, hdrv_thread, h);
@@ -525,12 +524,10 @@ int hdrv_restart(struct hdrv *h)
 	struct blk_queue_ring ring = h->ring;
 
 	hdrv_join(h);
-	if (h->has_dead_q)
-		blk_queue_exit(&h->dead_q);
+	blk_queue_free(h->dead_q);
 	/* Its requests may still be in its backend ring: keep that open, as the kernel would. */
 	h->dead_q = h->q;
-	h->has_dead_q = true;
-	memset(&h->q, 0, sizeof(h->q));
+	h->q = NULL;
 	/* A new kick eventfd, as a new daemon gives the kernel: the dead ring reads the old. */
 	if (h->dead_kick_fd > 0)
 		close(h->dead_kick_fd);
@@ -545,14 +542,14 @@ int hdrv_restart(struct hdrv *h)
 int hdrv_stop(struct hdrv *h)
 {
 	if (h->is_running) {
-		blk_queue_stop(&h->q);
+		blk_queue_stop(h->q);
 		hdrv_join(h);
 	}
 	hdrv_check_recorded();
-	blk_queue_exit(&h->q);
-	if (h->has_dead_q)
-		blk_queue_exit(&h->dead_q);
-	h->has_dead_q = false;
+	blk_queue_free(h->q);
+	h->q = NULL;
+	blk_queue_free(h->dead_q);
+	h->dead_q = NULL;
 	if (h->dead_kick_fd > 0)
 		close(h->dead_kick_fd);
 	h->dead_kick_fd = 0;

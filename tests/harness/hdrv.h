@@ -89,7 +89,7 @@ struct hdrv_opts {
 	uint16_t advertised_queue_size; /* the device's queue size (seg_max); default: the ring's */
 	uint32_t poll_us;             /* the device's --poll-us */
 	/* The queue's in-flight log (e.g. shared with the test), or NULL for its own. */
-	struct inflight_log *log;
+	struct journal *log;
 };
 
 /* A range the driver mapped, as VDUSE_IOTLB_GET_FD reports it (iotlb mode). */
@@ -163,9 +163,8 @@ struct hdrv {
 	struct image img;
 	bool is_img_shared;           /* opts->shared_img: not ours to close */
 	struct blk_dev dev;
-	struct blk_queue q;
-	struct blk_queue dead_q;      /* a queue whose thread died (hdrv_restart()) */
-	bool has_dead_q;
+	struct blk_queue *q;
+	struct blk_queue *dead_q;     /* a queue whose thread died (hdrv_restart()), or NULL */
 	int dead_kick_fd;             /* its kick eventfd: its ring still reads it */
 	struct blk_queue_ring ring;
 	const struct backend_ops *be;
@@ -190,7 +189,7 @@ int hdrv_join(struct hdrv *h);
  * hdrv_restart() - serve the rings again after the queue's thread died (a
  * daemon killed mid-request): a new queue resumes from the same in-flight
  * log, as a restarted daemon does.  The dead queue's backend ring lives on,
- * unread, until hdrv_stop().  Returns blk_queue_init()'s result.
+ * unread, until hdrv_stop().  Returns blk_queue_new()'s result.
  */
 int hdrv_restart(struct hdrv *h);
 

@@ -104,9 +104,9 @@ void wait_broken(struct fixture *f)
 {
 	struct timespec ms = { 0, 1000000L };
 
-	for (int i = 0; i < WAIT_MS && !__atomic_load_n(&f->h.q.vq.is_broken, __ATOMIC_ACQUIRE); i++)
+	for (int i = 0; i < WAIT_MS && !vq_is_broken(hvq(f)); i++)
 		nanosleep(&ms, NULL);
-	assert_true(__atomic_load_n(&f->h.q.vq.is_broken, __ATOMIC_ACQUIRE));
+	assert_true(vq_is_broken(hvq(f)));
 }
 
 void assert_no_used(struct fixture *f, int ms)

@@ -345,7 +345,7 @@ static void test_shrunk_image(void **state)
 	read_image(f, 0, buf, SHRUNK_BYTES);
 	assert_memory_equal(buf, f->model, SHRUNK_BYTES);
 	free(buf);
-	assert_false(__atomic_load_n(&f->h.q.vq.is_broken, __ATOMIC_ACQUIRE));
+	assert_false(vq_is_broken(hvq(f)));
 }
 
 #define T2(fn) T(fn, o_uring), T(fn, o_aio)

@@ -67,10 +67,10 @@ static void assert_rejected(struct fixture *f, uint16_t head, const uint8_t *sta
 	assert_int_equal(*status, 0xff);
 	assert_int_equal(QSTAT(f, nr_bad_chains), 1);
 	if (err != VQ_ERR_NONE)
-		assert_string_equal(vq_err_str(f->h.q.vq.last_err), vq_err_str(err));
+		assert_string_equal(vq_err_str(vq_last_err(hvq(f))), vq_err_str(err));
 	check_image(f);
 	assert_valid_served(f);
-	assert_false(__atomic_load_n(&f->h.q.vq.is_broken, __ATOMIC_ACQUIRE));
+	assert_false(vq_is_broken(hvq(f)));
 }
 
 static void publish_bad(struct fixture *f, uint16_t head, const uint8_t *status, enum vq_err err)
@@ -108,7 +108,7 @@ static void test_bad_loop_nonempty(void **state)
 	struct bad b;
 	uint16_t d[4];
 
-	assert_true(f->h.q.iov_per_req > f->h.num);
+	assert_true(blk_iov_per_req(f->h.dev.queue_size) > f->h.num);
 	bad_init(f, &b);
 	for (int i = 0; i < 4; i++)
 		d[i] = hdrv_alloc_desc(&f->h);
@@ -158,7 +158,7 @@ static void test_bad_next_range(void **state)
 		bad_init(f, &b);
 		hdrv_set_desc(&f->h, d0, b.hdr, 16, VRING_DESC_F_NEXT, d1);
 		hdrv_set_desc(&f->h, d1, b.data, 512, VRING_DESC_F_NEXT, nexts[k]);
-		__atomic_store_n(&f->h.q.stats->driver_faults, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&blk_queue_counters(f->h.q)->driver_faults, 0, __ATOMIC_RELAXED);
 		publish_bad(f, d0, hptr(f, b.status), VQ_ERR_NEXT_RANGE);
 	}
 }
@@ -210,8 +210,8 @@ static void test_bad_head_range(void **state)
 	assert_int_equal(hdrv_status(&f->h, &r), VIRTIO_BLK_S_OK);
 	model_write(f, 96, data, sizeof(data));
 	assert_no_used(f, 50);
-	assert_int_equal(f->h.q.vq.last_err, VQ_ERR_HEAD_RANGE);
-	assert_int_equal(f->h.q.vq.nr_bad_chains, 2);
+	assert_int_equal(vq_last_err(hvq(f)), VQ_ERR_HEAD_RANGE);
+	assert_int_equal(vq_nr_bad_chains(hvq(f)), 2);
 	assert_int_equal(qstats(f).nr_bad_chains, 2);     /* the queue's counters saw them too */
 	check_image(f);
 	assert_valid_served(f);
@@ -327,7 +327,7 @@ static void test_bad_indirect_len(void **state)
 		bad_init(f, &b);
 		head = hdrv_chain(&f->h, &(struct hbuf){ bad_table(f, &b), lens[k], false,
 							  VRING_DESC_F_INDIRECT }, 1);
-		__atomic_store_n(&f->h.q.stats->driver_faults, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&blk_queue_counters(f->h.q)->driver_faults, 0, __ATOMIC_RELAXED);
 		publish_bad(f, head, hptr(f, b.status), VQ_ERR_INDIRECT_LEN);
 	}
 }
@@ -390,7 +390,7 @@ static void test_bad_too_many_segments(void **state)
 	struct bad b;
 
 	assert_int_equal(f->h.num, 512);
-	assert_true(NR_DATA + 2 > f->h.q.iov_per_req);
+	assert_true(NR_DATA + 2 > blk_iov_per_req(f->h.dev.queue_size));
 	bad_init(f, &b);
 	fill_pattern(data, sizeof(data), 0xbad);
 	bufs[0] = (struct hbuf){ b.hdr, 16, false };
@@ -483,10 +483,10 @@ static void bad_descs(struct fixture *f, const struct bad *b, uint16_t id,
 static void stop_and_check_err(struct fixture *f, enum vq_err err)
 {
 	gate_open();
-	blk_queue_stop(&f->h.q);
+	blk_queue_stop(f->h.q);
 	hdrv_join(&f->h);
-	assert_string_equal(vq_err_str(vq_last_err(&f->h.q.vq)), vq_err_str(err));
-	assert_int_equal(f->h.q.stats->driver_fault_reasons[err], 1);
+	assert_string_equal(vq_err_str(vq_last_err(hvq(f))), vq_err_str(err));
+	assert_int_equal(blk_queue_counters(f->h.q)->driver_fault_reasons[err], 1);
 }
 
 /*
@@ -538,9 +538,9 @@ static void test_packed_id_range_ffff(void **state)
 
 /*
  * A buffer ID made available again while its request is in flight (the gate
- * holds it).  The queue catches it (vq_pop() returns the chain, the queue
- * knows the ID is in flight): counted as VQ_ERR_HEAD_IN_FLIGHT, ring broken;
- * the request in flight still completes, the second never starts.
+ * holds it).  vq_pop() catches it (its journal knows the ID is in flight):
+ * counted as VQ_ERR_HEAD_IN_FLIGHT, ring broken; the request in flight
+ * still completes, the second never starts.
  */
 static void test_packed_id_in_flight(void **state)
 {
@@ -569,10 +569,11 @@ static void test_packed_id_in_flight(void **state)
 	assert_int_equal(gate_held(), 1);
 	assert_int_equal(*hptr(f, b.status), 0xff);
 	check_image(f);            /* the gate writes nothing */
-	/* The queue (not vq_pop()) knows which IDs are in flight: only its counter says so. */
-	blk_queue_stop(&f->h.q);
+	/* The virtqueue's journal knows which IDs are in flight: it says why, the queue counts it. */
+	blk_queue_stop(f->h.q);
 	hdrv_join(&f->h);
-	assert_int_equal(f->h.q.stats->driver_fault_reasons[VQ_ERR_HEAD_IN_FLIGHT], 1);
+	assert_int_equal(vq_last_err(hvq(f)), VQ_ERR_HEAD_IN_FLIGHT);
+	assert_int_equal(blk_queue_counters(f->h.q)->driver_fault_reasons[VQ_ERR_HEAD_IN_FLIGHT], 1);
 }
 
 /*
@@ -608,9 +609,9 @@ static void test_packed_id_reused_before_used(void **state)
 	assert_no_used(f, QUIET_MS);
 	assert_int_equal(*hptr(f, b.status), 0xff);
 	check_image(f);
-	blk_queue_stop(&f->h.q);
+	blk_queue_stop(f->h.q);
 	hdrv_join(&f->h);
-	assert_int_equal(f->h.q.stats->driver_fault_reasons[VQ_ERR_HEAD_IN_FLIGHT], 1);
+	assert_int_equal(blk_queue_counters(f->h.q)->driver_fault_reasons[VQ_ERR_HEAD_IN_FLIGHT], 1);
 }
 
 /*
@@ -794,8 +795,8 @@ static void test_packed_event_offset(void **state)
 	assert_true(has_call);
 	assert_int_equal(hdrv_status(&f->h, &r), VIRTIO_BLK_S_OK);
 	model_write(f, 32, data, sizeof(data));
-	assert_string_equal(vq_err_str(vq_last_err(&f->h.q.vq)), vq_err_str(VQ_ERR_EVENT_OFFSET));
-	assert_false(vq_is_broken(&f->h.q.vq));
+	assert_string_equal(vq_err_str(vq_last_err(hvq(f))), vq_err_str(VQ_ERR_EVENT_OFFSET));
+	assert_false(vq_is_broken(hvq(f)));
 	assert_int_equal(QSTAT(f, nr_bad_chains), 0);
 	check_image(f);
 	hdrv_set_interrupts(&f->h, true);
@@ -830,7 +831,7 @@ static void test_packed_wrong_lap(void **state)
 	assert_no_used(f, QUIET_MS);
 	assert_int_equal(QSTAT(f, nr_reqs), nr_reqs);
 	assert_int_equal(QSTAT(f, nr_bad_chains), 0);
-	assert_false(vq_is_broken(&f->h.q.vq));
+	assert_false(vq_is_broken(hvq(f)));
 	assert_int_equal(*hptr(f, b.status), 0xff);
 	check_image(f);
 	/* The driver's position did not move: the next chain goes to the same slots. */

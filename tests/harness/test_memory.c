@@ -254,12 +254,12 @@ static int abandon(struct fixture *f)
 	int quiet = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 
 	assert_true(quiet >= 0);
-	f->h.q.quiet_fd = quiet;
-	blk_queue_stop(&f->h.q);
-	blk_queue_abandon(&f->h.q);
-	for (int i = 0; i < WAIT_MS && !blk_queue_has_let_go(&f->h.q); i++)
+	blk_queue_set_quiet_fd(f->h.q, quiet);
+	blk_queue_stop(f->h.q);
+	blk_queue_abandon(f->h.q);
+	for (int i = 0; i < WAIT_MS && !blk_queue_has_let_go(f->h.q); i++)
 		nanosleep(&ms, NULL);
-	assert_true(blk_queue_has_let_go(&f->h.q));
+	assert_true(blk_queue_has_let_go(f->h.q));
 	return quiet;
 }
 

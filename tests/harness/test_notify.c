@@ -342,7 +342,7 @@ static void test_bad_avail_idx(void **state)
 	hc_require_split(f, "avail->idx jumps");
 	hdrv_publish_idx(&f->h, (uint16_t)(f->h.num + 1));
 	assert_no_used(f, QUIET_MS);
-	assert_true(__atomic_load_n(&f->h.q.vq.is_broken, __ATOMIC_ACQUIRE));
+	assert_true(vq_is_broken(hvq(f)));
 
 	/* Stopped until reset: a valid request is not served. */
 	hdrv_blk_req(&f->h, &r, VIRTIO_BLK_T_OUT, BAD_SECTOR, NULL, 512);
@@ -379,7 +379,7 @@ static void test_bad_duplicate_head(void **state)
 	assert_int_equal(hdrv_status(&f->h, &r), VIRTIO_BLK_S_OK);
 	model_write(f, 16, data, sizeof(data));
 	assert_no_used(f, QUIET_MS);
-	assert_true(__atomic_load_n(&f->h.q.vq.is_broken, __ATOMIC_ACQUIRE));
+	assert_true(vq_is_broken(hvq(f)));
 
 	hdrv_blk_req(&f->h, &later, VIRTIO_BLK_T_OUT, BAD_SECTOR, NULL, 512);
 	hdrv_blk_submit(&f->h, &later);

@@ -27,7 +27,7 @@
 #include <cmocka.h>
 
 #include "hdrv.h"
-#include "recovery/inflight.h"
+#include "virtio/journal.h"
 
 #define QSIZE 32               /* room for every chain of a round (3 descriptors each) */
 #define NR_WRITES 4
@@ -43,7 +43,7 @@ static int crash_at;               /* 0: never */
 static int nr_points;              /* stores seen since armed */
 static bool has_crashed;
 
-void inflight_crash_point(void)
+void journal_crash_point(void)
 {
 	if (!__atomic_load_n(&crash_at, __ATOMIC_ACQUIRE))
 		return;
@@ -191,7 +191,7 @@ static void check_round(struct hdrv *h, struct round *rd, const char *image)
 /* One round with the crash at store @at; returns true when it crashed. */
 static bool crash_round(int at, bool has_event_idx)
 {
-	struct inflight_log *log = calloc(1, inflight_log_bytes(QSIZE));
+	struct journal *log = calloc(1, journal_bytes(QSIZE));
 	struct hdrv_opts o = {
 		.queue_size = QSIZE, .is_iotlb = true, .log = log, .has_event_idx = has_event_idx,
 		.is_packed = is_packed,
@@ -255,7 +255,7 @@ static void test_crash_at_every_step_event_idx(void **state)
 /* Two crashes in a row: the second queue dies too, the third finishes. */
 static void test_crash_twice(void **state)
 {
-	struct inflight_log *log = calloc(1, inflight_log_bytes(QSIZE));
+	struct journal *log = calloc(1, journal_bytes(QSIZE));
 	struct hdrv_opts o = {
 		.queue_size = QSIZE, .is_iotlb = true, .log = log, .is_packed = is_packed,
 	};
@@ -298,7 +298,7 @@ static void test_crash_twice(void **state)
 
 static bool reuse_round(int at, int *ret_nr_reused)
 {
-	struct inflight_log *log = calloc(1, inflight_log_bytes(REUSE_QSIZE));
+	struct journal *log = calloc(1, journal_bytes(REUSE_QSIZE));
 	struct hdrv_opts o = {
 		.queue_size = REUSE_QSIZE, .is_iotlb = true, .log = log, .is_packed = is_packed,
 	};
@@ -360,7 +360,7 @@ static bool reuse_round(int at, int *ret_nr_reused)
 		nr_old_done = nr_old_left + nr_seen - nr_fresh_seen;
 		usleep(20000);
 		assert_int_equal(hdrv_take_used(&h, &id, &len), -EAGAIN);
-		assert_false(vq_is_broken(&h.q.vq));
+		assert_false(vq_is_broken(blk_queue_vq(h.q)));
 		assert_int_equal(nr_fresh_seen, nr_seen);
 		assert_int_equal(nr_old_done, nr_old_left);
 		fd = open(image, O_RDONLY);
@@ -400,7 +400,7 @@ static void test_flush_seen_and_slots_reused(void **state)
 /* A log of other rings is refused, not guessed at. */
 static void test_resume_refuses_other_rings(void **state)
 {
-	struct inflight_log *log = calloc(1, inflight_log_bytes(QSIZE));
+	struct journal *log = calloc(1, journal_bytes(QSIZE));
 	struct hdrv_opts o = {
 		.queue_size = QSIZE, .is_iotlb = true, .log = log, .is_packed = is_packed,
 	};
@@ -410,9 +410,10 @@ static void test_resume_refuses_other_rings(void **state)
 	(void)state;
 	assert_int_equal(hdrv_make_image(image, sizeof(image), IMAGE_BYTES, IMAGE_FILL), 0);
 	assert_int_equal(hdrv_start(&h, image, &o), 0);
-	assert_int_equal(vq_layout(&h.q.vq), is_packed ? VQ_LAYOUT_PACKED : VQ_LAYOUT_SPLIT);
+	assert_int_equal(vq_layout(blk_queue_vq(h.q)),
+			 is_packed ? VQ_LAYOUT_PACKED : VQ_LAYOUT_SPLIT);
 	assert_int_equal(hdrv_blk_do(&h, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
-	blk_queue_stop(&h.q);
+	blk_queue_stop(h.q);
 	hdrv_join(&h);
 	log->used_iova += 4096;
 	assert_int_equal(hdrv_restart(&h), -EBADMSG);

@@ -85,14 +85,14 @@ static void test_unmapped_rings_are_left_alone(void **state)
 	hide_arena(f);
 	kick(f);
 	sleep_ms(QUIET_MS);            /* a ring access now would crash */
-	assert_true(__atomic_load_n(&f->h.q.vq.is_unmapped, __ATOMIC_RELAXED));
+	assert_true(vq_is_unmapped(hvq(f)));
 	assert_int_equal(QSTAT(f, nr_reqs), 1);
 	show_arena(f);
 	kick(f);
 	wait_used(f, head, &len);
 	assert_int_equal(len, 1);
 	assert_int_equal(*hptr(f, st), VIRTIO_BLK_S_OK);
-	assert_false(__atomic_load_n(&f->h.q.vq.is_unmapped, __ATOMIC_RELAXED));
+	assert_false(vq_is_unmapped(hvq(f)));
 	assert_true(QSTAT(f, nr_remaps) >= 2);
 	model_write(f, 40, data, sizeof(data));
 	check_image(f);
@@ -116,13 +116,13 @@ static void test_completion_waits_for_the_rings(void **state)
 	sleep_ms(QUIET_MS / 2);
 	gate_open();                   /* the request completes while unmapped */
 	sleep_ms(QUIET_MS);            /* status or used entry written now would crash */
-	assert_int_equal(__atomic_load_n(&f->h.q.nr_deferred, __ATOMIC_RELAXED), 1);
+	assert_int_equal(blk_queue_nr_deferred(f->h.q), 1);
 	show_arena(f);
 	kick(f);
 	wait_used(f, head, &len);
 	assert_int_equal(len, 1);
 	assert_int_equal(*hptr(f, st), VIRTIO_BLK_S_OK);
-	assert_int_equal(__atomic_load_n(&f->h.q.nr_deferred, __ATOMIC_RELAXED), 0);
+	assert_int_equal(blk_queue_nr_deferred(f->h.q), 0);
 }
 
 /*

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <cmocka.h>
@@ -54,7 +55,6 @@ struct fix {
 	struct drv drv;
 	struct vq vq;
 	struct iovec iov[MAX_IOV];
-	struct vring_packed_desc descs[VQ_MAX_SIZE];
 	struct vq_elem elem;
 };
 
@@ -129,7 +129,6 @@ static int setup(void **state)
 	hmem_add(&fx.hm, SPLIT_IOVA, PAGE, MEM_READ | MEM_WRITE, fx.split_a);
 	hmem_add(&fx.hm, SPLIT_IOVA + PAGE, PAGE, MEM_READ | MEM_WRITE, fx.split_b);
 	fx.elem.iov = fx.iov;
-	fx.elem.descs = fx.descs;
 	return init_at(8, false, W);
 }
 
@@ -498,23 +497,20 @@ static void test_pop_direct(void **state)
 	assert_req_elem(5, &b);
 	assert_int_equal(fx.elem.nr_descs, 3);
 	assert_int_equal(vq_last_err(&fx.vq), VQ_ERR_NONE);
-	/* The chain as read, for a restart: the ring's own descriptors. */
-	assert_memory_equal(fx.descs, fx.ring, 3 * sizeof(*fx.descs));
-	assert_int_equal(le16toh(fx.descs[2].id), 5);
-	assert_int_equal(le16toh(fx.descs[0].id), NOT_LAST_ID);   /* the last one's ID counts */
+	/* The chain as read, for the journal's copy: the ring's own descriptors. */
+	assert_memory_equal(fx.vq.packed.chain, fx.ring, 3 * sizeof(*fx.ring));
+	assert_int_equal(le16toh(fx.vq.packed.chain[2].id), 5);
+	assert_int_equal(le16toh(fx.vq.packed.chain[0].id), NOT_LAST_ID);   /* the last one's ID counts */
 	assert_int_equal(vq_pos().avail, 3 | W);
 	assert_int_equal(vq_pos().used, W);
 	assert_int_equal(pop(MAX_IOV), 0);
 	assert_false(vq_has_avail(&fx.vq));
 	vq_push(&fx.vq, 5, 1);
 
-	/* Without room for the copy, nothing is copied. */
-	fx.elem.descs = NULL;
 	add_req(&b, 6);
 	assert_int_equal(pop(MAX_IOV), 1);
 	assert_req_elem(6, &b);
 	assert_int_equal(fx.elem.nr_descs, 3);
-	fx.elem.descs = fx.descs;
 	vq_push(&fx.vq, 6, 1);
 
 	/* A buffer of one element, and zero-length or split elements. */
@@ -578,7 +574,8 @@ static void test_pop_indirect(void **state)
 	assert_int_equal(fx.iov[2].iov_len, 100);
 	assert_ptr_equal(fx.iov[3].iov_base, ptr(b.status));
 	assert_int_equal(fx.elem.last_in_iova, b.status);
-	assert_int_equal(le16toh(fx.descs[0].flags) & VRING_DESC_F_INDIRECT, VRING_DESC_F_INDIRECT);
+	assert_int_equal(le16toh(fx.vq.packed.chain[0].flags) & VRING_DESC_F_INDIRECT,
+			 VRING_DESC_F_INDIRECT);
 	assert_int_equal(vq_pos().avail, 1 | W);
 	vq_push(&fx.vq, 3, 101);
 	vq_flush(&fx.vq);
@@ -655,7 +652,7 @@ static void test_pop_wrap_chain(void **state)
 	assert_int_equal(fx.elem.nr_descs, 4);
 	assert_int_equal(fx.elem.out_bytes, 528);
 	assert_int_equal(vq_pos().avail, 2);
-	assert_memory_equal(&fx.descs[2], &fx.ring[0], 2 * sizeof(*fx.descs));
+	assert_memory_equal(&fx.vq.packed.chain[2], &fx.ring[0], 2 * sizeof(*fx.ring));
 	vq_push(&fx.vq, 7, 1);
 	vq_flush(&fx.vq);
 	assert_int_equal(vq_pos().used, 2);
@@ -914,20 +911,42 @@ static void test_used_seen_after_the_driver_reused_the_slot(void **state)
 	assert_true(vq_used_seen(&fx.vq, W, 3 | W) != (3 | W));
 }
 
+/* The copy of @id's list in @log, as the driver wrote it (but for the pool's links in .id). */
+static void assert_copy(struct journal *log, uint16_t id, const struct vring_packed_desc *want,
+			uint16_t n)
+{
+	struct vring_packed_desc got[8];
+
+	assert_int_equal(journal_chain(log, 8, id, got, NULL), n);
+	for (uint16_t i = 0; i < n; i++) {
+		assert_int_equal(got[i].addr, want[i].addr);
+		assert_int_equal(got[i].len, want[i].len);
+		assert_int_equal(got[i].flags, want[i].flags);
+	}
+}
+
 /*
- * A restarted daemon runs a list again from the copy it kept: the ring's
- * slots have been overwritten by used descriptors of later lists since.
+ * A restarted daemon runs a list again from the copy its journal kept: the
+ * ring's slots have been overwritten by used descriptors of later lists since.
  */
 static void test_pop_again(void **state)
 {
+	struct journal *log = calloc(1, journal_bytes(8));
 	struct vring_packed_desc copy[3];
 	struct bufs a = bufs(), b = bufs();
+	uint16_t heads[8];
+	unsigned int nr;
+	const char *why = NULL;
+	uint32_t *chains;
 
 	(void)state;
+	assert_non_null(log);
+	assert_int_equal(vq_journal_start(&fx.vq, log, 8), 0);
 	add_req(&a, 2);                                      /* slots 0..2 */
 	drv_add(&(struct pd){ b.status, 1, VRING_DESC_F_WRITE }, 1, 5);   /* slot 3 */
 	assert_int_equal(pop(MAX_IOV), 1);
-	memcpy(copy, fx.descs, sizeof(copy));
+	memcpy(copy, fx.vq.packed.chain, sizeof(copy));
+	assert_copy(log, 2, copy, 3);
 	assert_int_equal(pop(MAX_IOV), 1);
 	/* 5 completes first: its used descriptor lands in slot 0, over 2's head. */
 	vq_push(&fx.vq, 5, 1);
@@ -935,16 +954,19 @@ static void test_pop_again(void **state)
 	assert_int_equal(le16toh(fx.ring[0].id), 5);
 	assert_drv_used(5, 1);
 
-	/* The restart: positions from the kernel, the list from the copy. */
+	/* The restart: positions from the journal, the list from its copy. */
 	vq_exit(&fx.vq);
 	assert_int_equal(init_packed(8, fx.desc_iova, fx.driver_iova, fx.device_iova, 4 | W,
 				     1 | W, false), 0);
+	assert_int_equal(vq_journal_resume(&fx.vq, log, 8, heads, &nr, &why), 0);
+	assert_int_equal(nr, 1);
+	assert_int_equal(heads[0], 2);
 	assert_int_equal(fx.vq.packed.nr_inflight_descs, 3);
-	memset(fx.descs, 0, sizeof(fx.descs));
-	assert_int_equal(vq_pop_again(&fx.vq, 2, copy, 3, &fx.elem, MAX_IOV), 1);
+	memset(fx.vq.packed.chain, 0, 8 * sizeof(*fx.vq.packed.chain));
+	assert_int_equal(vq_pop_again(&fx.vq, 2, &fx.elem, MAX_IOV), 1);
 	assert_req_elem(2, &a);
 	assert_int_equal(fx.elem.nr_descs, 3);
-	assert_memory_equal(fx.descs, copy, sizeof(copy));
+	assert_copy(log, 2, copy, 3);
 	assert_int_equal(vq_pos().avail, 4 | W);          /* nothing taken from the ring */
 	/* Its used descriptor skips its 3 slots. */
 	vq_push(&fx.vq, 2, 1);
@@ -952,21 +974,23 @@ static void test_pop_again(void **state)
 	assert_int_equal(vq_pos().used, 4 | W);
 	assert_drv_used(2, 1);
 	assert_int_equal(fx.vq.packed.nr_inflight_descs, 0);
-	/* descs may be the elem's own array. */
-	assert_int_equal(vq_pop_again(&fx.vq, 2, fx.descs, 3, &fx.elem, MAX_IOV), 1);
-	assert_req_elem(2, &a);
 	/* A malformed copy is the driver's list: -EINVAL, as when first popped. */
-	copy[0].flags = htole16(VRING_DESC_F_WRITE | VRING_DESC_F_NEXT);
-	assert_int_equal(vq_pop_again(&fx.vq, 2, copy, 3, &fx.elem, MAX_IOV), -EINVAL);
+	chains = journal_chains(log, 8);
+	journal_pool(log, 8)[chains[2] & 0xffff].flags =
+		htole16(VRING_DESC_F_WRITE | VRING_DESC_F_NEXT);
+	assert_int_equal(vq_pop_again(&fx.vq, 2, &fx.elem, MAX_IOV), -EINVAL);
 	assert_int_equal(vq_last_err(&fx.vq), VQ_ERR_READ_AFTER_WRITE);
 	/* An ID or length that cannot be: the log is nonsense, stop. */
-	assert_int_equal(vq_pop_again(&fx.vq, 0, copy, 9, &fx.elem, MAX_IOV), -EIO);
+	chains[0] = (chains[2] & 0xffff) | 9u << 16;
+	assert_int_equal(vq_pop_again(&fx.vq, 0, &fx.elem, MAX_IOV), -EIO);
 	assert_int_equal(vq_last_err(&fx.vq), VQ_ERR_HEAD_RANGE);
-	assert_int_equal(vq_pop_again(&fx.vq, 2, copy, 3, &fx.elem, MAX_IOV), -EIO);
+	assert_int_equal(vq_pop_again(&fx.vq, 2, &fx.elem, MAX_IOV), -EIO);
 	assert_int_equal(init_at(8, false, W), 0);
-	assert_int_equal(vq_pop_again(&fx.vq, 8, copy, 3, &fx.elem, MAX_IOV), -EIO);
+	assert_int_equal(vq_pop_again(&fx.vq, 8, &fx.elem, MAX_IOV), -EIO);
+	/* Without a journal there is no copy: nothing to run again. */
 	assert_int_equal(init_at(8, false, W), 0);
-	assert_int_equal(vq_pop_again(&fx.vq, 1, copy, 0, &fx.elem, MAX_IOV), -EIO);
+	assert_int_equal(vq_pop_again(&fx.vq, 1, &fx.elem, MAX_IOV), -EIO);
+	free(log);
 }
 
 /* The daemon's own failure on a sound list (more pieces than iovecs): -ENOMEM. */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The state file (state.c) and the recovery of an in-flight log
- * (inflight.c): what a daemon taking a device over accepts and refuses.
+ * (virtio/journal.c): what a daemon taking a device over accepts and refuses.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +18,7 @@
 #include <cmocka.h>
 #include <linux/virtio_config.h>
 
-#include "recovery/inflight.h"
+#include "virtio/journal.h"
 #include "sandbox/sandbox.h"
 #include "recovery/state.h"
 
@@ -191,7 +191,7 @@ static void test_corrupt_foreign_and_missing(void **state)
 
 /*
  * Rewrite disk0's state as a daemon of version 1 (split rings only) would
- * have written it for @id: sections of inflight_log_bytes_v1(), a valid
+ * have written it for @id: sections of journal_bytes_v1(), a valid
  * checksum.  What the file claims is for vdb_state_check() to judge.
  */
 static void make_v1_state(const struct dir *d, const struct vdb_identity *id)
@@ -207,7 +207,7 @@ static void make_v1_state(const struct dir *d, const struct vdb_identity *id)
 	assert_int_equal(pread(fd, &h, sizeof(h), 0), sizeof(h));
 	h.version = 1;
 	h.id = *id;
-	h.queue_bytes = inflight_log_bytes_v1(id->queue_size);
+	h.queue_bytes = journal_bytes_v1(id->queue_size);
 	h.file_bytes = sizeof(h) + id->nr_queues * h.queue_bytes;
 	h.checksum = vdb_state_header_checksum(&h);
 	assert_int_equal(ftruncate(fd, (off_t)h.file_bytes), 0);
@@ -236,7 +236,7 @@ static void test_version_1_is_split_only(void **state)
 	id = ident;
 	make_v1_state(d, &id);
 	{
-		struct inflight_log log = { .is_active = 1, .num = 8, .layout = 1 };
+		struct journal log = { .is_active = 1, .num = 8, .layout = 1 };
 		char path[300];
 		int fd;
 
@@ -244,7 +244,7 @@ static void test_version_1_is_split_only(void **state)
 		fd = open(path, O_RDWR);
 		assert_true(fd >= 0);
 		assert_int_equal(pwrite(fd, &log, sizeof(log), sizeof(struct vdb_state_header) +
-					inflight_log_bytes_v1(id.queue_size)), sizeof(log));
+					journal_bytes_v1(id.queue_size)), sizeof(log));
 		close(fd);
 	}
 	expect_refusal(d, &id, "queue 1: active 1, layout 1");
@@ -392,7 +392,7 @@ static void test_queues_do_not_overlap(void **state)
 {
 	struct dir *d = *state;
 	struct vdb_state st;
-	struct inflight_log *q0, *q1;
+	struct journal *q0, *q1;
 	int pid;
 
 	assert_int_equal(vdb_state_open(&st, d->path, "disk0", -1, &pid), 0);
@@ -408,14 +408,14 @@ static void test_queues_do_not_overlap(void **state)
 }
 
 /* A log of 8 descriptors: @heads taken at pop indices 10, 11, ... */
-static struct inflight_log *log_with(const uint16_t *heads, unsigned int nr)
+static struct journal *log_with(const uint16_t *heads, unsigned int nr)
 {
-	struct inflight_log *log = calloc(1, inflight_log_bytes(64));
+	struct journal *log = calloc(1, journal_bytes(64));
 
-	inflight_start(log, 64, 0, 8, 0x1000, 0x2000, 0x3000, 10, 10);
+	journal_start(log, 64, 0, 8, 0x1000, 0x2000, 0x3000, 10, 10);
 	for (unsigned int i = 0; i < nr; i++) {
-		inflight_take(log, heads[i], (uint16_t)(10 + i));
-		inflight_consume(log, (uint16_t)(11 + i), 0);
+		journal_take(log, heads[i], (uint16_t)(10 + i));
+		journal_consume(log, (uint16_t)(11 + i), 0);
 	}
 	return log;
 }
@@ -426,34 +426,34 @@ static void test_recover_published_or_not(void **state)
 	uint16_t out[8];
 	unsigned int nr;
 	const char *why;
-	struct inflight_log *log;
+	struct journal *log;
 
 	(void)state;
 	/* 2 pushed, publish begun; the ring shows it: only 7 runs again. */
 	log = log_with(heads, 3);
-	inflight_push(log, 5);
-	inflight_push(log, 2);
-	inflight_publish_begin(log, 12);
-	assert_int_equal(inflight_recover(log, 64, 12, out, &nr, &why), 0);
+	journal_push(log, 5);
+	journal_push(log, 2);
+	journal_publish_begin(log, 12);
+	assert_int_equal(journal_recover(log, 64, 12, out, &nr, &why), 0);
 	assert_int_equal(nr, 1);
 	assert_int_equal(out[0], 7);
 	assert_int_equal(log->used_idx, 12);
 	free(log);
 	/* The same, but the ring does not show it: all three, oldest first. */
 	log = log_with(heads, 3);
-	inflight_push(log, 5);
-	inflight_push(log, 2);
-	inflight_publish_begin(log, 12);
-	assert_int_equal(inflight_recover(log, 64, 10, out, &nr, &why), 0);
+	journal_push(log, 5);
+	journal_push(log, 2);
+	journal_publish_begin(log, 12);
+	assert_int_equal(journal_recover(log, 64, 10, out, &nr, &why), 0);
 	assert_int_equal(nr, 3);
 	assert_int_equal(out[0], 5);
 	assert_int_equal(out[1], 2);
 	assert_int_equal(out[2], 7);
-	assert_int_equal(log->heads[5], INFLIGHT_TAKEN | 10);
+	assert_int_equal(log->heads[5], JOURNAL_TAKEN | 10);
 	free(log);
 	/* A used->idx the log never wrote: refused. */
 	log = log_with(heads, 3);
-	assert_int_equal(inflight_recover(log, 64, 11, out, &nr, &why), -EBADMSG);
+	assert_int_equal(journal_recover(log, 64, 11, out, &nr, &why), -EBADMSG);
 	free(log);
 }
 
@@ -463,35 +463,35 @@ static void test_recover_refuses_garbage(void **state)
 	uint16_t out[8];
 	unsigned int nr;
 	const char *why;
-	struct inflight_log *log;
+	struct journal *log;
 
 	(void)state;
 	log = log_with(heads, 1);
-	log->heads[9] = INFLIGHT_TAKEN | 3;     /* beyond the ring's 8 */
-	assert_int_equal(inflight_recover(log, 64, 10, out, &nr, &why), -EBADMSG);
+	log->heads[9] = JOURNAL_TAKEN | 3;     /* beyond the ring's 8 */
+	assert_int_equal(journal_recover(log, 64, 10, out, &nr, &why), -EBADMSG);
 	free(log);
 	log = log_with(heads, 1);
 	log->heads[3] = 0x1234;                 /* not taken */
-	assert_int_equal(inflight_recover(log, 64, 10, out, &nr, &why), -EBADMSG);
+	assert_int_equal(journal_recover(log, 64, 10, out, &nr, &why), -EBADMSG);
 	free(log);
 	log = log_with(heads, 1);
 	log->num = 6;                           /* not a power of two */
-	assert_int_equal(inflight_recover(log, 64, 10, out, &nr, &why), -EBADMSG);
+	assert_int_equal(journal_recover(log, 64, 10, out, &nr, &why), -EBADMSG);
 	free(log);
 	log = log_with(heads, 1);
-	assert_true(inflight_matches(log, 0, 8, 0x1000, 0x2000, 0x3000));
-	assert_false(inflight_matches(log, 0, 8, 0x1000, 0x2000, 0x4000));
+	assert_true(journal_matches(log, 0, 8, 0x1000, 0x2000, 0x3000));
+	assert_false(journal_matches(log, 0, 8, 0x1000, 0x2000, 0x4000));
 	free(log);
 }
 
 /* A packed log (ring of 8 in a device of 64): @heads take @counts descriptors each. */
-static struct inflight_log *packed_log_with(const uint16_t *heads, const uint16_t *counts,
-					    unsigned int nr)
+static struct journal *packed_log_with(const uint16_t *heads, const uint16_t *counts,
+				       unsigned int nr)
 {
-	struct inflight_log *log = calloc(1, inflight_log_bytes(64));
+	struct journal *log = calloc(1, journal_bytes(64));
 	uint16_t next_slot = 63, pos = 0x8000;
 
-	inflight_start(log, 64, 1, 8, 0x1000, 0x2000, 0x3000, pos, pos);
+	journal_start(log, 64, 1, 8, 0x1000, 0x2000, 0x3000, pos, pos);
 	for (unsigned int i = 0; i < nr; i++) {
 		struct vring_packed_desc d[4];
 		uint16_t slots[4];
@@ -503,10 +503,10 @@ static struct inflight_log *packed_log_with(const uint16_t *heads, const uint16_
 			slots[j] = next_slot;
 			next_slot -= 3;       /* not in order: the pool links them */
 		}
-		inflight_keep_chain(log, 64, heads[i], d, slots, counts[i]);
-		inflight_take(log, heads[i], (uint16_t)i);
+		journal_keep_chain(log, 64, heads[i], d, slots, counts[i]);
+		journal_take(log, heads[i], (uint16_t)i);
 		pos = (uint16_t)(pos + counts[i]);
-		inflight_consume(log, pos, (uint16_t)(i + 1));
+		journal_consume(log, pos, (uint16_t)(i + 1));
 	}
 	return log;
 }
@@ -518,18 +518,18 @@ static void test_packed_chains_come_back(void **state)
 	uint16_t out[8], slots[8];
 	unsigned int nr;
 	const char *why;
-	struct inflight_log *log = packed_log_with(heads, counts, 3);
+	struct journal *log = packed_log_with(heads, counts, 3);
 
 	(void)state;
 	assert_int_equal(log->pop_seq, 3);
 	/* 6 pushed and published: 3 and 0 run again, oldest first, their copies whole. */
-	inflight_push(log, 6);
-	inflight_publish_begin(log, 0x8001);
-	assert_int_equal(inflight_recover(log, 64, 0x8001, out, &nr, &why), 0);
+	journal_push(log, 6);
+	journal_publish_begin(log, 0x8001);
+	assert_int_equal(journal_recover(log, 64, 0x8001, out, &nr, &why), 0);
 	assert_int_equal(nr, 2);
 	assert_int_equal(out[0], 3);
 	assert_int_equal(out[1], 0);
-	assert_int_equal(inflight_chain(log, 64, 3, d, slots), 2);
+	assert_int_equal(journal_chain(log, 64, 3, d, slots), 2);
 	assert_int_equal(d[0].addr, 0x30000);
 	assert_int_equal(d[0].len, 512);
 	assert_int_equal(d[0].flags, 1);
@@ -537,14 +537,14 @@ static void test_packed_chains_come_back(void **state)
 	assert_int_equal(d[1].flags, 2);
 	assert_int_equal(slots[0], 63);
 	assert_int_equal(slots[1], 60);
-	assert_int_equal(inflight_chain(log, 64, 0, d, NULL), 3);
+	assert_int_equal(journal_chain(log, 64, 0, d, NULL), 3);
 	assert_int_equal(d[2].addr, 2);
 	assert_int_equal(d[2].len, 514);
 	free(log);
 	/* A packed ring may be any size. */
 	log = packed_log_with(heads, counts, 1);
 	log->num = 6;
-	assert_int_equal(inflight_recover(log, 64, 0x8000, out, &nr, &why), 0);
+	assert_int_equal(journal_recover(log, 64, 0x8000, out, &nr, &why), 0);
 	assert_int_equal(nr, 1);
 	free(log);
 }
@@ -556,13 +556,13 @@ static void test_packed_copies_must_be_whole(void **state)
 	uint16_t out[8];
 	unsigned int nr;
 	const char *why = NULL;
-	struct inflight_log *log;
+	struct journal *log;
 
 	(void)state;
 	/* No descriptor, more than the ring, a pool entry outside, a link cut, a shared entry. */
 	for (int c = 0; c < 5; c++) {
 		log = packed_log_with(heads, counts, 2);
-		chains = inflight_chains(log, 64);
+		chains = journal_chains(log, 64);
 		switch (c) {
 		case 0:
 			chains[3] &= 0xffff;
@@ -574,20 +574,20 @@ static void test_packed_copies_must_be_whole(void **state)
 			chains[6] = 64;
 			break;
 		case 3:
-			inflight_pool(log, 64)[63].id = INFLIGHT_POOL_END;
+			journal_pool(log, 64)[63].id = JOURNAL_POOL_END;
 			break;
 		default:
 			chains[6] = 60 | 1u << 16;    /* 3's second copy */
 			break;
 		}
-		assert_int_equal(inflight_recover(log, 64, 0x8000, out, &nr, &why), -EBADMSG);
+		assert_int_equal(journal_recover(log, 64, 0x8000, out, &nr, &why), -EBADMSG);
 		assert_non_null(strstr(why, "copy"));
 		free(log);
 	}
 	/* The layout is part of what a log must match. */
 	log = packed_log_with(heads, counts, 1);
-	assert_true(inflight_matches(log, 1, 8, 0x1000, 0x2000, 0x3000));
-	assert_false(inflight_matches(log, 0, 8, 0x1000, 0x2000, 0x3000));
+	assert_true(journal_matches(log, 1, 8, 0x1000, 0x2000, 0x3000));
+	assert_false(journal_matches(log, 0, 8, 0x1000, 0x2000, 0x3000));
 	free(log);
 }
 
@@ -608,7 +608,7 @@ static void test_full_queue_recovers_under_the_filter(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true };
-		struct inflight_log *log = calloc(1, inflight_log_bytes(qs));
+		struct journal *log = calloc(1, journal_bytes(qs));
 		uint16_t *out = calloc(qs, sizeof(*out));
 		unsigned int nr = 0;
 		const char *why;
@@ -616,13 +616,13 @@ static void test_full_queue_recovers_under_the_filter(void **state)
 		if (!log || !out)
 			_exit(2);
 		/* Taken in an order unlike the heads': head h at pop index (h * 97) % qs. */
-		inflight_start(log, qs, 0, qs, 0x1000, 0x2000, 0x3000, 0, 0);
+		journal_start(log, qs, 0, qs, 0x1000, 0x2000, 0x3000, 0, 0);
 		for (uint32_t i = 0; i < qs; i++)
-			inflight_take(log, (uint16_t)(i * 97 % qs), (uint16_t)i);
-		inflight_consume(log, qs, 0);
+			journal_take(log, (uint16_t)(i * 97 % qs), (uint16_t)i);
+		journal_consume(log, qs, 0);
 		if (sandbox_seccomp_apply(&o) != 0)
 			_exit(3);
-		if (inflight_recover(log, qs, 0, out, &nr, &why) != 0 || nr != qs)
+		if (journal_recover(log, qs, 0, out, &nr, &why) != 0 || nr != qs)
 			_exit(4);
 		for (uint32_t i = 0; i < qs; i++)
 			if (out[i] != (uint16_t)(i * 97 % qs))

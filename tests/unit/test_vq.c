@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <cmocka.h>
@@ -502,12 +503,14 @@ static void test_bad_head_range(void **state)
 	assert_good_elem(0, &b);
 	assert_int_equal(fx.vq.last_err, VQ_ERR_HEAD_RANGE);
 	assert_int_equal(fx.vq.nr_bad_chains, 2);
+	assert_int_equal(vq_nr_skipped_heads(&fx.vq), 2);
 	assert_int_equal(fx.vq.state.avail, 3);
 	/* A bad head alone: consumed, nothing to return. */
 	publish(100);
 	assert_int_equal(pop(MAX_IOV), 0);
 	assert_int_equal(fx.vq.state.avail, 4);
 	assert_int_equal(fx.vq.nr_bad_chains, 3);
+	assert_int_equal(vq_nr_skipped_heads(&fx.vq), 3);
 	assert_false(fx.vq.is_broken);
 }
 
@@ -919,6 +922,170 @@ static void test_enable_notify_event_idx(void **state)
 	assert_false(vq_has_avail(&fx.vq));
 }
 
+/* ---- the journal ------------------------------------------------------------ */
+
+/*
+ * A chain's life in the journal: taken (at its avail index) before it is
+ * consumed, pushed, then forgotten once published; a malformed one too.
+ */
+static void test_journal_records(void **state)
+{
+	struct journal *log = calloc(1, journal_bytes(16));
+	struct bufs b = bufs();
+
+	(void)state;
+	assert_non_null(log);
+	assert_int_equal(vq_journal_start(&fx.vq, log, 16), 0);
+	assert_true(journal_is_active(log));
+	assert_true(journal_matches(log, VQ_LAYOUT_SPLIT, 8, fx.desc_iova, fx.avail_iova,
+				    fx.used_iova));
+	publish(good_chain(fx.desc, 0, &b));
+	set_desc(fx.desc, 5, b.hdr, 16, VRING_DESC_F_NEXT, 9);     /* next out of range */
+	publish(5);
+	assert_int_equal(pop(MAX_IOV), 1);
+	assert_int_equal(log->heads[0], JOURNAL_TAKEN | 0);
+	assert_int_equal(log->avail_idx, 1);
+	assert_int_equal(pop(MAX_IOV), -EINVAL);
+	assert_int_equal(log->heads[5], JOURNAL_TAKEN | 1);
+	assert_int_equal(log->avail_idx, 2);
+	vq_push(&fx.vq, 5, 0);
+	vq_push(&fx.vq, 0, 1);
+	assert_int_equal(log->heads[0], JOURNAL_TAKEN | JOURNAL_PUSHED | 0);
+	assert_int_equal(log->used_idx, 0);
+	vq_flush(&fx.vq);
+	assert_int_equal(log->heads[0], 0);
+	assert_int_equal(log->heads[5], 0);
+	assert_int_equal(log->used_idx, 2);
+	assert_int_equal(log->pending_used_idx, 2);
+	/* An empty ring: nothing recorded but where avail is. */
+	assert_int_equal(pop(MAX_IOV), 0);
+	assert_int_equal(log->avail_idx, 2);
+	vq_exit(&fx.vq);
+	free(log);
+}
+
+/*
+ * A head the journal says is the device's (in flight, or returned and not
+ * yet published) made available again: the driver broke the ring.
+ */
+static void test_journal_head_in_flight(void **state)
+{
+	struct bufs b = bufs();
+
+	(void)state;
+	assert_int_equal(vq_journal_start(&fx.vq, NULL, 8), 0);
+	publish(good_chain(fx.desc, 0, &b));
+	assert_int_equal(pop(MAX_IOV), 1);
+	publish(0);
+	assert_int_equal(pop(MAX_IOV), -EIO);
+	assert_int_equal(vq_last_err(&fx.vq), VQ_ERR_HEAD_IN_FLIGHT);
+	assert_true(vq_is_broken(&fx.vq));
+
+	/* Pushed, not yet published: still the device's. */
+	vq_exit(&fx.vq);
+	assert_int_equal(init(8, false, 0), 0);
+	assert_int_equal(vq_journal_start(&fx.vq, NULL, 8), 0);
+	b = bufs();
+	publish(good_chain(fx.desc, 0, &b));
+	assert_int_equal(pop(MAX_IOV), 1);
+	vq_push(&fx.vq, 0, 1);
+	publish(0);
+	assert_int_equal(pop(MAX_IOV), -EIO);
+	assert_int_equal(vq_last_err(&fx.vq), VQ_ERR_HEAD_IN_FLIGHT);
+	/* Published: the driver may offer it again. */
+	vq_exit(&fx.vq);
+	assert_int_equal(init(8, false, 0), 0);
+	assert_int_equal(vq_journal_start(&fx.vq, NULL, 8), 0);
+	publish(good_chain(fx.desc, 0, &b));
+	assert_int_equal(pop(MAX_IOV), 1);
+	vq_push(&fx.vq, 0, 1);
+	vq_flush(&fx.vq);
+	publish(0);
+	assert_int_equal(pop(MAX_IOV), 1);
+	assert_false(vq_is_broken(&fx.vq));
+}
+
+/*
+ * A daemon killed between the take of a chain and its consume: the next
+ * one runs both chains in flight again and skips the second when it pops
+ * it from the ring: nothing runs twice.
+ */
+static void test_journal_resume(void **state)
+{
+	struct journal *log = calloc(1, journal_bytes(8));
+	struct bufs a = bufs(), b = bufs();
+	uint16_t heads[8];
+	unsigned int nr = 99;
+	const char *why = NULL;
+
+	(void)state;
+	assert_non_null(log);
+	assert_int_equal(vq_journal_start(&fx.vq, log, 8), 0);
+	publish(good_chain(fx.desc, 0, &a));
+	publish(good_chain(fx.desc, 3, &b));
+	assert_int_equal(pop(MAX_IOV), 1);
+	journal_take(log, 3, 1);         /* what the dying daemon stored of its next pop */
+	vq_exit(&fx.vq);
+
+	/* The kernel says avail 2; the journal knows better. */
+	assert_int_equal(init_split(&fx.vq, &fx.hm.mem, 8, fx.desc_iova, fx.avail_iova,
+				    fx.used_iova, 2, false), 0);
+	assert_int_equal(vq_journal_resume(&fx.vq, log, 8, heads, &nr, &why), 0);
+	assert_int_equal(nr, 2);
+	assert_int_equal(heads[0], 0);   /* oldest first */
+	assert_int_equal(heads[1], 3);
+	assert_int_equal(fx.vq.state.avail, 1);
+	assert_int_equal(vq_pop_again(&fx.vq, 0, &fx.elem, MAX_IOV), 1);
+	assert_good_elem(0, &a);
+	assert_int_equal(vq_pop_again(&fx.vq, 3, &fx.elem, MAX_IOV), 1);
+	assert_good_elem(3, &b);
+	/* 3 is in the ring still: consumed, not returned again. */
+	assert_int_equal(pop(MAX_IOV), 0);
+	assert_int_equal(fx.vq.state.avail, 2);
+	assert_int_equal(log->avail_idx, 2);
+	assert_int_equal(log->heads[3], JOURNAL_TAKEN | 1);
+	vq_push(&fx.vq, 3, 1);
+	vq_push(&fx.vq, 0, 1);
+	vq_flush(&fx.vq);
+	assert_int_equal(log->heads[0], 0);
+	assert_int_equal(log->heads[3], 0);
+	assert_int_equal(le16toh(fx.used->idx), 2);
+
+	/* Once: a later chain at that place is the driver's next one. */
+	publish(3);
+	assert_int_equal(pop(MAX_IOV), 1);
+	assert_int_equal(fx.elem.head, 3);
+	vq_exit(&fx.vq);
+
+	/* Rings that are not the journal's: refused, and why. */
+	assert_int_equal(init_split(&fx.vq, &fx.hm.mem, 8, fx.desc_iova, fx.avail_iova,
+				    fx.used_iova + 64, 2, false), 0);
+	assert_int_equal(vq_journal_resume(&fx.vq, log, 8, heads, &nr, &why), -EBADMSG);
+	assert_non_null(strstr(why, "other rings"));
+	free(log);
+}
+
+/* A queue that let go writes the caller's section no more. */
+static void test_journal_let_go(void **state)
+{
+	struct journal *log = calloc(1, journal_bytes(8));
+	struct bufs b = bufs();
+
+	(void)state;
+	assert_non_null(log);
+	assert_int_equal(vq_journal_start(&fx.vq, log, 8), 0);
+	publish(good_chain(fx.desc, 0, &b));
+	assert_int_equal(pop(MAX_IOV), 1);
+	vq_push(&fx.vq, 0, 1);
+	vq_journal_let_go(&fx.vq);
+	vq_flush(&fx.vq);
+	assert_int_equal(log->heads[0], JOURNAL_TAKEN | JOURNAL_PUSHED | 0);
+	assert_int_equal(log->used_idx, 0);
+	assert_int_equal(log->pending_used_idx, 0);
+	vq_exit(&fx.vq);
+	free(log);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -956,6 +1123,10 @@ int main(void)
 		T(test_notify_event_idx_wrap),
 		T(test_enable_notify),
 		T(test_enable_notify_event_idx),
+		T(test_journal_records),
+		T(test_journal_head_in_flight),
+		T(test_journal_resume),
+		T(test_journal_let_go),
 	};
 
 	return cmocka_run_group_tests_name("vq", tests, NULL, NULL);

@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#ifndef VDB_INFLIGHT_H
-#define VDB_INFLIGHT_H
+#ifndef VDB_JOURNAL_H
+#define VDB_JOURNAL_H
 
 /*
- * The in-flight log of one virtqueue: which chains the device took and has
- * not yet returned, kept in memory that outlives the daemon (a section of
- * the device's state file, see state.h).  A restarted daemon reads it to
- * execute again what was in flight, and to return nothing twice.
+ * The crash journal of one virtqueue, its in-flight log: which chains the
+ * device took and has not yet returned, kept in memory that outlives the
+ * daemon (a section of the device's state file, recovery/state.h).  A
+ * restarted daemon reads it to execute again what was in flight, and to
+ * return nothing twice.
  *
  * Chains are named by what the driver gets back: the split ring's head, the
  * packed ring's buffer ID.  Positions are the virtqueue's (vq.h): a split
  * avail index, or a packed ring index with its wrap counter in bit 15.
- * The queue's thread updates the log with plain stores, in this order:
+ * The virtqueue writes it from its queue's thread (vq.c: vq_pop() takes and
+ * consumes, vq_push() pushes, vq_flush() publishes; each layout adds its
+ * part: split.c, packed_journal.c), with plain stores, in this order:
  *
  *   take:     packed only: the chain's descriptors into the pool, chains[h]
  *             heads[h] = TAKEN | pop sequence
@@ -26,7 +29,7 @@
  * for used entries while other chains are in flight, so the log keeps a
  * copy of each chain's ring descriptors (never more than the ring holds).
  *
- * The daemon can die after any of these stores.  inflight_recover() is told
+ * The daemon can die after any of these stores.  journal_recover() is told
  * whether a publish in progress reached the driver (vq_used_seen()): if it
  * did, the PUSHED heads are done; if not, they run again.  Nothing here is a
  * system call; stores are ordered against a kill of the process (not against
@@ -37,12 +40,12 @@
 #include <stdint.h>
 #include <linux/virtio_ring.h>
 
-#define INFLIGHT_TAKEN  0x80000000u
-#define INFLIGHT_PUSHED 0x40000000u
-#define INFLIGHT_POP_MASK 0xffffu
+#define JOURNAL_TAKEN  0x80000000u
+#define JOURNAL_PUSHED 0x40000000u
+#define JOURNAL_POP_MASK 0xffffu
 
 /* One queue's section; heads[] has the device's queue size entries. */
-struct inflight_log {
+struct journal {
 	uint32_t is_active;          /* the queue serves a driver (cleared at reset) */
 	uint16_t num;                /* ring size the driver chose */
 	uint16_t avail_idx;          /* next avail position to consume */
@@ -54,38 +57,38 @@ struct inflight_log {
 	uint64_t desc_iova, avail_iova, used_iova;
 	uint32_t heads[];            /* 0, or TAKEN [| PUSHED] | pop sequence */
 	/*
-	 * Then, from version 2 of the state file (inflight_chains(), inflight_pool()):
+	 * Then, from version 2 of the state file (journal_chains(), journal_pool()):
 	 *   uint32_t chains[queue size]   packed: pool index of the first copy | count << 16
 	 *   struct vring_packed_desc pool[queue size]   copies; .id links to the next
 	 */
 };
 
-#define INFLIGHT_POOL_END 0xffffu
+#define JOURNAL_POOL_END 0xffffu
 
 /* Bytes of a section for queues of up to @queue_size descriptors (state file version 1). */
-static inline uint64_t inflight_log_bytes_v1(uint16_t queue_size)
+static inline uint64_t journal_bytes_v1(uint16_t queue_size)
 {
-	uint64_t n = sizeof(struct inflight_log) + 4ULL * queue_size;
+	uint64_t n = sizeof(struct journal) + 4ULL * queue_size;
 
 	return (n + 63) & ~63ULL;
 }
 
 /* Bytes of a section for queues of up to @queue_size descriptors. */
-static inline uint64_t inflight_log_bytes(uint16_t queue_size)
+static inline uint64_t journal_bytes(uint16_t queue_size)
 {
-	uint64_t n = sizeof(struct inflight_log) + 8ULL * queue_size +
+	uint64_t n = sizeof(struct journal) + 8ULL * queue_size +
 		     sizeof(struct vring_packed_desc) * queue_size;
 
 	return (n + 63) & ~63ULL;
 }
 
-static inline uint32_t *inflight_chains(struct inflight_log *log, uint16_t queue_size)
+static inline uint32_t *journal_chains(struct journal *log, uint16_t queue_size)
 {
 	return &log->heads[queue_size];
 }
 
-static inline struct vring_packed_desc *inflight_pool(struct inflight_log *log,
-						      uint16_t queue_size)
+static inline struct vring_packed_desc *journal_pool(struct journal *log,
+						     uint16_t queue_size)
 {
 	return (struct vring_packed_desc *)&log->heads[2u * queue_size];
 }
@@ -95,89 +98,101 @@ static inline struct vring_packed_desc *inflight_pool(struct inflight_log *log,
  * store of the log (tests/harness/test_recovery.c); others compile nothing.
  */
 #ifdef VDB_CRASH_POINTS
-void inflight_crash_point(void);
+void journal_crash_point(void);
 #else
-static inline void inflight_crash_point(void) {}
+static inline void journal_crash_point(void) {}
 #endif
 
 /* Keep the compiler from reordering the log's stores: a kill lands between instructions. */
-#define inflight_store(p, v) \
-	do { inflight_crash_point(); \
+#define journal_store(p, v) \
+	do { journal_crash_point(); \
 	     __atomic_signal_fence(__ATOMIC_SEQ_CST); \
 	     __atomic_store_n((p), (v), __ATOMIC_RELAXED); \
 	     __atomic_signal_fence(__ATOMIC_SEQ_CST); \
-	     inflight_crash_point(); } while (0)
+	     journal_crash_point(); } while (0)
 
-static inline void inflight_take(struct inflight_log *log, uint16_t head, uint16_t pop_seq)
+/* journal_is_active() - does @log describe rings a driver set up (no reset since)? */
+static inline bool journal_is_active(const struct journal *log)
 {
-	inflight_store(&log->heads[head], INFLIGHT_TAKEN | pop_seq);
+	return log->is_active;
+}
+
+/* journal_end() - the driver reset the device: the rings are gone, nothing runs again. */
+static inline void journal_end(struct journal *log)
+{
+	journal_store(&log->is_active, 0);
+}
+
+static inline void journal_take(struct journal *log, uint16_t head, uint16_t pop_seq)
+{
+	journal_store(&log->heads[head], JOURNAL_TAKEN | pop_seq);
 }
 
 /*
  * Packed: copy the chain's @nr descriptors into free pool entries @slots
  * (linked through .id), then name them in chains[@head].  Before
- * inflight_take(): a chain is never recorded without its copy.
+ * journal_take(): a chain is never recorded without its copy.
  */
-static inline void inflight_keep_chain(struct inflight_log *log, uint16_t queue_size,
-				       uint16_t head, const struct vring_packed_desc *descs,
-				       const uint16_t *slots, uint16_t nr)
+static inline void journal_keep_chain(struct journal *log, uint16_t queue_size,
+				      uint16_t head, const struct vring_packed_desc *descs,
+				      const uint16_t *slots, uint16_t nr)
 {
-	struct vring_packed_desc *pool = inflight_pool(log, queue_size);
+	struct vring_packed_desc *pool = journal_pool(log, queue_size);
 
 	for (uint16_t i = 0; i < nr; i++) {
 		pool[slots[i]] = descs[i];
-		pool[slots[i]].id = i + 1 < nr ? slots[i + 1] : INFLIGHT_POOL_END;
+		pool[slots[i]].id = i + 1 < nr ? slots[i + 1] : JOURNAL_POOL_END;
 	}
-	inflight_store(&inflight_chains(log, queue_size)[head], slots[0] | (uint32_t)nr << 16);
+	journal_store(&journal_chains(log, queue_size)[head], slots[0] | (uint32_t)nr << 16);
 }
 
 /* The chain taken last is consumed: the avail position moves on (packed: and the sequence). */
-static inline void inflight_consume(struct inflight_log *log, uint16_t avail_idx,
-				    uint16_t pop_seq)
+static inline void journal_consume(struct journal *log, uint16_t avail_idx,
+				   uint16_t pop_seq)
 {
-	inflight_store(&log->avail_idx, avail_idx);
+	journal_store(&log->avail_idx, avail_idx);
 	if (log->layout)
-		inflight_store(&log->pop_seq, pop_seq);
+		journal_store(&log->pop_seq, pop_seq);
 }
 
-static inline void inflight_push(struct inflight_log *log, uint16_t head)
+static inline void journal_push(struct journal *log, uint16_t head)
 {
-	inflight_store(&log->heads[head], log->heads[head] | INFLIGHT_PUSHED);
+	journal_store(&log->heads[head], log->heads[head] | JOURNAL_PUSHED);
 }
 
 /* Before used->idx moves to @used_idx. */
-static inline void inflight_publish_begin(struct inflight_log *log, uint16_t used_idx)
+static inline void journal_publish_begin(struct journal *log, uint16_t used_idx)
 {
-	inflight_store(&log->pending_used_idx, used_idx);
+	journal_store(&log->pending_used_idx, used_idx);
 }
 
 /* After used->idx moved: @heads were returned to the driver. */
-static inline void inflight_publish_end(struct inflight_log *log, uint16_t used_idx,
-					const uint16_t *heads, unsigned int nr)
+static inline void journal_publish_end(struct journal *log, uint16_t used_idx,
+				       const uint16_t *heads, unsigned int nr)
 {
 	/* The heads first: while used_idx is old, pending_used_idx says they were published. */
 	for (unsigned int i = 0; i < nr; i++)
-		inflight_store(&log->heads[heads[i]], 0);
-	inflight_store(&log->used_idx, used_idx);
+		journal_store(&log->heads[heads[i]], 0);
+	journal_store(&log->used_idx, used_idx);
 }
 
 /**
- * inflight_start() - a queue starts serving a driver afresh
+ * journal_start() - a queue starts serving a driver afresh
  * @log: its section, @queue_size entries of heads
  * @layout: enum vq_layout
  * @num, @desc_iova, @avail_iova, @used_iova: the rings (VDUSE_VQ_GET_INFO)
  * @avail_idx: where consuming starts; @used_idx: where used entries go on
  */
-void inflight_start(struct inflight_log *log, uint16_t queue_size, uint8_t layout,
-		    uint16_t num, uint64_t desc_iova, uint64_t avail_iova, uint64_t used_iova,
-		    uint16_t avail_idx, uint16_t used_idx);
+void journal_start(struct journal *log, uint16_t queue_size, uint8_t layout,
+		   uint16_t num, uint64_t desc_iova, uint64_t avail_iova, uint64_t used_iova,
+		   uint16_t avail_idx, uint16_t used_idx);
 
-/* inflight_matches() - does an active @log describe these rings? */
-bool inflight_matches(const struct inflight_log *log, uint8_t layout, uint16_t num,
-		      uint64_t desc_iova, uint64_t avail_iova, uint64_t used_iova);
+/* journal_matches() - does an active @log describe these rings? */
+bool journal_matches(const struct journal *log, uint8_t layout, uint16_t num,
+		     uint64_t desc_iova, uint64_t avail_iova, uint64_t used_iova);
 
 /**
- * inflight_recover() - settle a log the daemon may have died writing
+ * journal_recover() - settle a log the daemon may have died writing
  * @log: an active section; rewritten so that it records only what must run again
  * @ring_used_idx: the used position the driver can see now (vq_used_seen())
  * @ret_heads: filled with the heads to execute again, oldest first (num entries)
@@ -188,16 +203,16 @@ bool inflight_matches(const struct inflight_log *log, uint8_t layout, uint16_t n
  * out of range, a used position neither the published nor the pending one,
  * a packed chain whose copy is not whole or shares the pool with another).
  */
-int inflight_recover(struct inflight_log *log, uint16_t queue_size, uint16_t ring_used_idx,
-		     uint16_t *ret_heads, unsigned int *ret_nr, const char **ret_why);
+int journal_recover(struct journal *log, uint16_t queue_size, uint16_t ring_used_idx,
+		    uint16_t *ret_heads, unsigned int *ret_nr, const char **ret_why);
 
 /**
- * inflight_chain() - a packed chain's copy, as inflight_recover() checked it
+ * journal_chain() - a packed chain's copy, as journal_recover() checked it
  * @ret_descs: filled with its descriptors (the log's num entries)
  * @ret_slots: filled with the pool entries holding them, or NULL
  * Returns the number of descriptors.
  */
-uint16_t inflight_chain(struct inflight_log *log, uint16_t queue_size, uint16_t head,
-			struct vring_packed_desc *ret_descs, uint16_t *ret_slots);
+uint16_t journal_chain(struct journal *log, uint16_t queue_size, uint16_t head,
+		       struct vring_packed_desc *ret_descs, uint16_t *ret_slots);
 
 #endif

@@ -1,20 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Starting and recovering a queue's in-flight log (the data path's stores
- * are inline, in inflight.h).
+ * A queue's crash journal as data: starting a section, matching it with
+ * rings, and settling one a killed daemon left (the data path's stores are
+ * inline, in journal.h; vq.c makes them).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "recovery/inflight.h"
+#include "virtio/journal.h"
 
-void inflight_start(struct inflight_log *log, uint16_t queue_size, uint8_t layout,
-		    uint16_t num, uint64_t desc_iova, uint64_t avail_iova, uint64_t used_iova,
-		    uint16_t avail_idx, uint16_t used_idx)
+void journal_start(struct journal *log, uint16_t queue_size, uint8_t layout,
+		   uint16_t num, uint64_t desc_iova, uint64_t avail_iova, uint64_t used_iova,
+		   uint16_t avail_idx, uint16_t used_idx)
 {
 	/* Inactive while it is rewritten: a crash here leaves a queue that starts afresh. */
-	inflight_store(&log->is_active, 0);
+	journal_store(&log->is_active, 0);
 	memset(log->heads, 0, 4ULL * queue_size);
 	log->num = num;
 	log->layout = layout;
@@ -25,11 +26,11 @@ void inflight_start(struct inflight_log *log, uint16_t queue_size, uint8_t layou
 	log->avail_idx = avail_idx;
 	log->used_idx = used_idx;
 	log->pending_used_idx = used_idx;
-	inflight_store(&log->is_active, 1);
+	journal_store(&log->is_active, 1);
 }
 
-bool inflight_matches(const struct inflight_log *log, uint8_t layout, uint16_t num,
-		      uint64_t desc_iova, uint64_t avail_iova, uint64_t used_iova)
+bool journal_matches(const struct journal *log, uint8_t layout, uint16_t num,
+		     uint64_t desc_iova, uint64_t avail_iova, uint64_t used_iova)
 {
 	return log->is_active == 1 && log->layout == layout && log->num == num && log->desc_iova == desc_iova &&
 	       log->avail_iova == avail_iova && log->used_iova == used_iova;
@@ -81,11 +82,11 @@ static void sort_older_first(struct taken *t, unsigned int n)
 }
 
 /* The chain's copy: 1 .. num entries, linked inside the pool, none shared. */
-static bool chain_is_whole(struct inflight_log *log, uint16_t queue_size, uint16_t head,
+static bool chain_is_whole(struct journal *log, uint16_t queue_size, uint16_t head,
 			   uint8_t *pool_owner)
 {
-	const struct vring_packed_desc *pool = inflight_pool(log, queue_size);
-	uint32_t c = inflight_chains(log, queue_size)[head];
+	const struct vring_packed_desc *pool = journal_pool(log, queue_size);
+	uint32_t c = journal_chains(log, queue_size)[head];
 	uint16_t slot = c & 0xffff, n = c >> 16;
 
 	if (n == 0 || n > log->num)
@@ -96,14 +97,14 @@ static bool chain_is_whole(struct inflight_log *log, uint16_t queue_size, uint16
 		pool_owner[slot] = 1;
 		slot = pool[slot].id;
 	}
-	return slot == INFLIGHT_POOL_END;
+	return slot == JOURNAL_POOL_END;
 }
 
-uint16_t inflight_chain(struct inflight_log *log, uint16_t queue_size, uint16_t head,
-			struct vring_packed_desc *ret_descs, uint16_t *ret_slots)
+uint16_t journal_chain(struct journal *log, uint16_t queue_size, uint16_t head,
+		       struct vring_packed_desc *ret_descs, uint16_t *ret_slots)
 {
-	const struct vring_packed_desc *pool = inflight_pool(log, queue_size);
-	uint32_t c = inflight_chains(log, queue_size)[head];
+	const struct vring_packed_desc *pool = journal_pool(log, queue_size);
+	uint32_t c = journal_chains(log, queue_size)[head];
 	uint16_t slot = c & 0xffff, n = c >> 16;
 
 	for (uint16_t i = 0; i < n; i++) {
@@ -115,8 +116,8 @@ uint16_t inflight_chain(struct inflight_log *log, uint16_t queue_size, uint16_t 
 	return n;
 }
 
-int inflight_recover(struct inflight_log *log, uint16_t queue_size, uint16_t ring_used_idx,
-		     uint16_t *ret_heads, unsigned int *ret_nr, const char **ret_why)
+int journal_recover(struct journal *log, uint16_t queue_size, uint16_t ring_used_idx,
+		    uint16_t *ret_heads, unsigned int *ret_nr, const char **ret_why)
 {
 	struct taken *taken;
 	uint8_t *pool_owner = NULL;
@@ -159,14 +160,14 @@ int inflight_recover(struct inflight_log *log, uint16_t queue_size, uint16_t rin
 
 		if (e == 0)
 			continue;
-		if (h >= num || !(e & INFLIGHT_TAKEN) ||
-		    (e & ~(INFLIGHT_TAKEN | INFLIGHT_PUSHED | INFLIGHT_POP_MASK))) {
+		if (h >= num || !(e & JOURNAL_TAKEN) ||
+		    (e & ~(JOURNAL_TAKEN | JOURNAL_PUSHED | JOURNAL_POP_MASK))) {
 			why = "a descriptor head entry is not valid";
 			break;
 		}
-		if (e & INFLIGHT_PUSHED) {
+		if (e & JOURNAL_PUSHED) {
 			/* Its used entry reached the driver, or it runs again. */
-			log->heads[h] = is_published ? 0 : e & ~INFLIGHT_PUSHED;
+			log->heads[h] = is_published ? 0 : e & ~JOURNAL_PUSHED;
 			if (is_published)
 				continue;
 		}
@@ -175,7 +176,7 @@ int inflight_recover(struct inflight_log *log, uint16_t queue_size, uint16_t rin
 			break;
 		}
 		taken[nr].head = (uint16_t)h;
-		taken[nr].age = (uint16_t)(next_seq - (e & INFLIGHT_POP_MASK));
+		taken[nr].age = (uint16_t)(next_seq - (e & JOURNAL_POP_MASK));
 		nr++;
 	}
 	free(pool_owner);
