@@ -17,6 +17,7 @@
 #include <linux/vduse.h>
 
 #include "backends/backend.h"
+#include "backends/fd/image.h"
 #include "blk/blk.h"
 #include "config.h"
 #include "daemon/control.h"

@@ -23,6 +23,7 @@
 #include <linux/virtio_ring.h>
 
 #include "backends/backend.h"
+#include "backends/fd/image.h"
 #include "blk/blk.h"
 #include "vduse/iotlb.h"
 #include "virtio/mem.h"

@@ -31,6 +31,7 @@
 #include <cmocka.h>
 
 #include "backends/backend.h"
+#include "backends/fd/image.h"
 #include "sandbox/sandbox.h"
 
 static char *self_exe;

@@ -20,8 +20,9 @@
 #include <cmocka.h>
 
 #include "backends/backend.h"
+#include "backends/fd/image.h"
 #include "blk/blk.h"
-#include "backends/io_uring.h"
+#include "backends/io_uring/io_uring.h"
 
 #define IMAGE_BYTES (1u << 20)
 #define TAG 0x5eedull

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
+#include "backends/fd/image.h"
 #include "blk/blk.h"
 #include "virtio/iov.h"
 

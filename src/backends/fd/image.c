@@ -17,6 +17,7 @@
 #include <sys/vfs.h>
 
 #include "backends/backend.h"
+#include "backends/fd/image.h"
 #include "blk/blk.h"
 #include "virtio/iov.h"
 #include "log.h"

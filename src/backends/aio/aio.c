@@ -15,9 +15,10 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
+#include "backends/fd/image.h"
 #include "blk/blk.h"
 #include "virtio/iov.h"
-#include "backends/zero.h"
+#include "backends/fd/zero.h"
 
 struct backend_queue {
 	io_context_t ctx;

@@ -30,11 +30,12 @@
 #include <time.h>
 
 #include "backends/backend.h"
+#include "backends/fd/image.h"
 #include "blk/blk.h"
-#include "backends/io_uring.h"
+#include "backends/io_uring/io_uring.h"
 #include "virtio/iov.h"
 #include "log.h"
-#include "backends/zero.h"
+#include "backends/fd/zero.h"
 
 #define KICK_TAG ((uint64_t)1)   /* user_data of the kick read; requests are aligned pointers */
 #define FILE_IMAGE 0                /* the image, registered as fixed file 0 */
