@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "backends/backend.h"
-#include "blk/blk.h"
 #include "virtio/iov.h"
 #include "config.h"
 #include "util.h"
@@ -21,6 +20,17 @@ static const struct backend_ops *const backends[] = {
 	&backend_rbd,
 #endif
 };
+
+const char *backend_op_name(enum backend_op op)
+{
+	static const char *const names[] = {
+		[BACKEND_OP_NONE] = "none", [BACKEND_OP_READ] = "read", [BACKEND_OP_WRITE] = "write",
+		[BACKEND_OP_FLUSH] = "flush", [BACKEND_OP_DISCARD] = "discard",
+		[BACKEND_OP_WRITE_ZEROES] = "write-zeroes",
+	};
+
+	return (unsigned int)op < ARRAY_SIZE(names) ? names[op] : "unknown";
+}
 
 /* Prefixes of --image that name a backend, whether or not this build has it. */
 static const char *const known_prefixes[] = { "rbd:" };
@@ -78,17 +88,17 @@ int backend_io_uring_probe(void)
 	return r;
 }
 
-const struct iovec *backend_req_iov(const struct blk_req *req, unsigned int *ret_nr)
+const struct iovec *backend_req_iov(const struct backend_req *req, unsigned int *ret_nr)
 {
-	*ret_nr = req->be.bounce ? 1 : req->nr_data_iov;
-	return req->be.bounce ? &req->be.bounce_iov : req->data_iov;
+	*ret_nr = req->fd.bounce ? 1 : req->nr_data_iov;
+	return req->fd.bounce ? &req->fd.bounce_iov : req->data_iov;
 }
 
-void backend_req_advance(struct blk_req *req, size_t bytes)
+void backend_req_advance(struct backend_req *req, size_t bytes)
 {
-	if (req->be.bounce) {
-		req->be.bounce_iov.iov_base = (char *)req->be.bounce_iov.iov_base + bytes;
-		req->be.bounce_iov.iov_len -= bytes;
+	if (req->fd.bounce) {
+		req->fd.bounce_iov.iov_base = (char *)req->fd.bounce_iov.iov_base + bytes;
+		req->fd.bounce_iov.iov_len -= bytes;
 	} else {
 		iov_advance(&req->data_iov, &req->nr_data_iov, bytes);
 	}

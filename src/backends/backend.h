@@ -26,7 +26,60 @@
 
 #include "config.h"
 
-struct blk_req;
+/* What a backend is asked to do. */
+enum backend_op {
+	BACKEND_OP_NONE,           /* nothing: never queued (its caller answers it at once) */
+	BACKEND_OP_READ,
+	BACKEND_OP_WRITE,
+	BACKEND_OP_FLUSH,
+	BACKEND_OP_DISCARD,
+	BACKEND_OP_WRITE_ZEROES,
+};
+
+/* backend_op_name() - "read", "write", ... for messages. */
+const char *backend_op_name(enum backend_op op);
+
+#define BACKEND_MAX_SEGS 16u       /* DISCARD/WRITE_ZEROES ranges in one request */
+
+/* A range of a DISCARD or WRITE_ZEROES. */
+struct backend_seg {
+	uint64_t offset_bytes;
+	uint64_t len_bytes;
+	bool is_unmap;             /* WRITE_ZEROES may deallocate */
+};
+
+/*
+ * The fd backends' bookkeeping of a request (fd/), in the request itself:
+ * they clear it when the request starts.
+ */
+struct backend_fd_state {
+	uint64_t done_bytes;
+	uint32_t nr_pending;
+	int error;
+	uint8_t zero_mode;         /* how WRITE_ZEROES was attempted (enum zero_mode) */
+	bool is_allocating;        /* io_uring: a fallocate of an image in memory, counted */
+	void *bounce;              /* aligned copy of the data, for O_DIRECT */
+	uint64_t bounce_bytes;     /* of the data it stands for */
+	struct iovec bounce_iov;   /* what is left of it to transfer */
+};
+
+/*
+ * A request as a backend receives it: the op and its arguments, the
+ * backend's own state, and one result for the whole request (an event of
+ * wait()).  The caller owns it, one per slot of a queue (no allocation per
+ * request), and embeds it in its own request (struct blk_req).
+ */
+struct backend_req {
+	enum backend_op op;
+	uint64_t offset_bytes;             /* READ/WRITE: image offset */
+	struct iovec *data_iov;            /* READ/WRITE: the data buffers */
+	unsigned int nr_data_iov;
+	uint64_t data_bytes;
+	unsigned int nr_segs;              /* DISCARD/WRITE_ZEROES */
+	struct backend_seg segs[BACKEND_MAX_SEGS];
+	void *priv;                        /* req_priv_bytes of the backend's own, per slot */
+	struct backend_fd_state fd;        /* the fd backends' bookkeeping */
+};
 
 /* What --image and the options name: the backend reads what it needs. */
 struct image_spec {
@@ -71,7 +124,7 @@ enum backend_event_type {
 
 struct backend_event {
 	enum backend_event_type type;
-	struct blk_req *req;
+	struct backend_req *req;
 	int res;           /* 0 or -errno */
 };
 
@@ -81,7 +134,7 @@ struct backend_ops {
 	const char *name;
 	/* "rbd:" when --image PREFIX... selects this backend; NULL for file paths. */
 	const char *image_prefix;
-	/* Bytes of per-request state the queue reserves in each slot (req->be_priv). */
+	/* Bytes of per-request state the queue reserves in each slot (req->priv). */
 	size_t req_priv_bytes;
 	/**
 	 * open() - open the image @spec names (required)
@@ -127,7 +180,7 @@ struct backend_ops {
 	 * Returns 0, or -errno when the request cannot be started (it is then
 	 * completed by the caller with that error).
 	 */
-	int (*queue_req)(struct backend_queue *bq, struct blk_req *req);
+	int (*queue_req)(struct backend_queue *bq, struct backend_req *req);
 	/**
 	 * wait() - submit what was prepared, then collect events
 	 * @may_block: wait for at least one event
@@ -147,10 +200,10 @@ extern const struct backend_ops backend_rbd;
 #endif
 
 /* backend_req_iov() - the iovecs a READ/WRITE transfers next (its bounce buffer, if any). */
-const struct iovec *backend_req_iov(const struct blk_req *req, unsigned int *ret_nr);
+const struct iovec *backend_req_iov(const struct backend_req *req, unsigned int *ret_nr);
 
 /* backend_req_advance() - after a short transfer of @bytes: go on from where it stopped. */
-void backend_req_advance(struct blk_req *req, size_t bytes);
+void backend_req_advance(struct backend_req *req, size_t bytes);
 
 /* backend_find() - ops by name ("io_uring", "aio", "null", "rbd"), or NULL. */
 const struct backend_ops *backend_find(const char *name);

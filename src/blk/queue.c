@@ -158,7 +158,7 @@ int blk_queue_init(struct blk_queue *q, uint16_t index, const struct blk_dev *de
 	for (unsigned int i = 0; i < num; i++) {
 		q->slots[i].slot = (uint16_t)i;
 		q->slots[i].elem.iov = &q->iovs[(size_t)i * q->iov_per_req];
-		q->slots[i].be_priv = (char *)q->be_privs + (size_t)i * be->req_priv_bytes;
+		q->slots[i].priv = (char *)q->be_privs + (size_t)i * be->req_priv_bytes;
 		q->free_slots[i] = (uint16_t)(num - 1 - i);
 	}
 	q->nr_free = num;
@@ -369,7 +369,7 @@ static void queue_req_complete(struct blk_queue *q, struct blk_req *req, int res
 	}
 	if (vq_is_unmapped(&q->vq)) {
 		/* No ring to put it in until the driver maps its memory again. */
-		req->be.error = res;
+		req->deferred_res = res;
 		q->deferred[q->nr_deferred] = req;
 		__atomic_store_n(&q->nr_deferred, q->nr_deferred + 1, __ATOMIC_RELAXED);
 		return;
@@ -408,7 +408,7 @@ static void queue_remap(struct blk_queue *q)
 		struct blk_req *req = q->deferred[q->nr_deferred - 1];
 
 		__atomic_store_n(&q->nr_deferred, q->nr_deferred - 1, __ATOMIC_RELAXED);
-		queue_req_complete(q, req, req->be.error);
+		queue_req_complete(q, req, req->deferred_res);
 	}
 }
 
@@ -493,7 +493,7 @@ static void queue_req_start(struct blk_queue *q, struct blk_req *req, int pop_re
 			   req->op == BLK_OP_DISCARD;
 	if (req->is_mutating)
 		q->nr_inflight_writes++;
-	r = q->be->queue_req(q->bq, req);
+	r = q->be->queue_req(q->bq, blk_req_io(req));
 	if (r < 0)
 		queue_req_complete(q, req, r);
 }
@@ -839,7 +839,7 @@ int blk_queue_run(struct blk_queue *q)
 				stats_add(&q->stats->kicks, 1);
 				need_poll = true;
 			} else {
-				queue_req_complete(q, evs[i].req, evs[i].res);
+				queue_req_complete(q, blk_req_of(evs[i].req), evs[i].res);
 			}
 		}
 		/* Slots came back: chains a full queue left behind can go now. */

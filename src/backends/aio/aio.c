@@ -16,7 +16,6 @@
 
 #include "backends/backend.h"
 #include "backends/fd/image.h"
-#include "blk/blk.h"
 #include "virtio/iov.h"
 #include "backends/fd/zero.h"
 
@@ -26,11 +25,10 @@ struct backend_queue {
 	int kick_fd;
 	int aio_fd;                    /* eventfd signalled by completions */
 	unsigned int depth;
-	struct iocb *iocbs;            /* one per request slot */
 	struct iocb **pending;         /* prepared, not yet submitted */
 	unsigned int nr_pending;
 	unsigned int nr_submitted;     /* in the io context, not yet reaped */
-	struct blk_req **done;         /* finished outside the io context */
+	struct backend_req **done;         /* finished outside the io context */
 	unsigned int nr_done;
 	bool has_more_events;          /* io_getevents may have more for us */
 	bool has_no_aio_fsync;         /* the filesystem refused IOCB_CMD_FDSYNC */
@@ -51,10 +49,9 @@ static int aio_queue_init(const struct image *img, int kick_fd, unsigned int dep
 	bq->kick_fd = kick_fd;
 	bq->depth = depth;
 	bq->aio_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	bq->iocbs = calloc(depth, sizeof(*bq->iocbs));
 	bq->pending = calloc(depth, sizeof(*bq->pending));
 	bq->done = calloc(depth, sizeof(*bq->done));
-	if (bq->aio_fd < 0 || !bq->iocbs || !bq->pending || !bq->done) {
+	if (bq->aio_fd < 0 || !bq->pending || !bq->done) {
 		r = bq->aio_fd < 0 ? -errno : -ENOMEM;
 		goto fail;
 	}
@@ -66,7 +63,6 @@ static int aio_queue_init(const struct image *img, int kick_fd, unsigned int dep
 fail:
 	if (bq->aio_fd >= 0)
 		close(bq->aio_fd);
-	free(bq->iocbs);
 	free(bq->pending);
 	free(bq->done);
 	free(bq);
@@ -80,28 +76,27 @@ static void aio_queue_exit(struct backend_queue *bq)
 	io_destroy(bq->ctx);
 	close(bq->aio_fd);
 	zero_buf_exit(&bq->zero);
-	free(bq->iocbs);
 	free(bq->pending);
 	free(bq->done);
 	free(bq);
 }
 
-static void finish_now(struct backend_queue *bq, struct blk_req *req, int res)
+static void finish_now(struct backend_queue *bq, struct backend_req *req, int res)
 {
 	image_bounce_end(req, res);
-	req->be.error = res;
+	req->fd.error = res;
 	bq->done[bq->nr_done++] = req;
 }
 
 /* Prepare the (rest of the) transfer of a READ or WRITE. */
-static void prep_rw(struct backend_queue *bq, struct blk_req *req)
+static void prep_rw(struct backend_queue *bq, struct backend_req *req)
 {
-	struct iocb *cb = &bq->iocbs[req->slot];
-	long long off = (long long)(req->offset_bytes + req->be.done_bytes);
+	struct iocb *cb = req->priv;
+	long long off = (long long)(req->offset_bytes + req->fd.done_bytes);
 	unsigned int nr;
 	const struct iovec *iov = backend_req_iov(req, &nr);
 
-	if (req->op == BLK_OP_READ)
+	if (req->op == BACKEND_OP_READ)
 		io_prep_preadv(cb, bq->img->fd, iov, (int)nr, off);
 	else
 		io_prep_pwritev(cb, bq->img->fd, iov, (int)nr, off);
@@ -110,34 +105,35 @@ static void prep_rw(struct backend_queue *bq, struct blk_req *req)
 	bq->pending[bq->nr_pending++] = cb;
 }
 
-static int aio_queue_req(struct backend_queue *bq, struct blk_req *req)
+static int aio_queue_req(struct backend_queue *bq, struct backend_req *req)
 {
 	int r = 0;
 
+	req->fd = (struct backend_fd_state){ 0 };
 	switch (req->op) {
-	case BLK_OP_READ:
-	case BLK_OP_WRITE:
+	case BACKEND_OP_READ:
+	case BACKEND_OP_WRITE:
 		r = image_bounce_prepare(bq->img, req, bq->is_dio_copying);
 		if (r < 0)
 			return r;
 		prep_rw(bq, req);
 		return 0;
-	case BLK_OP_FLUSH:
+	case BACKEND_OP_FLUSH:
 		if (bq->has_no_aio_fsync) {
 			finish_now(bq, req, fdatasync(bq->img->fd) < 0 ? -errno : 0);
 			return 0;
 		}
-		io_prep_fdsync(&bq->iocbs[req->slot], bq->img->fd);
-		io_set_eventfd(&bq->iocbs[req->slot], bq->aio_fd);
-		bq->iocbs[req->slot].data = req;
-		bq->pending[bq->nr_pending++] = &bq->iocbs[req->slot];
+		io_prep_fdsync(req->priv, bq->img->fd);
+		io_set_eventfd(req->priv, bq->aio_fd);
+		((struct iocb *)req->priv)->data = req;
+		bq->pending[bq->nr_pending++] = req->priv;
 		return 0;
-	case BLK_OP_DISCARD:
+	case BACKEND_OP_DISCARD:
 		for (unsigned int i = 0; i < req->nr_segs && r == 0; i++)
 			r = discard_sync(bq->img, req->segs[i].offset_bytes, req->segs[i].len_bytes);
 		finish_now(bq, req, r);
 		return 0;
-	case BLK_OP_WRITE_ZEROES:
+	case BACKEND_OP_WRITE_ZEROES:
 		for (unsigned int i = 0; i < req->nr_segs && r == 0; i++)
 			r = zero_range_sync(bq->img, &bq->zero, &bq->zero_mode,
 					    req->segs[i].offset_bytes, req->segs[i].len_bytes,
@@ -157,7 +153,7 @@ static void submit_pending(struct backend_queue *bq)
 	while (first < bq->nr_pending) {
 		int r = io_submit(bq->ctx, (long)(bq->nr_pending - first), bq->pending + first);
 		struct iocb *cb;
-		struct blk_req *req;
+		struct backend_req *req;
 
 		if (r > 0) {
 			first += (unsigned int)r;
@@ -184,12 +180,12 @@ static void submit_pending(struct backend_queue *bq)
 }
 
 /* One completion; returns true when the request is finished. */
-static bool complete_event(struct backend_queue *bq, struct blk_req *req, long res)
+static bool complete_event(struct backend_queue *bq, struct backend_req *req, long res)
 {
-	bool is_rw = req->op == BLK_OP_READ || req->op == BLK_OP_WRITE;
+	bool is_rw = req->op == BACKEND_OP_READ || req->op == BACKEND_OP_WRITE;
 
 	if (!is_rw) {
-		req->be.error = res < 0 ? (int)res : 0;
+		req->fd.error = res < 0 ? (int)res : 0;
 		return true;
 	}
 	if (res == -EAGAIN || image_dio_refused(bq->img, req, (int)res, &bq->is_dio_copying)) {
@@ -197,20 +193,20 @@ static bool complete_event(struct backend_queue *bq, struct blk_req *req, long r
 		return false;
 	}
 	if (res < 0) {
-		req->be.error = (int)res;
+		req->fd.error = (int)res;
 		return true;
 	}
-	if (res == 0 && req->be.done_bytes < req->data_bytes) {
-		req->be.error = -EIO;   /* end of file inside the device: the image shrank */
+	if (res == 0 && req->fd.done_bytes < req->data_bytes) {
+		req->fd.error = -EIO;   /* end of file inside the device: the image shrank */
 		return true;
 	}
-	req->be.done_bytes += (uint64_t)res;
-	if (req->be.done_bytes < req->data_bytes) {
+	req->fd.done_bytes += (uint64_t)res;
+	if (req->fd.done_bytes < req->data_bytes) {
 		backend_req_advance(req, (size_t)res);
 		prep_rw(bq, req);
 		return false;
 	}
-	req->be.error = 0;
+	req->fd.error = 0;
 	return true;
 }
 
@@ -228,10 +224,10 @@ static int aio_wait(struct backend_queue *bq, struct backend_event *evs, unsigne
 
 	submit_pending(bq);
 	while (bq->nr_done && n < max) {
-		struct blk_req *req = bq->done[--bq->nr_done];
+		struct backend_req *req = bq->done[--bq->nr_done];
 
 		evs[n++] = (struct backend_event){ .type = BACKEND_EV_DONE, .req = req,
-						   .res = req->be.error };
+						   .res = req->fd.error };
 	}
 	if (n || bq->has_more_events)
 		may_block = false;
@@ -256,13 +252,13 @@ static int aio_wait(struct backend_queue *bq, struct backend_event *evs, unsigne
 		if (got > 0)
 			bq->nr_submitted -= (unsigned int)got;
 		for (int i = 0; i < got; i++) {
-			struct blk_req *req = events[i].data;
+			struct backend_req *req = events[i].data;
 
 			if (!complete_event(bq, req, (long)events[i].res))
 				continue;
-			image_bounce_end(req, req->be.error);
+			image_bounce_end(req, req->fd.error);
 			evs[n++] = (struct backend_event){
-				.type = BACKEND_EV_DONE, .req = req, .res = req->be.error,
+				.type = BACKEND_EV_DONE, .req = req, .res = req->fd.error,
 			};
 		}
 	}
@@ -271,6 +267,7 @@ static int aio_wait(struct backend_queue *bq, struct backend_event *evs, unsigne
 
 const struct backend_ops backend_aio = {
 	.name = "aio",
+	.req_priv_bytes = sizeof(struct iocb),   /* each request's own control block */
 	.open = image_fd_open,
 	.close = image_close,
 	.flush = image_fd_flush,

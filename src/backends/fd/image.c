@@ -18,7 +18,6 @@
 
 #include "backends/backend.h"
 #include "backends/fd/image.h"
-#include "blk/blk.h"
 #include "virtio/iov.h"
 #include "log.h"
 #include "util.h"
@@ -194,10 +193,10 @@ bool image_needs_bounce(const struct image *img, const struct iovec *iov, unsign
 	return false;
 }
 
-int image_bounce_prepare(const struct image *img, struct blk_req *req, bool must_copy)
+int image_bounce_prepare(const struct image *img, struct backend_req *req, bool must_copy)
 {
 	size_t align = img->dio_mem_align > 4096 ? img->dio_mem_align : 4096;
-	uint64_t rest = req->data_bytes - req->be.done_bytes;
+	uint64_t rest = req->data_bytes - req->fd.done_bytes;
 	size_t bytes = (rest + align - 1) & ~(align - 1);
 	void *buf;
 
@@ -207,31 +206,31 @@ int image_bounce_prepare(const struct image *img, struct blk_req *req, bool must
 	if (posix_memalign(&buf, align, bytes ? bytes : align))
 		return -ENOMEM;
 	/* From where the transfer stands: data_iov was advanced past what is done. */
-	if (req->op == BLK_OP_WRITE)
+	if (req->op == BACKEND_OP_WRITE)
 		iov_to_buf(req->data_iov, req->nr_data_iov, 0, buf, rest);
-	req->be.bounce = buf;
-	req->be.bounce_bytes = rest;
-	req->be.bounce_iov = (struct iovec){ buf, rest };
+	req->fd.bounce = buf;
+	req->fd.bounce_bytes = rest;
+	req->fd.bounce_iov = (struct iovec){ buf, rest };
 	return 0;
 }
 
-void image_bounce_end(struct blk_req *req, int res)
+void image_bounce_end(struct backend_req *req, int res)
 {
-	if (!req->be.bounce)
+	if (!req->fd.bounce)
 		return;
-	if (req->op == BLK_OP_READ && res == 0)
-		iov_from_buf(req->data_iov, req->nr_data_iov, 0, req->be.bounce,
-			     req->be.bounce_bytes);
-	free(req->be.bounce);
-	req->be.bounce = NULL;
+	if (req->op == BACKEND_OP_READ && res == 0)
+		iov_from_buf(req->data_iov, req->nr_data_iov, 0, req->fd.bounce,
+			     req->fd.bounce_bytes);
+	free(req->fd.bounce);
+	req->fd.bounce = NULL;
 }
 
-bool image_dio_refused(const struct image *img, struct blk_req *req, int res, bool *is_copying)
+bool image_dio_refused(const struct image *img, struct backend_req *req, int res, bool *is_copying)
 {
 	static bool is_logged;
 
-	if (res != -EFAULT || !img->is_direct || req->be.bounce ||
-	    (req->op != BLK_OP_READ && req->op != BLK_OP_WRITE))
+	if (res != -EFAULT || !img->is_direct || req->fd.bounce ||
+	    (req->op != BACKEND_OP_READ && req->op != BACKEND_OP_WRITE))
 		return false;
 	if (!__atomic_exchange_n(&is_logged, true, __ATOMIC_RELAXED))
 		log_warn("--direct: the kernel refuses to pin the driver's buffers for O_DIRECT "

@@ -80,13 +80,13 @@ bool image_needs_bounce(const struct image *img, const struct iovec *iov,
  * @must_copy: the queue copies every O_DIRECT transfer (image_dio_refused())
  *
  * When image_needs_bounce() or @must_copy on an O_DIRECT image, allocates the
- * buffer for what is left of the transfer (from req->be.done_bytes) and for
+ * buffer for what is left of the transfer (from req->fd.done_bytes) and for
  * a write copies the data into it.  Returns 0 or -ENOMEM.
  */
-int image_bounce_prepare(const struct image *img, struct blk_req *req, bool must_copy);
+int image_bounce_prepare(const struct image *img, struct backend_req *req, bool must_copy);
 
 /* image_bounce_end() - for a successful read copy the data out; free the buffer. */
-void image_bounce_end(struct blk_req *req, int res);
+void image_bounce_end(struct backend_req *req, int res);
 
 /**
  * image_dio_refused() - an O_DIRECT READ or WRITE failed with @res: copy it instead?
@@ -100,6 +100,6 @@ void image_bounce_end(struct blk_req *req, int res);
  * later transfers.  Returns true when @req is ready to be submitted again;
  * false when @res stands (not EFAULT, not O_DIRECT, already copied, no memory).
  */
-bool image_dio_refused(const struct image *img, struct blk_req *req, int res, bool *is_copying);
+bool image_dio_refused(const struct image *img, struct backend_req *req, int res, bool *is_copying);
 
 #endif

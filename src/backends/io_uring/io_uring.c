@@ -31,7 +31,6 @@
 
 #include "backends/backend.h"
 #include "backends/fd/image.h"
-#include "blk/blk.h"
 #include "backends/io_uring/io_uring.h"
 #include "virtio/iov.h"
 #include "log.h"
@@ -81,7 +80,7 @@ struct backend_queue {
 	enum zero_mode zero_mode;        /* best WRITE_ZEROES method the image takes */
 	struct zero_buf zero;
 	unsigned int nr_sync_done;       /* finished without the ring (ioctls) */
-	struct blk_req **sync_done;
+	struct backend_req **sync_done;
 	bool is_dio_copying;             /* O_DIRECT refused our buffers: copy (image_dio_refused) */
 	uint64_t in_place_off_until_ns;  /* a slow transfer in place: the workers until then */
 };
@@ -221,28 +220,28 @@ static void uring_queue_exit(struct backend_queue *bq)
 	free(bq);
 }
 
-static struct io_uring_sqe *prep(struct backend_queue *bq, struct blk_req *req)
+static struct io_uring_sqe *prep(struct backend_queue *bq, struct backend_req *req)
 {
 	struct io_uring_sqe *sqe = get_sqe(bq);
 
 	if (!sqe)
 		return NULL;
 	io_uring_sqe_set_data(sqe, req);
-	req->be.nr_pending++;
+	req->fd.nr_pending++;
 	return sqe;
 }
 
 /* Queue the (rest of the) data transfer of a READ or WRITE. */
-static int prep_rw(struct backend_queue *bq, struct blk_req *req)
+static int prep_rw(struct backend_queue *bq, struct backend_req *req)
 {
-	uint64_t off = req->offset_bytes + req->be.done_bytes;
+	uint64_t off = req->offset_bytes + req->fd.done_bytes;
 	unsigned int nr;
 	const struct iovec *iov = backend_req_iov(req, &nr);
 	struct io_uring_sqe *sqe = prep(bq, req);
 
 	if (!sqe)
 		return -EBUSY;
-	if (req->op == BLK_OP_READ)
+	if (req->op == BACKEND_OP_READ)
 		io_uring_prep_readv(sqe, FILE_IMAGE, iov, nr, off);
 	else
 		io_uring_prep_writev(sqe, FILE_IMAGE, iov, nr, off);
@@ -250,7 +249,7 @@ static int prep_rw(struct backend_queue *bq, struct blk_req *req)
 	return 0;
 }
 
-static int prep_fallocate(struct backend_queue *bq, struct blk_req *req, int mode,
+static int prep_fallocate(struct backend_queue *bq, struct backend_req *req, int mode,
 			  uint64_t off, uint64_t len, bool is_linked)
 {
 	struct io_uring_sqe *sqe = prep(bq, req);
@@ -263,7 +262,7 @@ static int prep_fallocate(struct backend_queue *bq, struct blk_req *req, int mod
 }
 
 /* Zeroes written from a shared zero buffer, in chunks. */
-static int prep_zero_writes(struct backend_queue *bq, struct blk_req *req, uint64_t off,
+static int prep_zero_writes(struct backend_queue *bq, struct backend_req *req, uint64_t off,
 			    uint64_t len)
 {
 	int r = zero_buf_init(&bq->zero);
@@ -284,16 +283,16 @@ static int prep_zero_writes(struct backend_queue *bq, struct blk_req *req, uint6
 	return 0;
 }
 
-static int prep_write_zeroes(struct backend_queue *bq, struct blk_req *req,
-			     const struct blk_dwz_seg *s)
+static int prep_write_zeroes(struct backend_queue *bq, struct backend_req *req,
+			     const struct backend_seg *s)
 {
 	const int keep = FALLOC_FL_KEEP_SIZE;
 
 	/* The unmap flag allows deallocation: punching keeps reads at zero. */
-	if (s->is_unmap && req->be.zero_mode == ZERO_FALLOC)
+	if (s->is_unmap && req->fd.zero_mode == ZERO_FALLOC)
 		return prep_fallocate(bq, req, FALLOC_FL_PUNCH_HOLE | keep, s->offset_bytes,
 				      s->len_bytes, false);
-	switch (req->be.zero_mode) {
+	switch (req->fd.zero_mode) {
 	case ZERO_FALLOC:
 		return prep_fallocate(bq, req, FALLOC_FL_ZERO_RANGE | keep, s->offset_bytes,
 				      s->len_bytes, false);
@@ -308,14 +307,14 @@ static int prep_write_zeroes(struct backend_queue *bq, struct blk_req *req,
 	}
 }
 
-static void sync_done(struct backend_queue *bq, struct blk_req *req, int res)
+static void sync_done(struct backend_queue *bq, struct backend_req *req, int res)
 {
-	req->be.error = res;
+	req->fd.error = res;
 	bq->sync_done[bq->nr_sync_done++] = req;
 }
 
 /* DISCARD on a block device: BLKDISCARD, which liburing 2.3 cannot queue. */
-static void blockdev_discard(struct backend_queue *bq, struct blk_req *req)
+static void blockdev_discard(struct backend_queue *bq, struct backend_req *req)
 {
 	int r = 0;
 
@@ -333,21 +332,21 @@ static uint64_t now_ns(void)
 }
 
 /* Small, of an image in memory, and nothing in sight that makes it wait. */
-static bool may_do_in_place(struct backend_queue *bq, const struct blk_req *req)
+static bool may_do_in_place(struct backend_queue *bq, const struct backend_req *req)
 {
 	if (!bq->img->is_in_memory || req->data_bytes > IN_PLACE_MAX_BYTES)
 		return false;
-	if (req->op == BLK_OP_WRITE && __atomic_load_n(&nr_allocating, __ATOMIC_ACQUIRE))
+	if (req->op == BACKEND_OP_WRITE && __atomic_load_n(&nr_allocating, __ATOMIC_ACQUIRE))
 		return false;
 	return !bq->in_place_off_until_ns || now_ns() >= bq->in_place_off_until_ns;
 }
 
 /* A DISCARD or WRITE_ZEROES of an image in memory starts or ends (see nr_allocating). */
-static void note_allocating(struct blk_req *req, bool is_allocating)
+static void note_allocating(struct backend_req *req, bool is_allocating)
 {
-	if (req->be.is_allocating == is_allocating)
+	if (req->fd.is_allocating == is_allocating)
 		return;
-	req->be.is_allocating = is_allocating;
+	req->fd.is_allocating = is_allocating;
 	if (is_allocating)
 		__atomic_add_fetch(&nr_allocating, 1, __ATOMIC_ACQ_REL);
 	else
@@ -355,16 +354,16 @@ static void note_allocating(struct blk_req *req, bool is_allocating)
 }
 
 /* READ or WRITE of an image in memory, in place: finished at the next wait(). */
-static void rw_in_place(struct backend_queue *bq, struct blk_req *req)
+static void rw_in_place(struct backend_queue *bq, struct backend_req *req)
 {
 	uint64_t t0 = now_ns(), took;
 	int r = 0;
 
-	while (req->be.done_bytes < req->data_bytes) {
-		uint64_t off = req->offset_bytes + req->be.done_bytes;
+	while (req->fd.done_bytes < req->data_bytes) {
+		uint64_t off = req->offset_bytes + req->fd.done_bytes;
 		unsigned int nr;
 		const struct iovec *iov = backend_req_iov(req, &nr);
-		ssize_t n = req->op == BLK_OP_READ ? preadv(bq->img->fd, iov, (int)nr, (off_t)off)
+		ssize_t n = req->op == BACKEND_OP_READ ? preadv(bq->img->fd, iov, (int)nr, (off_t)off)
 						   : pwritev(bq->img->fd, iov, (int)nr, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
@@ -374,28 +373,28 @@ static void rw_in_place(struct backend_queue *bq, struct blk_req *req)
 			r = n < 0 ? -errno : -EIO;
 			break;
 		}
-		req->be.done_bytes += (uint64_t)n;
-		if (req->be.done_bytes < req->data_bytes)
+		req->fd.done_bytes += (uint64_t)n;
+		if (req->fd.done_bytes < req->data_bytes)
 			backend_req_advance(req, (size_t)n);
 	}
 	took = now_ns() - t0;
 	if (took > IN_PLACE_SLOW_NS) {
 		bq->in_place_off_until_ns = t0 + took + IN_PLACE_PAUSE_NS;
 		log_debug("in-place %s of %llu bytes took %llu ms: through io_uring's workers "
-			  "for a while", blk_op_name(req->op), (unsigned long long)req->data_bytes,
+			  "for a while", backend_op_name(req->op), (unsigned long long)req->data_bytes,
 			  (unsigned long long)(took / 1000000));
 	}
 	image_bounce_end(req, r);
 	sync_done(bq, req, r);
 }
 
-static int uring_queue_req(struct backend_queue *bq, struct blk_req *req)
+static int uring_queue_req(struct backend_queue *bq, struct backend_req *req)
 {
 	int r = 0;
 
 	switch (req->op) {
-	case BLK_OP_READ:
-	case BLK_OP_WRITE:
+	case BACKEND_OP_READ:
+	case BACKEND_OP_WRITE:
 		r = image_bounce_prepare(bq->img, req, bq->is_dio_copying);
 		if (r < 0)
 			return r;
@@ -407,7 +406,7 @@ static int uring_queue_req(struct backend_queue *bq, struct blk_req *req)
 		if (r < 0)
 			image_bounce_end(req, r);
 		return r;
-	case BLK_OP_FLUSH: {
+	case BACKEND_OP_FLUSH: {
 		/* fdatasync of the image: everything written before is stable. */
 		struct io_uring_sqe *sqe = prep(bq, req);
 
@@ -417,7 +416,7 @@ static int uring_queue_req(struct backend_queue *bq, struct blk_req *req)
 		sqe->flags |= IOSQE_FIXED_FILE;
 		return 0;
 	}
-	case BLK_OP_DISCARD:
+	case BACKEND_OP_DISCARD:
 		if (bq->img->is_blockdev) {
 			blockdev_discard(bq, req);
 			return 0;
@@ -429,11 +428,11 @@ static int uring_queue_req(struct backend_queue *bq, struct blk_req *req)
 					   req->segs[i].offset_bytes, req->segs[i].len_bytes,
 					   false);
 		break;
-	case BLK_OP_WRITE_ZEROES:
+	case BACKEND_OP_WRITE_ZEROES:
 		if (bq->img->is_in_memory)
 			note_allocating(req, true);
-		if (req->be.zero_mode < bq->zero_mode)
-			req->be.zero_mode = bq->zero_mode;
+		if (req->fd.zero_mode < bq->zero_mode)
+			req->fd.zero_mode = bq->zero_mode;
 		for (unsigned int i = 0; i < req->nr_segs && r == 0; i++)
 			r = prep_write_zeroes(bq, req, &req->segs[i]);
 		break;
@@ -441,8 +440,8 @@ static int uring_queue_req(struct backend_queue *bq, struct blk_req *req)
 		return -EOPNOTSUPP;
 	}
 	/* Operations already queued still complete; report the error then. */
-	if (r < 0 && req->be.nr_pending) {
-		req->be.error = r;
+	if (r < 0 && req->fd.nr_pending) {
+		req->fd.error = r;
 		return 0;
 	}
 	if (r < 0)
@@ -450,7 +449,14 @@ static int uring_queue_req(struct backend_queue *bq, struct blk_req *req)
 	return r;
 }
 
-static bool has_unmap(const struct blk_req *req)
+/* queue_req(): a request starts, with none of an earlier one's bookkeeping. */
+static int uring_start(struct backend_queue *bq, struct backend_req *req)
+{
+	req->fd = (struct backend_fd_state){ 0 };
+	return uring_queue_req(bq, req);
+}
+
+static bool has_unmap(const struct backend_req *req)
 {
 	for (unsigned int i = 0; i < req->nr_segs; i++)
 		if (req->segs[i].is_unmap)
@@ -459,70 +465,70 @@ static bool has_unmap(const struct blk_req *req)
 }
 
 /* A finished request that should be tried another way; true when requeued. */
-static bool retry_other_way(struct backend_queue *bq, struct blk_req *req)
+static bool retry_other_way(struct backend_queue *bq, struct backend_req *req)
 {
 	int r;
 
 	/* Only "not supported" steps down: EINVAL is the request's own error. */
-	if (req->be.error != -EOPNOTSUPP)
+	if (req->fd.error != -EOPNOTSUPP)
 		return false;
-	if (req->op == BLK_OP_DISCARD) {
-		req->be.error = 0;   /* no hole punching here: discard is a hint */
+	if (req->op == BACKEND_OP_DISCARD) {
+		req->fd.error = 0;   /* no hole punching here: discard is a hint */
 		return false;
 	}
-	if (req->op != BLK_OP_WRITE_ZEROES)
+	if (req->op != BACKEND_OP_WRITE_ZEROES)
 		return false;
 	if (has_unmap(req)) {
 		/* Deallocating is allowed, not required: zero in place instead. */
 		for (unsigned int i = 0; i < req->nr_segs; i++)
 			req->segs[i].is_unmap = false;
-	} else if (req->be.zero_mode < ZERO_WRITE) {
-		req->be.zero_mode++;
-		if (bq->zero_mode < req->be.zero_mode)
-			bq->zero_mode = req->be.zero_mode;
+	} else if (req->fd.zero_mode < ZERO_WRITE) {
+		req->fd.zero_mode++;
+		if (bq->zero_mode < req->fd.zero_mode)
+			bq->zero_mode = req->fd.zero_mode;
 	} else {
 		return false;
 	}
-	req->be.error = 0;
-	req->be.done_bytes = 0;
+	req->fd.error = 0;
+	req->fd.done_bytes = 0;
 	r = uring_queue_req(bq, req);
-	if (r < 0 && !req->be.nr_pending)
-		req->be.error = r;
-	return req->be.nr_pending > 0;
+	if (r < 0 && !req->fd.nr_pending)
+		req->fd.error = r;
+	return req->fd.nr_pending > 0;
 }
 
 /* Did the zero-writing fallback write every byte it was asked for? */
-static bool zero_writes_complete(const struct blk_req *req)
+static bool zero_writes_complete(const struct backend_req *req)
 {
 	uint64_t total = 0;
 
-	if (req->op != BLK_OP_WRITE_ZEROES || req->be.zero_mode != ZERO_WRITE)
+	if (req->op != BACKEND_OP_WRITE_ZEROES || req->fd.zero_mode != ZERO_WRITE)
 		return true;
 	for (unsigned int i = 0; i < req->nr_segs; i++)
 		total += req->segs[i].len_bytes;
-	return req->be.done_bytes == total;
+	return req->fd.done_bytes == total;
 }
 
 /*
  * One CQE of @req.  Returns true when the request is finished, with its
- * result in req->be.error.
+ * result in req->fd.error.
  */
-static bool complete_op(struct backend_queue *bq, struct blk_req *req, int res)
+static bool complete_op(struct backend_queue *bq, struct backend_req *req, int res)
 {
-	bool is_rw = req->op == BLK_OP_READ || req->op == BLK_OP_WRITE;
+	bool is_rw = req->op == BACKEND_OP_READ || req->op == BACKEND_OP_WRITE;
 
-	req->be.nr_pending--;
+	req->fd.nr_pending--;
 	if (is_rw && res == -EAGAIN && prep_rw(bq, req) == 0)
 		return false;
 	if (is_rw && image_dio_refused(bq->img, req, res, &bq->is_dio_copying) &&
 	    prep_rw(bq, req) == 0)
 		return false;
 	if (is_rw && res > 0) {
-		uint64_t left = req->data_bytes - req->be.done_bytes;
+		uint64_t left = req->data_bytes - req->fd.done_bytes;
 
 		if ((uint64_t)res > left)
 			res = (int)left;
-		req->be.done_bytes += (uint64_t)res;
+		req->fd.done_bytes += (uint64_t)res;
 		if ((uint64_t)res < left) {
 			/* Short transfer: go on from where it stopped. */
 			backend_req_advance(req, (size_t)res);
@@ -532,24 +538,24 @@ static bool complete_op(struct backend_queue *bq, struct blk_req *req, int res)
 		} else {
 			res = 0;
 		}
-	} else if (is_rw && res == 0 && req->data_bytes > req->be.done_bytes) {
+	} else if (is_rw && res == 0 && req->data_bytes > req->fd.done_bytes) {
 		res = -EIO;   /* end of file inside the device: the image shrank */
 	} else if (res == -ECANCELED) {
 		res = 0;      /* a linked operation whose predecessor failed: that error counts */
-	} else if (req->op == BLK_OP_WRITE_ZEROES && res > 0) {
-		req->be.done_bytes += (uint64_t)res;   /* a chunk of zeroes written */
+	} else if (req->op == BACKEND_OP_WRITE_ZEROES && res > 0) {
+		req->fd.done_bytes += (uint64_t)res;   /* a chunk of zeroes written */
 		res = 0;
 	}
-	if (res < 0 && req->be.error == 0)
-		req->be.error = res;
-	if (req->be.nr_pending)
+	if (res < 0 && req->fd.error == 0)
+		req->fd.error = res;
+	if (req->fd.nr_pending)
 		return false;
-	if (req->be.error == 0 && !zero_writes_complete(req))
-		req->be.error = -EIO;   /* a short write left part of the range unzeroed */
+	if (req->fd.error == 0 && !zero_writes_complete(req))
+		req->fd.error = -EIO;   /* a short write left part of the range unzeroed */
 	if (retry_other_way(bq, req))
 		return false;
 	note_allocating(req, false);
-	image_bounce_end(req, req->be.error);
+	image_bounce_end(req, req->fd.error);
 	return true;
 }
 
@@ -561,10 +567,10 @@ static int uring_wait(struct backend_queue *bq, struct backend_event *evs,
 	int r;
 
 	while (bq->nr_sync_done && nr_evs < max) {
-		struct blk_req *req = bq->sync_done[--bq->nr_sync_done];
+		struct backend_req *req = bq->sync_done[--bq->nr_sync_done];
 
 		evs[nr_evs++] = (struct backend_event){
-			.type = BACKEND_EV_DONE, .req = req, .res = req->be.error,
+			.type = BACKEND_EV_DONE, .req = req, .res = req->fd.error,
 		};
 	}
 	if (nr_evs)
@@ -585,7 +591,7 @@ static int uring_wait(struct backend_queue *bq, struct backend_event *evs,
 
 	io_uring_for_each_cqe(&bq->ring, head, cqe) {
 		uint64_t tag = io_uring_cqe_get_data64(cqe);
-		struct blk_req *req;
+		struct backend_req *req;
 
 		if (nr_evs == max)
 			break;
@@ -595,10 +601,10 @@ static int uring_wait(struct backend_queue *bq, struct backend_event *evs,
 			evs[nr_evs++] = (struct backend_event){ .type = BACKEND_EV_KICK };
 			continue;
 		}
-		req = (struct blk_req *)(uintptr_t)tag;
+		req = (struct backend_req *)(uintptr_t)tag;
 		if (complete_op(bq, req, cqe->res))
 			evs[nr_evs++] = (struct backend_event){
-				.type = BACKEND_EV_DONE, .req = req, .res = req->be.error,
+				.type = BACKEND_EV_DONE, .req = req, .res = req->fd.error,
 			};
 	}
 	io_uring_cq_advance(&bq->ring, nr_cqes);
@@ -614,6 +620,6 @@ const struct backend_ops backend_io_uring = {
 	.get_size = image_fd_get_size,
 	.queue_init = uring_queue_init,
 	.queue_exit = uring_queue_exit,
-	.queue_req = uring_queue_req,
+	.queue_req = uring_start,
 	.wait = uring_wait,
 };

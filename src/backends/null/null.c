@@ -10,14 +10,13 @@
 
 #include "backends/backend.h"
 #include "backends/fd/image.h"
-#include "blk/blk.h"
 #include "virtio/iov.h"
 
 struct backend_queue {
 	int kick_fd;
 	unsigned int depth;
 	unsigned int nr_done;
-	struct blk_req **done;    /* finished, not yet reported */
+	struct backend_req **done;    /* finished, not yet reported */
 };
 
 static int null_queue_init(const struct image *img, int kick_fd, unsigned int depth,
@@ -48,11 +47,11 @@ static void null_queue_exit(struct backend_queue *bq)
 	free(bq);
 }
 
-static int null_queue_req(struct backend_queue *bq, struct blk_req *req)
+static int null_queue_req(struct backend_queue *bq, struct backend_req *req)
 {
 	if (bq->nr_done == bq->depth)
 		return -EBUSY;
-	if (req->op == BLK_OP_READ)
+	if (req->op == BACKEND_OP_READ)
 		iov_memset(req->data_iov, req->nr_data_iov, 0);
 	bq->done[bq->nr_done++] = req;
 	return 0;

@@ -46,7 +46,6 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
-#include "blk/blk.h"
 #include "log.h"
 #include "sandbox/sandbox.h"
 #include "util.h"
@@ -71,11 +70,11 @@ struct rbd_conn {
 
 struct backend_queue;
 
-/* Per request (req->be_priv): ranges still in librbd and the first error. */
+/* Per request (req->priv): ranges still in librbd and the first error. */
 struct rbd_req {
 	struct backend_queue *bq;   /* stored last (release): complete() acquires it */
-	struct blk_req *req;
-	struct blk_req *next;       /* on bq->completed */
+	struct backend_req *req;
+	struct backend_req *next;   /* on bq->completed */
 	uint32_t nr_pending;        /* atomic: librbd's finisher thread decrements it */
 	int error;                  /* atomic: the first error */
 	uint64_t done_bytes;        /* atomic: what librbd says it read or wrote */
@@ -87,12 +86,12 @@ struct backend_queue {
 	int kick_fd;
 	int ev_fd;                  /* written by complete() */
 	unsigned int depth;
-	struct blk_req **pending;   /* prepared, submitted in wait() */
+	struct backend_req **pending; /* prepared, submitted in wait() */
 	unsigned int nr_pending;
-	struct blk_req **done;      /* finished, not yet reported */
+	struct backend_req **done;  /* finished, not yet reported */
 	unsigned int nr_done;
 	unsigned int nr_in_librbd;  /* requests librbd still has */
-	struct blk_req *completed;  /* atomic: pushed by complete(), taken by wait() */
+	struct backend_req *completed; /* atomic: pushed by complete(), taken by wait() */
 	unsigned int nr_notifying;  /* atomic: complete() calls between push and eventfd write */
 };
 
@@ -412,7 +411,7 @@ static void rbd_queue_exit(struct backend_queue *bq)
 	free(bq);
 }
 
-static int rbd_queue_req(struct backend_queue *bq, struct blk_req *req)
+static int rbd_queue_req(struct backend_queue *bq, struct backend_req *req)
 {
 	if (bq->nr_pending == bq->depth)
 		return -EBUSY;
@@ -428,7 +427,7 @@ static void complete(rbd_completion_t comp, void *arg)
 {
 	struct rbd_req *rr = arg;
 	struct backend_queue *bq = __atomic_load_n(&rr->bq, __ATOMIC_ACQUIRE);
-	struct blk_req *req = rr->req;
+	struct backend_req *req = rr->req;
 	ssize_t res = rbd_aio_get_return_value(comp);
 	int no_error = 0;
 
@@ -454,10 +453,10 @@ static void complete(rbd_completion_t comp, void *arg)
 /* wait(): everything complete() pushed, onto bq->done. */
 static void take_completed(struct backend_queue *bq)
 {
-	struct blk_req *req = __atomic_exchange_n(&bq->completed, NULL, __ATOMIC_ACQUIRE);
+	struct backend_req *req = __atomic_exchange_n(&bq->completed, NULL, __ATOMIC_ACQUIRE);
 
 	while (req) {
-		struct rbd_req *rr = req->be_priv;
+		struct rbd_req *rr = req->priv;
 
 		bq->done[bq->nr_done++] = req;
 		bq->nr_in_librbd--;
@@ -466,31 +465,31 @@ static void take_completed(struct backend_queue *bq)
 }
 
 /* One asynchronous call for range @seg of @req, with a completion carrying @req. */
-static int submit_one(struct backend_queue *bq, struct blk_req *req, unsigned int seg)
+static int submit_one(struct backend_queue *bq, struct backend_req *req, unsigned int seg)
 {
 	rbd_completion_t comp;
 	int r;
 
-	r = rbd_aio_create_completion(req->be_priv, complete, &comp);
+	r = rbd_aio_create_completion(req->priv, complete, &comp);
 	if (r < 0)
 		return r;
 	switch (req->op) {
-	case BLK_OP_READ:
+	case BACKEND_OP_READ:
 		r = rbd_aio_readv(bq->image, req->data_iov, (int)req->nr_data_iov,
 				  req->offset_bytes, comp);
 		break;
-	case BLK_OP_WRITE:
+	case BACKEND_OP_WRITE:
 		r = rbd_aio_writev(bq->image, req->data_iov, (int)req->nr_data_iov,
 				   req->offset_bytes, comp);
 		break;
-	case BLK_OP_FLUSH:
+	case BACKEND_OP_FLUSH:
 		r = rbd_aio_flush(bq->image, comp);
 		break;
-	case BLK_OP_DISCARD:
+	case BACKEND_OP_DISCARD:
 		r = rbd_aio_discard(bq->image, req->segs[seg].offset_bytes,
 				    req->segs[seg].len_bytes, comp);
 		break;
-	case BLK_OP_WRITE_ZEROES:
+	case BACKEND_OP_WRITE_ZEROES:
 		r = rbd_aio_write_zeroes(bq->image, req->segs[seg].offset_bytes,
 					 req->segs[seg].len_bytes, comp, 0, 0);
 		break;
@@ -503,15 +502,15 @@ static int submit_one(struct backend_queue *bq, struct blk_req *req, unsigned in
 	return r;
 }
 
-static void submit(struct backend_queue *bq, struct blk_req *req)
+static void submit(struct backend_queue *bq, struct backend_req *req)
 {
-	struct rbd_req *rr = req->be_priv;
-	unsigned int nr = req->op == BLK_OP_DISCARD || req->op == BLK_OP_WRITE_ZEROES ?
+	struct rbd_req *rr = req->priv;
+	unsigned int nr = req->op == BACKEND_OP_DISCARD || req->op == BACKEND_OP_WRITE_ZEROES ?
 			  req->nr_segs : 1;
 	int r = 0;
 
 	/* A read-only image (a snapshot) has nothing to flush. */
-	if (req->op == BLK_OP_FLUSH && bq->conn->is_readonly) {
+	if (req->op == BACKEND_OP_FLUSH && bq->conn->is_readonly) {
 		*rr = (struct rbd_req){ .bq = bq, .req = req };
 		bq->done[bq->nr_done++] = req;
 		return;
@@ -542,11 +541,11 @@ static void submit(struct backend_queue *bq, struct blk_req *req)
 }
 
 /* Where @req's data ends in the image (WRITE_ZEROES: its last range). */
-static uint64_t request_end(const struct blk_req *req)
+static uint64_t request_end(const struct backend_req *req)
 {
 	uint64_t end = 0;
 
-	if (req->op == BLK_OP_READ || req->op == BLK_OP_WRITE)
+	if (req->op == BACKEND_OP_READ || req->op == BACKEND_OP_WRITE)
 		return req->offset_bytes + req->data_bytes;
 	for (unsigned int i = 0; i < req->nr_segs; i++)
 		end = MAX(end, req->segs[i].offset_bytes + req->segs[i].len_bytes);
@@ -563,18 +562,18 @@ static uint64_t request_end(const struct blk_req *req)
  * The daemon's own capacity check stops later requests once it followed
  * the new size (watch_size()).
  */
-static int request_result(struct backend_queue *bq, struct blk_req *req)
+static int request_result(struct backend_queue *bq, struct backend_req *req)
 {
-	struct rbd_req *rr = req->be_priv;
+	struct rbd_req *rr = req->priv;
 	int res = __atomic_load_n(&rr->error, __ATOMIC_RELAXED);
 	uint64_t size;
 
 	if (res < 0)
 		return res;
-	if (req->op == BLK_OP_READ &&
+	if (req->op == BACKEND_OP_READ &&
 	    __atomic_load_n(&rr->done_bytes, __ATOMIC_RELAXED) != req->data_bytes)
 		return -EIO;
-	if ((req->op == BLK_OP_WRITE || req->op == BLK_OP_WRITE_ZEROES) &&
+	if ((req->op == BACKEND_OP_WRITE || req->op == BACKEND_OP_WRITE_ZEROES) &&
 	    (rbd_get_size(bq->image, &size) < 0 || request_end(req) > size))
 		return -EIO;
 	return 0;
@@ -620,7 +619,7 @@ static int rbd_wait(struct backend_queue *bq, struct backend_event *evs, unsigne
 	/* Read the eventfd first: a push after the exchange writes it again. */
 	take_completed(bq);
 	while (bq->nr_done && n < max) {
-		struct blk_req *req = bq->done[--bq->nr_done];
+		struct backend_req *req = bq->done[--bq->nr_done];
 		int res = request_result(bq, req);
 
 		note_result(bq, res);
