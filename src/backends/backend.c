@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "backends/backend.h"
-#include "virtio/iov.h"
 #include "config.h"
 #include "util.h"
 
@@ -86,20 +85,4 @@ int backend_io_uring_probe(void)
 	if (r == 0)
 		io_uring_queue_exit(&ring);
 	return r;
-}
-
-const struct iovec *backend_req_iov(const struct backend_req *req, unsigned int *ret_nr)
-{
-	*ret_nr = req->fd.bounce ? 1 : req->nr_data_iov;
-	return req->fd.bounce ? &req->fd.bounce_iov : req->data_iov;
-}
-
-void backend_req_advance(struct backend_req *req, size_t bytes)
-{
-	if (req->fd.bounce) {
-		req->fd.bounce_iov.iov_base = (char *)req->fd.bounce_iov.iov_base + bytes;
-		req->fd.bounce_iov.iov_len -= bytes;
-	} else {
-		iov_advance(&req->data_iov, &req->nr_data_iov, bytes);
-	}
 }

@@ -199,12 +199,6 @@ extern const struct backend_ops backend_aio;
 extern const struct backend_ops backend_rbd;
 #endif
 
-/* backend_req_iov() - the iovecs a READ/WRITE transfers next (its bounce buffer, if any). */
-const struct iovec *backend_req_iov(const struct backend_req *req, unsigned int *ret_nr);
-
-/* backend_req_advance() - after a short transfer of @bytes: go on from where it stopped. */
-void backend_req_advance(struct backend_req *req, size_t bytes);
-
 /* backend_find() - ops by name ("io_uring", "aio", "null", "rbd"), or NULL. */
 const struct backend_ops *backend_find(const char *name);
 

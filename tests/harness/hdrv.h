@@ -24,6 +24,7 @@
 
 #include "backends/backend.h"
 #include "backends/fd/image.h"
+#include "backends/fd/req.h"
 #include "blk/blk.h"
 #include "vduse/iotlb.h"
 #include "virtio/mem.h"

@@ -16,7 +16,7 @@
 
 #include "backends/backend.h"
 #include "backends/fd/image.h"
-#include "virtio/iov.h"
+#include "backends/fd/req.h"
 #include "backends/fd/zero.h"
 
 struct backend_queue {
@@ -32,7 +32,7 @@ struct backend_queue {
 	unsigned int nr_done;
 	bool has_more_events;          /* io_getevents may have more for us */
 	bool has_no_aio_fsync;         /* the filesystem refused IOCB_CMD_FDSYNC */
-	bool is_dio_copying;           /* O_DIRECT refused our buffers: copy (image_dio_refused) */
+	bool is_dio_copying;           /* O_DIRECT refused our buffers: copy (fd_req_dio_refused) */
 	enum zero_mode zero_mode;
 	struct zero_buf zero;
 };
@@ -83,7 +83,7 @@ static void aio_queue_exit(struct backend_queue *bq)
 
 static void finish_now(struct backend_queue *bq, struct backend_req *req, int res)
 {
-	image_bounce_end(req, res);
+	fd_req_bounce_end(req, res);
 	req->fd.error = res;
 	bq->done[bq->nr_done++] = req;
 }
@@ -94,7 +94,7 @@ static void prep_rw(struct backend_queue *bq, struct backend_req *req)
 	struct iocb *cb = req->priv;
 	long long off = (long long)(req->offset_bytes + req->fd.done_bytes);
 	unsigned int nr;
-	const struct iovec *iov = backend_req_iov(req, &nr);
+	const struct iovec *iov = fd_req_iov(req, &nr);
 
 	if (req->op == BACKEND_OP_READ)
 		io_prep_preadv(cb, bq->img->fd, iov, (int)nr, off);
@@ -105,44 +105,61 @@ static void prep_rw(struct backend_queue *bq, struct backend_req *req)
 	bq->pending[bq->nr_pending++] = cb;
 }
 
+static int aio_rw(struct backend_queue *bq, struct backend_req *req)
+{
+	prep_rw(bq, req);
+	return 0;
+}
+
+static int aio_flush(struct backend_queue *bq, struct backend_req *req)
+{
+	struct iocb *cb = req->priv;
+
+	if (bq->has_no_aio_fsync) {
+		finish_now(bq, req, fdatasync(bq->img->fd) < 0 ? -errno : 0);
+		return 0;
+	}
+	io_prep_fdsync(cb, bq->img->fd);
+	io_set_eventfd(cb, bq->aio_fd);
+	cb->data = req;
+	bq->pending[bq->nr_pending++] = cb;
+	return 0;
+}
+
+/* DISCARD and WRITE_ZEROES, which Linux AIO cannot express: here and now. */
+static int aio_discard(struct backend_queue *bq, struct backend_req *req,
+		       const struct backend_seg *seg)
+{
+	(void)req;
+	return discard_sync(bq->img, seg->offset_bytes, seg->len_bytes);
+}
+
+static int aio_write_zeroes(struct backend_queue *bq, struct backend_req *req,
+			    const struct backend_seg *seg)
+{
+	(void)req;
+	return zero_range_sync(bq->img, &bq->zero, &bq->zero_mode, seg->offset_bytes,
+			       seg->len_bytes, seg->is_unmap);
+}
+
+static int aio_ranges_end(struct backend_queue *bq, struct backend_req *req, int res)
+{
+	finish_now(bq, req, res);
+	return 0;
+}
+
+static const struct fd_req_steps aio_steps = {
+	.rw = aio_rw,
+	.flush = aio_flush,
+	.discard = aio_discard,
+	.write_zeroes = aio_write_zeroes,
+	.ranges_end = aio_ranges_end,
+};
+
 static int aio_queue_req(struct backend_queue *bq, struct backend_req *req)
 {
-	int r = 0;
-
 	req->fd = (struct backend_fd_state){ 0 };
-	switch (req->op) {
-	case BACKEND_OP_READ:
-	case BACKEND_OP_WRITE:
-		r = image_bounce_prepare(bq->img, req, bq->is_dio_copying);
-		if (r < 0)
-			return r;
-		prep_rw(bq, req);
-		return 0;
-	case BACKEND_OP_FLUSH:
-		if (bq->has_no_aio_fsync) {
-			finish_now(bq, req, fdatasync(bq->img->fd) < 0 ? -errno : 0);
-			return 0;
-		}
-		io_prep_fdsync(req->priv, bq->img->fd);
-		io_set_eventfd(req->priv, bq->aio_fd);
-		((struct iocb *)req->priv)->data = req;
-		bq->pending[bq->nr_pending++] = req->priv;
-		return 0;
-	case BACKEND_OP_DISCARD:
-		for (unsigned int i = 0; i < req->nr_segs && r == 0; i++)
-			r = discard_sync(bq->img, req->segs[i].offset_bytes, req->segs[i].len_bytes);
-		finish_now(bq, req, r);
-		return 0;
-	case BACKEND_OP_WRITE_ZEROES:
-		for (unsigned int i = 0; i < req->nr_segs && r == 0; i++)
-			r = zero_range_sync(bq->img, &bq->zero, &bq->zero_mode,
-					    req->segs[i].offset_bytes, req->segs[i].len_bytes,
-					    req->segs[i].is_unmap);
-		finish_now(bq, req, r);
-		return 0;
-	default:
-		return -EOPNOTSUPP;
-	}
+	return fd_req_start(&aio_steps, bq, bq->img, bq->is_dio_copying, req);
 }
 
 /* Hand prepared iocbs to the kernel; ones it refuses finish with that error. */
@@ -164,7 +181,7 @@ static void submit_pending(struct backend_queue *bq)
 			break;   /* the context is full: try again after completions */
 		cb = bq->pending[first++];
 		req = cb->data;
-		if (image_dio_refused(bq->img, req, r, &bq->is_dio_copying)) {
+		if (fd_req_dio_refused(bq->img, req, r, &bq->is_dio_copying)) {
 			prep_rw(bq, req);   /* queued behind the rest of this loop */
 			continue;
 		}
@@ -182,31 +199,17 @@ static void submit_pending(struct backend_queue *bq)
 /* One completion; returns true when the request is finished. */
 static bool complete_event(struct backend_queue *bq, struct backend_req *req, long res)
 {
-	bool is_rw = req->op == BACKEND_OP_READ || req->op == BACKEND_OP_WRITE;
+	int r = (int)res;
 
-	if (!is_rw) {
-		req->fd.error = res < 0 ? (int)res : 0;
+	if (req->op != BACKEND_OP_READ && req->op != BACKEND_OP_WRITE) {
+		req->fd.error = r < 0 ? r : 0;
 		return true;
 	}
-	if (res == -EAGAIN || image_dio_refused(bq->img, req, (int)res, &bq->is_dio_copying)) {
+	if (fd_req_rw_again(bq->img, req, &r, &bq->is_dio_copying)) {
 		prep_rw(bq, req);
 		return false;
 	}
-	if (res < 0) {
-		req->fd.error = (int)res;
-		return true;
-	}
-	if (res == 0 && req->fd.done_bytes < req->data_bytes) {
-		req->fd.error = -EIO;   /* end of file inside the device: the image shrank */
-		return true;
-	}
-	req->fd.done_bytes += (uint64_t)res;
-	if (req->fd.done_bytes < req->data_bytes) {
-		backend_req_advance(req, (size_t)res);
-		prep_rw(bq, req);
-		return false;
-	}
-	req->fd.error = 0;
+	req->fd.error = r;
 	return true;
 }
 
@@ -256,7 +259,7 @@ static int aio_wait(struct backend_queue *bq, struct backend_event *evs, unsigne
 
 			if (!complete_event(bq, req, (long)events[i].res))
 				continue;
-			image_bounce_end(req, req->fd.error);
+			fd_req_bounce_end(req, req->fd.error);
 			evs[n++] = (struct backend_event){
 				.type = BACKEND_EV_DONE, .req = req, .res = req->fd.error,
 			};

@@ -4,8 +4,9 @@
 
 /*
  * The fd backends' image (io_uring, aio, null): a regular file or a block
- * device, its geometry, O_DIRECT and its bounce buffers.  Their open(),
- * close(), flush(), resize() and get_size() are the image_fd_*() calls here.
+ * device, its geometry and O_DIRECT.  Their open(), close(), flush(),
+ * resize() and get_size() are the image_fd_*() calls here; a request on
+ * such an image is fd/req.h's.
  */
 
 #include <stdbool.h>
@@ -66,40 +67,5 @@ void image_close(struct image *img);
  * Returns 1 when it reopened, 0 when nothing changed, or -errno.
  */
 int image_fit_direct(struct image *img, uint32_t block_size);
-
-/**
- * image_needs_bounce() - must this transfer go through an aligned buffer?
- * True for an O_DIRECT image when a buffer's address or length is not
- * aligned as O_DIRECT requires (the offset is, see image_fit_direct()).
- */
-bool image_needs_bounce(const struct image *img, const struct iovec *iov,
-			unsigned int nr_iov);
-
-/**
- * image_bounce_prepare() - route @req's data through an aligned buffer if needed
- * @must_copy: the queue copies every O_DIRECT transfer (image_dio_refused())
- *
- * When image_needs_bounce() or @must_copy on an O_DIRECT image, allocates the
- * buffer for what is left of the transfer (from req->fd.done_bytes) and for
- * a write copies the data into it.  Returns 0 or -ENOMEM.
- */
-int image_bounce_prepare(const struct image *img, struct backend_req *req, bool must_copy);
-
-/* image_bounce_end() - for a successful read copy the data out; free the buffer. */
-void image_bounce_end(struct backend_req *req, int res);
-
-/**
- * image_dio_refused() - an O_DIRECT READ or WRITE failed with @res: copy it instead?
- * @is_copying: the queue's flag, set when this returns true
- *
- * The kernel will not pin some memory for O_DIRECT and fails the transfer
- * with EFAULT: mappings flagged VM_IO or VM_PFNMAP (VDUSE's bounce buffer
- * from Linux 6.12.118 on) and secret memory.  The daemon can still read and
- * write that memory itself, so the rest of @req is prepared again through an
- * aligned buffer of its own (image_bounce_prepare()), and so are the queue's
- * later transfers.  Returns true when @req is ready to be submitted again;
- * false when @res stands (not EFAULT, not O_DIRECT, already copied, no memory).
- */
-bool image_dio_refused(const struct image *img, struct backend_req *req, int res, bool *is_copying);
 
 #endif

@@ -31,6 +31,7 @@
 
 #include "backends/backend.h"
 #include "backends/fd/image.h"
+#include "backends/fd/req.h"
 #include "backends/io_uring/io_uring.h"
 #include "virtio/iov.h"
 #include "log.h"
@@ -81,7 +82,7 @@ struct backend_queue {
 	struct zero_buf zero;
 	unsigned int nr_sync_done;       /* finished without the ring (ioctls) */
 	struct backend_req **sync_done;
-	bool is_dio_copying;             /* O_DIRECT refused our buffers: copy (image_dio_refused) */
+	bool is_dio_copying;             /* O_DIRECT refused our buffers: copy (fd_req_dio_refused) */
 	uint64_t in_place_off_until_ns;  /* a slow transfer in place: the workers until then */
 };
 
@@ -236,7 +237,7 @@ static int prep_rw(struct backend_queue *bq, struct backend_req *req)
 {
 	uint64_t off = req->offset_bytes + req->fd.done_bytes;
 	unsigned int nr;
-	const struct iovec *iov = backend_req_iov(req, &nr);
+	const struct iovec *iov = fd_req_iov(req, &nr);
 	struct io_uring_sqe *sqe = prep(bq, req);
 
 	if (!sqe)
@@ -313,16 +314,6 @@ static void sync_done(struct backend_queue *bq, struct backend_req *req, int res
 	bq->sync_done[bq->nr_sync_done++] = req;
 }
 
-/* DISCARD on a block device: BLKDISCARD, which liburing 2.3 cannot queue. */
-static void blockdev_discard(struct backend_queue *bq, struct backend_req *req)
-{
-	int r = 0;
-
-	for (unsigned int i = 0; i < req->nr_segs && r == 0; i++)
-		r = discard_sync(bq->img, req->segs[i].offset_bytes, req->segs[i].len_bytes);
-	sync_done(bq, req, r);
-}
-
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -362,7 +353,7 @@ static void rw_in_place(struct backend_queue *bq, struct backend_req *req)
 	while (req->fd.done_bytes < req->data_bytes) {
 		uint64_t off = req->offset_bytes + req->fd.done_bytes;
 		unsigned int nr;
-		const struct iovec *iov = backend_req_iov(req, &nr);
+		const struct iovec *iov = fd_req_iov(req, &nr);
 		ssize_t n = req->op == BACKEND_OP_READ ? preadv(bq->img->fd, iov, (int)nr, (off_t)off)
 						   : pwritev(bq->img->fd, iov, (int)nr, (off_t)off);
 
@@ -375,7 +366,7 @@ static void rw_in_place(struct backend_queue *bq, struct backend_req *req)
 		}
 		req->fd.done_bytes += (uint64_t)n;
 		if (req->fd.done_bytes < req->data_bytes)
-			backend_req_advance(req, (size_t)n);
+			fd_req_advance(req, (size_t)n);
 	}
 	took = now_ns() - t0;
 	if (took > IN_PLACE_SLOW_NS) {
@@ -384,60 +375,65 @@ static void rw_in_place(struct backend_queue *bq, struct backend_req *req)
 			  "for a while", backend_op_name(req->op), (unsigned long long)req->data_bytes,
 			  (unsigned long long)(took / 1000000));
 	}
-	image_bounce_end(req, r);
+	fd_req_bounce_end(req, r);
 	sync_done(bq, req, r);
 }
 
-static int uring_queue_req(struct backend_queue *bq, struct backend_req *req)
+/* READ, WRITE: in place (an image in memory), or through the ring. */
+static int uring_rw(struct backend_queue *bq, struct backend_req *req)
 {
-	int r = 0;
+	int r;
 
-	switch (req->op) {
-	case BACKEND_OP_READ:
-	case BACKEND_OP_WRITE:
-		r = image_bounce_prepare(bq->img, req, bq->is_dio_copying);
-		if (r < 0)
-			return r;
-		if (may_do_in_place(bq, req)) {
-			rw_in_place(bq, req);
-			return 0;
-		}
-		r = prep_rw(bq, req);
-		if (r < 0)
-			image_bounce_end(req, r);
-		return r;
-	case BACKEND_OP_FLUSH: {
-		/* fdatasync of the image: everything written before is stable. */
-		struct io_uring_sqe *sqe = prep(bq, req);
-
-		if (!sqe)
-			return -EBUSY;
-		io_uring_prep_fsync(sqe, FILE_IMAGE, IORING_FSYNC_DATASYNC);
-		sqe->flags |= IOSQE_FIXED_FILE;
+	if (may_do_in_place(bq, req)) {
+		rw_in_place(bq, req);
 		return 0;
 	}
-	case BACKEND_OP_DISCARD:
-		if (bq->img->is_blockdev) {
-			blockdev_discard(bq, req);
-			return 0;
-		}
-		if (bq->img->is_in_memory)
-			note_allocating(req, true);
-		for (unsigned int i = 0; i < req->nr_segs && r == 0; i++)
-			r = prep_fallocate(bq, req, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-					   req->segs[i].offset_bytes, req->segs[i].len_bytes,
-					   false);
-		break;
-	case BACKEND_OP_WRITE_ZEROES:
-		if (bq->img->is_in_memory)
-			note_allocating(req, true);
-		if (req->fd.zero_mode < bq->zero_mode)
-			req->fd.zero_mode = bq->zero_mode;
-		for (unsigned int i = 0; i < req->nr_segs && r == 0; i++)
-			r = prep_write_zeroes(bq, req, &req->segs[i]);
-		break;
-	default:
-		return -EOPNOTSUPP;
+	r = prep_rw(bq, req);
+	if (r < 0)
+		fd_req_bounce_end(req, r);
+	return r;
+}
+
+/* FLUSH: fdatasync of the image, everything written before is stable. */
+static int uring_flush(struct backend_queue *bq, struct backend_req *req)
+{
+	struct io_uring_sqe *sqe = prep(bq, req);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_fsync(sqe, FILE_IMAGE, IORING_FSYNC_DATASYNC);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	return 0;
+}
+
+/* DISCARD: a hole punched; on a block device BLKDISCARD, which liburing 2.3 cannot queue. */
+static int uring_discard(struct backend_queue *bq, struct backend_req *req,
+			 const struct backend_seg *seg)
+{
+	if (bq->img->is_blockdev)
+		return discard_sync(bq->img, seg->offset_bytes, seg->len_bytes);
+	if (bq->img->is_in_memory)
+		note_allocating(req, true);
+	return prep_fallocate(bq, req, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      seg->offset_bytes, seg->len_bytes, false);
+}
+
+static int uring_write_zeroes(struct backend_queue *bq, struct backend_req *req,
+			      const struct backend_seg *seg)
+{
+	if (bq->img->is_in_memory)
+		note_allocating(req, true);
+	if (req->fd.zero_mode < bq->zero_mode)
+		req->fd.zero_mode = bq->zero_mode;
+	return prep_write_zeroes(bq, req, seg);
+}
+
+static int uring_ranges_end(struct backend_queue *bq, struct backend_req *req, int r)
+{
+	/* BLKDISCARD waited: the request is done. */
+	if (req->op == BACKEND_OP_DISCARD && bq->img->is_blockdev) {
+		sync_done(bq, req, r);
+		return 0;
 	}
 	/* Operations already queued still complete; report the error then. */
 	if (r < 0 && req->fd.nr_pending) {
@@ -447,6 +443,19 @@ static int uring_queue_req(struct backend_queue *bq, struct backend_req *req)
 	if (r < 0)
 		note_allocating(req, false);
 	return r;
+}
+
+static const struct fd_req_steps uring_steps = {
+	.rw = uring_rw,
+	.flush = uring_flush,
+	.discard = uring_discard,
+	.write_zeroes = uring_write_zeroes,
+	.ranges_end = uring_ranges_end,
+};
+
+static int uring_queue_req(struct backend_queue *bq, struct backend_req *req)
+{
+	return fd_req_start(&uring_steps, bq, bq->img, bq->is_dio_copying, req);
 }
 
 /* queue_req(): a request starts, with none of an earlier one's bookkeeping. */
@@ -518,29 +527,10 @@ static bool complete_op(struct backend_queue *bq, struct backend_req *req, int r
 	bool is_rw = req->op == BACKEND_OP_READ || req->op == BACKEND_OP_WRITE;
 
 	req->fd.nr_pending--;
-	if (is_rw && res == -EAGAIN && prep_rw(bq, req) == 0)
-		return false;
-	if (is_rw && image_dio_refused(bq->img, req, res, &bq->is_dio_copying) &&
+	if (is_rw && fd_req_rw_again(bq->img, req, &res, &bq->is_dio_copying) &&
 	    prep_rw(bq, req) == 0)
 		return false;
-	if (is_rw && res > 0) {
-		uint64_t left = req->data_bytes - req->fd.done_bytes;
-
-		if ((uint64_t)res > left)
-			res = (int)left;
-		req->fd.done_bytes += (uint64_t)res;
-		if ((uint64_t)res < left) {
-			/* Short transfer: go on from where it stopped. */
-			backend_req_advance(req, (size_t)res);
-			if (prep_rw(bq, req) == 0)
-				return false;
-			res = -EIO;
-		} else {
-			res = 0;
-		}
-	} else if (is_rw && res == 0 && req->data_bytes > req->fd.done_bytes) {
-		res = -EIO;   /* end of file inside the device: the image shrank */
-	} else if (res == -ECANCELED) {
+	if (res == -ECANCELED) {
 		res = 0;      /* a linked operation whose predecessor failed: that error counts */
 	} else if (req->op == BACKEND_OP_WRITE_ZEROES && res > 0) {
 		req->fd.done_bytes += (uint64_t)res;   /* a chunk of zeroes written */
@@ -555,7 +545,7 @@ static bool complete_op(struct backend_queue *bq, struct backend_req *req, int r
 	if (retry_other_way(bq, req))
 		return false;
 	note_allocating(req, false);
-	image_bounce_end(req, req->fd.error);
+	fd_req_bounce_end(req, req->fd.error);
 	return true;
 }
 
