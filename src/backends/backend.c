@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The table of backends. */
 #include <errno.h>
-#include <liburing.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -75,14 +74,4 @@ const char *backend_names(void)
 					      " or " : ", ", backends[i]->name);
 	}
 	return names;
-}
-
-int backend_io_uring_probe(void)
-{
-	struct io_uring ring;
-	int r = io_uring_queue_init(2, &ring, 0);
-
-	if (r == 0)
-		io_uring_queue_exit(&ring);
-	return r;
 }

@@ -134,6 +134,12 @@ struct backend_ops {
 	const char *name;
 	/* "rbd:" when --image PREFIX... selects this backend; NULL for file paths. */
 	const char *image_prefix;
+	/*
+	 * probe() - can this process use the backend? (optional: NULL, it can)
+	 * Returns 0 or -errno (io_uring: -ENOSYS not built in or refused by
+	 * seccomp, -EPERM disabled by the kernel.io_uring_disabled sysctl).
+	 */
+	int (*probe)(void);
 	/* Bytes of per-request state the queue reserves in each slot (req->priv). */
 	size_t req_priv_bytes;
 	/**
@@ -215,12 +221,5 @@ int backend_for_image(const char *image, const struct backend_ops **ret_be,
 
 /* backend_names() - the available names, for messages: "io_uring, aio or null". */
 const char *backend_names(void);
-
-/**
- * backend_io_uring_probe() - can this process use io_uring?
- * Returns 0, or -errno from io_uring_setup (-ENOSYS: not built in or blocked
- * by seccomp, -EPERM: disabled by the kernel.io_uring_disabled sysctl).
- */
-int backend_io_uring_probe(void);
 
 #endif

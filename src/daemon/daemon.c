@@ -144,7 +144,7 @@ static const struct backend_ops *choose_backend(const struct options *o)
 		return o->be;
 	if (o->backend && strcmp(o->backend, "io_uring") != 0)
 		return backend_find(o->backend);
-	r = backend_io_uring_probe();
+	r = backend_io_uring.probe();
 	if (r == 0)
 		return &backend_io_uring;
 	if (o->backend) {

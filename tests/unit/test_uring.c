@@ -300,7 +300,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_backend_ops_still_work, setup, teardown),
 	};
-	int r = backend_io_uring_probe();
+	int r = backend_io_uring.probe();
 
 	if (r < 0) {
 		printf("SKIP: io_uring is unavailable here: %s\n", strerror(-r));

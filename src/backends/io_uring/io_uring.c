@@ -16,30 +16,25 @@
  * The ring holds what a compromised daemon could do with it, and seccomp
  * cannot see io_uring opcodes: so it is created disabled, given the image and
  * the kick eventfd as its only (fixed) files, restricted to the opcodes and
- * SQE flags below, and only then enabled.  After that no io_uring_register()
- * call is allowed on it, and every SQE must name a fixed file.
+ * SQE flags this file uses, and only then enabled (ring.c).  After that no
+ * io_uring_register() call is allowed on it, and every SQE must name a fixed
+ * file.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <liburing.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include "backends/backend.h"
 #include "backends/fd/image.h"
 #include "backends/fd/req.h"
 #include "backends/io_uring/io_uring.h"
-#include "virtio/iov.h"
 #include "log.h"
 #include "backends/fd/zero.h"
 
 #define KICK_TAG ((uint64_t)1)   /* user_data of the kick read; requests are aligned pointers */
-#define FILE_IMAGE 0                /* the image, registered as fixed file 0 */
-#define FILE_KICK 1                 /* the kick eventfd, fixed file 1 */
 /*
  * Largest request to an image in memory done in place.  A worker thread
  * costs about as much as copying 64 KiB (guest profile, scripts/bench.sh:
@@ -61,16 +56,6 @@
 #define IN_PLACE_SLOW_NS (10ULL * 1000 * 1000)
 #define IN_PLACE_PAUSE_NS (1000ULL * 1000 * 1000)
 static unsigned int nr_allocating;
-
-/* Every opcode this file queues, and nothing else. */
-static const uint8_t allowed_ops[] = {
-	IORING_OP_READV,       /* READ */
-	IORING_OP_WRITEV,      /* WRITE */
-	IORING_OP_WRITE,       /* WRITE_ZEROES from the zero buffer */
-	IORING_OP_FSYNC,       /* FLUSH (IORING_FSYNC_DATASYNC) */
-	IORING_OP_FALLOCATE,   /* DISCARD, WRITE_ZEROES */
-	IORING_OP_READ,        /* the kick eventfd */
-};
 
 struct backend_queue {
 	struct io_uring ring;
@@ -98,86 +83,6 @@ static struct io_uring_sqe *get_sqe(struct backend_queue *bq)
 	return sqe;
 }
 
-/* Restrict the disabled ring to allowed_ops on fixed files; no register op after enabling. */
-static int ring_restrict(struct io_uring *ring)
-{
-	struct io_uring_restriction res[sizeof(allowed_ops) + 2];
-	unsigned int n = 0;
-
-	memset(res, 0, sizeof(res));
-	for (size_t i = 0; i < sizeof(allowed_ops); i++) {
-		res[n].opcode = IORING_RESTRICTION_SQE_OP;
-		res[n++].sqe_op = allowed_ops[i];
-	}
-	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED;
-	res[n++].sqe_flags = IOSQE_FIXED_FILE;
-	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
-	res[n++].sqe_flags = IOSQE_IO_LINK;   /* punch, then allocate (prep_write_zeroes) */
-	/*
-	 * Debian's liburing 2.3 declares io_uring_register_restrictions() and
-	 * io_uring_enable_rings() but does not export them: the raw call, which
-	 * returns -errno like them.
-	 */
-	return io_uring_register((unsigned int)ring->ring_fd, IORING_REGISTER_RESTRICTIONS, res, n);
-}
-
-static bool is_unsupported(int r)
-{
-	return r == -EINVAL || r == -EOPNOTSUPP;
-}
-
-/* Say once per process that rings go unrestricted, and why. */
-static void warn_unrestricted(const char *what, int r)
-{
-	static bool has_warned;
-
-	if (!__atomic_exchange_n(&has_warned, true, __ATOMIC_RELAXED))
-		log_warn("io_uring: %s: %s; rings run without restrictions", what, strerror(-r));
-}
-
-/*
- * The ring, its fixed files, restricted and enabled.  A kernel that refuses
- * a disabled ring or restrictions as unknown (EINVAL, EOPNOTSUPP) gets an
- * unrestricted ring and one warning; any other error is the caller's.
- */
-static int ring_setup(struct backend_queue *bq, unsigned int entries)
-{
-	const int files[] = { [FILE_IMAGE] = bq->img->fd, [FILE_KICK] = bq->kick_fd };
-	/* Only this queue's thread touches the ring: let the kernel know. */
-	const unsigned int single = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-	const unsigned int tries[] = { single | IORING_SETUP_R_DISABLED, IORING_SETUP_R_DISABLED, 0 };
-	struct io_uring_params p;
-	unsigned int i;
-	int r = -EINVAL;
-
-	for (i = 0; i < sizeof(tries) / sizeof(tries[0]) && r == -EINVAL; i++) {
-		memset(&p, 0, sizeof(p));
-		p.flags = tries[i];
-		r = io_uring_queue_init_params(entries, &bq->ring, &p);
-	}
-	if (r < 0)
-		return r;
-	r = io_uring_register_files(&bq->ring, files, 2);
-	if (r < 0)
-		goto fail;
-	if (!(p.flags & IORING_SETUP_R_DISABLED)) {
-		warn_unrestricted("no disabled rings (IORING_SETUP_R_DISABLED)", -EINVAL);
-		return 0;
-	}
-	r = ring_restrict(&bq->ring);
-	if (r < 0 && !is_unsupported(r))
-		goto fail;
-	if (r < 0)
-		warn_unrestricted("registering restrictions", r);
-	r = io_uring_register((unsigned int)bq->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
-	if (r < 0)
-		goto fail;
-	return 0;
-fail:
-	io_uring_queue_exit(&bq->ring);
-	return r;
-}
-
 static int uring_queue_init(const struct image *img, int kick_fd, unsigned int depth,
 			    struct backend_queue **ret_bq)
 {
@@ -195,7 +100,7 @@ static int uring_queue_init(const struct image *img, int kick_fd, unsigned int d
 		r = -ENOMEM;
 		goto fail_free;
 	}
-	r = ring_setup(bq, 2 * depth + 2);
+	r = uring_ring_setup(&bq->ring, img->fd, kick_fd, 2 * depth + 2);
 	if (r < 0)
 		goto fail_free;
 	*ret_bq = bq;
@@ -603,6 +508,7 @@ static int uring_wait(struct backend_queue *bq, struct backend_event *evs,
 
 const struct backend_ops backend_io_uring = {
 	.name = "io_uring",
+	.probe = uring_probe,
 	.open = image_fd_open,
 	.close = image_close,
 	.flush = image_fd_flush,
