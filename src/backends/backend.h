@@ -129,6 +129,8 @@ struct backend_event {
 };
 
 struct backend_queue;
+struct sandbox_path;
+struct sandbox_syscall;
 
 struct backend_ops {
 	const char *name;
@@ -142,6 +144,21 @@ struct backend_ops {
 	int (*probe)(void);
 	/* Bytes of per-request state the queue reserves in each slot (req->priv). */
 	size_t req_priv_bytes;
+	/*
+	 * The system calls it makes once the device serves, beyond the
+	 * daemon's own: rows of sandbox/syscalls.h, which the seccomp filter
+	 * allows (and no other backend's).  Required under --sandbox on: a
+	 * backend that declares none cannot start with the sandbox.
+	 */
+	const struct sandbox_syscall *syscalls;
+	unsigned int nr_syscalls;
+	/**
+	 * landlock_paths() - what it may still open once the device serves
+	 * (optional: nothing), it or a live upgrade's new image: at most @max
+	 * in @paths (sandbox.h).  Returns how many it filled in.
+	 */
+	unsigned int (*landlock_paths)(const struct image_spec *spec, const struct image *img,
+				       struct sandbox_path *paths, unsigned int max);
 	/**
 	 * open() - open the image @spec names (required)
 	 * Fills @img (size, block sizes, abilities, is_readonly) and sets

@@ -294,16 +294,12 @@ static void hdrv_sandbox_thread(const struct hdrv *h)
 	/* Under a filter already (a test of the process-wide one): it covers this thread. */
 	if ((v && !strcmp(v, "off")) || sandbox_seccomp_is_active())
 		return;
-	o.backend = h->be == &backend_io_uring ? SANDBOX_BACKEND_IO_URING :
-#if HAVE_LIBAIO
-		    h->be == &backend_aio ? SANDBOX_BACKEND_AIO :
-#endif
-#if HAVE_LIBRBD
-		    h->be == &backend_rbd ? SANDBOX_BACKEND_RBD :
-#endif
-		    SANDBOX_BACKEND_NULL;
+	/* The calls its backend declares, as the daemon's filter allows them. */
+	o.backend_syscalls = h->be->syscalls;
+	o.nr_backend_syscalls = h->be->nr_syscalls;
 	if (sandbox_seccomp_apply(&o) < 0) {
-		fprintf(stderr, "hdrv: installing the seccomp filter in the queue thread failed\n");
+		fprintf(stderr, "hdrv: installing the seccomp filter in the queue thread failed%s\n",
+			h->be->syscalls ? "" : ": the backend declares no system calls");
 		abort();
 	}
 }

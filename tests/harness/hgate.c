@@ -98,8 +98,15 @@ static int gate_wait(struct backend_queue *bq, struct backend_event *evs, unsign
 	return (int)n;
 }
 
+/* Its image is the file the harness opened, as the null backend's. */
+static const struct sandbox_syscall gate_syscalls[] = {
+	FD_IMAGE_SYSCALLS,
+};
+
 const struct backend_ops gate_ops = {
 	.name = "gate",
+	.syscalls = gate_syscalls,
+	.nr_syscalls = sizeof(gate_syscalls) / sizeof(gate_syscalls[0]),
 	.queue_init = gate_queue_init,
 	.queue_exit = gate_queue_exit,
 	.queue_req = gate_queue_req,

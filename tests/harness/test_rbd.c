@@ -589,7 +589,8 @@ static int child_round_trip(struct hdrv *h, uint64_t sector, uint8_t *buf, uint3
 
 static int sandboxed_child(void)
 {
-	struct sandbox_opts so = { .backend = SANDBOX_BACKEND_RBD, .may_exec = true };
+	struct sandbox_opts so = { .backend_syscalls = backend_rbd.syscalls,
+				   .nr_backend_syscalls = backend_rbd.nr_syscalls, .may_exec = true };
 	struct hdrv_opts o = { .queue_size = 64, .backend = "rbd", .ceph_conf = ceph_conf };
 	struct hdrv h;
 	uint8_t buf[8192];
@@ -663,7 +664,8 @@ static pid_t spawn_child(const char *mode, const char *arg, int to_child[2], int
  */
 static int admin_socket_child(const char *asok)
 {
-	struct sandbox_opts so = { .backend = SANDBOX_BACKEND_RBD, .may_exec = true };
+	struct sandbox_opts so = { .backend_syscalls = backend_rbd.syscalls,
+				   .nr_backend_syscalls = backend_rbd.nr_syscalls, .may_exec = true };
 	struct hdrv_opts o = { .queue_size = 64, .backend = "rbd", .ceph_conf = ceph_conf };
 	char args[PATH_MAX + 32], go;
 	uint8_t buf[4096];
@@ -734,7 +736,8 @@ static void test_admin_socket_connection(void **state)
  */
 static int reconnect_child(void)
 {
-	struct sandbox_opts so = { .backend = SANDBOX_BACKEND_RBD, .may_exec = true,
+	struct sandbox_opts so = { .backend_syscalls = backend_rbd.syscalls,
+				   .nr_backend_syscalls = backend_rbd.nr_syscalls, .may_exec = true,
 				   .is_recording = true, .record_fd = -1 };
 	struct hdrv_opts o = { .queue_size = 64, .backend = "rbd", .ceph_conf = ceph_conf };
 	uint8_t buf[4096];

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "backends/backend.h"
+#include "sandbox/sandbox.h"
 
 static const char *const names[] = { "io_uring", "aio", "null", "rbd" };
 
@@ -34,6 +35,10 @@ static void test_every_row_is_complete(void **state)
 		assert_non_null(be->queue_exit);
 		assert_non_null(be->queue_req);
 		assert_non_null(be->wait);
+		/* The sandbox allows what it declares, and nothing it forgot. */
+		assert_non_null(be->syscalls);
+		assert_true(be->nr_syscalls > 0);
+		assert_non_null(be->landlock_paths);
 		assert_non_null(strstr(backend_names(), names[i]));
 	}
 	assert_null(backend_find("spdk"));
@@ -81,18 +86,28 @@ static void test_fd_backend_opens_a_file(void **state)
 	int fd = mkstemp(path);
 	struct image img;
 	const struct backend_ops *be = backend_find("null");
+	struct image_spec spec = { .path = path, .adopt_fd = -1 };
+	struct sandbox_path paths[4];
 
 	(void)state;
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, 1 << 20), 0);
 	close(fd);
-	assert_int_equal(be->open(&(struct image_spec){ .path = path, .adopt_fd = -1 }, &img), 0);
+	assert_int_equal(be->open(&spec, &img), 0);
 	assert_true(img.fd >= 0);
 	assert_null(img.priv);
 	assert_int_equal(img.size_bytes, 1 << 20);
 	assert_true(img.can_write_zeroes);
 	assert_false(img.is_readonly);
 	assert_int_equal(be->flush(&img), 0);
+	/* Under Landlock it may open its image again, for writing as it serves it. */
+	assert_int_equal(be->landlock_paths(&spec, &img, paths, 4), 1);
+	assert_string_equal(paths[0].path, path);
+	assert_int_equal(paths[0].rights, SANDBOX_FS_READ | SANDBOX_FS_WRITE);
+	img.is_readonly = true;
+	assert_int_equal(be->landlock_paths(&spec, &img, paths, 4), 1);
+	assert_int_equal(paths[0].rights, SANDBOX_FS_READ);
+	assert_int_equal(be->landlock_paths(&spec, &img, paths, 0), 0);
 	be->close(&img);
 	assert_int_equal(img.fd, -1);
 	be->close(&img);        /* twice: NULL-safe, closed-safe */

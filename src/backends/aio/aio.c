@@ -18,6 +18,7 @@
 #include "backends/fd/image.h"
 #include "backends/fd/req.h"
 #include "backends/fd/zero.h"
+#include "util.h"
 
 struct backend_queue {
 	io_context_t ctx;
@@ -268,9 +269,23 @@ static int aio_wait(struct backend_queue *bq, struct backend_event *evs, unsigne
 	return (int)n;
 }
 
+/* One context per queue. */
+static const struct sandbox_syscall aio_syscalls[] = {
+	FD_IMAGE_SYSCALLS,
+	SANDBOX_ALLOW(io_setup),
+	SANDBOX_ALLOW(io_submit),
+	SANDBOX_ALLOW(io_getevents),
+	SANDBOX_ALLOW(io_pgetevents),
+	SANDBOX_ALLOW(io_destroy),
+	SANDBOX_ALLOW(io_cancel),
+};
+
 const struct backend_ops backend_aio = {
 	.name = "aio",
 	.req_priv_bytes = sizeof(struct iocb),   /* each request's own control block */
+	.syscalls = aio_syscalls,
+	.nr_syscalls = ARRAY_SIZE(aio_syscalls),
+	.landlock_paths = image_fd_landlock_paths,
 	.open = image_fd_open,
 	.close = image_close,
 	.flush = image_fd_flush,

@@ -18,6 +18,7 @@
 
 #include "backends/backend.h"
 #include "backends/fd/image.h"
+#include "sandbox/sandbox.h"
 #include "util.h"
 
 static int blockdev_geometry(struct image *img, dev_t rdev)
@@ -209,4 +210,15 @@ int image_fd_resize(struct image *img, uint64_t size_bytes, bool is_shrink,
 		return 0;
 	*ret_why = "resizing the image file";
 	return ftruncate(img->fd, (off_t)size_bytes) < 0 ? -errno : 0;
+}
+
+unsigned int image_fd_landlock_paths(const struct image_spec *spec, const struct image *img,
+				     struct sandbox_path *paths, unsigned int max)
+{
+	if (!max)
+		return 0;
+	paths[0] = (struct sandbox_path){
+		spec->path, SANDBOX_FS_READ | (img->is_readonly ? 0 : SANDBOX_FS_WRITE),
+	};
+	return 1;
 }

@@ -9,11 +9,30 @@
  * such an image is fd/req.h's.
  */
 
+#include <linux/fs.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/uio.h>
 
 #include "backends/backend.h"
+#include "sandbox/syscalls.h"
+
+/*
+ * What an fd image needs once the device serves, beyond the daemon's own
+ * reads, writes and flushes: fallocate (DISCARD, WRITE_ZEROES, punching),
+ * a block device's geometry, size and BLKDISCARD, fstatfs (a live upgrade's
+ * new image asks whether the image is in memory).  The first rows of each
+ * fd backend's syscalls.
+ */
+#define FD_IMAGE_SYSCALLS                                          \
+	SANDBOX_ALLOW(fallocate),                                  \
+	SANDBOX_ALLOW(fstatfs),                                    \
+	SANDBOX_ALLOW_IF(ioctl, 1, SANDBOX_EQ32(1, BLKDISCARD)),   \
+	SANDBOX_ALLOW_IF(ioctl, 1, SANDBOX_EQ32(1, BLKZEROOUT)),   \
+	SANDBOX_ALLOW_IF(ioctl, 1, SANDBOX_EQ32(1, BLKGETSIZE64)), \
+	SANDBOX_ALLOW_IF(ioctl, 1, SANDBOX_EQ32(1, BLKSSZGET)),    \
+	SANDBOX_ALLOW_IF(ioctl, 1, SANDBOX_EQ32(1, BLKPBSZGET)),   \
+	SANDBOX_ALLOW_IF(ioctl, 1, SANDBOX_EQ32(1, BLKIOMIN)),     \
+	SANDBOX_ALLOW_IF(ioctl, 1, SANDBOX_EQ32(1, BLKIOOPT))
 
 /**
  * image_open() - open a regular file or block device
@@ -44,6 +63,10 @@ int image_fd_resize(struct image *img, uint64_t size_bytes, bool is_shrink,
 
 /* image_fd_get_size() - the fd backends' get_size(): fstat, or BLKGETSIZE64. */
 int image_fd_get_size(const struct image *img, uint64_t *ret_bytes);
+
+/* image_fd_landlock_paths() - the fd backends' landlock_paths(): the image, as served. */
+unsigned int image_fd_landlock_paths(const struct image_spec *spec, const struct image *img,
+				     struct sandbox_path *paths, unsigned int max);
 
 /**
  * image_adopt() - the same for an image already open as @fd (a live upgrade

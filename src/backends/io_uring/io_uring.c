@@ -32,6 +32,7 @@
 #include "backends/fd/req.h"
 #include "backends/io_uring/io_uring.h"
 #include "log.h"
+#include "util.h"
 #include "backends/fd/zero.h"
 
 #define KICK_TAG ((uint64_t)1)   /* user_data of the kick read; requests are aligned pointers */
@@ -506,9 +507,20 @@ static int uring_wait(struct backend_queue *bq, struct backend_event *evs,
 	return (int)nr_evs;
 }
 
+/* One ring per queue, made at DRIVER_OK, and the probe of a live upgrade's new image. */
+static const struct sandbox_syscall uring_syscalls[] = {
+	FD_IMAGE_SYSCALLS,
+	SANDBOX_ALLOW(io_uring_setup),
+	SANDBOX_ALLOW(io_uring_enter),
+	SANDBOX_ALLOW(io_uring_register),
+};
+
 const struct backend_ops backend_io_uring = {
 	.name = "io_uring",
 	.probe = uring_probe,
+	.syscalls = uring_syscalls,
+	.nr_syscalls = ARRAY_SIZE(uring_syscalls),
+	.landlock_paths = image_fd_landlock_paths,
 	.open = image_fd_open,
 	.close = image_close,
 	.flush = image_fd_flush,

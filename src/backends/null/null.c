@@ -10,6 +10,7 @@
 
 #include "backends/backend.h"
 #include "backends/fd/image.h"
+#include "util.h"
 #include "virtio/iov.h"
 
 struct backend_queue {
@@ -78,8 +79,16 @@ static int null_wait(struct backend_queue *bq, struct backend_event *evs,
 	return (int)n;
 }
 
+/* Its image is a file or device all the same: opened, flushed, resized. */
+static const struct sandbox_syscall null_syscalls[] = {
+	FD_IMAGE_SYSCALLS,
+};
+
 const struct backend_ops backend_null = {
 	.name = "null",
+	.syscalls = null_syscalls,
+	.nr_syscalls = ARRAY_SIZE(null_syscalls),
+	.landlock_paths = image_fd_landlock_paths,
 	.open = image_fd_open,
 	.close = image_close,
 	.flush = image_fd_flush,

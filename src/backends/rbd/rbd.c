@@ -35,6 +35,7 @@
  * tell a missing pool from a missing image (both -ENOENT).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <rados/librados.h>
 #include <rbd/librbd.h>
@@ -43,11 +44,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "backends/backend.h"
 #include "log.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/syscalls.h"
 #include "util.h"
 
 #define RBD_PREFIX "rbd:"
@@ -628,10 +631,62 @@ static int rbd_wait(struct backend_queue *bq, struct backend_event *evs, unsigne
 	return (int)n;
 }
 
+/*
+ * librbd's messenger threads talk TCP to the monitors
+ * and OSDs (and connect again after a reset or a re-exec), its event
+ * loops wait in epoll, its timers and finisher threads sleep on futexes.
+ * Sockets are AF_INET/AF_INET6 streams only: no raw sockets, no netlink.
+ */
+static const struct sandbox_syscall rbd_syscalls[] = {
+	SANDBOX_ALLOW_IF(socket, 2, SANDBOX_EQ32(0, AF_INET),
+			 SANDBOX_HAS_EXACTLY(1, 0xf, SOCK_STREAM)),
+	SANDBOX_ALLOW_IF(socket, 2, SANDBOX_EQ32(0, AF_INET6),
+			 SANDBOX_HAS_EXACTLY(1, 0xf, SOCK_STREAM)),
+	SANDBOX_ALLOW(connect),
+	SANDBOX_ALLOW(getsockname),
+	SANDBOX_ALLOW(getpeername),
+	SANDBOX_ALLOW(setsockopt),
+	SANDBOX_ALLOW(getsockopt),
+	SANDBOX_ALLOW(shutdown),
+	SANDBOX_ALLOW(sendmsg),
+	SANDBOX_ALLOW(recvmsg),
+	SANDBOX_ALLOW(sendto),
+	SANDBOX_ALLOW(recvfrom),
+	SANDBOX_ALLOW(epoll_create),
+	SANDBOX_ALLOW(epoll_create1),
+	SANDBOX_ALLOW(epoll_ctl),
+	SANDBOX_ALLOW(epoll_wait),
+	SANDBOX_ALLOW(epoll_pwait),
+	SANDBOX_ALLOW(pipe2),
+	SANDBOX_ALLOW_IF(fcntl, 1, SANDBOX_EQ32(1, F_SETFL)),
+	SANDBOX_ALLOW(getrandom),
+	SANDBOX_ALLOW(uname),
+};
+
+/* What librados reads when it connects again (a live upgrade). */
+static unsigned int rbd_landlock_paths(const struct image_spec *spec, const struct image *img,
+				       struct sandbox_path *paths, unsigned int max)
+{
+	const struct sandbox_path mine[] = {
+		{ "/etc/ceph", SANDBOX_FS_READ },
+		{ spec->ceph_conf, SANDBOX_FS_READ },
+		{ spec->ceph_conf, SANDBOX_FS_READ, .is_its_dir = true },
+	};
+	unsigned int n = 0;
+
+	(void)img;
+	for (size_t i = 0; i < ARRAY_SIZE(mine) && n < max; i++)
+		paths[n++] = mine[i];
+	return n;
+}
+
 const struct backend_ops backend_rbd = {
 	.name = "rbd",
 	.image_prefix = RBD_PREFIX,
 	.req_priv_bytes = sizeof(struct rbd_req),
+	.syscalls = rbd_syscalls,
+	.nr_syscalls = ARRAY_SIZE(rbd_syscalls),
+	.landlock_paths = rbd_landlock_paths,
 	.open = rbd_open_image,
 	.close = rbd_close_image,
 	.flush = rbd_flush_image,
