@@ -3,21 +3,31 @@
 #define VDB_BACKEND_H
 
 /*
- * Backends perform requests on the image.  One ops table per backend; each
- * virtqueue gets its own backend queue, used by that queue's thread only.
+ * The plug-in interface of backends: what performs requests on the image.
+ * A backend is one folder, src/backends/NAME/, with one struct backend_ops
+ * (nbdkit's plugin struct, ublksrv's target ops), and one row in
+ * backend.c's table.  Each virtqueue gets its own backend queue, used by
+ * that queue's thread only.
  *
- * A backend owns its image: open() reads its own options from a struct
- * image_spec and reports the size and abilities in a struct image; close()
- * and flush() end it.  The fd-based backends (io_uring, aio, null) share the
- * helpers of image.c (a regular file or a block device); a network backend
- * (rbd) keeps its handle in image->priv and leaves image->fd at -1.
+ * A backend owns its image: it declares its options (struct backend_opt:
+ * --backend-opt KEY=VALUE, or --KEY VALUE) and the --image prefix that
+ * chooses it, open() reads them from a struct image_spec and reports the
+ * size and abilities in a struct image; close(), flush(), resize() and the
+ * size watch end and change it.  It declares what it needs: per-request
+ * private data (req_priv_bytes), the system calls and files the sandbox
+ * must allow it.  The fd-based backends (io_uring, aio, null) share fd/ (a
+ * regular file or a block device, the op switch, O_DIRECT); a network
+ * backend (rbd) keeps its handle in image->priv and leaves image->fd at -1.
  *
  * A backend also owns the queue's wait: it reports the kick eventfd becoming
  * readable as an event, so that io_uring can submit a batch and wait for
  * kicks and completions in a single system call.
  *
- * Adding a backend: one file with its ops table, one row in backend.c's
- * table, one line in meson.build.
+ * Adding a backend: its folder (its code, its meson.build, its man-page
+ * section NAME.8), one row in backend.c's table, one subdir() line in
+ * src/backends/meson.build.  A backend whose library may be missing at
+ * build time keeps its ops in a file built always (rbd/backend.c), with
+ * ->missing saying why instead of the calls where the library is not.
  */
 
 #include <stdbool.h>
@@ -81,14 +91,27 @@ struct backend_req {
 	struct backend_fd_state fd;        /* the fd backends' bookkeeping */
 };
 
+#define BACKEND_MAX_OPTS 8
+
+/*
+ * An option a backend declares (its opts[]): --backend-opt KEY=VALUE on the
+ * command line, and --KEY VALUE too where it is an option of its own.
+ */
+struct backend_opt {
+	const char *key;               /* "ceph-conf" */
+	const char *arg;               /* what the value is, for --help: "PATH" */
+	const char *help;              /* for --help, one paragraph: "the Ceph configuration..." */
+	bool is_cli;                   /* also --KEY VALUE */
+};
+
 /* What --image and the options name: the backend reads what it needs. */
 struct image_spec {
 	const char *path;              /* --image, less the backend's prefix ("rbd:") */
 	bool is_readonly;
 	bool is_direct;                /* fd backends: O_DIRECT */
 	int adopt_fd;                  /* fd backends: a live upgrade's image fd, or -1 */
-	const char *ceph_conf;         /* rbd: --ceph-conf, or NULL for the defaults */
-	const char *ceph_id;           /* rbd: --ceph-id, or NULL for "admin" */
+	/* The values of the backend's options, by their index in its opts[]; NULL: not given. */
+	const char *opts[BACKEND_MAX_OPTS];
 };
 
 /* The opened image, shared read-only by every queue. */
@@ -133,9 +156,22 @@ struct sandbox_path;
 struct sandbox_syscall;
 
 struct backend_ops {
+	/* --- what it is: set even where the build lacks its library --- */
 	const char *name;
+	const char *summary;           /* --backend in --help: "aio (libaio)" */
 	/* "rbd:" when --image PREFIX... selects this backend; NULL for file paths. */
 	const char *image_prefix;
+	const char *image_form;        /* --image in --help: "rbd:POOL/IMAGE[@SNAP]" */
+	const char *image_help;        /* ... and what it is: "a Ceph RBD image" */
+	const struct backend_opt *opts; /* its options, up to a { NULL } row (or NULL: none) */
+	/*
+	 * Not in this build, and why ("librbd was not found at build time:
+	 * ..."); NULL when it is.  A missing backend has none of the calls
+	 * below: the registry names it, its options and its prefix, and says why.
+	 */
+	const char *missing;
+
+	/* --- what it needs and does --- */
 	/*
 	 * probe() - can this process use the backend? (optional: NULL, it can)
 	 * Returns 0 or -errno (io_uring: -ENOSYS not built in or refused by
@@ -213,30 +249,35 @@ struct backend_ops {
 		    unsigned int max, bool may_block);
 };
 
+/* The daemon's defaults (daemon.c: io_uring, aio where it is unavailable) and the queue's stand-in. */
 extern const struct backend_ops backend_io_uring;
-extern const struct backend_ops backend_null;
-#if HAVE_LIBAIO
 extern const struct backend_ops backend_aio;
-#endif
-#if HAVE_LIBRBD
-extern const struct backend_ops backend_rbd;
-#endif
+extern const struct backend_ops backend_null;
 
-/* backend_find() - ops by name ("io_uring", "aio", "null", "rbd"), or NULL. */
+/* backend_at() - the @i-th backend of the table, built in or not (->missing), or NULL. */
+const struct backend_ops *backend_at(unsigned int i);
+
+/* backend_find() - the backend called @name, if this build has it; NULL otherwise. */
 const struct backend_ops *backend_find(const char *name);
+
+/* backend_find_any() - the backend called @name, built in or not (->missing says), or NULL. */
+const struct backend_ops *backend_find_any(const char *name);
 
 /**
  * backend_for_image() - which backend a prefixed --image names
- * @ret_be: the backend whose image_prefix @image starts with, or NULL for a
- *          plain path (a file backend serves it)
  * @ret_path: @image without the prefix
- * Returns 0, or -ENOTSUP when @image starts with a prefix this build has no
- * backend for ("rbd:" without librbd).
+ * Returns the backend whose image_prefix @image starts with, built in or
+ * not (->missing says), or NULL for a plain path (a file backend serves it).
  */
-int backend_for_image(const char *image, const struct backend_ops **ret_be,
-		      const char **ret_path);
+const struct backend_ops *backend_for_image(const char *image, const char **ret_path);
 
-/* backend_names() - the available names, for messages: "io_uring, aio or null". */
+/* backend_names() - the names of the backends this build has: "io_uring, aio or null". */
 const char *backend_names(void);
+
+/* backend_opt_index() - @key's index in @be's options, or -ENOENT. */
+int backend_opt_index(const struct backend_ops *be, const char *key);
+
+/* backend_opt_owner() - the backend that declares option @key, built in or not, or NULL. */
+const struct backend_ops *backend_opt_owner(const char *key);
 
 #endif

@@ -54,10 +54,13 @@ static void default_serial(const char *image, char serial[VIRTIO_BLK_ID_BYTES])
 /* What the backend opens: the image and the backend's options. */
 static struct image_spec image_spec_of(const struct options *o, int adopt_fd)
 {
-	return (struct image_spec){
+	struct image_spec spec = {
 		.path = o->image_path, .is_readonly = o->is_readonly, .is_direct = o->is_direct,
-		.adopt_fd = adopt_fd, .ceph_conf = o->ceph_conf, .ceph_id = o->ceph_id,
+		.adopt_fd = adopt_fd,
 	};
+
+	memcpy(spec.opts, o->backend_opts, sizeof(spec.opts));
+	return spec;
 }
 
 /* The backend opens its image; an image that refuses writes is served read-only. */

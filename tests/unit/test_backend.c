@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The table of backends: names, the prefix of --image that chooses one, and
- * what every row must have now that a backend owns its image (open, close,
- * flush and the queue calls).
+ * The table of backends: names, the prefix of --image that chooses one,
+ * their options, and what every row must have now that a backend owns its
+ * image (open, close, flush, the queue calls, its system calls), or why
+ * this build has none of them.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -17,17 +18,34 @@
 #include "backends/backend.h"
 #include "sandbox/sandbox.h"
 
+/* The table, in --help's order: every backend, whether or not this build has it. */
 static const char *const names[] = { "io_uring", "aio", "null", "rbd" };
 
 static void test_every_row_is_complete(void **state)
 {
-	(void)state;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		const struct backend_ops *be = backend_find(names[i]);
+	const struct backend_ops *be;
+	unsigned int i;
 
-		if (!be)
-			continue;       /* not built in (aio, rbd) */
+	(void)state;
+	for (i = 0; (be = backend_at(i)); i++) {
+		assert_true(i < sizeof(names) / sizeof(names[0]));
 		assert_string_equal(be->name, names[i]);
+		assert_ptr_equal(backend_find_any(names[i]), be);
+		/* --help names it whatever the build; its summary starts with its name. */
+		assert_non_null(be->summary);
+		assert_memory_equal(be->summary, be->name, strlen(be->name));
+		/* The sandbox allows what it declares, and nothing it forgot. */
+		assert_non_null(be->syscalls);
+		assert_true(be->nr_syscalls > 0);
+		if (be->missing) {
+			/* Not built in: named, and why, but nothing to call. */
+			assert_null(backend_find(names[i]));
+			assert_null(strstr(backend_names(), names[i]));
+			assert_null(be->open);
+			assert_null(be->queue_init);
+			continue;
+		}
+		assert_ptr_equal(backend_find(names[i]), be);
 		assert_non_null(be->open);
 		assert_non_null(be->close);
 		assert_non_null(be->flush);
@@ -35,48 +53,67 @@ static void test_every_row_is_complete(void **state)
 		assert_non_null(be->queue_exit);
 		assert_non_null(be->queue_req);
 		assert_non_null(be->wait);
-		/* The sandbox allows what it declares, and nothing it forgot. */
-		assert_non_null(be->syscalls);
-		assert_true(be->nr_syscalls > 0);
 		assert_non_null(be->landlock_paths);
 		assert_non_null(strstr(backend_names(), names[i]));
 	}
+	assert_int_equal(i, sizeof(names) / sizeof(names[0]));
 	assert_null(backend_find("spdk"));
+	assert_null(backend_find_any("spdk"));
 	assert_null(strstr(backend_names(), "spdk"));
 }
 
 static void test_plain_path_has_no_backend(void **state)
 {
-	const struct backend_ops *be = (void *)1;
 	const char *path = NULL;
 
 	(void)state;
-	assert_int_equal(backend_for_image("/var/lib/img/disk.raw", &be, &path), 0);
-	assert_null(be);
+	assert_null(backend_for_image("/var/lib/img/disk.raw", &path));
 	assert_string_equal(path, "/var/lib/img/disk.raw");
 	/* A file whose name merely contains the prefix. */
-	assert_int_equal(backend_for_image("./rbd:x", &be, &path), 0);
-	assert_null(be);
+	assert_null(backend_for_image("./rbd:x", &path));
 }
 
+/* An rbd: image names the rbd backend, in a build with librbd or without. */
 static void test_rbd_prefix(void **state)
 {
-	const struct backend_ops *be = NULL;
+	const struct backend_ops *be = backend_find_any("rbd");
 	const char *path = NULL;
-	int r;
 
 	(void)state;
-	r = backend_for_image("rbd:pool/disk0@snap", &be, &path);
-#if HAVE_LIBRBD
-	assert_int_equal(r, 0);
-	assert_ptr_equal(be, &backend_rbd);
+	assert_ptr_equal(backend_for_image("rbd:pool/disk0@snap", &path), be);
 	assert_string_equal(path, "pool/disk0@snap");
 	assert_string_equal(be->image_prefix, "rbd:");
+	assert_string_equal(be->image_form, "rbd:POOL/IMAGE[@SNAP]");
+#if HAVE_LIBRBD
+	assert_null(be->missing);
 	assert_true(be->req_priv_bytes > 0);
 #else
-	assert_int_equal(r, -ENOTSUP);
-	assert_null(be);
+	assert_non_null(strstr(be->missing, "librbd was not found at build time"));
 #endif
+}
+
+/* A backend's options: found by key, in its own table only; each one documented. */
+static void test_options(void **state)
+{
+	const struct backend_ops *rbd = backend_find_any("rbd"), *be;
+
+	(void)state;
+	assert_int_equal(backend_opt_index(rbd, "ceph-conf"), 0);
+	assert_int_equal(backend_opt_index(rbd, "ceph-id"), 1);
+	assert_int_equal(backend_opt_index(rbd, "ceph"), -ENOENT);
+	assert_int_equal(backend_opt_index(&backend_io_uring, "ceph-conf"), -ENOENT);
+	assert_ptr_equal(backend_opt_owner("ceph-id"), rbd);
+	assert_null(backend_opt_owner("no-such-option"));
+	for (unsigned int i = 0; (be = backend_at(i)); i++) {
+		unsigned int n = 0;
+
+		for (const struct backend_opt *bo = be->opts; bo && bo->key; bo++, n++) {
+			assert_non_null(bo->arg);
+			assert_non_null(bo->help);
+			assert_ptr_equal(backend_opt_owner(bo->key), be);   /* keys are unique */
+		}
+		assert_true(n <= BACKEND_MAX_OPTS);
+	}
 }
 
 /* The fd backends open a file through image.c; the image says what it can do. */
@@ -120,6 +157,7 @@ int main(void)
 		cmocka_unit_test(test_every_row_is_complete),
 		cmocka_unit_test(test_plain_path_has_no_backend),
 		cmocka_unit_test(test_rbd_prefix),
+		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_fd_backend_opens_a_file),
 	};
 

@@ -14,11 +14,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "backends/aio/aio.h"
 #include "backends/backend.h"
 #include "backends/fd/image.h"
 #include "backends/fd/req.h"
 #include "backends/fd/zero.h"
-#include "util.h"
 
 struct backend_queue {
 	io_context_t ctx;
@@ -38,8 +38,8 @@ struct backend_queue {
 	struct zero_buf zero;
 };
 
-static int aio_queue_init(const struct image *img, int kick_fd, unsigned int depth,
-			  struct backend_queue **ret_bq)
+int aio_queue_init(const struct image *img, int kick_fd, unsigned int depth,
+		   struct backend_queue **ret_bq)
 {
 	struct backend_queue *bq = calloc(1, sizeof(*bq));
 	int r;
@@ -70,7 +70,7 @@ fail:
 	return r;
 }
 
-static void aio_queue_exit(struct backend_queue *bq)
+void aio_queue_exit(struct backend_queue *bq)
 {
 	if (!bq)
 		return;
@@ -157,7 +157,7 @@ static const struct fd_req_steps aio_steps = {
 	.ranges_end = aio_ranges_end,
 };
 
-static int aio_queue_req(struct backend_queue *bq, struct backend_req *req)
+int aio_queue_req(struct backend_queue *bq, struct backend_req *req)
 {
 	req->fd = (struct backend_fd_state){ 0 };
 	return fd_req_start(&aio_steps, bq, bq->img, bq->is_dio_copying, req);
@@ -214,8 +214,8 @@ static bool complete_event(struct backend_queue *bq, struct backend_req *req, lo
 	return true;
 }
 
-static int aio_wait(struct backend_queue *bq, struct backend_event *evs, unsigned int max,
-		    bool may_block)
+int aio_wait(struct backend_queue *bq, struct backend_event *evs, unsigned int max,
+	     bool may_block)
 {
 	struct pollfd pfd[2] = {
 		{ .fd = bq->kick_fd, .events = POLLIN },
@@ -268,31 +268,3 @@ static int aio_wait(struct backend_queue *bq, struct backend_event *evs, unsigne
 	}
 	return (int)n;
 }
-
-/* One context per queue. */
-static const struct sandbox_syscall aio_syscalls[] = {
-	FD_IMAGE_SYSCALLS,
-	SANDBOX_ALLOW(io_setup),
-	SANDBOX_ALLOW(io_submit),
-	SANDBOX_ALLOW(io_getevents),
-	SANDBOX_ALLOW(io_pgetevents),
-	SANDBOX_ALLOW(io_destroy),
-	SANDBOX_ALLOW(io_cancel),
-};
-
-const struct backend_ops backend_aio = {
-	.name = "aio",
-	.req_priv_bytes = sizeof(struct iocb),   /* each request's own control block */
-	.syscalls = aio_syscalls,
-	.nr_syscalls = ARRAY_SIZE(aio_syscalls),
-	.landlock_paths = image_fd_landlock_paths,
-	.open = image_fd_open,
-	.close = image_close,
-	.flush = image_fd_flush,
-	.resize = image_fd_resize,
-	.get_size = image_fd_get_size,
-	.queue_init = aio_queue_init,
-	.queue_exit = aio_queue_exit,
-	.queue_req = aio_queue_req,
-	.wait = aio_wait,
-};
