@@ -3,10 +3,14 @@
 #
 # The docs are in step with --help: README.md holds the exact options block of
 # --help, and the man page documents every long option; the same for
-# vduse-blkctl (third argument) and its man page and commands.
+# vduse-blkctl (third argument) and its man page and commands.  The man page
+# is the one built (fourth argument: man/vduse-blkd.8 with each backend's
+# section, src/backends/NAME/NAME.8, put in): every backend has its section,
+# which documents the options --help lists for it.
 set -u
-bin=${1:?usage: test-docs.sh path/to/vduse-blkd SOURCE_DIR [path/to/vduse-blkctl]}
+bin=${1:?usage: test-docs.sh path/to/vduse-blkd SOURCE_DIR [path/to/vduse-blkctl [BUILT_MAN_PAGE]]}
 src=${2:?usage: test-docs.sh path/to/vduse-blkd SOURCE_DIR}
+man=${4:-$src/man/vduse-blkd.8}
 npass=0 nfail=0
 
 check() {
@@ -27,9 +31,29 @@ check readme-options-block-matches-help readme_has_block
 
 for opt in $(grep -oE -- '--[a-z][a-z-]+' <<<"$opts" | sort -u); do
 	man_opt=$(sed 's/-/\\\\-/g' <<<"$opt")
-	check "man-documents-$opt" grep -qE -- "$man_opt" "$src/man/vduse-blkd.8"
+	check "man-documents-$opt" grep -qE -- "$man_opt" "$man"
 	check "readme-mentions-$opt" grep -qF -- "$opt" "$src/README.md"
 done
+
+# A backend is a folder of src/backends/ whose code defines its struct backend_ops.
+backends=$(grep -l '^const struct backend_ops backend_' "$src"/src/backends/*/*.c |
+	sed 's|.*/src/backends/\([^/]*\)/.*|\1|' | sort -u)
+[[ -n $backends ]] || { echo "FAIL: no backend found under $src/src/backends"; exit 1; }
+for be in $backends; do
+	section=$src/src/backends/$be/$be.8
+	check "backend-$be-has-man-section" grep -qx "\.SS $be" "$section"
+	check "man-includes-backend-$be" grep -qx "\.SS $be" "$man"
+done
+# Each backend option --help lists ("--KEY ARG  NAME: ..." or "--backend-opt KEY=ARG"
+# with "NAME: ..." below it) is in its backend's section.
+while read -r key be; do
+	check "backend-$be-documents-$key" grep -qF -- "${key//-/\\-}" "$src/src/backends/$be/$be.8"
+done < <(awk '/^      --backend-opt [a-z][a-z-]*=/ { sub(/^ *--backend-opt /, ""); sub(/=.*/, "");
+		key = $0; next }
+	key != "" && /^ {26}[a-z_]+: / { sub(/^ */, ""); sub(/:.*/, ""); print key, $0 }
+	{ key = "" }
+	/^      --[a-z][a-z-]* [A-Z]+ +[a-z_]+: / { print substr($1, 3), substr($3, 1, length($3) - 1) }' \
+	<<<"$opts")
 
 # vduse-blkctl: its man page documents every long option and command of its --help.
 ctl=${3:-}
