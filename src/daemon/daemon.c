@@ -145,7 +145,7 @@ static int block_signals(int *ret_sfd)
 }
 
 /* The backend: as asked, or io_uring with libaio as the fallback. */
-static const struct backend_ops *choose_backend(const struct options *o)
+static const struct backend_ops *choose_by_name(const struct options *o)
 {
 	int r;
 
@@ -169,6 +169,20 @@ static const struct backend_ops *choose_backend(const struct options *o)
 	log_err("io_uring is unavailable (%s) and this build has no aio backend", strerror(-r));
 	return NULL;
 #endif
+}
+
+/* The backend, if it can serve as asked: under the sandbox it must say what it calls. */
+static const struct backend_ops *choose_backend(const struct options *o)
+{
+	const struct backend_ops *be = choose_by_name(o);
+
+	/* The seccomp filter allows a backend what it declares, and nothing it forgot. */
+	if (be && o->is_sandboxed && !be->syscalls) {
+		log_err("the %s backend declares no system calls (its ops' syscalls): it cannot "
+			"serve under the sandbox (--sandbox off serves without it)", be->name);
+		return NULL;
+	}
+	return be;
 }
 
 /* Which kernel and VDUSE API this run uses: the first thing to ask in a bug report. */
@@ -599,12 +613,6 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 	be = choose_backend(o);
 	if (!be)
 		return EXIT_FAILURE_RUNTIME;
-	/* The seccomp filter allows a backend what it declares, and nothing it forgot. */
-	if (o->is_sandboxed && !be->syscalls) {
-		log_err("the %s backend declares no system calls (its ops' syscalls): it cannot "
-			"serve under the sandbox (--sandbox off serves without it)", be->name);
-		return EXIT_FAILURE_RUNTIME;
-	}
 	o->be = be;
 	if (open_image(o, handover->image_fd, &img) < 0)
 		return EXIT_FAILURE_RUNTIME;
