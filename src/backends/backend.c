@@ -16,7 +16,8 @@
 	X(io_uring) \
 	X(aio)      \
 	X(null)     \
-	X(rbd)
+	X(rbd)      \
+	/* a new backend: X(NAME) on a line of its own above this one */
 
 #define DECLARE(name) extern const struct backend_ops backend_##name;
 BACKENDS(DECLARE)
