@@ -58,48 +58,25 @@ static void help_item(FILE *out, const char *left, const char *text)
 	fputc('\n', out);
 }
 
-/* --image: a file or block device, or what a backend's prefix names. */
-static void help_image(FILE *out)
-{
-	char text[512];
-	size_t n = snprintf(text, sizeof(text), "image file or block device to serve (required)");
-	const struct backend_ops *be;
-
-	for (unsigned int i = 0; (be = backend_at(i)) && n < sizeof(text); i++)
-		if (be->image_form)
-			n += snprintf(text + n, sizeof(text) - n, ", or %s, %s", be->image_form,
-				      be->image_help);
-	help_item(out, "-i, --image PATH", text);
-}
-
-/* --backend: every backend of the table, built in or not (--help is the same for every build). */
-static void help_backend(FILE *out)
-{
-	char text[512];
-	size_t n = 0;
-	const struct backend_ops *be;
-
-	for (unsigned int i = 0; (be = backend_at(i)) && n < sizeof(text); i++)
-		n += snprintf(text + n, sizeof(text) - n, "%s%s", i == 0 ? "" :
-			      backend_at(i + 1) ? ", " : ", or ", be->summary);
-	help_item(out, "-B, --backend NAME", text);
-}
-
-/* Each backend's options, "NAME: " before their text. */
-static void help_backend_opts(FILE *out)
+/*
+ * The backends, each with its --image form and its options: a block of its
+ * own (a new backend changes no line of the options above it).
+ */
+static void help_backends(FILE *out)
 {
 	const struct backend_ops *be;
 	char left[64], text[512];
 
-	help_item(out, "    --backend-opt KEY=VALUE", "the backend's option KEY, one of those "
-		  "below (each names its backend first); the same as --KEY VALUE where that "
-		  "is shown");
+	fputs("\nBackends (--backend NAME, or an --image in the form shown):\n", out);
 	for (unsigned int i = 0; (be = backend_at(i)); i++) {
+		snprintf(text, sizeof(text), "%s%s%s%s", be->image_form ? be->image_form : "",
+			 be->image_form ? ": " : "", be->summary,
+			 be->missing ? " (not in this build)" : "");
+		help_item(out, be->name, text);
 		for (const struct backend_opt *bo = be->opts; bo && bo->key; bo++) {
 			snprintf(left, sizeof(left), bo->is_cli ? "    --%s %s" :
 				 "    --backend-opt %s=%s", bo->key, bo->arg);
-			snprintf(text, sizeof(text), "%s: %s", be->name, bo->help);
-			help_item(out, left, text);
+			help_item(out, left, bo->help);
 		}
 	}
 }
@@ -112,8 +89,9 @@ static void usage(FILE *out)
 	      "Attach it with: vdpa dev add name NAME mgmtdev vduse\n"
 	      "\n"
 	      "Options:\n", out);
-	help_image(out);
 	fprintf(out,
+"  -i, --image PATH        image file or block device to serve (required), or an image\n"
+"                          of a backend below, in the form it shows\n"
 "  -n, --name NAME         VDUSE device name, /dev/vduse/NAME (required)\n"
 "  -q, --queues N          virtqueues, one thread each (default: online CPUs, at most %d;\n"
 "                          1..%d)\n"
@@ -123,13 +101,13 @@ static void usage(FILE *out)
 "  -b, --block-size N      logical block size: 512, 1024, 2048 or 4096 (default: 512,\n"
 "                          or a block device's own logical block size)\n"
 "  -S, --serial STR        serial reported by GET_ID, at most 20 bytes\n"
-"                          (default: derived from the image path)\n",
-		DEFAULT_MAX_QUEUES, MAX_QUEUES);
-	help_backend(out);
-	fputs("  -d, --direct            open the image with O_DIRECT (bypass the host page cache)\n",
-	      out);
-	help_backend_opts(out);
-	fprintf(out,
+"                          (default: derived from the image path)\n"
+"  -B, --backend NAME      one of the backends below (default io_uring, or aio when\n"
+"                          io_uring is unavailable; the form of --image may choose it)\n"
+"      --backend-opt KEY=VALUE\n"
+"                          an option of the backend, as listed below with it (the same\n"
+"                          as --KEY VALUE where shown so)\n"
+"  -d, --direct            open the image with O_DIRECT (bypass the host page cache)\n"
 "      --poll-us N         when a queue runs empty, watch its ring for N microseconds\n"
 "                          before sleeping (0..1000; default 0: sleep at once)\n"
 "      --ring LAYOUT       virtqueue layout: auto (offer packed and split, the driver\n"
@@ -150,16 +128,17 @@ static void usage(FILE *out)
 "                          from %s\n"
 "                          (trace: every request, in builds with -Dtrace only)\n"
 "  -h, --help              show this help and exit\n"
-"  -V, --version           show the version and exit\n"
-"\n"
+"  -V, --version           show the version and exit\n",
+		DEFAULT_MAX_QUEUES, MAX_QUEUES, VDB_STATE_DIR, LOG_CAT_NAMES);
+	help_backends(out);
+	fputs("\n"
 "Runs in the foreground and logs to stderr.  SIGTERM or SIGINT stops the queues,\n"
 "flushes the image and destroys the device.  Without --attach, detach it first\n"
 "(vdpa dev del NAME); with --attach the daemon detaches it itself.\n"
 "SIGHUP re-executes the binary in place (live upgrade) keeping the device; a daemon\n"
 "started for a device that exists takes it over and replays requests in flight.\n"
 "\n"
-"Exit status: 0 on success, 1 on failure, 2 on a command-line error.\n",
-		VDB_STATE_DIR, LOG_CAT_NAMES);
+"Exit status: 0 on success, 1 on failure, 2 on a command-line error.\n", out);
 }
 
 static int parse_uint(const char *opt, const char *s, unsigned int min, unsigned int max,

@@ -158,11 +158,10 @@ struct sandbox_syscall;
 struct backend_ops {
 	/* --- what it is: set even where the build lacks its library --- */
 	const char *name;
-	const char *summary;           /* --backend in --help: "aio (libaio)" */
+	const char *summary;           /* what it is, for --help: "a Ceph RBD image" */
 	/* "rbd:" when --image PREFIX... selects this backend; NULL for file paths. */
 	const char *image_prefix;
-	const char *image_form;        /* --image in --help: "rbd:POOL/IMAGE[@SNAP]" */
-	const char *image_help;        /* ... and what it is: "a Ceph RBD image" */
+	const char *image_form;        /* that --image, for --help: "rbd:POOL/IMAGE[@SNAP]" */
 	const struct backend_opt *opts; /* its options, up to a { NULL } row (or NULL: none) */
 	/*
 	 * Not in this build, and why ("librbd was not found at build time:

@@ -35,25 +35,27 @@ for opt in $(grep -oE -- '--[a-z][a-z-]+' <<<"$opts" | sort -u); do
 	check "readme-mentions-$opt" grep -qF -- "$opt" "$src/README.md"
 done
 
-# A backend is a folder of src/backends/ whose code defines its struct backend_ops.
-backends=$(grep -l '^const struct backend_ops backend_' "$src"/src/backends/*/*.c |
+# The backends --help lists, each with its options: every folder of
+# src/backends/ whose code defines a struct backend_ops is one; each has its
+# man-page section (src/backends/NAME/NAME.8), the built page includes it, and
+# it documents each option --help lists under that backend.
+backends_block=$(sed -n '/^Backends/,/^$/p' <<<"$help" | sed '1d;$d')
+listed=$(awk '/^  [a-z_]+ / { print $1 }' <<<"$backends_block")
+folders=$(grep -l '^const struct backend_ops backend_' "$src"/src/backends/*/*.c |
 	sed 's|.*/src/backends/\([^/]*\)/.*|\1|' | sort -u)
-[[ -n $backends ]] || { echo "FAIL: no backend found under $src/src/backends"; exit 1; }
-for be in $backends; do
-	section=$src/src/backends/$be/$be.8
-	check "backend-$be-has-man-section" grep -qx "\.SS $be" "$section"
+[[ -n $folders ]] || { echo "FAIL: no backend found under $src/src/backends"; exit 1; }
+for be in $folders; do
+	check "help-lists-backend-$be" grep -qx "$be" <<<"$listed"
+done
+for be in $listed; do
+	check "backend-$be-has-man-section" grep -qx "\.SS $be" "$src/src/backends/$be/$be.8"
 	check "man-includes-backend-$be" grep -qx "\.SS $be" "$man"
 done
-# Each backend option --help lists ("--KEY ARG  NAME: ..." or "--backend-opt KEY=ARG"
-# with "NAME: ..." below it) is in its backend's section.
 while read -r key be; do
 	check "backend-$be-documents-$key" grep -qF -- "${key//-/\\-}" "$src/src/backends/$be/$be.8"
-done < <(awk '/^      --backend-opt [a-z][a-z-]*=/ { sub(/^ *--backend-opt /, ""); sub(/=.*/, "");
-		key = $0; next }
-	key != "" && /^ {26}[a-z_]+: / { sub(/^ */, ""); sub(/:.*/, ""); print key, $0 }
-	{ key = "" }
-	/^      --[a-z][a-z-]* [A-Z]+ +[a-z_]+: / { print substr($1, 3), substr($3, 1, length($3) - 1) }' \
-	<<<"$opts")
+done < <(awk '/^  [a-z_]+ / { be = $1 }
+	/^      --backend-opt [a-z][a-z-]*=/ { sub(/^ *--backend-opt /, ""); sub(/=.*/, ""); print $0, be; next }
+	/^      --[a-z][a-z-]* / { print substr($1, 3), be }' <<<"$backends_block")
 
 # vduse-blkctl: its man page documents every long option and command of its --help.
 ctl=${3:-}

@@ -26,7 +26,7 @@ static const struct sandbox_syscall aio_syscalls[] = {
 
 const struct backend_ops backend_aio = {
 	.name = "aio",
-	.summary = "aio (libaio)",
+	.summary = "one Linux AIO context per queue (libaio)",
 	.syscalls = aio_syscalls,
 	.nr_syscalls = ARRAY_SIZE(aio_syscalls),
 #if HAVE_LIBAIO

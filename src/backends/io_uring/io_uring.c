@@ -517,7 +517,8 @@ static const struct sandbox_syscall uring_syscalls[] = {
 
 const struct backend_ops backend_io_uring = {
 	.name = "io_uring",
-	.summary = "io_uring (default; aio is used when io_uring is unavailable)",
+	.summary = "one io_uring per queue (the default; aio is used when io_uring "
+		   "is unavailable)",
 	.probe = uring_probe,
 	.syscalls = uring_syscalls,
 	.nr_syscalls = ARRAY_SIZE(uring_syscalls),

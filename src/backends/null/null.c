@@ -86,7 +86,7 @@ static const struct sandbox_syscall null_syscalls[] = {
 
 const struct backend_ops backend_null = {
 	.name = "null",
-	.summary = "null (discards writes, reads zeroes)",
+	.summary = "discards writes, reads zeroes",
 	.syscalls = null_syscalls,
 	.nr_syscalls = ARRAY_SIZE(null_syscalls),
 	.landlock_paths = image_fd_landlock_paths,

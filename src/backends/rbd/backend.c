@@ -72,10 +72,9 @@ static const struct backend_opt rbd_opts[] = {
 
 const struct backend_ops backend_rbd = {
 	.name = "rbd",
-	.summary = "rbd (chosen by an rbd: image)",
+	.summary = "a Ceph RBD image (a snapshot read-only)",
 	.image_prefix = RBD_PREFIX,
 	.image_form = RBD_PREFIX "POOL/IMAGE[@SNAP]",
-	.image_help = "a Ceph RBD image (a snapshot read-only)",
 	.opts = rbd_opts,
 	.syscalls = rbd_syscalls,
 	.nr_syscalls = ARRAY_SIZE(rbd_syscalls),
