@@ -31,12 +31,7 @@ const struct backend_ops backend_aio = {
 	.nr_syscalls = ARRAY_SIZE(aio_syscalls),
 #if HAVE_LIBAIO
 	.req_priv_bytes = sizeof(struct iocb),   /* each request's own control block */
-	.landlock_paths = image_fd_landlock_paths,
-	.open = image_fd_open,
-	.close = image_close,
-	.flush = image_fd_flush,
-	.resize = image_fd_resize,
-	.get_size = image_fd_get_size,
+	FD_IMAGE_OPS,
 	.queue_init = aio_queue_init,
 	.queue_exit = aio_queue_exit,
 	.queue_req = aio_queue_req,

@@ -68,6 +68,15 @@ int image_fd_get_size(const struct image *img, uint64_t *ret_bytes);
 unsigned int image_fd_landlock_paths(const struct image_spec *spec, const struct image *img,
 				     struct sandbox_path *paths, unsigned int max);
 
+/* An fd backend's image calls, in its struct backend_ops: the image_fd_*() above. */
+#define FD_IMAGE_OPS                               \
+	.landlock_paths = image_fd_landlock_paths, \
+	.open = image_fd_open,                     \
+	.close = image_close,                      \
+	.flush = image_fd_flush,                   \
+	.resize = image_fd_resize,                 \
+	.get_size = image_fd_get_size
+
 /**
  * image_adopt() - the same for an image already open as @fd (a live upgrade
  * hands it over); read-only and O_DIRECT are as @fd was opened.  @fd is the
