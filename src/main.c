@@ -27,17 +27,71 @@
 #include "vduse/vdpa.h"
 #include "virtio/vq.h"
 
+#define HELP_COLUMN 26     /* where an option's text starts */
+#define HELP_WIDTH 88      /* and where its lines end */
+
+/* "  LEFT" padded to HELP_COLUMN (or a line of its own), then @text wrapped at word ends. */
+static void help_item(FILE *out, const char *left, const char *text)
+{
+	int col = fprintf(out, "  %s", left);
+	const char *p = text;
+
+	if (col >= HELP_COLUMN - 1) {
+		fputc('\n', out);
+		col = 0;
+	}
+	while (*p) {
+		size_t word = strcspn(p, " ");
+		bool is_first = col < HELP_COLUMN;
+
+		if (!is_first && col + 1 + (int)word > HELP_WIDTH) {
+			fputc('\n', out);
+			col = 0;
+			is_first = true;
+		}
+		col += is_first ? fprintf(out, "%*s", HELP_COLUMN - col, "") :
+				  fprintf(out, " ");
+		col += fprintf(out, "%.*s", (int)word, p);
+		p += word;
+		p += strspn(p, " ");
+	}
+	fputc('\n', out);
+}
+
+/*
+ * The backends, each with its --image form and its options: a block of its
+ * own (a new backend changes no line of the options above it).
+ */
+static void help_backends(FILE *out)
+{
+	const struct backend_ops *be;
+	char left[64], text[512];
+
+	fputs("\nBackends (--backend NAME, or an --image in the form shown):\n", out);
+	for (unsigned int i = 0; (be = backend_at(i)); i++) {
+		snprintf(text, sizeof(text), "%s%s%s%s", be->image_form ? be->image_form : "",
+			 be->image_form ? ": " : "", be->summary,
+			 be->missing ? " (not in this build)" : "");
+		help_item(out, be->name, text);
+		for (const struct backend_opt *bo = be->opts; bo && bo->key; bo++) {
+			snprintf(left, sizeof(left), bo->is_cli ? "    --%s %s" :
+				 "    --backend-opt %s=%s", bo->key, bo->arg);
+			help_item(out, left, bo->help);
+		}
+	}
+}
+
 static void usage(FILE *out)
 {
+	fputs("Usage: vduse-blkd --image PATH --name NAME [OPTIONS]\n"
+	      "\n"
+	      "Serve a disk image or block device as a virtio-blk device through VDUSE.\n"
+	      "Attach it with: vdpa dev add name NAME mgmtdev vduse\n"
+	      "\n"
+	      "Options:\n", out);
 	fprintf(out,
-"Usage: vduse-blkd --image PATH --name NAME [OPTIONS]\n"
-"\n"
-"Serve a disk image or block device as a virtio-blk device through VDUSE.\n"
-"Attach it with: vdpa dev add name NAME mgmtdev vduse\n"
-"\n"
-"Options:\n"
-"  -i, --image PATH        image file or block device to serve (required), or\n"
-"                          rbd:POOL/IMAGE[@SNAP], a Ceph RBD image (a snapshot read-only)\n"
+"  -i, --image PATH        image file or block device to serve (required), or an image\n"
+"                          of a backend below, in the form it shows\n"
 "  -n, --name NAME         VDUSE device name, /dev/vduse/NAME (required)\n"
 "  -q, --queues N          virtqueues, one thread each (default: online CPUs, at most %d;\n"
 "                          1..%d)\n"
@@ -48,14 +102,12 @@ static void usage(FILE *out)
 "                          or a block device's own logical block size)\n"
 "  -S, --serial STR        serial reported by GET_ID, at most 20 bytes\n"
 "                          (default: derived from the image path)\n"
-"  -B, --backend NAME      io_uring (default; aio is used when io_uring is unavailable),\n"
-"                          aio (libaio), null (discards writes, reads zeroes), or rbd\n"
-"                          (chosen by an rbd: image)\n"
+"  -B, --backend NAME      one of the backends below (default io_uring, or aio when\n"
+"                          io_uring is unavailable; the form of --image may choose it)\n"
+"      --backend-opt KEY=VALUE\n"
+"                          an option of the backend, as listed below with it (the same\n"
+"                          as --KEY VALUE where shown so)\n"
 "  -d, --direct            open the image with O_DIRECT (bypass the host page cache)\n"
-"      --ceph-conf PATH    rbd: the Ceph configuration (default: librados' search,\n"
-"                          /etc/ceph/ceph.conf)\n"
-"      --ceph-id NAME      rbd: the cephx client name without \"client.\" (default admin);\n"
-"                          the keyring is found where ceph.conf says\n"
 "      --poll-us N         when a queue runs empty, watch its ring for N microseconds\n"
 "                          before sleeping (0..1000; default 0: sleep at once)\n"
 "      --ring LAYOUT       virtqueue layout: auto (offer packed and split, the driver\n"
@@ -76,16 +128,17 @@ static void usage(FILE *out)
 "                          from %s\n"
 "                          (trace: every request, in builds with -Dtrace only)\n"
 "  -h, --help              show this help and exit\n"
-"  -V, --version           show the version and exit\n"
-"\n"
+"  -V, --version           show the version and exit\n",
+		DEFAULT_MAX_QUEUES, MAX_QUEUES, VDB_STATE_DIR, LOG_CAT_NAMES);
+	help_backends(out);
+	fputs("\n"
 "Runs in the foreground and logs to stderr.  SIGTERM or SIGINT stops the queues,\n"
 "flushes the image and destroys the device.  Without --attach, detach it first\n"
 "(vdpa dev del NAME); with --attach the daemon detaches it itself.\n"
 "SIGHUP re-executes the binary in place (live upgrade) keeping the device; a daemon\n"
 "started for a device that exists takes it over and replays requests in flight.\n"
 "\n"
-"Exit status: 0 on success, 1 on failure, 2 on a command-line error.\n",
-		DEFAULT_MAX_QUEUES, MAX_QUEUES, VDB_STATE_DIR, LOG_CAT_NAMES);
+"Exit status: 0 on success, 1 on failure, 2 on a command-line error.\n", out);
 }
 
 static int parse_uint(const char *opt, const char *s, unsigned int min, unsigned int max,
@@ -125,12 +178,154 @@ static unsigned int default_queues(void)
 	return n > DEFAULT_MAX_QUEUES ? DEFAULT_MAX_QUEUES : (unsigned int)n;
 }
 
-/* Returns 0 to go on, 1 to exit successfully (--help, --version), -EINVAL. */
-static int parse_image(struct options *o);
-
-static int parse_options(int argc, char **argv, struct options *o)
+static int parse_serial(const char *arg, struct options *o)
 {
-	static const struct option longopts[] = {
+	if (strlen(arg) > VIRTIO_BLK_ID_BYTES) {
+		log_err("--serial: '%s' is longer than %d bytes", arg, VIRTIO_BLK_ID_BYTES);
+		return -EINVAL;
+	}
+	o->serial = arg;
+	return 0;
+}
+
+static int parse_attach(const char *arg, struct options *o)
+{
+	o->is_attach = true;
+	if (!arg || strcmp(arg, "virtio") == 0) {
+		o->attach_driver = VDPA_DRIVER_VIRTIO;
+	} else if (strcmp(arg, "vhost") == 0) {
+		o->attach_driver = VDPA_DRIVER_VHOST;
+	} else {
+		log_err("--attach: unknown driver '%s' (virtio or vhost)", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_state_dir(const char *arg, struct options *o)
+{
+	if (!arg[0]) {
+		log_err("--state-dir: the directory must not be empty");
+		return -EINVAL;
+	}
+	o->state_dir = arg;
+	return 0;
+}
+
+static int parse_ring(const char *arg, struct options *o)
+{
+	if (!strcmp(arg, "auto")) {
+		o->ring = VQ_RING_AUTO;
+	} else if (!strcmp(arg, "split")) {
+		o->ring = VQ_RING_SPLIT;
+	} else if (!strcmp(arg, "packed")) {
+		o->ring = VQ_RING_PACKED;
+	} else {
+		log_err("--ring: '%s' is not auto, split or packed", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_sandbox(const char *arg, struct options *o)
+{
+	if (strcmp(arg, "on") && strcmp(arg, "off") && strcmp(arg, "record")) {
+		log_err("--sandbox: '%s' is not on, off or record", arg);
+		return -EINVAL;
+	}
+	o->is_sandboxed = strcmp(arg, "off") != 0;
+	o->is_sandbox_recording = !strcmp(arg, "record");
+	return 0;
+}
+
+static int parse_verbose(const char *arg, struct options *o)
+{
+	if (!arg) {
+		o->debug_mask = LOG_CAT_ALL;
+	} else if (log_parse_debug(arg, &o->debug_mask) < 0) {
+		log_err("--verbose: '%s' is not a list of %s or all", arg, LOG_CAT_NAMES);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * A backend's option as given (--backend-opt KEY=VALUE, --KEY VALUE): the
+ * backend is known once every option is read (--image, --backend).
+ */
+#define MAX_GIVEN_OPTS 16
+#define OPT_BACKEND_KEY 0x100      /* getopt's value of the backends' own --KEY */
+
+struct given_opt {
+	const char *key;
+	const char *value;
+	bool is_cli;               /* as --KEY VALUE, not --backend-opt KEY=VALUE */
+};
+
+static struct given_opt given_opts[MAX_GIVEN_OPTS];
+static unsigned int nr_given_opts;
+
+static int give_opt(const char *key, const char *value, bool is_cli)
+{
+	if (nr_given_opts == MAX_GIVEN_OPTS) {
+		log_err("more than %d options of the backend", MAX_GIVEN_OPTS);
+		return -EINVAL;
+	}
+	given_opts[nr_given_opts++] = (struct given_opt){ key, value, is_cli };
+	return 0;
+}
+
+/* --backend-opt KEY=VALUE: argv stays as it was (a live upgrade executes it again). */
+static int parse_backend_opt(const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char *key;
+
+	if (!eq || eq == arg) {
+		log_err("--backend-opt: '%s' is not KEY=VALUE", arg);
+		return -EINVAL;
+	}
+	key = strndup(arg, (size_t)(eq - arg));
+	if (!key) {
+		log_err("--backend-opt: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	return give_opt(key, eq + 1, false);
+}
+
+/* One option of getopt_long(); returns 0, 1 to exit successfully (--help, --version), -EINVAL. */
+static int parse_option(int c, const char *arg, const struct option *longopts, int index,
+			struct options *o)
+{
+	switch (c) {
+	case 'i': o->image = arg; return 0;
+	case 'n': o->name = arg; return 0;
+	case 'q': return parse_uint("--queues", arg, 1, MAX_QUEUES, &o->nr_queues);
+	case 's': return parse_pow2("--queue-size", arg, 2, VQ_MAX_SIZE, &o->queue_size);
+	case 'r': o->is_readonly = true; return 0;
+	case 'b': return parse_pow2("--block-size", arg, 512, 4096, &o->block_size);
+	case 'S': return parse_serial(arg, o);
+	case 'B': o->backend = arg; return 0;
+	case 'O': return parse_backend_opt(arg);
+	case 'd': o->is_direct = true; return 0;
+	case 'a': return parse_attach(arg, o);
+	case 'D': return parse_state_dir(arg, o);
+	case 'u': o->user = arg; return 0;
+	case 'P': return parse_uint("--poll-us", arg, 0, 1000, &o->poll_us);
+	case 'R': return parse_ring(arg, o);
+	case 'Z': return parse_sandbox(arg, o);
+	case 'v': return parse_verbose(arg, o);
+	case 'h': usage(stdout); return 1;
+	case 'V': printf("vduse-blkd %s\n", VDB_VERSION); return 1;
+	case OPT_BACKEND_KEY: return give_opt(longopts[index].name, arg, true);
+	default: return -EINVAL;
+	}
+}
+
+/* The options: the daemon's own, then every backend's own --KEY. */
+static const struct option *long_options(void)
+{
+	static const struct option core[] = {
 		{ "image", required_argument, NULL, 'i' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "queues", required_argument, NULL, 'q' },
@@ -141,19 +336,37 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "block-size", required_argument, NULL, 'b' },
 		{ "serial", required_argument, NULL, 'S' },
 		{ "backend", required_argument, NULL, 'B' },
+		{ "backend-opt", required_argument, NULL, 'O' },
 		{ "direct", no_argument, NULL, 'd' },
 		{ "attach", optional_argument, NULL, 'a' },
 		{ "state-dir", required_argument, NULL, 'D' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "sandbox", required_argument, NULL, 'Z' },
-		{ "ceph-conf", required_argument, NULL, 'C' },
-		{ "ceph-id", required_argument, NULL, 'I' },
 		{ "verbose", optional_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
 	};
-	int c;
+	static struct option all[ARRAY_SIZE(core) + 32 + 1];
+	const struct backend_ops *be;
+	unsigned int n = ARRAY_SIZE(core);
+
+	memcpy(all, core, sizeof(core));
+	for (unsigned int i = 0; (be = backend_at(i)); i++)
+		for (const struct backend_opt *bo = be->opts; bo && bo->key; bo++)
+			if (bo->is_cli && n + 1 < ARRAY_SIZE(all))
+				all[n++] = (struct option){ bo->key, required_argument, NULL,
+							    OPT_BACKEND_KEY };
+	all[n] = (struct option){ 0 };
+	return all;
+}
+
+static int check_options(struct options *o);
+
+/* Returns 0 to go on, 1 to exit successfully (--help, --version), -EINVAL. */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	const struct option *longopts = long_options();
+	int c, index = 0, r;
 
 	*o = (struct options){
 		.nr_queues = default_queues(), .queue_size = 256, .state_dir = VDB_STATE_DIR,
@@ -161,121 +374,115 @@ static int parse_options(int argc, char **argv, struct options *o)
 		.ring = VQ_RING_SPLIT,
 	};
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":i:n:q:s:rb:S:B:da::v::hV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'i':
-			o->image = optarg;
-			break;
-		case 'n':
-			o->name = optarg;
-			break;
-		case 'q':
-			if (parse_uint("--queues", optarg, 1, MAX_QUEUES, &o->nr_queues) < 0)
-				return -EINVAL;
-			break;
-		case 's':
-			if (parse_pow2("--queue-size", optarg, 2, VQ_MAX_SIZE, &o->queue_size) < 0)
-				return -EINVAL;
-			break;
-		case 'r':
-			o->is_readonly = true;
-			break;
-		case 'b':
-			if (parse_pow2("--block-size", optarg, 512, 4096, &o->block_size) < 0)
-				return -EINVAL;
-			break;
-		case 'S':
-			if (strlen(optarg) > VIRTIO_BLK_ID_BYTES) {
-				log_err("--serial: '%s' is longer than %d bytes", optarg,
-					VIRTIO_BLK_ID_BYTES);
-				return -EINVAL;
-			}
-			o->serial = optarg;
-			break;
-		case 'B':
-			o->backend = optarg;
-			break;
-		case 'd':
-			o->is_direct = true;
-			break;
-		case 'a':
-			o->is_attach = true;
-			if (!optarg || strcmp(optarg, "virtio") == 0) {
-				o->attach_driver = VDPA_DRIVER_VIRTIO;
-			} else if (strcmp(optarg, "vhost") == 0) {
-				o->attach_driver = VDPA_DRIVER_VHOST;
-			} else {
-				log_err("--attach: unknown driver '%s' (virtio or vhost)", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'D':
-			if (!optarg[0]) {
-				log_err("--state-dir: the directory must not be empty");
-				return -EINVAL;
-			}
-			o->state_dir = optarg;
-			break;
-		case 'u':
-			o->user = optarg;
-			break;
-		case 'P':
-			if (parse_uint("--poll-us", optarg, 0, 1000, &o->poll_us) < 0)
-				return -EINVAL;
-			break;
-		case 'R':
-			if (!strcmp(optarg, "auto")) {
-				o->ring = VQ_RING_AUTO;
-			} else if (!strcmp(optarg, "split")) {
-				o->ring = VQ_RING_SPLIT;
-			} else if (!strcmp(optarg, "packed")) {
-				o->ring = VQ_RING_PACKED;
-			} else {
-				log_err("--ring: '%s' is not auto, split or packed", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'Z':
-			if (strcmp(optarg, "on") && strcmp(optarg, "off") && strcmp(optarg, "record")) {
-				log_err("--sandbox: '%s' is not on, off or record", optarg);
-				return -EINVAL;
-			}
-			o->is_sandboxed = strcmp(optarg, "off") != 0;
-			o->is_sandbox_recording = !strcmp(optarg, "record");
-			break;
-		case 'C':
-			o->ceph_conf = optarg;
-			break;
-		case 'I':
-			o->ceph_id = optarg;
-			break;
-		case 'v':
-			if (!optarg) {
-				o->debug_mask = LOG_CAT_ALL;
-			} else if (log_parse_debug(optarg, &o->debug_mask) < 0) {
-				log_err("--verbose: '%s' is not a list of %s or all", optarg,
-					LOG_CAT_NAMES);
-				return -EINVAL;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		case 'V':
-			printf("vduse-blkd %s\n", VDB_VERSION);
-			return 1;
-		case ':':
+	while ((c = getopt_long(argc, argv, ":i:n:q:s:rb:S:B:da::v::hV", longopts,
+				&index)) != -1) {
+		if (c == ':') {
 			log_err("option '%s' needs a value", argv[optind - 1]);
 			return -EINVAL;
-		default:
+		}
+		if (c == '?') {
 			log_err("unknown option '%s'", argv[optind - 1]);
 			return -EINVAL;
 		}
+		r = parse_option(c, optarg, longopts, index, o);
+		if (r != 0)
+			return r;
 	}
 	if (optind < argc) {
 		log_err("unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
+	return check_options(o);
+}
+
+/* A backend this build lacks, named by @what: say why, as a command-line error. */
+static int refuse_missing(const char *what, const struct backend_ops *be)
+{
+	log_err("%s: this build has no %s backend (%s)", what, be->name, be->missing);
+	return -EINVAL;
+}
+
+/* --image's prefix and --backend: which backend, if the command line says. */
+static int parse_backend(struct options *o, const struct backend_ops **ret_be)
+{
+	const struct backend_ops *by_image = backend_for_image(o->image, &o->image_path);
+	const struct backend_ops *named = o->backend ? backend_find_any(o->backend) : NULL;
+	char what[256];
+
+	*ret_be = by_image ? by_image : named;
+	if (o->backend && !named) {
+		log_err("--backend: unknown backend '%s' (%s)", o->backend, backend_names());
+		return -EINVAL;
+	}
+	if (named && named->missing) {
+		snprintf(what, sizeof(what), "--backend %s", named->name);
+		return refuse_missing(what, named);
+	}
+	if (by_image && by_image->missing) {
+		snprintf(what, sizeof(what), "--image '%s'", o->image);
+		return refuse_missing(what, by_image);
+	}
+	if (named && by_image && named != by_image) {
+		log_err("--image '%s' is served by the %s backend, not --backend %s", o->image,
+			by_image->name, o->backend);
+		return -EINVAL;
+	}
+	if (!by_image && named && named->image_prefix) {
+		log_err("--backend %s: --image must be %s...", named->name, named->image_prefix);
+		return -EINVAL;
+	}
+	if (by_image && o->is_direct) {
+		log_err("--direct: the %s backend has no page cache to bypass", by_image->name);
+		return -EINVAL;
+	}
+	o->be = by_image;
+	return 0;
+}
+
+/* A backend option given to the wrong backend, or to none: say whose it is. */
+static int refuse_opt(const struct given_opt *g, const struct backend_ops *be)
+{
+	const struct backend_ops *owner = backend_opt_owner(g->key);
+	char what[128], theirs[256] = "";
+
+	snprintf(what, sizeof(what), "--%s%s", g->is_cli ? "" : "backend-opt ", g->key);
+	if (owner) {
+		log_err("%s is an option of the %s backend (%s%s%s), not of %s%s%s", what,
+			owner->name, owner->image_form ? "an " : "--backend ",
+			owner->image_form ? owner->image_form : owner->name,
+			owner->image_form ? " --image" : "", be ? "the " : "a file image's backend",
+			be ? be->name : "", be ? " backend" : "");
+		return -EINVAL;
+	}
+	for (const struct backend_opt *bo = be ? be->opts : NULL; bo && bo->key; bo++)
+		snprintf(theirs + strlen(theirs), sizeof(theirs) - strlen(theirs), "%s%s",
+			 theirs[0] ? ", " : "", bo->key);
+	if (be)
+		log_err("%s: the %s backend has no option '%s' (%s%s)", what, be->name, g->key,
+			theirs[0] ? "its options: " : "it has none", theirs);
+	else
+		log_err("%s: no backend has an option '%s'", what, g->key);
+	return -EINVAL;
+}
+
+/* Each backend option given goes to @be, whose it must be (@be NULL: a file image's default). */
+static int set_backend_opts(struct options *o, const struct backend_ops *be)
+{
+	for (unsigned int i = 0; i < nr_given_opts; i++) {
+		int index = be ? backend_opt_index(be, given_opts[i].key) : -ENOENT;
+
+		if (index < 0)
+			return refuse_opt(&given_opts[i], be);
+		o->backend_opts[index] = given_opts[i].value;
+	}
+	return 0;
+}
+
+/* What the options say together, once all are read. */
+static int check_options(struct options *o)
+{
+	const struct backend_ops *be;
+
 	if (!o->image || !o->name) {
 		log_err("%s is required", !o->image ? "--image" : "--name");
 		return -EINVAL;
@@ -284,51 +491,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		log_err("--name: '%s' must be 1 to 255 bytes without '/'", o->name);
 		return -EINVAL;
 	}
-	if (o->backend && !backend_find(o->backend)) {
-		if (strcmp(o->backend, "rbd") == 0)
-			log_err("--backend rbd: this build has no rbd backend (librbd was not "
-				"found at build time: install librbd-dev, -Drbd=enabled)");
-		else
-			log_err("--backend: unknown backend '%s' (%s)", o->backend,
-				backend_names());
+	if (parse_backend(o, &be) < 0 || set_backend_opts(o, be) < 0)
 		return -EINVAL;
-	}
-	if (parse_image(o) < 0)
-		return -EINVAL;
-	return 0;
-}
-
-/* --image: a path, or a backend's prefix (rbd:) that chooses the backend. */
-static int parse_image(struct options *o)
-{
-	const struct backend_ops *be;
-	int r = backend_for_image(o->image, &be, &o->image_path);
-
-	if (r == -ENOTSUP) {
-		log_err("--image '%s': this build has no rbd backend (librbd was not found at "
-			"build time: install librbd-dev, -Drbd=enabled)", o->image);
-		return -EINVAL;
-	}
-	if (o->backend && be && strcmp(o->backend, be->name) != 0) {
-		log_err("--image '%s' is served by the %s backend, not --backend %s", o->image,
-			be->name, o->backend);
-		return -EINVAL;
-	}
-	if (!be && o->backend && backend_find(o->backend)->image_prefix) {
-		log_err("--backend %s: --image must be %s...", o->backend,
-			backend_find(o->backend)->image_prefix);
-		return -EINVAL;
-	}
-	if (be)
-		o->be = be;
-	if ((o->ceph_conf || o->ceph_id) && (!be || strcmp(be->name, "rbd") != 0)) {
-		log_err("--ceph-conf and --ceph-id are for an rbd:POOL/IMAGE --image");
-		return -EINVAL;
-	}
-	if (be && o->is_direct) {
-		log_err("--direct: the %s backend has no page cache to bypass", be->name);
-		return -EINVAL;
-	}
 	return 0;
 }
 

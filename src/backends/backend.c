@@ -1,31 +1,46 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* The table of backends. */
+/* The table of backends: what the daemon finds them, their prefixes and options by. */
 #include <errno.h>
-#include <liburing.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "backends/backend.h"
-#include "blk/blk.h"
-#include "virtio/iov.h"
-#include "config.h"
 #include "util.h"
 
-static const struct backend_ops *const backends[] = {
-	&backend_io_uring,
-#if HAVE_LIBAIO
-	&backend_aio,
-#endif
-	&backend_null,
-#if HAVE_LIBRBD
-	&backend_rbd,
-#endif
-};
+/*
+ * The backends, in the order --help lists them, io_uring (the default)
+ * first: one line each.  Each is defined in its folder, src/backends/NAME/,
+ * which src/backends/meson.build builds with one subdir() line.
+ */
+#define BACKENDS(X) \
+	X(io_uring) \
+	X(aio)      \
+	X(null)     \
+	X(rbd)      \
+	/* a new backend: X(NAME) on a line of its own above this one */
 
-/* Prefixes of --image that name a backend, whether or not this build has it. */
-static const char *const known_prefixes[] = { "rbd:" };
+#define DECLARE(name) extern const struct backend_ops backend_##name;
+BACKENDS(DECLARE)
+#define ROW(name) &backend_##name,
+static const struct backend_ops *const backends[] = { BACKENDS(ROW) };
 
-const struct backend_ops *backend_find(const char *name)
+const char *backend_op_name(enum backend_op op)
+{
+	static const char *const names[] = {
+		[BACKEND_OP_NONE] = "none", [BACKEND_OP_READ] = "read", [BACKEND_OP_WRITE] = "write",
+		[BACKEND_OP_FLUSH] = "flush", [BACKEND_OP_DISCARD] = "discard",
+		[BACKEND_OP_WRITE_ZEROES] = "write-zeroes",
+	};
+
+	return (unsigned int)op < ARRAY_SIZE(names) ? names[op] : "unknown";
+}
+
+const struct backend_ops *backend_at(unsigned int i)
+{
+	return i < ARRAY_SIZE(backends) ? backends[i] : NULL;
+}
+
+const struct backend_ops *backend_find_any(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(backends); i++)
 		if (strcmp(backends[i]->name, name) == 0)
@@ -33,63 +48,60 @@ const struct backend_ops *backend_find(const char *name)
 	return NULL;
 }
 
-int backend_for_image(const char *image, const struct backend_ops **ret_be,
-		      const char **ret_path)
+const struct backend_ops *backend_find(const char *name)
 {
-	*ret_be = NULL;
+	const struct backend_ops *be = backend_find_any(name);
+
+	return be && !be->missing ? be : NULL;
+}
+
+const struct backend_ops *backend_for_image(const char *image, const char **ret_path)
+{
 	*ret_path = image;
 	for (size_t i = 0; i < ARRAY_SIZE(backends); i++) {
 		const char *p = backends[i]->image_prefix;
 
 		if (p && strncmp(image, p, strlen(p)) == 0) {
-			*ret_be = backends[i];
 			*ret_path = image + strlen(p);
-			return 0;
+			return backends[i];
 		}
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(known_prefixes); i++)
-		if (strncmp(image, known_prefixes[i], strlen(known_prefixes[i])) == 0)
-			return -ENOTSUP;
-	return 0;
+	return NULL;
 }
 
 const char *backend_names(void)
 {
-	static char names[64];
+	static char names[128];
 
 	if (!names[0]) {
-		size_t n = 0;
+		size_t n = 0, nr = 0, left = 0;
 
 		for (size_t i = 0; i < ARRAY_SIZE(backends); i++)
+			left += !backends[i]->missing;
+		for (size_t i = 0; i < ARRAY_SIZE(backends); i++) {
+			if (backends[i]->missing)
+				continue;
 			n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s",
-					      i == 0 ? "" : i + 1 == ARRAY_SIZE(backends) ?
-					      " or " : ", ", backends[i]->name);
+					      nr == 0 ? "" : nr + 1 == left ? " or " : ", ",
+					      backends[i]->name);
+			nr++;
+		}
 	}
 	return names;
 }
 
-int backend_io_uring_probe(void)
+int backend_opt_index(const struct backend_ops *be, const char *key)
 {
-	struct io_uring ring;
-	int r = io_uring_queue_init(2, &ring, 0);
-
-	if (r == 0)
-		io_uring_queue_exit(&ring);
-	return r;
+	for (int i = 0; be->opts && be->opts[i].key && i < BACKEND_MAX_OPTS; i++)
+		if (strcmp(be->opts[i].key, key) == 0)
+			return i;
+	return -ENOENT;
 }
 
-const struct iovec *backend_req_iov(const struct blk_req *req, unsigned int *ret_nr)
+const struct backend_ops *backend_opt_owner(const char *key)
 {
-	*ret_nr = req->be.bounce ? 1 : req->nr_data_iov;
-	return req->be.bounce ? &req->be.bounce_iov : req->data_iov;
-}
-
-void backend_req_advance(struct blk_req *req, size_t bytes)
-{
-	if (req->be.bounce) {
-		req->be.bounce_iov.iov_base = (char *)req->be.bounce_iov.iov_base + bytes;
-		req->be.bounce_iov.iov_len -= bytes;
-	} else {
-		iov_advance(&req->data_iov, &req->nr_data_iov, bytes);
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(backends); i++)
+		if (backend_opt_index(backends[i], key) >= 0)
+			return backends[i];
+	return NULL;
 }

@@ -3,21 +3,31 @@
 #define VDB_BACKEND_H
 
 /*
- * Backends perform requests on the image.  One ops table per backend; each
- * virtqueue gets its own backend queue, used by that queue's thread only.
+ * The plug-in interface of backends: what performs requests on the image.
+ * A backend is one folder, src/backends/NAME/, with one struct backend_ops
+ * (nbdkit's plugin struct, ublksrv's target ops), and one row in
+ * backend.c's table.  Each virtqueue gets its own backend queue, used by
+ * that queue's thread only.
  *
- * A backend owns its image: open() reads its own options from a struct
- * image_spec and reports the size and abilities in a struct image; close()
- * and flush() end it.  The fd-based backends (io_uring, aio, null) share the
- * helpers of image.c (a regular file or a block device); a network backend
- * (rbd) keeps its handle in image->priv and leaves image->fd at -1.
+ * A backend owns its image: it declares its options (struct backend_opt:
+ * --backend-opt KEY=VALUE, or --KEY VALUE) and the --image prefix that
+ * chooses it, open() reads them from a struct image_spec and reports the
+ * size and abilities in a struct image; close(), flush(), resize() and the
+ * size watch end and change it.  It declares what it needs: per-request
+ * private data (req_priv_bytes), the system calls and files the sandbox
+ * must allow it.  The fd-based backends (io_uring, aio, null) share fd/ (a
+ * regular file or a block device, the op switch, O_DIRECT); a network
+ * backend (rbd) keeps its handle in image->priv and leaves image->fd at -1.
  *
  * A backend also owns the queue's wait: it reports the kick eventfd becoming
  * readable as an event, so that io_uring can submit a batch and wait for
  * kicks and completions in a single system call.
  *
- * Adding a backend: one file with its ops table, one row in backend.c's
- * table, one line in meson.build.
+ * Adding a backend: its folder (its code, its meson.build, its man-page
+ * section NAME.8), one row in backend.c's table, one subdir() line in
+ * src/backends/meson.build.  A backend whose library may be missing at
+ * build time keeps its ops in a file built always (rbd/backend.c), with
+ * ->missing saying why instead of the calls where the library is not.
  */
 
 #include <stdbool.h>
@@ -26,7 +36,73 @@
 
 #include "config.h"
 
-struct blk_req;
+/* What a backend is asked to do. */
+enum backend_op {
+	BACKEND_OP_NONE,           /* nothing: never queued (its caller answers it at once) */
+	BACKEND_OP_READ,
+	BACKEND_OP_WRITE,
+	BACKEND_OP_FLUSH,
+	BACKEND_OP_DISCARD,
+	BACKEND_OP_WRITE_ZEROES,
+};
+
+/* backend_op_name() - "read", "write", ... for messages. */
+const char *backend_op_name(enum backend_op op);
+
+#define BACKEND_MAX_SEGS 16u       /* DISCARD/WRITE_ZEROES ranges in one request */
+
+/* A range of a DISCARD or WRITE_ZEROES. */
+struct backend_seg {
+	uint64_t offset_bytes;
+	uint64_t len_bytes;
+	bool is_unmap;             /* WRITE_ZEROES may deallocate */
+};
+
+/*
+ * The fd backends' bookkeeping of a request (fd/), in the request itself:
+ * they clear it when the request starts.
+ */
+struct backend_fd_state {
+	uint64_t done_bytes;
+	uint32_t nr_pending;
+	int error;
+	uint8_t zero_mode;         /* how WRITE_ZEROES was attempted (enum zero_mode) */
+	bool is_allocating;        /* io_uring: a fallocate of an image in memory, counted */
+	void *bounce;              /* aligned copy of the data, for O_DIRECT */
+	uint64_t bounce_bytes;     /* of the data it stands for */
+	struct iovec bounce_iov;   /* what is left of it to transfer */
+};
+
+/*
+ * A request as a backend receives it: the op and its arguments, the
+ * backend's own state, and one result for the whole request (an event of
+ * wait()).  The caller owns it, one per slot of a queue (no allocation per
+ * request), and embeds it in its own request (struct blk_req).
+ */
+struct backend_req {
+	enum backend_op op;
+	uint64_t offset_bytes;             /* READ/WRITE: image offset */
+	struct iovec *data_iov;            /* READ/WRITE: the data buffers */
+	unsigned int nr_data_iov;
+	uint64_t data_bytes;
+	unsigned int nr_segs;              /* DISCARD/WRITE_ZEROES */
+	struct backend_seg segs[BACKEND_MAX_SEGS];
+	void *priv;                        /* req_priv_bytes of the backend's own, per slot */
+	struct backend_fd_state fd;        /* the fd backends' bookkeeping */
+};
+
+#define BACKEND_MAX_OPTS 8
+
+/*
+ * An option a backend declares (its opts[]): --backend-opt KEY=VALUE on the
+ * command line, and --KEY VALUE too where it is an option of its own.
+ */
+struct backend_opt {
+	const char *key;               /* "ceph-conf" */
+	const char *arg;               /* what the value is, for --help: "PATH" */
+	const char *help;              /* for --help, one paragraph: "the Ceph configuration..." */
+	bool is_cli;                   /* also --KEY VALUE */
+};
 
 /* What --image and the options name: the backend reads what it needs. */
 struct image_spec {
@@ -34,8 +110,8 @@ struct image_spec {
 	bool is_readonly;
 	bool is_direct;                /* fd backends: O_DIRECT */
 	int adopt_fd;                  /* fd backends: a live upgrade's image fd, or -1 */
-	const char *ceph_conf;         /* rbd: --ceph-conf, or NULL for the defaults */
-	const char *ceph_id;           /* rbd: --ceph-id, or NULL for "admin" */
+	/* The values of the backend's options, by their index in its opts[]; NULL: not given. */
+	const char *opts[BACKEND_MAX_OPTS];
 };
 
 /* The opened image, shared read-only by every queue. */
@@ -64,94 +140,6 @@ struct image {
 	bool is_in_memory;
 };
 
-/**
- * image_open() - open a regular file or block device
- * @path: the image
- * @is_readonly: open O_RDONLY
- * @is_direct: open O_DIRECT
- * @img: filled in; img->fd is -1 on failure
- * Returns 0 or -errno (-ENOENT, -EACCES, -EINVAL for other file types).
- */
-int image_open(const char *path, bool is_readonly, bool is_direct, struct image *img);
-
-/**
- * image_fd_open() - the fd backends' open(): image_adopt() of @spec->adopt_fd
- * when it is >= 0, else image_open() of @spec->path.
- */
-int image_fd_open(const struct image_spec *spec, struct image *img);
-
-/* image_fd_flush() - the fd backends' flush(): fdatasync (read-only: nothing). */
-int image_fd_flush(const struct image *img);
-
-/*
- * image_fd_resize() - the fd backends' resize(): a file is truncated to the
- * size (grown only if smaller); a block device is not resized, it must be
- * as large already (-ENOSPC).
- */
-int image_fd_resize(struct image *img, uint64_t size_bytes, bool is_shrink,
-		    const char **ret_why);
-
-/* image_fd_get_size() - the fd backends' get_size(): fstat, or BLKGETSIZE64. */
-int image_fd_get_size(const struct image *img, uint64_t *ret_bytes);
-
-/**
- * image_adopt() - the same for an image already open as @fd (a live upgrade
- * hands it over); read-only and O_DIRECT are as @fd was opened.  @fd is the
- * image's from now on, closed on failure too.
- */
-int image_adopt(int fd, const char *path, struct image *img);
-
-/* image_close() - NULL-safe. */
-void image_close(struct image *img);
-
-/**
- * image_fit_direct() - keep O_DIRECT only where every request can use it
- * @block_size: the logical block size the device offers
- *
- * A device whose blocks are smaller than the image's O_DIRECT offset
- * alignment would get requests that only a read-modify-write of shared
- * blocks could serve directly.  Mixing direct and buffered I/O on one page
- * loses data, so such an image is reopened without O_DIRECT: all of its I/O
- * goes through the page cache (FLUSH still syncs it).
- * Returns 1 when it reopened, 0 when nothing changed, or -errno.
- */
-int image_fit_direct(struct image *img, uint32_t block_size);
-
-/**
- * image_needs_bounce() - must this transfer go through an aligned buffer?
- * True for an O_DIRECT image when a buffer's address or length is not
- * aligned as O_DIRECT requires (the offset is, see image_fit_direct()).
- */
-bool image_needs_bounce(const struct image *img, const struct iovec *iov,
-			unsigned int nr_iov);
-
-/**
- * image_bounce_prepare() - route @req's data through an aligned buffer if needed
- * @must_copy: the queue copies every O_DIRECT transfer (image_dio_refused())
- *
- * When image_needs_bounce() or @must_copy on an O_DIRECT image, allocates the
- * buffer for what is left of the transfer (from req->be.done_bytes) and for
- * a write copies the data into it.  Returns 0 or -ENOMEM.
- */
-int image_bounce_prepare(const struct image *img, struct blk_req *req, bool must_copy);
-
-/* image_bounce_end() - for a successful read copy the data out; free the buffer. */
-void image_bounce_end(struct blk_req *req, int res);
-
-/**
- * image_dio_refused() - an O_DIRECT READ or WRITE failed with @res: copy it instead?
- * @is_copying: the queue's flag, set when this returns true
- *
- * The kernel will not pin some memory for O_DIRECT and fails the transfer
- * with EFAULT: mappings flagged VM_IO or VM_PFNMAP (VDUSE's bounce buffer
- * from Linux 6.12.118 on) and secret memory.  The daemon can still read and
- * write that memory itself, so the rest of @req is prepared again through an
- * aligned buffer of its own (image_bounce_prepare()), and so are the queue's
- * later transfers.  Returns true when @req is ready to be submitted again;
- * false when @res stands (not EFAULT, not O_DIRECT, already copied, no memory).
- */
-bool image_dio_refused(const struct image *img, struct blk_req *req, int res, bool *is_copying);
-
 enum backend_event_type {
 	BACKEND_EV_KICK,   /* the kick eventfd fired (its counter was consumed) */
 	BACKEND_EV_DONE,   /* a request finished with result @res */
@@ -159,18 +147,53 @@ enum backend_event_type {
 
 struct backend_event {
 	enum backend_event_type type;
-	struct blk_req *req;
+	struct backend_req *req;
 	int res;           /* 0 or -errno */
 };
 
 struct backend_queue;
+struct sandbox_path;
+struct sandbox_syscall;
 
 struct backend_ops {
+	/* --- what it is: set even where the build lacks its library --- */
 	const char *name;
+	const char *summary;           /* what it is, for --help: "a Ceph RBD image" */
 	/* "rbd:" when --image PREFIX... selects this backend; NULL for file paths. */
 	const char *image_prefix;
-	/* Bytes of per-request state the queue reserves in each slot (req->be_priv). */
+	const char *image_form;        /* that --image, for --help: "rbd:POOL/IMAGE[@SNAP]" */
+	const struct backend_opt *opts; /* its options, up to a { NULL } row (or NULL: none) */
+	/*
+	 * Not in this build, and why ("librbd was not found at build time:
+	 * ..."); NULL when it is.  A missing backend has none of the calls
+	 * below: the registry names it, its options and its prefix, and says why.
+	 */
+	const char *missing;
+
+	/* --- what it needs and does --- */
+	/*
+	 * probe() - can this process use the backend? (optional: NULL, it can)
+	 * Returns 0 or -errno (io_uring: -ENOSYS not built in or refused by
+	 * seccomp, -EPERM disabled by the kernel.io_uring_disabled sysctl).
+	 */
+	int (*probe)(void);
+	/* Bytes of per-request state the queue reserves in each slot (req->priv). */
 	size_t req_priv_bytes;
+	/*
+	 * The system calls it makes once the device serves, beyond the
+	 * daemon's own: rows of sandbox/syscalls.h, which the seccomp filter
+	 * allows (and no other backend's).  Required under --sandbox on: a
+	 * backend that declares none cannot start with the sandbox.
+	 */
+	const struct sandbox_syscall *syscalls;
+	unsigned int nr_syscalls;
+	/**
+	 * landlock_paths() - what it may still open once the device serves
+	 * (optional: nothing), it or a live upgrade's new image: at most @max
+	 * in @paths (sandbox.h).  Returns how many it filled in.
+	 */
+	unsigned int (*landlock_paths)(const struct image_spec *spec, const struct image *img,
+				       struct sandbox_path *paths, unsigned int max);
 	/**
 	 * open() - open the image @spec names (required)
 	 * Fills @img (size, block sizes, abilities, is_readonly) and sets
@@ -215,7 +238,7 @@ struct backend_ops {
 	 * Returns 0, or -errno when the request cannot be started (it is then
 	 * completed by the caller with that error).
 	 */
-	int (*queue_req)(struct backend_queue *bq, struct blk_req *req);
+	int (*queue_req)(struct backend_queue *bq, struct backend_req *req);
 	/**
 	 * wait() - submit what was prepared, then collect events
 	 * @may_block: wait for at least one event
@@ -225,43 +248,35 @@ struct backend_ops {
 		    unsigned int max, bool may_block);
 };
 
+/* The daemon's defaults (daemon.c: io_uring, aio where it is unavailable) and the queue's stand-in. */
 extern const struct backend_ops backend_io_uring;
-extern const struct backend_ops backend_null;
-#if HAVE_LIBAIO
 extern const struct backend_ops backend_aio;
-#endif
-#if HAVE_LIBRBD
-extern const struct backend_ops backend_rbd;
-#endif
+extern const struct backend_ops backend_null;
 
-/* backend_req_iov() - the iovecs a READ/WRITE transfers next (its bounce buffer, if any). */
-const struct iovec *backend_req_iov(const struct blk_req *req, unsigned int *ret_nr);
+/* backend_at() - the @i-th backend of the table, built in or not (->missing), or NULL. */
+const struct backend_ops *backend_at(unsigned int i);
 
-/* backend_req_advance() - after a short transfer of @bytes: go on from where it stopped. */
-void backend_req_advance(struct blk_req *req, size_t bytes);
-
-/* backend_find() - ops by name ("io_uring", "aio", "null", "rbd"), or NULL. */
+/* backend_find() - the backend called @name, if this build has it; NULL otherwise. */
 const struct backend_ops *backend_find(const char *name);
+
+/* backend_find_any() - the backend called @name, built in or not (->missing says), or NULL. */
+const struct backend_ops *backend_find_any(const char *name);
 
 /**
  * backend_for_image() - which backend a prefixed --image names
- * @ret_be: the backend whose image_prefix @image starts with, or NULL for a
- *          plain path (a file backend serves it)
  * @ret_path: @image without the prefix
- * Returns 0, or -ENOTSUP when @image starts with a prefix this build has no
- * backend for ("rbd:" without librbd).
+ * Returns the backend whose image_prefix @image starts with, built in or
+ * not (->missing says), or NULL for a plain path (a file backend serves it).
  */
-int backend_for_image(const char *image, const struct backend_ops **ret_be,
-		      const char **ret_path);
+const struct backend_ops *backend_for_image(const char *image, const char **ret_path);
 
-/* backend_names() - the available names, for messages: "io_uring, aio or null". */
+/* backend_names() - the names of the backends this build has: "io_uring, aio or null". */
 const char *backend_names(void);
 
-/**
- * backend_io_uring_probe() - can this process use io_uring?
- * Returns 0, or -errno from io_uring_setup (-ENOSYS: not built in or blocked
- * by seccomp, -EPERM: disabled by the kernel.io_uring_disabled sysctl).
- */
-int backend_io_uring_probe(void);
+/* backend_opt_index() - @key's index in @be's options, or -ENOENT. */
+int backend_opt_index(const struct backend_ops *be, const char *key);
+
+/* backend_opt_owner() - the backend that declares option @key, built in or not, or NULL. */
+const struct backend_ops *backend_opt_owner(const char *key);
 
 #endif

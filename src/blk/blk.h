@@ -8,14 +8,16 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <linux/virtio_blk.h>
 
+#include "backends/backend.h"
 #include "virtio/vq.h"
 
 #define BLK_SECTOR_SHIFT 9
 #define BLK_SECTOR_SIZE 512u
-#define BLK_MAX_DWZ_SEG 16u               /* max_discard_seg / max_write_zeroes_seg */
+#define BLK_MAX_DWZ_SEG BACKEND_MAX_SEGS  /* max_discard_seg / max_write_zeroes_seg */
 #define BLK_MAX_DWZ_SECTORS (1u << 22)    /* per segment: 2 GiB */
 #define BLK_SEG_MAX_CAP 254u              /* seg_max never exceeds this */
 #define BLK_IOV_SLACK 16u                 /* iovecs for header, status and split mappings */
@@ -67,59 +69,52 @@ uint64_t blk_dev_features(const struct blk_dev *dev);
 /* blk_dev_config() - fill the config space the driver reads. */
 void blk_dev_config(const struct blk_dev *dev, struct virtio_blk_config *cfg);
 
-/* What a backend is asked to do. */
-enum blk_op {
-	BLK_OP_NONE,           /* nothing: the request completes at once */
-	BLK_OP_READ,
-	BLK_OP_WRITE,
-	BLK_OP_FLUSH,
-	BLK_OP_DISCARD,
-	BLK_OP_WRITE_ZEROES,
-};
-
-/* blk_op_name() - "read", "write", ... for messages. */
-const char *blk_op_name(enum blk_op op);
-
-struct blk_dwz_seg {
-	uint64_t offset_bytes;
-	uint64_t len_bytes;
-	bool is_unmap;         /* WRITE_ZEROES may deallocate */
-};
+/* What a request asks: one of its backend's operations, or NONE (answered at once). */
+#define BLK_OP_NONE BACKEND_OP_NONE
+#define BLK_OP_READ BACKEND_OP_READ
+#define BLK_OP_WRITE BACKEND_OP_WRITE
+#define BLK_OP_FLUSH BACKEND_OP_FLUSH
+#define BLK_OP_DISCARD BACKEND_OP_DISCARD
+#define BLK_OP_WRITE_ZEROES BACKEND_OP_WRITE_ZEROES
+#define blk_op_name backend_op_name
 
 /*
  * A request: one per popped chain, living in a preallocated per-queue slot.
- * The backend reads the op and its arguments, keeps its progress in @be, and
- * reports one result for the whole request.
+ *
+ * Its first member is the request the backend receives (backend.h): op,
+ * offset, data buffers, DISCARD/WRITE_ZEROES ranges, the backend's private
+ * state.  It is embedded without a name (-fms-extensions, see meson.build),
+ * so req->op and req->data_iov read as the request's own; blk_req_io() is
+ * what a backend is handed, blk_req_of() what comes back in its events.
  */
 struct blk_req {
+	struct backend_req;
 	struct vq_elem elem;
-	enum blk_op op;
 	uint8_t status;                  /* decided at parse time when op == BLK_OP_NONE */
 	uint8_t *status_ptr;             /* last byte of the device-writable part */
 	uint32_t in_len;                 /* used.len on success (bytes written for the driver) */
-	uint64_t offset_bytes;           /* READ/WRITE: image offset */
-	struct iovec *data_iov;          /* READ/WRITE: the data buffers */
-	unsigned int nr_data_iov;
-	uint64_t data_bytes;
-	unsigned int nr_segs;            /* DISCARD/WRITE_ZEROES */
-	struct blk_dwz_seg segs[BLK_MAX_DWZ_SEG];
-	void *be_priv;                   /* the backend's req_priv_bytes, per slot */
-	struct {                         /* the fd backends' bookkeeping */
-		uint64_t done_bytes;
-		uint32_t nr_pending;
-		int error;
-		uint8_t zero_mode;       /* how WRITE_ZEROES was attempted */
-		bool is_allocating;      /* io_uring: a fallocate of an image in memory, counted */
-		void *bounce;            /* aligned copy of the data, for O_DIRECT */
-		uint64_t bounce_bytes;   /* of the data it stands for */
-		struct iovec bounce_iov; /* what is left of it to transfer */
-	} be;
 	uint32_t mem_token;              /* pins the mappings the request uses */
 	uint64_t started_ns;             /* CLOCK_MONOTONIC at its start (stats.h) */
 	bool is_device_fault;            /* failed by the device, not the driver */
 	bool is_mutating;                /* in the backend, may change the image */
 	uint16_t slot;                   /* index in the queue's slot array */
 };
+
+/* blk_req_io() and blk_req_of() convert between the two: the same address. */
+_Static_assert(offsetof(struct blk_req, op) == offsetof(struct backend_req, op),
+	       "struct backend_req is struct blk_req's first member");
+
+/* blk_req_io() - the request as its backend receives it. */
+static inline struct backend_req *blk_req_io(struct blk_req *req)
+{
+	return (struct backend_req *)req;
+}
+
+/* blk_req_of() - the request a backend reported on. */
+static inline struct blk_req *blk_req_of(struct backend_req *io)
+{
+	return (struct blk_req *)io;
+}
 
 /**
  * blk_req_parse() - turn a popped chain into a request

@@ -117,7 +117,7 @@ int blk_queue_new(uint16_t index, const struct blk_dev *dev, const struct image 
 	for (unsigned int i = 0; i < num; i++) {
 		q->slots[i].slot = (uint16_t)i;
 		q->slots[i].elem.iov = &q->iovs[(size_t)i * q->iov_per_req];
-		q->slots[i].be_priv = (char *)q->be_privs + (size_t)i * be->req_priv_bytes;
+		q->slots[i].priv = (char *)q->be_privs + (size_t)i * be->req_priv_bytes;
 		q->free_slots[i] = (uint16_t)(num - 1 - i);
 	}
 	q->nr_free = num;
@@ -343,7 +343,7 @@ static void queue_req_start(struct blk_queue *q, struct blk_req *req, int pop_re
 		  req->elem.head, req->op, (unsigned long long)req->offset_bytes,
 		  (unsigned long long)req->data_bytes);
 	queue_write_begin(q, req);
-	r = q->be->queue_req(q->bq, req);
+	r = q->be->queue_req(q->bq, blk_req_io(req));
 	if (r < 0)
 		queue_req_complete(q, req, r);
 }
@@ -550,7 +550,7 @@ int blk_queue_run(struct blk_queue *q)
 				stats_add(&q->stats->kicks, 1);
 				need_poll = true;
 			} else {
-				queue_req_complete(q, evs[i].req, evs[i].res);
+				queue_req_complete(q, blk_req_of(evs[i].req), evs[i].res);
 			}
 		}
 		/* Slots came back: chains a full queue left behind can go now. */

@@ -15,17 +15,6 @@
 
 #define HDR_BYTES sizeof(struct virtio_blk_outhdr)
 
-const char *blk_op_name(enum blk_op op)
-{
-	static const char *const names[] = {
-		[BLK_OP_NONE] = "none", [BLK_OP_READ] = "read", [BLK_OP_WRITE] = "write",
-		[BLK_OP_FLUSH] = "flush", [BLK_OP_DISCARD] = "discard",
-		[BLK_OP_WRITE_ZEROES] = "write-zeroes",
-	};
-
-	return (unsigned int)op < sizeof(names) / sizeof(names[0]) ? names[op] : "unknown";
-}
-
 static int answer_now(struct blk_req *req, uint8_t status)
 {
 	req->op = BLK_OP_NONE;
@@ -120,7 +109,7 @@ static int parse_dwz(const struct blk_dev *dev, struct blk_req *req, bool is_dis
 		/* An empty segment asks for nothing; a backend would call it EINVAL. */
 		if (nr_sectors == 0)
 			continue;
-		req->segs[req->nr_segs++] = (struct blk_dwz_seg){
+		req->segs[req->nr_segs++] = (struct backend_seg){
 			.offset_bytes = sector << BLK_SECTOR_SHIFT,
 			.len_bytes = (uint64_t)nr_sectors << BLK_SECTOR_SHIFT,
 			.is_unmap = flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP,
@@ -159,7 +148,6 @@ int blk_req_parse(const struct blk_dev *dev, struct blk_req *req)
 	req->nr_segs = 0;
 	req->nr_data_iov = 0;
 	req->data_bytes = 0;
-	memset(&req->be, 0, sizeof(req->be));
 	if (e->in_bytes < 1 || e->out_bytes < HDR_BYTES)
 		return -EINVAL;
 	last = &e->iov[e->nr_out + e->nr_in - 1];

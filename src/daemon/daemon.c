@@ -17,6 +17,7 @@
 #include <linux/vduse.h>
 
 #include "backends/backend.h"
+#include "backends/fd/image.h"
 #include "blk/blk.h"
 #include "config.h"
 #include "daemon/control.h"
@@ -50,13 +51,22 @@ static void default_serial(const char *image, char serial[VIRTIO_BLK_ID_BYTES])
 	memcpy(serial, buf, strlen(buf));
 }
 
-/* The backend opens its image; an image that refuses writes is served read-only. */
-static int open_image(const struct options *o, int adopt_fd, struct image *img)
+/* What the backend opens: the image and the backend's options. */
+static struct image_spec image_spec_of(const struct options *o, int adopt_fd)
 {
 	struct image_spec spec = {
 		.path = o->image_path, .is_readonly = o->is_readonly, .is_direct = o->is_direct,
-		.adopt_fd = adopt_fd, .ceph_conf = o->ceph_conf, .ceph_id = o->ceph_id,
+		.adopt_fd = adopt_fd,
 	};
+
+	memcpy(spec.opts, o->backend_opts, sizeof(spec.opts));
+	return spec;
+}
+
+/* The backend opens its image; an image that refuses writes is served read-only. */
+static int open_image(const struct options *o, int adopt_fd, struct image *img)
+{
+	struct image_spec spec = image_spec_of(o, adopt_fd);
 	int r = o->be->open(&spec, img);
 
 	if (adopt_fd < 0 && !o->is_readonly && (r == -EACCES || r == -EROFS || r == -EPERM)) {
@@ -135,7 +145,7 @@ static int block_signals(int *ret_sfd)
 }
 
 /* The backend: as asked, or io_uring with libaio as the fallback. */
-static const struct backend_ops *choose_backend(const struct options *o)
+static const struct backend_ops *choose_by_name(const struct options *o)
 {
 	int r;
 
@@ -143,7 +153,7 @@ static const struct backend_ops *choose_backend(const struct options *o)
 		return o->be;
 	if (o->backend && strcmp(o->backend, "io_uring") != 0)
 		return backend_find(o->backend);
-	r = backend_io_uring_probe();
+	r = backend_io_uring.probe();
 	if (r == 0)
 		return &backend_io_uring;
 	if (o->backend) {
@@ -159,6 +169,20 @@ static const struct backend_ops *choose_backend(const struct options *o)
 	log_err("io_uring is unavailable (%s) and this build has no aio backend", strerror(-r));
 	return NULL;
 #endif
+}
+
+/* The backend, if it can serve as asked: under the sandbox it must say what it calls. */
+static const struct backend_ops *choose_backend(const struct options *o)
+{
+	const struct backend_ops *be = choose_by_name(o);
+
+	/* The seccomp filter allows a backend what it declares, and nothing it forgot. */
+	if (be && o->is_sandboxed && !be->syscalls) {
+		log_err("the %s backend declares no system calls (its ops' syscalls): it cannot "
+			"serve under the sandbox (--sandbox off serves without it)", be->name);
+		return NULL;
+	}
+	return be;
 }
 
 /* Which kernel and VDUSE API this run uses: the first thing to ask in a bug report. */
@@ -347,8 +371,7 @@ void daemon_sandbox_handler(const struct options *o)
 		return;
 	}
 	sandbox_seccomp_apply(&(struct sandbox_opts){
-		.backend = SANDBOX_BACKEND_NULL, .is_recording = is_recording,
-		.record_fd = is_recording ? sandbox_record_fd() : -1 });
+		.is_recording = is_recording, .record_fd = is_recording ? sandbox_record_fd() : -1 });
 }
 
 /*
@@ -380,14 +403,8 @@ static int start_sandbox(const struct daemon *d, const struct control *c)
 {
 	const struct options *o = d->o;
 	struct sandbox_opts so = {
-		.backend = o->be == &backend_io_uring ? SANDBOX_BACKEND_IO_URING :
-#if HAVE_LIBAIO
-			   o->be == &backend_aio ? SANDBOX_BACKEND_AIO :
-#endif
-#if HAVE_LIBRBD
-			   o->be == &backend_rbd ? SANDBOX_BACKEND_RBD :
-#endif
-			   SANDBOX_BACKEND_NULL,
+		.backend_syscalls = o->be->syscalls,
+		.nr_backend_syscalls = o->be->nr_syscalls,
 		.may_exec = true,
 		.may_attach = o->is_attach,
 		.may_notify = notify_is_enabled(),
@@ -448,14 +465,15 @@ static int start_sandbox(const struct daemon *d, const struct control *c)
 static int start_landlock(const struct daemon *d)
 {
 	const struct options *o = d->o;
-	bool is_rbd = o->be->image_prefix != NULL;
+	struct sandbox_path backend_paths[SANDBOX_MAX_BACKEND_PATHS];
+	struct image_spec spec = image_spec_of(o, -1);
 	struct sandbox_serving sv = {
-		.image = d->img->fd >= 0 ? o->image_path : NULL,
-		.is_readonly = d->img->is_readonly,
+		.backend_paths = backend_paths,
+		.nr_backend_paths = o->be->landlock_paths ?
+			o->be->landlock_paths(&spec, d->img, backend_paths,
+					      SANDBOX_MAX_BACKEND_PATHS) : 0,
 		.state_dir = o->state_dir,
 		.exe = upgrade_exe(),
-		.is_rbd = is_rbd,
-		.ceph_conf = o->ceph_conf,
 		.is_attach = o->is_attach,
 		.dev_name = o->name,
 		.extra_path = test_sandbox_record_path(),

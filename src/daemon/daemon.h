@@ -11,12 +11,11 @@
 
 #include <stdbool.h>
 
+#include "backends/backend.h"
 #include "sandbox/privileges.h"
 #include "recovery/state.h"
 #include "recovery/upgrade.h"
 #include "vduse/vdpa.h"
-
-struct backend_ops;
 
 enum exit_code {
 	EXIT_OK = 0,
@@ -39,8 +38,8 @@ struct options {
 	unsigned int block_size;
 	const char *serial;
 	const char *backend;
-	const char *ceph_conf;        /* rbd: --ceph-conf */
-	const char *ceph_id;          /* rbd: --ceph-id */
+	/* The backend's options (--backend-opt, --ceph-conf...), by their index in its opts[]. */
+	const char *backend_opts[BACKEND_MAX_OPTS];
 	const char *state_dir;
 	const char *user;
 	struct run_as run_as;         /* --user, looked up */

@@ -71,10 +71,12 @@ static const char *dir_of(const char *path, char *buf, size_t size)
 {
 	const char *slash = path ? strrchr(path, '/') : NULL;
 
-	if (!slash || (size_t)(slash - path) >= size)
+	size_t len = slash == path ? 1 : (size_t)(slash - path);   /* "/x": "/" */
+
+	if (!slash || len >= size)
 		return NULL;
-	memcpy(buf, path, (size_t)(slash - path));
-	buf[slash == path ? 1 : slash - path] = 0;
+	memcpy(buf, path, len);
+	buf[len] = 0;
 	return buf;
 }
 
@@ -117,9 +119,14 @@ int sandbox_landlock_apply(const struct sandbox_path *paths, unsigned int nr)
 	if (ruleset < 0)
 		return -errno;
 	for (unsigned int i = 0; i < nr; i++) {
-		if (!paths[i].path)
+		struct sandbox_path p = paths[i];
+		char dir[PATH_MAX];
+
+		if (p.is_its_dir)
+			p.path = dir_of(p.path, dir, sizeof(dir));
+		if (!p.path)
 			continue;
-		r = add_path(ruleset, &paths[i], rs.handled_access_fs);
+		r = add_path(ruleset, &p, rs.handled_access_fs);
 		if (r < 0)
 			return r;
 	}
@@ -132,11 +139,10 @@ int sandbox_landlock_apply(const struct sandbox_path *paths, unsigned int nr)
 
 int sandbox_landlock_serving(const struct sandbox_serving *s)
 {
-	char vdpa_dev[PATH_MAX], link[PATH_MAX], conf_dir[PATH_MAX], exe_dir[PATH_MAX];
+	char vdpa_dev[PATH_MAX], link[PATH_MAX];
 	bool has_vdpa_dev = false;
-	struct sandbox_path paths[] = {
-		/* Serving: the image (as served), the state file, the devices. */
-		{ s->image, SANDBOX_FS_READ | (s->is_readonly ? 0 : SANDBOX_FS_WRITE) },
+	const struct sandbox_path core[] = {
+		/* Serving: the state file, the devices (the image: the backend's paths, below). */
 		{ s->state_dir, SANDBOX_FS_READ | SANDBOX_FS_WRITE | SANDBOX_FS_REMOVE },
 		{ "/dev/vduse", SANDBOX_FS_READ | SANDBOX_FS_WRITE },
 		/* Reading what the kernel says: boot id, sysfs attributes, /proc/self. */
@@ -149,7 +155,7 @@ int sandbox_landlock_serving(const struct sandbox_serving *s)
 		 * --user.  The binary's directory, not its file: an upgrade installs
 		 * a new file (another inode) at that path.
 		 */
-		{ dir_of(s->exe, exe_dir, sizeof(exe_dir)), SANDBOX_FS_EXEC },
+		{ s->exe, SANDBOX_FS_EXEC, .is_its_dir = true },
 		{ "/usr/lib", SANDBOX_FS_EXEC | SANDBOX_FS_READ },
 		{ "/usr/lib64", SANDBOX_FS_EXEC | SANDBOX_FS_READ },
 		{ "/usr/local/lib", SANDBOX_FS_EXEC | SANDBOX_FS_READ },
@@ -161,22 +167,23 @@ int sandbox_landlock_serving(const struct sandbox_serving *s)
 		{ "/etc/passwd", SANDBOX_FS_READ },
 		{ "/etc/group", SANDBOX_FS_READ },
 		{ "/etc/localtime", SANDBOX_FS_READ },
-		/* rbd: what librados reads when it connects again (a live upgrade). */
-		{ s->is_rbd ? "/etc/ceph" : NULL, SANDBOX_FS_READ },
-		{ s->is_rbd ? s->ceph_conf : NULL, SANDBOX_FS_READ },
-		{ s->is_rbd ? dir_of(s->ceph_conf, conf_dir, sizeof(conf_dir)) : NULL,
-		  SANDBOX_FS_READ },
 		/* --attach: binding to a bus driver at a live upgrade's attach. */
 		{ s->is_attach ? "/sys/bus/vdpa" : NULL, SANDBOX_FS_READ | SANDBOX_FS_WRITE },
-		{ NULL, SANDBOX_FS_READ | SANDBOX_FS_WRITE },   /* the vdpa device, below */
 		{ s->extra_path, SANDBOX_FS_READ | SANDBOX_FS_WRITE },
 	};
+	struct sandbox_path paths[ARRAY_SIZE(core) + 1 + SANDBOX_MAX_BACKEND_PATHS];
+	unsigned int n = ARRAY_SIZE(core);
 
+	memcpy(paths, core, sizeof(core));
 	/* Its attributes (driver_override) live where sysfs puts the device, not under the bus. */
 	if (s->is_attach && s->dev_name &&
 	    (size_t)snprintf(link, sizeof(link), "/sys/bus/vdpa/devices/%s", s->dev_name) <
 		    sizeof(link))
 		has_vdpa_dev = realpath(link, vdpa_dev) != NULL;
-	paths[ARRAY_SIZE(paths) - 2].path = has_vdpa_dev ? vdpa_dev : NULL;
-	return sandbox_landlock_apply(paths, ARRAY_SIZE(paths));
+	paths[n++] = (struct sandbox_path){ has_vdpa_dev ? vdpa_dev : NULL,
+					    SANDBOX_FS_READ | SANDBOX_FS_WRITE };
+	/* The backend's image, and what its library reads. */
+	for (unsigned int i = 0; i < s->nr_backend_paths && i < SANDBOX_MAX_BACKEND_PATHS; i++)
+		paths[n++] = s->backend_paths[i];
+	return sandbox_landlock_apply(paths, n);
 }

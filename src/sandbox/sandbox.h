@@ -24,17 +24,18 @@
 
 #include <stdbool.h>
 
-enum sandbox_backend {
-	SANDBOX_BACKEND_IO_URING,
-	SANDBOX_BACKEND_AIO,
-	SANDBOX_BACKEND_NULL,
-	SANDBOX_BACKEND_RBD,          /* librbd's messenger threads: TCP to the cluster */
-};
-
 #define SANDBOX_MAX_NO_EXEC_FDS 8
 
+struct sandbox_syscall;
+
 struct sandbox_opts {
-	enum sandbox_backend backend; /* the syscalls of the other backends are refused */
+	/*
+	 * The system calls the backend declares (its ops' syscalls, rows of
+	 * syscalls.h) beyond the daemon's own: the other backends' are refused.
+	 * NULL is refused: a backend that declares none cannot run under it.
+	 */
+	const struct sandbox_syscall *backend_syscalls;
+	unsigned int nr_backend_syscalls;
 	bool may_exec;                /* SIGHUP live upgrade: execve and the new image's startup */
 	bool may_attach;              /* --attach: vdpa netlink and sysfs, now or at the detach */
 	bool may_notify;              /* sd_notify(): an AF_UNIX datagram to NOTIFY_SOCKET */
@@ -74,8 +75,9 @@ struct sandbox_opts {
  * is which is told by sandbox_seccomp_is_own(), not by PR_GET_SECCOMP.
  *
  * Returns 0 when a filter was installed, 1 when ours was inherited and kept,
- * -ENOSYS or -EINVAL when the kernel has no seccomp filters, -ENOMEM, or
- * another -errno from libseccomp or the kernel.
+ * -ENOENT when @o names no backend system calls, -ENOSYS or -EINVAL when the
+ * kernel has no seccomp filters, -ENOMEM, or another -errno from libseccomp
+ * or the kernel.
  */
 int sandbox_seccomp_apply(const struct sandbox_opts *o);
 
@@ -101,6 +103,7 @@ enum {
 struct sandbox_path {
 	const char *path;             /* NULL: skipped; a missing path allows nothing */
 	unsigned int rights;          /* SANDBOX_FS_* */
+	bool is_its_dir;              /* the directory that holds @path, not @path itself */
 };
 
 /* sandbox_landlock_abi() - the kernel's Landlock ABI version, or -errno (-EOPNOTSUPP: off). */
@@ -115,14 +118,15 @@ int sandbox_landlock_abi(void);
  */
 int sandbox_landlock_apply(const struct sandbox_path *paths, unsigned int nr);
 
+#define SANDBOX_MAX_BACKEND_PATHS 8
+
 /* What a serving daemon opens (sandbox_landlock_serving()). */
 struct sandbox_serving {
-	const char *image;            /* the image file or block device; NULL: none (rbd) */
-	bool is_readonly;             /* served read-only: no write to it */
+	/* The backend's (its landlock_paths()): the image as served, what its library reads. */
+	const struct sandbox_path *backend_paths;
+	unsigned int nr_backend_paths;
 	const char *state_dir;        /* state files and control sockets (removed at exit) */
 	const char *exe;              /* the binary a live upgrade executes (its directory) */
-	bool is_rbd;                  /* librados reads /etc/ceph and @ceph_conf again */
-	const char *ceph_conf;        /* --ceph-conf, or NULL */
 	bool is_attach;               /* --attach: vdpa bus attributes in sysfs */
 	const char *dev_name;         /* the device (its vdpa attributes) */
 	const char *extra_path;       /* one more file to read and write (tests), or NULL */
@@ -130,10 +134,11 @@ struct sandbox_serving {
 
 /**
  * sandbox_landlock_serving() - sandbox_landlock_apply() with what serving,
- * teardown and a live upgrade open: the image as served, the state
- * directory, /dev/vduse, /proc and /sys to read, the binary's directory
- * with the loader and libraries, the files NSS and librados read, and with
- * @is_attach the vdpa bus's attributes.  Nothing else, for any user.
+ * teardown and a live upgrade open: the backend's paths (the image as
+ * served, what its library reads), the state directory, /dev/vduse, /proc
+ * and /sys to read, the binary's directory with the loader and libraries,
+ * the files NSS reads, and with @is_attach the vdpa bus's attributes.
+ * Nothing else, for any user.
  */
 int sandbox_landlock_serving(const struct sandbox_serving *s);
 

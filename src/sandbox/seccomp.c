@@ -29,19 +29,22 @@
 #include <unistd.h>
 
 #include "sandbox/sandbox.h"
+#include "sandbox/syscalls.h"
 #include "util.h"
 
-/* Which part of the daemon needs a rule: a rule applies when its group is on. */
+/*
+ * Which part of the daemon needs a rule: a rule applies when its group is
+ * on.  The backend's own calls are not here: it declares them in its ops
+ * (sandbox_opts.backend_syscalls).
+ */
 enum {
 	G_CORE = 1 << 0,        /* always: control loop, queue threads, teardown */
-	G_IO_URING = 1 << 1,    /* the io_uring backend */
-	G_AIO = 1 << 2,         /* the libaio backend */
-	G_EXEC = 1 << 3,        /* live upgrade: execve and the new image's startup */
-	G_ATTACH = 1 << 4,      /* vdpa netlink and sysfs (attach, detach) */
-	G_NOTIFY = 1 << 5,      /* sd_notify over an AF_UNIX datagram socket */
-	G_NO_IO_URING = 1 << 6, /* not the io_uring backend: answer its probe ENOSYS */
-	G_SANITIZER = 1 << 7,   /* a build with ASan or TSan: their runtime's own calls */
-	G_RBD = 1 << 8,         /* the rbd backend: librbd's messenger and timer threads */
+	G_EXEC = 1 << 1,        /* live upgrade: execve and the new image's startup */
+	G_ATTACH = 1 << 2,      /* vdpa netlink and sysfs (attach, detach) */
+	G_NOTIFY = 1 << 3,      /* sd_notify over an AF_UNIX datagram socket */
+	G_SANITIZER = 1 << 4,   /* a build with ASan or TSan: their runtime's own calls */
+	/* Refused (an errno, not a kill) unless the backend declares the call. */
+	G_UNLESS_BACKEND = 1 << 5,
 };
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -52,25 +55,19 @@ enum {
 #endif
 #endif
 
-#define MAX_ARGS 3
-
 struct rule {
 	unsigned int groups;
-	int nr;                 /* SCMP_SYS(name) */
-	uint32_t action;        /* SCMP_ACT_ALLOW or an SCMP_ACT_ERRNO() */
-	unsigned int nr_args;   /* all comparisons must hold (AND); rows for one call are ORed */
-	struct scmp_arg_cmp args[MAX_ARGS];
+	struct sandbox_syscall sc;
 };
 
-#define ALLOW(g, name) { (g), SCMP_SYS(name), SCMP_ACT_ALLOW, 0, { { 0 } } }
-#define ALLOW_IF(g, name, n, ...) { (g), SCMP_SYS(name), SCMP_ACT_ALLOW, (n), { __VA_ARGS__ } }
-#define REFUSE(g, name, err) { (g), SCMP_SYS(name), SCMP_ACT_ERRNO(err), 0, { { 0 } } }
-#define REFUSE_IF(g, name, err, n, ...) { (g), SCMP_SYS(name), SCMP_ACT_ERRNO(err), (n), { __VA_ARGS__ } }
-#define EQ(arg, v) { (arg), SCMP_CMP_EQ, (scmp_datum_t)(v), 0 }
-/* The low 32 bits only: the kernel reads an int or unsigned int from that register. */
-#define EQ32(arg, v) { (arg), SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)(uint32_t)(v) }
-#define HAS_NONE(arg, bits) { (arg), SCMP_CMP_MASKED_EQ, (scmp_datum_t)(bits), 0 }
-#define HAS_EXACTLY(arg, mask, v) { (arg), SCMP_CMP_MASKED_EQ, (scmp_datum_t)(mask), (v) }
+#define ALLOW(g, name) { (g), SANDBOX_ALLOW(name) }
+#define ALLOW_IF(g, name, ...) { (g), SANDBOX_ALLOW_IF(name, __VA_ARGS__) }
+#define REFUSE(g, name, err) { (g), SANDBOX_REFUSE(name, err) }
+#define REFUSE_IF(g, name, ...) { (g), SANDBOX_REFUSE_IF(name, __VA_ARGS__) }
+#define EQ SANDBOX_EQ
+#define EQ32 SANDBOX_EQ32
+#define HAS_NONE SANDBOX_HAS_NONE
+#define HAS_EXACTLY SANDBOX_HAS_EXACTLY
 
 /* The marker: fcntl(-1, SECCOMP_MARKER_CMD) fails with this errno under our filter only. */
 #define SECCOMP_MARKER_CMD 0x76646200      /* "vdb\0" */
@@ -127,7 +124,7 @@ static const struct rule rules[] = {
 	ALLOW(G_CORE, rt_sigreturn),
 	ALLOW(G_CORE, restart_syscall),
 	ALLOW(G_CORE, signalfd4),
-	/* To this process only (its pid, kept across a re-exec): see add_rules(). */
+	/* To this process only (its pid, kept across a re-exec): see add_rule(). */
 	ALLOW_IF(G_CORE, tgkill, 1, EQ32(2, SIGSYS)),
 	ALLOW_IF(G_CORE, tgkill, 1, EQ32(2, SIGABRT)),   /* abort() */
 
@@ -139,8 +136,9 @@ static const struct rule rules[] = {
 
 	/*
 	 * I/O on fds the daemon holds: /dev/vduse/NAME messages, eventfds (kick,
-	 * done, quiet, the job's), the signalfd, the image (pread/pwrite/fallocate
-	 * of zeroes, flushes), logs to stderr, the state file.
+	 * done, quiet, the job's), the signalfd, the image (reads and writes,
+	 * flushes; what only an fd image needs, fallocate and the block device's
+	 * ioctls, its backends declare), logs to stderr, the state file.
 	 */
 	ALLOW(G_CORE, read),
 	ALLOW(G_CORE, write),
@@ -153,7 +151,6 @@ static const struct rule rules[] = {
 	ALLOW(G_CORE, preadv2),
 	ALLOW(G_CORE, pwritev2),
 	ALLOW(G_CORE, lseek),
-	ALLOW(G_CORE, fallocate),
 	ALLOW(G_CORE, fdatasync),
 	ALLOW(G_CORE, fsync),
 	ALLOW(G_CORE, eventfd2),
@@ -163,7 +160,6 @@ static const struct rule rules[] = {
 	ALLOW(G_CORE, fstat),
 	ALLOW(G_CORE, newfstatat),
 	ALLOW(G_CORE, statx),
-	ALLOW(G_CORE, fstatfs),      /* image_adopt(): is the image in memory (tmpfs)? */
 	ALLOW_IF(G_CORE, fcntl, 1, EQ32(1, F_GETFD)),
 	ALLOW_IF(G_CORE, fcntl, 1, EQ32(1, F_SETFD)),
 	ALLOW_IF(G_CORE, fcntl, 1, EQ32(1, F_GETFL)),
@@ -195,7 +191,7 @@ static const struct rule rules[] = {
 
 	/*
 	 * ioctl by request number, whatever the fd: VDUSE on /dev/vduse/NAME
-	 * and control, block device requests on the image, TCGETS from stdio.
+	 * and control, TCGETS from stdio.
 	 */
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_VQ_INJECT_IRQ)),
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_IOTLB_GET_FD)),
@@ -213,29 +209,13 @@ static const struct rule rules[] = {
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_GET_API_VERSION)),
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_SET_API_VERSION)),
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, VDUSE_DESTROY_DEV)),
-	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, BLKDISCARD)),
-	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, BLKZEROOUT)),
-	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, BLKGETSIZE64)),
-	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, BLKSSZGET)),
-	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, BLKPBSZGET)),
-	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, BLKIOMIN)),
-	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, BLKIOOPT)),
 	ALLOW_IF(G_CORE, ioctl, 1, EQ32(1, TCGETS)),
 
-	/* The io_uring backend: one ring per queue, made at DRIVER_OK. */
-	ALLOW(G_IO_URING, io_uring_setup),
-	ALLOW(G_IO_URING, io_uring_enter),
-	ALLOW(G_IO_URING, io_uring_register),
-	/* Another backend: a re-exec's probe learns that io_uring is unavailable. */
-	REFUSE(G_NO_IO_URING, io_uring_setup, ENOSYS),
-
-	/* The libaio backend: one context per queue. */
-	ALLOW(G_AIO, io_setup),
-	ALLOW(G_AIO, io_submit),
-	ALLOW(G_AIO, io_getevents),
-	ALLOW(G_AIO, io_pgetevents),
-	ALLOW(G_AIO, io_destroy),
-	ALLOW(G_AIO, io_cancel),
+	/*
+	 * A backend other than io_uring: a re-exec's probe (choose_backend())
+	 * learns that io_uring is unavailable, instead of dying of it.
+	 */
+	REFUSE(G_UNLESS_BACKEND, io_uring_setup, ENOSYS),
 
 	/*
 	 * Live upgrade: execve of the installed binary (the pid and this filter
@@ -278,34 +258,6 @@ static const struct rule rules[] = {
 	ALLOW(G_ATTACH, recvmsg),
 	ALLOW(G_ATTACH, sendto),
 	ALLOW(G_ATTACH, recvfrom),
-
-	/*
-	 * The rbd backend: librbd's messenger threads talk TCP to the monitors
-	 * and OSDs (and connect again after a reset or a re-exec), its event
-	 * loops wait in epoll, its timers and finisher threads sleep on futexes.
-	 * Sockets are AF_INET/AF_INET6 streams only: no raw sockets, no netlink.
-	 */
-	ALLOW_IF(G_RBD, socket, 2, EQ32(0, AF_INET), HAS_EXACTLY(1, 0xf, SOCK_STREAM)),
-	ALLOW_IF(G_RBD, socket, 2, EQ32(0, AF_INET6), HAS_EXACTLY(1, 0xf, SOCK_STREAM)),
-	ALLOW(G_RBD, connect),
-	ALLOW(G_RBD, getsockname),
-	ALLOW(G_RBD, getpeername),
-	ALLOW(G_RBD, setsockopt),
-	ALLOW(G_RBD, getsockopt),
-	ALLOW(G_RBD, shutdown),
-	ALLOW(G_RBD, sendmsg),
-	ALLOW(G_RBD, recvmsg),
-	ALLOW(G_RBD, sendto),
-	ALLOW(G_RBD, recvfrom),
-	ALLOW(G_RBD, epoll_create),
-	ALLOW(G_RBD, epoll_create1),
-	ALLOW(G_RBD, epoll_ctl),
-	ALLOW(G_RBD, epoll_wait),
-	ALLOW(G_RBD, epoll_pwait),
-	ALLOW(G_RBD, pipe2),
-	ALLOW_IF(G_RBD, fcntl, 1, EQ32(1, F_SETFL)),
-	ALLOW(G_RBD, getrandom),
-	ALLOW(G_RBD, uname),
 
 	/*
 	 * Sanitizer runtimes (test builds): raw open(2) at a re-exec's start
@@ -433,16 +385,8 @@ static void resolve_names(void)
 
 static unsigned int groups_of(const struct sandbox_opts *o)
 {
-	unsigned int g = G_CORE;
+	unsigned int g = G_CORE | G_UNLESS_BACKEND;
 
-	if (o->backend == SANDBOX_BACKEND_IO_URING)
-		g |= G_IO_URING;
-	else
-		g |= G_NO_IO_URING;
-	if (o->backend == SANDBOX_BACKEND_AIO)
-		g |= G_AIO;
-	if (o->backend == SANDBOX_BACKEND_RBD)
-		g |= G_RBD;
 	if (o->may_exec)
 		g |= G_EXEC;
 	if (o->may_attach)
@@ -455,18 +399,39 @@ static unsigned int groups_of(const struct sandbox_opts *o)
 	return g;
 }
 
-static int add_rules(scmp_filter_ctx ctx, unsigned int groups)
+static int add_rule(scmp_filter_ctx ctx, struct sandbox_syscall sc)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
-		struct rule ru = rules[i];
-		int r;
+	/* Signals go to our own threads: tgkill's tgid is this pid. */
+	if (sc.nr == SCMP_SYS(tgkill) && sc.nr_args < SANDBOX_MAX_ARGS)
+		sc.args[sc.nr_args++] = (struct scmp_arg_cmp)EQ32(0, getpid());
+	return seccomp_rule_add_array(ctx, sc.action, sc.nr, sc.nr_args, sc.args);
+}
 
-		if (!(ru.groups & groups))
+static bool backend_declares(const struct sandbox_opts *o, int nr)
+{
+	for (unsigned int i = 0; i < o->nr_backend_syscalls; i++)
+		if (o->backend_syscalls[i].nr == nr)
+			return true;
+	return false;
+}
+
+/* The backend's calls, then those of the parts @o says are on. */
+static int add_rules(scmp_filter_ctx ctx, const struct sandbox_opts *o)
+{
+	unsigned int groups = groups_of(o);
+	int r;
+
+	for (unsigned int i = 0; i < o->nr_backend_syscalls; i++) {
+		r = add_rule(ctx, o->backend_syscalls[i]);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
+		if (!(rules[i].groups & groups))
 			continue;
-		/* Signals go to our own threads: tgkill's tgid is this pid. */
-		if (ru.nr == SCMP_SYS(tgkill) && ru.nr_args < MAX_ARGS)
-			ru.args[ru.nr_args++] = (struct scmp_arg_cmp)EQ32(0, getpid());
-		r = seccomp_rule_add_array(ctx, ru.action, ru.nr, ru.nr_args, ru.args);
+		if (rules[i].groups == G_UNLESS_BACKEND && backend_declares(o, rules[i].sc.nr))
+			continue;
+		r = add_rule(ctx, rules[i].sc);
 		if (r < 0)
 			return r;
 	}
@@ -549,7 +514,6 @@ int sandbox_seccomp_catch_sigsys(void)
 
 int sandbox_seccomp_apply(const struct sandbox_opts *o)
 {
-	unsigned int groups = groups_of(o);
 	scmp_filter_ctx ctx;
 	int r;
 
@@ -564,6 +528,9 @@ int sandbox_seccomp_apply(const struct sandbox_opts *o)
 	 */
 	if (!o->is_this_thread_only && sandbox_seccomp_is_own())
 		return 1;
+	/* A backend that declared nothing cannot be told from one that forgot. */
+	if (!o->backend_syscalls)
+		return -ENOENT;
 	r = load_no_exec_filter(o);
 	if (r < 0)
 		return r;
@@ -576,7 +543,7 @@ int sandbox_seccomp_apply(const struct sandbox_opts *o)
 	 * clone3 ENOSYS of each thread created, not only the violations.
 	 */
 	if (r == 0)
-		r = add_rules(ctx, groups);
+		r = add_rules(ctx, o);
 	if (r == 0)
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);

@@ -23,7 +23,7 @@
  * default) per device.  Once the kernel refuses (no REG_UMEM, the locked-
  * memory limit), ranges are mapped from the kernel for good, never a mix of
  * both, and O_DIRECT copies through the daemon's buffers instead
- * (image_dio_refused()).
+ * (fd_req_dio_refused()).
  */
 
 #include <pthread.h>

@@ -34,6 +34,11 @@ if ! "$bin" --help | grep -q -- '--ceph-conf'; then
 fi
 if "$bin" --image rbd:p/i --name x 2>&1 | grep -q "this build has no rbd backend"; then
 	expect no-librbd 2 "this build has no rbd backend \(librbd was not found" --image rbd:rbd/disk0
+	expect no-librbd-backend 2 "--backend rbd: this build has no rbd backend \(librbd was not found" \
+		--image rbd:rbd/disk0 --backend rbd
+	# Its options are known all the same: they belong to an rbd: image.
+	expect no-librbd-ceph-conf 2 "--ceph-conf is an option of the rbd backend" --image /dev/null \
+		--ceph-conf /dev/null
 	echo "$npass passed, $nfail failed (a build without librbd: nothing more to test)"
 	[[ $nfail -eq 0 ]]
 	exit
@@ -41,8 +46,13 @@ fi
 
 expect bad-spec 1 "--image 'rbd:nopoolslash': not POOL/IMAGE or POOL/IMAGE@SNAP" --image rbd:nopoolslash --ceph-conf /dev/null
 expect missing-conf 1 "reading --ceph-conf '$tmp/nope.conf'" --image rbd:rbd/disk0 --ceph-conf "$tmp/nope.conf"
-expect ceph-opts-without-rbd 2 "--ceph-conf and --ceph-id are for an rbd:POOL/IMAGE --image" \
+expect ceph-opts-without-rbd 2 "--ceph-conf is an option of the rbd backend \(an rbd:POOL/IMAGE\[@SNAP\] --image\)" \
 	--image /dev/null --ceph-conf /dev/null
+# The backend's own options, as --backend-opt KEY=VALUE: the same as --KEY VALUE.
+expect missing-conf-backend-opt 1 "reading --ceph-conf '$tmp/nope.conf'" --image rbd:rbd/disk0 \
+	--backend-opt ceph-conf="$tmp/nope.conf"
+expect backend-opt-not-rbds 2 "--backend-opt pool: the rbd backend has no option 'pool' \(its options: ceph-conf, ceph-id\)" \
+	--image rbd:rbd/disk0 --backend-opt pool=rbd
 expect direct-rbd 2 "--direct: the rbd backend has no page cache to bypass" --image rbd:rbd/disk0 --direct
 expect backend-mismatch 2 "is served by the rbd backend, not --backend aio" --image rbd:rbd/disk0 --backend aio
 

@@ -42,7 +42,16 @@ expect queue-size-too-big 2 "from 2 to 1024" --image "$tmp/disk.img" --name x --
 expect block-size-bad 2 "--block-size: 1000 is not a power of two" --image "$tmp/disk.img" --name x --block-size 1000
 expect block-size-too-big 2 "from 512 to 4096" --image "$tmp/disk.img" --name x --block-size 8192
 expect serial-too-long 2 "longer than 20 bytes" --image "$tmp/disk.img" --name x --serial 123456789012345678901
-expect backend-unknown 2 "unknown backend 'spdk' \(io_uring, aio, null( or rbd)?|io_uring, aio or null\)" --image "$tmp/disk.img" --name x --backend spdk
+# The backends this build has: io_uring, and whichever others it was built with.
+expect backend-unknown 2 "unknown backend 'spdk' \(io_uring(, [a-z_]+)*( or [a-z_]+)?\)" --image "$tmp/disk.img" --name x --backend spdk
+expect backend-opt-not-key-value 2 "--backend-opt: 'foo' is not KEY=VALUE" --image "$tmp/disk.img" --name x --backend-opt foo
+expect backend-opt-no-key 2 "--backend-opt: '=1' is not KEY=VALUE" --image "$tmp/disk.img" --name x --backend-opt =1
+expect backend-opt-unknown 2 "--backend-opt foo: no backend has an option 'foo'" --image "$tmp/disk.img" --name x --backend-opt foo=1
+expect backend-opt-of-rbd 2 "--backend-opt ceph-id is an option of the rbd backend \(an rbd:POOL/IMAGE\[@SNAP\] --image\), not of a file image's backend" \
+	--image "$tmp/disk.img" --name x --backend-opt ceph-id=admin
+expect backend-opt-null-has-none 2 "--backend-opt foo: the null backend has no option 'foo' \(it has none\)" \
+	--image "$tmp/disk.img" --name x --backend null --backend-opt foo=1
+expect backend-opt-in-help 0 "--backend-opt KEY=VALUE" --help
 expect name-with-slash 2 "without '/'" --image "$tmp/disk.img" --name a/b
 expect image-missing 1 "image '$tmp/nope.img': No such file or directory" --image "$tmp/nope.img" --name x
 expect image-directory 1 "image .*(Is a directory|not a regular file or block device)" --image "$tmp" --name x

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # `meson install` puts what an operator needs where systemd and man look:
-# both binaries (runnable), both man pages (valid roff), the templated unit
+# both binaries (runnable), both man pages (valid roff, the daemon's with its
+# backends' sections), the templated unit
 # (pointing at the installed daemon) and the sysusers entry for --user.
 set -u
 build=${1:?usage: test-install.sh BUILD_DIR PREFIX SBINDIR}
@@ -28,6 +29,8 @@ check blkctl-runs bash -c "\"$root$sbindir/vduse-blkctl\" --help >/dev/null"
 for page in vduse-blkd vduse-blkctl; do
 	man=$root$prefix/share/man/man8/$page.8
 	check "man-$page-installed" test -s "$man"
+	# The daemon's page carries each backend's section (src/backends/NAME/NAME.8).
+	[[ $page == vduse-blkd ]] && check "man-$page-has-backends" grep -qx '\.SS io_uring' "$man"
 	if command -v groff >/dev/null; then
 		check "man-$page-renders" bash -c "groff -man -Tutf8 -ww -z '$man' 2>&1 | { ! grep -q .; }"
 	fi

@@ -64,7 +64,7 @@ static void submit(struct bench_queue *b, struct hreq *r)
 static void *bench_thread(void *arg)
 {
 	struct bench_queue *b = arg;
-	struct hdrv_opts o = { .queue_size = RING_SIZE, .backend = "rbd", .ceph_conf = b->conf,
+	struct hdrv_opts o = { .queue_size = RING_SIZE, .backend = "rbd", .backend_opts = { { "ceph-conf", b->conf } },
 			       .shared_img = b->shared_img };
 	struct hreq *reqs = calloc(b->depth, sizeof(*reqs));
 	struct hreq **by_head = calloc(RING_SIZE, sizeof(*by_head));

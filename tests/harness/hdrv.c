@@ -294,16 +294,12 @@ static void hdrv_sandbox_thread(const struct hdrv *h)
 	/* Under a filter already (a test of the process-wide one): it covers this thread. */
 	if ((v && !strcmp(v, "off")) || sandbox_seccomp_is_active())
 		return;
-	o.backend = h->be == &backend_io_uring ? SANDBOX_BACKEND_IO_URING :
-#if HAVE_LIBAIO
-		    h->be == &backend_aio ? SANDBOX_BACKEND_AIO :
-#endif
-#if HAVE_LIBRBD
-		    h->be == &backend_rbd ? SANDBOX_BACKEND_RBD :
-#endif
-		    SANDBOX_BACKEND_NULL;
+	/* The calls its backend declares, as the daemon's filter allows them. */
+	o.backend_syscalls = h->be->syscalls;
+	o.nr_backend_syscalls = h->be->nr_syscalls;
 	if (sandbox_seccomp_apply(&o) < 0) {
-		fprintf(stderr, "hdrv: installing the seccomp filter in the queue thread failed\n");
+		fprintf(stderr, "hdrv: installing the seccomp filter in the queue thread failed%s\n",
+			h->be->syscalls ? "" : ": the backend declares no system calls");
 		abort();
 	}
 }
@@ -399,6 +395,25 @@ static int hdrv_launch(struct hdrv *h, const struct blk_queue_ring *ring)
 	return 0;
 }
 
+/* The backend opens its image, with its options as the daemon gives them. */
+static int hdrv_open_image(struct hdrv *h, const struct backend_ops *be,
+			   const struct hdrv_opts *opts)
+{
+	struct image_spec spec = {
+		.path = h->image_path, .is_readonly = opts && opts->is_readonly,
+		.is_direct = opts && opts->is_direct, .adopt_fd = -1,
+	};
+
+	for (unsigned int i = 0; opts && i < 4 && opts->backend_opts[i].key; i++) {
+		int index = backend_opt_index(be, opts->backend_opts[i].key);
+
+		if (index < 0)
+			return index;
+		spec.opts[index] = opts->backend_opts[i].value;
+	}
+	return be->open(&spec, &h->img);
+}
+
 int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *opts)
 {
 	struct blk_queue_ring ring;
@@ -459,14 +474,12 @@ int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *o
 	if (opts && opts->shared_img) {
 		h->img = *opts->shared_img;
 		h->is_img_shared = true;
-	} else if (be->open)
-		r = be->open(&(struct image_spec){
-			.path = h->image_path, .is_readonly = opts && opts->is_readonly,
-			.is_direct = opts && opts->is_direct, .adopt_fd = -1,
-			.ceph_conf = opts ? opts->ceph_conf : NULL }, &h->img);
-	else
+	} else if (be->open) {
+		r = hdrv_open_image(h, be, opts);
+	} else {
 		r = image_open(h->image_path, opts && opts->is_readonly,
 			       opts && opts->is_direct, &h->img);
+	}
 	if (r < 0)
 		return r;
 	h->dev.capacity_sectors = h->img.size_bytes >> BLK_SECTOR_SHIFT;

@@ -23,6 +23,8 @@
 #include <linux/virtio_ring.h>
 
 #include "backends/backend.h"
+#include "backends/fd/image.h"
+#include "backends/fd/req.h"
 #include "blk/blk.h"
 #include "vduse/iotlb.h"
 #include "virtio/mem.h"
@@ -71,7 +73,8 @@ struct hdrv_opts {
 	bool is_movable;              /* hmem_init_movable(): the test may remap memory */
 	uint32_t block_size;          /* default 512 */
 	bool is_direct;               /* open the image with O_DIRECT (image_open's is_direct) */
-	const char *ceph_conf;        /* the rbd backend: the cluster's ceph.conf */
+	/* The backend's options, as --backend-opt KEY=VALUE gives them (the rest: { NULL }). */
+	struct { const char *key, *value; } backend_opts[4];
 	const struct image *shared_img; /* another hdrv's image (queues of one device) */
 	/*
 	 * The daemon's real memory path: the queue reads driver memory through

@@ -20,7 +20,7 @@ struct backend_queue {
 	int kick_fd;
 	bool is_open;
 	unsigned int depth, nr_held;
-	struct blk_req **held;
+	struct backend_req **held;
 };
 
 static int gate_queue_init(const struct image *img, int kick_fd, unsigned int depth,
@@ -51,17 +51,17 @@ static void gate_queue_exit(struct backend_queue *bq)
 
 int gate_late_fill = -1;
 
-static void fill_read(struct blk_req *req, int byte)
+static void fill_read(struct backend_req *req, int byte)
 {
 	for (unsigned int i = 0; i < req->nr_data_iov; i++)
 		memset(req->data_iov[i].iov_base, byte, req->data_iov[i].iov_len);
 }
 
-static int gate_queue_req(struct backend_queue *bq, struct blk_req *req)
+static int gate_queue_req(struct backend_queue *bq, struct backend_req *req)
 {
 	if (bq->nr_held == bq->depth)
 		return -EBUSY;
-	if (req->op == BLK_OP_READ && __atomic_load_n(&gate_late_fill, __ATOMIC_ACQUIRE) < 0)
+	if (req->op == BACKEND_OP_READ && __atomic_load_n(&gate_late_fill, __ATOMIC_ACQUIRE) < 0)
 		for (unsigned int i = 0; i < req->nr_data_iov; i++)
 			memset(req->data_iov[i].iov_base, 0, req->data_iov[i].iov_len);
 	bq->held[bq->nr_held++] = req;
@@ -86,20 +86,27 @@ static int gate_wait(struct backend_queue *bq, struct backend_event *evs, unsign
 	if (p[1].revents & POLLIN)
 		bq->is_open = true;   /* the eventfd stays readable: the gate stays open */
 	while (bq->is_open && bq->nr_held && n < max) {
-		struct blk_req *req = bq->held[--bq->nr_held];
+		struct backend_req *req = bq->held[--bq->nr_held];
 
 		/* A backend that writes the data as it completes, like a late READ. */
 		int fill = __atomic_load_n(&gate_late_fill, __ATOMIC_ACQUIRE);
 
-		if (req->op == BLK_OP_READ && fill >= 0)
+		if (req->op == BACKEND_OP_READ && fill >= 0)
 			fill_read(req, fill);
 		evs[n++] = (struct backend_event){ .type = BACKEND_EV_DONE, .req = req, .res = 0 };
 	}
 	return (int)n;
 }
 
+/* Its image is the file the harness opened, as the null backend's. */
+static const struct sandbox_syscall gate_syscalls[] = {
+	FD_IMAGE_SYSCALLS,
+};
+
 const struct backend_ops gate_ops = {
 	.name = "gate",
+	.syscalls = gate_syscalls,
+	.nr_syscalls = sizeof(gate_syscalls) / sizeof(gate_syscalls[0]),
 	.queue_init = gate_queue_init,
 	.queue_exit = gate_queue_exit,
 	.queue_req = gate_queue_req,

@@ -102,7 +102,7 @@ static bool is_bounced(struct fixture *f, uint64_t iova, uint32_t len)
 {
 	struct iovec iov = { hptr(f, iova), len };
 
-	return image_needs_bounce(&f->h.img, &iov, 1);
+	return fd_needs_bounce(&f->h.img, &iov, 1);
 }
 
 /* ---- requests with buffers where the test wants them -------------------- */

@@ -380,8 +380,15 @@ static int failing_queue_init(const struct image *img, int kick_fd, unsigned int
 	return -ENOMEM;
 }
 
+/* The queue serves on through the null backend: its calls. */
+static const struct sandbox_syscall failing_syscalls[] = {
+	FD_IMAGE_SYSCALLS,
+};
+
 static const struct backend_ops failing_ops = {
 	.name = "failing",
+	.syscalls = failing_syscalls,
+	.nr_syscalls = sizeof(failing_syscalls) / sizeof(failing_syscalls[0]),
 	.queue_init = failing_queue_init,
 };
 

@@ -58,6 +58,11 @@ static rados_t test_cluster;
 static rados_ioctx_t test_ioctx;
 static rbd_image_t test_image;   /* the test's own view of the image */
 
+/* The harness's rbd backend on the test's cluster; the filter a daemon serving it runs. */
+#define RBD_OPTS .backend_opts = { { "ceph-conf", ceph_conf } }
+#define RBD_SYSCALLS .backend_syscalls = backend_find("rbd")->syscalls, \
+		     .nr_backend_syscalls = backend_find("rbd")->nr_syscalls
+
 static int cluster(const char *cmd)
 {
 	char line[3 * PATH_MAX];
@@ -71,7 +76,7 @@ static int cluster(const char *cmd)
 static struct hdrv *start(void)
 {
 	struct hdrv *h = calloc(1, sizeof(*h));
-	struct hdrv_opts o = { .queue_size = 64, .backend = "rbd", .ceph_conf = ceph_conf };
+	struct hdrv_opts o = { .queue_size = 64, .backend = "rbd", RBD_OPTS };
 
 	assert_non_null(h);
 	assert_int_equal(hdrv_start(h, "rbd/disk0", &o), 0);
@@ -447,7 +452,7 @@ static void test_resize_through_the_socket(void **state)
 /* A snapshot is served read-only, with the data it was taken with. */
 static void test_snapshot(void **state)
 {
-	struct hdrv_opts o = { .queue_size = 64, .backend = "rbd", .ceph_conf = ceph_conf,
+	struct hdrv_opts o = { .queue_size = 64, .backend = "rbd", RBD_OPTS,
 			       .is_readonly = true };
 	uint8_t then[8192], now[8192];
 	struct hdrv *h = start(), *hs = calloc(1, sizeof(*hs));
@@ -589,8 +594,8 @@ static int child_round_trip(struct hdrv *h, uint64_t sector, uint8_t *buf, uint3
 
 static int sandboxed_child(void)
 {
-	struct sandbox_opts so = { .backend = SANDBOX_BACKEND_RBD, .may_exec = true };
-	struct hdrv_opts o = { .queue_size = 64, .backend = "rbd", .ceph_conf = ceph_conf };
+	struct sandbox_opts so = { RBD_SYSCALLS, .may_exec = true };
+	struct hdrv_opts o = { .queue_size = 64, .backend = "rbd", RBD_OPTS };
 	struct hdrv h;
 	uint8_t buf[8192];
 	int r;
@@ -663,8 +668,8 @@ static pid_t spawn_child(const char *mode, const char *arg, int to_child[2], int
  */
 static int admin_socket_child(const char *asok)
 {
-	struct sandbox_opts so = { .backend = SANDBOX_BACKEND_RBD, .may_exec = true };
-	struct hdrv_opts o = { .queue_size = 64, .backend = "rbd", .ceph_conf = ceph_conf };
+	struct sandbox_opts so = { RBD_SYSCALLS, .may_exec = true };
+	struct hdrv_opts o = { .queue_size = 64, .backend = "rbd", RBD_OPTS };
 	char args[PATH_MAX + 32], go;
 	uint8_t buf[4096];
 	struct hdrv h;
@@ -734,9 +739,9 @@ static void test_admin_socket_connection(void **state)
  */
 static int reconnect_child(void)
 {
-	struct sandbox_opts so = { .backend = SANDBOX_BACKEND_RBD, .may_exec = true,
-				   .is_recording = true, .record_fd = -1 };
-	struct hdrv_opts o = { .queue_size = 64, .backend = "rbd", .ceph_conf = ceph_conf };
+	struct sandbox_opts so = { RBD_SYSCALLS, .may_exec = true, .is_recording = true,
+				   .record_fd = -1 };
+	struct hdrv_opts o = { .queue_size = 64, .backend = "rbd", RBD_OPTS };
 	uint8_t buf[4096];
 	struct hdrv h;
 	char go;

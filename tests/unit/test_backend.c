@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The table of backends: names, the prefix of --image that chooses one, and
- * what every row must have now that a backend owns its image (open, close,
- * flush and the queue calls).
+ * The table of backends: names, the prefix of --image that chooses one,
+ * their options, and what every row must have now that a backend owns its
+ * image (open, close, flush, the queue calls, its system calls), or why
+ * this build has none of them.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -15,18 +16,35 @@
 #include <cmocka.h>
 
 #include "backends/backend.h"
+#include "sandbox/sandbox.h"
 
+/* The backends the daemon has always had, io_uring (the default) first. */
 static const char *const names[] = { "io_uring", "aio", "null", "rbd" };
 
+/* Every row of the table, whether or not this build has that backend. */
 static void test_every_row_is_complete(void **state)
 {
-	(void)state;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		const struct backend_ops *be = backend_find(names[i]);
+	const struct backend_ops *be;
+	unsigned int i;
 
-		if (!be)
-			continue;       /* not built in (aio, rbd) */
-		assert_string_equal(be->name, names[i]);
+	(void)state;
+	for (i = 0; (be = backend_at(i)); i++) {
+		assert_ptr_equal(backend_find_any(be->name), be);
+		/* --help names and describes it whatever the build. */
+		assert_non_null(be->summary);
+		assert_true(!be->image_prefix || be->image_form);
+		/* The sandbox allows what it declares, and nothing it forgot. */
+		assert_non_null(be->syscalls);
+		assert_true(be->nr_syscalls > 0);
+		if (be->missing) {
+			/* Not built in: named, and why, but nothing to call. */
+			assert_null(backend_find(be->name));
+			assert_null(strstr(backend_names(), be->name));
+			assert_null(be->open);
+			assert_null(be->queue_init);
+			continue;
+		}
+		assert_ptr_equal(backend_find(be->name), be);
 		assert_non_null(be->open);
 		assert_non_null(be->close);
 		assert_non_null(be->flush);
@@ -34,44 +52,69 @@ static void test_every_row_is_complete(void **state)
 		assert_non_null(be->queue_exit);
 		assert_non_null(be->queue_req);
 		assert_non_null(be->wait);
-		assert_non_null(strstr(backend_names(), names[i]));
+		assert_non_null(be->landlock_paths);
+		assert_non_null(strstr(backend_names(), be->name));
 	}
+	assert_string_equal(backend_at(0)->name, "io_uring");
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		assert_non_null(backend_find_any(names[i]));
 	assert_null(backend_find("spdk"));
+	assert_null(backend_find_any("spdk"));
 	assert_null(strstr(backend_names(), "spdk"));
 }
 
 static void test_plain_path_has_no_backend(void **state)
 {
-	const struct backend_ops *be = (void *)1;
 	const char *path = NULL;
 
 	(void)state;
-	assert_int_equal(backend_for_image("/var/lib/img/disk.raw", &be, &path), 0);
-	assert_null(be);
+	assert_null(backend_for_image("/var/lib/img/disk.raw", &path));
 	assert_string_equal(path, "/var/lib/img/disk.raw");
 	/* A file whose name merely contains the prefix. */
-	assert_int_equal(backend_for_image("./rbd:x", &be, &path), 0);
-	assert_null(be);
+	assert_null(backend_for_image("./rbd:x", &path));
 }
 
+/* An rbd: image names the rbd backend, in a build with librbd or without. */
 static void test_rbd_prefix(void **state)
 {
-	const struct backend_ops *be = NULL;
+	const struct backend_ops *be = backend_find_any("rbd");
 	const char *path = NULL;
-	int r;
 
 	(void)state;
-	r = backend_for_image("rbd:pool/disk0@snap", &be, &path);
-#if HAVE_LIBRBD
-	assert_int_equal(r, 0);
-	assert_ptr_equal(be, &backend_rbd);
+	assert_ptr_equal(backend_for_image("rbd:pool/disk0@snap", &path), be);
 	assert_string_equal(path, "pool/disk0@snap");
 	assert_string_equal(be->image_prefix, "rbd:");
+	assert_string_equal(be->image_form, "rbd:POOL/IMAGE[@SNAP]");
+#if HAVE_LIBRBD
+	assert_null(be->missing);
 	assert_true(be->req_priv_bytes > 0);
 #else
-	assert_int_equal(r, -ENOTSUP);
-	assert_null(be);
+	assert_non_null(strstr(be->missing, "librbd was not found at build time"));
 #endif
+}
+
+/* A backend's options: found by key, in its own table only; each one documented. */
+static void test_options(void **state)
+{
+	const struct backend_ops *rbd = backend_find_any("rbd"), *be;
+
+	(void)state;
+	assert_int_equal(backend_opt_index(rbd, "ceph-conf"), 0);
+	assert_int_equal(backend_opt_index(rbd, "ceph-id"), 1);
+	assert_int_equal(backend_opt_index(rbd, "ceph"), -ENOENT);
+	assert_int_equal(backend_opt_index(&backend_io_uring, "ceph-conf"), -ENOENT);
+	assert_ptr_equal(backend_opt_owner("ceph-id"), rbd);
+	assert_null(backend_opt_owner("no-such-option"));
+	for (unsigned int i = 0; (be = backend_at(i)); i++) {
+		unsigned int n = 0;
+
+		for (const struct backend_opt *bo = be->opts; bo && bo->key; bo++, n++) {
+			assert_non_null(bo->arg);
+			assert_non_null(bo->help);
+			assert_ptr_equal(backend_opt_owner(bo->key), be);   /* keys are unique */
+		}
+		assert_true(n <= BACKEND_MAX_OPTS);
+	}
 }
 
 /* The fd backends open a file through image.c; the image says what it can do. */
@@ -81,18 +124,28 @@ static void test_fd_backend_opens_a_file(void **state)
 	int fd = mkstemp(path);
 	struct image img;
 	const struct backend_ops *be = backend_find("null");
+	struct image_spec spec = { .path = path, .adopt_fd = -1 };
+	struct sandbox_path paths[4];
 
 	(void)state;
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, 1 << 20), 0);
 	close(fd);
-	assert_int_equal(be->open(&(struct image_spec){ .path = path, .adopt_fd = -1 }, &img), 0);
+	assert_int_equal(be->open(&spec, &img), 0);
 	assert_true(img.fd >= 0);
 	assert_null(img.priv);
 	assert_int_equal(img.size_bytes, 1 << 20);
 	assert_true(img.can_write_zeroes);
 	assert_false(img.is_readonly);
 	assert_int_equal(be->flush(&img), 0);
+	/* Under Landlock it may open its image again, for writing as it serves it. */
+	assert_int_equal(be->landlock_paths(&spec, &img, paths, 4), 1);
+	assert_string_equal(paths[0].path, path);
+	assert_int_equal(paths[0].rights, SANDBOX_FS_READ | SANDBOX_FS_WRITE);
+	img.is_readonly = true;
+	assert_int_equal(be->landlock_paths(&spec, &img, paths, 4), 1);
+	assert_int_equal(paths[0].rights, SANDBOX_FS_READ);
+	assert_int_equal(be->landlock_paths(&spec, &img, paths, 0), 0);
 	be->close(&img);
 	assert_int_equal(img.fd, -1);
 	be->close(&img);        /* twice: NULL-safe, closed-safe */
@@ -105,6 +158,7 @@ int main(void)
 		cmocka_unit_test(test_every_row_is_complete),
 		cmocka_unit_test(test_plain_path_has_no_backend),
 		cmocka_unit_test(test_rbd_prefix),
+		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_fd_backend_opens_a_file),
 	};
 

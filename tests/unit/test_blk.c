@@ -456,6 +456,36 @@ static void test_dwz(void **state)
 	assert_false(rq.req.segs[1].is_unmap);
 }
 
+/* What the backend is handed is the parsed request itself, and comes back as it. */
+static void test_backend_receives_the_request(void **state)
+{
+	struct backend_req *io;
+
+	(void)state;
+	assert_int_equal(parse_rw(&dev_rw, VIRTIO_BLK_T_OUT, 3, 2048), 0);
+	io = blk_req_io(&rq.req);
+	assert_int_equal(io->op, BACKEND_OP_WRITE);
+	assert_int_equal(io->offset_bytes, 3 * 512);
+	assert_int_equal(io->data_bytes, 2048);
+	assert_int_equal(io->nr_data_iov, 1);
+	assert_ptr_equal(io->data_iov[0].iov_base, rq.data);
+	assert_ptr_equal(blk_req_of(io), &rq.req);
+
+	rq_init(VIRTIO_BLK_T_WRITE_ZEROES, 0);
+	rq.segs[0] = seg(8, 16, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+	add(&rq.hdr, 16, false);
+	add(rq.segs, sizeof(dwz_seg), false);
+	add(&rq.status, 1, true);
+	assert_int_equal(parse(&dev_rw), 0);
+	io = blk_req_io(&rq.req);
+	assert_int_equal(io->op, BACKEND_OP_WRITE_ZEROES);
+	assert_int_equal(io->nr_segs, 1);
+	assert_int_equal(io->segs[0].offset_bytes, 8 * 512);
+	assert_int_equal(io->segs[0].len_bytes, 16 * 512);
+	assert_true(io->segs[0].is_unmap);
+	assert_string_equal(blk_op_name(rq.req.op), "write-zeroes");
+}
+
 /* The payload split anywhere: here 16 header + 8 segment bytes, then 8 + 16. */
 static void test_dwz_split_payload(void **state)
 {
@@ -698,6 +728,7 @@ int main(void)
 		cmocka_unit_test(test_dwz),
 		cmocka_unit_test(test_dwz_split_payload),
 		cmocka_unit_test(test_dwz_refused),
+		cmocka_unit_test(test_backend_receives_the_request),
 		cmocka_unit_test(test_no_header_or_status),
 		cmocka_unit_test(test_features),
 		cmocka_unit_test(test_config),

@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "backends/backend.h"
+#include "backends/fd/image.h"
 #include "ctl/command.h"
 #include "ctl/ctl.h"
 #include "ctl_ask.h"

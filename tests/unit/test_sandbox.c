@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -27,13 +28,18 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/fs.h>
 #include <linux/netlink.h>
 #include <cmocka.h>
 
 #include "backends/backend.h"
+#include "backends/fd/image.h"
 #include "sandbox/sandbox.h"
 
 static char *self_exe;
+
+/* The filter of a daemon serving with backend @be: the calls @be declares. */
+#define SYSCALLS_OF(be) .backend_syscalls = (be).syscalls, .nr_backend_syscalls = (be).nr_syscalls
 
 /* In the child: a failed check exits with the line's number, so the parent names it. */
 #define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "check failed at line %d: %s\n", \
@@ -106,7 +112,7 @@ static void *thread_fn(void *arg)
 /* What the queue threads and the control loop do, under the io_uring filter. */
 static void child_allowed(void *arg)
 {
-	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING };
+	struct sandbox_opts o = { SYSCALLS_OF(backend_io_uring) };
 	struct io_uring ring;
 	struct io_uring_cqe *cqe;
 	struct io_uring_sqe *sqe;
@@ -190,7 +196,7 @@ static void *violating_thread(void *arg)
 
 static void child_violation(void *arg)
 {
-	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_AIO };
+	struct sandbox_opts o = { SYSCALLS_OF(backend_aio) };
 	pthread_t t;
 
 	(void)arg;
@@ -223,7 +229,7 @@ static void test_trigger_without_filter_fails_harmlessly(void **state)
 
 static void child_socket_inet(void *arg)
 {
-	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_attach = true };
+	struct sandbox_opts o = { SYSCALLS_OF(backend_io_uring), .may_attach = true };
 	int fd;
 
 	(void)arg;
@@ -248,7 +254,7 @@ static void test_network_socket_kills(void **state)
 
 static void child_netlink_without_attach(void *arg)
 {
-	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING };
+	struct sandbox_opts o = { SYSCALLS_OF(backend_io_uring) };
 
 	(void)arg;
 	apply(&o);
@@ -267,7 +273,7 @@ static void test_netlink_without_attach_kills(void **state)
 
 static void child_exec_memory(void *arg)
 {
-	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true };
+	struct sandbox_opts o = { SYSCALLS_OF(backend_io_uring), .may_exec = true };
 	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	(void)arg;
@@ -302,7 +308,7 @@ static void child_exec_image(void *arg)
 {
 	char img_path[] = "/tmp/vdb-sandbox-XXXXXX", lib_path[] = "/tmp/vdb-sandbox-XXXXXX";
 	int img_fd = mkstemp(img_path), lib_fd = mkstemp(lib_path);
-	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true,
+	struct sandbox_opts o = { SYSCALLS_OF(backend_io_uring), .may_exec = true,
 				  .nr_no_exec_fds = 1, .no_exec_fds = { img_fd } };
 	void *p;
 
@@ -346,8 +352,10 @@ static char landlock_dir[] = "/tmp/vdb-landlock-XXXXXX";
 static void child_root_opens(void *arg)
 {
 	char img[64], sdir[64], sfile[80], other[64];
-	struct sandbox_serving sv = { .image = img, .state_dir = sdir, .exe = self_exe };
-	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true };
+	struct sandbox_path image = { img, SANDBOX_FS_READ | SANDBOX_FS_WRITE };
+	struct sandbox_serving sv = { .backend_paths = &image, .nr_backend_paths = 1,
+				      .state_dir = sdir, .exe = self_exe };
+	struct sandbox_opts o = { SYSCALLS_OF(backend_io_uring), .may_exec = true };
 	int fd;
 
 	(void)arg;
@@ -422,7 +430,7 @@ static void test_root_cannot_open_core_pattern(void **state)
 static void child_record(void *arg)
 {
 	int pfd[2];
-	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true,
+	struct sandbox_opts o = { SYSCALLS_OF(backend_io_uring), .may_exec = true,
 				  .is_recording = true };
 	char sub[64], line[512];
 	ssize_t n;
@@ -459,7 +467,7 @@ static void test_record_mode(void **state)
 
 static void child_create_file(void *arg)
 {
-	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true };
+	struct sandbox_opts o = { SYSCALLS_OF(backend_io_uring), .may_exec = true };
 
 	(void)arg;
 	apply(&o);
@@ -479,7 +487,7 @@ static void test_creating_a_file_kills(void **state)
 
 static void child_signal_other(void *arg)
 {
-	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING };
+	struct sandbox_opts o = { SYSCALLS_OF(backend_io_uring) };
 	pid_t parent = getppid();
 
 	(void)arg;
@@ -500,7 +508,7 @@ static void test_signal_to_other_process_kills(void **state)
 
 static void child_fork(void *arg)
 {
-	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true };
+	struct sandbox_opts o = { SYSCALLS_OF(backend_io_uring), .may_exec = true };
 
 	(void)arg;
 	apply(&o);
@@ -520,7 +528,7 @@ static void test_fork_kills(void **state)
 
 static void child_io_uring_refused(void *arg)
 {
-	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_AIO };
+	struct sandbox_opts o = { SYSCALLS_OF(backend_aio) };
 	struct io_uring ring;
 
 	(void)arg;
@@ -538,6 +546,78 @@ static void test_other_backend_io_uring_refused(void **state)
 	expect_exit0(&out);
 }
 
+/* A backend that declared no system calls: no filter at all, and no guess. */
+static void child_no_backend_syscalls(void *arg)
+{
+	struct sandbox_opts o = { .may_exec = true };
+
+	(void)arg;
+	CHECK(sandbox_seccomp_apply(&o) == -ENOENT);
+	CHECK(!sandbox_seccomp_is_active());
+}
+
+static void test_backend_without_syscalls_is_refused(void **state)
+{
+	struct outcome out;
+
+	(void)state;
+	run_child(child_no_backend_syscalls, NULL, &out);
+	expect_exit0(&out);
+}
+
+/* The calls a backend declares are allowed with it, and with it alone. */
+static void child_block_ioctl(void *arg)
+{
+	const struct backend_ops *be = arg;
+	struct sandbox_opts o = { SYSCALLS_OF(*be) };
+	uint64_t bytes;
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	CHECK(fd >= 0);
+	apply(&o);
+	/* An fd image's size: not a block device here, but the call is made. */
+	CHECK(ioctl(fd, BLKGETSIZE64, &bytes) < 0 && errno == ENOTTY);
+	fprintf(stderr, "BLKGETSIZE64 made\n");
+}
+
+static void child_tcp_socket(void *arg)
+{
+	const struct backend_ops *be = arg;
+	struct sandbox_opts o = { SYSCALLS_OF(*be) };
+	int fd;
+
+	apply(&o);
+	fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(fd >= 0 || errno == EAFNOSUPPORT);
+	fprintf(stderr, "TCP socket made\n");
+	/* Streams only: no datagrams, whatever the backend. */
+	socket(AF_INET, SOCK_DGRAM, 0);
+	_exit(102);
+}
+
+static void test_backend_declares_its_calls(void **state)
+{
+	const struct backend_ops *rbd = backend_find("rbd");
+	struct outcome out;
+
+	(void)state;
+	run_child(child_block_ioctl, (void *)&backend_null, &out);
+	expect_exit0(&out);
+	assert_non_null(strstr(out.err, "BLKGETSIZE64 made"));
+	run_child(child_tcp_socket, (void *)&backend_io_uring, &out);
+	expect_sigsys(&out, "socket");
+	assert_null(strstr(out.err, "TCP socket made"));
+	if (!rbd) {
+		fprintf(stderr, "no rbd backend in this build: its calls not checked\n");
+		return;
+	}
+	run_child(child_block_ioctl, (void *)rbd, &out);
+	expect_sigsys(&out, "ioctl");
+	run_child(child_tcp_socket, (void *)rbd, &out);
+	expect_sigsys(&out, "socket");
+	assert_non_null(strstr(out.err, "TCP socket made"));
+}
+
 /*
  * A live upgrade: execve of a dynamically linked binary (this test) under the
  * inherited filter; the new image's loader and libc start, find the filter
@@ -545,7 +625,7 @@ static void test_other_backend_io_uring_refused(void **state)
  */
 static void child_exec(void *arg)
 {
-	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true };
+	struct sandbox_opts o = { SYSCALLS_OF(backend_io_uring), .may_exec = true };
 	char *argv[] = { self_exe, "--exec-child", NULL };
 
 	(void)arg;
@@ -557,7 +637,7 @@ static void child_exec(void *arg)
 
 static int exec_main(void)
 {
-	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true };
+	struct sandbox_opts o = { SYSCALLS_OF(backend_io_uring), .may_exec = true };
 	pthread_t t;
 
 	CHECK(sandbox_seccomp_is_active());
@@ -590,8 +670,8 @@ static void test_reexec_under_filter(void **state)
  */
 static void child_exec_daemon(void *arg)
 {
-	struct sandbox_opts o = { .backend = *(const enum sandbox_backend *)arg,
-				  .may_exec = true };
+	const struct backend_ops *be = arg;
+	struct sandbox_opts o = { SYSCALLS_OF(*be), .may_exec = true };
 	char *daemon = getenv("VDB_DAEMON");
 	char *argv[] = { daemon, "--version", NULL };
 
@@ -603,10 +683,7 @@ static void child_exec_daemon(void *arg)
 
 static void test_reexec_daemon_under_filter(void **state)
 {
-	static const enum sandbox_backend backends[] = {
-		SANDBOX_BACKEND_IO_URING, SANDBOX_BACKEND_AIO, SANDBOX_BACKEND_NULL,
-		SANDBOX_BACKEND_RBD,
-	};
+	static const char *const backends[] = { "io_uring", "aio", "null", "rbd" };
 	struct outcome out;
 
 	(void)state;
@@ -618,14 +695,18 @@ static void test_reexec_daemon_under_filter(void **state)
 	skip();
 #endif
 	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-		run_child(child_exec_daemon, (void *)&backends[i], &out);
+		const struct backend_ops *be = backend_find(backends[i]);
+
+		if (!be)
+			continue;       /* not in this build */
+		run_child(child_exec_daemon, (void *)be, &out);
 		expect_exit0(&out);
 	}
 }
 
 static void child_exec_forbidden(void *arg)
 {
-	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING };
+	struct sandbox_opts o = { SYSCALLS_OF(backend_io_uring) };
 	char *argv[] = { self_exe, "--exec-child", NULL };
 
 	(void)arg;
@@ -665,7 +746,7 @@ static int nr_filters(void)
  */
 static void child_foreign_filter(void *arg)
 {
-	struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING };
+	struct sandbox_opts o = { SYSCALLS_OF(backend_io_uring) };
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	int before;
 
@@ -716,6 +797,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_fork_kills),
 		cmocka_unit_test(test_signal_to_other_process_kills),
 		cmocka_unit_test(test_other_backend_io_uring_refused),
+		cmocka_unit_test(test_backend_without_syscalls_is_refused),
+		cmocka_unit_test(test_backend_declares_its_calls),
 		cmocka_unit_test(test_reexec_under_filter),
 		cmocka_unit_test(test_exec_without_upgrade_kills),
 		cmocka_unit_test(test_reexec_daemon_under_filter),

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <linux/virtio_config.h>
 
+#include "backends/backend.h"
 #include "virtio/journal.h"
 #include "sandbox/sandbox.h"
 #include "recovery/state.h"
@@ -607,7 +608,9 @@ static void test_full_queue_recovers_under_the_filter(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct sandbox_opts o = { .backend = SANDBOX_BACKEND_IO_URING, .may_exec = true };
+		struct sandbox_opts o = { .backend_syscalls = backend_io_uring.syscalls,
+					  .nr_backend_syscalls = backend_io_uring.nr_syscalls,
+					  .may_exec = true };
 		struct journal *log = calloc(1, journal_bytes(qs));
 		uint16_t *out = calloc(qs, sizeof(*out));
 		unsigned int nr = 0;

@@ -20,8 +20,8 @@
 #include <cmocka.h>
 
 #include "backends/backend.h"
-#include "blk/blk.h"
-#include "backends/io_uring.h"
+#include "backends/fd/image.h"
+#include "backends/io_uring/io_uring.h"
 
 #define IMAGE_BYTES (1u << 20)
 #define TAG 0x5eedull
@@ -214,7 +214,7 @@ static void test_register_after_enable_is_refused(void **state)
 }
 
 /* Queue @req through the backend and wait for its completion: its result. */
-static int run_req(struct fix *f, struct blk_req *req)
+static int run_req(struct fix *f, struct backend_req *req)
 {
 	struct backend_event evs[8];
 	int r;
@@ -237,7 +237,7 @@ static void test_backend_ops_still_work(void **state)
 	static uint8_t out[8192], in[8192], zeros[8192], file[8192];
 	struct iovec iov[2];
 	struct backend_event evs[8];
-	struct blk_req *req = calloc(1, sizeof(*req));
+	struct backend_req *req = calloc(1, sizeof(*req));
 	bool has_kick = false;
 	int r;
 
@@ -247,17 +247,17 @@ static void test_backend_ops_still_work(void **state)
 	/* WRITE from two iovecs (writev), then FLUSH (fdatasync). */
 	iov[0] = (struct iovec){ out, 4096 };
 	iov[1] = (struct iovec){ out + 4096, 4096 };
-	*req = (struct blk_req){ .op = BLK_OP_WRITE, .offset_bytes = 65536, .data_iov = iov,
+	*req = (struct backend_req){ .op = BACKEND_OP_WRITE, .offset_bytes = 65536, .data_iov = iov,
 				 .nr_data_iov = 2, .data_bytes = sizeof(out) };
 	assert_int_equal(run_req(f, req), 0);
-	*req = (struct blk_req){ .op = BLK_OP_FLUSH };
+	*req = (struct backend_req){ .op = BACKEND_OP_FLUSH };
 	assert_int_equal(run_req(f, req), 0);
 	assert_int_equal(pread(f->img.fd, file, sizeof(file), 65536), (ssize_t)sizeof(file));
 	assert_memory_equal(file, out, sizeof(out));
 	/* READ it back (readv) into other buffers. */
 	iov[0] = (struct iovec){ in, 4096 };
 	iov[1] = (struct iovec){ in + 4096, 4096 };
-	*req = (struct blk_req){ .op = BLK_OP_READ, .offset_bytes = 65536, .data_iov = iov,
+	*req = (struct backend_req){ .op = BACKEND_OP_READ, .offset_bytes = 65536, .data_iov = iov,
 				 .nr_data_iov = 2, .data_bytes = sizeof(in) };
 	assert_int_equal(run_req(f, req), 0);
 	assert_memory_equal(in, out, sizeof(out));
@@ -265,11 +265,11 @@ static void test_backend_ops_still_work(void **state)
 	 * WRITE_ZEROES over the first half (fallocate; on tmpfs a linked punch
 	 * and allocate), DISCARD of the second (punch).
 	 */
-	*req = (struct blk_req){ .op = BLK_OP_WRITE_ZEROES, .nr_segs = 1 };
-	req->segs[0] = (struct blk_dwz_seg){ .offset_bytes = 65536, .len_bytes = 4096 };
+	*req = (struct backend_req){ .op = BACKEND_OP_WRITE_ZEROES, .nr_segs = 1 };
+	req->segs[0] = (struct backend_seg){ .offset_bytes = 65536, .len_bytes = 4096 };
 	assert_int_equal(run_req(f, req), 0);
-	*req = (struct blk_req){ .op = BLK_OP_DISCARD, .nr_segs = 1 };
-	req->segs[0] = (struct blk_dwz_seg){ .offset_bytes = 65536 + 4096, .len_bytes = 4096 };
+	*req = (struct backend_req){ .op = BACKEND_OP_DISCARD, .nr_segs = 1 };
+	req->segs[0] = (struct backend_seg){ .offset_bytes = 65536 + 4096, .len_bytes = 4096 };
 	assert_int_equal(run_req(f, req), 0);
 	assert_int_equal(pread(f->img.fd, file, sizeof(file), 65536), (ssize_t)sizeof(file));
 	assert_memory_equal(file, zeros, sizeof(zeros));
@@ -300,7 +300,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_backend_ops_still_work, setup, teardown),
 	};
-	int r = backend_io_uring_probe();
+	int r = backend_io_uring.probe();
 
 	if (r < 0) {
 		printf("SKIP: io_uring is unavailable here: %s\n", strerror(-r));

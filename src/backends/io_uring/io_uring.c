@@ -16,29 +16,26 @@
  * The ring holds what a compromised daemon could do with it, and seccomp
  * cannot see io_uring opcodes: so it is created disabled, given the image and
  * the kick eventfd as its only (fixed) files, restricted to the opcodes and
- * SQE flags below, and only then enabled.  After that no io_uring_register()
- * call is allowed on it, and every SQE must name a fixed file.
+ * SQE flags this file uses, and only then enabled (ring.c).  After that no
+ * io_uring_register() call is allowed on it, and every SQE must name a fixed
+ * file.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <liburing.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include "backends/backend.h"
-#include "blk/blk.h"
-#include "backends/io_uring.h"
-#include "virtio/iov.h"
+#include "backends/fd/image.h"
+#include "backends/fd/req.h"
+#include "backends/io_uring/io_uring.h"
 #include "log.h"
-#include "backends/zero.h"
+#include "util.h"
+#include "backends/fd/zero.h"
 
 #define KICK_TAG ((uint64_t)1)   /* user_data of the kick read; requests are aligned pointers */
-#define FILE_IMAGE 0                /* the image, registered as fixed file 0 */
-#define FILE_KICK 1                 /* the kick eventfd, fixed file 1 */
 /*
  * Largest request to an image in memory done in place.  A worker thread
  * costs about as much as copying 64 KiB (guest profile, scripts/bench.sh:
@@ -61,16 +58,6 @@
 #define IN_PLACE_PAUSE_NS (1000ULL * 1000 * 1000)
 static unsigned int nr_allocating;
 
-/* Every opcode this file queues, and nothing else. */
-static const uint8_t allowed_ops[] = {
-	IORING_OP_READV,       /* READ */
-	IORING_OP_WRITEV,      /* WRITE */
-	IORING_OP_WRITE,       /* WRITE_ZEROES from the zero buffer */
-	IORING_OP_FSYNC,       /* FLUSH (IORING_FSYNC_DATASYNC) */
-	IORING_OP_FALLOCATE,   /* DISCARD, WRITE_ZEROES */
-	IORING_OP_READ,        /* the kick eventfd */
-};
-
 struct backend_queue {
 	struct io_uring ring;
 	const struct image *img;
@@ -80,8 +67,8 @@ struct backend_queue {
 	enum zero_mode zero_mode;        /* best WRITE_ZEROES method the image takes */
 	struct zero_buf zero;
 	unsigned int nr_sync_done;       /* finished without the ring (ioctls) */
-	struct blk_req **sync_done;
-	bool is_dio_copying;             /* O_DIRECT refused our buffers: copy (image_dio_refused) */
+	struct backend_req **sync_done;
+	bool is_dio_copying;             /* O_DIRECT refused our buffers: copy (fd_req_dio_refused) */
 	uint64_t in_place_off_until_ns;  /* a slow transfer in place: the workers until then */
 };
 
@@ -95,86 +82,6 @@ static struct io_uring_sqe *get_sqe(struct backend_queue *bq)
 		sqe = io_uring_get_sqe(&bq->ring);
 	}
 	return sqe;
-}
-
-/* Restrict the disabled ring to allowed_ops on fixed files; no register op after enabling. */
-static int ring_restrict(struct io_uring *ring)
-{
-	struct io_uring_restriction res[sizeof(allowed_ops) + 2];
-	unsigned int n = 0;
-
-	memset(res, 0, sizeof(res));
-	for (size_t i = 0; i < sizeof(allowed_ops); i++) {
-		res[n].opcode = IORING_RESTRICTION_SQE_OP;
-		res[n++].sqe_op = allowed_ops[i];
-	}
-	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED;
-	res[n++].sqe_flags = IOSQE_FIXED_FILE;
-	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
-	res[n++].sqe_flags = IOSQE_IO_LINK;   /* punch, then allocate (prep_write_zeroes) */
-	/*
-	 * Debian's liburing 2.3 declares io_uring_register_restrictions() and
-	 * io_uring_enable_rings() but does not export them: the raw call, which
-	 * returns -errno like them.
-	 */
-	return io_uring_register((unsigned int)ring->ring_fd, IORING_REGISTER_RESTRICTIONS, res, n);
-}
-
-static bool is_unsupported(int r)
-{
-	return r == -EINVAL || r == -EOPNOTSUPP;
-}
-
-/* Say once per process that rings go unrestricted, and why. */
-static void warn_unrestricted(const char *what, int r)
-{
-	static bool has_warned;
-
-	if (!__atomic_exchange_n(&has_warned, true, __ATOMIC_RELAXED))
-		log_warn("io_uring: %s: %s; rings run without restrictions", what, strerror(-r));
-}
-
-/*
- * The ring, its fixed files, restricted and enabled.  A kernel that refuses
- * a disabled ring or restrictions as unknown (EINVAL, EOPNOTSUPP) gets an
- * unrestricted ring and one warning; any other error is the caller's.
- */
-static int ring_setup(struct backend_queue *bq, unsigned int entries)
-{
-	const int files[] = { [FILE_IMAGE] = bq->img->fd, [FILE_KICK] = bq->kick_fd };
-	/* Only this queue's thread touches the ring: let the kernel know. */
-	const unsigned int single = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-	const unsigned int tries[] = { single | IORING_SETUP_R_DISABLED, IORING_SETUP_R_DISABLED, 0 };
-	struct io_uring_params p;
-	unsigned int i;
-	int r = -EINVAL;
-
-	for (i = 0; i < sizeof(tries) / sizeof(tries[0]) && r == -EINVAL; i++) {
-		memset(&p, 0, sizeof(p));
-		p.flags = tries[i];
-		r = io_uring_queue_init_params(entries, &bq->ring, &p);
-	}
-	if (r < 0)
-		return r;
-	r = io_uring_register_files(&bq->ring, files, 2);
-	if (r < 0)
-		goto fail;
-	if (!(p.flags & IORING_SETUP_R_DISABLED)) {
-		warn_unrestricted("no disabled rings (IORING_SETUP_R_DISABLED)", -EINVAL);
-		return 0;
-	}
-	r = ring_restrict(&bq->ring);
-	if (r < 0 && !is_unsupported(r))
-		goto fail;
-	if (r < 0)
-		warn_unrestricted("registering restrictions", r);
-	r = io_uring_register((unsigned int)bq->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
-	if (r < 0)
-		goto fail;
-	return 0;
-fail:
-	io_uring_queue_exit(&bq->ring);
-	return r;
 }
 
 static int uring_queue_init(const struct image *img, int kick_fd, unsigned int depth,
@@ -194,7 +101,7 @@ static int uring_queue_init(const struct image *img, int kick_fd, unsigned int d
 		r = -ENOMEM;
 		goto fail_free;
 	}
-	r = ring_setup(bq, 2 * depth + 2);
+	r = uring_ring_setup(&bq->ring, img->fd, kick_fd, 2 * depth + 2);
 	if (r < 0)
 		goto fail_free;
 	*ret_bq = bq;
@@ -220,28 +127,28 @@ static void uring_queue_exit(struct backend_queue *bq)
 	free(bq);
 }
 
-static struct io_uring_sqe *prep(struct backend_queue *bq, struct blk_req *req)
+static struct io_uring_sqe *prep(struct backend_queue *bq, struct backend_req *req)
 {
 	struct io_uring_sqe *sqe = get_sqe(bq);
 
 	if (!sqe)
 		return NULL;
 	io_uring_sqe_set_data(sqe, req);
-	req->be.nr_pending++;
+	req->fd.nr_pending++;
 	return sqe;
 }
 
 /* Queue the (rest of the) data transfer of a READ or WRITE. */
-static int prep_rw(struct backend_queue *bq, struct blk_req *req)
+static int prep_rw(struct backend_queue *bq, struct backend_req *req)
 {
-	uint64_t off = req->offset_bytes + req->be.done_bytes;
+	uint64_t off = req->offset_bytes + req->fd.done_bytes;
 	unsigned int nr;
-	const struct iovec *iov = backend_req_iov(req, &nr);
+	const struct iovec *iov = fd_req_iov(req, &nr);
 	struct io_uring_sqe *sqe = prep(bq, req);
 
 	if (!sqe)
 		return -EBUSY;
-	if (req->op == BLK_OP_READ)
+	if (req->op == BACKEND_OP_READ)
 		io_uring_prep_readv(sqe, FILE_IMAGE, iov, nr, off);
 	else
 		io_uring_prep_writev(sqe, FILE_IMAGE, iov, nr, off);
@@ -249,7 +156,7 @@ static int prep_rw(struct backend_queue *bq, struct blk_req *req)
 	return 0;
 }
 
-static int prep_fallocate(struct backend_queue *bq, struct blk_req *req, int mode,
+static int prep_fallocate(struct backend_queue *bq, struct backend_req *req, int mode,
 			  uint64_t off, uint64_t len, bool is_linked)
 {
 	struct io_uring_sqe *sqe = prep(bq, req);
@@ -262,7 +169,7 @@ static int prep_fallocate(struct backend_queue *bq, struct blk_req *req, int mod
 }
 
 /* Zeroes written from a shared zero buffer, in chunks. */
-static int prep_zero_writes(struct backend_queue *bq, struct blk_req *req, uint64_t off,
+static int prep_zero_writes(struct backend_queue *bq, struct backend_req *req, uint64_t off,
 			    uint64_t len)
 {
 	int r = zero_buf_init(&bq->zero);
@@ -283,16 +190,16 @@ static int prep_zero_writes(struct backend_queue *bq, struct blk_req *req, uint6
 	return 0;
 }
 
-static int prep_write_zeroes(struct backend_queue *bq, struct blk_req *req,
-			     const struct blk_dwz_seg *s)
+static int prep_write_zeroes(struct backend_queue *bq, struct backend_req *req,
+			     const struct backend_seg *s)
 {
 	const int keep = FALLOC_FL_KEEP_SIZE;
 
 	/* The unmap flag allows deallocation: punching keeps reads at zero. */
-	if (s->is_unmap && req->be.zero_mode == ZERO_FALLOC)
+	if (s->is_unmap && req->fd.zero_mode == ZERO_FALLOC)
 		return prep_fallocate(bq, req, FALLOC_FL_PUNCH_HOLE | keep, s->offset_bytes,
 				      s->len_bytes, false);
-	switch (req->be.zero_mode) {
+	switch (req->fd.zero_mode) {
 	case ZERO_FALLOC:
 		return prep_fallocate(bq, req, FALLOC_FL_ZERO_RANGE | keep, s->offset_bytes,
 				      s->len_bytes, false);
@@ -307,20 +214,10 @@ static int prep_write_zeroes(struct backend_queue *bq, struct blk_req *req,
 	}
 }
 
-static void sync_done(struct backend_queue *bq, struct blk_req *req, int res)
+static void sync_done(struct backend_queue *bq, struct backend_req *req, int res)
 {
-	req->be.error = res;
+	req->fd.error = res;
 	bq->sync_done[bq->nr_sync_done++] = req;
-}
-
-/* DISCARD on a block device: BLKDISCARD, which liburing 2.3 cannot queue. */
-static void blockdev_discard(struct backend_queue *bq, struct blk_req *req)
-{
-	int r = 0;
-
-	for (unsigned int i = 0; i < req->nr_segs && r == 0; i++)
-		r = discard_sync(bq->img, req->segs[i].offset_bytes, req->segs[i].len_bytes);
-	sync_done(bq, req, r);
 }
 
 static uint64_t now_ns(void)
@@ -332,21 +229,21 @@ static uint64_t now_ns(void)
 }
 
 /* Small, of an image in memory, and nothing in sight that makes it wait. */
-static bool may_do_in_place(struct backend_queue *bq, const struct blk_req *req)
+static bool may_do_in_place(struct backend_queue *bq, const struct backend_req *req)
 {
 	if (!bq->img->is_in_memory || req->data_bytes > IN_PLACE_MAX_BYTES)
 		return false;
-	if (req->op == BLK_OP_WRITE && __atomic_load_n(&nr_allocating, __ATOMIC_ACQUIRE))
+	if (req->op == BACKEND_OP_WRITE && __atomic_load_n(&nr_allocating, __ATOMIC_ACQUIRE))
 		return false;
 	return !bq->in_place_off_until_ns || now_ns() >= bq->in_place_off_until_ns;
 }
 
 /* A DISCARD or WRITE_ZEROES of an image in memory starts or ends (see nr_allocating). */
-static void note_allocating(struct blk_req *req, bool is_allocating)
+static void note_allocating(struct backend_req *req, bool is_allocating)
 {
-	if (req->be.is_allocating == is_allocating)
+	if (req->fd.is_allocating == is_allocating)
 		return;
-	req->be.is_allocating = is_allocating;
+	req->fd.is_allocating = is_allocating;
 	if (is_allocating)
 		__atomic_add_fetch(&nr_allocating, 1, __ATOMIC_ACQ_REL);
 	else
@@ -354,16 +251,16 @@ static void note_allocating(struct blk_req *req, bool is_allocating)
 }
 
 /* READ or WRITE of an image in memory, in place: finished at the next wait(). */
-static void rw_in_place(struct backend_queue *bq, struct blk_req *req)
+static void rw_in_place(struct backend_queue *bq, struct backend_req *req)
 {
 	uint64_t t0 = now_ns(), took;
 	int r = 0;
 
-	while (req->be.done_bytes < req->data_bytes) {
-		uint64_t off = req->offset_bytes + req->be.done_bytes;
+	while (req->fd.done_bytes < req->data_bytes) {
+		uint64_t off = req->offset_bytes + req->fd.done_bytes;
 		unsigned int nr;
-		const struct iovec *iov = backend_req_iov(req, &nr);
-		ssize_t n = req->op == BLK_OP_READ ? preadv(bq->img->fd, iov, (int)nr, (off_t)off)
+		const struct iovec *iov = fd_req_iov(req, &nr);
+		ssize_t n = req->op == BACKEND_OP_READ ? preadv(bq->img->fd, iov, (int)nr, (off_t)off)
 						   : pwritev(bq->img->fd, iov, (int)nr, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
@@ -373,75 +270,80 @@ static void rw_in_place(struct backend_queue *bq, struct blk_req *req)
 			r = n < 0 ? -errno : -EIO;
 			break;
 		}
-		req->be.done_bytes += (uint64_t)n;
-		if (req->be.done_bytes < req->data_bytes)
-			backend_req_advance(req, (size_t)n);
+		req->fd.done_bytes += (uint64_t)n;
+		if (req->fd.done_bytes < req->data_bytes)
+			fd_req_advance(req, (size_t)n);
 	}
 	took = now_ns() - t0;
 	if (took > IN_PLACE_SLOW_NS) {
 		bq->in_place_off_until_ns = t0 + took + IN_PLACE_PAUSE_NS;
 		log_debug("in-place %s of %llu bytes took %llu ms: through io_uring's workers "
-			  "for a while", blk_op_name(req->op), (unsigned long long)req->data_bytes,
+			  "for a while", backend_op_name(req->op), (unsigned long long)req->data_bytes,
 			  (unsigned long long)(took / 1000000));
 	}
-	image_bounce_end(req, r);
+	fd_req_bounce_end(req, r);
 	sync_done(bq, req, r);
 }
 
-static int uring_queue_req(struct backend_queue *bq, struct blk_req *req)
+/* READ, WRITE: in place (an image in memory), or through the ring. */
+static int uring_rw(struct backend_queue *bq, struct backend_req *req)
 {
-	int r = 0;
+	int r;
 
-	switch (req->op) {
-	case BLK_OP_READ:
-	case BLK_OP_WRITE:
-		r = image_bounce_prepare(bq->img, req, bq->is_dio_copying);
-		if (r < 0)
-			return r;
-		if (may_do_in_place(bq, req)) {
-			rw_in_place(bq, req);
-			return 0;
-		}
-		r = prep_rw(bq, req);
-		if (r < 0)
-			image_bounce_end(req, r);
-		return r;
-	case BLK_OP_FLUSH: {
-		/* fdatasync of the image: everything written before is stable. */
-		struct io_uring_sqe *sqe = prep(bq, req);
-
-		if (!sqe)
-			return -EBUSY;
-		io_uring_prep_fsync(sqe, FILE_IMAGE, IORING_FSYNC_DATASYNC);
-		sqe->flags |= IOSQE_FIXED_FILE;
+	if (may_do_in_place(bq, req)) {
+		rw_in_place(bq, req);
 		return 0;
 	}
-	case BLK_OP_DISCARD:
-		if (bq->img->is_blockdev) {
-			blockdev_discard(bq, req);
-			return 0;
-		}
-		if (bq->img->is_in_memory)
-			note_allocating(req, true);
-		for (unsigned int i = 0; i < req->nr_segs && r == 0; i++)
-			r = prep_fallocate(bq, req, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-					   req->segs[i].offset_bytes, req->segs[i].len_bytes,
-					   false);
-		break;
-	case BLK_OP_WRITE_ZEROES:
-		if (bq->img->is_in_memory)
-			note_allocating(req, true);
-		if (req->be.zero_mode < bq->zero_mode)
-			req->be.zero_mode = bq->zero_mode;
-		for (unsigned int i = 0; i < req->nr_segs && r == 0; i++)
-			r = prep_write_zeroes(bq, req, &req->segs[i]);
-		break;
-	default:
-		return -EOPNOTSUPP;
+	r = prep_rw(bq, req);
+	if (r < 0)
+		fd_req_bounce_end(req, r);
+	return r;
+}
+
+/* FLUSH: fdatasync of the image, everything written before is stable. */
+static int uring_flush(struct backend_queue *bq, struct backend_req *req)
+{
+	struct io_uring_sqe *sqe = prep(bq, req);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_fsync(sqe, FILE_IMAGE, IORING_FSYNC_DATASYNC);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	return 0;
+}
+
+/* DISCARD: a hole punched; on a block device BLKDISCARD, which liburing 2.3 cannot queue. */
+static int uring_discard(struct backend_queue *bq, struct backend_req *req,
+			 const struct backend_seg *seg)
+{
+	if (bq->img->is_blockdev)
+		return discard_sync(bq->img, seg->offset_bytes, seg->len_bytes);
+	if (bq->img->is_in_memory)
+		note_allocating(req, true);
+	return prep_fallocate(bq, req, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      seg->offset_bytes, seg->len_bytes, false);
+}
+
+static int uring_write_zeroes(struct backend_queue *bq, struct backend_req *req,
+			      const struct backend_seg *seg)
+{
+	if (bq->img->is_in_memory)
+		note_allocating(req, true);
+	if (req->fd.zero_mode < bq->zero_mode)
+		req->fd.zero_mode = bq->zero_mode;
+	return prep_write_zeroes(bq, req, seg);
+}
+
+static int uring_ranges_end(struct backend_queue *bq, struct backend_req *req, int r)
+{
+	/* BLKDISCARD waited: the request is done. */
+	if (req->op == BACKEND_OP_DISCARD && bq->img->is_blockdev) {
+		sync_done(bq, req, r);
+		return 0;
 	}
 	/* Operations already queued still complete; report the error then. */
-	if (r < 0 && req->be.nr_pending) {
-		req->be.error = r;
+	if (r < 0 && req->fd.nr_pending) {
+		req->fd.error = r;
 		return 0;
 	}
 	if (r < 0)
@@ -449,7 +351,27 @@ static int uring_queue_req(struct backend_queue *bq, struct blk_req *req)
 	return r;
 }
 
-static bool has_unmap(const struct blk_req *req)
+static const struct fd_req_steps uring_steps = {
+	.rw = uring_rw,
+	.flush = uring_flush,
+	.discard = uring_discard,
+	.write_zeroes = uring_write_zeroes,
+	.ranges_end = uring_ranges_end,
+};
+
+static int uring_queue_req(struct backend_queue *bq, struct backend_req *req)
+{
+	return fd_req_start(&uring_steps, bq, bq->img, bq->is_dio_copying, req);
+}
+
+/* queue_req(): a request starts, with none of an earlier one's bookkeeping. */
+static int uring_start(struct backend_queue *bq, struct backend_req *req)
+{
+	req->fd = (struct backend_fd_state){ 0 };
+	return uring_queue_req(bq, req);
+}
+
+static bool has_unmap(const struct backend_req *req)
 {
 	for (unsigned int i = 0; i < req->nr_segs; i++)
 		if (req->segs[i].is_unmap)
@@ -458,97 +380,78 @@ static bool has_unmap(const struct blk_req *req)
 }
 
 /* A finished request that should be tried another way; true when requeued. */
-static bool retry_other_way(struct backend_queue *bq, struct blk_req *req)
+static bool retry_other_way(struct backend_queue *bq, struct backend_req *req)
 {
 	int r;
 
 	/* Only "not supported" steps down: EINVAL is the request's own error. */
-	if (req->be.error != -EOPNOTSUPP)
+	if (req->fd.error != -EOPNOTSUPP)
 		return false;
-	if (req->op == BLK_OP_DISCARD) {
-		req->be.error = 0;   /* no hole punching here: discard is a hint */
+	if (req->op == BACKEND_OP_DISCARD) {
+		req->fd.error = 0;   /* no hole punching here: discard is a hint */
 		return false;
 	}
-	if (req->op != BLK_OP_WRITE_ZEROES)
+	if (req->op != BACKEND_OP_WRITE_ZEROES)
 		return false;
 	if (has_unmap(req)) {
 		/* Deallocating is allowed, not required: zero in place instead. */
 		for (unsigned int i = 0; i < req->nr_segs; i++)
 			req->segs[i].is_unmap = false;
-	} else if (req->be.zero_mode < ZERO_WRITE) {
-		req->be.zero_mode++;
-		if (bq->zero_mode < req->be.zero_mode)
-			bq->zero_mode = req->be.zero_mode;
+	} else if (req->fd.zero_mode < ZERO_WRITE) {
+		req->fd.zero_mode++;
+		if (bq->zero_mode < req->fd.zero_mode)
+			bq->zero_mode = req->fd.zero_mode;
 	} else {
 		return false;
 	}
-	req->be.error = 0;
-	req->be.done_bytes = 0;
+	req->fd.error = 0;
+	req->fd.done_bytes = 0;
 	r = uring_queue_req(bq, req);
-	if (r < 0 && !req->be.nr_pending)
-		req->be.error = r;
-	return req->be.nr_pending > 0;
+	if (r < 0 && !req->fd.nr_pending)
+		req->fd.error = r;
+	return req->fd.nr_pending > 0;
 }
 
 /* Did the zero-writing fallback write every byte it was asked for? */
-static bool zero_writes_complete(const struct blk_req *req)
+static bool zero_writes_complete(const struct backend_req *req)
 {
 	uint64_t total = 0;
 
-	if (req->op != BLK_OP_WRITE_ZEROES || req->be.zero_mode != ZERO_WRITE)
+	if (req->op != BACKEND_OP_WRITE_ZEROES || req->fd.zero_mode != ZERO_WRITE)
 		return true;
 	for (unsigned int i = 0; i < req->nr_segs; i++)
 		total += req->segs[i].len_bytes;
-	return req->be.done_bytes == total;
+	return req->fd.done_bytes == total;
 }
 
 /*
  * One CQE of @req.  Returns true when the request is finished, with its
- * result in req->be.error.
+ * result in req->fd.error.
  */
-static bool complete_op(struct backend_queue *bq, struct blk_req *req, int res)
+static bool complete_op(struct backend_queue *bq, struct backend_req *req, int res)
 {
-	bool is_rw = req->op == BLK_OP_READ || req->op == BLK_OP_WRITE;
+	bool is_rw = req->op == BACKEND_OP_READ || req->op == BACKEND_OP_WRITE;
 
-	req->be.nr_pending--;
-	if (is_rw && res == -EAGAIN && prep_rw(bq, req) == 0)
-		return false;
-	if (is_rw && image_dio_refused(bq->img, req, res, &bq->is_dio_copying) &&
+	req->fd.nr_pending--;
+	if (is_rw && fd_req_rw_again(bq->img, req, &res, &bq->is_dio_copying) &&
 	    prep_rw(bq, req) == 0)
 		return false;
-	if (is_rw && res > 0) {
-		uint64_t left = req->data_bytes - req->be.done_bytes;
-
-		if ((uint64_t)res > left)
-			res = (int)left;
-		req->be.done_bytes += (uint64_t)res;
-		if ((uint64_t)res < left) {
-			/* Short transfer: go on from where it stopped. */
-			backend_req_advance(req, (size_t)res);
-			if (prep_rw(bq, req) == 0)
-				return false;
-			res = -EIO;
-		} else {
-			res = 0;
-		}
-	} else if (is_rw && res == 0 && req->data_bytes > req->be.done_bytes) {
-		res = -EIO;   /* end of file inside the device: the image shrank */
-	} else if (res == -ECANCELED) {
+	if (res == -ECANCELED) {
 		res = 0;      /* a linked operation whose predecessor failed: that error counts */
-	} else if (req->op == BLK_OP_WRITE_ZEROES && res > 0) {
-		req->be.done_bytes += (uint64_t)res;   /* a chunk of zeroes written */
+	} else if (req->op == BACKEND_OP_WRITE_ZEROES && res > 0) {
+		req->fd.done_bytes += (uint64_t)res;   /* a chunk of zeroes written */
 		res = 0;
 	}
-	if (res < 0 && req->be.error == 0)
-		req->be.error = res;
-	if (req->be.nr_pending)
+	if (res < 0 && req->fd.error == 0)
+		req->fd.error = res;
+	if (req->fd.nr_pending)
 		return false;
-	if (req->be.error == 0 && !zero_writes_complete(req))
-		req->be.error = -EIO;   /* a short write left part of the range unzeroed */
+	if (req->fd.error == 0 && !zero_writes_complete(req))
+		req->fd.error = -EIO;   /* a short write left part of the range unzeroed */
 	if (retry_other_way(bq, req))
 		return false;
 	note_allocating(req, false);
-	image_bounce_end(req, req->be.error);
+	fd_req_bounce_end(req, req->fd.error);
 	return true;
 }
 
@@ -560,10 +463,10 @@ static int uring_wait(struct backend_queue *bq, struct backend_event *evs,
 	int r;
 
 	while (bq->nr_sync_done && nr_evs < max) {
-		struct blk_req *req = bq->sync_done[--bq->nr_sync_done];
+		struct backend_req *req = bq->sync_done[--bq->nr_sync_done];
 
 		evs[nr_evs++] = (struct backend_event){
-			.type = BACKEND_EV_DONE, .req = req, .res = req->be.error,
+			.type = BACKEND_EV_DONE, .req = req, .res = req->fd.error,
 		};
 	}
 	if (nr_evs)
@@ -584,7 +487,7 @@ static int uring_wait(struct backend_queue *bq, struct backend_event *evs,
 
 	io_uring_for_each_cqe(&bq->ring, head, cqe) {
 		uint64_t tag = io_uring_cqe_get_data64(cqe);
-		struct blk_req *req;
+		struct backend_req *req;
 
 		if (nr_evs == max)
 			break;
@@ -594,25 +497,34 @@ static int uring_wait(struct backend_queue *bq, struct backend_event *evs,
 			evs[nr_evs++] = (struct backend_event){ .type = BACKEND_EV_KICK };
 			continue;
 		}
-		req = (struct blk_req *)(uintptr_t)tag;
+		req = (struct backend_req *)(uintptr_t)tag;
 		if (complete_op(bq, req, cqe->res))
 			evs[nr_evs++] = (struct backend_event){
-				.type = BACKEND_EV_DONE, .req = req, .res = req->be.error,
+				.type = BACKEND_EV_DONE, .req = req, .res = req->fd.error,
 			};
 	}
 	io_uring_cq_advance(&bq->ring, nr_cqes);
 	return (int)nr_evs;
 }
 
+/* One ring per queue, made at DRIVER_OK, and the probe of a live upgrade's new image. */
+static const struct sandbox_syscall uring_syscalls[] = {
+	FD_IMAGE_SYSCALLS,
+	SANDBOX_ALLOW(io_uring_setup),
+	SANDBOX_ALLOW(io_uring_enter),
+	SANDBOX_ALLOW(io_uring_register),
+};
+
 const struct backend_ops backend_io_uring = {
 	.name = "io_uring",
-	.open = image_fd_open,
-	.close = image_close,
-	.flush = image_fd_flush,
-	.resize = image_fd_resize,
-	.get_size = image_fd_get_size,
+	.summary = "one io_uring per queue (the default; aio is used when io_uring "
+		   "is unavailable)",
+	.probe = uring_probe,
+	.syscalls = uring_syscalls,
+	.nr_syscalls = ARRAY_SIZE(uring_syscalls),
+	FD_IMAGE_OPS,
 	.queue_init = uring_queue_init,
 	.queue_exit = uring_queue_exit,
-	.queue_req = uring_queue_req,
+	.queue_req = uring_start,
 	.wait = uring_wait,
 };

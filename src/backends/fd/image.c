@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The fd backends' image (io_uring, aio, null): a regular file or a block
- * device, its geometry, O_DIRECT and its bounce buffers.
+ * device, its geometry and O_DIRECT.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,9 +17,8 @@
 #include <sys/vfs.h>
 
 #include "backends/backend.h"
-#include "blk/blk.h"
-#include "virtio/iov.h"
-#include "log.h"
+#include "backends/fd/image.h"
+#include "sandbox/sandbox.h"
 #include "util.h"
 
 static int blockdev_geometry(struct image *img, dev_t rdev)
@@ -179,67 +178,6 @@ int image_fit_direct(struct image *img, uint32_t block_size)
 	return 1;
 }
 
-bool image_needs_bounce(const struct image *img, const struct iovec *iov, unsigned int nr_iov)
-{
-	uint64_t mem_mask = img->dio_mem_align ? img->dio_mem_align - 1 : 0;
-	uint64_t len_mask = img->dio_offset_align ? img->dio_offset_align - 1 : 0;
-
-	if (!img->is_direct)
-		return false;
-	for (unsigned int i = 0; i < nr_iov; i++) {
-		if (((uintptr_t)iov[i].iov_base & mem_mask) || (iov[i].iov_len & len_mask))
-			return true;
-	}
-	return false;
-}
-
-int image_bounce_prepare(const struct image *img, struct blk_req *req, bool must_copy)
-{
-	size_t align = img->dio_mem_align > 4096 ? img->dio_mem_align : 4096;
-	uint64_t rest = req->data_bytes - req->be.done_bytes;
-	size_t bytes = (rest + align - 1) & ~(align - 1);
-	void *buf;
-
-	if (!(must_copy && img->is_direct) &&
-	    !image_needs_bounce(img, req->data_iov, req->nr_data_iov))
-		return 0;
-	if (posix_memalign(&buf, align, bytes ? bytes : align))
-		return -ENOMEM;
-	/* From where the transfer stands: data_iov was advanced past what is done. */
-	if (req->op == BLK_OP_WRITE)
-		iov_to_buf(req->data_iov, req->nr_data_iov, 0, buf, rest);
-	req->be.bounce = buf;
-	req->be.bounce_bytes = rest;
-	req->be.bounce_iov = (struct iovec){ buf, rest };
-	return 0;
-}
-
-void image_bounce_end(struct blk_req *req, int res)
-{
-	if (!req->be.bounce)
-		return;
-	if (req->op == BLK_OP_READ && res == 0)
-		iov_from_buf(req->data_iov, req->nr_data_iov, 0, req->be.bounce,
-			     req->be.bounce_bytes);
-	free(req->be.bounce);
-	req->be.bounce = NULL;
-}
-
-bool image_dio_refused(const struct image *img, struct blk_req *req, int res, bool *is_copying)
-{
-	static bool is_logged;
-
-	if (res != -EFAULT || !img->is_direct || req->be.bounce ||
-	    (req->op != BLK_OP_READ && req->op != BLK_OP_WRITE))
-		return false;
-	if (!__atomic_exchange_n(&is_logged, true, __ATOMIC_RELAXED))
-		log_warn("--direct: the kernel refuses to pin the driver's buffers for O_DIRECT "
-			 "(EFAULT: VDUSE's bounce buffer is mapped VM_IO from Linux 6.12.118); "
-			 "copying them through the daemon's own aligned buffers instead");
-	*is_copying = true;
-	return image_bounce_prepare(img, req, true) == 0;
-}
-
 int image_fd_get_size(const struct image *img, uint64_t *ret_bytes)
 {
 	struct stat st;
@@ -272,4 +210,15 @@ int image_fd_resize(struct image *img, uint64_t size_bytes, bool is_shrink,
 		return 0;
 	*ret_why = "resizing the image file";
 	return ftruncate(img->fd, (off_t)size_bytes) < 0 ? -errno : 0;
+}
+
+unsigned int image_fd_landlock_paths(const struct image_spec *spec, const struct image *img,
+				     struct sandbox_path *paths, unsigned int max)
+{
+	if (!max)
+		return 0;
+	paths[0] = (struct sandbox_path){
+		spec->path, SANDBOX_FS_READ | (img->is_readonly ? 0 : SANDBOX_FS_WRITE),
+	};
+	return 1;
 }

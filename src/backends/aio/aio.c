@@ -14,10 +14,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "backends/aio/aio.h"
 #include "backends/backend.h"
-#include "blk/blk.h"
-#include "virtio/iov.h"
-#include "backends/zero.h"
+#include "backends/fd/image.h"
+#include "backends/fd/req.h"
+#include "backends/fd/zero.h"
 
 struct backend_queue {
 	io_context_t ctx;
@@ -25,21 +26,20 @@ struct backend_queue {
 	int kick_fd;
 	int aio_fd;                    /* eventfd signalled by completions */
 	unsigned int depth;
-	struct iocb *iocbs;            /* one per request slot */
 	struct iocb **pending;         /* prepared, not yet submitted */
 	unsigned int nr_pending;
 	unsigned int nr_submitted;     /* in the io context, not yet reaped */
-	struct blk_req **done;         /* finished outside the io context */
+	struct backend_req **done;         /* finished outside the io context */
 	unsigned int nr_done;
 	bool has_more_events;          /* io_getevents may have more for us */
 	bool has_no_aio_fsync;         /* the filesystem refused IOCB_CMD_FDSYNC */
-	bool is_dio_copying;           /* O_DIRECT refused our buffers: copy (image_dio_refused) */
+	bool is_dio_copying;           /* O_DIRECT refused our buffers: copy (fd_req_dio_refused) */
 	enum zero_mode zero_mode;
 	struct zero_buf zero;
 };
 
-static int aio_queue_init(const struct image *img, int kick_fd, unsigned int depth,
-			  struct backend_queue **ret_bq)
+int aio_queue_init(const struct image *img, int kick_fd, unsigned int depth,
+		   struct backend_queue **ret_bq)
 {
 	struct backend_queue *bq = calloc(1, sizeof(*bq));
 	int r;
@@ -50,10 +50,9 @@ static int aio_queue_init(const struct image *img, int kick_fd, unsigned int dep
 	bq->kick_fd = kick_fd;
 	bq->depth = depth;
 	bq->aio_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	bq->iocbs = calloc(depth, sizeof(*bq->iocbs));
 	bq->pending = calloc(depth, sizeof(*bq->pending));
 	bq->done = calloc(depth, sizeof(*bq->done));
-	if (bq->aio_fd < 0 || !bq->iocbs || !bq->pending || !bq->done) {
+	if (bq->aio_fd < 0 || !bq->pending || !bq->done) {
 		r = bq->aio_fd < 0 ? -errno : -ENOMEM;
 		goto fail;
 	}
@@ -65,42 +64,40 @@ static int aio_queue_init(const struct image *img, int kick_fd, unsigned int dep
 fail:
 	if (bq->aio_fd >= 0)
 		close(bq->aio_fd);
-	free(bq->iocbs);
 	free(bq->pending);
 	free(bq->done);
 	free(bq);
 	return r;
 }
 
-static void aio_queue_exit(struct backend_queue *bq)
+void aio_queue_exit(struct backend_queue *bq)
 {
 	if (!bq)
 		return;
 	io_destroy(bq->ctx);
 	close(bq->aio_fd);
 	zero_buf_exit(&bq->zero);
-	free(bq->iocbs);
 	free(bq->pending);
 	free(bq->done);
 	free(bq);
 }
 
-static void finish_now(struct backend_queue *bq, struct blk_req *req, int res)
+static void finish_now(struct backend_queue *bq, struct backend_req *req, int res)
 {
-	image_bounce_end(req, res);
-	req->be.error = res;
+	fd_req_bounce_end(req, res);
+	req->fd.error = res;
 	bq->done[bq->nr_done++] = req;
 }
 
 /* Prepare the (rest of the) transfer of a READ or WRITE. */
-static void prep_rw(struct backend_queue *bq, struct blk_req *req)
+static void prep_rw(struct backend_queue *bq, struct backend_req *req)
 {
-	struct iocb *cb = &bq->iocbs[req->slot];
-	long long off = (long long)(req->offset_bytes + req->be.done_bytes);
+	struct iocb *cb = req->priv;
+	long long off = (long long)(req->offset_bytes + req->fd.done_bytes);
 	unsigned int nr;
-	const struct iovec *iov = backend_req_iov(req, &nr);
+	const struct iovec *iov = fd_req_iov(req, &nr);
 
-	if (req->op == BLK_OP_READ)
+	if (req->op == BACKEND_OP_READ)
 		io_prep_preadv(cb, bq->img->fd, iov, (int)nr, off);
 	else
 		io_prep_pwritev(cb, bq->img->fd, iov, (int)nr, off);
@@ -109,43 +106,61 @@ static void prep_rw(struct backend_queue *bq, struct blk_req *req)
 	bq->pending[bq->nr_pending++] = cb;
 }
 
-static int aio_queue_req(struct backend_queue *bq, struct blk_req *req)
+static int aio_rw(struct backend_queue *bq, struct backend_req *req)
 {
-	int r = 0;
+	prep_rw(bq, req);
+	return 0;
+}
 
-	switch (req->op) {
-	case BLK_OP_READ:
-	case BLK_OP_WRITE:
-		r = image_bounce_prepare(bq->img, req, bq->is_dio_copying);
-		if (r < 0)
-			return r;
-		prep_rw(bq, req);
+static int aio_flush(struct backend_queue *bq, struct backend_req *req)
+{
+	struct iocb *cb = req->priv;
+
+	if (bq->has_no_aio_fsync) {
+		finish_now(bq, req, fdatasync(bq->img->fd) < 0 ? -errno : 0);
 		return 0;
-	case BLK_OP_FLUSH:
-		if (bq->has_no_aio_fsync) {
-			finish_now(bq, req, fdatasync(bq->img->fd) < 0 ? -errno : 0);
-			return 0;
-		}
-		io_prep_fdsync(&bq->iocbs[req->slot], bq->img->fd);
-		io_set_eventfd(&bq->iocbs[req->slot], bq->aio_fd);
-		bq->iocbs[req->slot].data = req;
-		bq->pending[bq->nr_pending++] = &bq->iocbs[req->slot];
-		return 0;
-	case BLK_OP_DISCARD:
-		for (unsigned int i = 0; i < req->nr_segs && r == 0; i++)
-			r = discard_sync(bq->img, req->segs[i].offset_bytes, req->segs[i].len_bytes);
-		finish_now(bq, req, r);
-		return 0;
-	case BLK_OP_WRITE_ZEROES:
-		for (unsigned int i = 0; i < req->nr_segs && r == 0; i++)
-			r = zero_range_sync(bq->img, &bq->zero, &bq->zero_mode,
-					    req->segs[i].offset_bytes, req->segs[i].len_bytes,
-					    req->segs[i].is_unmap);
-		finish_now(bq, req, r);
-		return 0;
-	default:
-		return -EOPNOTSUPP;
 	}
+	io_prep_fdsync(cb, bq->img->fd);
+	io_set_eventfd(cb, bq->aio_fd);
+	cb->data = req;
+	bq->pending[bq->nr_pending++] = cb;
+	return 0;
+}
+
+/* DISCARD and WRITE_ZEROES, which Linux AIO cannot express: here and now. */
+static int aio_discard(struct backend_queue *bq, struct backend_req *req,
+		       const struct backend_seg *seg)
+{
+	(void)req;
+	return discard_sync(bq->img, seg->offset_bytes, seg->len_bytes);
+}
+
+static int aio_write_zeroes(struct backend_queue *bq, struct backend_req *req,
+			    const struct backend_seg *seg)
+{
+	(void)req;
+	return zero_range_sync(bq->img, &bq->zero, &bq->zero_mode, seg->offset_bytes,
+			       seg->len_bytes, seg->is_unmap);
+}
+
+static int aio_ranges_end(struct backend_queue *bq, struct backend_req *req, int res)
+{
+	finish_now(bq, req, res);
+	return 0;
+}
+
+static const struct fd_req_steps aio_steps = {
+	.rw = aio_rw,
+	.flush = aio_flush,
+	.discard = aio_discard,
+	.write_zeroes = aio_write_zeroes,
+	.ranges_end = aio_ranges_end,
+};
+
+int aio_queue_req(struct backend_queue *bq, struct backend_req *req)
+{
+	req->fd = (struct backend_fd_state){ 0 };
+	return fd_req_start(&aio_steps, bq, bq->img, bq->is_dio_copying, req);
 }
 
 /* Hand prepared iocbs to the kernel; ones it refuses finish with that error. */
@@ -156,7 +171,7 @@ static void submit_pending(struct backend_queue *bq)
 	while (first < bq->nr_pending) {
 		int r = io_submit(bq->ctx, (long)(bq->nr_pending - first), bq->pending + first);
 		struct iocb *cb;
-		struct blk_req *req;
+		struct backend_req *req;
 
 		if (r > 0) {
 			first += (unsigned int)r;
@@ -167,7 +182,7 @@ static void submit_pending(struct backend_queue *bq)
 			break;   /* the context is full: try again after completions */
 		cb = bq->pending[first++];
 		req = cb->data;
-		if (image_dio_refused(bq->img, req, r, &bq->is_dio_copying)) {
+		if (fd_req_dio_refused(bq->img, req, r, &bq->is_dio_copying)) {
 			prep_rw(bq, req);   /* queued behind the rest of this loop */
 			continue;
 		}
@@ -183,38 +198,24 @@ static void submit_pending(struct backend_queue *bq)
 }
 
 /* One completion; returns true when the request is finished. */
-static bool complete_event(struct backend_queue *bq, struct blk_req *req, long res)
+static bool complete_event(struct backend_queue *bq, struct backend_req *req, long res)
 {
-	bool is_rw = req->op == BLK_OP_READ || req->op == BLK_OP_WRITE;
+	int r = (int)res;
 
-	if (!is_rw) {
-		req->be.error = res < 0 ? (int)res : 0;
+	if (req->op != BACKEND_OP_READ && req->op != BACKEND_OP_WRITE) {
+		req->fd.error = r < 0 ? r : 0;
 		return true;
 	}
-	if (res == -EAGAIN || image_dio_refused(bq->img, req, (int)res, &bq->is_dio_copying)) {
+	if (fd_req_rw_again(bq->img, req, &r, &bq->is_dio_copying)) {
 		prep_rw(bq, req);
 		return false;
 	}
-	if (res < 0) {
-		req->be.error = (int)res;
-		return true;
-	}
-	if (res == 0 && req->be.done_bytes < req->data_bytes) {
-		req->be.error = -EIO;   /* end of file inside the device: the image shrank */
-		return true;
-	}
-	req->be.done_bytes += (uint64_t)res;
-	if (req->be.done_bytes < req->data_bytes) {
-		backend_req_advance(req, (size_t)res);
-		prep_rw(bq, req);
-		return false;
-	}
-	req->be.error = 0;
+	req->fd.error = r;
 	return true;
 }
 
-static int aio_wait(struct backend_queue *bq, struct backend_event *evs, unsigned int max,
-		    bool may_block)
+int aio_wait(struct backend_queue *bq, struct backend_event *evs, unsigned int max,
+	     bool may_block)
 {
 	struct pollfd pfd[2] = {
 		{ .fd = bq->kick_fd, .events = POLLIN },
@@ -227,10 +228,10 @@ static int aio_wait(struct backend_queue *bq, struct backend_event *evs, unsigne
 
 	submit_pending(bq);
 	while (bq->nr_done && n < max) {
-		struct blk_req *req = bq->done[--bq->nr_done];
+		struct backend_req *req = bq->done[--bq->nr_done];
 
 		evs[n++] = (struct backend_event){ .type = BACKEND_EV_DONE, .req = req,
-						   .res = req->be.error };
+						   .res = req->fd.error };
 	}
 	if (n || bq->has_more_events)
 		may_block = false;
@@ -255,28 +256,15 @@ static int aio_wait(struct backend_queue *bq, struct backend_event *evs, unsigne
 		if (got > 0)
 			bq->nr_submitted -= (unsigned int)got;
 		for (int i = 0; i < got; i++) {
-			struct blk_req *req = events[i].data;
+			struct backend_req *req = events[i].data;
 
 			if (!complete_event(bq, req, (long)events[i].res))
 				continue;
-			image_bounce_end(req, req->be.error);
+			fd_req_bounce_end(req, req->fd.error);
 			evs[n++] = (struct backend_event){
-				.type = BACKEND_EV_DONE, .req = req, .res = req->be.error,
+				.type = BACKEND_EV_DONE, .req = req, .res = req->fd.error,
 			};
 		}
 	}
 	return (int)n;
 }
-
-const struct backend_ops backend_aio = {
-	.name = "aio",
-	.open = image_fd_open,
-	.close = image_close,
-	.flush = image_fd_flush,
-	.resize = image_fd_resize,
-	.get_size = image_fd_get_size,
-	.queue_init = aio_queue_init,
-	.queue_exit = aio_queue_exit,
-	.queue_req = aio_queue_req,
-	.wait = aio_wait,
-};

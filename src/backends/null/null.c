@@ -9,14 +9,15 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
-#include "blk/blk.h"
+#include "backends/fd/image.h"
+#include "util.h"
 #include "virtio/iov.h"
 
 struct backend_queue {
 	int kick_fd;
 	unsigned int depth;
 	unsigned int nr_done;
-	struct blk_req **done;    /* finished, not yet reported */
+	struct backend_req **done;    /* finished, not yet reported */
 };
 
 static int null_queue_init(const struct image *img, int kick_fd, unsigned int depth,
@@ -47,11 +48,11 @@ static void null_queue_exit(struct backend_queue *bq)
 	free(bq);
 }
 
-static int null_queue_req(struct backend_queue *bq, struct blk_req *req)
+static int null_queue_req(struct backend_queue *bq, struct backend_req *req)
 {
 	if (bq->nr_done == bq->depth)
 		return -EBUSY;
-	if (req->op == BLK_OP_READ)
+	if (req->op == BACKEND_OP_READ)
 		iov_memset(req->data_iov, req->nr_data_iov, 0);
 	bq->done[bq->nr_done++] = req;
 	return 0;
@@ -78,13 +79,17 @@ static int null_wait(struct backend_queue *bq, struct backend_event *evs,
 	return (int)n;
 }
 
+/* Its image is a file or device all the same: opened, flushed, resized. */
+static const struct sandbox_syscall null_syscalls[] = {
+	FD_IMAGE_SYSCALLS,
+};
+
 const struct backend_ops backend_null = {
 	.name = "null",
-	.open = image_fd_open,
-	.close = image_close,
-	.flush = image_fd_flush,
-	.resize = image_fd_resize,
-	.get_size = image_fd_get_size,
+	.summary = "discards writes, reads zeroes",
+	.syscalls = null_syscalls,
+	.nr_syscalls = ARRAY_SIZE(null_syscalls),
+	FD_IMAGE_OPS,
 	.queue_init = null_queue_init,
 	.queue_exit = null_queue_exit,
 	.queue_req = null_queue_req,

@@ -9,7 +9,7 @@
 
 #include "backends/backend.h"
 
-#include "backends/zero.h"
+#include "backends/fd/zero.h"
 
 #define ZERO_BUF_BYTES (1u << 20)
 
