@@ -633,7 +633,7 @@ int daemon_run(struct options *o, struct handover *handover, char **argv)
 	service_tell(handover->dev_fd >= 0 ? "STATUS=live upgrade: taking over device %s" :
 		     "STATUS=setting up device %s (created, or taken over if it exists)", o->name);
 	setup = (struct device_setup){
-		.name = o->name, .state_dir = o->state_dir, .blk = &blk, .img = &img, .be = be,
+		.name = o->name, .state_dir = o->state_dir, .own_gid = o->run_as.gid, .blk = &blk, .img = &img, .be = be,
 		.handover = handover, .state = &state, .dev = &dev,
 	};
 	/*

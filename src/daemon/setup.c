@@ -161,7 +161,8 @@ int device_setup(struct device_setup *s)
 			VDUSE_CONTROL_PATH, strerror(-r));
 		return r;
 	}
-	r = vdb_state_open(s->state, s->state_dir, s->name, s->handover->state_fd, &pid);
+	r = vdb_state_open(s->state, s->state_dir, s->name, s->handover->state_fd,
+			   s->own_gid, &pid);
 	if (r == -EBUSY) {
 		log_err("refusing to take over device '%s': it is being served by another "
 			"process (pid %d)", s->name, pid);

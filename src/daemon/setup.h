@@ -20,6 +20,7 @@
 struct device_setup {
 	const char *name;
 	const char *state_dir;
+	gid_t own_gid;                     /* the group the daemon runs as */
 	struct blk_dev *blk;               /* a takeover sets the device's capacity */
 	const struct image *img;
 	const struct backend_ops *be;

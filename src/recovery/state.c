@@ -76,19 +76,26 @@ static int refuse(struct vdb_state *st, const char *fmt, ...)
  * What the daemon trusts must be its own: owned by this user or root, and
  * writable by nobody else.  Anyone else who can write the state file or
  * its directory chooses what a takeover reads (and which file is opened).
+ * The one exception is a directory writable by the group the daemon runs
+ * as (systemd's RuntimeDirectory= of root and Group=): that group is the
+ * daemon itself, which needs to remove its files once it is no longer root.
  */
 static int check_owner(struct vdb_state *st, const struct stat *s, const char *what,
-		       const char *path)
+		       const char *path, gid_t own_gid)
 {
 	uid_t me = geteuid();
+	mode_t foreign = S_IWGRP | S_IWOTH;
 
 	if (s->st_uid != me && s->st_uid != 0)
 		return refuse(st, "%s %s belongs to uid %u, not to this user (%u) or root: "
 			      "another user could have written it", what, path,
 			      (unsigned int)s->st_uid, (unsigned int)me);
-	if (s->st_mode & (S_IWGRP | S_IWOTH))
-		return refuse(st, "%s %s is writable by its group or others (mode %04o): "
-			      "chmod go-w it", what, path, (unsigned int)(s->st_mode & 07777));
+	if (S_ISDIR(s->st_mode) && s->st_gid == own_gid)
+		foreign = S_IWOTH;
+	if (s->st_mode & foreign)
+		return refuse(st, "%s %s is writable by its group (%u) or others (mode %04o): "
+			      "chmod go-w it", what, path, (unsigned int)s->st_gid,
+			      (unsigned int)(s->st_mode & 07777));
 	return 0;
 }
 
@@ -101,11 +108,11 @@ static int check_file(struct vdb_state *st, int fd)
 		return -errno;
 	if (!S_ISREG(s.st_mode))
 		return refuse(st, "state file %s is not a regular file", st->path);
-	return check_owner(st, &s, "state file", st->path);
+	return check_owner(st, &s, "state file", st->path, (gid_t)-1);
 }
 
 int vdb_state_open(struct vdb_state *st, const char *dir, const char *name, int fd,
-		   int *ret_pid)
+		   gid_t own_gid, int *ret_pid)
 {
 	struct vdb_state_header h;
 	int r;
@@ -126,7 +133,7 @@ int vdb_state_open(struct vdb_state *st, const char *dir, const char *name, int 
 			return -errno;
 		if (!S_ISDIR(ds.st_mode))
 			return refuse(st, "state directory %s is not a directory", dir);
-		r = check_owner(st, &ds, "state directory", dir);
+		r = check_owner(st, &ds, "state directory", dir, own_gid);
 		if (r < 0)
 			return r;
 		fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);

@@ -84,15 +84,18 @@ struct vdb_state {
  * vdb_state_open() - open (creating if needed) and lock DIR/NAME.state
  * @dir: directory, created 0700 when missing
  * @fd: an open state file handed over by a re-exec, or -1; locked again
+ * @own_gid: the group the daemon runs as (after --user)
  *
  * The directory and the file must be owned by this user or root and
- * writable by nobody else, the file a regular one.
+ * writable by nobody else, the file a regular one; the directory may be
+ * writable by @own_gid (it is the daemon's own group: the daemon, once it
+ * is the user, removes its files from there).
  * Returns 0; -EBADMSG when they are not (why in st->why); -EBUSY when
  * another process holds the lock (its pid, if the file says, in *ret_pid);
  * -errno of mkdir/open.  The file may be empty: see vdb_state_is_empty().
  */
 int vdb_state_open(struct vdb_state *st, const char *dir, const char *name, int fd,
-		   int *ret_pid);
+		   gid_t own_gid, int *ret_pid);
 
 /*
  * vdb_state_exists() - does DIR/NAME.state hold a device's state (a device

@@ -156,7 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(len == 0 || write(fd, file, len) == (ssize_t)len);
 	free(file);
 	/* As a live upgrade hands it over: the fd, no lock to take here. */
-	check(vdb_state_open(&st, "/nonexistent", NAME, fd, &pid) == 0);
+	check(vdb_state_open(&st, "/nonexistent", NAME, fd, getegid(), &pid) == 0);
 	st.boot_id_path = boot_id_path;
 	r = vdb_state_check(&st, NAME, &id);
 	if (r == 0) {

@@ -186,6 +186,11 @@ fio_done reload
 # within WAIT-SECONDS, its journal must match LOG-REGEX, fio must see no error.
 crash_under_fio() {
 	local t0 npid
+	# No daemon (MainPID 0): "kill 0" would signal this script's own group.
+	if [ "${pid:-0}" -le 1 ]; then
+		fail "$1-restarted" "no daemon to signal (MainPID '$pid')"
+		return
+	fi
 	fio_verify "$1" "$node" "$3"
 	sleep 2
 	kill -"$2" "$pid"
