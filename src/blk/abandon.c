@@ -41,10 +41,8 @@ void queue_check_quiet(struct blk_queue *q)
  * Requests still in the backend complete into the deferred list (remap.c),
  * as while the rings are unmapped, and are forgotten when the queue ends.
  */
-void queue_check_abandon(struct blk_queue *q)
+void queue_abandon_now(struct blk_queue *q)
 {
-	if (q->is_abandoned || !__atomic_load_n(&q->is_abandon_requested, __ATOMIC_ACQUIRE))
-		return;
 	q->is_abandoned = true;
 	vq_set_unmapped(&q->vq);
 	q->nr_unflushed = 0;

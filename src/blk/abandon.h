@@ -11,12 +11,21 @@
 
 #include "blk/queue_impl.h"
 
+/* queue_abandon_now() - queue_check_abandon()'s rare part: let go of the rings. */
+void queue_abandon_now(struct blk_queue *q);
+
 /*
  * queue_check_abandon() - the queue's thread, at each wakeup: let go of
  * the rings if asked to.  From then on the rings and the status bytes are
  * not the queue's; its requests still in the backend complete unseen.
+ * Inline: twice per wakeup, and almost always nothing to do.
  */
-void queue_check_abandon(struct blk_queue *q);
+static inline void queue_check_abandon(struct blk_queue *q)
+{
+	if (__builtin_expect(!q->is_abandoned &&
+			     __atomic_load_n(&q->is_abandon_requested, __ATOMIC_ACQUIRE), 0))
+		queue_abandon_now(q);
+}
 
 /* queue_check_quiet() - abandoned, and no write left in the backend? Say so, once. */
 void queue_check_quiet(struct blk_queue *q);
