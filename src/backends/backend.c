@@ -17,6 +17,7 @@
 	X(aio)      \
 	X(null)     \
 	X(rbd)      \
+	X(nbd)      \
 	/* a new backend: X(NAME) on a line of its own above this one */
 
 #define DECLARE(name) extern const struct backend_ops backend_##name;
