@@ -9,7 +9,8 @@
 set -euo pipefail
 
 build_pkgs=(build-essential meson ninja-build pkg-config liburing-dev libaio-dev
-	libnl-3-dev libnl-genl-3-dev libseccomp-dev libjson-c-dev libcmocka-dev librbd-dev)
+	libnl-3-dev libnl-genl-3-dev libseccomp-dev libjson-c-dev libcmocka-dev librbd-dev
+	libnbd-dev)
 vm_pkgs=(qemu-system-x86 qemu-system-common busybox-static fio iproute2 e2fsprogs
 	util-linux cpio xz-utils zstd kmod binutils dmsetup xfsprogs)
 # The systemd guest (tests/vm/systemd.sh): its Debian root file system is
@@ -17,6 +18,8 @@ vm_pkgs=(qemu-system-x86 qemu-system-common busybox-static fio iproute2 e2fsprog
 vm_pkgs+=(mmdebstrap qemu-utils)
 # The rbd backend's tests: a throwaway cluster (tests/ceph/cluster.sh).
 vm_pkgs+=(ceph-mon ceph-osd ceph-common)
+# The nbd backend's tests: real NBD servers (qemu-nbd from qemu-utils, above).
+vm_pkgs+=(nbdkit)
 # The fuzz targets: clang with libFuzzer (scripts/fuzz.sh).
 vm_pkgs+=(clang libclang-rt-14-dev)
 
