@@ -562,6 +562,44 @@ static void test_server_killed_and_back(void **state)
 	assert_int_equal(count_lines(log_path, "connection lost"), 1);
 	assert_int_equal(count_lines(log_path, "connected again"), 1);
 	assert_int_equal(count_lines(log_path, "request(s) fail with IOERR"), 1);
+	assert_int_equal(count_lines(log_path, "connecting again failed"), 1);
+}
+
+/*
+ * nbdkit on TCP killed and started again on its port: the queue connects
+ * again over TCP under the filter (resolving "localhost" too); a READ that
+ * waited for it succeeds (the memory plugin starts empty: zeroes).
+ */
+static void test_nbdkit_restart(void **state)
+{
+	char port[16], uri[64];
+	struct hdrv *h = calloc(1, sizeof(*h));
+	uint8_t zeroes[4096] = { 0 };
+	struct hreq r;
+
+	(void)state;
+	assert_non_null(h);
+	assert_int_equal(start_nbdkit(NULL, NULL), 0);
+	snprintf(port, sizeof(port), "%d", nbdkit_port);
+	/* A host name: getaddrinfo() under the filter too. */
+	snprintf(uri, sizeof(uri), "nbd://localhost:%d/", nbdkit_port);
+	assert_int_equal(start_on(h, uri, RETRY_MS, false, 0), 0);
+	round_trip(h, uri, 16, 4096, 50);
+	reap(&nbdkit_pid, SIGKILL);
+	hdrv_blk_req(h, &r, VIRTIO_BLK_T_IN, 16, NULL, sizeof(zeroes));
+	hdrv_blk_submit(h, &r);
+	{
+		char *const argv[] = { "nbdkit", "-f", "--exit-with-parent", "-i", "127.0.0.1",
+				       "-p", port, "memory", "64M", NULL };
+
+		usleep(300000);
+		nbdkit_pid = spawn(argv, "nbdkit");
+	}
+	assert_int_equal(do_slow(h, &r, 0, 0, NULL, 0, 10000), VIRTIO_BLK_S_OK);
+	assert_memory_equal(hdrv_ptr(h, r.data_iova), zeroes, sizeof(zeroes));
+	round_trip(h, uri, 16, 4096, 51);
+	stop(h);
+	reap(&nbdkit_pid, SIGTERM);
 }
 
 /* nbdkit's memory plugin on TCP: DISCARD reads back as zeroes; a round trip. */
@@ -732,6 +770,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_no_zero),
 		cmocka_unit_test(test_no_multi_conn),
 		cmocka_unit_test(test_server_killed_and_back),
+		cmocka_unit_test(test_nbdkit_restart),
 	};
 	static const char *const tools[] = { "qemu-nbd", "qemu-img", "nbdkit" };
 	const char *tmp = getenv("TMPDIR");

@@ -5,6 +5,7 @@
  * has libnbd.
  */
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <sys/socket.h>
 
 #include "backends/nbd/nbd.h"
@@ -16,8 +17,8 @@
  * libnbd connects again from the queue's thread once the device serves: a
  * stream socket (AF_UNIX for nbd+unix://, AF_INET/AF_INET6 for nbd://),
  * non-blocking connect and its SO_ERROR, TCP_NODELAY, send() and recv()
- * (sendto/recvfrom), and for a host name getaddrinfo(): a netlink socket
- * for AI_ADDRCONFIG, and DNS over UDP.  GnuTLS (nbds://) adds getrandom.
+ * (sendto/recvfrom), getrandom; and for a host name getaddrinfo(): nscd's
+ * Unix socket, a NETLINK_ROUTE socket for AI_ADDRCONFIG, DNS over UDP.
  */
 static const struct sandbox_syscall nbd_syscalls[] = {
 	SANDBOX_ALLOW_IF(socket, 2, SANDBOX_EQ32(0, AF_UNIX),
@@ -30,7 +31,7 @@ static const struct sandbox_syscall nbd_syscalls[] = {
 			 SANDBOX_HAS_EXACTLY(1, 0xf, SOCK_DGRAM)),
 	SANDBOX_ALLOW_IF(socket, 2, SANDBOX_EQ32(0, AF_INET6),
 			 SANDBOX_HAS_EXACTLY(1, 0xf, SOCK_DGRAM)),
-	SANDBOX_ALLOW_IF(socket, 1, SANDBOX_EQ32(0, AF_NETLINK)),
+	SANDBOX_ALLOW_IF(socket, 2, SANDBOX_EQ32(0, AF_NETLINK), SANDBOX_EQ32(2, NETLINK_ROUTE)),
 	SANDBOX_ALLOW(connect),
 	SANDBOX_ALLOW(bind),
 	SANDBOX_ALLOW(getsockname),

@@ -51,6 +51,7 @@
 #define NBD_MAX_RANGE_BYTES (1u << 30)      /* of one TRIM or WRITE_ZEROES command */
 #define NBD_BACKOFF_MIN_MS 100u
 #define NBD_BACKOFF_MAX_MS 5000u
+#define NBD_CONNECT_TIMEOUT_MS 10000u       /* a server that accepts but never answers */
 
 static inline uint64_t min_u64(uint64_t a, uint64_t b)
 {
@@ -79,7 +80,9 @@ struct backend_queue {
 	unsigned int nr_free_bounce;
 	uint32_t backoff_ms;
 	uint64_t retry_at_ns;
+	uint64_t connect_by_ns;     /* CONN_CONNECTING: given up after this */
 	bool is_lost;               /* we said the connection was lost: say when it is back */
+	bool has_said_retrying;     /* we said why connecting again failed (once per loss) */
 	bool is_counted;            /* in ni->nr_queues */
 };
 
@@ -259,6 +262,16 @@ static void schedule_retry(struct backend_queue *bq)
 	bq->backoff_ms = (uint32_t)min_u64(bq->backoff_ms * 2, NBD_BACKOFF_MAX_MS);
 }
 
+/* Why connecting again failed: the first time after each loss. */
+static void say_retrying(struct backend_queue *bq, const char *why)
+{
+	if (bq->has_said_retrying)
+		return;
+	log_warn("nbd: %s: connecting again failed: %s; retrying up to every %u ms",
+		 bq->ni->uri, why, NBD_BACKOFF_MAX_MS);
+	bq->has_said_retrying = true;
+}
+
 /* The handle is dead (lost, or the new connection failed): close it, try again later. */
 static void drop_connection(struct backend_queue *bq)
 {
@@ -269,12 +282,16 @@ static void drop_connection(struct backend_queue *bq)
 			"connecting again", bq->ni->uri, why ? why : "closed by the server");
 		bq->is_lost = true;
 		bq->backoff_ms = NBD_BACKOFF_MIN_MS;
-	} else if (bq->backoff_ms == NBD_BACKOFF_MIN_MS) {
-		log_warn("nbd: %s: connecting again failed: %s; retrying up to every %u ms",
-			 bq->ni->uri, why ? why : "closed by the server", NBD_BACKOFF_MAX_MS);
+		bq->has_said_retrying = false;
+	} else {
+		say_retrying(bq, why ? why : "closed by the server");
 	}
 	nbd_close(bq->h);
 	bq->h = NULL;
+	/* libnbd failed every command it had when the connection died: none may be left. */
+	if (bq->nr_in_libnbd)
+		log_err("nbd: %s: %u request(s) never completed by libnbd", bq->ni->uri,
+			bq->nr_in_libnbd);
 	schedule_retry(bq);
 }
 
@@ -283,11 +300,10 @@ static void start_connecting(struct backend_queue *bq)
 	bq->h = nbd_connect_start(bq->ni, true);
 	if (bq->h) {
 		bq->state = CONN_CONNECTING;
+		bq->connect_by_ns = monotonic_ns() + NBD_CONNECT_TIMEOUT_MS * 1000000ull;
 		return;
 	}
-	if (bq->backoff_ms == NBD_BACKOFF_MIN_MS)
-		log_warn("nbd: %s: connecting again failed: %s; retrying up to every %u ms",
-			 bq->ni->uri, nbd_connect_error(NULL), NBD_BACKOFF_MAX_MS);
+	say_retrying(bq, nbd_connect_error(NULL));
 	schedule_retry(bq);
 }
 
@@ -305,6 +321,7 @@ static void connected(struct backend_queue *bq)
 	if (bq->is_lost)
 		log_info("nbd: %s: connected again", bq->ni->uri);
 	bq->is_lost = false;
+	bq->has_said_retrying = false;
 }
 
 int nbd_queue_init(const struct image *img, int kick_fd, unsigned int depth,
@@ -459,6 +476,12 @@ static void drive(struct backend_queue *bq, short revents)
 		connected(bq);
 }
 
+/* Milliseconds from @now to @then, rounded up (0 when it passed). */
+static int ms_until(uint64_t then, uint64_t now)
+{
+	return then > now ? (int)((then - now + 999999) / 1000000) : 0;
+}
+
 static int min_timeout(int a, int b)
 {
 	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
@@ -473,6 +496,13 @@ int nbd_wait(struct backend_queue *bq, struct backend_event *evs, unsigned int m
 	unsigned int n = 0;
 	uint64_t v;
 
+	if (bq->state == CONN_CONNECTING && now >= bq->connect_by_ns) {
+		log_warn("nbd: %s: no handshake within %u ms: connecting again", bq->ni->uri,
+			 NBD_CONNECT_TIMEOUT_MS);
+		nbd_close(bq->h);
+		bq->h = NULL;
+		schedule_retry(bq);
+	}
 	if (bq->state == CONN_DOWN && now >= bq->retry_at_ns)
 		start_connecting(bq);
 	if (bq->state == CONN_READY)
@@ -480,8 +510,9 @@ int nbd_wait(struct backend_queue *bq, struct backend_event *evs, unsigned int m
 	if (bq->state != CONN_READY)
 		timeout = expire_waiting(bq, now);
 	if (bq->state == CONN_DOWN)
-		timeout = min_timeout(timeout, (int)((bq->retry_at_ns - min_u64(now, bq->retry_at_ns) +
-						      999999) / 1000000));
+		timeout = min_timeout(timeout, ms_until(bq->retry_at_ns, now));
+	if (bq->state == CONN_CONNECTING)
+		timeout = min_timeout(timeout, ms_until(bq->connect_by_ns, now));
 	if (bq->nr_done || !may_block)
 		timeout = 0;
 	if (bq->h) {
