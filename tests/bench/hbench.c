@@ -40,6 +40,7 @@ struct bench_opts {
 	bool is_iotlb;                /* the daemon's IOTLB memory path (default) */
 	unsigned int poll_us;
 	bool is_packed;               /* --ring packed */
+	const char *image;            /* --image: a backend's own (nbd://...), not a scratch file */
 };
 
 static double now_s(void)
@@ -56,6 +57,7 @@ static void usage(FILE *f)
 		"usage: hbench [--backend null|io_uring|aio] [--qd N] [--bs BYTES] [--write]\n"
 		"              [--seconds S | --requests N] [--image-mb MB] [--dir DIR]\n"
 		"              [--simple-memory] [--poll-us N] [--ring split|packed]\n"
+		"              [--image PREFIXED-IMAGE (nbd://..., rbd:...: its backend)]\n"
 		"One queue, QD requests in flight, the real queue loop; prints requests/s.\n"
 		"Driver memory is reached through the daemon's IOTLB path unless\n"
 		"--simple-memory (the harness's flat model) is given.\n");
@@ -75,6 +77,7 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 		{ "simple-memory", no_argument, NULL, 'S' },
 		{ "poll-us", required_argument, NULL, 'p' },
 		{ "ring", required_argument, NULL, 'r' },
+		{ "image", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -94,6 +97,7 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 		case 'd': o->dir = optarg; break;
 		case 'S': o->is_iotlb = false; break;
 		case 'p': o->poll_us = (unsigned int)strtoul(optarg, NULL, 0); break;
+		case 'i': o->image = optarg; break;
 		case 'r':
 			if (strcmp(optarg, "split") && strcmp(optarg, "packed")) {
 				usage(stderr);
@@ -159,7 +163,20 @@ int main(int argc, char **argv)
 
 	parse(argc, argv, &o);
 	nr_blocks = ((uint64_t)o.image_mb << 20) / o.bs;
-	if (hdrv_make_image_in(o.dir, image, sizeof(image), (uint64_t)o.image_mb << 20, 0x5a)) {
+	if (o.image) {
+		/* The image a backend names by its prefix: it chooses the backend. */
+		const char *path;
+		const struct backend_ops *be = backend_for_image(o.image, &path);
+
+		if (!be || be->missing) {
+			fprintf(stderr, "hbench: --image %s: no backend of this build takes it\n",
+				o.image);
+			return 1;
+		}
+		o.backend = be->name;
+		snprintf(image, sizeof(image), "%s", path);
+	} else if (hdrv_make_image_in(o.dir, image, sizeof(image), (uint64_t)o.image_mb << 20,
+				       0x5a)) {
 		fprintf(stderr, "hbench: cannot create an image in %s\n", o.dir);
 		return 1;
 	}
@@ -168,7 +185,8 @@ int main(int argc, char **argv)
 						       .backend = o.backend,
 						       .is_iotlb = o.is_iotlb, .poll_us = o.poll_us,
 						       .is_packed = o.is_packed });
-	unlink(image);
+	if (!o.image)
+		unlink(image);
 	if (r < 0) {
 		fprintf(stderr, "hbench: starting the queue (%s): %s\n", o.backend, strerror(-r));
 		return 1;
