@@ -43,6 +43,7 @@
 
 #include "config.h"
 #include "hdrv.h"
+#include "hio.h"
 #include "util.h"
 
 #if HAVE_LIBNBD
@@ -196,12 +197,6 @@ static void stop(struct hdrv *h)
 	free(h);
 }
 
-static void fill(uint8_t *buf, size_t len, unsigned int seed)
-{
-	for (size_t i = 0; i < len; i++)
-		buf[i] = (uint8_t)(i * 31 + seed * 7 + (i >> 9));
-}
-
 /* The backing file's byte at @off (base.raw's pattern). */
 static uint8_t base_byte(uint64_t off)
 {
@@ -226,36 +221,16 @@ static void assert_export(const char *uri, uint64_t off, const void *want, size_
 	free(got);
 }
 
-static void write_ok(struct hdrv *h, uint64_t sector, const void *data, uint32_t len)
+/* hio_check_fn: the server at URI @ctx holds @want at @off. */
+static void check_export(void *ctx, uint64_t off, const void *want, size_t len)
 {
-	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_OUT, sector, (void *)data, len, NULL),
-			 VIRTIO_BLK_S_OK);
-}
-
-static void read_expect(struct hdrv *h, uint64_t sector, const void *want, uint32_t len)
-{
-	uint8_t *got = malloc(len);
-	uint32_t used = 0;
-
-	assert_non_null(got);
-	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_IN, sector, got, len, &used),
-			 VIRTIO_BLK_S_OK);
-	assert_int_equal(used, len + 1);
-	assert_memory_equal(got, want, len);
-	free(got);
+	assert_export(ctx, off, want, len);
 }
 
 static void round_trip(struct hdrv *h, const char *uri, uint64_t sector, uint32_t len,
 		       unsigned int seed)
 {
-	uint8_t *data = malloc(len);
-
-	assert_non_null(data);
-	fill(data, len, seed);
-	write_ok(h, sector, data, len);
-	assert_export(uri, sector * 512, data, len);
-	read_expect(h, sector, data, len);
-	free(data);
+	hio_round_trip(h, sector, len, seed, check_export, (void *)uri);
 }
 
 static void test_round_trip(void **state)
@@ -282,67 +257,12 @@ static void test_backing_file(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(want); i++)
 		want[i] = base_byte(sector * 512 + i);
-	read_expect(h, sector, want, sizeof(want));
+	hio_read_expect(h, sector, want, sizeof(want));
 	/* Half of it written over: the other half still comes from the backing file. */
-	fill(want, 4096, 30);
-	write_ok(h, sector, want, 4096);
-	read_expect(h, sector, want, sizeof(want));
+	hio_fill(want, 4096, 30);
+	hio_write_ok(h, sector, want, 4096);
+	hio_read_expect(h, sector, want, sizeof(want));
 	stop(h);
-}
-
-/* A WRITE from @nr buffers of @sizes, then a READ into them in the reverse order. */
-static void multi_segment(struct hdrv *h, const char *uri, uint64_t sector,
-			  const uint32_t *sizes, int nr, unsigned int seed)
-{
-	struct hbuf bufs[34];
-	uint32_t total = 0, off = 0, used = 0, id = 0;
-	struct virtio_blk_outhdr *hdr;
-	uint8_t *data;
-	uint64_t st;
-
-	assert_true(nr <= 32);
-	for (int i = 0; i < nr; i++)
-		total += sizes[i];
-	data = malloc(total);
-	assert_non_null(data);
-	fill(data, total, seed);
-	bufs[0] = (struct hbuf){ hdrv_alloc(h, sizeof(*hdr)), sizeof(*hdr), false };
-	hdr = hdrv_ptr(h, bufs[0].iova);
-	*hdr = (struct virtio_blk_outhdr){ .type = htole32(VIRTIO_BLK_T_OUT),
-					   .sector = htole64(sector) };
-	for (int i = 0; i < nr; i++) {
-		bufs[1 + i] = (struct hbuf){ hdrv_alloc(h, sizes[i]), sizes[i], false };
-		memcpy(hdrv_ptr(h, bufs[1 + i].iova), data + off, sizes[i]);
-		off += sizes[i];
-	}
-	st = hdrv_alloc(h, 1);
-	*(uint8_t *)hdrv_ptr(h, st) = 0xff;
-	bufs[1 + nr] = (struct hbuf){ st, 1, true };
-	hdrv_publish(h, hdrv_chain(h, bufs, (unsigned int)nr + 2));
-	assert_int_equal(hdrv_wait_used(h, &id, &used, 5000), 0);
-	assert_int_equal(*(uint8_t *)hdrv_ptr(h, st), VIRTIO_BLK_S_OK);
-	assert_export(uri, sector * 512, data, total);
-
-	bufs[0] = (struct hbuf){ hdrv_alloc(h, sizeof(*hdr)), sizeof(*hdr), false };
-	hdr = hdrv_ptr(h, bufs[0].iova);
-	*hdr = (struct virtio_blk_outhdr){ .type = htole32(VIRTIO_BLK_T_IN),
-					   .sector = htole64(sector) };
-	for (int i = 0; i < nr; i++)
-		bufs[1 + i] = (struct hbuf){ hdrv_alloc(h, sizes[nr - 1 - i]), sizes[nr - 1 - i],
-					     true };
-	st = hdrv_alloc(h, 1);
-	*(uint8_t *)hdrv_ptr(h, st) = 0xff;
-	bufs[1 + nr] = (struct hbuf){ st, 1, true };
-	hdrv_publish(h, hdrv_chain(h, bufs, (unsigned int)nr + 2));
-	assert_int_equal(hdrv_wait_used(h, &id, &used, 5000), 0);
-	assert_int_equal(used, total + 1);
-	assert_int_equal(*(uint8_t *)hdrv_ptr(h, st), VIRTIO_BLK_S_OK);
-	off = 0;
-	for (int i = 0; i < nr; i++) {
-		assert_memory_equal(hdrv_ptr(h, bufs[1 + i].iova), data + off, sizes[nr - 1 - i]);
-		off += sizes[nr - 1 - i];
-	}
-	free(data);
 }
 
 static void test_multi_segment(void **state)
@@ -353,34 +273,20 @@ static void test_multi_segment(void **state)
 
 	(void)state;
 	/* 21 KiB: one command through the bounce buffer. */
-	multi_segment(h, qemu_uri, 2048, small, 8, 4);
+	hio_multi_segment(h, 2048, small, 8, 4, check_export, qemu_uri);
 	/* 12 x 64 KiB less a sector: past the bounce buffer, a command per segment. */
 	for (int i = 0; i < 12; i++)
 		large[i] = (64u << 10) - (i % 2 ? 512 : 0);
-	multi_segment(h, qemu_uri, 8192, large, 12, 5);
+	hio_multi_segment(h, 8192, large, 12, 5, check_export, qemu_uri);
 	stop(h);
 }
 
 static void test_many_in_flight(void **state)
 {
 	struct hdrv *h = start(qemu_uri);
-	struct hreq r[20];  /* 3 descriptors each in a ring of 64 */
-	uint8_t data[4096];
-	uint32_t id, used;
 
 	(void)state;
-	for (int i = 0; i < 20; i++) {
-		fill(data, sizeof(data), 100 + i);
-		hdrv_blk_req(h, &r[i], VIRTIO_BLK_T_OUT, 4096 + 8 * i, data, sizeof(data));
-		hdrv_blk_submit(h, &r[i]);
-	}
-	for (int i = 0; i < 20; i++)
-		assert_int_equal(hdrv_wait_used(h, &id, &used, 5000), 0);
-	for (int i = 0; i < 20; i++) {
-		assert_int_equal(hdrv_status(h, &r[i]), VIRTIO_BLK_S_OK);
-		fill(data, sizeof(data), 100 + i);
-		assert_export(qemu_uri, (4096 + 8 * i) * 512ULL, data, sizeof(data));
-	}
+	hio_many_in_flight(h, 4096, 20, check_export, qemu_uri);
 	stop(h);
 }
 
@@ -394,17 +300,6 @@ static void test_flush(void **state)
 	stop(h);
 }
 
-static int dwz(struct hdrv *h, uint32_t type, uint64_t sector, uint32_t nr_sectors,
-	       bool may_unmap)
-{
-	struct virtio_blk_discard_write_zeroes seg = {
-		.sector = htole64(sector), .num_sectors = htole32(nr_sectors),
-		.flags = htole32(may_unmap ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0),
-	};
-
-	return hdrv_blk_do(h, type, 0, &seg, sizeof(seg), NULL);
-}
-
 /* WRITE_ZEROES, with and without unmap, over data and over the backing file. */
 static void test_write_zeroes(void **state)
 {
@@ -416,18 +311,18 @@ static void test_write_zeroes(void **state)
 	assert_non_null(zeroes);
 	assert_non_null(data);
 	round_trip(h, qemu_uri, sector, 64 << 10, 6);
-	assert_int_equal(dwz(h, VIRTIO_BLK_T_WRITE_ZEROES, sector + 8, 64, false),
+	assert_int_equal(hio_dwz(h, VIRTIO_BLK_T_WRITE_ZEROES, sector + 8, 64, false),
 			 VIRTIO_BLK_S_OK);
 	assert_export(qemu_uri, (sector + 8) * 512, zeroes, 64 * 512);
-	read_expect(h, sector + 8, zeroes, 64 * 512);
+	hio_read_expect(h, sector + 8, zeroes, 64 * 512);
 	/* The sectors beside the range keep their data. */
-	fill(data, 64 << 10, 6);
+	hio_fill(data, 64 << 10, 6);
 	assert_export(qemu_uri, sector * 512, data, 8 * 512);
 	assert_export(qemu_uri, (sector + 72) * 512, data + 72 * 512, (64 << 10) - 72 * 512);
 	/* Unmap allowed, over the backing file's data: zeroes all the same. */
-	assert_int_equal(dwz(h, VIRTIO_BLK_T_WRITE_ZEROES, sector + 1024, 128, true),
+	assert_int_equal(hio_dwz(h, VIRTIO_BLK_T_WRITE_ZEROES, sector + 1024, 128, true),
 			 VIRTIO_BLK_S_OK);
-	read_expect(h, sector + 1024, zeroes, 128 * 512);
+	hio_read_expect(h, sector + 1024, zeroes, 128 * 512);
 	free(zeroes);
 	free(data);
 	stop(h);
@@ -459,8 +354,8 @@ static void test_readonly(void **state)
 	assert_true(h->img.is_readonly);
 	for (size_t i = 0; i < sizeof(want); i++)
 		want[i] = base_byte(60000 * 512ULL + i);
-	read_expect(h, 60000, want, sizeof(want));
-	fill(buf, sizeof(buf), 31);
+	hio_read_expect(h, 60000, want, sizeof(want));
+	hio_fill(buf, sizeof(buf), 31);
 	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_OUT, 60000, buf, sizeof(buf), NULL),
 			 VIRTIO_BLK_S_IOERR);
 	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
@@ -468,42 +363,9 @@ static void test_readonly(void **state)
 	stop(h);
 }
 
-/* Submit a request and wait for it for up to @ms: the status byte, or -ETIMEDOUT. */
-static int do_slow(struct hdrv *h, struct hreq *r, uint32_t type, uint64_t sector,
-		   void *data, uint32_t len, int ms)
-{
-	uint32_t id, used;
-	int rc;
-
-	if (type) {
-		hdrv_blk_req(h, r, type, sector, data, len);
-		hdrv_blk_submit(h, r);
-	}
-	rc = hdrv_wait_used(h, &id, &used, ms);
-	if (rc < 0)
-		return rc;
-	if (data && r->data_iova && type == VIRTIO_BLK_T_IN)
-		memcpy(data, hdrv_ptr(h, r->data_iova), len);
-	return hdrv_status(h, r);
-}
-
-/* Lines of @path that contain @what. */
-static int count_lines(const char *path, const char *what)
-{
-	FILE *f = fopen(path, "re");
-	char line[1024];
-	int n = 0;
-
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, what) != NULL;
-	fclose(f);
-	return n;
-}
-
 static void test_server_killed_and_back(void **state)
 {
-	char log_path[PATH_MAX + 32], cmd[PATH_MAX + 64];
+	char log_path[PATH_MAX + 32];
 	struct hdrv *h = calloc(1, sizeof(*h));
 	uint8_t before[8192], buf[8192], id[VIRTIO_BLK_ID_BYTES];
 	int saved_stderr, log_fd;
@@ -513,8 +375,8 @@ static void test_server_killed_and_back(void **state)
 	(void)state;
 	assert_non_null(h);
 	assert_int_equal(start_on(h, qemu_uri, RETRY_MS, false, 0), 0);
-	fill(before, sizeof(before), 11);
-	write_ok(h, 300, before, sizeof(before));
+	hio_fill(before, sizeof(before), 11);
+	hio_write_ok(h, 300, before, sizeof(before));
 	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
 	/* What the backend logs from here on, to count it. */
 	snprintf(log_path, sizeof(log_path), "%s/test-log.txt", dir);
@@ -530,16 +392,16 @@ static void test_server_killed_and_back(void **state)
 	reap(&qemu_pid, SIGSTOP);
 	hdrv_blk_req(h, &r, VIRTIO_BLK_T_IN, 300, NULL, sizeof(buf));
 	hdrv_blk_submit(h, &r);
-	assert_int_equal(do_slow(h, &r, 0, 0, NULL, 0, 300), -ETIMEDOUT);
+	assert_int_equal(hio_wait_req(h, &r, 300), -ETIMEDOUT);
 	reap(&qemu_pid, SIGKILL);
-	assert_int_equal(do_slow(h, &r, 0, 0, NULL, 0, 5000), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(hio_wait_req(h, &r, 5000), VIRTIO_BLK_S_IOERR);
 	/* The queue still serves: GET_ID needs no server. */
 	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_GET_ID, 0, id, sizeof(id), NULL),
 			 VIRTIO_BLK_S_OK);
 	/* No server for nbd-retry-ms: a WRITE fails with IOERR then, not before. */
-	fill(buf, sizeof(buf), 12);
+	hio_fill(buf, sizeof(buf), 12);
 	t0 = monotonic_ms();
-	assert_int_equal(do_slow(h, &r, VIRTIO_BLK_T_OUT, 600, buf, sizeof(buf), 10000),
+	assert_int_equal(hio_do_slow(h, VIRTIO_BLK_T_OUT, 600, buf, sizeof(buf), 10000),
 			 VIRTIO_BLK_S_IOERR);
 	assert_true(monotonic_ms() - t0 >= 2900);
 	assert_true(h->is_running);
@@ -548,21 +410,19 @@ static void test_server_killed_and_back(void **state)
 	hdrv_blk_req(h, &r, VIRTIO_BLK_T_IN, 300, NULL, sizeof(buf));
 	hdrv_blk_submit(h, &r);
 	assert_int_equal(start_qemu_nbd(), 0);
-	assert_int_equal(do_slow(h, &r, 0, 0, NULL, 0, 10000), VIRTIO_BLK_S_OK);
+	assert_int_equal(hio_wait_req(h, &r, 10000), VIRTIO_BLK_S_OK);
 	assert_memory_equal(hdrv_ptr(h, r.data_iova), before, sizeof(before));
 	round_trip(h, qemu_uri, 600, 8192, 13);
 	fflush(stderr);
 	dup2(saved_stderr, 2);
 	close(saved_stderr);
-	snprintf(cmd, sizeof(cmd), "cat '%s' >&2", log_path);
-	if (system(cmd) != 0)
-		fprintf(stderr, "test_nbd: could not show %s\n", log_path);
+	hio_show_file(log_path);
 	stop(h);
 	/* Said once that the connection was lost, once that it is back. */
-	assert_int_equal(count_lines(log_path, "connection lost"), 1);
-	assert_int_equal(count_lines(log_path, "connected again"), 1);
-	assert_int_equal(count_lines(log_path, "request(s) fail with IOERR"), 1);
-	assert_int_equal(count_lines(log_path, "connecting again failed"), 1);
+	assert_int_equal(hio_count_lines(log_path, "connection lost"), 1);
+	assert_int_equal(hio_count_lines(log_path, "connected again"), 1);
+	assert_int_equal(hio_count_lines(log_path, "request(s) fail with IOERR"), 1);
+	assert_int_equal(hio_count_lines(log_path, "connecting again failed"), 1);
 }
 
 /*
@@ -595,7 +455,7 @@ static void test_nbdkit_restart(void **state)
 		usleep(300000);
 		nbdkit_pid = spawn(argv, "nbdkit");
 	}
-	assert_int_equal(do_slow(h, &r, 0, 0, NULL, 0, 10000), VIRTIO_BLK_S_OK);
+	assert_int_equal(hio_wait_req(h, &r, 10000), VIRTIO_BLK_S_OK);
 	assert_memory_equal(hdrv_ptr(h, r.data_iova), zeroes, sizeof(zeroes));
 	round_trip(h, uri, 16, 4096, 51);
 	stop(h);
@@ -614,9 +474,9 @@ static void test_nbdkit_tcp(void **state)
 	h = start(nbdkit_uri);
 	assert_true(h->img.can_discard);
 	round_trip(h, nbdkit_uri, 100, 64 << 10, 40);
-	assert_int_equal(dwz(h, VIRTIO_BLK_T_DISCARD, 100, 128, false), VIRTIO_BLK_S_OK);
+	assert_int_equal(hio_dwz(h, VIRTIO_BLK_T_DISCARD, 100, 128, false), VIRTIO_BLK_S_OK);
 	assert_export(nbdkit_uri, 100 * 512, zeroes, 64 << 10);
-	read_expect(h, 100, zeroes, 64 << 10);
+	hio_read_expect(h, 100, zeroes, 64 << 10);
 	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
 	stop(h);
 	reap(&nbdkit_pid, SIGTERM);
@@ -626,7 +486,8 @@ static void test_nbdkit_tcp(void **state)
 /* The server's block sizes: a 4 KiB minimum is the device's block size; a 64 KiB maximum splits. */
 static void test_block_sizes(void **state)
 {
-	static const char *const args[] = { "blocksize-minimum=4096", "blocksize-preferred=65536", "blocksize-maximum=65536",
+	static const char *const args[] = { "blocksize-minimum=4096",
+		"blocksize-preferred=65536", "blocksize-maximum=65536",
 		"blocksize-error-policy=error", NULL };
 	struct hdrv *h = calloc(1, sizeof(*h));
 
@@ -673,7 +534,7 @@ static void test_no_multi_conn(void **state)
 	/* A second queue on the same image: the backend refuses, the queue fails its requests. */
 	o.shared_img = &h->img;
 	assert_int_equal(hdrv_start(h2, h->image_path, &o), 0);
-	fill(buf, sizeof(buf), 43);
+	hio_fill(buf, sizeof(buf), 43);
 	assert_int_equal(hdrv_blk_do(h2, VIRTIO_BLK_T_OUT, 16, buf, sizeof(buf), NULL),
 			 VIRTIO_BLK_S_IOERR);
 	assert_int_equal(hdrv_stop(h2), 0);
@@ -684,9 +545,9 @@ static void test_no_multi_conn(void **state)
 	assert_int_equal(start_on(h, nbdkit_uri, NULL, true, 0), 0);
 	o.shared_img = &h->img;
 	assert_int_equal(hdrv_start(h2, h->image_path, &o), 0);
-	fill(buf, sizeof(buf), 42);
-	read_expect(h2, 8, buf, sizeof(buf));
-	read_expect(h, 8, buf, sizeof(buf));
+	hio_fill(buf, sizeof(buf), 42);
+	hio_read_expect(h2, 8, buf, sizeof(buf));
+	hio_read_expect(h, 8, buf, sizeof(buf));
 	assert_int_equal(hdrv_stop(h2), 0);
 	free(h2);
 	stop(h);

@@ -39,6 +39,7 @@
 #include "ctl/ctl.h"
 #include "ctl_ask.h"
 #include "hdrv.h"
+#include "hio.h"
 #include "sandbox/sandbox.h"
 
 #if HAVE_LIBRBD
@@ -90,12 +91,6 @@ static void stop(struct hdrv *h)
 	free(h);
 }
 
-static void fill(uint8_t *buf, size_t len, unsigned int seed)
-{
-	for (size_t i = 0; i < len; i++)
-		buf[i] = (uint8_t)(i * 31 + seed * 7 + (i >> 9));
-}
-
 /* What the cluster holds, read through the test's own handle. */
 static void assert_image(uint64_t off, const void *want, size_t len)
 {
@@ -107,35 +102,16 @@ static void assert_image(uint64_t off, const void *want, size_t len)
 	free(got);
 }
 
-static void write_ok(struct hdrv *h, uint64_t sector, const void *data, uint32_t len)
+/* hio_check_fn: the cluster holds @want at @off. */
+static void check_image(void *ctx, uint64_t off, const void *want, size_t len)
 {
-	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_OUT, sector, (void *)data, len, NULL),
-			 VIRTIO_BLK_S_OK);
-}
-
-static void read_expect(struct hdrv *h, uint64_t sector, const void *want, uint32_t len)
-{
-	uint8_t *got = malloc(len);
-	uint32_t used = 0;
-
-	assert_non_null(got);
-	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_IN, sector, got, len, &used),
-			 VIRTIO_BLK_S_OK);
-	assert_int_equal(used, len + 1);
-	assert_memory_equal(got, want, len);
-	free(got);
+	(void)ctx;
+	assert_image(off, want, len);
 }
 
 static void round_trip(struct hdrv *h, uint64_t sector, uint32_t len, unsigned int seed)
 {
-	uint8_t *data = malloc(len);
-
-	assert_non_null(data);
-	fill(data, len, seed);
-	write_ok(h, sector, data, len);
-	assert_image(sector * 512, data, len);
-	read_expect(h, sector, data, len);
-	free(data);
+	hio_round_trip(h, sector, len, seed, check_image, NULL);
 }
 
 static void test_round_trip(void **state)
@@ -151,84 +127,22 @@ static void test_round_trip(void **state)
 
 static const uint32_t seg_sizes[8] = { 512, 1024, 4096, 8192, 1536, 2048, 512, 3584 };
 
+/* WRITE from 8 buffers, READ into 8 buffers, sizes in the reverse order. */
 static void test_multi_segment(void **state)
 {
 	struct hdrv *h = start();
-	const uint64_t sector = 2048;
-	struct hbuf bufs[10];
-	uint32_t total = 0, off = 0, used = 0, id = 0;
-	uint8_t *data;
-	struct virtio_blk_outhdr *hdr;
-	uint64_t st;
 
 	(void)state;
-	for (int i = 0; i < 8; i++)
-		total += seg_sizes[i];
-	data = malloc(total);
-	assert_non_null(data);
-	fill(data, total, 4);
-	/* WRITE from 8 buffers. */
-	bufs[0] = (struct hbuf){ hdrv_alloc(h, sizeof(*hdr)), sizeof(*hdr), false };
-	hdr = hdrv_ptr(h, bufs[0].iova);
-	*hdr = (struct virtio_blk_outhdr){ .type = htole32(VIRTIO_BLK_T_OUT),
-					   .sector = htole64(sector) };
-	for (int i = 0; i < 8; i++) {
-		bufs[1 + i] = (struct hbuf){ hdrv_alloc(h, seg_sizes[i]), seg_sizes[i], false };
-		memcpy(hdrv_ptr(h, bufs[1 + i].iova), data + off, seg_sizes[i]);
-		off += seg_sizes[i];
-	}
-	st = hdrv_alloc(h, 1);
-	*(uint8_t *)hdrv_ptr(h, st) = 0xff;
-	bufs[9] = (struct hbuf){ st, 1, true };
-	hdrv_publish(h, hdrv_chain(h, bufs, 10));
-	assert_int_equal(hdrv_wait_used(h, &id, &used, 5000), 0);
-	assert_int_equal(*(uint8_t *)hdrv_ptr(h, st), VIRTIO_BLK_S_OK);
-	assert_image(sector * 512, data, total);
-
-	/* READ into 8 buffers, sizes in the reverse order. */
-	bufs[0] = (struct hbuf){ hdrv_alloc(h, sizeof(*hdr)), sizeof(*hdr), false };
-	hdr = hdrv_ptr(h, bufs[0].iova);
-	*hdr = (struct virtio_blk_outhdr){ .type = htole32(VIRTIO_BLK_T_IN),
-					   .sector = htole64(sector) };
-	for (int i = 0; i < 8; i++)
-		bufs[1 + i] = (struct hbuf){ hdrv_alloc(h, seg_sizes[7 - i]), seg_sizes[7 - i],
-					     true };
-	st = hdrv_alloc(h, 1);
-	*(uint8_t *)hdrv_ptr(h, st) = 0xff;
-	bufs[9] = (struct hbuf){ st, 1, true };
-	hdrv_publish(h, hdrv_chain(h, bufs, 10));
-	assert_int_equal(hdrv_wait_used(h, &id, &used, 5000), 0);
-	assert_int_equal(used, total + 1);
-	assert_int_equal(*(uint8_t *)hdrv_ptr(h, st), VIRTIO_BLK_S_OK);
-	off = 0;
-	for (int i = 0; i < 8; i++) {
-		assert_memory_equal(hdrv_ptr(h, bufs[1 + i].iova), data + off, seg_sizes[7 - i]);
-		off += seg_sizes[7 - i];
-	}
-	free(data);
+	hio_multi_segment(h, 2048, seg_sizes, 8, 4, check_image, NULL);
 	stop(h);
 }
 
 static void test_many_in_flight(void **state)
 {
 	struct hdrv *h = start();
-	struct hreq r[20];  /* 3 descriptors each in a ring of 64 */
-	uint8_t data[4096];
-	uint32_t id, used;
 
 	(void)state;
-	for (int i = 0; i < 20; i++) {
-		fill(data, sizeof(data), 100 + i);
-		hdrv_blk_req(h, &r[i], VIRTIO_BLK_T_OUT, 4096 + 8 * i, data, sizeof(data));
-		hdrv_blk_submit(h, &r[i]);
-	}
-	for (int i = 0; i < 20; i++)
-		assert_int_equal(hdrv_wait_used(h, &id, &used, 5000), 0);
-	for (int i = 0; i < 20; i++) {
-		assert_int_equal(hdrv_status(h, &r[i]), VIRTIO_BLK_S_OK);
-		fill(data, sizeof(data), 100 + i);
-		assert_image((4096 + 8 * i) * 512ULL, data, sizeof(data));
-	}
+	hio_many_in_flight(h, 4096, 20, check_image, NULL);
 	stop(h);
 }
 
@@ -242,15 +156,6 @@ static void test_flush(void **state)
 	stop(h);
 }
 
-static int dwz(struct hdrv *h, uint32_t type, uint64_t sector, uint32_t nr_sectors)
-{
-	struct virtio_blk_discard_write_zeroes seg = {
-		.sector = htole64(sector), .num_sectors = htole32(nr_sectors),
-	};
-
-	return hdrv_blk_do(h, type, 0, &seg, sizeof(seg), NULL);
-}
-
 static void test_discard_write_zeroes(void **state)
 {
 	struct hdrv *h = start();
@@ -261,25 +166,26 @@ static void test_discard_write_zeroes(void **state)
 	assert_non_null(zeroes);
 	/* WRITE_ZEROES of part of an object: librbd writes zeroes, reads return them. */
 	round_trip(h, obj + 16, 64 << 10, 6);
-	assert_int_equal(dwz(h, VIRTIO_BLK_T_WRITE_ZEROES, obj + 24, 64), VIRTIO_BLK_S_OK);
+	assert_int_equal(hio_dwz(h, VIRTIO_BLK_T_WRITE_ZEROES, obj + 24, 64, false),
+			 VIRTIO_BLK_S_OK);
 	assert_image((obj + 24) * 512, zeroes, 64 * 512);
-	read_expect(h, obj + 24, zeroes, 64 * 512);
+	hio_read_expect(h, obj + 24, zeroes, 64 * 512);
 	/* The sectors beside the range keep their data. */
 	{
 		uint8_t *data = malloc(64 << 10);
 
 		assert_non_null(data);
-		fill(data, 64 << 10, 6);
+		hio_fill(data, 64 << 10, 6);
 		assert_image((obj + 16) * 512, data, 8 * 512);
 		assert_image((obj + 88) * 512, data + 72 * 512, (64 << 10) - 72 * 512);
 		free(data);
 	}
 	/* DISCARD of a whole object: the object goes, reads return zeroes. */
 	round_trip(h, obj + OBJECT_BYTES / 512, 64 << 10, 7);
-	assert_int_equal(dwz(h, VIRTIO_BLK_T_DISCARD, obj + OBJECT_BYTES / 512, OBJECT_BYTES / 512),
-			 VIRTIO_BLK_S_OK);
+	assert_int_equal(hio_dwz(h, VIRTIO_BLK_T_DISCARD, obj + OBJECT_BYTES / 512,
+				 OBJECT_BYTES / 512, false), VIRTIO_BLK_S_OK);
 	assert_image((obj + OBJECT_BYTES / 512) * 512, zeroes, 64 << 10);
-	read_expect(h, obj + OBJECT_BYTES / 512, zeroes, 64 << 10);
+	hio_read_expect(h, obj + OBJECT_BYTES / 512, zeroes, 64 << 10);
 	free(zeroes);
 	stop(h);
 }
@@ -329,17 +235,17 @@ static void test_shrunk_by_someone_else(void **state)
 	uint32_t used;
 
 	(void)state;
-	fill(buf, sizeof(buf), 18);
-	write_ok(h, IMAGE_SECTORS - 16, buf, sizeof(buf));
+	hio_fill(buf, sizeof(buf), 18);
+	hio_write_ok(h, IMAGE_SECTORS - 16, buf, sizeof(buf));
 	assert_int_equal(rbd_resize(test_image, IMAGE_BYTES - 4096), 0);
 	wait_daemon_size(h, IMAGE_BYTES - 4096);
 	/* Across the new end: IOERR, the device still thinks it is there. */
 	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_IN, IMAGE_SECTORS - 16, buf, sizeof(buf),
 				     &used), VIRTIO_BLK_S_IOERR);
-	fill(buf, sizeof(buf), 19);
+	hio_fill(buf, sizeof(buf), 19);
 	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_OUT, IMAGE_SECTORS - 16, buf, sizeof(buf),
 				     NULL), VIRTIO_BLK_S_IOERR);
-	fill(tail, sizeof(tail), 20);
+	hio_fill(tail, sizeof(tail), 20);
 	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_OUT, IMAGE_SECTORS - 8, tail, sizeof(tail),
 				     NULL), VIRTIO_BLK_S_IOERR);
 	/* Wholly inside: as before. */
@@ -459,58 +365,22 @@ static void test_snapshot(void **state)
 
 	(void)state;
 	assert_non_null(hs);
-	fill(then, sizeof(then), 16);
-	write_ok(h, 900, then, sizeof(then));
+	hio_fill(then, sizeof(then), 16);
+	hio_write_ok(h, 900, then, sizeof(then));
 	assert_int_equal(rbd_snap_create(test_image, "s1"), 0);
-	fill(now, sizeof(now), 17);
-	write_ok(h, 900, now, sizeof(now));
+	hio_fill(now, sizeof(now), 17);
+	hio_write_ok(h, 900, now, sizeof(now));
 	stop(h);
 
 	assert_int_equal(hdrv_start(hs, "rbd/disk0@s1", &o), 0);
 	assert_true(hs->img.is_readonly);
-	read_expect(hs, 900, then, sizeof(then));
+	hio_read_expect(hs, 900, then, sizeof(then));
 	assert_int_equal(hdrv_blk_do(hs, VIRTIO_BLK_T_OUT, 900, now, sizeof(now), NULL),
 			 VIRTIO_BLK_S_IOERR);
 	assert_int_equal(hdrv_blk_do(hs, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
 	stop(hs);
 	assert_image(900 * 512, now, sizeof(now));
 	assert_int_equal(rbd_snap_remove(test_image, "s1"), 0);
-}
-
-/* Submit a request and wait for it for up to @ms: the status byte, or -ETIMEDOUT. */
-static int do_slow(struct hdrv *h, uint32_t type, uint64_t sector, void *data, uint32_t len,
-		   int ms)
-{
-	struct hreq r;
-	uint32_t id, used;
-	int rc;
-
-	hdrv_blk_req(h, &r, type, sector, data, len);
-	hdrv_blk_submit(h, &r);
-	rc = hdrv_wait_used(h, &id, &used, ms);
-	if (rc < 0)
-		return rc;
-	if (data && type == VIRTIO_BLK_T_IN)
-		memcpy(data, hdrv_ptr(h, r.data_iova), len);
-	return hdrv_status(h, &r);
-}
-
-/* Lines of @path that contain @what (the log is printed as well, for the record). */
-static int count_lines(const char *path, const char *what)
-{
-	FILE *f = fopen(path, "re");
-	char line[1024];
-	int n = 0;
-
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		if (strstr(line, what))
-			n++;
-		if (strstr(what, "fail"))
-			fputs(line, stderr);
-	}
-	fclose(f);
-	return n;
 }
 
 static void test_osd_down_and_back(void **state)
@@ -522,8 +392,8 @@ static void test_osd_down_and_back(void **state)
 	int rc = -1;
 
 	(void)state;
-	fill(before, sizeof(before), 11);
-	write_ok(h, 300, before, sizeof(before));
+	hio_fill(before, sizeof(before), 11);
+	hio_write_ok(h, 300, before, sizeof(before));
 	/* What the daemon logs from here on, to count it. */
 	snprintf(log_path, sizeof(log_path), "%s/test-log.txt", cluster_dir);
 	fflush(stderr);
@@ -535,10 +405,10 @@ static void test_osd_down_and_back(void **state)
 	assert_int_equal(cluster("stop-osd"), 0);
 
 	/* Writes and reads fail with IOERR once librbd gives up (rados osd op timeout). */
-	fill(buf, sizeof(buf), 12);
-	assert_int_equal(do_slow(h, VIRTIO_BLK_T_OUT, 600, buf, sizeof(buf), OSD_DOWN_WAIT_MS),
+	hio_fill(buf, sizeof(buf), 12);
+	assert_int_equal(hio_do_slow(h, VIRTIO_BLK_T_OUT, 600, buf, sizeof(buf), OSD_DOWN_WAIT_MS),
 			 VIRTIO_BLK_S_IOERR);
-	assert_int_equal(do_slow(h, VIRTIO_BLK_T_IN, 300, buf, sizeof(buf), OSD_DOWN_WAIT_MS),
+	assert_int_equal(hio_do_slow(h, VIRTIO_BLK_T_IN, 300, buf, sizeof(buf), OSD_DOWN_WAIT_MS),
 			 VIRTIO_BLK_S_IOERR);
 	/* The queue still serves: GET_ID needs no cluster. */
 	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_GET_ID, 0, id, sizeof(id), NULL),
@@ -548,7 +418,7 @@ static void test_osd_down_and_back(void **state)
 	assert_int_equal(cluster("start-osd"), 0);
 	/* Until the PGs peer, a request may still time out: a few tries. */
 	for (int i = 0; i < 10 && rc != VIRTIO_BLK_S_OK; i++)
-		rc = do_slow(h, VIRTIO_BLK_T_IN, 300, buf, sizeof(buf), OSD_DOWN_WAIT_MS);
+		rc = hio_do_slow(h, VIRTIO_BLK_T_IN, 300, buf, sizeof(buf), OSD_DOWN_WAIT_MS);
 	assert_int_equal(rc, VIRTIO_BLK_S_OK);
 	fflush(stderr);
 	dup2(saved_stderr, 2);
@@ -556,9 +426,10 @@ static void test_osd_down_and_back(void **state)
 	assert_memory_equal(buf, before, sizeof(before));
 	round_trip(h, 600, 8192, 13);
 	stop(h);
+	hio_show_file(log_path);
 	/* The backend said once that requests fail and once that they succeed again. */
-	assert_int_equal(count_lines(log_path, "requests fail: Connection timed out"), 1);
-	assert_int_equal(count_lines(log_path, "requests succeed again"), 1);
+	assert_int_equal(hio_count_lines(log_path, "requests fail: Connection timed out"), 1);
+	assert_int_equal(hio_count_lines(log_path, "requests succeed again"), 1);
 }
 
 /*
@@ -601,7 +472,7 @@ static int sandboxed_child(void)
 	int r;
 
 	alarm(60);
-	fill(buf, sizeof(buf), 14);
+	hio_fill(buf, sizeof(buf), 14);
 	CHILD_CHECK((r = hdrv_start(&h, "rbd/disk0", &o)) == 0);
 	CHILD_CHECK((r = sandbox_seccomp_apply(&so)) >= 0);
 	CHILD_CHECK(child_round_trip(&h, 700, buf, sizeof(buf)) == 0);
@@ -677,7 +548,7 @@ static int admin_socket_child(const char *asok)
 	alarm(60);
 	snprintf(args, sizeof(args), "--admin-socket %s", asok);
 	setenv("CEPH_ARGS", args, 1);
-	fill(buf, sizeof(buf), 22);
+	hio_fill(buf, sizeof(buf), 22);
 	CHILD_CHECK(hdrv_start(&h, "rbd/disk0", &o) == 0);
 	CHILD_CHECK(sandbox_seccomp_apply(&so) >= 0);
 	CHILD_CHECK(write(STDOUT_FILENO, "r", 1) == 1);
@@ -748,18 +619,18 @@ static int reconnect_child(void)
 	int st = -1;
 
 	alarm(120);
-	fill(buf, sizeof(buf), 24);
+	hio_fill(buf, sizeof(buf), 24);
 	CHILD_CHECK(hdrv_start(&h, "rbd/disk0", &o) == 0);
 	CHILD_CHECK(sandbox_seccomp_apply(&so) == 0);
 	CHILD_CHECK(child_round_trip(&h, 1200, buf, sizeof(buf)) == 0);
 	CHILD_CHECK(write(STDOUT_FILENO, "d", 1) == 1);
 	CHILD_CHECK(read(STDIN_FILENO, &go, 1) == 1);      /* the OSD is down */
-	CHILD_CHECK(do_slow(&h, VIRTIO_BLK_T_IN, 1200, buf, sizeof(buf), OSD_DOWN_WAIT_MS) ==
+	CHILD_CHECK(hio_do_slow(&h, VIRTIO_BLK_T_IN, 1200, buf, sizeof(buf), OSD_DOWN_WAIT_MS) ==
 		    VIRTIO_BLK_S_IOERR);
 	CHILD_CHECK(write(STDOUT_FILENO, "u", 1) == 1);
 	CHILD_CHECK(read(STDIN_FILENO, &go, 1) == 1);      /* and up again */
 	for (int i = 0; i < 10 && st != VIRTIO_BLK_S_OK; i++)
-		st = do_slow(&h, VIRTIO_BLK_T_IN, 1200, buf, sizeof(buf), OSD_DOWN_WAIT_MS);
+		st = hio_do_slow(&h, VIRTIO_BLK_T_IN, 1200, buf, sizeof(buf), OSD_DOWN_WAIT_MS);
 	CHILD_CHECK(st == VIRTIO_BLK_S_OK);
 	CHILD_CHECK(child_round_trip(&h, 1300, buf, sizeof(buf)) == 0);
 	CHILD_CHECK(hdrv_stop(&h) == 0);

@@ -58,7 +58,7 @@ static int parse_retry_ms(const char *arg, uint32_t *ret_ms)
 	return 0;
 }
 
-/* Why the last nbd_connect_start() of this thread failed (libnbd's message is gone after a close). */
+/* Why this thread's last nbd_connect_start() failed: libnbd's message goes with the close. */
 static __thread char connect_error[256];
 static __thread int connect_errno;
 
