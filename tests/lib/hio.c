@@ -11,10 +11,17 @@
 
 #include "hio.h"
 
+/* A xorshift stream: no period a request could hide a misplaced piece behind. */
 void hio_fill(uint8_t *buf, size_t len, unsigned int seed)
 {
-	for (size_t i = 0; i < len; i++)
-		buf[i] = (uint8_t)(i * 31 + seed * 7 + (i >> 9));
+	uint64_t x = 0x9e3779b97f4a7c15ull * (seed + 1);
+
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		buf[i] = (uint8_t)(x >> 56);
+	}
 }
 
 void hio_write_ok(struct hdrv *h, uint64_t sector, const void *data, uint32_t len)

@@ -15,7 +15,7 @@
 
 #include "hdrv.h"
 
-/* hio_fill() - @len bytes of a pattern that differs with @seed and along the buffer. */
+/* hio_fill() - @len bytes of a pseudo-random stream of @seed's (no period within a request). */
 void hio_fill(uint8_t *buf, size_t len, unsigned int seed);
 
 /* hio_write_ok() - a WRITE of @data at @sector that must come back OK. */
