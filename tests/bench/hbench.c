@@ -27,6 +27,7 @@
 #include "hdrv.h"
 
 #define MAX_QD 128
+#define MAX_SEGMENTS 16
 
 struct bench_opts {
 	const char *backend;
@@ -41,6 +42,7 @@ struct bench_opts {
 	unsigned int poll_us;
 	bool is_packed;               /* --ring packed */
 	const char *image;            /* --image: a backend's own (nbd://...), not a scratch file */
+	unsigned int nr_segments;     /* --segments: data descriptors per request (split rings) */
 };
 
 static double now_s(void)
@@ -58,6 +60,7 @@ static void usage(FILE *f)
 		"              [--seconds S | --requests N] [--image-mb MB] [--dir DIR]\n"
 		"              [--simple-memory] [--poll-us N] [--ring split|packed]\n"
 		"              [--image PREFIXED-IMAGE (nbd://..., rbd:...: its backend)]\n"
+		"              [--segments N (the data in N descriptors; split rings)]\n"
 		"One queue, QD requests in flight, the real queue loop; prints requests/s.\n"
 		"Driver memory is reached through the daemon's IOTLB path unless\n"
 		"--simple-memory (the harness's flat model) is given.\n");
@@ -78,13 +81,15 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 		{ "poll-us", required_argument, NULL, 'p' },
 		{ "ring", required_argument, NULL, 'r' },
 		{ "image", required_argument, NULL, 'i' },
+		{ "segments", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	*o = (struct bench_opts){ .backend = "null", .qd = 32, .bs = 4096, .seconds = 2,
-				  .image_mb = 64, .dir = "/dev/shm", .is_iotlb = true };
+				  .image_mb = 64, .dir = "/dev/shm", .is_iotlb = true,
+				  .nr_segments = 1 };
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b': o->backend = optarg; break;
@@ -98,6 +103,7 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 		case 'S': o->is_iotlb = false; break;
 		case 'p': o->poll_us = (unsigned int)strtoul(optarg, NULL, 0); break;
 		case 'i': o->image = optarg; break;
+		case 'g': o->nr_segments = (unsigned int)strtoul(optarg, NULL, 0); break;
 		case 'r':
 			if (strcmp(optarg, "split") && strcmp(optarg, "packed")) {
 				usage(stderr);
@@ -110,6 +116,9 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 		}
 	}
 	if (optind < argc || o->qd == 0 || o->qd > MAX_QD || o->bs == 0 || o->bs % 512 ||
+	    o->nr_segments == 0 || o->nr_segments > MAX_SEGMENTS ||
+	    o->bs % (512 * o->nr_segments) || (o->nr_segments > 1 && o->is_packed) ||
+	    o->qd * (o->nr_segments + 2) > 256 ||   /* descriptors in the ring of 256 */
 	    (uint64_t)o->bs > (uint64_t)o->image_mb << 20) {
 		usage(stderr);
 		exit(2);
@@ -194,7 +203,23 @@ int main(int argc, char **argv)
 	for (unsigned int i = 0; i < o.qd; i++) {
 		hdrv_blk_req(&h, &reqs[i], o.is_write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN,
 			     next_sector(&seed, nr_blocks, o.bs), NULL, o.bs);
-		hdrv_blk_chain(&h, &reqs[i]);
+		if (o.nr_segments == 1) {
+			hdrv_blk_chain(&h, &reqs[i]);
+			continue;
+		}
+		/* The same buffer in nr_segments descriptors: a multi-segment request. */
+		{
+			struct hbuf bufs[MAX_SEGMENTS + 2];
+			uint32_t seg = o.bs / o.nr_segments;
+
+			bufs[0] = (struct hbuf){ reqs[i].hdr_iova, sizeof(struct virtio_blk_outhdr),
+						 false };
+			for (unsigned int k = 0; k < o.nr_segments; k++)
+				bufs[1 + k] = (struct hbuf){ reqs[i].data_iova + k * seg, seg,
+							     !o.is_write };
+			bufs[1 + o.nr_segments] = (struct hbuf){ reqs[i].status_iova, 1, true };
+			reqs[i].head = hdrv_chain(&h, bufs, o.nr_segments + 2);
+		}
 	}
 	t0 = now_s();
 	for (unsigned int i = 0; i < o.qd; i++) {
@@ -248,9 +273,9 @@ int main(int argc, char **argv)
 	}
 	elapsed = now_s() - t0;
 	blk_queue_get_stats(h.q, &st);
-	printf("hbench: backend %s, %s %u B, QD%u: %lu requests in %.2f s, %.0f requests/s, "
+	printf("hbench: backend %s, %s %u B in %u segment(s), QD%u: %lu requests in %.2f s, %.0f requests/s, "
 	       "%u kicks (%u saved), %llu interrupts, %llu/%llu busy-polls hit\n",
-	       o.backend, o.is_write ? "write" : "read", o.bs, o.qd, nr_done, elapsed,
+	       o.backend, o.is_write ? "write" : "read", o.bs, o.nr_segments, o.qd, nr_done, elapsed,
 	       (double)nr_done / elapsed, h.nr_kicks, h.nr_kicks_suppressed, (unsigned long long)st.nr_notifies,
 	       (unsigned long long)st.nr_poll_hits,
 	       (unsigned long long)(st.nr_poll_hits + st.nr_poll_misses));
