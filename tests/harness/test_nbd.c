@@ -268,16 +268,20 @@ static void test_backing_file(void **state)
 static void test_multi_segment(void **state)
 {
 	static const uint32_t small[8] = { 512, 1024, 4096, 8192, 1536, 2048, 512, 3584 };
-	uint32_t large[12];
+	uint32_t large[20];
 	struct hdrv *h = start(qemu_uri);
 
 	(void)state;
-	/* 21 KiB: one command through the bounce buffer. */
+	/* 21 KiB: one command through a bounce buffer. */
 	hio_multi_segment(h, 2048, small, 8, 4, check_export, qemu_uri);
-	/* 12 x 64 KiB less a sector: past the bounce buffer, a command per segment. */
+	/* 12 x 64 KiB less a sector on every other: 6 bounce buffers of 128 KiB, unaligned. */
 	for (int i = 0; i < 12; i++)
 		large[i] = (64u << 10) - (i % 2 ? 512 : 0);
 	hio_multi_segment(h, 8192, large, 12, 5, check_export, qemu_uri);
+	/* 20 x 128 KiB: more than 16 bounce buffers, a command per segment. */
+	for (int i = 0; i < 20; i++)
+		large[i] = 128u << 10;
+	hio_multi_segment(h, 16384, large, 20, 6, check_export, qemu_uri);
 	stop(h);
 }
 
@@ -489,6 +493,7 @@ static void test_block_sizes(void **state)
 	static const char *const args[] = { "blocksize-minimum=4096",
 		"blocksize-preferred=65536", "blocksize-maximum=65536",
 		"blocksize-error-policy=error", NULL };
+	static const uint32_t sizes[8] = { 32768, 32768, 32768, 32768, 32768, 32768, 32768, 32768 };
 	struct hdrv *h = calloc(1, sizeof(*h));
 
 	(void)state;
@@ -499,6 +504,8 @@ static void test_block_sizes(void **state)
 	assert_int_equal(h->img.physical_block_size, 65536);
 	/* 512 KiB in one buffer: 8 commands of 64 KiB (the server refuses more). */
 	round_trip(h, nbdkit_uri, 4096, 512 << 10, 41);
+	/* 8 x 32 KiB: 2 bounce buffers of 128 KiB, 2 commands each. */
+	hio_multi_segment(h, 8192, sizes, 8, 44, check_export, nbdkit_uri);
 	stop(h);
 	reap(&nbdkit_pid, SIGTERM);
 }

@@ -50,13 +50,17 @@ struct nbd_image {
 
 struct backend_queue;
 
-/* Per request (req->priv): commands still in libnbd, the first error, its bounce buffer. */
+/* The most bounce buffers (queue.c's NBD_BOUNCE_BYTES each) one request may take. */
+#define NBD_MAX_BOUNCES 16
+
+/* Per request (req->priv): commands still in libnbd, the first error, its bounce buffers. */
 struct nbd_req {
 	struct backend_queue *bq;
 	struct backend_req *req;
 	uint32_t nr_pending;        /* commands in libnbd, plus one while they are issued */
 	int error;                  /* the first error, -errno */
-	uint8_t *bounce;            /* a multi-segment READ/WRITE's copy, or NULL */
+	uint8_t *bounce[NBD_MAX_BOUNCES]; /* a multi-segment READ/WRITE's copy, in pieces */
+	unsigned int nr_bounce;
 	uint64_t queued_ns;         /* when it arrived: it waits for a reconnect so long */
 };
 
