@@ -110,6 +110,7 @@ struct image_spec {
 	bool is_readonly;
 	bool is_direct;                /* fd backends: O_DIRECT */
 	int adopt_fd;                  /* fd backends: a live upgrade's image fd, or -1 */
+	unsigned int nr_queues;        /* the queues that will serve it (0: not known) */
 	/* The values of the backend's options, by their index in its opts[]; NULL: not given. */
 	const char *opts[BACKEND_MAX_OPTS];
 };

@@ -39,7 +39,7 @@ struct image_spec prepare_image_spec(const struct options *o, int adopt_fd)
 {
 	struct image_spec spec = {
 		.path = o->image_path, .is_readonly = o->is_readonly, .is_direct = o->is_direct,
-		.adopt_fd = adopt_fd,
+		.adopt_fd = adopt_fd, .nr_queues = o->nr_queues,
 	};
 
 	memcpy(spec.opts, o->backend_opts, sizeof(spec.opts));

@@ -5,8 +5,9 @@
 # clear and exit 1: nothing at the Unix socket or the TCP port (the URI and
 # libnbd's reason named), an export the server does not have (named), an
 # --image that is not an NBD URI, a bad nbd-retry-ms; its option given for
-# a file image is a command-line error.  A build without libnbd must say
-# so.  The refused export needs qemu-nbd (skipped, and said, without it).
+# a file image is a command-line error; a writable export without
+# multi-conn for 2 queues.  A build without libnbd must say so.  The last
+# two need qemu-nbd (skipped, and said, without it).
 set -u
 bin=${1:?usage: test-cli-nbd.sh path/to/vduse-blkd}
 npass=0 nfail=0 nskip=0
@@ -55,9 +56,12 @@ if command -v qemu-nbd >/dev/null; then
 	for _ in $(seq 100); do [[ -S $tmp/q.sock ]] && break; sleep 0.1; done
 	expect export-refused 1 "nbd: connecting to 'nbd\+unix:///other\?socket=$tmp/q.sock': .*server has no export named 'other'" \
 		--image "nbd+unix:///other?socket=$tmp/q.sock"
+	# qemu-nbd's default (--shared=1) advertises no multi-conn: one queue only, writable.
+	expect no-multi-conn-2-queues 1 "does not advertise multi-conn, so 2 connections .* --queues 1, or --readonly" \
+		--image "nbd+unix:///disk?socket=$tmp/q.sock" --queues 2
 else
-	echo "SKIP: export-refused: qemu-nbd is missing (Debian: qemu-utils)"
-	nskip=$((nskip + 1))
+	echo "SKIP: export-refused, no-multi-conn-2-queues: qemu-nbd is missing (Debian: qemu-utils)"
+	nskip=$((nskip + 2))
 fi
 echo "$npass passed, $nfail failed, $nskip skipped"
 [[ $nfail -eq 0 ]]

@@ -524,7 +524,11 @@ static void test_no_zero(void **state)
 	reap(&nbdkit_pid, SIGTERM);
 }
 
-/* No multi-conn: one queue serves a writable export, a second refuses; read-only, both serve. */
+/*
+ * No multi-conn: a writable export is refused for a device of 2 queues at
+ * open, and a second queue of one opened for 1 refuses to start; read-only,
+ * both serve.
+ */
 static void test_no_multi_conn(void **state)
 {
 	static const char *const args[] = { "multi-conn-mode=disable", NULL };
@@ -536,6 +540,17 @@ static void test_no_multi_conn(void **state)
 	assert_non_null(h);
 	assert_non_null(h2);
 	assert_int_equal(start_nbdkit("--filter=multi-conn", args), 0);
+	/* A device of 2 queues: refused at open, before anything serves; read-only, served. */
+	{
+		const struct backend_ops *be = backend_find("nbd");
+		struct image_spec spec = { .path = nbdkit_uri + 3, .adopt_fd = -1, .nr_queues = 2 };
+		struct image img;
+
+		assert_int_equal(be->open(&spec, &img), -EOPNOTSUPP);
+		spec.is_readonly = true;
+		assert_int_equal(be->open(&spec, &img), 0);
+		be->close(&img);
+	}
 	assert_int_equal(start_on(h, nbdkit_uri, NULL, false, 0), 0);
 	round_trip(h, nbdkit_uri, 8, 4096, 42);
 	/* A second queue on the same image: the backend refuses, the queue fails its requests. */

@@ -180,6 +180,15 @@ int nbd_open_image(const struct image_spec *spec, struct image *img)
 	ni->can_trim = nbd_can_trim(ni->first) == 1;
 	ni->can_zero = nbd_can_zero(ni->first) == 1;
 	ni->can_multi_conn = nbd_can_multi_conn(ni->first) == 1;
+	/* One connection per queue is consistent only with multi-conn: say so before serving. */
+	if (!ni->can_multi_conn && !ni->is_readonly && spec->nr_queues > 1) {
+		log_err("nbd: %s: the server does not advertise multi-conn, so %u connections "
+			"(one per queue) could lose flushed writes: serve it with --queues 1, or "
+			"--readonly (qemu-nbd: --shared=N with N above 1 advertises it)", ni->uri,
+			spec->nr_queues);
+		r = -EOPNOTSUPP;
+		goto fail;
+	}
 	read_block_sizes(ni->first, ni, img);
 	img->size_bytes = ni->size_bytes;
 	img->is_readonly = ni->is_readonly;

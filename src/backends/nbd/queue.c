@@ -10,9 +10,9 @@
  * One connection per queue is what the NBD protocol allows only when the
  * server advertises multi-conn (a flush on one connection covers writes
  * completed on the others, and every connection sees them): without it, a
- * writable export is served by one queue; a second queue refuses to start
- * (the daemon says so; --queues 1 is the remedy).  A read-only export may
- * have a connection per queue either way.
+ * writable export for more than one queue is refused at open (image.c),
+ * and a second queue refuses to start should one come all the same.  A
+ * read-only export may have a connection per queue either way.
  *
  * Data: a single-segment READ or WRITE goes straight from the driver's
  * buffer (libnbd 1.14 has no vectored call); a multi-segment one is copied
