@@ -12,8 +12,8 @@
  * has none); image.c connects once at start, reads what the server
  * advertises (size, read-only, block sizes, flush, trim, zero, multi-conn)
  * and keeps that connection for the first queue; queue.c serves each
- * virtqueue on a connection of its own, drives it from the queue's wait
- * and connects again when the server goes away.
+ * virtqueue on a connection of its own, driven from the queue's wait, and
+ * conn.c makes, loses and makes again that connection (queue.h).
  */
 
 #include "backends/backend.h"
@@ -50,7 +50,7 @@ struct nbd_image {
 
 struct backend_queue;
 
-/* The most bounce buffers (queue.c's NBD_BOUNCE_BYTES each) one request may take. */
+/* The most bounce buffers (queue.h's NBD_BOUNCE_BYTES each) one request may take. */
 #define NBD_MAX_BOUNCES 16
 
 /* Per request (req->priv): commands still in libnbd, the first error, its bounce buffers. */

@@ -47,49 +47,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "backends/nbd/nbd.h"
+#include "backends/nbd/queue.h"
 #include "log.h"
 #include "util.h"
 #include "virtio/iov.h"
-
-#define NBD_BOUNCE_BYTES (128u << 10)
-#define NBD_MAX_RANGE_BYTES (1u << 30)      /* of one TRIM or WRITE_ZEROES command */
-#define NBD_BACKOFF_MIN_MS 100u
-#define NBD_BACKOFF_MAX_MS 5000u
-#define NBD_CONNECT_TIMEOUT_MS 10000u       /* a server that accepts but never answers */
-
-static inline uint64_t min_u64(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
-}
-
-enum conn_state {
-	CONN_READY,
-	CONN_CONNECTING,            /* nbd_aio_connect_uri() under way */
-	CONN_DOWN,                  /* no handle: the next try at retry_at_ns */
-};
-
-struct backend_queue {
-	struct nbd_image *ni;
-	struct nbd_handle *h;       /* NULL when down */
-	enum conn_state state;
-	int kick_fd;
-	unsigned int depth;
-	struct backend_req **waiting; /* prepared, or waiting for a connection: in arrival order */
-	unsigned int nr_waiting;
-	struct backend_req **done;  /* finished, not yet reported */
-	unsigned int nr_done;
-	unsigned int nr_in_libnbd;  /* requests with commands in libnbd */
-	uint8_t *bounce_arena;      /* depth buffers of NBD_BOUNCE_BYTES */
-	uint8_t **free_bounce;      /* a stack of them */
-	unsigned int nr_free_bounce;
-	uint32_t backoff_ms;
-	uint64_t retry_at_ns;
-	uint64_t connect_by_ns;     /* CONN_CONNECTING: given up after this */
-	bool is_lost;               /* we said the connection was lost: say when it is back */
-	bool has_said_retrying;     /* we said why connecting again failed (once per loss) */
-	bool is_counted;            /* in ni->nr_queues */
-};
 
 static void finish(struct backend_queue *bq, struct nbd_req *nr)
 {
@@ -283,76 +244,6 @@ static void submit(struct backend_queue *bq, struct backend_req *req)
 	put(bq, nr);
 }
 
-/* Reconnect no sooner than the back-off says; the next wait doubles it. */
-static void schedule_retry(struct backend_queue *bq)
-{
-	bq->state = CONN_DOWN;
-	bq->retry_at_ns = monotonic_ns() + (uint64_t)bq->backoff_ms * 1000000u;
-	bq->backoff_ms = (uint32_t)min_u64(bq->backoff_ms * 2, NBD_BACKOFF_MAX_MS);
-}
-
-/* Why connecting again failed: the first time after each loss. */
-static void say_retrying(struct backend_queue *bq, const char *why)
-{
-	if (bq->has_said_retrying)
-		return;
-	log_warn("nbd: %s: connecting again failed: %s; retrying up to every %u ms",
-		 bq->ni->uri, why, NBD_BACKOFF_MAX_MS);
-	bq->has_said_retrying = true;
-}
-
-/* The handle is dead (lost, or the new connection failed): close it, try again later. */
-static void drop_connection(struct backend_queue *bq)
-{
-	const char *why = nbd_get_error();
-
-	if (bq->state == CONN_READY) {
-		log_err("nbd: %s: connection lost (%s): requests in flight fail with IOERR; "
-			"connecting again", bq->ni->uri, why ? why : "closed by the server");
-		bq->is_lost = true;
-		bq->backoff_ms = NBD_BACKOFF_MIN_MS;
-		bq->has_said_retrying = false;
-	} else {
-		say_retrying(bq, why ? why : "closed by the server");
-	}
-	nbd_close(bq->h);
-	bq->h = NULL;
-	/* libnbd failed every command it had when the connection died: none may be left. */
-	if (bq->nr_in_libnbd)
-		log_err("nbd: %s: %u request(s) never completed by libnbd", bq->ni->uri,
-			bq->nr_in_libnbd);
-	schedule_retry(bq);
-}
-
-static void start_connecting(struct backend_queue *bq)
-{
-	bq->h = nbd_connect_start(bq->ni, true);
-	if (bq->h) {
-		bq->state = CONN_CONNECTING;
-		bq->connect_by_ns = monotonic_ns() + NBD_CONNECT_TIMEOUT_MS * 1000000ull;
-		return;
-	}
-	say_retrying(bq, nbd_connect_error(NULL));
-	schedule_retry(bq);
-}
-
-/* The handshake is done: the same export, or not served. */
-static void connected(struct backend_queue *bq)
-{
-	if (nbd_check_same(bq->ni, bq->h) < 0) {
-		nbd_close(bq->h);
-		bq->h = NULL;
-		schedule_retry(bq);
-		return;
-	}
-	bq->state = CONN_READY;
-	bq->backoff_ms = NBD_BACKOFF_MIN_MS;
-	if (bq->is_lost)
-		log_info("nbd: %s: connected again", bq->ni->uri);
-	bq->is_lost = false;
-	bq->has_said_retrying = false;
-}
-
 int nbd_queue_init(const struct image *img, int kick_fd, unsigned int depth,
 		   struct backend_queue **ret_bq)
 {
@@ -374,7 +265,6 @@ int nbd_queue_init(const struct image *img, int kick_fd, unsigned int depth,
 	bq->ni = ni;
 	bq->kick_fd = kick_fd;
 	bq->depth = depth;
-	bq->backoff_ms = NBD_BACKOFF_MIN_MS;
 	bq->waiting = calloc(depth, sizeof(*bq->waiting));
 	bq->done = calloc(depth, sizeof(*bq->done));
 	bq->free_bounce = calloc(depth, sizeof(*bq->free_bounce));
@@ -388,23 +278,7 @@ int nbd_queue_init(const struct image *img, int kick_fd, unsigned int depth,
 	for (unsigned int i = 0; i < depth; i++)
 		bq->free_bounce[bq->nr_free_bounce++] = bq->bounce_arena +
 							(size_t)i * NBD_BOUNCE_BYTES;
-	/* The connection open() made, for the first queue; a new one for the others. */
-	bq->h = __atomic_exchange_n(&ni->first, NULL, __ATOMIC_ACQ_REL);
-	if (!bq->h)
-		bq->h = nbd_connect_start(ni, false);
-	if (bq->h && nbd_check_same(ni, bq->h) == 0) {
-		bq->state = CONN_READY;
-	} else {
-		/* The server went away since open(): serve, and connect from the wait. */
-		if (!bq->h)
-			log_warn("nbd: %s: connecting queue's connection: %s; retrying", ni->uri,
-				 nbd_connect_error(NULL));
-		nbd_close(bq->h);
-		bq->h = NULL;
-		bq->is_lost = true;
-		bq->state = CONN_DOWN;
-		bq->retry_at_ns = monotonic_ns();
-	}
+	nbd_conn_open(bq);
 	*ret_bq = bq;
 	return 0;
 fail:
@@ -418,17 +292,7 @@ void nbd_queue_exit(struct backend_queue *bq)
 {
 	if (!bq)
 		return;
-	/* The queue drained before it stopped; should it not have, wait for libnbd (10 s). */
-	for (int i = 0; i < 100 && bq->h && bq->state == CONN_READY && bq->nr_in_libnbd; i++)
-		if (nbd_poll(bq->h, 100) < 0)
-			break;
-	/* What this connection wrote is durable before it goes (teardown's flush()). */
-	if (bq->h && bq->state == CONN_READY && bq->ni->can_flush && !bq->ni->is_readonly &&
-	    nbd_flush(bq->h, 0) < 0)
-		log_err("nbd: %s: flushing at exit: %s", bq->ni->uri, nbd_get_error());
-	if (bq->h && bq->state == CONN_READY)
-		nbd_shutdown(bq->h, 0);
-	nbd_close(bq->h);
+	nbd_conn_close(bq);
 	if (bq->is_counted)
 		__atomic_sub_fetch(&bq->ni->nr_queues, 1, __ATOMIC_ACQ_REL);
 	if (bq->bounce_arena)
@@ -458,7 +322,7 @@ static void submit_waiting(struct backend_queue *bq)
 	for (i = 0; i < bq->nr_waiting && bq->state == CONN_READY; i++) {
 		submit(bq, bq->waiting[i]);
 		if (nbd_aio_is_dead(bq->h) || nbd_aio_is_closed(bq->h))
-			drop_connection(bq);
+			nbd_conn_lost(bq);
 	}
 	memmove(bq->waiting, bq->waiting + i, (bq->nr_waiting - i) * sizeof(*bq->waiting));
 	bq->nr_waiting -= i;
@@ -492,25 +356,6 @@ static int expire_waiting(struct backend_queue *bq, uint64_t now)
 	return next_ms;
 }
 
-/* The socket is ready: let libnbd read or write, then see where the connection stands. */
-static void drive(struct backend_queue *bq, short revents)
-{
-	if (revents & (POLLIN | POLLHUP | POLLERR))
-		nbd_aio_notify_read(bq->h);
-	if ((revents & POLLOUT) && (nbd_aio_get_direction(bq->h) & LIBNBD_AIO_DIRECTION_WRITE))
-		nbd_aio_notify_write(bq->h);
-	if (nbd_aio_is_dead(bq->h) || nbd_aio_is_closed(bq->h))
-		drop_connection(bq);
-	else if (bq->state == CONN_CONNECTING && nbd_aio_is_ready(bq->h))
-		connected(bq);
-}
-
-/* Milliseconds from @now to @then, rounded up (0 when it passed). */
-static int ms_until(uint64_t then, uint64_t now)
-{
-	return then > now ? (int)((then - now + 999999) / 1000000) : 0;
-}
-
 static int min_timeout(int a, int b)
 {
 	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
@@ -521,27 +366,15 @@ int nbd_wait(struct backend_queue *bq, struct backend_event *evs, unsigned int m
 {
 	struct pollfd pfd[2] = { { .fd = bq->kick_fd, .events = POLLIN } };
 	uint64_t now = monotonic_ns();
-	int timeout = -1, nfds = 1, r;
+	int timeout, nfds = 1, r;
 	unsigned int n = 0;
 	uint64_t v;
 
-	if (bq->state == CONN_CONNECTING && now >= bq->connect_by_ns) {
-		log_warn("nbd: %s: no handshake within %u ms: connecting again", bq->ni->uri,
-			 NBD_CONNECT_TIMEOUT_MS);
-		nbd_close(bq->h);
-		bq->h = NULL;
-		schedule_retry(bq);
-	}
-	if (bq->state == CONN_DOWN && now >= bq->retry_at_ns)
-		start_connecting(bq);
+	timeout = nbd_conn_tick(bq, now);
 	if (bq->state == CONN_READY)
 		submit_waiting(bq);
-	if (bq->state != CONN_READY)
-		timeout = expire_waiting(bq, now);
-	if (bq->state == CONN_DOWN)
-		timeout = min_timeout(timeout, ms_until(bq->retry_at_ns, now));
-	if (bq->state == CONN_CONNECTING)
-		timeout = min_timeout(timeout, ms_until(bq->connect_by_ns, now));
+	else
+		timeout = min_timeout(timeout, expire_waiting(bq, now));
 	if (bq->nr_done || !may_block)
 		timeout = 0;
 	if (bq->h) {
@@ -559,7 +392,7 @@ int nbd_wait(struct backend_queue *bq, struct backend_event *evs, unsigned int m
 	if (r > 0 && (pfd[0].revents & POLLIN) && read(bq->kick_fd, &v, sizeof(v)) == sizeof(v))
 		evs[n++] = (struct backend_event){ .type = BACKEND_EV_KICK };
 	if (r > 0 && nfds == 2 && pfd[1].revents)
-		drive(bq, pfd[1].revents);
+		nbd_conn_drive(bq, pfd[1].revents);
 	if (bq->state == CONN_READY && bq->nr_waiting)
 		submit_waiting(bq);
 	while (bq->nr_done && n < max) {
