@@ -11,7 +11,7 @@
 # Helpers:  info MSG, wait_for PATH [TIMEOUT], vdisk_of NAME,
 #           wait_vdisk NAME [TIMEOUT], load_module NAME [PARAMS...],
 #           load_vhost_vdpa, load_extra NAME, bind_vdpa NAME DRIVER,
-#           sectors_of DEV
+#           sectors_of DEV, wait_inflight DEV SECS
 #
 # run_case captures the command's output: do not use it to start a daemon
 # in the background (the capture waits for the daemon's stdout to close).
@@ -193,6 +193,18 @@ bind_vdpa() {
 	fi
 	echo "$1" > /sys/bus/vdpa/drivers_probe || return 1
 	[ "$(readlink "$_d/driver" 2>/dev/null | sed 's|.*/||')" = "$2" ]
+}
+
+# wait_inflight DEV SECS: until the disk has requests in flight.
+wait_inflight() {
+	_t=$(($2 * 20))
+	while [ $_t -gt 0 ]; do
+		_if=$(awk '{ print $1 + $2 }' "/sys/block/${1#/dev/}/inflight" 2>/dev/null)
+		[ "${_if:-0}" -gt 0 ] && return 0
+		_t=$((_t - 1))
+		sleep 0.05
+	done
+	return 1
 }
 
 # is_zero FILE: true when FILE holds only zero bytes (busybox cmp has no -n).

@@ -80,18 +80,6 @@ wait_gone() {
 # ios DEV: requests the disk completed so far (reads + writes).
 ios() { awk '{ print $1 + $5 }' "/sys/block/${1#/dev/}/stat"; }
 
-# wait_inflight DEV SECS: until the disk has requests in flight.
-wait_inflight() {
-	_t=$(($2 * 20))
-	while [ $_t -gt 0 ]; do
-		_if=$(awk '{ print $1 + $2 }' "/sys/block/${1#/dev/}/inflight" 2>/dev/null)
-		[ "${_if:-0}" -gt 0 ] && return 0
-		_t=$((_t - 1))
-		sleep 0.05
-	done
-	return 1
-}
-
 # wait_progress DEV FROM SECS: until the disk completed more than FROM requests.
 wait_progress() {
 	_t=$(($3 * 20))

@@ -46,7 +46,8 @@ BUSYBOX=${BUSYBOX:-/bin/busybox}
 TOOLS=(/usr/sbin/vdpa /usr/bin/fio /usr/sbin/mke2fs /usr/sbin/mkfs.ext4
        /usr/sbin/e2fsck /usr/sbin/losetup /usr/sbin/blkdiscard /usr/sbin/fstrim
        /usr/sbin/blockdev /usr/bin/qemu-storage-daemon /usr/bin/setpriv
-       /usr/sbin/dmsetup /usr/bin/fincore /usr/sbin/mkfs.xfs)
+       /usr/sbin/dmsetup /usr/bin/fincore /usr/sbin/mkfs.xfs /usr/bin/qemu-nbd
+       /usr/bin/qemu-img)
 CONFIGS=(/etc/mke2fs.conf)
 
 # ---------------------------------------------------------------------------
