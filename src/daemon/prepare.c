@@ -18,14 +18,19 @@
 #include "util.h"
 #include "vduse/dev.h"
 
-/* A serial stable across restarts: a hash of the image's canonical path. */
-static void default_serial(const char *image, char serial[VIRTIO_BLK_ID_BYTES])
+/*
+ * A serial stable across restarts: a hash of the image's canonical path,
+ * or of the image as given when a backend names it by its prefix (nbd://,
+ * rbd:): not a file, and realpath() of a relative name calls getcwd, which
+ * the seccomp filter a live upgrade's new image starts under refuses.
+ */
+static void default_serial(const char *image, bool is_file, char serial[VIRTIO_BLK_ID_BYTES])
 {
 	char path[PATH_MAX];
 	uint64_t h = 0xcbf29ce484222325ULL;
 	char buf[VIRTIO_BLK_ID_BYTES + 1];
 
-	if (!realpath(image, path))
+	if (!is_file || !realpath(image, path))
 		snprintf(path, sizeof(path), "%s", image);
 	for (const char *p = path; *p; p++)
 		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
@@ -107,7 +112,7 @@ static int describe_device(const struct options *o, const struct image *img, str
 		memset(blk->serial, 0, sizeof(blk->serial));
 		memcpy(blk->serial, o->serial, strlen(o->serial));
 	} else {
-		default_serial(o->image, blk->serial);
+		default_serial(o->image, !o->be->image_prefix, blk->serial);
 	}
 	return 0;
 }
