@@ -14,8 +14,12 @@
 #   ext4      mkfs.ext4, fio randwrite + crc32c verify on a file, e2fsck clean
 #   kill9     fio randwrite + verify on the disk; kill -9 of the daemon with
 #             requests in flight, the same command line again takes the
-#             device over (same node): fio ends without error, no I/O error
-#             in dmesg
+#             device over (same node): fio ends without error
+#   upgrade   SIGHUP under fio randwrite + verify: a live upgrade closes the
+#             export's connections and the new image connects again (the
+#             image has no fd to hand over), under the seccomp filter and
+#             Landlock; the same pid serves again, fio ends without error;
+#             no I/O error in dmesg since the ext4 part
 #   stop      SIGTERM: exit 0, the state file gone
 . /tests/lib.sh
 
@@ -115,6 +119,39 @@ if wait $FPID; then
 else
 	fail kill9-fio-verify "$(tr '\n' '|' < /tmp/kill9.err | cut -c1-400)"
 fi
+
+# upgrade: the new image connects again under the old one's sandbox.
+served() { grep -c "live upgrade: serving .*again after" "/tmp/$NAME.log"; }
+fio_verify upgrade "$NODE" 16 &
+FPID=$!
+if wait_inflight "$NODE" 20; then
+	before=$(served)
+	pid0=$DPID
+	kill -HUP "$DPID"
+	t=300
+	while [ "$(served)" -le "$before" ] && kill -0 "$DPID" 2>/dev/null && [ $t -gt 0 ]; do
+		t=$((t - 1))
+		sleep 0.1
+	done
+	ms=$(sed -n 's/.*live upgrade: serving .*again after \([0-9]*\) ms.*/\1/p' "/tmp/$NAME.log" | tail -n 1)
+	if [ "$(served)" -gt "$before" ] && kill -0 "$pid0" 2>/dev/null; then
+		pass upgrade-serving-again "same pid $pid0, serving again after $ms ms"
+	else
+		fail upgrade-serving-again "$(tail -n 5 /tmp/$NAME.log | tr '\n' '|')"
+		# Gone: a new daemon takes the device over, or fio waits for ever.
+		kill -0 "$pid0" 2>/dev/null ||
+			daemon_start $NAME --image "$URI" --queues 2 --state-dir $SDIR --attach ||
+			info "upgrade: the takeover after the failure failed too"
+	fi
+else
+	fail upgrade-inflight "no request in flight within 20 s"
+fi
+if wait $FPID; then
+	pass upgrade-fio-verify "2 x 16 MiB, verified across the live upgrade"
+else
+	fail upgrade-fio-verify "$(tr '\n' '|' < /tmp/upgrade.err | cut -c1-400)"
+fi
+
 if dmesg | tail -n +$((dmesg_n + 1)) | grep -q -E 'I/O error|blk_update_request'; then
 	fail no-io-error-in-dmesg "$(dmesg | tail -n +$((dmesg_n + 1)) | grep -E 'I/O error' | head -n 3 | tr '\n' '|')"
 else
