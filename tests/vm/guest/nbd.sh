@@ -44,6 +44,15 @@ fio_verify() {
 		--output-format=json --output="/tmp/$_n.json" "$@" >"/tmp/$_n.err" 2>&1
 }
 
+# fio_judge CASE WHAT: the fio_verify CASE in the background (FPID) ended clean.
+fio_judge() {
+	if wait "$FPID"; then
+		pass "$1-fio-verify" "2 x 16 MiB, verified across $2"
+	else
+		fail "$1-fio-verify" "$(tr '\n' '|' < "/tmp/$1.err" | cut -c1-400)"
+	fi
+}
+
 for t in $QEMU_NBD $QEMU_IMG $FIO; do
 	if [ ! -x "$t" ]; then
 		skip nbd "$t is not in the guest (tests/vm/lib/build-initramfs.sh TOOLS)"
@@ -114,11 +123,7 @@ if wait_inflight "$NODE" 20; then
 else
 	fail kill9-inflight "no request in flight within 20 s"
 fi
-if wait $FPID; then
-	pass kill9-fio-verify "2 x 16 MiB, verified across the kill"
-else
-	fail kill9-fio-verify "$(tr '\n' '|' < /tmp/kill9.err | cut -c1-400)"
-fi
+fio_judge kill9 "the kill"
 
 # upgrade: the new image connects again under the old one's sandbox.
 served() { grep -c "live upgrade: serving .*again after" "/tmp/$NAME.log"; }
@@ -146,11 +151,7 @@ if wait_inflight "$NODE" 20; then
 else
 	fail upgrade-inflight "no request in flight within 20 s"
 fi
-if wait $FPID; then
-	pass upgrade-fio-verify "2 x 16 MiB, verified across the live upgrade"
-else
-	fail upgrade-fio-verify "$(tr '\n' '|' < /tmp/upgrade.err | cut -c1-400)"
-fi
+fio_judge upgrade "the live upgrade"
 
 if dmesg | tail -n +$((dmesg_n + 1)) | grep -q -E 'I/O error|blk_update_request'; then
 	fail no-io-error-in-dmesg "$(dmesg | tail -n +$((dmesg_n + 1)) | grep -E 'I/O error' | head -n 3 | tr '\n' '|')"
