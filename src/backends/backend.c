@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The table of backends: what the daemon finds them, their prefixes and options by. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,13 +57,26 @@ const struct backend_ops *backend_find(const char *name)
 	return be && !be->missing ? be : NULL;
 }
 
+/* "rbd:" literally; "nbd" as the start of a URI scheme: "nbd+unix://". */
+static bool has_image_prefix(const char *image, const char *p)
+{
+	size_t n = strlen(p);
+
+	if (!n || strncmp(image, p, n) != 0)
+		return false;
+	if (p[n - 1] == ':')
+		return true;
+	n += strspn(image + n, "abcdefghijklmnopqrstuvwxyz0123456789+.-");
+	return strncmp(image + n, "://", 3) == 0;
+}
+
 const struct backend_ops *backend_for_image(const char *image, const char **ret_path)
 {
 	*ret_path = image;
 	for (size_t i = 0; i < ARRAY_SIZE(backends); i++) {
 		const char *p = backends[i]->image_prefix;
 
-		if (p && strncmp(image, p, strlen(p)) == 0) {
+		if (p && has_image_prefix(image, p)) {
 			*ret_path = image + strlen(p);
 			return backends[i];
 		}

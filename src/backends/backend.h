@@ -160,7 +160,13 @@ struct backend_ops {
 	/* --- what it is: set even where the build lacks its library --- */
 	const char *name;
 	const char *summary;           /* what it is, for --help: "a Ceph RBD image" */
-	/* "rbd:" when --image PREFIX... selects this backend; NULL for file paths. */
+	/*
+	 * "rbd:" when --image PREFIX... selects this backend; NULL for file
+	 * paths.  A prefix that does not end in ':' names a family of URI
+	 * schemes ("nbd": nbd://, nbds+unix://...): it selects the backend
+	 * only followed by more scheme characters and "://", so that a file
+	 * called nbd0.raw stays a file.
+	 */
 	const char *image_prefix;
 	const char *image_form;        /* that --image, for --help: "rbd:POOL/IMAGE[@SNAP]" */
 	const struct backend_opt *opts; /* its options, up to a { NULL } row (or NULL: none) */
@@ -266,8 +272,9 @@ const struct backend_ops *backend_find_any(const char *name);
 /**
  * backend_for_image() - which backend a prefixed --image names
  * @ret_path: @image without the prefix
- * Returns the backend whose image_prefix @image starts with, built in or
- * not (->missing says), or NULL for a plain path (a file backend serves it).
+ * Returns the backend whose image_prefix @image starts with (a scheme
+ * family's followed by "SCHEME-CHARS://"), built in or not (->missing
+ * says), or NULL for a plain path (a file backend serves it).
  */
 const struct backend_ops *backend_for_image(const char *image, const char **ret_path);
 

@@ -177,6 +177,8 @@ static const struct rule rules[] = {
 	 */
 	ALLOW_IF(G_CORE, openat, 1, HAS_NONE(2, O_CREAT | O_TMPFILE_BIT)),
 	ALLOW(G_CORE, readlink),
+	/* A live upgrade's new image describes the device again: realpath() of a relative --image. */
+	ALLOW(G_CORE, getcwd),
 	ALLOW(G_CORE, getdents64),
 	/* Teardown removes the state file of a device it destroyed, and the control socket. */
 	ALLOW(G_CORE, unlink),

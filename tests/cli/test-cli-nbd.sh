@@ -43,7 +43,9 @@ expect unix-socket-absent 1 "nbd: connecting to 'nbd\+unix:///\?socket=$tmp/none
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 1)
 expect tcp-refused 1 "nbd: connecting to 'nbd://127.0.0.1:$port/': .*Connection refused" \
 	--image "nbd://127.0.0.1:$port/"
-expect not-a-uri 1 "--image 'nbdisk.img': not an NBD URI .* --image \./nbdisk.img" --image nbdisk.img
+expect not-a-uri 1 "--image 'nbd\+tcp://x/': not an NBD URI" --image nbd+tcp://x/
+# A file whose name starts with "nbd" is a file, not an NBD URI.
+expect file-called-nbd 1 "image 'nbdisk.img': No such file or directory" --image nbdisk.img
 expect retry-ms-junk 1 "--backend-opt nbd-retry-ms=soon: not a number of milliseconds" \
 	--image "nbd+unix:///?socket=$tmp/none.sock" --backend-opt nbd-retry-ms=soon
 expect retry-ms-for-a-file 2 "--backend-opt nbd-retry-ms is an option of the nbd backend" \

@@ -72,6 +72,24 @@ static void test_plain_path_has_no_backend(void **state)
 	assert_string_equal(path, "/var/lib/img/disk.raw");
 	/* A file whose name merely contains the prefix. */
 	assert_null(backend_for_image("./rbd:x", &path));
+	/* A file whose name starts with a URI scheme family's prefix ("nbd"). */
+	assert_null(backend_for_image("nbd0.raw", &path));
+	assert_null(backend_for_image("nbd+unix.img", &path));
+	assert_string_equal(path, "nbd+unix.img");
+}
+
+/* The nbd backend claims its URI schemes, and only those: SCHEME://. */
+static void test_nbd_schemes(void **state)
+{
+	const struct backend_ops *be = backend_find_any("nbd");
+	const char *path = NULL;
+
+	(void)state;
+	assert_non_null(be);
+	assert_ptr_equal(backend_for_image("nbd://127.0.0.1:10809/", &path), be);
+	assert_ptr_equal(backend_for_image("nbds+unix:///e?socket=/run/s", &path), be);
+	assert_string_equal(path, "s+unix:///e?socket=/run/s");
+	assert_null(backend_for_image("nbd:/x", &path));
 }
 
 /* An rbd: image names the rbd backend, in a build with librbd or without. */
@@ -158,6 +176,7 @@ int main(void)
 		cmocka_unit_test(test_every_row_is_complete),
 		cmocka_unit_test(test_plain_path_has_no_backend),
 		cmocka_unit_test(test_rbd_prefix),
+		cmocka_unit_test(test_nbd_schemes),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_fd_backend_opens_a_file),
 	};

@@ -7,6 +7,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <liburing.h>
 #include <seccomp.h>
@@ -167,6 +168,12 @@ static void child_allowed(void *arg)
 	/* A live upgrade's new image adopts the image it is handed (fstat, fstatfs...). */
 	CHECK(image_adopt(img_fd, img_path, &img) == 0 && img.size_bytes == 1 << 20);
 	image_close(&img);
+	/* ... and describes it again: the default serial is realpath() of a relative --image. */
+	{
+		char rp[PATH_MAX];
+
+		CHECK(realpath(".", rp) != NULL);
+	}
 	/* Applying again (a re-exec's image) keeps the filter in place. */
 	CHECK(sandbox_seccomp_apply(&o) == 1);
 }

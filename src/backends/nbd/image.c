@@ -144,8 +144,7 @@ int nbd_open_image(const struct image_spec *spec, struct image *img)
 	img->priv = ni;
 	if (!is_nbd_uri(spec->path)) {
 		log_err("--image '" NBD_PREFIX "%s': not an NBD URI (nbd://HOST[:PORT]/EXPORT, "
-			"nbd+unix:///EXPORT?socket=PATH, nbds://...); a file whose name starts "
-			"with \"nbd\": --image ./" NBD_PREFIX "%s", spec->path, spec->path);
+			"nbd+unix:///EXPORT?socket=PATH, nbds://...)", spec->path);
 		r = -EINVAL;
 		goto fail;
 	}
