@@ -12,6 +12,7 @@
 #include <linux/fs.h>
 #include <linux/netlink.h>
 #include <linux/vduse.h>
+#include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -286,9 +287,12 @@ static const struct rule rules[] = {
 #define MAX_NAMED_NR 512
 static char *syscall_names[MAX_NAMED_NR];
 
-/* Record mode (sandbox_opts.is_recording): the handler's state, set before the filter. */
-static volatile sig_atomic_t is_recording;
-static volatile sig_atomic_t record_fd = -1;
+/*
+ * Record mode (sandbox_opts.is_recording): the handler's state, set before the
+ * filter.  Atomic: threads that each install a filter (tests) set it alike.
+ */
+static int is_recording;
+static int record_fd = -1;
 static unsigned long nr_recorded;        /* atomic */
 
 static size_t put_str(char *buf, size_t pos, size_t cap, const char *s)
@@ -329,7 +333,8 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucontext)
 	const char *name = nr >= 0 && nr < MAX_NAMED_NR && syscall_names[nr] ?
 		syscall_names[nr] : "(unknown)";
 #ifdef __x86_64__
-	bool is_record = is_recording;
+	bool is_record = __atomic_load_n(&is_recording, __ATOMIC_RELAXED);
+	int rec_fd = __atomic_load_n(&record_fd, __ATOMIC_RELAXED);
 #else
 	bool is_record = false;   /* where the return register is, is known for x86-64 only */
 #endif
@@ -362,8 +367,8 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucontext)
 	if (is_record) {
 		ucontext_t *uc = ucontext;
 
-		if (record_fd >= 0)
-			(void)!write(record_fd, line, n);
+		if (rec_fd >= 0)
+			(void)!write(rec_fd, line, n);
 		__atomic_add_fetch(&nr_recorded, 1, __ATOMIC_RELAXED);
 		/* The kernel skipped the call: its result is what the handler leaves in rax. */
 		uc->uc_mcontext.gregs[REG_RAX] = -ENOSYS;
@@ -377,12 +382,18 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucontext)
 	errno = saved_errno;
 }
 
+static void resolve_names_once(void)
+{
+	for (int nr = 0; nr < MAX_NAMED_NR; nr++)
+		syscall_names[nr] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+}
+
+/* Once per process: threads that each install a filter of their own may race here. */
 static void resolve_names(void)
 {
-	for (int nr = 0; nr < MAX_NAMED_NR; nr++) {
-		if (!syscall_names[nr])
-			syscall_names[nr] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
-	}
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, resolve_names_once);
 }
 
 static unsigned int groups_of(const struct sandbox_opts *o)
@@ -522,8 +533,9 @@ int sandbox_seccomp_apply(const struct sandbox_opts *o)
 	r = sandbox_seccomp_catch_sigsys();
 	if (r < 0)
 		return r;
-	record_fd = o->is_recording && o->record_fd > STDERR_FILENO ? o->record_fd : -1;
-	is_recording = o->is_recording;
+	__atomic_store_n(&record_fd, o->is_recording && o->record_fd > STDERR_FILENO ?
+			 o->record_fd : -1, __ATOMIC_RELAXED);
+	__atomic_store_n(&is_recording, o->is_recording, __ATOMIC_RELAXED);
 	/*
 	 * Ours already (a live upgrade's new image): keep it.  A filter of anybody
 	 * else (systemd's SystemCallFilter=) is not ours: stack ours on it.
