@@ -132,6 +132,7 @@ struct image {
 	bool is_direct;
 	bool can_discard;              /* files: punch holes; devices: discard_max_bytes > 0 */
 	bool can_write_zeroes;         /* reads return zeroes after WRITE_ZEROES */
+	bool is_write_through;         /* keeps no volatile cache: the driver need not flush */
 	/*
 	 * A file in memory (tmpfs, ramfs): reads and writes never wait for a
 	 * device, yet cannot be done without blocking (no RWF_NOWAIT), so

@@ -37,6 +37,7 @@ struct blk_dev {
 	bool is_readonly;
 	bool has_discard;
 	bool has_write_zeroes;
+	bool is_write_through;             /* nothing volatile to flush: FLUSH not offered */
 	char serial[VIRTIO_BLK_ID_BYTES]; /* not NUL-terminated when 20 bytes long */
 	uint32_t poll_us;                 /* --poll-us: spin for new chains before sleeping */
 	uint8_t ring;                     /* --ring: enum vq_ring_choice */

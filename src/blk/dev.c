@@ -26,7 +26,8 @@ uint64_t blk_dev_features(const struct blk_dev *dev)
 	f |= 1ULL << VIRTIO_BLK_F_BLK_SIZE;
 	f |= 1ULL << VIRTIO_BLK_F_TOPOLOGY;
 	/* FLUSH also says the write cache is volatile: the driver sends flushes. */
-	f |= 1ULL << VIRTIO_BLK_F_FLUSH;
+	if (!dev->is_write_through)
+		f |= 1ULL << VIRTIO_BLK_F_FLUSH;
 	if (dev->num_queues > 1)
 		f |= 1ULL << VIRTIO_BLK_F_MQ;
 	if (dev->is_readonly)

@@ -108,6 +108,7 @@ static int describe_device(const struct options *o, const struct image *img, str
 	blk->is_readonly = img->is_readonly;
 	blk->has_discard = !img->is_readonly && img->can_discard;
 	blk->has_write_zeroes = !img->is_readonly && img->can_write_zeroes;
+	blk->is_write_through = img->is_write_through;
 	if (o->serial) {
 		memset(blk->serial, 0, sizeof(blk->serial));
 		memcpy(blk->serial, o->serial, strlen(o->serial));

@@ -495,6 +495,7 @@ int hdrv_start(struct hdrv *h, const char *image_path, const struct hdrv_opts *o
 	h->dev.is_readonly = opts && opts->is_readonly;
 	h->dev.has_discard = true;
 	h->dev.has_write_zeroes = true;
+	h->dev.is_write_through = h->img.is_write_through;
 	h->dev.poll_us = opts ? opts->poll_us : 0;
 	memcpy(h->dev.serial, "harness-serial-0123456789", VIRTIO_BLK_ID_BYTES);
 

@@ -129,12 +129,13 @@ static char nbdkit_uri[64];
  * nbdkit memory 64M on 127.0.0.1, with --filter=@filter (NULL: none) and its
  * @params (NULL-terminated, or NULL); its URI in nbdkit_uri.
  */
-static int start_nbdkit(const char *filter, const char *const *params)
+/* nbdkit on a free TCP port of 127.0.0.1, serving @words (plugin, filters, parameters). */
+static int start_nbdkit_words(const char *const *words)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sa);
 	char port[16];
-	char *argv[16];
+	char *argv[24];
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), n = 0;
 	struct nbd_handle *h;
 
@@ -153,12 +154,8 @@ static int start_nbdkit(const char *filter, const char *const *params)
 	argv[n++] = "127.0.0.1";
 	argv[n++] = "-p";
 	argv[n++] = port;
-	if (filter)
-		argv[n++] = (char *)filter;
-	argv[n++] = "memory";
-	argv[n++] = "64M";
-	for (int i = 0; params && params[i] && n < 15; i++)
-		argv[n++] = (char *)params[i];
+	for (int i = 0; words[i] && n < 23; i++)
+		argv[n++] = (char *)words[i];
 	argv[n] = NULL;
 	nbdkit_pid = spawn(argv, "nbdkit");
 	h = connect_wait(nbdkit_uri);
@@ -166,6 +163,22 @@ static int start_nbdkit(const char *filter, const char *const *params)
 		return -1;
 	nbd_close(h);
 	return 0;
+}
+
+/* nbdkit's memory plugin (64 MiB), with @filter (or NULL) and @params. */
+static int start_nbdkit(const char *filter, const char *const *params)
+{
+	const char *words[16];
+	int n = 0;
+
+	if (filter)
+		words[n++] = filter;
+	words[n++] = "memory";
+	words[n++] = "64M";
+	for (int i = 0; params && params[i] && n < 15; i++)
+		words[n++] = params[i];
+	words[n] = NULL;
+	return start_nbdkit_words(words);
 }
 
 /* The harness's nbd backend on @uri (less its "nbd" prefix), with nbd-retry-ms @retry_ms. */
@@ -525,6 +538,38 @@ static void test_no_zero(void **state)
 }
 
 /*
+ * A writable server that advertises no flush (nbdkit's eval plugin saying so):
+ * writes are stable when answered, so FLUSH is not offered to the driver.  A
+ * FLUSH sent anyway (a driver that ignores the features) completes at once.
+ */
+static void test_no_flush(void **state)
+{
+	static const char *const words[] = {
+		"eval", "get_size=echo 64M",
+		"pread=dd if=/dev/zero count=$3 iflag=count_bytes status=none",
+		"pwrite=cat >/dev/null", "can_write=exit 0", "can_flush=exit 3", NULL,
+	};
+	struct hdrv *h;
+
+	(void)state;
+	assert_int_equal(start_nbdkit_words(words), 0);
+	h = start(nbdkit_uri);
+	assert_true(h->img.is_write_through);
+	assert_false(blk_dev_features(&h->dev) & (1ULL << VIRTIO_BLK_F_FLUSH));
+	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
+	stop(h);
+	reap(&nbdkit_pid, SIGTERM);
+
+	/* The memory plugin flushes: FLUSH is offered. */
+	assert_int_equal(start_nbdkit(NULL, NULL), 0);
+	h = start(nbdkit_uri);
+	assert_false(h->img.is_write_through);
+	assert_true(blk_dev_features(&h->dev) & (1ULL << VIRTIO_BLK_F_FLUSH));
+	stop(h);
+	reap(&nbdkit_pid, SIGTERM);
+}
+
+/*
  * No multi-conn: a writable export is refused for a device of 2 queues at
  * open, and a second queue of one opened for 1 refuses to start; read-only,
  * both serve.
@@ -651,6 +696,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_nbdkit_tcp),
 		cmocka_unit_test(test_block_sizes),
 		cmocka_unit_test(test_no_zero),
+		cmocka_unit_test(test_no_flush),
 		cmocka_unit_test(test_no_multi_conn),
 		cmocka_unit_test(test_server_killed_and_back),
 		cmocka_unit_test(test_nbdkit_restart),

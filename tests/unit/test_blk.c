@@ -641,12 +641,16 @@ static void test_features(void **state)
 	assert_int_equal(blk_dev_features(&d), base | F(VIRTIO_BLK_F_WRITE_ZEROES));
 	d.has_write_zeroes = false;
 	assert_int_equal(blk_dev_features(&d), base);
+	/* An image that keeps no volatile cache (an NBD server without flush): no FLUSH. */
+	d.is_write_through = true;
+	assert_int_equal(blk_dev_features(&d), base & ~F(VIRTIO_BLK_F_FLUSH));
+	d.is_write_through = false;
 	/* Read-only: RO, and nothing that modifies; FLUSH still offered. */
 	d = dev_rw;
 	d.is_readonly = true;
 	d.num_queues = 4;
 	assert_int_equal(blk_dev_features(&d), base | F(VIRTIO_BLK_F_RO) | F(VIRTIO_BLK_F_MQ));
-	/* Never CONFIG_WCE: the cache is always write-back, flushes always needed. */
+	/* Never CONFIG_WCE: the cache is write-back (flushes needed) or, above, write-through. */
 	assert_false(blk_dev_features(&d) & F(VIRTIO_BLK_F_CONFIG_WCE));
 	assert_false(blk_dev_features(&dev_rw) & F(VIRTIO_BLK_F_CONFIG_WCE));
 }

@@ -193,6 +193,8 @@ int nbd_open_image(const struct image_spec *spec, struct image *img)
 	img->is_readonly = ni->is_readonly;
 	img->can_discard = ni->can_trim;
 	img->can_write_zeroes = ni->can_zero;
+	/* No flush advertised: writes are stable when answered, and FLUSH is not offered. */
+	img->is_write_through = !ni->can_flush;
 	return 0;
 fail:
 	nbd_close_image(img);
