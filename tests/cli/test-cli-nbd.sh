@@ -48,6 +48,8 @@ expect not-a-uri 1 "--image 'nbd\+tcp://x/': not an NBD URI" --image nbd+tcp://x
 expect file-called-nbd 1 "image 'nbdisk.img': No such file or directory" --image nbdisk.img
 expect retry-ms-junk 1 "--backend-opt nbd-retry-ms=soon: not a number of milliseconds" \
 	--image "nbd+unix:///?socket=$tmp/none.sock" --backend-opt nbd-retry-ms=soon
+expect timeout-ms-junk 1 "--backend-opt nbd-timeout-ms=-1: not a number of milliseconds" \
+	--image "nbd+unix:///?socket=$tmp/none.sock" --backend-opt nbd-timeout-ms=-1
 expect retry-ms-for-a-file 2 "--backend-opt nbd-retry-ms is an option of the nbd backend" \
 	--image /dev/null --backend-opt nbd-retry-ms=100
 

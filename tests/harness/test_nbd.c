@@ -181,17 +181,29 @@ static int start_nbdkit(const char *filter, const char *const *params)
 	return start_nbdkit_words(words);
 }
 
-/* The harness's nbd backend on @uri (less its "nbd" prefix), with nbd-retry-ms @retry_ms. */
-static int start_on(struct hdrv *h, const char *uri, const char *retry_ms, bool is_readonly,
-		    uint32_t block_size)
+/*
+ * The harness's nbd backend on @uri (less its "nbd" prefix), with
+ * nbd-retry-ms @retry_ms and nbd-timeout-ms @timeout_ms (NULL: the defaults).
+ */
+static int start_with(struct hdrv *h, const char *uri, const char *retry_ms,
+		      const char *timeout_ms, bool is_readonly, uint32_t block_size)
 {
 	struct hdrv_opts o = { .queue_size = 64, .backend = "nbd", .is_readonly = is_readonly,
 			       .block_size = block_size };
+	int n = 0;
 
 	if (retry_ms)
-		o.backend_opts[0].key = "nbd-retry-ms", o.backend_opts[0].value = retry_ms;
+		o.backend_opts[n].key = "nbd-retry-ms", o.backend_opts[n++].value = retry_ms;
+	if (timeout_ms)
+		o.backend_opts[n].key = "nbd-timeout-ms", o.backend_opts[n++].value = timeout_ms;
 	assert_int_equal(strncmp(uri, "nbd", 3), 0);
 	return hdrv_start(h, uri + 3, &o);
+}
+
+static int start_on(struct hdrv *h, const char *uri, const char *retry_ms, bool is_readonly,
+		    uint32_t block_size)
+{
+	return start_with(h, uri, retry_ms, NULL, is_readonly, block_size);
 }
 
 static struct hdrv *start(const char *uri)
@@ -377,6 +389,46 @@ static void test_readonly(void **state)
 			 VIRTIO_BLK_S_IOERR);
 	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
 	assert_export(qemu_uri, 60000 * 512ULL, want, sizeof(want));
+	stop(h);
+}
+
+/*
+ * A server that stays connected and answers nothing (stopped): after
+ * nbd-timeout-ms the backend drops the connection, the READ it held fails
+ * with IOERR, and once the server runs again a new connection serves what
+ * was written before.
+ */
+static void test_server_stalls(void **state)
+{
+	struct hdrv *h = calloc(1, sizeof(*h));
+	uint8_t before[8192];
+	struct hreq r;
+	uint64_t t0, waited;
+
+	(void)state;
+	assert_non_null(h);
+	assert_int_equal(start_with(h, qemu_uri, RETRY_MS, "500", false, 0), 0);
+	hio_fill(before, sizeof(before), 21);
+	hio_write_ok(h, 900, before, sizeof(before));
+	assert_int_equal(hdrv_blk_do(h, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
+
+	reap(&qemu_pid, SIGSTOP);
+	t0 = monotonic_ms();
+	hdrv_blk_req(h, &r, VIRTIO_BLK_T_IN, 900, NULL, sizeof(before));
+	hdrv_blk_submit(h, &r);
+	assert_int_equal(hio_wait_req(h, &r, 5000), VIRTIO_BLK_S_IOERR);
+	waited = monotonic_ms() - t0;
+	print_message("a stopped server's READ failed after %llu ms (nbd-timeout-ms 500)\n",
+		      (unsigned long long)waited);
+	assert_true(waited >= 450 && waited < 3000);
+	assert_true(h->is_running);
+
+	/* Running again: a READ waits for the new connection and gets the data. */
+	kill(qemu_pid, SIGCONT);
+	hdrv_blk_req(h, &r, VIRTIO_BLK_T_IN, 900, NULL, sizeof(before));
+	hdrv_blk_submit(h, &r);
+	assert_int_equal(hio_wait_req(h, &r, 10000), VIRTIO_BLK_S_OK);
+	assert_memory_equal(hdrv_ptr(h, r.data_iova), before, sizeof(before));
 	stop(h);
 }
 
@@ -699,6 +751,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_no_flush),
 		cmocka_unit_test(test_no_multi_conn),
 		cmocka_unit_test(test_server_killed_and_back),
+		cmocka_unit_test(test_server_stalls),
 		cmocka_unit_test(test_nbdkit_restart),
 	};
 	static const char *const tools[] = { "qemu-nbd", "qemu-img", "nbdkit" };

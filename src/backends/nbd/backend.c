@@ -76,6 +76,10 @@ static const struct backend_opt nbd_opts[] = {
 	[NBD_OPT_RETRY_MS] = { "nbd-retry-ms", "MS", "how long a request waits for a lost "
 			       "connection to come back before it fails with IOERR (default 5000; "
 			       "0: at once)", false },
+	[NBD_OPT_TIMEOUT_MS] = { "nbd-timeout-ms", "MS", "how long the server may leave "
+				 "requests unanswered before the connection is dropped (they "
+				 "fail with IOERR) and made again (default 30000; 0: never)",
+				 false },
 	{ NULL },
 };
 

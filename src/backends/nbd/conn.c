@@ -5,10 +5,13 @@
  * (100 ms doubling to 5 s) and nbd_aio_connect_uri(), so the queue keeps
  * serving kicks meanwhile.  A new connection must reach the export open()
  * saw (nbd_check_same()).  Logged once per loss: that it was lost (with
- * libnbd's reason), why connecting again fails, that it is back.
+ * libnbd's reason), why connecting again fails, that it is back.  A server
+ * that stays connected but answers nothing for nbd-timeout-ms is dropped by
+ * us and handled the same way.
  */
 #include <errno.h>
 #include <poll.h>
+#include <sys/socket.h>
 
 #include "backends/nbd/queue.h"
 #include "log.h"
@@ -38,8 +41,12 @@ void nbd_conn_lost(struct backend_queue *bq)
 	const char *why = nbd_get_error();
 
 	if (bq->state == CONN_READY) {
-		log_err("nbd: %s: connection lost (%s): requests in flight fail with IOERR; "
-			"connecting again", bq->ni->uri, why ? why : "closed by the server");
+		/* Dropped by us (check_stalled()): said already. */
+		if (!bq->is_dropped)
+			log_err("nbd: %s: connection lost (%s): requests in flight fail with "
+				"IOERR; connecting again", bq->ni->uri,
+				why ? why : "closed by the server");
+		bq->is_dropped = false;
 		bq->is_lost = true;
 		bq->backoff_ms = NBD_BACKOFF_MIN_MS;
 		bq->has_said_retrying = false;
@@ -103,8 +110,37 @@ static int ms_until(uint64_t then, uint64_t now)
 	return then > now ? (int)((then - now + 999999) / 1000000) : 0;
 }
 
+/*
+ * A server still connected that answers nothing for nbd-timeout-ms while it
+ * owes replies (stopped, or its storage hung): end the connection from our
+ * side.  libnbd then sees it closed and fails what it holds with ENOTCONN,
+ * as when the server goes away (IOERR, one log line, connect again).
+ */
+static bool is_owed(const struct backend_queue *bq)
+{
+	return bq->state == CONN_READY && bq->nr_in_libnbd && bq->ni->timeout_ms;
+}
+
+static uint64_t stalled_at(const struct backend_queue *bq)
+{
+	return bq->progress_ns + (uint64_t)bq->ni->timeout_ms * 1000000u;
+}
+
+static void check_stalled(struct backend_queue *bq, uint64_t now)
+{
+	if (!is_owed(bq) || now < stalled_at(bq))
+		return;
+	log_err("nbd: %s: no reply for %u ms (nbd-timeout-ms) with %u request(s) in flight: "
+		"dropping the connection; they fail with IOERR; connecting again", bq->ni->uri,
+		bq->ni->timeout_ms, bq->nr_in_libnbd);
+	bq->is_dropped = true;
+	shutdown(nbd_aio_get_fd(bq->h), SHUT_RDWR);
+	nbd_conn_drive(bq, POLLIN);
+}
+
 int nbd_conn_tick(struct backend_queue *bq, uint64_t now)
 {
+	check_stalled(bq, now);
 	if (bq->state == CONN_CONNECTING && now >= bq->connect_by_ns) {
 		log_warn("nbd: %s: no handshake within %u ms: connecting again", bq->ni->uri,
 			 NBD_CONNECT_TIMEOUT_MS);
@@ -119,6 +155,11 @@ int nbd_conn_tick(struct backend_queue *bq, uint64_t now)
 	if (bq->state == CONN_CONNECTING)
 		return ms_until(bq->connect_by_ns, now);
 	return -1;
+}
+
+int nbd_conn_stall_ms(const struct backend_queue *bq, uint64_t now)
+{
+	return is_owed(bq) ? ms_until(stalled_at(bq), now) : -1;
 }
 
 void nbd_conn_open(struct backend_queue *bq)

@@ -38,20 +38,21 @@ static bool is_nbd_uri(const char *rest)
 	return false;
 }
 
-static int parse_retry_ms(const char *arg, uint32_t *ret_ms)
+/* --backend-opt @name=@arg: milliseconds from 0 to an hour, @dflt when not given. */
+static int parse_ms(const char *name, const char *arg, uint32_t dflt, uint32_t *ret_ms)
 {
 	char *end;
 	unsigned long v;
 
 	if (!arg) {
-		*ret_ms = NBD_DEFAULT_RETRY_MS;
+		*ret_ms = dflt;
 		return 0;
 	}
 	errno = 0;
 	v = strtoul(arg, &end, 10);
 	if (errno || end == arg || *end || arg[0] == '-' || v > 3600000ul) {
-		log_err("--backend-opt nbd-retry-ms=%s: not a number of milliseconds from 0 "
-			"to 3600000", arg);
+		log_err("--backend-opt %s=%s: not a number of milliseconds from 0 to 3600000",
+			name, arg);
 		return -EINVAL;
 	}
 	*ret_ms = (uint32_t)v;
@@ -148,7 +149,11 @@ int nbd_open_image(const struct image_spec *spec, struct image *img)
 		r = -EINVAL;
 		goto fail;
 	}
-	r = parse_retry_ms(spec->opts[NBD_OPT_RETRY_MS], &ni->retry_ms);
+	r = parse_ms("nbd-retry-ms", spec->opts[NBD_OPT_RETRY_MS], NBD_DEFAULT_RETRY_MS,
+		     &ni->retry_ms);
+	if (r == 0)
+		r = parse_ms("nbd-timeout-ms", spec->opts[NBD_OPT_TIMEOUT_MS],
+			     NBD_DEFAULT_TIMEOUT_MS, &ni->timeout_ms);
 	if (r < 0)
 		goto fail;
 	if (asprintf(&ni->uri, NBD_PREFIX "%s", spec->path) < 0) {

@@ -24,9 +24,11 @@
 /* Its options, by their index in image_spec.opts[] (backend.c's nbd_opts[]). */
 enum nbd_opt {
 	NBD_OPT_RETRY_MS,           /* nbd-retry-ms: how long a request waits for a reconnect */
+	NBD_OPT_TIMEOUT_MS,         /* nbd-timeout-ms: how long the server may leave us unanswered */
 };
 
 #define NBD_DEFAULT_RETRY_MS 5000u
+#define NBD_DEFAULT_TIMEOUT_MS 30000u
 
 #if HAVE_LIBNBD
 #include <libnbd.h>
@@ -40,6 +42,7 @@ struct nbd_image {
 	uint64_t size_bytes;
 	uint32_t max_io_bytes;      /* the largest READ/WRITE payload the server takes */
 	uint32_t retry_ms;          /* nbd-retry-ms */
+	uint32_t timeout_ms;        /* nbd-timeout-ms; 0: wait for ever */
 	bool is_readonly;
 	bool can_flush;
 	bool can_trim;

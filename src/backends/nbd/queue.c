@@ -94,6 +94,7 @@ static int command_done(void *user_data, int *error)
 
 	if (*error)
 		set_error(nr, *error == ENOTCONN || *error == ESHUTDOWN ? -EIO : -*error);
+	nr->bq->has_progress = true;
 	put(nr->bq, nr);
 	return 1;                   /* retired: libnbd forgets it */
 }
@@ -223,7 +224,9 @@ static void submit(struct backend_queue *bq, struct backend_req *req)
 
 	/* One reference of ours while issuing: no completion finishes it early. */
 	nr->nr_pending = 1;
-	bq->nr_in_libnbd++;
+	/* The server's time to answer (nbd-timeout-ms) runs from here when it owed nothing. */
+	if (bq->nr_in_libnbd++ == 0)
+		bq->progress_ns = monotonic_ns();
 	switch (req->op) {
 	case BACKEND_OP_READ:
 	case BACKEND_OP_WRITE:
@@ -375,6 +378,7 @@ int nbd_wait(struct backend_queue *bq, struct backend_event *evs, unsigned int m
 		submit_waiting(bq);
 	else
 		timeout = min_timeout(timeout, expire_waiting(bq, now));
+	timeout = min_timeout(timeout, nbd_conn_stall_ms(bq, now));
 	if (bq->nr_done || !may_block)
 		timeout = 0;
 	if (bq->h) {
@@ -393,6 +397,10 @@ int nbd_wait(struct backend_queue *bq, struct backend_event *evs, unsigned int m
 		evs[n++] = (struct backend_event){ .type = BACKEND_EV_KICK };
 	if (r > 0 && nfds == 2 && pfd[1].revents)
 		nbd_conn_drive(bq, pfd[1].revents);
+	if (bq->has_progress) {
+		bq->progress_ns = monotonic_ns();
+		bq->has_progress = false;
+	}
 	if (bq->state == CONN_READY && bq->nr_waiting)
 		submit_waiting(bq);
 	while (bq->nr_done && n < max) {

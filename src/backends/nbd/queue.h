@@ -47,6 +47,9 @@ struct backend_queue {
 	uint32_t backoff_ms;
 	uint64_t retry_at_ns;
 	uint64_t connect_by_ns;     /* CONN_CONNECTING: given up after this */
+	uint64_t progress_ns;       /* the last reply, or the first command sent after none was out */
+	bool has_progress;          /* a reply since the wait last looked */
+	bool is_dropped;            /* we ended the connection: the server stalled */
 	bool is_lost;               /* we said the connection was lost: say when it is back */
 	bool has_said_retrying;     /* we said why connecting again failed (once per loss) */
 	bool is_counted;            /* in ni->nr_queues */
@@ -68,6 +71,13 @@ void nbd_conn_close(struct backend_queue *bq);
  * wait may sleep for the connection's sake, in ms (-1: no limit).
  */
 int nbd_conn_tick(struct backend_queue *bq, uint64_t now);
+
+/*
+ * nbd_conn_stall_ms() - how long the wait may sleep before the server, owing
+ * replies, counts as stalled (nbd-timeout-ms; the next tick drops it), in ms
+ * (-1: no limit).
+ */
+int nbd_conn_stall_ms(const struct backend_queue *bq, uint64_t now);
 
 /* nbd_conn_drive() - the socket is ready (@revents): libnbd reads or writes; where is it now? */
 void nbd_conn_drive(struct backend_queue *bq, short revents);
