@@ -16,12 +16,41 @@
 #include <cmocka.h>
 
 #include "backends/backend.h"
+#include "backends/lazy.h"
 #include "sandbox/sandbox.h"
 
 /* The backends the daemon has always had, io_uring (the default) first. */
 static const char *const names[] = { "io_uring", "aio", "null", "rbd" };
 
 /* Every row of the table, whether or not this build has that backend. */
+/*
+ * lazy_load(): a library's functions found into a table of the caller's
+ * types; a missing library or function is -ENOPKG, and the table keeps
+ * nothing it was not given.
+ */
+struct libc_table {
+	size_t (*strlen)(const char *);
+	int (*abs)(int);
+};
+
+static void test_lazy_load(void **state)
+{
+	static const struct lazy_sym syms[] = {
+		LAZY_SYM(struct libc_table, strlen) LAZY_SYM(struct libc_table, abs)
+	};
+	static const struct lazy_sym missing[] = {
+		LAZY_SYM(struct libc_table, strlen) { "vdb_no_such_function", 0 },
+	};
+	struct libc_table t = { 0 };
+
+	(void)state;
+	assert_int_equal(lazy_load("libc.so.6", "libc6", syms, 2, &t), 0);
+	assert_int_equal(t.strlen("vduse"), 5);
+	assert_int_equal(t.abs(-3), 3);
+	assert_int_equal(lazy_load("libvdb-not-there.so.9", "nothing", syms, 2, &t), -ENOPKG);
+	assert_int_equal(lazy_load("libc.so.6", "libc6", missing, 2, &t), -ENOPKG);
+}
+
 static void test_every_row_is_complete(void **state)
 {
 	const struct backend_ops *be;
@@ -174,6 +203,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_row_is_complete),
+		cmocka_unit_test(test_lazy_load),
 		cmocka_unit_test(test_plain_path_has_no_backend),
 		cmocka_unit_test(test_rbd_prefix),
 		cmocka_unit_test(test_nbd_schemes),

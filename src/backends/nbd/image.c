@@ -143,6 +143,9 @@ int nbd_open_image(const struct image_spec *spec, struct image *img)
 	if (!ni)
 		return -ENOMEM;
 	img->priv = ni;
+	r = nbd_lib_load();
+	if (r < 0)
+		goto fail;
 	if (!is_nbd_uri(spec->path)) {
 		log_err("--image '" NBD_PREFIX "%s': not an NBD URI (nbd://HOST[:PORT]/EXPORT, "
 			"nbd+unix:///EXPORT?socket=PATH, nbds://...)", spec->path);
@@ -212,7 +215,8 @@ void nbd_close_image(struct image *img)
 
 	if (!ni)
 		return;
-	nbd_close(ni->first);       /* NULL-safe */
+	if (ni->first)
+		nbd_close(ni->first);
 	free(ni->uri);
 	free(ni);
 	img->priv = NULL;

@@ -31,9 +31,10 @@ enum nbd_opt {
 #define NBD_DEFAULT_TIMEOUT_MS 30000u
 
 #if HAVE_LIBNBD
-#include <libnbd.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "backends/nbd/lib.h"
 
 /* What the server advertised at start, the URI, and the first connection: image->priv. */
 struct nbd_image {

@@ -155,7 +155,9 @@ int rbd_open_image(const struct image_spec *spec, struct image *img)
 	if (!c)
 		return -ENOMEM;
 	img->priv = c;
-	r = parse_spec(spec->path, c);
+	r = rbd_lib_load();
+	if (r == 0)
+		r = parse_spec(spec->path, c);
 	if (r == -EINVAL)
 		log_err("--image '" RBD_PREFIX "%s': not POOL/IMAGE or POOL/IMAGE@SNAP", spec->path);
 	if (r < 0)

@@ -24,10 +24,10 @@ enum rbd_opt {
 };
 
 #if HAVE_LIBRBD
-#include <rados/librados.h>
-#include <rbd/librbd.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "backends/rbd/lib.h"
 
 /* The daemon's connection to the cluster: image->priv. */
 struct rbd_conn {
