@@ -49,6 +49,13 @@ TOOLS=(/usr/sbin/vdpa /usr/bin/fio /usr/sbin/mke2fs /usr/sbin/mkfs.ext4
        /usr/sbin/dmsetup /usr/bin/fincore /usr/sbin/mkfs.xfs /usr/bin/qemu-nbd
        /usr/bin/qemu-img)
 CONFIGS=(/etc/mke2fs.conf)
+# Libraries the daemon dlopen()s when a backend's first image opens
+# (src/backends/lazy.c): ldd does not list them.  Those this host has.
+DLOPENED=()
+for l in libnbd.so.0; do
+	p=$(ldconfig -p 2>/dev/null | awk -v l="$l" '$1 == l && /x86-64|64bit/ { print $NF; exit }')
+	[[ -n $p ]] && DLOPENED+=("$p")
+done
 
 # ---------------------------------------------------------------------------
 # helpers
@@ -64,8 +71,11 @@ elf_deps() {
 	local bin=$1 interp
 	interp=$(readelf -l "$bin" 2>/dev/null |
 		sed -n 's/.*Requesting program interpreter: \(.*\)\]/\1/p')
-	[[ -n $interp ]] || return 0	# static
-	echo "$interp"
+	if [[ -n $interp ]]; then
+		echo "$interp"
+	elif ! readelf -d "$bin" 2>/dev/null | grep -q '(NEEDED)'; then
+		return 0	# static
+	fi
 	ldd "$bin" | awk '
 		/=> not found/ { print "MISSING " $1; next }
 		$2 == "=>" && $3 ~ /^\// { print $3; next }
@@ -102,9 +112,9 @@ key_inputs() {
 	sha256sum "$0"
 	echo "$kver"
 	cat "$kdir/modules.order" "$kdir/modules.vhost_vdpa" "$kdir/modules.extra"
-	stat -L -c '%n %s %Y' "$BUSYBOX" "${TOOLS[@]}" "${CONFIGS[@]}" 2>&1
+	stat -L -c '%n %s %Y' "$BUSYBOX" "${TOOLS[@]}" "${CONFIGS[@]}" "${DLOPENED[@]}" 2>&1
 	local t
-	for t in "${TOOLS[@]}"; do elf_deps "$t" 2>/dev/null; done |
+	for t in "${TOOLS[@]}" "${DLOPENED[@]}"; do elf_deps "$t" 2>/dev/null; done |
 		sort -u | xargs -r stat -L -c '%n %s %Y' 2>&1
 }
 key=$(key_inputs | sha256sum | cut -c1-16)
@@ -210,6 +220,7 @@ build_base() {
 		rm -f "$tree$t"
 		copy_elf "$t" "$tree" "$t"
 	done
+	for t in "${DLOPENED[@]}"; do copy_elf "$t" "$tree" "$t"; done
 	for t in "${CONFIGS[@]}"; do [[ -e $t ]] && copy_file "$t" "$tree$t"; done
 	printf 'root:x:0:0:root:/root:/bin/sh\n' > "$tree/etc/passwd"
 	printf 'root:x:0:\n' > "$tree/etc/group"
