@@ -53,7 +53,8 @@ CONFIGS=(/etc/mke2fs.conf)
 # (src/backends/lazy.c): ldd does not list them.  Those this host has.
 DLOPENED=()
 for l in libnbd.so.0; do
-	p=$(ldconfig -p 2>/dev/null | awk -v l="$l" '$1 == l && /x86-64|64bit/ { print $NF; exit }')
+	# awk reads to the end: an early exit would kill ldconfig with SIGPIPE (pipefail).
+	p=$(ldconfig -p 2>/dev/null | awk -v l="$l" '$1 == l && /x86-64|64bit/ && !p { p = $NF } END { print p }')
 	[[ -n $p ]] && DLOPENED+=("$p")
 done
 
