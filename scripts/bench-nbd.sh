@@ -12,6 +12,8 @@
 # default "2"), BENCH_FORMATS (the images qemu-nbd serves: "qcow2 raw"),
 # BENCH_ATTACH_TRIES (timed starts of each system, default 7),
 # BENCH_STRACE=1 (also one traced start of each, printed),
+# BENCH_NORBD=1 (also time the starts of a vduse-blkd built without the rbd
+# backend, in build-norbd: what loading librbd costs at each start),
 # VM_KERNEL (bookworm, newest or a path, as for tests/vm/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +31,11 @@ if [[ ${BENCH_STRACE:-0} == 1 ]]; then
 	strace=$(command -v strace || true)
 	[[ -n $strace ]] || { echo "bench-nbd: BENCH_STRACE=1 wants strace (apt-get install strace)" >&2; exit 2; }
 	add="$add $strace:/usr/bin/strace"
+fi
+if [[ ${BENCH_NORBD:-0} == 1 ]]; then
+	[[ -d build-norbd/meson-private ]] || meson setup build-norbd -Drbd=disabled -Dtests=false >/dev/null
+	ninja -C build-norbd src/vduse-blkd >/dev/null
+	add="$add $PWD/build-norbd/src/vduse-blkd:/usr/bin/vduse-blkd-norbd"
 fi
 nsys=$(( 2 * $(wc -w <<<"${BENCH_QUEUES:-2}") * $(wc -w <<<"${BENCH_FORMATS:-qcow2 raw}") ))
 echo "bench-nbd: booting the guest; about $(( (${BENCH_RUNTIME:-8} + 1) * 5 * nsys * ${BENCH_ROUNDS:-3} / 60 + 3 )) minutes" >&2

@@ -135,14 +135,24 @@ round=$((round + 1))
 done
 
 # --- attach latency ---
-# attach_try SYSTEM DISK CMD...: one timed start; the result line into $ATTACH.
+# attach_try SYSTEM DISK CMD...: one timed start; into $ATTACH the result
+# line of first-read and the time the kernel logged the new disk (virtio_blk's
+# "[vdX] N 512-byte logical blocks", nbd's "detected capacity change"), in ms
+# after a mark written to the kernel log just before first-read started.
 attach_try() {
 	_sys=$1 _disk=$2
 	shift 2
+	_mark=$((${_mark:-0} + 1))
+	echo "bench-nbd: mark $_mark" > /dev/kmsg
 	$FIRST_READ "$_disk" 30000 "$@" >/tmp/fr.out 2>/tmp/fr.log
 	_line=$(grep '^node ' /tmp/fr.out)
 	[ -n "$_line" ] || info "$_sys: first-read said nothing: $(cat /tmp/fr.out /tmp/fr.log | tr '\n' '|')"
-	echo "$_sys $_line" >> $ATTACH
+	_probe=$(dmesg | tr -d '[]' | awk -v m="bench-nbd: mark $_mark" '
+		index($0, m) { t0 = $1; next }
+		t0 != "" && (/ logical blocks / || /detected capacity change from 0/) {
+			printf "%.1f", ($1 - t0) * 1000; exit
+		}')
+	echo "$_sys $_line probe ${_probe:--}" >> $ATTACH
 	# shellcheck disable=SC2086  # "node MS read MS pid PID"
 	set -- $_line
 	APID=$6
@@ -151,13 +161,18 @@ attach_try() {
 # stop_daemon: SIGTERM to the daemon attach_try started (not our child: it
 # was first-read's), and wait until it is gone with its device.
 stop_daemon() {
-	_p=$(pidof vduse-blkd)
+	_p=$(pidof vduse-blkd vduse-blkd-norbd)
 	[ -n "$_p" ] && kill -TERM $_p
 	for _q in $_p; do gone "$_q"; done
 	[ -n "${APID:-}" ] && gone "$APID"
 }
 
 vdisk_glob() { echo "/sys/bus/vdpa/devices/$1/virtio*/block/*"; }
+
+# The daemon built without the rbd backend (scripts/bench-nbd.sh with
+# BENCH_NORBD=1): what loading librbd and its libraries costs at each start.
+DAEMONS="vduse-blkd:$VDUSE_BLKD"
+[ -x /usr/bin/vduse-blkd-norbd ] && DAEMONS="$DAEMONS norbd:/usr/bin/vduse-blkd-norbd"
 
 for fmt in $FORMATS; do
 	serve "$fmt" || continue
@@ -166,9 +181,11 @@ for fmt in $FORMATS; do
 		while [ $i -le "$TRIES" ]; do
 			attach_try knbd-${q}c-$fmt $KNBD $NBD_CLIENT -unix $SOCK $KNBD -b 512 -C "$q"
 			knbd_disconnect
-			attach_try vduse-blkd-${q}q-$fmt "$(vdisk_glob nbdl)" \
-				"$VDUSE_BLKD" --image "$URI" --name nbdl --queues "$q" --attach
-			stop_daemon
+			for d in $DAEMONS; do
+				attach_try ${d%%:*}-${q}q-$fmt "$(vdisk_glob nbdl)" \
+					"${d#*:}" --image "$URI" --name nbdl --queues "$q" --attach
+				stop_daemon
+			done
 			i=$((i + 1))
 		done
 	done
@@ -178,11 +195,25 @@ done
 for q in $QUEUES; do
 	i=1
 	while [ $i -le "$TRIES" ]; do
-		attach_try vduse-blkd-${q}q-file "$(vdisk_glob nbdl)" \
-			"$VDUSE_BLKD" --image /tmp/img.raw --name nbdl --queues "$q" --attach
-		stop_daemon
+		for d in $DAEMONS; do
+			attach_try ${d%%:*}-${q}q-file "$(vdisk_glob nbdl)" \
+				"${d#*:}" --image /tmp/img.raw --name nbdl --queues "$q" --attach
+			stop_daemon
+		done
 		i=$((i + 1))
 	done
+done
+
+# A program's start alone: exec to exit of --version (nbd-client: -h), 10 in a row.
+STARTS=/tmp/starts.results
+: > $STARTS
+for d in $DAEMONS "nbd-client:$NBD_CLIENT"; do
+	arg=--version
+	[ "${d%%:*}" = nbd-client ] && arg=-h
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	for i in 1 2 3 4 5 6 7 8 9 10; do "${d#*:}" $arg >/dev/null 2>&1; done
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	awk -v n="${d%%:*}" -v a="$t0" -v b="$t1" 'BEGIN { printf "%-24s %10.1f\n", n, (b - a) * 100 }' >> $STARTS
 done
 
 # One traced start of each, with the kernel's log of it: where the time goes.
@@ -223,7 +254,7 @@ echo
 echo "attach: start to first 4 KiB O_DIRECT read, ms (median, min, max of the tries)"
 awk '
 	$2 == "node" && $5 != "-" {
-		k = $1; v[k, ++n[k]] = $5; nd[k, n[k]] = $3
+		k = $1; v[k, ++n[k]] = $5; nd[k, n[k]] = $3; pr[k, n[k]] = $9
 		if (!(k in seen)) { seen[k] = 1; order[++m] = k }
 	}
 	$2 == "node" && $5 == "-" { fails[$1]++ }
@@ -235,14 +266,20 @@ awk '
 		return c % 2 ? s[(c + 1) / 2] : (s[c / 2] + s[c / 2 + 1]) / 2
 	}
 	END {
-		printf "%-24s %10s %10s %10s %12s %6s\n", "system", "median", "min", "max", "node median", "tries"
+		printf "%-24s %8s %8s %8s %12s %12s %6s\n", "system", "median", "min", "max",
+			"probe median", "node median", "tries"
 		for (i = 1; i <= m; i++) {
 			k = order[i]
 			r = med(v, k, n[k]); rlo = lo; rhi = hi
-			printf "%-24s %10.1f %10.1f %10.1f %12.1f %6d%s\n", k, r, rlo, rhi, med(nd, k, n[k]), n[k],
+			printf "%-24s %8.1f %8.1f %8.1f %12.1f %12.1f %6d%s\n", k, r, rlo, rhi, med(pr, k, n[k]),
+				med(nd, k, n[k]), n[k],
 				fails[k] ? " (" fails[k] " failed)" : ""
 		}
 	}' $ATTACH
+echo "(probe: the kernel logged the new disk; node: its /dev node existed; ms after the start)"
+echo
+echo "start alone: exec to exit of --version (nbd-client -h), ms, mean of 10"
+cat $STARTS
 echo "BENCH-TABLE-END"
 pass bench-nbd-ran
 summary
