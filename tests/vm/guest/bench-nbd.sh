@@ -146,7 +146,9 @@ attach_try() {
 	echo "bench-nbd: mark $_mark" > /dev/kmsg
 	$FIRST_READ "$_disk" 30000 "$@" >/tmp/fr.out 2>/tmp/fr.log
 	_line=$(grep '^node ' /tmp/fr.out)
-	[ -n "$_line" ] || info "$_sys: first-read said nothing: $(cat /tmp/fr.out /tmp/fr.log | tr '\n' '|')"
+	case $_line in
+	*" read - "*|"") info "$_sys: no usable disk: $(cat /tmp/fr.out /tmp/fr.log | tr '\n' '|' | cut -c1-400)" ;;
+	esac
 	_probe=$(dmesg | tr -d '[]' | awk -v m="bench-nbd: mark $_mark" '
 		index($0, m) { t0 = $1; next }
 		t0 != "" && (/ logical blocks / || /detected capacity change from 0/) {
