@@ -54,7 +54,7 @@ JOB
 				-v k="$1 $jname" 'BEGIN { printf "%s %.1f %.1f\n", k, n * 1e4 / (i * t), w * 1e4 / (i * t) }' >> $CPU
 		fi
 		echo "# $1 $jname: ${iops:-0} IOPS"
-		if [ "${BENCH_PERF:-0}" = 1 ] && [ "$round" = "$ROUNDS" ] && [ -n "${PERF_TAG:-}" ] && [ -x /usr/bin/perf ]; then
+		if [ "${BENCH_PERF:-0}" = 1 ] && [ "${round:-}" = "$ROUNDS" ] && [ -n "${PERF_TAG:-}" ] && [ -x /usr/bin/perf ]; then
 			case $jname in randread4k-qd32|randread4k-qd16x2|read128k-qd8)
 				/usr/bin/perf record -a -g -e cpu-clock -o /tmp/perf.data -- \
 					$FIO --name=b --filename="$2" --ioengine=libaio --direct=1 --rw=$rw \
