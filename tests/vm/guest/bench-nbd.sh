@@ -82,9 +82,12 @@ knbd_connect() {
 
 knbd_disconnect() {
 	$NBD_CLIENT -d $KNBD >/dev/null 2>&1
-	# until the kernel let go of the device (its size 0 again)
+	# until the kernel let go of the device: its size 0 again and its
+	# configuration gone (the pid file goes with it; before that a new
+	# connect fails with "nbd0 already in use")
 	_t=100
-	while [ "$(cat /sys/block/nbd0/size 2>/dev/null)" != 0 ] && [ $_t -gt 0 ]; do
+	while { [ "$(cat /sys/block/nbd0/size 2>/dev/null)" != 0 ] || [ -e /sys/block/nbd0/pid ]; } &&
+	      [ $_t -gt 0 ]; do
 		_t=$((_t - 1))
 		sleep 0.1
 	done
