@@ -20,6 +20,7 @@ vm_pkgs+=(mmdebstrap qemu-utils)
 vm_pkgs+=(ceph-mon ceph-osd ceph-common)
 # The nbd backend's tests: real NBD servers (qemu-nbd from qemu-utils, above).
 vm_pkgs+=(nbdkit)
+vm_pkgs+=(nbd-client)   # the kernel NBD client, the peer in scripts/bench-nbd.sh
 # The fuzz targets: clang with libFuzzer (scripts/fuzz.sh).
 vm_pkgs+=(clang libclang-rt-14-dev)
 

@@ -21,6 +21,7 @@
 # both, each system's name says its mode ("-direct", "-buffered").  The page
 # cache is dropped before each system's jobs.
 . /tests/lib.sh
+. /tests/bench-lib.sh
 [ -f /tests/bench.env ] && . /tests/bench.env
 
 RUNTIME=${BENCH_RUNTIME:-8}
@@ -33,7 +34,6 @@ RESULTS=/tmp/bench.results
 : > $RESULTS
 
 QUEUES=${BENCH_QUEUES:-2}
-JOBS="randread4k-qd32:randread:4k:32:1 randwrite4k-qd32:randwrite:4k:32:1 randread4k-qd1:randread:4k:1:1 read128k-qd8:read:128k:8:1 randread4k-qd16x2:randread:4k:16:2"
 CPU=/tmp/bench.cpu
 : > $CPU
 UBLK=""
@@ -47,88 +47,6 @@ fi
 wants() {
 	case " ${BENCH_ONLY:-loop qsd ublk} " in *" $1 "*) return 0 ;; esac
 	return 1
-}
-
-# cpu_ticks PID: user + system clock ticks of every thread the process had.
-cpu_ticks() {
-	[ -n "$1" ] && [ -r "/proc/$1/stat" ] || { echo 0; return; }
-	# the fields after "(comm)": state is 3, utime 14, stime 15
-	sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
-}
-
-# iowq_ticks PID: the same for its io_uring io-wq workers (iou-wrk-*) alive now.
-iowq_ticks() {
-	_s=0
-	for _t in /proc/$1/task/*; do
-		case "$(cat "$_t/comm" 2>/dev/null)" in
-		iou-wrk-*) _s=$((_s + $(sed 's/.*) //' "$_t/stat" | awk '{ print $12 + $13 }'))) ;;
-		esac
-	done
-	echo $_s
-}
-
-# run_jobs PATH_NAME DEV [DAEMON_PID]: every job on DEV, one line per job
-# into $RESULTS (and the daemon's CPU time per I/O into $CPU).
-run_jobs() {
-	for j in $JOBS; do
-		IFS=: read -r jname rw bs qd nj <<JOB
-$j
-JOB
-		c0=$(cpu_ticks "$3")
-		w0=$(iowq_ticks "$3")
-		out=$($FIO --name=b --filename="$2" --ioengine=libaio --direct=1 --rw=$rw \
-			--bs=$bs --iodepth=$qd --numjobs=$nj --runtime=$RUNTIME --time_based \
-			--size=${SIZE_MB}M --randrepeat=0 --norandommap --group_reporting \
-			--minimal 2>/dev/null)
-		c1=$(cpu_ticks "$3")
-		w1=$(iowq_ticks "$3")
-		# terse v3: field 8 = read IOPS, field 49 = write IOPS
-		# one line per job group; a failed run may print more (or none): sum them
-		iops=$(echo "$out" | awk -F';' 'NF > 49 { s += $8 + $49 } END { print s + 0 }')
-		echo "$1 $jname ${iops:-0}" >> $RESULTS
-		if [ -n "$3" ] && [ "${iops:-0}" -gt 0 ]; then
-			# ticks are 10 ms: microseconds of CPU per I/O
-			awk -v n=$(( c1 - c0 )) -v w=$(( w1 - w0 )) -v i="$iops" -v t="$RUNTIME" \
-				-v k="$1 $jname" 'BEGIN { printf "%s %.1f %.1f\n", k, n * 1e4 / (i * t), w * 1e4 / (i * t) }' >> $CPU
-		fi
-		echo "# $1 $jname: ${iops:-0} IOPS"
-		if [ "${BENCH_PERF:-0}" = 1 ] && [ "$round" = "$ROUNDS" ] && [ -n "${PERF_TAG:-}" ] && [ -x /usr/bin/perf ]; then
-			case $jname in randread4k-qd32|randread4k-qd16x2|read128k-qd8)
-				/usr/bin/perf record -a -g -e cpu-clock -o /tmp/perf.data -- \
-					$FIO --name=b --filename="$2" --ioengine=libaio --direct=1 --rw=$rw \
-					--bs=$bs --iodepth=$qd --numjobs=$nj --runtime=$RUNTIME --time_based \
-					--size=${SIZE_MB}M --randrepeat=0 --norandommap --group_reporting \
-					--minimal >/dev/null 2>/tmp/perf.err
-				echo "PERF-BEGIN $1 $jname"
-				/usr/bin/perf report -i /tmp/perf.data --no-children -g none --sort comm,dso,sym \
-					--stdio 2>/dev/null | grep -v '^#' | grep '%' | head -n 60
-				echo "PERF-SPLIT $1 $jname"
-				/usr/bin/perf report -i /tmp/perf.data --no-children -g none --sort comm \
-					--stdio 2>/dev/null | grep -v '^#' | grep '%' | head -n 15
-				echo "PERF-END"
-				;;
-			esac
-		fi
-	done
-}
-
-wait_node() {
-	_t=300
-	while [ ! -e "$1" ]; do
-		_t=$((_t - 1))
-		[ $_t -le 0 ] && return 1
-		sleep 0.1
-	done
-}
-
-# wait_line FILE: until FILE holds a whole line (30 s at most).
-wait_line() {
-	_t=300
-	until [ "$(wc -l < "$1" 2>/dev/null)" -ge 1 ] 2>/dev/null; do
-		_t=$((_t - 1))
-		[ $_t -le 0 ] && return 1
-		sleep 0.1
-	done
 }
 
 # setup_home: make IMG, SIZE_MB of it, where BENCH_HOME says.
@@ -159,12 +77,6 @@ setup_home() {
 		info "BENCH_HOME=$HOME_KIND: not tmpfs, raw, ext4 or xfs"
 		return 1 ;;
 	esac
-}
-
-# fresh: nothing of the image in the page cache when a system starts.
-fresh() {
-	sync
-	echo 3 > /proc/sys/vm/drop_caches
 }
 
 if ! setup_home; then
@@ -275,83 +187,16 @@ done
 
 # --- table and ratios ---
 echo "BENCH-TABLE-BEGIN"
-awk -v jobs="$JOBS" -v queues="$QUEUES" -v caches="$CACHES" '
-	{
-		k = $1 "," $2; v[k, ++cnt[k]] = $3
-		if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 }
-	}
-	END {
-		# median of the rounds, cell by cell
-		for (k in cnt) {
-			m = cnt[k]
-			for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++)
-				if (v[k, b] < v[k, a]) { t = v[k, a]; v[k, a] = v[k, b]; v[k, b] = t }
-			iops[k] = m % 2 ? v[k, (m + 1) / 2] : (v[k, m / 2] + v[k, m / 2 + 1]) / 2
-		}
-		nj = split(jobs, J, " ")
-		for (j = 1; j <= nj; j++) { split(J[j], p, ":"); name[j] = p[1] }
-		printf "%-26s", "IOPS"
-		for (j = 1; j <= nj; j++) printf " %16s", name[j]
-		printf "\n"
-		for (i = 1; i <= n; i++) {
-			printf "%-26s", order[i]
-			for (j = 1; j <= nj; j++) printf " %16d", iops[order[i] "," name[j]]
-			printf "\n"
-		}
-		nq = split(queues, Q, " "); nr = 0
-		nc = split(caches, C, " ")
-		for (c = 1; c <= nc; c++) {
-			m = nc > 1 ? "-" C[c] : ""
-			for (q = 1; q <= nq; q++) {
-				v = "vduse-blkd-" Q[q] "q" m
-				R[++nr] = "qsd-" Q[q] "q" m ":" v
-				R[++nr] = "ublk-" Q[q] "q" m ":" v
-				R[++nr] = "loop" m ":" v
-				R[++nr] = "base-" Q[q] "q" m ":" v
-			}
-		}
-		printf "\nratios (vduse-blkd / peer, same boot; >1 means vduse-blkd is ahead)\n"
-		for (r = 1; r <= nr; r++) {
-			split(R[r], pr, ":")
-			if (!(pr[1] in seen) || !(pr[2] in seen)) continue
-			printf "%-26s", pr[2] "/" pr[1]
-			for (j = 1; j <= nj; j++) {
-				a = iops[pr[2] "," name[j]]; b = iops[pr[1] "," name[j]]
-				if (b > 0) printf " %16.2f", a / b; else printf " %16s", "-"
-			}
-			printf "\n"
-		}
-	}' $RESULTS
-# CPU time per I/O, median of the rounds: "total (io-wq part)"
-awk -v jobs="$JOBS" '
-	{
-		k = $1 "," $2; c[k, ++cnt[k]] = $3; w[k, cnt[k]] = $4
-		if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 }
-	}
-	function med(a, k, m,   x, y, t, i, v) {
-		for (i = 1; i <= m; i++) v[i] = a[k, i]
-		for (x = 1; x <= m; x++) for (y = x + 1; y <= m; y++)
-			if (v[y] < v[x]) { t = v[x]; v[x] = v[y]; v[y] = t }
-		return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
-	}
-	END {
-		if (!n) exit
-		nj = split(jobs, J, " ")
-		for (j = 1; j <= nj; j++) { split(J[j], p, ":"); name[j] = p[1] }
-		printf "\ndaemon CPU time per I/O in microseconds, all threads (io-wq workers part)\n"
-		printf "%-18s", "us/IO"
-		for (j = 1; j <= nj; j++) printf " %16s", name[j]
-		printf "\n"
-		for (i = 1; i <= n; i++) {
-			printf "%-18s", order[i]
-			for (j = 1; j <= nj; j++) {
-				k = order[i] "," name[j]
-				if (cnt[k]) printf " %16s", sprintf("%.1f (%.1f)", med(c, k, cnt[k]), med(w, k, cnt[k]))
-				else printf " %16s", "-"
-			}
-			printf "\n"
-		}
-	}' $CPU
+pairs=""
+for cache in $CACHES; do
+	m=""
+	[ "$CACHES" = "$cache" ] || m=-$cache
+	for q in $QUEUES; do
+		v=vduse-blkd-${q}q$m
+		pairs="$pairs qsd-${q}q$m:$v ublk-${q}q$m:$v loop$m:$v base-${q}q$m:$v"
+	done
+done
+bench_tables "$pairs"
 echo "BENCH-TABLE-END"
 pass bench-ran
 summary

@@ -163,7 +163,7 @@ load_vhost_vdpa() {
 	done < "$VM_MODDIR/modules.vhost_vdpa"
 }
 
-# load_extra NAME [PARAMS...]: load module NAME of modules.extra (brd, xfs)
+# load_extra NAME [PARAMS...]: load module NAME of modules.extra (brd, xfs, nbd)
 # with PARAMS, and before it the modules it needs, which that list names first.
 load_extra() {
 	_x=$1

@@ -24,7 +24,7 @@
 #   $CACHE/kernel/$KVER/modules/*.ko        decompressed modules
 #   $CACHE/kernel/$KVER/modules.order       base modules, load order (deps first)
 #   $CACHE/kernel/$KVER/modules.vhost_vdpa  extra modules for load_vhost_vdpa
-#   $CACHE/kernel/$KVER/modules.extra       modules loaded on demand (brd, xfs)
+#   $CACHE/kernel/$KVER/modules.extra       modules loaded on demand (brd, xfs, nbd)
 #   $CACHE/kernel/$KVER/modules.dep         the dependency graph used
 #   $CACHE/kernel/$KVER/source              where it came from (choice, packages)
 # The last line printed on stdout is KVER; progress goes to stderr.
@@ -50,9 +50,12 @@ BASE_MODULES=(virtio_blk vhost_iotlb vdpa vduse virtio_vdpa
 # Not loaded at boot: a vdpa device binds to the first loaded vdpa bus
 # driver, and the default tests want virtio_vdpa (/dev/vdX).
 VHOST_VDPA_MODULES=(vhost_vdpa)
-# Loaded by the suites that want them (load_module): brd, a RAM disk as a
-# raw block device, and xfs, for the benchmark's image homes.
-EXTRA_MODULES=(brd xfs)
+# Loaded by the suites that want them (load_extra): brd, a RAM disk as a
+# raw block device, and xfs, for the benchmark's image homes; nbd, the
+# kernel's NBD client, the peer of the nbd backend's benchmark.  The lists
+# are part of a cached kernel's stamp (lists=, below): a kernel extracted
+# before a module joined them is extracted again.
+EXTRA_MODULES=(brd xfs nbd)
 # A kernel without one of these cannot run the suites: the fetch fails.
 # Any other module may be built in or missing (logged, not loaded).
 ESSENTIAL=" virtio_blk vhost_iotlb vdpa vduse virtio_vdpa ext4 loop vhost vhost_vdpa dm_mod "
