@@ -8,7 +8,8 @@
 # exists).  Same image, same fio jobs, same queue counts, rounds interleaved.
 # Prints IOPS, ratios, and each daemon's CPU time per I/O (all of its
 # threads, io_uring's io-wq workers included, from /proc/PID/stat; io-wq's
-# share apart); BENCH_PERF=1 adds a perf profile of vduse-blkd.
+# share apart); BENCH_PERF=1 adds a perf profile of vduse-blkd and
+# qemu-storage-daemon (BENCH_PERF_JOBS: which jobs).
 # It measures, it does not judge.
 #
 # Where the image lives (BENCH_HOME): tmpfs (a file in the guest's tmpfs),
@@ -16,9 +17,11 @@
 # filesystem on a RAM disk).  How every system reads and writes it
 # (BENCH_CACHE, one or both of "buffered direct"): buffered = the page cache
 # (loop direct-io=off, qemu-storage-daemon cache.direct=off, ublk
-# --buffered_io, vduse-blkd without --direct); direct = O_DIRECT (loop
-# direct-io=on, cache.direct=on, ublk's default, vduse-blkd --direct).  With
-# both, each system's name says its mode ("-direct", "-buffered").  The page
+# --buffered_io, vduse-blkd --buffered); direct = O_DIRECT (loop
+# direct-io=on, cache.direct=on, ublk's default, vduse-blkd --direct);
+# default = the peers buffered, vduse-blkd with neither option (O_DIRECT on
+# a block device, the page cache for a file).  With more than one, each
+# system's name says its mode ("-direct", "-buffered", "-default").  The page
 # cache is dropped before each system's jobs.
 . /tests/lib.sh
 [ -f /tests/bench.env ] && . /tests/bench.env
@@ -34,6 +37,14 @@ RESULTS=/tmp/bench.results
 
 QUEUES=${BENCH_QUEUES:-2}
 JOBS="randread4k-qd32:randread:4k:32:1 randwrite4k-qd32:randwrite:4k:32:1 randread4k-qd1:randread:4k:1:1 read128k-qd8:read:128k:8:1 randread4k-qd16x2:randread:4k:16:2"
+# BENCH_JOBS: only these jobs (names as above), e.g. "randread4k-qd1 read128k-qd8"
+if [ -n "${BENCH_JOBS:-}" ]; then
+	_all=$JOBS JOBS=""
+	for _j in $_all; do
+		case " $BENCH_JOBS " in *" ${_j%%:*} "*) JOBS="$JOBS $_j" ;; esac
+	done
+	JOBS=${JOBS# }
+fi
 CPU=/tmp/bench.cpu
 : > $CPU
 UBLK=""
@@ -93,7 +104,7 @@ JOB
 		fi
 		echo "# $1 $jname: ${iops:-0} IOPS"
 		if [ "${BENCH_PERF:-0}" = 1 ] && [ "$round" = "$ROUNDS" ] && [ -n "${PERF_TAG:-}" ] && [ -x /usr/bin/perf ]; then
-			case $jname in randread4k-qd32|randread4k-qd16x2|read128k-qd8)
+			case " ${BENCH_PERF_JOBS:-randread4k-qd32 randread4k-qd16x2 read128k-qd8} " in *" $jname "*)
 				/usr/bin/perf record -a -g -e cpu-clock -o /tmp/perf.data -- \
 					$FIO --name=b --filename="$2" --ioengine=libaio --direct=1 --rw=$rw \
 					--bs=$bs --iodepth=$qd --numjobs=$nj --runtime=$RUNTIME --time_based \
@@ -182,7 +193,9 @@ m=""
 [ "$CACHES" = "$cache" ] || m=-$cache
 case $cache in
 direct) loop_dio=on qsd_direct=on vdb_direct=--direct ublk_buffered= ;;
-*) loop_dio=off qsd_direct=off vdb_direct= ublk_buffered=--buffered_io ;;
+# default: vduse-blkd's own choice (O_DIRECT for a block device), the peers buffered
+default) loop_dio=off qsd_direct=off vdb_direct= ublk_buffered=--buffered_io ;;
+*) loop_dio=off qsd_direct=off vdb_direct=--buffered ublk_buffered=--buffered_io ;;
 esac
 qsd_drv=file
 [ -b "$IMG" ] && qsd_drv=host_device
@@ -204,7 +217,7 @@ for q in $QUEUES; do
 		2>/tmp/qsd.log &
 	qpid=$!
 	if wait_node /dev/vduse/qsd$q && $VDPA dev add name qsd$q mgmtdev vduse && DEV=$(wait_vdisk qsd$q 20); then
-		run_jobs qsd-${q}q$m "$DEV" $qpid
+		PERF_TAG=1 run_jobs qsd-${q}q$m "$DEV" $qpid
 		$VDPA dev del qsd$q
 	else
 		info "qemu-storage-daemon with $q queue(s) did not come up: $(cat /tmp/qsd.log)"
@@ -218,10 +231,13 @@ for bin in "$VDUSE_BLKD" /usr/bin/vduse-blkd-base; do
 [ -x "$bin" ] || continue
 tag=vduse-blkd envs="" args=${BENCH_ARGS:-}
 [ "$bin" = "$VDUSE_BLKD" ] || { tag=base; envs=${BENCH_BASE_ENV:-}; args=${BENCH_BASE_ARGS:-}; }
+# a binary from before --buffered was buffered without it
+vdb_cache=$vdb_direct
+[ "$vdb_cache" = --buffered ] && ! "$bin" --help 2>/dev/null | grep -q -- --buffered && vdb_cache=
 for q in $QUEUES; do
 	fresh
 	# shellcheck disable=SC2086  # words
-	env $envs "$bin" $args $vdb_direct --image $IMG --name vdb$q --queues $q --attach >/tmp/vdb.out 2>/tmp/vdb.log &
+	env $envs "$bin" $args $vdb_cache --image $IMG --name vdb$q --queues $q --attach >/tmp/vdb.out 2>/tmp/vdb.log &
 	vpid=$!
 	# The redirection creates /tmp/vdb.out at once: wait for the line itself.
 	if wait_line /tmp/vdb.out && DEV=$(head -n1 /tmp/vdb.out) && wait_node "$DEV" && [ -b "$DEV" ]; then
