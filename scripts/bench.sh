@@ -16,12 +16,16 @@
 # BENCH_ARGS: options vduse-blkd itself runs with, e.g. --ring split),
 # BENCH_ONLY (which peers to measure besides vduse-blkd: default "loop qsd
 # ublk"; "none": vduse-blkd and base alone), BENCH_PERF=1 (also profile
-# vduse-blkd with perf in the last round: guest kernel and daemon together),
+# vduse-blkd, and qemu-storage-daemon when measured, with perf in the last
+# round: guest kernel and daemon together; BENCH_PERF_JOBS: which jobs,
+# default "randread4k-qd32 randread4k-qd16x2 read128k-qd8"), BENCH_JOBS (only
+# these of the five jobs, by name, e.g. "randread4k-qd1 read128k-qd8"),
 # VM_KERNEL (bookworm, newest or a path, as for tests/vm/run.sh),
 # BENCH_HOME (where the image lives: tmpfs, raw (a RAM disk as the block
 # device), ext4 or xfs (a file on a RAM disk); default tmpfs), BENCH_CACHE
 # (buffered, direct or "buffered direct": the page cache or O_DIRECT, every
-# system in the same mode; default buffered).
+# system in the same mode; or default: vduse-blkd's own choice, the peers
+# buffered; default buffered).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -30,8 +34,10 @@ ninja -C build >/dev/null
 env=build/tests-vm/bench.env
 mkdir -p build/tests-vm
 rounds=${BENCH_ROUNDS:-3} queues=${BENCH_QUEUES:-2}
-printf 'BENCH_RUNTIME=%s\nBENCH_ROUNDS=%s\nBENCH_QUEUES="%s"\nBENCH_PERF=%s\nBENCH_BASE_ENV="%s"\nBENCH_BASE_ARGS="%s"\nBENCH_ARGS="%s"\nBENCH_ONLY="%s"\nBENCH_HOME=%s\nBENCH_CACHE="%s"\n' \
-	"${BENCH_RUNTIME:-8}" "$rounds" "$queues" "${BENCH_PERF:-0}" "${BENCH_BASE_ENV:-}" \
+printf 'BENCH_RUNTIME=%s\nBENCH_ROUNDS=%s\nBENCH_QUEUES="%s"\nBENCH_PERF=%s\nBENCH_PERF_JOBS="%s"\nBENCH_JOBS="%s"\nBENCH_BASE_ENV="%s"\nBENCH_BASE_ARGS="%s"\nBENCH_ARGS="%s"\nBENCH_ONLY="%s"\nBENCH_HOME=%s\nBENCH_CACHE="%s"\n' \
+	"${BENCH_RUNTIME:-8}" "$rounds" "$queues" "${BENCH_PERF:-0}" \
+	"${BENCH_PERF_JOBS:-randread4k-qd32 randread4k-qd16x2 read128k-qd8}" "${BENCH_JOBS:-}" \
+	"${BENCH_BASE_ENV:-}" \
 	"${BENCH_BASE_ARGS:-}" "${BENCH_ARGS:-}" "${BENCH_ONLY:-loop qsd ublk}" \
 	"${BENCH_HOME:-tmpfs}" "${BENCH_CACHE:-buffered}" > "$env"
 add="$PWD/$env:/tests/bench.env"
@@ -56,7 +62,9 @@ if [[ -n ${BENCH_BASE:-} ]]; then
 fi
 nq=$(wc -w <<<"$queues")
 nc=$(wc -w <<<"${BENCH_CACHE:-buffered}")
-echo "bench: booting the guest; about $(( (${BENCH_RUNTIME:-8} + 1) * 5 * (1 + 3 * nq) * nc * rounds / 60 + 2 )) minutes" >&2
+nj=5
+[[ -z ${BENCH_JOBS:-} ]] || nj=$(wc -w <<<"$BENCH_JOBS")
+echo "bench: booting the guest; about $(( (${BENCH_RUNTIME:-8} + 1) * nj * (1 + 3 * nq) * nc * rounds / 60 + 2 )) minutes" >&2
 # The image on a RAM disk beside the page cache it may fill: more memory.
 [[ ${BENCH_HOME:-tmpfs} == tmpfs ]] || export VM_MEM=${VM_MEM:-3G}
 kernel=${VM_KERNEL:-bookworm}

@@ -107,7 +107,10 @@ static void usage(FILE *out)
 "      --backend-opt KEY=VALUE\n"
 "                          an option of the backend, as listed below with it (the same\n"
 "                          as --KEY VALUE where shown so)\n"
-"  -d, --direct            open the image with O_DIRECT (bypass the host page cache)\n"
+"  -d, --direct            open the image with O_DIRECT, bypassing the host page cache\n"
+"                          (the default for a block device)\n"
+"      --buffered          open the image without O_DIRECT, through the host page\n"
+"                          cache (the default for a file)\n"
 "      --poll-us N         when a queue runs empty, watch its ring for N microseconds\n"
 "                          before sleeping (0..1000; default 0: sleep at once)\n"
 "      --ring LAYOUT       virtqueue layout: auto (offer packed and split, the driver\n"
@@ -308,6 +311,7 @@ static int parse_option(int c, const char *arg, const struct option *longopts, i
 	case 'B': o->backend = arg; return 0;
 	case 'O': return parse_backend_opt(arg);
 	case 'd': o->is_direct = true; return 0;
+	case 'C': o->is_buffered = true; return 0;
 	case 'a': return parse_attach(arg, o);
 	case 'D': return parse_state_dir(arg, o);
 	case 'u': o->user = arg; return 0;
@@ -338,6 +342,7 @@ static const struct option *long_options(void)
 		{ "backend", required_argument, NULL, 'B' },
 		{ "backend-opt", required_argument, NULL, 'O' },
 		{ "direct", no_argument, NULL, 'd' },
+		{ "buffered", no_argument, NULL, 'C' },
 		{ "attach", optional_argument, NULL, 'a' },
 		{ "state-dir", required_argument, NULL, 'D' },
 		{ "user", required_argument, NULL, 'u' },
@@ -431,8 +436,9 @@ static int parse_backend(struct options *o, const struct backend_ops **ret_be)
 		log_err("--backend %s: --image must be %s...", named->name, named->image_prefix);
 		return -EINVAL;
 	}
-	if (by_image && o->is_direct) {
-		log_err("--direct: the %s backend has no page cache to bypass", by_image->name);
+	if (by_image && (o->is_direct || o->is_buffered)) {
+		log_err("%s: the %s backend has no page cache to bypass or use",
+			o->is_direct ? "--direct" : "--buffered", by_image->name);
 		return -EINVAL;
 	}
 	o->be = by_image;
@@ -485,6 +491,10 @@ static int check_options(struct options *o)
 
 	if (!o->image || !o->name) {
 		log_err("%s is required", !o->image ? "--image" : "--name");
+		return -EINVAL;
+	}
+	if (o->is_direct && o->is_buffered) {
+		log_err("--direct and --buffered: give one of them");
 		return -EINVAL;
 	}
 	if (!o->name[0] || strlen(o->name) >= 256 || strchr(o->name, '/')) {

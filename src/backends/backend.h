@@ -108,7 +108,8 @@ struct backend_opt {
 struct image_spec {
 	const char *path;              /* --image, less the backend's prefix ("rbd:") */
 	bool is_readonly;
-	bool is_direct;                /* fd backends: O_DIRECT */
+	bool is_direct;                /* fd backends: O_DIRECT (--direct) */
+	bool is_buffered;              /* fd backends: never O_DIRECT (--buffered) */
 	int adopt_fd;                  /* fd backends: a live upgrade's image fd, or -1 */
 	unsigned int nr_queues;        /* the queues that will serve it (0: not known) */
 	/* The values of the backend's options, by their index in its opts[]; NULL: not given. */

@@ -47,7 +47,8 @@ struct options {
 	bool is_sandbox_recording;    /* --sandbox record */
 	const struct backend_ops *be;
 	bool is_readonly;
-	bool is_direct;
+	bool is_direct;               /* --direct */
+	bool is_buffered;             /* --buffered */
 	unsigned int debug_mask;      /* --verbose: enum log_category bits */
 	bool is_attach;
 	enum vdpa_bus_driver attach_driver;

@@ -44,6 +44,7 @@ struct image_spec prepare_image_spec(const struct options *o, int adopt_fd)
 {
 	struct image_spec spec = {
 		.path = o->image_path, .is_readonly = o->is_readonly, .is_direct = o->is_direct,
+		.is_buffered = o->is_buffered,
 		.adopt_fd = adopt_fd, .nr_queues = o->nr_queues,
 	};
 
@@ -198,9 +199,11 @@ int daemon_prepare(struct options *o, const struct handover *handover, struct im
 		return r;
 	}
 	if (r > 0)
-		log_warn("--direct: '%s' needs %u-byte aligned direct I/O but the device's blocks "
+		log_warn("%s: '%s' needs %u-byte aligned direct I/O but the device's blocks "
 			 "are %u bytes: serving it through the page cache instead (--block-size %u "
-			 "keeps O_DIRECT)", o->image, img->dio_offset_align, blk->logical_block_size,
+			 "keeps O_DIRECT)",
+			 o->is_direct ? "--direct" : "O_DIRECT (a block device's default)",
+			 o->image, img->dio_offset_align, blk->logical_block_size,
 			 img->dio_offset_align);
 	if (handover->dev_fd < 0)
 		log_kernel();

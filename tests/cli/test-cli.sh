@@ -53,6 +53,8 @@ expect backend-opt-null-has-none 2 "--backend-opt foo: the null backend has no o
 	--image "$tmp/disk.img" --name x --backend null --backend-opt foo=1
 expect backend-opt-in-help 0 "--backend-opt KEY=VALUE" --help
 expect name-with-slash 2 "without '/'" --image "$tmp/disk.img" --name a/b
+expect direct-and-buffered 2 "--direct and --buffered: give one of them" --image "$tmp/disk.img" --name x --direct --buffered
+expect buffered-in-help 0 "--buffered +open the image without O_DIRECT" --help
 expect image-missing 1 "image '$tmp/nope.img': No such file or directory" --image "$tmp/nope.img" --name x
 expect image-directory 1 "image .*(Is a directory|not a regular file or block device)" --image "$tmp" --name x
 expect image-too-small 1 "100 bytes: too small" --image "$tmp/tiny.img" --name x

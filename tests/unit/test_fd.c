@@ -4,18 +4,24 @@
  * calls a backend's steps in the order of the op, once per range, stops at
  * the first failing range, refuses other ops; a transfer's result is
  * counted, a short one goes on from where it stopped, the end of the image
- * inside a request is EIO.
+ * inside a request is EIO.  And the cache mode an image is opened with:
+ * --direct, --buffered, or by default O_DIRECT for a block device only.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "backends/backend.h"
+#include "backends/fd/image.h"
 #include "backends/fd/req.h"
 
 /* What the steps were called with, in order: "rw", "flush", "discard@OFF", ... */
@@ -197,6 +203,48 @@ static void test_dio_refused_copies(void **state)
 	assert_null(req.fd.bounce);
 }
 
+/* Without --direct or --buffered: O_DIRECT for a block device, the page cache for a file. */
+static void test_cache_mode_by_file_type(void **state)
+{
+	const struct image_spec neither = { .adopt_fd = -1 };
+	const struct image_spec direct = { .is_direct = true, .adopt_fd = -1 };
+	const struct image_spec cached = { .is_buffered = true, .adopt_fd = -1 };
+
+	(void)state;
+	assert_true(image_wants_direct(&neither, S_IFBLK | 0660));
+	assert_false(image_wants_direct(&neither, S_IFREG | 0644));
+	assert_true(image_wants_direct(&direct, S_IFBLK | 0660));
+	assert_true(image_wants_direct(&direct, S_IFREG | 0644));
+	assert_false(image_wants_direct(&cached, S_IFBLK | 0660));
+	assert_false(image_wants_direct(&cached, S_IFREG | 0644));
+}
+
+/* A file opened without either option keeps the page cache; --direct asks for O_DIRECT. */
+static void test_file_opens_buffered_by_default(void **state)
+{
+	char path[] = "/tmp/test_fd_image_XXXXXX";
+	int fd = mkstemp(path);
+	struct image_spec spec = { .path = path, .adopt_fd = -1 };
+	struct image img;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	assert_int_equal(image_fd_open(&spec, &img), 0);
+	assert_false(img.is_direct);
+	assert_false(fcntl(img.fd, F_GETFL) & O_DIRECT);
+	image_close(&img);
+	spec.is_direct = true;
+	/* Some file systems (tmpfs before 6.6) refuse O_DIRECT: nothing to check there. */
+	if (image_fd_open(&spec, &img) == 0) {
+		assert_true(img.is_direct);
+		assert_true(fcntl(img.fd, F_GETFL) & O_DIRECT);
+		image_close(&img);
+	}
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -204,6 +252,8 @@ int main(void)
 		cmocka_unit_test(test_ranges_in_order_to_the_first_error),
 		cmocka_unit_test(test_rw_results),
 		cmocka_unit_test(test_dio_refused_copies),
+		cmocka_unit_test(test_cache_mode_by_file_type),
+		cmocka_unit_test(test_file_opens_buffered_by_default),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

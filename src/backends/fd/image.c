@@ -85,11 +85,24 @@ int image_open(const char *path, bool is_readonly, bool is_direct, struct image 
 	return image_adopt(fd, path, img);
 }
 
+bool image_wants_direct(const struct image_spec *spec, mode_t mode)
+{
+	if (spec->is_direct)
+		return true;
+	return !spec->is_buffered && S_ISBLK(mode);
+}
+
 int image_fd_open(const struct image_spec *spec, struct image *img)
 {
+	struct stat st;
+	bool is_direct = spec->is_direct;
+
 	if (spec->adopt_fd >= 0)
 		return image_adopt(spec->adopt_fd, spec->path, img);
-	return image_open(spec->path, spec->is_readonly, spec->is_direct, img);
+	/* Neither asked: what the path is now decides (open() reports it if it vanished). */
+	if (!is_direct && !spec->is_buffered && stat(spec->path, &st) == 0)
+		is_direct = image_wants_direct(spec, st.st_mode);
+	return image_open(spec->path, spec->is_readonly, is_direct, img);
 }
 
 int image_fd_flush(const struct image *img)

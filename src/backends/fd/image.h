@@ -12,6 +12,7 @@
 #include <linux/fs.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "backends/backend.h"
 #include "sandbox/syscalls.h"
@@ -45,8 +46,19 @@
 int image_open(const char *path, bool is_readonly, bool is_direct, struct image *img);
 
 /**
+ * image_wants_direct() - is an image of file type @mode opened O_DIRECT?
+ * With --direct (@spec->is_direct) always, with --buffered never; without
+ * either a block device is (its own page cache would cache again what the
+ * driver's side caches, and O_DIRECT took as little CPU per I/O or less in
+ * every job of scripts/bench.sh on a raw device and was faster in most,
+ * docs/performance.md), a file is not.
+ */
+bool image_wants_direct(const struct image_spec *spec, mode_t mode);
+
+/**
  * image_fd_open() - the fd backends' open(): image_adopt() of @spec->adopt_fd
- * when it is >= 0, else image_open() of @spec->path.
+ * when it is >= 0, else image_open() of @spec->path, O_DIRECT as
+ * image_wants_direct() says.
  */
 int image_fd_open(const struct image_spec *spec, struct image *img);
 

@@ -10,6 +10,14 @@
 
 # name:rw:bs:iodepth:numjobs
 JOBS="randread4k-qd32:randread:4k:32:1 randwrite4k-qd32:randwrite:4k:32:1 randread4k-qd1:randread:4k:1:1 read128k-qd8:read:128k:8:1 randread4k-qd16x2:randread:4k:16:2"
+# BENCH_JOBS: only these jobs (names as above), e.g. "randread4k-qd1 read128k-qd8"
+if [ -n "${BENCH_JOBS:-}" ]; then
+	_all=$JOBS JOBS=""
+	for _j in $_all; do
+		case " $BENCH_JOBS " in *" ${_j%%:*} "*) JOBS="$JOBS $_j" ;; esac
+	done
+	JOBS=${JOBS# }
+fi
 
 # cpu_ticks PID: user + system clock ticks of every thread the process had.
 cpu_ticks() {
@@ -55,7 +63,7 @@ JOB
 		fi
 		echo "# $1 $jname: ${iops:-0} IOPS"
 		if [ "${BENCH_PERF:-0}" = 1 ] && [ "${round:-}" = "$ROUNDS" ] && [ -n "${PERF_TAG:-}" ] && [ -x /usr/bin/perf ]; then
-			case $jname in randread4k-qd32|randread4k-qd16x2|read128k-qd8)
+			case " ${BENCH_PERF_JOBS:-randread4k-qd32 randread4k-qd16x2 read128k-qd8} " in *" $jname "*)
 				/usr/bin/perf record -a -g -e cpu-clock -o /tmp/perf.data -- \
 					$FIO --name=b --filename="$2" --ioengine=libaio --direct=1 --rw=$rw \
 					--bs=$bs --iodepth=$qd --numjobs=$nj --runtime=$RUNTIME --time_based \

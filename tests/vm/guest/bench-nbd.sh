@@ -20,8 +20,9 @@
 # BENCH_ROUNDS, BENCH_QUEUES, BENCH_FORMATS (qcow2 raw), BENCH_ATTACH_TRIES,
 # BENCH_STRACE.  It measures, it does not judge.
 . /tests/lib.sh
-. /tests/bench-lib.sh
+# the settings first: bench-lib.sh picks its jobs by BENCH_JOBS
 [ -f /tests/bench-nbd.env ] && . /tests/bench-nbd.env
+. /tests/bench-lib.sh
 
 RUNTIME=${BENCH_RUNTIME:-8}
 ROUNDS=${BENCH_ROUNDS:-3}

@@ -8,7 +8,8 @@
 # exists).  Same image, same fio jobs, same queue counts, rounds interleaved.
 # Prints IOPS, ratios, and each daemon's CPU time per I/O (all of its
 # threads, io_uring's io-wq workers included, from /proc/PID/stat; io-wq's
-# share apart); BENCH_PERF=1 adds a perf profile of vduse-blkd.
+# share apart); BENCH_PERF=1 adds a perf profile of vduse-blkd and
+# qemu-storage-daemon (BENCH_PERF_JOBS: which jobs).
 # It measures, it does not judge.
 #
 # Where the image lives (BENCH_HOME): tmpfs (a file in the guest's tmpfs),
@@ -16,13 +17,16 @@
 # filesystem on a RAM disk).  How every system reads and writes it
 # (BENCH_CACHE, one or both of "buffered direct"): buffered = the page cache
 # (loop direct-io=off, qemu-storage-daemon cache.direct=off, ublk
-# --buffered_io, vduse-blkd without --direct); direct = O_DIRECT (loop
-# direct-io=on, cache.direct=on, ublk's default, vduse-blkd --direct).  With
-# both, each system's name says its mode ("-direct", "-buffered").  The page
+# --buffered_io, vduse-blkd --buffered); direct = O_DIRECT (loop
+# direct-io=on, cache.direct=on, ublk's default, vduse-blkd --direct);
+# default = the peers buffered, vduse-blkd with neither option (O_DIRECT on
+# a block device, the page cache for a file).  With more than one, each
+# system's name says its mode ("-direct", "-buffered", "-default").  The page
 # cache is dropped before each system's jobs.
 . /tests/lib.sh
-. /tests/bench-lib.sh
+# the settings first: bench-lib.sh picks its jobs by BENCH_JOBS
 [ -f /tests/bench.env ] && . /tests/bench.env
+. /tests/bench-lib.sh
 
 RUNTIME=${BENCH_RUNTIME:-8}
 ROUNDS=${BENCH_ROUNDS:-1}
@@ -94,7 +98,9 @@ m=""
 [ "$CACHES" = "$cache" ] || m=-$cache
 case $cache in
 direct) loop_dio=on qsd_direct=on vdb_direct=--direct ublk_buffered= ;;
-*) loop_dio=off qsd_direct=off vdb_direct= ublk_buffered=--buffered_io ;;
+# default: vduse-blkd's own choice (O_DIRECT for a block device), the peers buffered
+default) loop_dio=off qsd_direct=off vdb_direct= ublk_buffered=--buffered_io ;;
+*) loop_dio=off qsd_direct=off vdb_direct=--buffered ublk_buffered=--buffered_io ;;
 esac
 qsd_drv=file
 [ -b "$IMG" ] && qsd_drv=host_device
@@ -116,7 +122,7 @@ for q in $QUEUES; do
 		2>/tmp/qsd.log &
 	qpid=$!
 	if wait_node /dev/vduse/qsd$q && $VDPA dev add name qsd$q mgmtdev vduse && DEV=$(wait_vdisk qsd$q 20); then
-		run_jobs qsd-${q}q$m "$DEV" $qpid
+		PERF_TAG=1 run_jobs qsd-${q}q$m "$DEV" $qpid
 		$VDPA dev del qsd$q
 	else
 		info "qemu-storage-daemon with $q queue(s) did not come up: $(cat /tmp/qsd.log)"
@@ -130,10 +136,13 @@ for bin in "$VDUSE_BLKD" /usr/bin/vduse-blkd-base; do
 [ -x "$bin" ] || continue
 tag=vduse-blkd envs="" args=${BENCH_ARGS:-}
 [ "$bin" = "$VDUSE_BLKD" ] || { tag=base; envs=${BENCH_BASE_ENV:-}; args=${BENCH_BASE_ARGS:-}; }
+# a binary from before --buffered was buffered without it
+vdb_cache=$vdb_direct
+[ "$vdb_cache" = --buffered ] && ! "$bin" --help 2>/dev/null | grep -q -- --buffered && vdb_cache=
 for q in $QUEUES; do
 	fresh
 	# shellcheck disable=SC2086  # words
-	env $envs "$bin" $args $vdb_direct --image $IMG --name vdb$q --queues $q --attach >/tmp/vdb.out 2>/tmp/vdb.log &
+	env $envs "$bin" $args $vdb_cache --image $IMG --name vdb$q --queues $q --attach >/tmp/vdb.out 2>/tmp/vdb.log &
 	vpid=$!
 	# The redirection creates /tmp/vdb.out at once: wait for the line itself.
 	if wait_line /tmp/vdb.out && DEV=$(head -n1 /tmp/vdb.out) && wait_node "$DEV" && [ -b "$DEV" ]; then

@@ -285,6 +285,22 @@ LOOPR=$($LOSETUP -f --show /tmp/raw512.img)
 if [ -b "$LOOPR" ]; then
 	direct_case d-raw512-uring "$LOOPR" 512 umem
 	direct_case d-raw512-aio-copy "$LOOPR" 512 copy --backend aio
+	# A block device is O_DIRECT by default; --buffered keeps the page cache.
+	if start vdefault --image "$LOOPR"; then
+		run_case raw-default-is-o_direct grep -q ", O_DIRECT" /tmp/vdefault.log
+		run_case raw-default-fio-verify fio_verify "$DEV" 4096 --size=4M
+		run_case raw-default-no-io-errors sh -c "! grep -q 'failed' /tmp/vdefault.log"
+		stop
+	else
+		fail raw-default "daemon did not attach"
+	fi
+	if start vbuffered --image "$LOOPR" --buffered; then
+		run_case raw-buffered-keeps-page-cache sh -c "! grep -q ', O_DIRECT' /tmp/vbuffered.log"
+		run_case raw-buffered-fio-verify fio_verify "$DEV" 4096 --size=4M
+		stop
+	else
+		fail raw-buffered "daemon did not attach"
+	fi
 	mkdir -p /mnt/e
 	if $MKFS_EXT4 -q -F -b 4096 "$LOOPR" && mount -t ext4 "$LOOPR" /mnt/e; then
 		dd if=/dev/zero of=/mnt/e/img bs=1M count=32 2>/dev/null

@@ -366,7 +366,8 @@ if wants stall; then
 20480 $((SECTORS - 20480)) linear $LOOP 20480"
 		[ -b /dev/mapper/fdelay ] || $DMSETUP mknodes fdelay
 		unstall="$DMSETUP reload fdelay --table '0 $SECTORS linear $LOOP 0' && $DMSETUP resume fdelay"
-		dflag= vflag=
+		# a block device: O_DIRECT unless --buffered
+		dflag=--buffered vflag=
 		[ $mode = direct ] && dflag=--direct vflag=--direct-dma
 		if start fst --image /dev/mapper/fdelay $dflag --queues 1 --attach=vhost; then
 			kmsg_mark stall-$mode
