@@ -13,7 +13,8 @@
 # BENCH_ATTACH_TRIES (timed starts of each system, default 7),
 # BENCH_STRACE=1 (also one traced start of each, printed),
 # BENCH_NORBD=1 (also time the starts of a vduse-blkd built without the rbd
-# backend, in build-norbd: what loading librbd costs at each start),
+# backend, in build-norbd: what loading librbd cost at each start while it
+# was linked; since it is loaded on use, nothing),
 # VM_KERNEL (bookworm, newest or a path, as for tests/vm/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
