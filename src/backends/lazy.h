@@ -10,6 +10,7 @@
  * calls, and its lib.h names each function after its pointer.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* One function: its name in the library, where its pointer sits in the table. */
@@ -20,13 +21,23 @@ struct lazy_sym {
 
 #define LAZY_SYM(type, fn) { #fn, offsetof(type, fn) },
 
+/* A library and the table its functions go to; result and is_tried are lazy_load()'s. */
+struct lazy_lib {
+	const char *soname;         /* "librbd.so.1" */
+	const char *package;        /* what installs it (Debian), for the error */
+	const struct lazy_sym *syms;
+	size_t nr_syms;
+	void *table;
+	int result;
+	bool is_tried;
+};
+
 /*
- * lazy_load() - dlopen() @soname and fill @table's pointers from @syms.
- * Returns 0, or -ENOPKG when the library or a function is missing (logged,
- * saying to install @package).  Call it once (pthread_once); the library is
- * never unloaded.
+ * lazy_load() - the first call dlopen()s @lib->soname and fills the table's
+ * pointers; every call returns what the first did: 0, or -ENOPKG when the
+ * library or a function is missing (logged once, saying to install the
+ * package).  Any thread.  The library is never unloaded.
  */
-int lazy_load(const char *soname, const char *package, const struct lazy_sym *syms,
-	      size_t nr_syms, void *table);
+int lazy_load(struct lazy_lib *lib);
 
 #endif

@@ -42,13 +42,19 @@ static void test_lazy_load(void **state)
 		LAZY_SYM(struct libc_table, strlen) { "vdb_no_such_function", 0 },
 	};
 	struct libc_table t = { 0 };
+	struct lazy_lib libc = { "libc.so.6", "libc6", syms, 2, &t };
+	struct lazy_lib absent = { "libvdb-not-there.so.9", "nothing", syms, 2, &t };
+	struct lazy_lib old = { "libc.so.6", "libc6", missing, 2, &t };
 
 	(void)state;
-	assert_int_equal(lazy_load("libc.so.6", "libc6", syms, 2, &t), 0);
+	assert_int_equal(lazy_load(&libc), 0);
 	assert_int_equal(t.strlen("vduse"), 5);
 	assert_int_equal(t.abs(-3), 3);
-	assert_int_equal(lazy_load("libvdb-not-there.so.9", "nothing", syms, 2, &t), -ENOPKG);
-	assert_int_equal(lazy_load("libc.so.6", "libc6", missing, 2, &t), -ENOPKG);
+	assert_int_equal(lazy_load(&absent), -ENOPKG);
+	assert_int_equal(lazy_load(&old), -ENOPKG);
+	/* Tried once: the same answer again, without loading again. */
+	assert_int_equal(lazy_load(&absent), -ENOPKG);
+	assert_int_equal(lazy_load(&libc), 0);
 }
 
 static void test_every_row_is_complete(void **state)
