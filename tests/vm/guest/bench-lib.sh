@@ -5,8 +5,10 @@
 # jobs, running them on a device with the daemon's CPU time per I/O, and
 # the tables of medians and ratios.  Sourced after lib.sh; the sourcing
 # script sets RUNTIME (seconds per job), SIZE_MB (the region fio uses),
-# RESULTS and CPU (files the results go to) and, for BENCH_PERF, round and
-# ROUNDS.
+# RESULTS and CPU (files the results go to), MEM (run_mem's file; unset:
+# memory not measured), KICKS (with CTL_NAME set to a vduse-blkd device:
+# its kicks and interrupts per request go there) and, for BENCH_PERF, round
+# and ROUNDS.
 
 # name:rw:bs:iodepth:numjobs
 JOBS="randread4k-qd32:randread:4k:32:1 randwrite4k-qd32:randwrite:4k:32:1 randread4k-qd1:randread:4k:1:1 read128k-qd8:read:128k:8:1 randread4k-qd16x2:randread:4k:16:2"
@@ -37,6 +39,14 @@ iowq_ticks() {
 	echo $_s
 }
 
+# ctl_counts: requests, kicks and interrupts so far of the vduse-blkd device
+# $CTL_NAME (vduse-blkctl stats, all queues), or nothing.
+ctl_counts() {
+	[ -n "${CTL_NAME:-}" ] && [ -x "${BLKCTL:-/usr/bin/vduse-blkctl}" ] || return 0
+	"${BLKCTL:-/usr/bin/vduse-blkctl}" stats "$CTL_NAME" 2>/dev/null |
+		awk '$1 == "total" { print $2 + $3 + $6, $10, $11 }'
+}
+
 # run_jobs PATH_NAME DEV [DAEMON_PID]: every job on DEV, one line per job
 # into $RESULTS (and the daemon's CPU time per I/O into $CPU).
 run_jobs() {
@@ -46,12 +56,18 @@ $j
 JOB
 		c0=$(cpu_ticks "$3")
 		w0=$(iowq_ticks "$3")
+		k0=$(ctl_counts)
 		out=$($FIO --name=b --filename="$2" --ioengine=libaio --direct=1 --rw=$rw \
 			--bs=$bs --iodepth=$qd --numjobs=$nj --runtime=$RUNTIME --time_based \
 			--size=${SIZE_MB}M --randrepeat=0 --norandommap --group_reporting \
 			--minimal 2>/dev/null)
 		c1=$(cpu_ticks "$3")
 		w1=$(iowq_ticks "$3")
+		k1=$(ctl_counts)
+		if [ -n "$k0" ] && [ -n "$k1" ] && [ -n "${KICKS:-}" ]; then
+			echo "$1 $jname $k0 $k1" | awk '{ n = $6 - $3; if (n > 0)
+				printf "%s %s %.3f %.3f\n", $1, $2, ($7 - $4) / n, ($8 - $5) / n }' >> "$KICKS"
+		fi
 		# terse v3: field 8 = read IOPS, field 49 = write IOPS
 		# one line per job group; a failed run may print more (or none): sum them
 		iops=$(echo "$out" | awk -F';' 'NF > 49 { s += $8 + $49 } END { print s + 0 }')
@@ -80,6 +96,122 @@ JOB
 			esac
 		fi
 	done
+}
+
+# best_table VDUSE_BLKD "PEER ...": with more than one cache mode, each
+# system in its best mode (the mode with the higher median, job by job)
+# against each peer in its best: the ratios, and which modes won.
+best_table() {
+	awk -v jobs="$JOBS" -v me="$1" -v peers="$2" '
+		{ k = $1 "," $2; v[k, ++cnt[k]] = $3 }
+		END {
+			for (k in cnt) {
+				m = cnt[k]
+				for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++)
+					if (v[k, b] < v[k, a]) { t = v[k, a]; v[k, a] = v[k, b]; v[k, b] = t }
+				split(k, kk, ",")
+				sys = kk[1]; mode = sys; sub(/-(buffered|direct|default)$/, "", sys)
+				if (sys == mode) continue   # one mode only: nothing to choose
+				mode = substr(mode, length(sys) + 2)
+				med = m % 2 ? v[k, (m + 1) / 2] : (v[k, m / 2] + v[k, m / 2 + 1]) / 2
+				if (med > best[sys, kk[2]]) { best[sys, kk[2]] = med; bmode[sys, kk[2]] = mode }
+				has[sys] = 1
+			}
+			if (!has[me]) exit
+			nj = split(jobs, J, " ")
+			for (j = 1; j <= nj; j++) { split(J[j], p, ":"); name[j] = p[1] }
+			printf "\nbest mode against best mode (vduse-blkd / peer; the modes that won, vduse-blkd/peer)\n"
+			np = split(peers, P, " ")
+			for (i = 1; i <= np; i++) {
+				if (!has[P[i]]) continue
+				printf "%-26s", me "/" P[i]
+				for (j = 1; j <= nj; j++) {
+					a = best[me, name[j]]; b = best[P[i], name[j]]
+					if (b > 0) printf " %16s", sprintf("%.2f %.1s/%.1s", a / b, bmode[me, name[j]], bmode[P[i], name[j]])
+					else printf " %16s", "-"
+				}
+				printf "\n"
+			}
+		}' $RESULTS
+}
+
+# mem_kib [PID]: the page cache (Cached + Buffers: a block device's cache is
+# Buffers) and PID's resident memory, in KiB.
+mem_kib() {
+	_c=$(awk '/^(Cached|Buffers):/ { s += $2 } END { print s + 0 }' /proc/meminfo)
+	_r=0
+	[ -n "$1" ] && [ -r "/proc/$1/status" ] &&
+		_r=$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status")
+	echo "$_c ${_r:-0}"
+}
+
+# run_mem PATH_NAME DEV [DAEMON_PID]: the memory a GiB read through DEV
+# costs: the growth of the page cache (the image cached behind the device;
+# fio itself reads O_DIRECT) and the daemon's resident memory after it, one
+# line into $MEM.  The page cache is dropped first (fresh).
+run_mem() {
+	[ -n "${MEM:-}" ] || return 0
+	fresh
+	read -r _c0 _r0 <<MEM0
+$(mem_kib "${3:-}")
+MEM0
+	# the device's SIZE_MB read from start to end until a GiB is read
+	$FIO --name=m --filename="$2" --ioengine=libaio --direct=1 --rw=read --bs=128k \
+		--iodepth=8 --size=${SIZE_MB}M --io_size=1024M >/dev/null 2>&1
+	read -r _c1 _r1 <<MEM1
+$(mem_kib "${3:-}")
+MEM1
+	# MiB: the growth of the page cache, the daemon's RSS before and after
+	echo "$1 $(((_c1 - _c0) / 1024)) $((_r0 / 1024)) $((_r1 / 1024))" >> "$MEM"
+	echo "# $1 memory: page cache +$(((_c1 - _c0) / 1024)) MiB per GiB read, RSS $((_r0 / 1024)) -> $((_r1 / 1024)) MiB"
+}
+
+# kicks_table: vduse-blkd's kicks and interrupts per request, median of rounds.
+kicks_table() {
+	[ -s "${KICKS:-}" ] || return 0
+	printf "\nvduse-blkd: driver kicks / interrupts injected, per request (median of rounds)\n"
+	awk -v jobs="$JOBS" '
+		{ k = $1 "," $2; a[k, ++cnt[k]] = $3; b[k, cnt[k]] = $4; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
+		function med(x, k, m,   i, j, t, v) {
+			for (i = 1; i <= m; i++) v[i] = x[k, i]
+			for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+			return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
+		}
+		END {
+			nj = split(jobs, J, " ")
+			printf "%-26s", "kicks/irqs"
+			for (j = 1; j <= nj; j++) { split(J[j], p, ":"); name[j] = p[1]; printf " %16s", name[j] }
+			printf "\n"
+			for (i = 1; i <= n; i++) {
+				printf "%-26s", order[i]
+				for (j = 1; j <= nj; j++) {
+					k = order[i] "," name[j]
+					if (cnt[k]) printf " %16s", sprintf("%.2f / %.2f", med(a, k, cnt[k]), med(b, k, cnt[k]))
+					else printf " %16s", "-"
+				}
+				printf "\n"
+			}
+		}' "$KICKS"
+}
+
+# mem_table: what run_mem measured, the median of the rounds.
+mem_table() {
+	[ -s "${MEM:-}" ] || return 0
+	printf "\nmemory per GiB read (128k sequential, O_DIRECT in the guest): page cache growth, daemon RSS after (MiB; median of rounds)\n"
+	awk '
+		{ k = $1; c[k, ++cnt[k]] = $2; r[k, cnt[k]] = $4; if (!(k in seen)) { seen[k] = 1; order[++n] = k } }
+		function med(a, k, m,   x, y, t, i, v) {
+			for (i = 1; i <= m; i++) v[i] = a[k, i]
+			for (x = 1; x <= m; x++) for (y = x + 1; y <= m; y++)
+				if (v[y] < v[x]) { t = v[x]; v[x] = v[y]; v[y] = t }
+			return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
+		}
+		END {
+			printf "%-26s %16s %16s\n", "memory", "page cache MiB", "daemon RSS MiB"
+			for (i = 1; i <= n; i++)
+				printf "%-26s %16d %16s\n", order[i], med(c, order[i], cnt[order[i]]),
+					r[order[i], 1] == 0 && cnt[order[i]] ? "-" : sprintf("%d", med(r, order[i], cnt[order[i]]))
+		}' $MEM
 }
 
 wait_node() {

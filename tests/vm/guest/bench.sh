@@ -22,7 +22,9 @@
 # default = the peers buffered, vduse-blkd with neither option (O_DIRECT on
 # a block device, the page cache for a file).  With more than one, each
 # system's name says its mode ("-direct", "-buffered", "-default").  The page
-# cache is dropped before each system's jobs.
+# cache is dropped before each system's jobs.  In the first round each
+# system also reads a GiB through its device, and the growth of the page
+# cache and the daemon's resident memory are printed after the tables.
 . /tests/lib.sh
 # the settings first: bench-lib.sh picks its jobs by BENCH_JOBS
 [ -f /tests/bench.env ] && . /tests/bench.env
@@ -36,6 +38,12 @@ IMG=/tmp/bench.img
 SIZE_MB=512
 RESULTS=/tmp/bench.results
 : > $RESULTS
+# the memory a GiB read costs (run_mem), measured in the first round
+MEM=/tmp/bench.mem
+: > $MEM
+# vduse-blkd's kicks and interrupts per request (ctl_counts)
+KICKS=/tmp/bench.kicks
+: > $KICKS
 
 QUEUES=${BENCH_QUEUES:-2}
 CPU=/tmp/bench.cpu
@@ -109,6 +117,7 @@ LOOP=""
 wants loop && fresh && LOOP=$($LOSETUP -f --show --direct-io=$loop_dio $IMG)
 if [ -b "$LOOP" ]; then
 	run_jobs loop$m "$LOOP"
+	[ $round = 1 ] && run_mem loop$m "$LOOP"
 	$LOSETUP -d "$LOOP"
 fi
 
@@ -123,6 +132,7 @@ for q in $QUEUES; do
 	qpid=$!
 	if wait_node /dev/vduse/qsd$q && $VDPA dev add name qsd$q mgmtdev vduse && DEV=$(wait_vdisk qsd$q 20); then
 		PERF_TAG=1 run_jobs qsd-${q}q$m "$DEV" $qpid
+		[ $round = 1 ] && run_mem qsd-${q}q$m "$DEV" $qpid
 		$VDPA dev del qsd$q
 	else
 		info "qemu-storage-daemon with $q queue(s) did not come up: $(cat /tmp/qsd.log)"
@@ -154,10 +164,11 @@ for q in $QUEUES; do
 			info "$tag-${q}q$m idle: $(( $(cpu_ticks $vpid) - i0 )) clock ticks of CPU in 3 s"
 		fi
 		if [ $tag = vduse-blkd ]; then
-			PERF_TAG=1 run_jobs $tag-${q}q$m "$DEV" $vpid
+			PERF_TAG=1 CTL_NAME=vdb$q run_jobs $tag-${q}q$m "$DEV" $vpid
 		else
-			run_jobs $tag-${q}q$m "$DEV" $vpid
+			CTL_NAME=vdb$q run_jobs $tag-${q}q$m "$DEV" $vpid
 		fi
+		[ $round = 1 ] && run_mem $tag-${q}q$m "$DEV" $vpid
 	else
 		info "$tag with $q queue(s) did not come up: $(cat /tmp/vdb.log)"
 	fi
@@ -181,6 +192,7 @@ elif [ -n "$UBLK" ] && load_module ublk_drv 2>/dev/null; then
 				case "$(cat $p/comm 2>/dev/null)" in ublk*) upid=${p#/proc/} ;; esac
 			done
 			run_jobs ublk-${q}q$m /dev/ublkb0 $upid
+			[ $round = 1 ] && run_mem ublk-${q}q$m /dev/ublkb0 $upid
 		else
 			info "ublk with $q queue(s) did not come up: $(cat /tmp/ublk.log)"
 		fi
@@ -206,6 +218,11 @@ for cache in $CACHES; do
 	done
 done
 bench_tables "$pairs"
+for q in $QUEUES; do
+	best_table vduse-blkd-${q}q "qsd-${q}q ublk-${q}q loop"
+done
+kicks_table
+mem_table
 echo "BENCH-TABLE-END"
 pass bench-ran
 summary
