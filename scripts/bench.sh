@@ -3,7 +3,10 @@
 #
 # bench.sh: measure vduse-blkd against the kernel loop device,
 # qemu-storage-daemon's vduse-blk export and ublk's loop target in one QEMU
-# guest boot, and print IOPS, ratios and each daemon's CPU time per I/O.
+# guest boot, and print IOPS, ratios and each daemon's CPU time per I/O
+# (with both cache modes also each system's best mode against each peer's
+# best), vduse-blkd's kicks and interrupts per request, and the page cache
+# and daemon memory a GiB read through each device costs.
 # A measurement, not a test: it never fails on numbers.
 # Environment: BENCH_RUNTIME (seconds per fio job, default 8), BENCH_ROUNDS
 # (rounds over all paths, interleaved; the median of each cell is printed;
