@@ -98,23 +98,29 @@ JOB
 	done
 }
 
+# AWK_MED: med(A, K, N), the median of A[K, 1..N], for the tables' awk programs.
+AWK_MED='
+	function med(a, k, n,   i, j, t, v) {
+		for (i = 1; i <= n; i++) v[i] = a[k, i]
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
+			if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+		return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+	}'
+
 # best_table VDUSE_BLKD "PEER ...": with more than one cache mode, each
 # system in its best mode (the mode with the higher median, job by job)
 # against each peer in its best: the ratios, and which modes won.
 best_table() {
-	awk -v jobs="$JOBS" -v me="$1" -v peers="$2" '
+	awk -v jobs="$JOBS" -v me="$1" -v peers="$2" "$AWK_MED"'
 		{ k = $1 "," $2; v[k, ++cnt[k]] = $3 }
 		END {
 			for (k in cnt) {
-				m = cnt[k]
-				for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++)
-					if (v[k, b] < v[k, a]) { t = v[k, a]; v[k, a] = v[k, b]; v[k, b] = t }
 				split(k, kk, ",")
 				sys = kk[1]; mode = sys; sub(/-(buffered|direct|default)$/, "", sys)
 				if (sys == mode) continue   # one mode only: nothing to choose
 				mode = substr(mode, length(sys) + 2)
-				med = m % 2 ? v[k, (m + 1) / 2] : (v[k, m / 2] + v[k, m / 2 + 1]) / 2
-				if (med > best[sys, kk[2]]) { best[sys, kk[2]] = med; bmode[sys, kk[2]] = mode }
+				x = med(v, k, cnt[k])
+				if (x > best[sys, kk[2]]) { best[sys, kk[2]] = x; bmode[sys, kk[2]] = mode }
 				has[sys] = 1
 			}
 			if (!has[me]) exit
@@ -170,13 +176,8 @@ MEM1
 kicks_table() {
 	[ -s "${KICKS:-}" ] || return 0
 	printf "\nvduse-blkd: driver kicks / interrupts injected, per request (median of rounds)\n"
-	awk -v jobs="$JOBS" '
+	awk -v jobs="$JOBS" "$AWK_MED"'
 		{ k = $1 "," $2; a[k, ++cnt[k]] = $3; b[k, cnt[k]] = $4; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
-		function med(x, k, m,   i, j, t, v) {
-			for (i = 1; i <= m; i++) v[i] = x[k, i]
-			for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-			return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
-		}
 		END {
 			nj = split(jobs, J, " ")
 			printf "%-26s", "kicks/irqs"
@@ -198,14 +199,8 @@ kicks_table() {
 mem_table() {
 	[ -s "${MEM:-}" ] || return 0
 	printf "\nmemory per GiB read (128k sequential, O_DIRECT in the guest): page cache growth, daemon RSS after (MiB; median of rounds)\n"
-	awk '
+	awk "$AWK_MED"'
 		{ k = $1; c[k, ++cnt[k]] = $2; r[k, cnt[k]] = $4; if (!(k in seen)) { seen[k] = 1; order[++n] = k } }
-		function med(a, k, m,   x, y, t, i, v) {
-			for (i = 1; i <= m; i++) v[i] = a[k, i]
-			for (x = 1; x <= m; x++) for (y = x + 1; y <= m; y++)
-				if (v[y] < v[x]) { t = v[x]; v[x] = v[y]; v[y] = t }
-			return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
-		}
 		END {
 			printf "%-26s %16s %16s\n", "memory", "page cache MiB", "daemon RSS MiB"
 			for (i = 1; i <= n; i++)
@@ -243,19 +238,15 @@ fresh() {
 # rounds, cell by cell), SYSTEM/PEER for each pair of which both were
 # measured, and the daemons' CPU time per I/O.
 bench_tables() {
-	awk -v jobs="$JOBS" -v pairs="$1" '
+	awk -v jobs="$JOBS" -v pairs="$1" "$AWK_MED"'
 		{
 			k = $1 "," $2; v[k, ++cnt[k]] = $3
 			if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 }
 		}
 		END {
 			# median of the rounds, cell by cell
-			for (k in cnt) {
-				m = cnt[k]
-				for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++)
-					if (v[k, b] < v[k, a]) { t = v[k, a]; v[k, a] = v[k, b]; v[k, b] = t }
-				iops[k] = m % 2 ? v[k, (m + 1) / 2] : (v[k, m / 2] + v[k, m / 2 + 1]) / 2
-			}
+			for (k in cnt)
+				iops[k] = med(v, k, cnt[k])
 			nj = split(jobs, J, " ")
 			for (j = 1; j <= nj; j++) { split(J[j], p, ":"); name[j] = p[1] }
 			printf "%-26s", "IOPS"
@@ -280,16 +271,10 @@ bench_tables() {
 			}
 		}' $RESULTS
 	# CPU time per I/O, median of the rounds: "total (io-wq part)"
-	awk -v jobs="$JOBS" '
+	awk -v jobs="$JOBS" "$AWK_MED"'
 		{
 			k = $1 "," $2; c[k, ++cnt[k]] = $3; w[k, cnt[k]] = $4
 			if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 }
-		}
-		function med(a, k, m,   x, y, t, i, v) {
-			for (i = 1; i <= m; i++) v[i] = a[k, i]
-			for (x = 1; x <= m; x++) for (y = x + 1; y <= m; y++)
-				if (v[y] < v[x]) { t = v[x]; v[x] = v[y]; v[y] = t }
-			return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
 		}
 		END {
 			if (!n) exit
