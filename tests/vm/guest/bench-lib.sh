@@ -172,27 +172,38 @@ MEM1
 	echo "# $1 memory: page cache +$(((_c1 - _c0) / 1024)) MiB per GiB read, RSS $((_r0 / 1024)) -> $((_r1 / 1024)) MiB"
 }
 
-# kicks_table: vduse-blkd's kicks and interrupts per request, median of rounds.
-kicks_table() {
-	[ -s "${KICKS:-}" ] || return 0
-	printf "\nvduse-blkd: driver kicks / interrupts injected, per request (median of rounds)\n"
-	awk -v jobs="$JOBS" "$AWK_MED"'
-		{ k = $1 "," $2; a[k, ++cnt[k]] = $3; b[k, cnt[k]] = $4; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
+# pair_table FILE TITLE LABEL FORMAT: lines "SYSTEM JOB X Y" of FILE as a
+# table, a row per system and a column per job, each cell FORMAT of the
+# medians of X and Y over the rounds.
+pair_table() {
+	[ -s "$1" ] || return 0
+	printf "\n%s\n" "$2"
+	awk -v jobs="$JOBS" -v label="$3" -v fmt="$4" "$AWK_MED"'
+		{
+			k = $1 "," $2; x[k, ++cnt[k]] = $3; y[k, cnt[k]] = $4
+			if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 }
+		}
 		END {
 			nj = split(jobs, J, " ")
-			printf "%-26s", "kicks/irqs"
+			printf "%-26s", label
 			for (j = 1; j <= nj; j++) { split(J[j], p, ":"); name[j] = p[1]; printf " %16s", name[j] }
 			printf "\n"
 			for (i = 1; i <= n; i++) {
 				printf "%-26s", order[i]
 				for (j = 1; j <= nj; j++) {
 					k = order[i] "," name[j]
-					if (cnt[k]) printf " %16s", sprintf("%.2f / %.2f", med(a, k, cnt[k]), med(b, k, cnt[k]))
+					if (cnt[k]) printf " %16s", sprintf(fmt, med(x, k, cnt[k]), med(y, k, cnt[k]))
 					else printf " %16s", "-"
 				}
 				printf "\n"
 			}
-		}' "$KICKS"
+		}' "$1"
+}
+
+# kicks_table: vduse-blkd's kicks and interrupts per request.
+kicks_table() {
+	pair_table "${KICKS:-}" "vduse-blkd: driver kicks / interrupts injected, per request (median of rounds)" \
+		"kicks/irqs" "%.2f / %.2f"
 }
 
 # mem_table: what run_mem measured, the median of the rounds.
@@ -271,27 +282,6 @@ bench_tables() {
 			}
 		}' $RESULTS
 	# CPU time per I/O, median of the rounds: "total (io-wq part)"
-	awk -v jobs="$JOBS" "$AWK_MED"'
-		{
-			k = $1 "," $2; c[k, ++cnt[k]] = $3; w[k, cnt[k]] = $4
-			if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 }
-		}
-		END {
-			if (!n) exit
-			nj = split(jobs, J, " ")
-			for (j = 1; j <= nj; j++) { split(J[j], p, ":"); name[j] = p[1] }
-			printf "\ndaemon CPU time per I/O in microseconds, all threads (io-wq workers part)\n"
-			printf "%-18s", "us/IO"
-			for (j = 1; j <= nj; j++) printf " %16s", name[j]
-			printf "\n"
-			for (i = 1; i <= n; i++) {
-				printf "%-18s", order[i]
-				for (j = 1; j <= nj; j++) {
-					k = order[i] "," name[j]
-					if (cnt[k]) printf " %16s", sprintf("%.1f (%.1f)", med(c, k, cnt[k]), med(w, k, cnt[k]))
-					else printf " %16s", "-"
-				}
-				printf "\n"
-			}
-		}' $CPU
+	pair_table "$CPU" "daemon CPU time per I/O in microseconds, all threads (io-wq workers part)" \
+		"us/IO" "%.1f (%.1f)"
 }
