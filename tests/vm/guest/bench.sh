@@ -5,7 +5,8 @@
 # device, qemu-storage-daemon's vduse-blk export and, when a ublk server is
 # provided in /opt/ublksrv (or as /usr/bin/ublk), ublk's loop target (and a
 # vduse-blkd binary to compare with, as "base", when /usr/bin/vduse-blkd-base
-# exists).  Same image, same fio jobs, same queue counts, rounds interleaved.
+# exists).  Same image, same fio jobs, same queue counts, rounds interleaved
+# (every other round in the reverse order).
 # Prints IOPS, ratios, and each daemon's CPU time per I/O (all of its
 # threads, io_uring's io-wq workers included, from /proc/PID/stat; io-wq's
 # share apart); BENCH_PERF=1 adds a perf profile of vduse-blkd and
@@ -97,6 +98,103 @@ if ! setup_home; then
 fi
 info "guest: $(nproc) vCPUs, kernel $(uname -r), image $SIZE_MB MiB on $HOME_KIND ($IMG), cache: $CACHES, $RUNTIME s per job, $ROUNDS round(s), $QUEUES queue(s), median per cell"
 
+# bench_loop: the kernel loop device, in the mode of $loop_dio.
+bench_loop() {
+	LOOP=""
+	wants loop && fresh && LOOP=$($LOSETUP -f --show --direct-io=$loop_dio $IMG)
+	if [ -b "$LOOP" ]; then
+		run_jobs loop$m "$LOOP"
+		[ $round = 1 ] && run_mem loop$m "$LOOP"
+		$LOSETUP -d "$LOOP"
+	fi
+}
+
+# bench_qsd: qemu-storage-daemon's vduse-blk export, for each queue count.
+bench_qsd() {
+	wants qsd || return 0
+	for q in $QUEUES; do
+		fresh
+		$QSD --blockdev driver=$qsd_drv,node-name=f0,filename=$IMG,cache.direct=$qsd_direct,aio=io_uring \
+			--blockdev driver=raw,node-name=n0,file=f0 \
+			--export vduse-blk,id=v0,name=qsd$q,node-name=n0,num-queues=$q,writable=on \
+			2>/tmp/qsd.log &
+		qpid=$!
+		if wait_node /dev/vduse/qsd$q && $VDPA dev add name qsd$q mgmtdev vduse && DEV=$(wait_vdisk qsd$q 20); then
+			PERF_TAG=1 run_jobs qsd-${q}q$m "$DEV" $qpid
+			[ $round = 1 ] && run_mem qsd-${q}q$m "$DEV" $qpid
+			$VDPA dev del qsd$q
+		else
+			info "qemu-storage-daemon with $q queue(s) did not come up: $(cat /tmp/qsd.log)"
+		fi
+		kill $qpid
+		wait $qpid 2>/dev/null
+	done
+}
+
+# bench_vdb BINARY: vduse-blkd, or the binary to compare it with ("base").
+bench_vdb() {
+	bin=$1
+	[ -x "$bin" ] || return 0
+	tag=vduse-blkd envs="" args=${BENCH_ARGS:-}
+	[ "$bin" = "$VDUSE_BLKD" ] || { tag=base; envs=${BENCH_BASE_ENV:-}; args=${BENCH_BASE_ARGS:-}; }
+	# a binary from before --buffered was buffered without it
+	vdb_cache=$vdb_direct
+	[ "$vdb_cache" = --buffered ] && ! "$bin" --help 2>/dev/null | grep -q -- --buffered && vdb_cache=
+	for q in $QUEUES; do
+		fresh
+		# shellcheck disable=SC2086  # words
+		env $envs "$bin" $args $vdb_cache --image $IMG --name vdb$q --queues $q --attach >/tmp/vdb.out 2>/tmp/vdb.log &
+		vpid=$!
+		# The redirection creates /tmp/vdb.out at once: wait for the line itself.
+		if wait_line /tmp/vdb.out && DEV=$(head -n1 /tmp/vdb.out) && wait_node "$DEV" && [ -b "$DEV" ]; then
+			if [ "$round" = 1 ]; then
+				# idle: no I/O for 3 s, the daemon should use no CPU at all
+				sleep 1
+				i0=$(cpu_ticks $vpid)
+				sleep 3
+				info "$tag-${q}q$m idle: $(( $(cpu_ticks $vpid) - i0 )) clock ticks of CPU in 3 s"
+			fi
+			if [ $tag = vduse-blkd ]; then
+				PERF_TAG=1 CTL_NAME=vdb$q run_jobs $tag-${q}q$m "$DEV" $vpid
+			else
+				CTL_NAME=vdb$q run_jobs $tag-${q}q$m "$DEV" $vpid
+			fi
+			[ $round = 1 ] && run_mem $tag-${q}q$m "$DEV" $vpid
+		else
+			info "$tag with $q queue(s) did not come up: $(cat /tmp/vdb.log)"
+		fi
+		kill -TERM $vpid
+		wait $vpid
+		rm -f /tmp/vdb.out
+	done
+}
+
+# bench_ublk: ublk's loop target, when a server was provided.
+bench_ublk() {
+	if ! wants ublk; then
+		:
+	elif [ -n "$UBLK" ] && load_module ublk_drv 2>/dev/null; then
+		for q in $QUEUES; do
+			fresh
+			# shellcheck disable=SC2086  # words
+			$UBLK add -t loop -f $IMG -q $q -d 128 $ublk_buffered >/tmp/ublk.log 2>&1
+			if wait_node /dev/ublkb0; then
+				upid=""
+				for p in /proc/[0-9]*; do
+					case "$(cat $p/comm 2>/dev/null)" in ublk*) upid=${p#/proc/} ;; esac
+				done
+				run_jobs ublk-${q}q$m /dev/ublkb0 $upid
+				[ $round = 1 ] && run_mem ublk-${q}q$m /dev/ublkb0 $upid
+			else
+				info "ublk with $q queue(s) did not come up: $(cat /tmp/ublk.log)"
+			fi
+			$UBLK del -a >/dev/null 2>&1
+		done
+	else
+		info "no ublk server in this guest (/opt/ublksrv or /usr/bin/ublk): ublk not measured"
+	fi
+}
+
 round=1
 while [ $round -le $ROUNDS ]; do
 info "round $round of $ROUNDS"
@@ -112,95 +210,19 @@ default) loop_dio=off qsd_direct=off vdb_direct= ublk_buffered=--buffered_io ;;
 esac
 qsd_drv=file
 [ -b "$IMG" ] && qsd_drv=host_device
-# --- kernel loop device ---
-LOOP=""
-wants loop && fresh && LOOP=$($LOSETUP -f --show --direct-io=$loop_dio $IMG)
-if [ -b "$LOOP" ]; then
-	run_jobs loop$m "$LOOP"
-	[ $round = 1 ] && run_mem loop$m "$LOOP"
-	$LOSETUP -d "$LOOP"
-fi
-
-# --- qemu-storage-daemon vduse-blk ---
-wants qsd &&
-for q in $QUEUES; do
-	fresh
-	$QSD --blockdev driver=$qsd_drv,node-name=f0,filename=$IMG,cache.direct=$qsd_direct,aio=io_uring \
-		--blockdev driver=raw,node-name=n0,file=f0 \
-		--export vduse-blk,id=v0,name=qsd$q,node-name=n0,num-queues=$q,writable=on \
-		2>/tmp/qsd.log &
-	qpid=$!
-	if wait_node /dev/vduse/qsd$q && $VDPA dev add name qsd$q mgmtdev vduse && DEV=$(wait_vdisk qsd$q 20); then
-		PERF_TAG=1 run_jobs qsd-${q}q$m "$DEV" $qpid
-		[ $round = 1 ] && run_mem qsd-${q}q$m "$DEV" $qpid
-		$VDPA dev del qsd$q
-	else
-		info "qemu-storage-daemon with $q queue(s) did not come up: $(cat /tmp/qsd.log)"
-	fi
-	kill $qpid
-	wait $qpid 2>/dev/null
+# Every other round in the reverse order: no system is always the first
+# after the page cache is dropped, nor the last.
+order="loop qsd vdb base ublk"
+[ $((round % 2)) = 0 ] && order="ublk base vdb qsd loop"
+for sys in $order; do
+	case $sys in
+	loop) bench_loop ;;
+	qsd) bench_qsd ;;
+	vdb) bench_vdb "$VDUSE_BLKD" ;;
+	base) bench_vdb /usr/bin/vduse-blkd-base ;;
+	ublk) bench_ublk ;;
+	esac
 done
-
-# --- vduse-blkd (and the binary to compare it with, if given) ---
-for bin in "$VDUSE_BLKD" /usr/bin/vduse-blkd-base; do
-[ -x "$bin" ] || continue
-tag=vduse-blkd envs="" args=${BENCH_ARGS:-}
-[ "$bin" = "$VDUSE_BLKD" ] || { tag=base; envs=${BENCH_BASE_ENV:-}; args=${BENCH_BASE_ARGS:-}; }
-# a binary from before --buffered was buffered without it
-vdb_cache=$vdb_direct
-[ "$vdb_cache" = --buffered ] && ! "$bin" --help 2>/dev/null | grep -q -- --buffered && vdb_cache=
-for q in $QUEUES; do
-	fresh
-	# shellcheck disable=SC2086  # words
-	env $envs "$bin" $args $vdb_cache --image $IMG --name vdb$q --queues $q --attach >/tmp/vdb.out 2>/tmp/vdb.log &
-	vpid=$!
-	# The redirection creates /tmp/vdb.out at once: wait for the line itself.
-	if wait_line /tmp/vdb.out && DEV=$(head -n1 /tmp/vdb.out) && wait_node "$DEV" && [ -b "$DEV" ]; then
-		if [ "$round" = 1 ]; then
-			# idle: no I/O for 3 s, the daemon should use no CPU at all
-			sleep 1
-			i0=$(cpu_ticks $vpid)
-			sleep 3
-			info "$tag-${q}q$m idle: $(( $(cpu_ticks $vpid) - i0 )) clock ticks of CPU in 3 s"
-		fi
-		if [ $tag = vduse-blkd ]; then
-			PERF_TAG=1 CTL_NAME=vdb$q run_jobs $tag-${q}q$m "$DEV" $vpid
-		else
-			CTL_NAME=vdb$q run_jobs $tag-${q}q$m "$DEV" $vpid
-		fi
-		[ $round = 1 ] && run_mem $tag-${q}q$m "$DEV" $vpid
-	else
-		info "$tag with $q queue(s) did not come up: $(cat /tmp/vdb.log)"
-	fi
-	kill -TERM $vpid
-	wait $vpid
-	rm -f /tmp/vdb.out
-done
-done
-
-# --- ublk's loop target, when a server was provided ---
-if ! wants ublk; then
-	:
-elif [ -n "$UBLK" ] && load_module ublk_drv 2>/dev/null; then
-	for q in $QUEUES; do
-		fresh
-		# shellcheck disable=SC2086  # words
-		$UBLK add -t loop -f $IMG -q $q -d 128 $ublk_buffered >/tmp/ublk.log 2>&1
-		if wait_node /dev/ublkb0; then
-			upid=""
-			for p in /proc/[0-9]*; do
-				case "$(cat $p/comm 2>/dev/null)" in ublk*) upid=${p#/proc/} ;; esac
-			done
-			run_jobs ublk-${q}q$m /dev/ublkb0 $upid
-			[ $round = 1 ] && run_mem ublk-${q}q$m /dev/ublkb0 $upid
-		else
-			info "ublk with $q queue(s) did not come up: $(cat /tmp/ublk.log)"
-		fi
-		$UBLK del -a >/dev/null 2>&1
-	done
-else
-	info "no ublk server in this guest (/opt/ublksrv or /usr/bin/ublk): ublk not measured"
-fi
 
 done   # cache modes
 round=$((round + 1))
