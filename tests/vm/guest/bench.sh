@@ -171,28 +171,27 @@ bench_vdb() {
 
 # bench_ublk: ublk's loop target, when a server was provided.
 bench_ublk() {
-	if ! wants ublk; then
-		:
-	elif [ -n "$UBLK" ] && load_module ublk_drv 2>/dev/null; then
-		for q in $QUEUES; do
-			fresh
-			# shellcheck disable=SC2086  # words
-			$UBLK add -t loop -f $IMG -q $q -d 128 $ublk_buffered >/tmp/ublk.log 2>&1
-			if wait_node /dev/ublkb0; then
-				upid=""
-				for p in /proc/[0-9]*; do
-					case "$(cat $p/comm 2>/dev/null)" in ublk*) upid=${p#/proc/} ;; esac
-				done
-				run_jobs ublk-${q}q$m /dev/ublkb0 $upid
-				[ $round = 1 ] && run_mem ublk-${q}q$m /dev/ublkb0 $upid
-			else
-				info "ublk with $q queue(s) did not come up: $(cat /tmp/ublk.log)"
-			fi
-			$UBLK del -a >/dev/null 2>&1
-		done
-	else
+	wants ublk || return 0
+	if [ -z "$UBLK" ] || ! load_module ublk_drv 2>/dev/null; then
 		info "no ublk server in this guest (/opt/ublksrv or /usr/bin/ublk): ublk not measured"
+		return 0
 	fi
+	for q in $QUEUES; do
+		fresh
+		# shellcheck disable=SC2086  # words
+		$UBLK add -t loop -f $IMG -q $q -d 128 $ublk_buffered >/tmp/ublk.log 2>&1
+		if wait_node /dev/ublkb0; then
+			upid=""
+			for p in /proc/[0-9]*; do
+				case "$(cat $p/comm 2>/dev/null)" in ublk*) upid=${p#/proc/} ;; esac
+			done
+			run_jobs ublk-${q}q$m /dev/ublkb0 $upid
+			[ $round = 1 ] && run_mem ublk-${q}q$m /dev/ublkb0 $upid
+		else
+			info "ublk with $q queue(s) did not come up: $(cat /tmp/ublk.log)"
+		fi
+		$UBLK del -a >/dev/null 2>&1
+	done
 }
 
 round=1
